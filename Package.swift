@@ -1,0 +1,68 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let swift6: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "vigil",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "vigil", targets: ["vigil"]),
+        .library(name: "VigilCore", targets: ["VigilCore"]),
+        .library(name: "VigilDocuments", targets: ["VigilDocuments"]),
+        .library(name: "VigilServer", targets: ["VigilServer"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/vapor/vapor.git", from: "4.122.3"),
+        .package(url: "https://github.com/vapor/fluent.git", from: "4.13.0"),
+        .package(url: "https://github.com/vapor/fluent-kit.git", from: "1.57.0"),
+        .package(url: "https://github.com/vapor/fluent-sqlite-driver.git", from: "4.9.0"),
+        .package(url: "https://github.com/vapor/fluent-postgres-driver.git", from: "2.14.0"),
+        .package(url: "https://github.com/vapor/sql-kit.git", from: "3.36.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+    ],
+    targets: [
+        .target(name: "VigilCore", swiftSettings: swift6),
+        .systemLibrary(
+            name: "CPangoCairo",
+            pkgConfig: "pangocairo",
+            providers: [.apt(["libpango1.0-dev", "libcairo2-dev"])]
+        ),
+        .target(
+            name: "VigilDocuments",
+            dependencies: ["VigilCore", "CPangoCairo"],
+            swiftSettings: swift6
+        ),
+        .target(
+            name: "VigilServer",
+            dependencies: [
+                "VigilCore",
+                "VigilDocuments",
+                .product(name: "Vapor", package: "vapor"),
+                .product(name: "Fluent", package: "fluent"),
+                .product(name: "FluentKit", package: "fluent-kit"),
+                .product(name: "FluentSQLiteDriver", package: "fluent-sqlite-driver"),
+                .product(name: "FluentPostgresDriver", package: "fluent-postgres-driver"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            resources: [.copy("Resources")],
+            swiftSettings: swift6
+        ),
+        .executableTarget(
+            name: "vigil",
+            dependencies: ["VigilServer"],
+            swiftSettings: swift6
+        ),
+        .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"], swiftSettings: swift6),
+        .testTarget(name: "VigilDocumentsTests", dependencies: ["VigilDocuments"], swiftSettings: swift6),
+        .testTarget(
+            name: "VigilServerTests",
+            dependencies: [
+                "VigilServer",
+                .product(name: "VaporTesting", package: "vapor"),
+            ],
+            swiftSettings: swift6
+        ),
+    ]
+)

@@ -1,0 +1,219 @@
+import Foundation
+
+/// The interchange format, `vigil.bundle/1`: cases with everything in them, and the targets they name.
+public struct VigilBundle: Hashable, Sendable {
+    public static let format = "vigil.bundle/1"
+    public var targets: [Target]
+    public var cases: [Case]
+
+    public init(targets: [Target] = [], cases: [Case] = []) {
+        self.targets = targets; self.cases = cases
+    }
+
+    /// Parses and checks a bundle on its own (everything but references to stored data).
+    /// Throws `ValidationError` listing every problem, or `JSONParseError`.
+    public static func parse(_ data: Data) throws -> VigilBundle {
+        let value = try JSONValue.parse(data)
+        let d = Diagnostics()
+        let bundle = read(value, diagnostics: d)
+        try d.throwIfAny()
+        return bundle!
+    }
+
+    public static func read(_ value: JSONValue, diagnostics d: Diagnostics) -> VigilBundle? {
+        readLocated(value, diagnostics: d)?.bundle
+    }
+
+    /// A bundle as read so far, with the JSON path of each target and case that could be read,
+    /// so that reference checks can run (and name the right paths) even when other parts are broken.
+    public struct Located: Sendable {
+        public var bundle: VigilBundle
+        public var targetPaths: [String]
+        public var casePaths: [String]
+    }
+
+    public static func readLocated(_ value: JSONValue, diagnostics d: Diagnostics) -> Located? {
+        guard var r = ObjectReader(value, path: "$", diagnostics: d) else { return nil }
+        defer { r.finish() }
+        if let f = r.string("format", required: true), f != format {
+            d.add("$.format", "must be \"\(format)\", not \"\(f)\"")
+        }
+        let targets = r.locatedArray("targets") { Target.read($0, path: $1, diagnostics: d) }
+        let cases = r.locatedArray("cases") { Case.read($0, path: $1, diagnostics: d) }
+        return Located(bundle: VigilBundle(targets: targets.map(\.0), cases: cases.map(\.0)),
+                       targetPaths: targets.map(\.1), casePaths: cases.map(\.1))
+    }
+
+    public var json: JSONValue {
+        .object([
+            "format": .string(VigilBundle.format),
+            "targets": .array(targets.sorted { $0.id < $1.id }.map(\.json)),
+            "cases": .array(cases.sorted { $0.id < $1.id }.map(\.json)),
+        ])
+    }
+}
+
+/// What storage already holds, as far as checking references needs it.
+public struct ExistingState: Sendable {
+    public struct StoredDocument: Hashable, Sendable {
+        public var id: String
+        public var uaNumber: UANumber
+        public var sequence: Int
+        public var language: String
+        public var kind: DocumentKind
+        public var translationOf: String?
+        public init(id: String, uaNumber: UANumber, sequence: Int, language: String, kind: DocumentKind, translationOf: String?) {
+            self.id = id; self.uaNumber = uaNumber; self.sequence = sequence; self.language = language
+            self.kind = kind; self.translationOf = translationOf
+        }
+    }
+    public var targetIDs: Set<String>
+    /// Which case each stored urgent action belongs to.
+    public var urgentActionCases: [UANumber: String]
+    /// Stored documents of the urgent actions concerned, and any stored document whose id is reused.
+    public var documents: [StoredDocument]
+    /// Which case each stored person belongs to (person ids are global).
+    public var personCases: [String: String]
+
+    public init(targetIDs: Set<String> = [], urgentActionCases: [UANumber: String] = [:],
+                documents: [StoredDocument] = [], personCases: [String: String] = [:]) {
+        self.targetIDs = targetIDs; self.urgentActionCases = urgentActionCases; self.documents = documents
+        self.personCases = personCases
+    }
+
+    public static let empty = ExistingState()
+}
+
+/// Checks of the rules that span entities: references to targets, urgent actions that belong
+/// to one case, unique (sequence, language) per urgent action, translations, outcomes that close.
+public enum ReferenceRules {
+    public struct Located<T> {
+        public let value: T
+        public let path: String
+        public init(_ value: T, path: String) { self.value = value; self.path = path }
+    }
+
+    public static func check(targets: [Located<Target>], cases: [Located<Case>], existing: ExistingState) -> [ValidationIssue] {
+        var issues: [ValidationIssue] = []
+        func add(_ p: String, _ m: String) { issues.append(ValidationIssue(path: p, message: m)) }
+
+        var targetIDs = existing.targetIDs
+        var seenTargets: Set<String> = []
+        for t in targets {
+            if !seenTargets.insert(t.value.id).inserted { add("\(t.path).id", "target \"\(t.value.id)\" appears twice") }
+            targetIDs.insert(t.value.id)
+        }
+        var seenCases: Set<String> = []
+        var seenUAs: [UANumber: String] = [:]
+        var seenDocIDs: [String: String] = [:]
+        var seenPeople: [String: String] = [:]
+        for c in cases {
+            let kase = c.value
+            if !seenCases.insert(kase.id).inserted { add("\(c.path).id", "case \"\(kase.id)\" appears twice") }
+            for (pi, person) in kase.people.enumerated() {
+                let pp = "\(c.path).people[\(pi)].id"
+                if let owner = existing.personCases[person.id], owner != kase.id {
+                    add(pp, "person \"\(person.id)\" already belongs to case \"\(owner)\"")
+                }
+                if let other = seenPeople[person.id], other != kase.id {
+                    add(pp, "person \"\(person.id)\" also appears in case \"\(other)\"")
+                }
+                seenPeople[person.id] = kase.id
+            }
+            for (ui, ua) in kase.urgentActions.enumerated() {
+                let uaPath = "\(c.path).urgent_actions[\(ui)]"
+                if let owner = existing.urgentActionCases[ua.number], owner != kase.id {
+                    add("\(uaPath).number", "\(ua.number.label) already belongs to case \"\(owner)\"")
+                }
+                if let other = seenUAs[ua.number], other != kase.id {
+                    add("\(uaPath).number", "\(ua.number.label) also appears in case \"\(other)\"")
+                }
+                seenUAs[ua.number] = kase.id
+                issues += checkDocuments(of: ua, path: uaPath, targetIDs: targetIDs, existing: existing, seenDocIDs: &seenDocIDs)
+            }
+        }
+        return issues
+    }
+
+    static func checkDocuments(of ua: UrgentAction, path: String, targetIDs: Set<String>, existing: ExistingState,
+                               seenDocIDs: inout [String: String]) -> [ValidationIssue] {
+        var issues: [ValidationIssue] = []
+        func add(_ p: String, _ m: String) { issues.append(ValidationIssue(path: p, message: m)) }
+
+        // Documents of this UA after the write: stored ones, replaced by those given here.
+        struct Entry { var id: String; var sequence: Int; var language: String; var kind: DocumentKind; var translationOf: String?; var path: String? }
+        var merged: [String: Entry] = [:]
+        for d in existing.documents where d.uaNumber == ua.number {
+            merged[d.id] = Entry(id: d.id, sequence: d.sequence, language: d.language, kind: d.kind, translationOf: d.translationOf, path: nil)
+        }
+        for (di, doc) in ua.documents.enumerated() {
+            let p = "\(path).documents[\(di)]"
+            if let stored = existing.documents.first(where: { $0.id == doc.id }), stored.uaNumber != ua.number {
+                add("\(p).id", "document \"\(doc.id)\" already belongs to \(stored.uaNumber.label)")
+            }
+            if let other = seenDocIDs[doc.id] {
+                add("\(p).id", "document \"\(doc.id)\" appears twice (also at \(other))")
+            }
+            seenDocIDs[doc.id] = p
+            merged[doc.id] = Entry(id: doc.id, sequence: doc.sequence, language: doc.language, kind: doc.kind, translationOf: doc.translationOf, path: p)
+            if let ta = doc.takeAction {
+                for (ti, ref) in ta.targets.enumerated() where !targetIDs.contains(ref.target) {
+                    add("\(p).take_action.targets[\(ti)].target", "target \"\(ref.target)\" is not in the bundle or the directory")
+                }
+                for (ci, copy) in ta.copiesTo.enumerated() {
+                    if let t = copy.target, !targetIDs.contains(t) {
+                        add("\(p).take_action.copies_to[\(ci)].target", "target \"\(t)\" is not in the bundle or the directory")
+                    }
+                }
+            }
+        }
+        let entries = merged.values.sorted { ($0.sequence, $0.language, $0.id) < ($1.sequence, $1.language, $1.id) }
+        var bySeqLang: [String: Entry] = [:]
+        for e in entries {
+            let key = "\(e.sequence)|\(e.language)"
+            if let other = bySeqLang[key] {
+                let p = e.path ?? other.path ?? path
+                add("\(p).language", "\(ua.number.label) already has a document with sequence \(e.sequence) in \"\(e.language)\" (\"\(other.id == e.id ? e.id : other.id)\")")
+            }
+            bySeqLang[key] = e
+            if let t = e.translationOf, let p = e.path {
+                if let original = merged[t] {
+                    if original.sequence != e.sequence {
+                        add("\(p).translation_of", "a translation shares the sequence of the document it translates (\"\(t)\" has sequence \(original.sequence))")
+                    }
+                    if original.language == e.language {
+                        add("\(p).translation_of", "a translation must be in another language than \"\(t)\"")
+                    }
+                    if original.translationOf != nil {
+                        add("\(p).translation_of", "\"\(t)\" is itself a translation; point at the original")
+                    }
+                    if original.kind != e.kind {
+                        add("\(p).kind", "a translation has the kind of its original (\(original.kind.rawValue))")
+                    }
+                } else {
+                    add("\(p).translation_of", "document \"\(t)\" is not in this urgent action")
+                }
+            }
+        }
+        // Several documents with one sequence: one original, the rest its translations.
+        for seq in Set(entries.map(\.sequence)) {
+            let same = entries.filter { $0.sequence == seq }
+            let originals = same.filter { $0.translationOf == nil }
+            if originals.count > 1, let offender = originals.first(where: { $0.path != nil }) {
+                add("\(offender.path!).translation_of", "\(ua.number.label) has \(originals.count) documents with sequence \(seq) that are not translations; mark translations with translation_of")
+            }
+        }
+        if let outcome = entries.first(where: { $0.kind == .outcome }) {
+            if ua.status != .closed {
+                add("\(path).status", "an outcome closes its urgent action: status must be \"closed\"")
+            }
+            if let later = entries.first(where: { $0.sequence > outcome.sequence }) {
+                add("\(later.path ?? path).sequence", "nothing comes after the outcome (sequence \(outcome.sequence))")
+            }
+            if let second = entries.first(where: { $0.kind == .outcome && $0.sequence != outcome.sequence }) {
+                add("\(second.path ?? path).kind", "an urgent action has one outcome")
+            }
+        }
+        return issues
+    }
+}

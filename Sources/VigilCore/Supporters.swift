@@ -1,0 +1,102 @@
+import Foundation
+
+/// How a supporter acted on a target.
+public enum ActionChannel: String, CaseIterable, Sendable {
+    case letter, email, fax, call
+    case socialPost = "social-post"
+    case webForm = "web-form"
+}
+
+/// A supporter's account, as the domain sees it. Least data: an address to reach them,
+/// a name to greet them, and the language and country they chose.
+public struct Supporter: Hashable, Sendable {
+    public var email: String
+    public var displayName: String
+    public var country: String?
+    public var language: String
+
+    public init(email: String, displayName: String, country: String? = nil, language: String = "en") {
+        self.email = email; self.displayName = displayName; self.country = country; self.language = language
+    }
+
+    public func problems() -> [ValidationIssue] {
+        var issues: [ValidationIssue] = []
+        if let p = EmailAddress.problem(email) { issues.append(.init(path: "$.email", message: p)) }
+        let name = displayName.trimmingCharacters(in: .whitespacesAndNewlines)
+        if name.isEmpty { issues.append(.init(path: "$.display_name", message: "must not be empty")) }
+        if name.count > 80 { issues.append(.init(path: "$.display_name", message: "must be at most 80 characters")) }
+        if let c = country, let p = CountryCode.problem(c) { issues.append(.init(path: "$.country", message: p)) }
+        if let p = LanguageTag.problem(language) { issues.append(.init(path: "$.language", message: p)) }
+        return issues
+    }
+}
+
+/// "I sent a letter to target T for document D": counted once per idempotency key.
+public struct ActionReport: Hashable, Sendable {
+    public var documentID: String
+    public var targetID: String?
+    public var channel: ActionChannel
+    /// Chosen by the client; a retry or a double click carries the same key and counts once.
+    public var idempotencyKey: String
+    public var anonymous: Bool
+
+    public init(documentID: String, targetID: String?, channel: ActionChannel, idempotencyKey: String, anonymous: Bool) {
+        self.documentID = documentID; self.targetID = targetID; self.channel = channel
+        self.idempotencyKey = idempotencyKey; self.anonymous = anonymous
+    }
+
+    public func problems() -> [ValidationIssue] {
+        var issues: [ValidationIssue] = []
+        if let p = Slug.problem(documentID) { issues.append(.init(path: "$.document", message: p)) }
+        if let t = targetID, let p = Slug.problem(t) { issues.append(.init(path: "$.target", message: p)) }
+        let k = idempotencyKey
+        if k.count < 8 || k.count > 128 || !k.unicodeScalars.allSatisfy({ $0.isASCII && $0.value > 0x20 && $0.value < 0x7f }) {
+            issues.append(.init(path: "$.idempotency_key", message: "must be 8 to 128 printable ASCII characters"))
+        }
+        return issues
+    }
+}
+
+/// What a supporter follows: a case, or everything about a country or a theme.
+public enum FollowSubject: Hashable, Sendable {
+    case `case`(String)
+    case country(String)
+    case theme(String)
+
+    public var kind: String {
+        switch self { case .case: "case"; case .country: "country"; case .theme: "theme" }
+    }
+    public var value: String {
+        switch self { case .case(let v), .country(let v), .theme(let v): v }
+    }
+
+    public init?(kind: String, value: String) {
+        switch kind {
+        case "case" where Slug.problem(value) == nil: self = .case(value)
+        case "country" where CountryCode.problem(value) == nil: self = .country(value)
+        case "theme" where Slug.problem(value) == nil: self = .theme(value)
+        default: return nil
+        }
+    }
+}
+
+/// A response received from a target, recorded against an urgent action.
+public struct Reply: Hashable, Sendable {
+    public var uaNumber: UANumber
+    public var targetID: String?
+    public var received: PartialDate
+    public var summary: String
+
+    public init(uaNumber: UANumber, targetID: String?, received: PartialDate, summary: String) {
+        self.uaNumber = uaNumber; self.targetID = targetID; self.received = received; self.summary = summary
+    }
+
+    public func problems() -> [ValidationIssue] {
+        var issues: [ValidationIssue] = []
+        if summary.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            issues.append(.init(path: "$.summary", message: "must not be empty"))
+        }
+        if let t = targetID, let p = Slug.problem(t) { issues.append(.init(path: "$.target", message: p)) }
+        return issues
+    }
+}

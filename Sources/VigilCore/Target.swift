@@ -1,0 +1,104 @@
+import Foundation
+
+/// An official in the directory: who to write to, where, and how to greet them.
+public struct Target: Hashable, Sendable, Identifiable {
+    public var id: String
+    public var title: String
+    public var name: String?
+    public var organisation: String?
+    public var address: [String]
+    public var country: String?
+    public var email: String?
+    public var fax: String?
+    public var phone: String?
+    /// Social network → handle, e.g. `["twitter": "@example"]`.
+    public var social: [String: String]
+    public var webForm: String?
+    /// Language tag → salutation, e.g. `["en": "Dear Prosecutor General"]`.
+    public var salutation: [String: String]
+    /// Languages the official prefers to be written to in.
+    public var languages: [String]
+    public var validFrom: PartialDate?
+    public var validTo: PartialDate?
+    public var channelNotes: String?
+
+    public init(id: String, title: String, name: String? = nil, organisation: String? = nil, address: [String] = [],
+                country: String? = nil, email: String? = nil, fax: String? = nil, phone: String? = nil,
+                social: [String: String] = [:], webForm: String? = nil, salutation: [String: String] = [:],
+                languages: [String] = [], validFrom: PartialDate? = nil, validTo: PartialDate? = nil, channelNotes: String? = nil) {
+        self.id = id; self.title = title; self.name = name; self.organisation = organisation; self.address = address
+        self.country = country; self.email = email; self.fax = fax; self.phone = phone; self.social = social
+        self.webForm = webForm; self.salutation = salutation; self.languages = languages
+        self.validFrom = validFrom; self.validTo = validTo; self.channelNotes = channelNotes
+    }
+
+    /// The salutation to use in `language`, falling back to English, then any.
+    public func salutation(for language: String) -> String? {
+        salutation[language] ?? salutation[String(language.prefix(while: { $0 != "-" }))]
+            ?? salutation["en"] ?? salutation.sorted(by: { $0.key < $1.key }).first?.value
+    }
+
+    /// Whether the official is in office on `day` (a `YYYY-MM-DD` string).
+    public func isValid(on day: String) -> Bool {
+        if let validFrom, validFrom.earliest > day { return false }
+        if let validTo, validTo.latest < day { return false }
+        return true
+    }
+
+    static let fields: Set<String> = ["id", "title", "name", "organisation", "address", "country", "email", "fax", "phone",
+                                      "social", "web_form", "salutation", "languages", "valid_from", "valid_to", "channel_notes"]
+
+    /// Reads a target, recording every problem in `diagnostics`. Nil when it cannot be used at all.
+    public static func read(_ value: JSONValue, path: String, diagnostics d: Diagnostics) -> Target? {
+        guard var r = ObjectReader(value, path: path, diagnostics: d) else { return nil }
+        defer { r.finish() }
+        let id = r.string("id", required: true)
+        if let id, let p = Slug.problem(id) { d.add(r.child("id"), p) }
+        let title = r.string("title", required: true, maxLength: 300)
+        var t = Target(id: id ?? "", title: title ?? "")
+        t.name = r.string("name", maxLength: 300)
+        t.organisation = r.string("organisation", maxLength: 300)
+        t.address = r.strings("address")
+        if t.address.count > 12 { d.add(r.child("address"), "has more than 12 lines") }
+        t.country = r.string("country")
+        if let c = t.country, let p = CountryCode.problem(c) { d.add(r.child("country"), p) }
+        t.email = r.string("email", maxLength: 254)
+        if let e = t.email, let p = EmailAddress.problem(e) { d.add(r.child("email"), p) }
+        t.fax = r.string("fax", maxLength: 64)
+        t.phone = r.string("phone", maxLength: 64)
+        t.social = r.stringMap("social", allowNullValues: true, validateKey: { Slug.problem($0).map { "network name \($0)" } })
+        t.webForm = r.string("web_form", maxLength: 2000)
+        if let w = t.webForm, let p = WebURL.problem(w) { d.add(r.child("web_form"), p) }
+        t.salutation = r.stringMap("salutation", validateKey: LanguageTag.problem)
+        t.languages = r.strings("languages", validate: LanguageTag.problem)
+        t.validFrom = r.date("valid_from")
+        t.validTo = r.date("valid_to")
+        if let f = t.validFrom, let to = t.validTo, f.earliest > to.latest {
+            d.add(r.child("valid_to"), "must not be before valid_from (\(f))")
+        }
+        t.channelNotes = r.string("channel_notes", maxLength: 2000)
+        guard id != nil, title != nil else { return nil }
+        return t
+    }
+
+    public var json: JSONValue {
+        var o = JSONObjectBuilder()
+        o.set("id", id)
+        o.set("title", title)
+        o.set("name", name)
+        o.set("organisation", organisation)
+        o.set("address", strings: address)
+        o.set("country", country)
+        o.set("email", email)
+        o.set("fax", fax)
+        o.set("phone", phone)
+        if !social.isEmpty { o.set("social", JSONValue.object(social.mapValues { .string($0) })) }
+        o.set("web_form", webForm)
+        o.set("salutation", JSONValue.object(salutation.mapValues { .string($0) }))
+        o.set("languages", strings: languages)
+        o.set("valid_from", validFrom?.description)
+        o.set("valid_to", validTo?.description)
+        o.set("channel_notes", channelNotes)
+        return o.value
+    }
+}

@@ -1,0 +1,246 @@
+import Foundation
+
+public enum UrgentActionStatus: String, CaseIterable, Sendable { case open, closed }
+public enum DocumentKind: String, CaseIterable, Sendable { case initial, update, outcome }
+public enum OutcomeResult: String, CaseIterable, Sendable {
+    case goodNews = "good-news"
+    case badNews = "bad-news"
+    case mixed
+}
+
+/// A numbered series of asks on one case, open until an outcome closes it.
+public struct UrgentAction: Hashable, Sendable {
+    public var number: UANumber
+    public var status: UrgentActionStatus
+    public var documents: [Document]
+
+    public init(number: UANumber, status: UrgentActionStatus = .open, documents: [Document] = []) {
+        self.number = number; self.status = status; self.documents = documents
+    }
+
+    static func read(_ value: JSONValue, path: String, diagnostics d: Diagnostics) -> UrgentAction? {
+        guard var r = ObjectReader(value, path: path, diagnostics: d) else { return nil }
+        defer { r.finish() }
+        var number: UANumber?
+        if let n = r.string("number", required: true) {
+            number = UANumber(n)
+            if number == nil { d.add(r.child("number"), "must look like \"126/19\" (serial/two-digit year), not \"\(n)\"") }
+        }
+        let status = r.enumValue("status", UrgentActionStatus.self) ?? .open
+        let docs = r.array("documents", maxCount: 1000) { Document.read($0, path: $1, diagnostics: d) }
+        guard let number else { return nil }
+        return UrgentAction(number: number, status: status, documents: docs)
+    }
+
+    public var json: JSONValue {
+        var o = JSONObjectBuilder()
+        o.set("number", number.description)
+        o.set("status", status.rawValue)
+        o.set("documents", JSONValue.array(documents.map(\.json)))
+        return o.value
+    }
+}
+
+/// A reference from a take-action block to a target in the directory.
+public struct TargetRef: Hashable, Sendable {
+    public var target: String
+    public init(target: String) { self.target = target }
+}
+
+/// "Copies to": free text, or a target in the directory, or both.
+public struct CopyTo: Hashable, Sendable {
+    public var text: String?
+    public var target: String?
+    public init(text: String? = nil, target: String? = nil) { self.text = text; self.target = target }
+}
+
+public struct Quote: Hashable, Sendable {
+    public var text: String
+    public var by: String?
+    public init(text: String, by: String? = nil) { self.text = text; self.by = by }
+}
+
+/// What supporters are asked to do, by when, and to whom.
+public struct TakeAction: Hashable, Sendable {
+    public var deadline: PartialDate?
+    public var preferredLanguages: [String]
+    public var targets: [TargetRef]
+    public var copiesTo: [CopyTo]
+    /// Model letter, Markdown.
+    public var letter: String?
+    /// Other ways to act (a hashtag campaign, a petition page), Markdown.
+    public var otherChannels: String?
+
+    public init(deadline: PartialDate? = nil, preferredLanguages: [String] = [], targets: [TargetRef] = [],
+                copiesTo: [CopyTo] = [], letter: String? = nil, otherChannels: String? = nil) {
+        self.deadline = deadline; self.preferredLanguages = preferredLanguages; self.targets = targets
+        self.copiesTo = copiesTo; self.letter = letter; self.otherChannels = otherChannels
+    }
+
+    static func read(_ value: JSONValue, path: String, diagnostics d: Diagnostics) -> TakeAction? {
+        guard var r = ObjectReader(value, path: path, diagnostics: d) else { return nil }
+        defer { r.finish() }
+        var t = TakeAction()
+        t.deadline = r.date("deadline", dayPrecision: true)
+        t.preferredLanguages = r.strings("preferred_languages", validate: LanguageTag.problem)
+        t.targets = r.array("targets", maxCount: 100) { item, p in
+            guard var tr = ObjectReader(item, path: p, diagnostics: d) else { return nil }
+            defer { tr.finish() }
+            guard let id = tr.string("target", required: true) else { return nil }
+            return TargetRef(target: id)
+        }
+        for (i, ref) in t.targets.enumerated() where t.targets.firstIndex(of: ref) != i {
+            d.add("\(r.child("targets"))[\(i)].target", "target \"\(ref.target)\" is listed twice")
+        }
+        t.copiesTo = r.array("copies_to", maxCount: 100) { item, p in
+            guard var cr = ObjectReader(item, path: p, diagnostics: d) else { return nil }
+            defer { cr.finish() }
+            let c = CopyTo(text: cr.string("text", maxLength: 2000), target: cr.string("target"))
+            if c.text == nil && c.target == nil { d.add(p, "give \"text\", \"target\" or both") }
+            return c
+        }
+        t.letter = r.string("letter", maxLength: 50_000)
+        t.otherChannels = r.string("other_channels", maxLength: 20_000)
+        return t
+    }
+
+    public var json: JSONValue {
+        var o = JSONObjectBuilder()
+        o.set("deadline", deadline?.description)
+        o.set("preferred_languages", strings: preferredLanguages)
+        o.set("targets", JSONValue.array(targets.map { .object(["target": .string($0.target)]) }))
+        o.set("copies_to", JSONValue.array(copiesTo.map { c in
+            var b = JSONObjectBuilder(); b.set("text", c.text); b.set("target", c.target); return b.value
+        }))
+        o.set("letter", letter)
+        o.set("other_channels", otherChannels)
+        return o.value
+    }
+}
+
+/// One publication in an urgent action: the initial document, an update, or the outcome.
+public struct Document: Hashable, Sendable, Identifiable {
+    public var id: String
+    public var sequence: Int
+    public var kind: DocumentKind
+    public var outcome: OutcomeResult?
+    public var noFurtherAction: Bool
+    public var language: String
+    public var translationOf: String?
+    public var aiIndex: String?
+    public var published: PartialDate
+    public var title: String
+    public var summary: String?
+    /// Markdown.
+    public var body: String
+    public var takeAction: TakeAction?
+    /// Markdown.
+    public var additionalInformation: String?
+    public var quote: Quote?
+
+    public init(id: String, sequence: Int, kind: DocumentKind, outcome: OutcomeResult? = nil, noFurtherAction: Bool = false,
+                language: String, translationOf: String? = nil, aiIndex: String? = nil, published: PartialDate,
+                title: String, summary: String? = nil, body: String, takeAction: TakeAction? = nil,
+                additionalInformation: String? = nil, quote: Quote? = nil) {
+        self.id = id; self.sequence = sequence; self.kind = kind; self.outcome = outcome
+        self.noFurtherAction = noFurtherAction; self.language = language; self.translationOf = translationOf
+        self.aiIndex = aiIndex; self.published = published; self.title = title; self.summary = summary
+        self.body = body; self.takeAction = takeAction; self.additionalInformation = additionalInformation
+        self.quote = quote
+    }
+
+    /// "Urgent Action", "Urgent Action update", "Urgent Action outcome".
+    public var kindLabel: String {
+        switch kind {
+        case .initial: return "Urgent Action"
+        case .update: return "Urgent Action update"
+        case .outcome: return "Urgent Action outcome"
+        }
+    }
+
+    public static func read(_ value: JSONValue, path: String, diagnostics d: Diagnostics) -> Document? {
+        guard var r = ObjectReader(value, path: path, diagnostics: d) else { return nil }
+        defer { r.finish() }
+        let id = r.string("id", required: true)
+        if let id, let p = Slug.problem(id) { d.add(r.child("id"), p) }
+        let sequence = r.int("sequence", required: true, range: 0...999)
+        let kind = r.enumValue("kind", DocumentKind.self, required: true)
+        let outcome = r.enumValue("outcome", OutcomeResult.self)
+        let nfa = r.bool("no_further_action")
+        let language = r.string("language", required: true)
+        if let l = language, let p = LanguageTag.problem(l) { d.add(r.child("language"), p) }
+        let translationOf = r.string("translation_of")
+        let aiIndex = r.string("ai_index")
+        if let a = aiIndex, !AIIndex.isValid(a) {
+            d.add(r.child("ai_index"), "must look like \"EUR 46/1098/2019\", not \"\(a)\"")
+        }
+        let published = r.date("published", required: true, dayPrecision: true)
+        let title = r.string("title", required: true, maxLength: 300)
+        let summary = r.string("summary", maxLength: 5000)
+        let body = r.string("body", required: true, maxLength: 200_000)
+        let takeAction = r.has("take_action") ? TakeAction.read(r.raw("take_action")!, path: r.child("take_action"), diagnostics: d) : nil
+        let additional = r.string("additional_information", maxLength: 200_000)
+        var quote: Quote?
+        if r.has("quote") {
+            if var q = ObjectReader(r.raw("quote"), path: r.child("quote"), diagnostics: d) {
+                let text = q.string("text", required: true, maxLength: 5000)
+                let by = q.string("by", maxLength: 300)
+                q.finish()
+                if let text { quote = Quote(text: text, by: by) }
+            }
+        }
+        guard let id, let sequence, let kind, let language, let published, let title, let body else { return nil }
+        let doc = Document(id: id, sequence: sequence, kind: kind, outcome: outcome, noFurtherAction: nfa ?? false,
+                           language: language, translationOf: translationOf, aiIndex: aiIndex, published: published,
+                           title: title, summary: summary, body: body, takeAction: takeAction,
+                           additionalInformation: additional, quote: quote)
+        doc.checkInternalRules(path: path, diagnostics: d, noFurtherActionGiven: nfa != nil)
+        return doc
+    }
+
+    func checkInternalRules(path: String, diagnostics d: Diagnostics, noFurtherActionGiven: Bool) {
+        switch kind {
+        case .initial:
+            if sequence != 0 { d.add("\(path).sequence", "the initial document has sequence 0") }
+        case .update:
+            if sequence < 1 { d.add("\(path).sequence", "an update has sequence 1 or more") }
+        case .outcome:
+            if sequence < 1 { d.add("\(path).sequence", "an outcome has sequence 1 or more") }
+            if outcome == nil { d.add("\(path).outcome", "is required for an outcome: \"good-news\", \"bad-news\" or \"mixed\"") }
+        }
+        if kind != .outcome {
+            if outcome != nil { d.add("\(path).outcome", "only an outcome document has a result") }
+            if noFurtherActionGiven { d.add("\(path).no_further_action", "only an outcome document can end the action") }
+        }
+        if noFurtherAction && takeAction != nil {
+            d.add("\(path).take_action", "a document that asks for no further action cannot carry a take-action block")
+        }
+        if let deadline = takeAction?.deadline, deadline <= published {
+            d.add("\(path).take_action.deadline", "must be after the publication date (\(published))")
+        }
+        if let t = translationOf, t == id { d.add("\(path).translation_of", "a document cannot translate itself") }
+    }
+
+    public var json: JSONValue {
+        var o = JSONObjectBuilder()
+        o.set("id", id)
+        o.set("sequence", sequence)
+        o.set("kind", kind.rawValue)
+        o.set("outcome", outcome?.rawValue)
+        if kind == .outcome { o.set("no_further_action", noFurtherAction) }
+        o.set("language", language)
+        o.set("translation_of", translationOf)
+        o.set("ai_index", aiIndex)
+        o.set("published", published.description)
+        o.set("title", title)
+        o.set("summary", summary)
+        o.set("body", body)
+        o.set("take_action", takeAction?.json)
+        o.set("additional_information", additionalInformation)
+        if let quote {
+            var q = JSONObjectBuilder(); q.set("text", quote.text); q.set("by", quote.by)
+            o.set("quote", q.value)
+        }
+        return o.value
+    }
+}

@@ -1,0 +1,2 @@
+import VigilCore
+import CPangoCairo

@@ -1,0 +1,383 @@
+import Fluent
+import Foundation
+import SQLKit
+import Vapor
+import VigilCore
+
+/// `/api/v1`: cases, urgent actions, documents, targets and bundles in the shapes of the
+/// interchange format.
+struct APIController: RouteCollection {
+    func boot(routes: any RoutesBuilder) throws {
+        let v1 = routes.grouped("api", "v1")
+        v1.get("openapi.json", use: openAPI)
+        v1.get("cases", use: listCases)
+        v1.get("cases", ":id", use: getCase)
+        v1.get("urgent-actions", use: listUrgentActions)
+        v1.get("urgent-actions", ":number", use: getUrgentAction)
+        v1.get("urgent-actions", ":number", "documents", use: listDocumentsOfUA)
+        v1.get("urgent-actions", ":number", "documents", ":document", use: getDocumentOfUA)
+        v1.get("documents", use: listDocuments)
+        v1.get("documents", ":document", use: getDocument)
+        v1.get("targets", use: listTargets)
+        v1.get("targets", ":id", use: getTarget)
+        v1.get("export", use: exportBundle)
+
+        let editor = v1.grouped(EditorTokenMiddleware())
+        editor.post("cases", use: createCase)
+        editor.put("cases", ":id", use: replaceCase)
+        editor.post("targets", use: createTarget)
+        editor.put("targets", ":id", use: replaceTarget)
+        editor.post("urgent-actions", ":number", "documents", use: createDocument)
+        editor.put("urgent-actions", ":number", "documents", ":document", use: replaceDocument)
+        editor.post("bundles", use: importBundle)
+    }
+
+    // MARK: - OpenAPI
+
+    func openAPI(req: Request) async throws -> Response {
+        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "json", subdirectory: "Resources"),
+              let data = try? Data(contentsOf: url) else {
+            throw Abort(.internalServerError, reason: "The OpenAPI document is missing from this build.")
+        }
+        var headers = HTTPHeaders()
+        headers.contentType = .json
+        return Response(status: .ok, headers: headers, body: .init(data: data))
+    }
+
+    // MARK: - Path parameters
+
+    func slugParameter(_ req: Request, _ name: String, what: String) throws -> String {
+        let v = req.parameters.get(name) ?? ""
+        if let p = Slug.problem(v) { throw Abort(.badRequest, reason: "The \(what) id \(p).") }
+        return v
+    }
+
+    func uaParameter(_ req: Request) throws -> UANumber {
+        let raw = req.parameters.get("number") ?? ""
+        guard let n = UANumber(slug: raw) else {
+            throw Abort(.badRequest, reason: "\"\(raw)\" is not an urgent action number; write UA 126/19 as 126-19.")
+        }
+        return n
+    }
+
+    // MARK: - Cases
+
+    func listCases(req: Request) async throws -> Response {
+        let q = try ListQuery(req, allowed: ["country", "theme", "status", "updated_since"])
+        let sql = req.db as! any SQLDatabase
+        var query: SQLQueryString = "SELECT c.id FROM cases c WHERE 1 = 1"
+        if let country = try q.country() {
+            query += " AND EXISTS (SELECT 1 FROM case_countries x WHERE x.case_id = c.id AND x.country = \(bind: country))"
+        }
+        if let theme = try q.slug("theme") {
+            query += " AND EXISTS (SELECT 1 FROM case_themes x WHERE x.case_id = c.id AND x.theme = \(bind: theme))"
+        }
+        if let status = try q.oneOf("status", CaseStatus.self) { query += " AND c.status = \(bind: status.rawValue)" }
+        if let since = try q.updatedSince() { query += " AND c.updated_at >= \(bind: since)" }
+        if let after = q.cursor?.first { query += " AND c.id > \(bind: after)" }
+        query += " ORDER BY c.id LIMIT \(literal: q.limit + 1)"
+        let ids = try await sql.raw(query).all().map { try $0.decode(column: "id", as: String.self) }
+        let pageIDs = Array(ids.prefix(q.limit))
+        let cases = try await Store(db: req.db).cases(ids: pageIDs)
+        let next = ids.count > q.limit ? pageIDs.last.map { [$0] } : nil
+        return jsonResponse(page(cases.map(\.json), limit: q.limit, next: next))
+    }
+
+    func getCase(req: Request) async throws -> Response {
+        let id = try slugParameter(req, "id", what: "case")
+        guard let c = try await Store(db: req.db).cases(ids: [id]).first else {
+            throw Abort(.notFound, reason: "There is no case \"\(id)\".")
+        }
+        return jsonResponse(c.json)
+    }
+
+    func createCase(req: Request) async throws -> Response {
+        let body = try jsonBody(req)
+        let kase = try readCase(body)
+        let summary = try await req.db.writeTransaction { db in
+            if try await CaseModel.find(kase.id, on: db) != nil {
+                throw Abort(.conflict, reason: "Case \"\(kase.id)\" already exists; use PUT /api/v1/cases/\(kase.id) to replace it.")
+            }
+            return try await Store(db: db).importBundle(VigilBundle(cases: [kase]), paths: ([], ["$"]))
+        }
+        _ = summary
+        let stored = try await Store(db: req.db).cases(ids: [kase.id]).first!
+        return jsonResponse(stored.json, status: .created, location: "/api/v1/cases/\(kase.id)")
+    }
+
+    func replaceCase(req: Request) async throws -> Response {
+        let id = try slugParameter(req, "id", what: "case")
+        var body = try jsonBody(req)
+        if case .object(var o) = body, o["id"] == nil { o["id"] = .string(id); body = .object(o) }
+        let kase = try readCase(body)
+        guard kase.id == id else {
+            throw ValidationError([.init(path: "$.id", message: "is \"\(kase.id)\" but the URL names \"\(id)\"")])
+        }
+        let summary = try await req.db.writeTransaction { db in
+            try await Store(db: db).importBundle(VigilBundle(cases: [kase]), paths: ([], ["$"]))
+        }
+        let stored = try await Store(db: req.db).cases(ids: [id]).first!
+        return jsonResponse(stored.json, status: summary.created > 0 && isNewCase(summary) ? .created : .ok)
+    }
+
+    private func isNewCase(_ s: WriteSummary) -> Bool { s.updated == 0 && s.unchanged == 0 }
+
+    func readCase(_ body: JSONValue) throws -> Case {
+        let d = Diagnostics()
+        let c = Case.read(body, path: "$", diagnostics: d)
+        try d.throwIfAny()
+        return c!
+    }
+
+    // MARK: - Urgent actions
+
+    func listUrgentActions(req: Request) async throws -> Response {
+        let q = try ListQuery(req, allowed: ["country", "theme", "status", "kind", "language", "updated_since", "case"])
+        let sql = req.db as! any SQLDatabase
+        var query: SQLQueryString = "SELECT u.id, u.sort_key FROM urgent_actions u WHERE 1 = 1"
+        if let country = try q.country() {
+            query += " AND EXISTS (SELECT 1 FROM case_countries x WHERE x.case_id = u.case_id AND x.country = \(bind: country))"
+        }
+        if let theme = try q.slug("theme") {
+            query += " AND EXISTS (SELECT 1 FROM case_themes x WHERE x.case_id = u.case_id AND x.theme = \(bind: theme))"
+        }
+        if let c = try q.slug("case") { query += " AND u.case_id = \(bind: c)" }
+        if let status = try q.oneOf("status", UrgentActionStatus.self) { query += " AND u.status = \(bind: status.rawValue)" }
+        let kind = try q.oneOf("kind", DocumentKind.self)
+        let language = try q.language()
+        if kind != nil || language != nil {
+            query += " AND EXISTS (SELECT 1 FROM documents d WHERE d.urgent_action_id = u.id"
+            if let kind { query += " AND d.kind = \(bind: kind.rawValue)" }
+            if let language { query += " AND d.language = \(bind: language)" }
+            query += ")"
+        }
+        if let since = try q.updatedSince() { query += " AND u.updated_at >= \(bind: since)" }
+        if let after = q.cursor?.first { query += " AND u.sort_key < \(bind: after)" }
+        query += " ORDER BY u.sort_key DESC LIMIT \(literal: q.limit + 1)"
+        let rows = try await sql.raw(query).all()
+        let keys = try rows.map { (try $0.decode(column: "id", as: String.self), try $0.decode(column: "sort_key", as: String.self)) }
+        let pageKeys = Array(keys.prefix(q.limit))
+        let items = try await urgentActionJSON(ids: pageKeys.map(\.0), db: req.db)
+        let next = keys.count > q.limit ? pageKeys.last.map { [$0.1] } : nil
+        return jsonResponse(page(items, limit: q.limit, next: next))
+    }
+
+    /// Urgent actions as in the bundle, with the id of their case added.
+    func urgentActionJSON(ids: [String], db: any Database) async throws -> [JSONValue] {
+        guard !ids.isEmpty else { return [] }
+        let rows = try await UrgentActionModel.query(on: db).filter(\.$id ~~ ids).all()
+        let docs = Dictionary(grouping: try await Store(db: db).documents(urgentActionIDs: ids), by: \.uaID)
+        let byID = Dictionary(uniqueKeysWithValues: rows.map { ($0.id!, $0) })
+        return ids.compactMap { id in
+            guard let row = byID[id], let number = UANumber(row.number) else { return nil }
+            let ua = UrgentAction(number: number, status: UrgentActionStatus(rawValue: row.status) ?? .open,
+                                  documents: (docs[id] ?? []).map(\.document))
+            guard case .object(var o) = ua.json else { return nil }
+            o["case"] = .string(row.caseID)
+            return .object(o)
+        }
+    }
+
+    func getUrgentAction(req: Request) async throws -> Response {
+        let number = try uaParameter(req)
+        guard let item = try await urgentActionJSON(ids: [number.slug], db: req.db).first else {
+            throw Abort(.notFound, reason: "There is no \(number.label).")
+        }
+        return jsonResponse(item)
+    }
+
+    func listDocumentsOfUA(req: Request) async throws -> Response {
+        let number = try uaParameter(req)
+        guard try await UrgentActionModel.find(number.slug, on: req.db) != nil else {
+            throw Abort(.notFound, reason: "There is no \(number.label).")
+        }
+        let docs = try await Store(db: req.db).documents(urgentActionIDs: [number.slug])
+        return jsonResponse(page(docs.map(\.document.json), limit: 1000, next: nil))
+    }
+
+    func getDocumentOfUA(req: Request) async throws -> Response {
+        let number = try uaParameter(req)
+        let id = try slugParameter(req, "document", what: "document")
+        guard let doc = try await Store(db: req.db).documents(ids: [id]).first, doc.uaID == number.slug else {
+            throw Abort(.notFound, reason: "\(number.label) has no document \"\(id)\".")
+        }
+        return jsonResponse(doc.document.json)
+    }
+
+    // MARK: - Documents
+
+    func listDocuments(req: Request) async throws -> Response {
+        let q = try ListQuery(req, allowed: ["country", "theme", "status", "kind", "language", "updated_since", "case"])
+        let sql = req.db as! any SQLDatabase
+        var query: SQLQueryString = "SELECT d.id, d.published FROM documents d JOIN urgent_actions u ON u.id = d.urgent_action_id WHERE 1 = 1"
+        if let country = try q.country() {
+            query += " AND EXISTS (SELECT 1 FROM case_countries x WHERE x.case_id = u.case_id AND x.country = \(bind: country))"
+        }
+        if let theme = try q.slug("theme") {
+            query += " AND EXISTS (SELECT 1 FROM case_themes x WHERE x.case_id = u.case_id AND x.theme = \(bind: theme))"
+        }
+        if let c = try q.slug("case") { query += " AND u.case_id = \(bind: c)" }
+        if let status = try q.oneOf("status", UrgentActionStatus.self) { query += " AND u.status = \(bind: status.rawValue)" }
+        if let kind = try q.oneOf("kind", DocumentKind.self) { query += " AND d.kind = \(bind: kind.rawValue)" }
+        if let language = try q.language() { query += " AND d.language = \(bind: language)" }
+        if let since = try q.updatedSince() { query += " AND d.updated_at >= \(bind: since)" }
+        if let cursor = q.cursor {
+            guard cursor.count == 2 else { throw Abort(.badRequest, reason: "cursor is not valid; pass the next_cursor of the previous page unchanged.") }
+            query += " AND (d.published < \(bind: cursor[0]) OR (d.published = \(bind: cursor[0]) AND d.id > \(bind: cursor[1])))"
+        }
+        query += " ORDER BY d.published DESC, d.id ASC LIMIT \(literal: q.limit + 1)"
+        let rows = try await sql.raw(query).all()
+        let keys = try rows.map { (try $0.decode(column: "id", as: String.self), try $0.decode(column: "published", as: String.self)) }
+        let pageKeys = Array(keys.prefix(q.limit))
+        let docs = try await documentJSON(ids: pageKeys.map(\.0), db: req.db)
+        let next = keys.count > q.limit ? pageKeys.last.map { [$0.1, $0.0] } : nil
+        return jsonResponse(page(docs, limit: q.limit, next: next))
+    }
+
+    /// Documents as in the bundle, with their urgent action's number and case added.
+    func documentJSON(ids: [String], db: any Database) async throws -> [JSONValue] {
+        guard !ids.isEmpty else { return [] }
+        let docs = try await Store(db: db).documents(ids: ids)
+        let uas = try await UrgentActionModel.query(on: db).filter(\.$id ~~ Array(Set(docs.map(\.uaID)))).all()
+        let uaByID = Dictionary(uniqueKeysWithValues: uas.map { ($0.id!, $0) })
+        let byID = Dictionary(uniqueKeysWithValues: docs.map { ($0.document.id, $0) })
+        return ids.compactMap { id in
+            guard let d = byID[id], let ua = uaByID[d.uaID], case .object(var o) = d.document.json else { return nil }
+            o["urgent_action"] = .string(ua.number)
+            o["case"] = .string(ua.caseID)
+            return .object(o)
+        }
+    }
+
+    func getDocument(req: Request) async throws -> Response {
+        let id = try slugParameter(req, "document", what: "document")
+        guard let doc = try await documentJSON(ids: [id], db: req.db).first else {
+            throw Abort(.notFound, reason: "There is no document \"\(id)\".")
+        }
+        return jsonResponse(doc)
+    }
+
+    func createDocument(req: Request) async throws -> Response {
+        try await writeDocument(req: req, replacing: nil)
+    }
+
+    func replaceDocument(req: Request) async throws -> Response {
+        let id = try slugParameter(req, "document", what: "document")
+        return try await writeDocument(req: req, replacing: id)
+    }
+
+    /// Creates or replaces one document of an existing urgent action. An outcome closes the action.
+    func writeDocument(req: Request, replacing id: String?) async throws -> Response {
+        let number = try uaParameter(req)
+        var body = try jsonBody(req)
+        if let id, case .object(var o) = body, o["id"] == nil { o["id"] = .string(id); body = .object(o) }
+        let d = Diagnostics()
+        let doc = Document.read(body, path: "$", diagnostics: d)
+        try d.throwIfAny()
+        guard let doc else { throw Abort(.badRequest, reason: "The document could not be read.") }
+        if let id, doc.id != id {
+            throw ValidationError([.init(path: "$.id", message: "is \"\(doc.id)\" but the URL names \"\(id)\"")])
+        }
+        let created = try await req.db.writeTransaction { db -> Bool in
+            guard let ua = try await UrgentActionModel.find(number.slug, on: db) else {
+                throw Abort(.notFound, reason: "There is no \(number.label); create it as part of its case (PUT /api/v1/cases/{id}).")
+            }
+            let existing = try await DocumentModel.find(doc.id, on: db)
+            if id == nil, existing != nil {
+                throw Abort(.conflict, reason: "Document \"\(doc.id)\" already exists; use PUT to replace it.")
+            }
+            var status = UrgentActionStatus(rawValue: ua.status) ?? .open
+            if doc.kind == .outcome { status = .closed }
+            let store = Store(db: db)
+            let stub = Case(id: ua.caseID, title: "-", countries: [],
+                            urgentActions: [UrgentAction(number: number, status: status, documents: [doc])])
+            let state = try await store.existingState(cases: [stub], targets: [])
+            let issues = ReferenceRules.check(targets: [], cases: [.init(stub, path: "$")], existing: state)
+                .map { ValidationIssue(path: $0.path.replacingOccurrences(of: "$.urgent_actions[0].documents[0]", with: "$")
+                                        .replacingOccurrences(of: "$.urgent_actions[0]", with: "$.urgent_action"), message: $0.message) }
+            if !issues.isEmpty { throw ValidationError(issues) }
+            let summary = try await store.write(urgentAction: UrgentAction(number: number, status: status, documents: [doc]), caseID: ua.caseID)
+            if summary.created + summary.updated > 0, let c = try await CaseModel.find(ua.caseID, on: db) {
+                c.updatedAt = Date()
+                try await c.update(on: db)
+            }
+            return existing == nil
+        }
+        let stored = try await documentJSON(ids: [doc.id], db: req.db).first!
+        return jsonResponse(stored, status: created ? .created : .ok,
+                            location: created ? "/api/v1/urgent-actions/\(number.slug)/documents/\(doc.id)" : nil)
+    }
+
+    // MARK: - Targets
+
+    func listTargets(req: Request) async throws -> Response {
+        let q = try ListQuery(req, allowed: ["country", "updated_since"])
+        let sql = req.db as! any SQLDatabase
+        var query: SQLQueryString = "SELECT t.id FROM targets t WHERE 1 = 1"
+        if let country = try q.country() { query += " AND t.country = \(bind: country)" }
+        if let since = try q.updatedSince() { query += " AND t.updated_at >= \(bind: since)" }
+        if let after = q.cursor?.first { query += " AND t.id > \(bind: after)" }
+        query += " ORDER BY t.id LIMIT \(literal: q.limit + 1)"
+        let ids = try await sql.raw(query).all().map { try $0.decode(column: "id", as: String.self) }
+        let pageIDs = Array(ids.prefix(q.limit))
+        let targets = try await Store(db: req.db).targets(ids: pageIDs)
+        let next = ids.count > q.limit ? pageIDs.last.map { [$0] } : nil
+        return jsonResponse(page(targets.map(\.json), limit: q.limit, next: next))
+    }
+
+    func getTarget(req: Request) async throws -> Response {
+        let id = try slugParameter(req, "id", what: "target")
+        guard let t = try await Store(db: req.db).target(id: id) else {
+            throw Abort(.notFound, reason: "There is no target \"\(id)\".")
+        }
+        return jsonResponse(t.json)
+    }
+
+    func readTarget(_ body: JSONValue) throws -> Target {
+        let d = Diagnostics()
+        let t = Target.read(body, path: "$", diagnostics: d)
+        try d.throwIfAny()
+        return t!
+    }
+
+    func createTarget(req: Request) async throws -> Response {
+        let target = try readTarget(try jsonBody(req))
+        try await req.db.writeTransaction { db in
+            if try await TargetModel.find(target.id, on: db) != nil {
+                throw Abort(.conflict, reason: "Target \"\(target.id)\" already exists; use PUT /api/v1/targets/\(target.id) to replace it.")
+            }
+            _ = try await Store(db: db).write(target: target)
+        }
+        return jsonResponse(target.json, status: .created, location: "/api/v1/targets/\(target.id)")
+    }
+
+    func replaceTarget(req: Request) async throws -> Response {
+        let id = try slugParameter(req, "id", what: "target")
+        var body = try jsonBody(req)
+        if case .object(var o) = body, o["id"] == nil { o["id"] = .string(id); body = .object(o) }
+        let target = try readTarget(body)
+        guard target.id == id else {
+            throw ValidationError([.init(path: "$.id", message: "is \"\(target.id)\" but the URL names \"\(id)\"")])
+        }
+        let summary = try await req.db.writeTransaction { db in try await Store(db: db).write(target: target) }
+        return jsonResponse(target.json, status: summary.created > 0 ? .created : .ok)
+    }
+
+    // MARK: - Bundles
+
+    func importBundle(req: Request) async throws -> Response {
+        let body = try jsonBody(req)
+        let summary = try await req.db.writeTransaction { db in try await Store(db: db).importBundle(json: body) }
+        return jsonResponse(summary.json)
+    }
+
+    func exportBundle(req: Request) async throws -> Response {
+        let q = try ListQuery(req, allowed: ["case"])
+        let store = Store(db: req.db)
+        if let c = try q.slug("case") {
+            guard try await CaseModel.find(c, on: req.db) != nil else { throw Abort(.notFound, reason: "There is no case \"\(c)\".") }
+            return jsonResponse(try await store.export(caseIDs: [c]).json)
+        }
+        return jsonResponse(try await store.export().json)
+    }
+}

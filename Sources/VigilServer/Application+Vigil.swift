@@ -1,0 +1,81 @@
+import Fluent
+import FluentPostgresDriver
+import FluentSQLiteDriver
+import Vapor
+
+extension Application {
+    private struct ConfigurationKey: StorageKey { typealias Value = VigilConfiguration }
+
+    /// The configuration this application was set up with.
+    public var vigil: VigilConfiguration {
+        get { storage[ConfigurationKey.self] ?? VigilConfiguration() }
+        set { storage[ConfigurationKey.self] = newValue }
+    }
+}
+
+/// Sets up an application: database, migrations, middleware, routes, commands.
+/// Called by the `vigil` executable and by the tests.
+public func configure(_ app: Application, _ configuration: VigilConfiguration) async throws {
+    app.vigil = configuration
+    try configureDatabase(app, configuration)
+    app.migrations.add(Migrations.all)
+    configureMiddleware(app, configuration)
+    try registerRoutes(app)
+    registerCommands(app)
+    app.lifecycle.use(SchemaCheck())
+}
+
+func configureDatabase(_ app: Application, _ configuration: VigilConfiguration) throws {
+    switch configuration.storage {
+    case .sqlite(let path):
+        app.databases.use(.sqlite(.file(path), sqlLogLevel: .debug), as: .sqlite)
+        app.lifecycle.use(SQLiteJournal())
+    case .postgres(let url):
+        var config = try SQLPostgresConfiguration(url: url)
+        config.searchPath = nil
+        app.databases.use(.postgres(configuration: config, sqlLogLevel: .debug), as: .psql)
+    }
+}
+
+func configureMiddleware(_ app: Application, _ configuration: VigilConfiguration) {
+    app.middleware = Middlewares()
+    app.middleware.use(VigilErrorMiddleware(environment: app.environment))
+    app.routes.defaultMaxBodySize = ByteCount(integerLiteral: configuration.maxBodyBytes)
+}
+
+/// Puts the SQLite file in WAL mode (persistent in the file) and checks that writes are
+/// synchronous=FULL, so an acknowledged write survives a crash or power loss.
+struct SQLiteJournal: LifecycleHandler {
+    func didBootAsync(_ app: Application) async throws {
+        guard let sql = app.db as? any SQLDatabase else { return }
+        do {
+            try await sql.raw("PRAGMA journal_mode = WAL").run()
+            try await sql.raw("PRAGMA synchronous = FULL").run()
+        } catch {
+            // Keep running: /healthz reports the database as unreachable.
+            app.logger.error("Cannot open the SQLite database: \(error)")
+        }
+    }
+}
+
+/// `vigil serve` refuses to start on a database whose schema is behind, unless `--auto-migrate`
+/// was given (Fluent then migrates before this check).
+struct SchemaCheck: LifecycleHandler {
+    func didBootAsync(_ app: Application) async throws {
+        let args = app.environment.arguments.dropFirst()
+        let command = args.first(where: { !$0.hasPrefix("-") }) ?? "serve"
+        guard command == "serve", app.environment != .testing else { return }
+        let pending = try await app.migrator.previewPrepareBatch().get()
+        guard !pending.isEmpty else { return }
+        let names = pending.map { $0.0.name.split(separator: ".").last.map(String.init) ?? $0.0.name }
+        throw SchemaBehind(pending: names)
+    }
+}
+
+struct SchemaBehind: Error, CustomStringConvertible {
+    let pending: [String]
+    var description: String {
+        "The database schema is behind: \(pending.count) migration(s) pending (\(pending.joined(separator: ", "))). "
+            + "Run `vigil migrate --yes`, or start with `vigil serve --auto-migrate`."
+    }
+}

@@ -1,0 +1,188 @@
+import Fluent
+import Foundation
+import Vapor
+import VigilCore
+
+func registerCommands(_ app: Application) {
+    app.asyncCommands.use(ImportCommand(), as: "import")
+    app.asyncCommands.use(ExportCommand(), as: "export")
+    app.asyncCommands.use(DemoCommand(), as: "demo")
+    app.asyncCommands.use(TokenCommand(), as: "token")
+}
+
+/// Problems a command reports to its user, without a stack trace.
+struct CommandProblem: Error, CustomStringConvertible {
+    let description: String
+}
+
+func describe(_ error: any Error) -> String {
+    switch error {
+    case let v as ValidationError:
+        return "The bundle was refused (\(v.issues.count) problem\(v.issues.count == 1 ? "" : "s")); nothing was written:\n"
+            + v.issues.map { "  \($0.path): \($0.message)" }.joined(separator: "\n")
+    case let p as JSONParseError: return "The input is \(p.reason)"
+    default: return String(describing: error)
+    }
+}
+
+struct ImportCommand: AsyncCommand {
+    static let standardInput = "/dev/stdin"
+    struct Signature: CommandSignature {
+        @Argument(name: "file", help: "A vigil.bundle/1 JSON file, or - to read standard input.")
+        var file: String
+    }
+    var help: String {
+        "Imports a vigil.bundle/1 file: targets and cases with their people, timeline, urgent actions and documents. "
+            + "Idempotent (importing the same bundle twice changes nothing) and all-or-nothing: a bundle with any error "
+            + "is refused with every problem listed by JSON path, and nothing is written."
+    }
+
+    func run(using context: CommandContext, signature: Signature) async throws {
+        let data: Data
+        if signature.file == "-" || signature.file == Self.standardInput {
+            data = FileHandle.standardInput.readDataToEndOfFile()
+        } else {
+            guard let d = FileManager.default.contents(atPath: signature.file) else {
+                throw CommandProblem(description: "Cannot read \(signature.file): no such file, or not readable.")
+            }
+            data = d
+        }
+        do {
+            let value = try JSONValue.parse(data)
+            let summary = try await context.application.db.writeTransaction { db in
+                try await Store(db: db).importBundle(json: value)
+            }
+            context.console.print("Imported: \(summary.created) created, \(summary.updated) updated, \(summary.unchanged) unchanged.")
+        } catch let e as ValidationError {
+            context.console.error(describe(e))
+            throw CommandProblem(description: "import refused")
+        } catch let e as JSONParseError {
+            context.console.error(describe(e))
+            throw CommandProblem(description: "import refused")
+        }
+    }
+}
+
+struct ExportCommand: AsyncCommand {
+    struct Signature: CommandSignature {
+        @Option(name: "case", short: "c", help: "Export only this case (and the targets it names).")
+        var caseID: String?
+        @Option(name: "output", short: "o", help: "Write to this file instead of standard output.")
+        var output: String?
+    }
+    var help: String {
+        "Exports cases and targets as a vigil.bundle/1 JSON document (keys sorted, stable order), to standard output or a file."
+    }
+
+    func run(using context: CommandContext, signature: Signature) async throws {
+        let store = Store(db: context.application.db)
+        let bundle: VigilBundle
+        if let id = signature.caseID {
+            if let p = Slug.problem(id) { throw CommandProblem(description: "--case \(p)") }
+            guard try await CaseModel.find(id, on: context.application.db) != nil else {
+                throw CommandProblem(description: "There is no case \"\(id)\".")
+            }
+            bundle = try await store.export(caseIDs: [id])
+        } else {
+            bundle = try await store.export()
+        }
+        let data = bundle.json.data()
+        if let out = signature.output {
+            do {
+                try data.write(to: URL(fileURLWithPath: out), options: .atomic)
+            } catch {
+                throw CommandProblem(description: "Cannot write \(out): \(error.localizedDescription)")
+            }
+            context.console.print("Wrote \(bundle.cases.count) case(s) and \(bundle.targets.count) target(s) to \(out).")
+        } else {
+            FileHandle.standardOutput.write(data)
+        }
+    }
+}
+
+/// The demo bundle that ships with Vigil.
+enum DemoData {
+    static func bundleData() throws -> Data {
+        guard let url = Foundation.Bundle.module.url(forResource: "demo", withExtension: "json", subdirectory: "Resources"),
+              let data = try? Data(contentsOf: url) else {
+            throw CommandProblem(description: "The demo bundle is missing from this build.")
+        }
+        return data
+    }
+}
+
+struct DemoCommand: AsyncCommand {
+    struct Signature: CommandSignature {
+        @Flag(name: "if-empty", help: "Do nothing (and succeed) when the database already holds cases.")
+        var ifEmpty: Bool
+    }
+    var help: String {
+        "Loads the demo bundle (UA 126/19 and other cases, in English, Russian, Arabic, Chinese and Spanish) into an empty database."
+    }
+
+    func run(using context: CommandContext, signature: Signature) async throws {
+        let db = context.application.db
+        let count = try await CaseModel.query(on: db).count()
+        if count > 0 {
+            if signature.ifEmpty {
+                context.console.print("The database already holds \(count) case(s); demo data not loaded.")
+                return
+            }
+            throw CommandProblem(description: "The database is not empty (\(count) case(s)); the demo loads only into an empty database.")
+        }
+        let bundle = try VigilBundle.parse(try DemoData.bundleData())
+        let summary = try await db.writeTransaction { db in try await Store(db: db).importBundle(bundle) }
+        context.console.print("Loaded the demo: \(bundle.cases.count) cases, \(bundle.targets.count) targets (\(summary.created) records).")
+    }
+}
+
+struct TokenCommand: AsyncCommand {
+    struct Signature: CommandSignature {
+        @Argument(name: "action", help: "create | list | revoke")
+        var action: String
+        @Option(name: "role", help: "For create: editor or admin.")
+        var role: String?
+        @Option(name: "label", help: "For create: a note to tell tokens apart (who or what uses it).")
+        var label: String?
+        @Option(name: "id", help: "For revoke: the token's id, as shown by list.")
+        var id: String?
+    }
+    var help: String {
+        "Manages API tokens. `token create --role editor [--label L]` prints a new token once (only its hash is stored); "
+            + "`token list` shows ids, roles and labels; `token revoke --id ID` revokes one."
+    }
+
+    func run(using context: CommandContext, signature: Signature) async throws {
+        let db = context.application.db
+        switch signature.action {
+        case "create":
+            guard let role = signature.role, APIToken.roles.contains(role) else {
+                throw CommandProblem(description: "Give --role editor or --role admin.")
+            }
+            let token = try await db.writeTransaction { db in
+                try await APIToken.create(role: role, label: signature.label, on: db)
+            }
+            context.console.print(token)
+            context.console.output("Keep this token safe: it is shown only once.", style: .info, newLine: true)
+        case "list":
+            for t in try await APITokenModel.query(on: db).sort(\.$createdAt).all() {
+                let state = t.revokedAt == nil ? "active" : "revoked"
+                context.console.print("\(t.id!.uuidString)  \(t.role)  \(state)  \(t.label ?? "")")
+            }
+        case "revoke":
+            guard let raw = signature.id, let id = UUID(uuidString: raw) else {
+                throw CommandProblem(description: "Give --id with a token id from `vigil token list`.")
+            }
+            try await db.writeTransaction { db in
+                guard let t = try await APITokenModel.find(id, on: db) else {
+                    throw CommandProblem(description: "There is no token \(raw).")
+                }
+                t.revokedAt = Date()
+                try await t.update(on: db)
+            }
+            context.console.print("Revoked \(raw).")
+        default:
+            throw CommandProblem(description: "Unknown action \"\(signature.action)\": use create, list or revoke.")
+        }
+    }
+}

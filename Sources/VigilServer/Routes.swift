@@ -1,0 +1,22 @@
+import Fluent
+import SQLKit
+import Vapor
+import VigilCore
+
+func registerRoutes(_ app: Application) throws {
+    app.get("healthz", use: health)
+    try app.register(collection: APIController())
+}
+
+/// 200 when the database answers, 503 when it does not.
+@Sendable func health(req: Request) async throws -> Response {
+    do {
+        guard let sql = req.db as? any SQLDatabase else { throw Abort(.serviceUnavailable) }
+        _ = try await sql.raw("SELECT 1 AS ok").first()
+        return jsonResponse(.object(["status": .string("ok"), "database": .string("reachable")]))
+    } catch {
+        req.logger.warning("health check: database unreachable")
+        return jsonResponse(.object(["status": .string("unavailable"), "database": .string("unreachable")]),
+                            status: .serviceUnavailable)
+    }
+}

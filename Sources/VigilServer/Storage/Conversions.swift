@@ -1,0 +1,103 @@
+import Crypto
+import Foundation
+import VigilCore
+
+/// JSON text for value objects stored in one column.
+enum JSONText {
+    static func strings(_ a: [String]) -> String { JSONValue.array(a.map { .string($0) }).serialized(pretty: false) }
+    static func map(_ m: [String: String]) -> String { JSONValue.object(m.mapValues { .string($0) }).serialized(pretty: false) }
+    static func value(_ v: JSONValue) -> String { v.serialized(pretty: false) }
+
+    static func parse(_ s: String) -> JSONValue { (try? JSONValue.parse(Data(s.utf8))) ?? .null }
+    static func strings(from s: String) -> [String] { parse(s).arrayValue?.compactMap(\.stringValue) ?? [] }
+    static func map(from s: String) -> [String: String] { parse(s).objectValue?.compactMapValues(\.stringValue) ?? [:] }
+}
+
+/// A stable fingerprint of a value's content, so that re-importing the same content writes nothing.
+func contentHash(_ value: JSONValue) -> String {
+    let digest = SHA256.hash(data: value.data(pretty: false))
+    return digest.map { String(format: "%02x", $0) }.joined()
+}
+
+extension TargetModel {
+    func apply(_ t: Target) {
+        id = t.id; title = t.title; name = t.name; organisation = t.organisation
+        addressJSON = JSONText.strings(t.address); country = t.country; email = t.email; fax = t.fax; phone = t.phone
+        socialJSON = JSONText.map(t.social); webForm = t.webForm; salutationJSON = JSONText.map(t.salutation)
+        languagesJSON = JSONText.strings(t.languages); validFrom = t.validFrom?.description; validTo = t.validTo?.description
+        channelNotes = t.channelNotes; contentHash = VigilServer.contentHash(t.json)
+    }
+
+    var domain: Target {
+        Target(id: id!, title: title, name: name, organisation: organisation, address: JSONText.strings(from: addressJSON),
+               country: country, email: email, fax: fax, phone: phone, social: JSONText.map(from: socialJSON),
+               webForm: webForm, salutation: JSONText.map(from: salutationJSON), languages: JSONText.strings(from: languagesJSON),
+               validFrom: validFrom.flatMap(PartialDate.init), validTo: validTo.flatMap(PartialDate.init), channelNotes: channelNotes)
+    }
+}
+
+extension Sentence {
+    static func from(json v: JSONValue) -> Sentence? {
+        let d = Diagnostics()
+        return Sentence.readStored(v, diagnostics: d)
+    }
+}
+
+extension PersonModel {
+    func apply(_ p: Person, caseID: String, position: Int) {
+        id = p.id; self.caseID = caseID; self.position = position; name = p.name; pronouns = p.pronouns
+        role = p.role; status = p.status.rawValue; chargesJSON = JSONText.strings(p.charges)
+        sentencesJSON = JSONText.value(.array(p.sentences.map(\.storedJSON)))
+    }
+    var domain: Person {
+        Person(id: id!, name: name, pronouns: pronouns, role: role, status: PersonStatus(rawValue: status) ?? .atRisk,
+               charges: JSONText.strings(from: chargesJSON),
+               sentences: JSONText.parse(sentencesJSON).arrayValue?.compactMap(Sentence.from(json:)) ?? [])
+    }
+}
+
+extension TimelineEventModel {
+    func apply(_ e: TimelineEvent, caseID: String, position: Int) {
+        self.caseID = caseID; self.position = position; date = e.date.description; dateSort = e.date.earliest
+        kind = e.kind.rawValue; peopleJSON = JSONText.strings(e.people); summary = e.summary; source = e.source
+    }
+    var domain: TimelineEvent? {
+        guard let d = PartialDate(date), let k = TimelineKind(rawValue: kind) else { return nil }
+        return TimelineEvent(date: d, kind: k, people: JSONText.strings(from: peopleJSON), summary: summary, source: source)
+    }
+}
+
+extension DocumentModel {
+    func apply(_ doc: Document, urgentActionID: String) {
+        id = doc.id; self.urgentActionID = urgentActionID; sequence = doc.sequence; kind = doc.kind.rawValue
+        outcome = doc.outcome?.rawValue; noFurtherAction = doc.noFurtherAction; language = doc.language
+        translationOf = doc.translationOf; aiIndex = doc.aiIndex; published = doc.published.description
+        title = doc.title; summary = doc.summary; body = doc.body
+        hasTakeAction = doc.takeAction != nil
+        deadline = doc.takeAction?.deadline?.description
+        preferredLanguagesJSON = JSONText.strings(doc.takeAction?.preferredLanguages ?? [])
+        copiesToJSON = JSONText.value(.array((doc.takeAction?.copiesTo ?? []).map { c in
+            var b = JSONObjectBuilder(); b.set("text", c.text); b.set("target", c.target); return b.value
+        }))
+        letter = doc.takeAction?.letter; otherChannels = doc.takeAction?.otherChannels
+        additionalInformation = doc.additionalInformation; quoteText = doc.quote?.text; quoteBy = doc.quote?.by
+        contentHash = VigilServer.contentHash(doc.json)
+    }
+
+    func domain(targets: [String]) -> Document {
+        var take: TakeAction?
+        if hasTakeAction {
+            let copies = (JSONText.parse(copiesToJSON).arrayValue ?? []).map { v in
+                CopyTo(text: v["text"]?.stringValue, target: v["target"]?.stringValue)
+            }
+            take = TakeAction(deadline: deadline.flatMap(PartialDate.init), preferredLanguages: JSONText.strings(from: preferredLanguagesJSON),
+                              targets: targets.map(TargetRef.init(target:)), copiesTo: copies, letter: letter, otherChannels: otherChannels)
+        }
+        return Document(id: id!, sequence: sequence, kind: DocumentKind(rawValue: kind) ?? .update,
+                        outcome: outcome.flatMap(OutcomeResult.init(rawValue:)), noFurtherAction: noFurtherAction,
+                        language: language, translationOf: translationOf, aiIndex: aiIndex,
+                        published: PartialDate(published) ?? PartialDate(year: 1970), title: title, summary: summary, body: body,
+                        takeAction: take, additionalInformation: additionalInformation,
+                        quote: quoteText.map { Quote(text: $0, by: quoteBy) })
+    }
+}

@@ -1,0 +1,334 @@
+import Fluent
+import Foundation
+import SQLKit
+import VigilCore
+
+/// What an import or a write changed.
+struct WriteSummary: Sendable, Equatable {
+    var created = 0
+    var updated = 0
+    var unchanged = 0
+
+    static func += (a: inout WriteSummary, b: WriteSummary) {
+        a.created += b.created; a.updated += b.updated; a.unchanged += b.unchanged
+    }
+    var json: JSONValue {
+        .object(["created": .number(Double(created)), "updated": .number(Double(updated)), "unchanged": .number(Double(unchanged))])
+    }
+}
+
+/// Storage of the domain: turns VigilCore values into rows and back, in bulk (no N+1).
+struct Store: Sendable {
+    let db: any Database
+    var now: @Sendable () -> Date = { Date() }
+
+    init(db: any Database, now: @escaping @Sendable () -> Date = { Date() }) {
+        self.db = db
+        self.now = now
+    }
+
+    // MARK: - Reading
+
+    func targets(ids: [String]? = nil) async throws -> [Target] {
+        var q = TargetModel.query(on: db).sort(\.$id)
+        if let ids { q = q.filter(\.$id ~~ ids) }
+        return try await q.all().map(\.domain)
+    }
+
+    func target(id: String) async throws -> Target? {
+        try await TargetModel.find(id, on: db)?.domain
+    }
+
+    func caseIDs() async throws -> [String] {
+        try await CaseModel.query(on: db).sort(\.$id).all().compactMap(\.id)
+    }
+
+    /// Whole cases — people, timeline, urgent actions, documents — in a fixed order of queries.
+    func cases(ids: [String]) async throws -> [Case] {
+        guard !ids.isEmpty else { return [] }
+        let rows = try await CaseModel.query(on: db).filter(\.$id ~~ ids).sort(\.$id).all()
+        let found = rows.compactMap(\.id)
+        guard !found.isEmpty else { return [] }
+        let countries = try await CaseCountryModel.query(on: db).filter(\.$caseID ~~ found).sort(\.$position).all()
+        let themes = try await CaseThemeModel.query(on: db).filter(\.$caseID ~~ found).sort(\.$position).all()
+        let people = try await PersonModel.query(on: db).filter(\.$caseID ~~ found).sort(\.$position).all()
+        let events = try await TimelineEventModel.query(on: db).filter(\.$caseID ~~ found).sort(\.$position).all()
+        let uas = try await UrgentActionModel.query(on: db).filter(\.$caseID ~~ found).sort(\.$sortKey).all()
+        let docs = try await documents(urgentActionIDs: uas.compactMap(\.id))
+        let docsByUA = Dictionary(grouping: docs, by: \.uaID)
+        let uasByCase = Dictionary(grouping: uas, by: \.caseID)
+        return rows.map { row in
+            let id = row.id!
+            return Case(
+                id: id, title: row.title, summary: row.summary,
+                countries: countries.filter { $0.caseID == id }.map(\.country), region: row.region,
+                themes: themes.filter { $0.caseID == id }.map(\.theme),
+                status: CaseStatus(rawValue: row.status) ?? .open,
+                people: people.filter { $0.caseID == id }.map(\.domain),
+                timeline: events.filter { $0.caseID == id }.compactMap(\.domain),
+                urgentActions: (uasByCase[id] ?? []).compactMap { ua in
+                    guard let number = UANumber(ua.number) else { return nil }
+                    return UrgentAction(number: number, status: UrgentActionStatus(rawValue: ua.status) ?? .open,
+                                        documents: (docsByUA[ua.id!] ?? []).map(\.document))
+                })
+        }
+    }
+
+    struct StoredDocument: Sendable {
+        var uaID: String
+        var document: Document
+    }
+
+    /// Documents of the given urgent actions, in reading order: by sequence, the original before its translations.
+    func documents(urgentActionIDs: [String]? = nil, ids: [String]? = nil) async throws -> [StoredDocument] {
+        var q = DocumentModel.query(on: db)
+        if let urgentActionIDs {
+            guard !urgentActionIDs.isEmpty else { return [] }
+            q = q.filter(\.$urgentActionID ~~ urgentActionIDs)
+        }
+        if let ids {
+            guard !ids.isEmpty else { return [] }
+            q = q.filter(\.$id ~~ ids)
+        }
+        let rows = try await q.all()
+        let links = rows.isEmpty ? [] : try await DocumentTargetModel.query(on: db)
+            .filter(\.$documentID ~~ rows.compactMap(\.id)).sort(\.$position).all()
+        let linksByDoc = Dictionary(grouping: links, by: \.documentID)
+        return rows.map { row in
+            StoredDocument(uaID: row.urgentActionID, document: row.domain(targets: (linksByDoc[row.id!] ?? []).map(\.targetID)))
+        }.sorted { a, b in
+            (a.uaID, a.document.sequence, a.document.translationOf == nil ? 0 : 1, a.document.language, a.document.id)
+                < (b.uaID, b.document.sequence, b.document.translationOf == nil ? 0 : 1, b.document.language, b.document.id)
+        }
+    }
+
+    /// Everything, or the given cases and the targets they name, as a bundle.
+    func export(caseIDs: [String]? = nil) async throws -> VigilBundle {
+        let ids: [String]
+        if let caseIDs { ids = caseIDs } else { ids = try await self.caseIDs() }
+        let cases = try await self.cases(ids: ids)
+        if caseIDs == nil {
+            return VigilBundle(targets: try await targets(), cases: cases)
+        }
+        var named: Set<String> = []
+        for c in cases {
+            for ua in c.urgentActions {
+                for d in ua.documents {
+                    for t in d.takeAction?.targets ?? [] { named.insert(t.target) }
+                    for c in d.takeAction?.copiesTo ?? [] { if let t = c.target { named.insert(t) } }
+                }
+            }
+        }
+        return VigilBundle(targets: try await targets(ids: named.sorted()), cases: cases)
+    }
+
+    /// What storage holds that the reference rules need to see for these cases and targets.
+    func existingState(cases: [Case], targets: [Target]) async throws -> ExistingState {
+        var state = ExistingState()
+        var refs: Set<String> = Set(targets.map(\.id))
+        for c in cases {
+            for ua in c.urgentActions {
+                for d in ua.documents {
+                    for t in d.takeAction?.targets ?? [] { refs.insert(t.target) }
+                    for ct in d.takeAction?.copiesTo ?? [] { if let t = ct.target { refs.insert(t) } }
+                }
+            }
+        }
+        if !refs.isEmpty {
+            state.targetIDs = Set(try await TargetModel.query(on: db).filter(\.$id ~~ refs.sorted()).all().compactMap(\.id))
+        }
+        let numbers = cases.flatMap { $0.urgentActions.map(\.number) }
+        var uaIDs: [String] = []
+        if !numbers.isEmpty {
+            for ua in try await UrgentActionModel.query(on: db).filter(\.$id ~~ numbers.map(\.slug)).all() {
+                if let n = UANumber(ua.number) { state.urgentActionCases[n] = ua.caseID }
+                uaIDs.append(ua.id!)
+            }
+        }
+        let docIDs = cases.flatMap { $0.urgentActions.flatMap { $0.documents.map(\.id) } }
+        var docRows: [String: DocumentModel] = [:]
+        if !uaIDs.isEmpty {
+            for d in try await DocumentModel.query(on: db).filter(\.$urgentActionID ~~ uaIDs).all() { docRows[d.id!] = d }
+        }
+        if !docIDs.isEmpty {
+            for d in try await DocumentModel.query(on: db).filter(\.$id ~~ docIDs).all() { docRows[d.id!] = d }
+        }
+        state.documents = docRows.values.compactMap { d in
+            guard let n = UANumber(slug: d.urgentActionID), let k = DocumentKind(rawValue: d.kind) else { return nil }
+            return .init(id: d.id!, uaNumber: n, sequence: d.sequence, language: d.language, kind: k, translationOf: d.translationOf)
+        }
+        let personIDs = cases.flatMap { $0.people.map(\.id) }
+        if !personIDs.isEmpty {
+            for p in try await PersonModel.query(on: db).filter(\.$id ~~ personIDs).all() { state.personCases[p.id!] = p.caseID }
+        }
+        return state
+    }
+
+    // MARK: - Writing (call inside `writeTransaction`)
+
+    /// Checks a bundle against storage and writes it, or throws `ValidationError` having written nothing.
+    /// Targets and cases are created or replaced; documents not in the bundle are kept, since a
+    /// bundle may carry only part of an urgent action's chain.
+    func importBundle(_ bundle: VigilBundle, paths: (targets: [String], cases: [String])? = nil,
+                      earlierIssues: [ValidationIssue] = []) async throws -> WriteSummary {
+        let targetPaths = paths?.targets ?? bundle.targets.indices.map { "$.targets[\($0)]" }
+        let casePaths = paths?.cases ?? bundle.cases.indices.map { "$.cases[\($0)]" }
+        let existing = try await existingState(cases: bundle.cases, targets: bundle.targets)
+        let issues = earlierIssues + ReferenceRules.check(
+            targets: zip(bundle.targets, targetPaths).map { .init($0, path: $1) },
+            cases: zip(bundle.cases, casePaths).map { .init($0, path: $1) },
+            existing: existing)
+        if !issues.isEmpty { throw ValidationError(issues) }
+        var summary = WriteSummary()
+        for t in bundle.targets { summary += try await write(target: t) }
+        for c in bundle.cases { summary += try await write(case: c) }
+        return summary
+    }
+
+    /// Reads, checks and imports a bundle's JSON: every problem, of form or of reference, is
+    /// reported together, and nothing is written unless there are none.
+    func importBundle(json value: JSONValue) async throws -> WriteSummary {
+        let d = Diagnostics()
+        guard let located = VigilBundle.readLocated(value, diagnostics: d) else {
+            try d.throwIfAny()
+            return WriteSummary()
+        }
+        return try await importBundle(located.bundle, paths: (located.targetPaths, located.casePaths), earlierIssues: d.issues)
+    }
+
+    func write(target t: Target) async throws -> WriteSummary {
+        let hash = contentHash(t.json)
+        if let row = try await TargetModel.find(t.id, on: db) {
+            if row.contentHash == hash { return WriteSummary(unchanged: 1) }
+            row.apply(t)
+            row.updatedAt = now()
+            try await row.update(on: db)
+            return WriteSummary(updated: 1)
+        }
+        let row = TargetModel()
+        row.apply(t)
+        row.createdAt = now(); row.updatedAt = row.createdAt
+        try await row.create(on: db)
+        return WriteSummary(created: 1)
+    }
+
+    /// Creates or replaces a case: its own fields, people and timeline are replaced; its urgent
+    /// actions and documents given here are created or replaced.
+    func write(case c: Case) async throws -> WriteSummary {
+        var summary = WriteSummary()
+        let own = c.withoutUrgentActions
+        let hash = contentHash(own.json)
+        let time = now()
+        var caseTouched = false
+        if let row = try await CaseModel.find(c.id, on: db) {
+            if row.contentHash != hash {
+                row.title = c.title; row.summary = c.summary; row.region = c.region; row.status = c.status.rawValue
+                row.contentHash = hash; row.updatedAt = time
+                try await row.update(on: db)
+                try await replaceChildren(of: c)
+                summary.updated += 1
+                caseTouched = true
+            } else {
+                summary.unchanged += 1
+            }
+        } else {
+            let row = CaseModel()
+            row.id = c.id; row.title = c.title; row.summary = c.summary; row.region = c.region; row.status = c.status.rawValue
+            row.contentHash = hash; row.createdAt = time; row.updatedAt = time
+            try await row.create(on: db)
+            try await replaceChildren(of: c)
+            summary.created += 1
+            caseTouched = true
+        }
+        var childChanged = false
+        for ua in c.urgentActions {
+            let s = try await write(urgentAction: ua, caseID: c.id)
+            if s.created + s.updated > 0 { childChanged = true }
+            summary += s
+        }
+        if childChanged && !caseTouched, let row = try await CaseModel.find(c.id, on: db) {
+            row.updatedAt = time
+            try await row.update(on: db)
+        }
+        return summary
+    }
+
+    private func replaceChildren(of c: Case) async throws {
+        try await CaseCountryModel.query(on: db).filter(\.$caseID == c.id).delete()
+        try await CaseThemeModel.query(on: db).filter(\.$caseID == c.id).delete()
+        try await PersonModel.query(on: db).filter(\.$caseID == c.id).delete()
+        try await TimelineEventModel.query(on: db).filter(\.$caseID == c.id).delete()
+        for (i, country) in c.countries.enumerated() {
+            try await CaseCountryModel(caseID: c.id, position: i, country: country).create(on: db)
+        }
+        for (i, theme) in c.themes.enumerated() {
+            try await CaseThemeModel(caseID: c.id, position: i, theme: theme).create(on: db)
+        }
+        for (i, p) in c.people.enumerated() {
+            let row = PersonModel()
+            row.apply(p, caseID: c.id, position: i)
+            try await row.create(on: db)
+        }
+        for (i, e) in c.timeline.enumerated() {
+            let row = TimelineEventModel()
+            row.apply(e, caseID: c.id, position: i)
+            try await row.create(on: db)
+        }
+    }
+
+    /// Creates or replaces an urgent action's row and the documents given (others are kept).
+    func write(urgentAction ua: UrgentAction, caseID: String) async throws -> WriteSummary {
+        var summary = WriteSummary()
+        let time = now()
+        let row: UrgentActionModel
+        var touched = false
+        if let existing = try await UrgentActionModel.find(ua.number.slug, on: db) {
+            row = existing
+            if row.status != ua.status.rawValue {
+                row.status = ua.status.rawValue
+                touched = true
+            }
+        } else {
+            row = UrgentActionModel()
+            row.id = ua.number.slug; row.number = ua.number.description; row.caseID = caseID
+            row.status = ua.status.rawValue; row.sortKey = ua.number.sortKey
+            row.createdAt = time; row.updatedAt = time
+            try await row.create(on: db)
+            touched = true
+        }
+        for doc in ua.documents {
+            let s = try await write(document: doc, urgentActionID: row.id!)
+            if s.created + s.updated > 0 { touched = true }
+            summary += s
+        }
+        if touched {
+            row.updatedAt = time
+            try await row.update(on: db)
+        }
+        return summary
+    }
+
+    func write(document doc: Document, urgentActionID: String) async throws -> WriteSummary {
+        let hash = contentHash(doc.json)
+        let time = now()
+        var summary = WriteSummary()
+        if let row = try await DocumentModel.find(doc.id, on: db) {
+            if row.contentHash == hash && row.urgentActionID == urgentActionID { return WriteSummary(unchanged: 1) }
+            row.apply(doc, urgentActionID: urgentActionID)
+            row.updatedAt = time
+            try await row.update(on: db)
+            summary.updated = 1
+        } else {
+            let row = DocumentModel()
+            row.apply(doc, urgentActionID: urgentActionID)
+            row.createdAt = time; row.updatedAt = time
+            try await row.create(on: db)
+            summary.created = 1
+        }
+        try await DocumentTargetModel.query(on: db).filter(\.$documentID == doc.id).delete()
+        for (i, ref) in (doc.takeAction?.targets ?? []).enumerated() {
+            try await DocumentTargetModel(documentID: doc.id, targetID: ref.target, position: i).create(on: db)
+        }
+        return summary
+    }
+}

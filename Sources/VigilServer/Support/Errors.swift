@@ -1,0 +1,59 @@
+import Vapor
+import VigilCore
+
+/// Renders every error as `{ "error": true, "reason": "…" }` (plus `issues` for validation
+/// errors) with the right status. Internals never reach the client: unexpected errors are
+/// logged and answered with a plain 500.
+struct VigilErrorMiddleware: AsyncMiddleware {
+    let environment: Environment
+
+    func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
+        do {
+            return try await next.respond(to: request)
+        } catch {
+            return Self.response(for: error, request: request)
+        }
+    }
+
+    static func response(for error: any Error, request: Request) -> Response {
+        var status: HTTPResponseStatus
+        var reason: String
+        var issues: [ValidationIssue] = []
+        var headers: HTTPHeaders = [:]
+        switch error {
+        case let v as ValidationError:
+            status = .unprocessableEntity
+            reason = v.description
+            issues = v.issues
+        case let p as JSONParseError:
+            status = .badRequest
+            reason = "The request body is \(p.reason)"
+        case let abort as any AbortError:
+            status = abort.status
+            reason = abort.reason
+            headers = abort.headers
+            if status == .payloadTooLarge { reason = "The request body is too large." }
+        case is DecodingError:
+            status = .badRequest
+            reason = "The request could not be read."
+        default:
+            status = .internalServerError
+            reason = "Something went wrong on our side. It has been logged."
+            request.logger.report(error: error)
+        }
+        if status == .internalServerError, !(error is any AbortError) {
+            // logged above
+        } else if status.code >= 500 {
+            request.logger.error("\(status.code) \(reason)")
+        }
+        var body = JSONObjectBuilder()
+        body.set("error", true)
+        body.set("reason", reason)
+        if !issues.isEmpty {
+            body.set("issues", JSONValue.array(issues.map { .object(["path": .string($0.path), "message": .string($0.message)]) }))
+        }
+        headers.replaceOrAdd(name: .contentType, value: "application/json; charset=utf-8")
+        headers.remove(name: .contentLength)
+        return Response(status: status, headers: headers, body: .init(string: body.value.serialized(pretty: false)))
+    }
+}
