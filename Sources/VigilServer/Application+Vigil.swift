@@ -49,7 +49,14 @@ struct SQLiteJournal: LifecycleHandler {
     func didBootAsync(_ app: Application) async throws {
         guard let sql = app.db as? any SQLDatabase else { return }
         do {
-            try await sql.raw("PRAGMA journal_mode = WAL").run()
+            // Switching to WAL needs a moment with no other connection reading; SQLite answers
+            // with the mode in force rather than an error, so ask until it says "wal".
+            for attempt in 0..<100 {
+                let mode = try await sql.raw("PRAGMA journal_mode = WAL").first()?.decode(column: "journal_mode", as: String.self)
+                if mode?.lowercased() == "wal" { break }
+                if attempt == 99 { app.logger.error("SQLite refused WAL mode (journal_mode is \(mode ?? "?"))") }
+                try await Task.sleep(for: .milliseconds(20))
+            }
             try await sql.raw("PRAGMA synchronous = FULL").run()
         } catch {
             // Keep running: /healthz reports the database as unreachable.

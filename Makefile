@@ -1,0 +1,48 @@
+# Vigil — the two commands: `make run` and `make test`.
+SHELL := /bin/bash
+SWIFT ?= swift
+PORT ?= 8080
+HOST ?= 127.0.0.1
+export VIGIL_DATABASE_PATH ?= ./vigil.sqlite
+
+SYSTEM_PACKAGES := libpango1.0-dev libcairo2-dev pkg-config fonts-noto-core fonts-noto-cjk fonts-dejavu-core
+TEST_SYSTEM_PACKAGES := $(SYSTEM_PACKAGES) postgresql sqlite3 poppler-utils
+PYTHON_TEST_PACKAGES := pytest jsonschema openapi-spec-validator requests
+
+.PHONY: run build release deps test-deps test swift-test py-test format clean
+
+## Install what is missing, build in release mode, migrate, load the demo into an empty database, serve.
+run: deps release
+	.build/release/vigil migrate --yes
+	.build/release/vigil demo --if-empty
+	.build/release/vigil serve --hostname $(HOST) --port $(PORT)
+
+deps:
+	@scripts/ensure-packages.sh $(SYSTEM_PACKAGES)
+
+test-deps:
+	@scripts/ensure-packages.sh $(TEST_SYSTEM_PACKAGES)
+	@python3 -m pip install --quiet --disable-pip-version-check $(PYTHON_TEST_PACKAGES)
+
+build:
+	$(SWIFT) build
+
+release:
+	$(SWIFT) build -c release
+
+## Everything: the Swift suites (storage on SQLite and on a real PostgreSQL) and the black-box tests.
+test: test-deps
+	scripts/with-postgres.sh $(MAKE) --no-print-directory swift-test py-test
+
+swift-test:
+	VIGIL_REQUIRE_POSTGRES=1 $(SWIFT) test --parallel
+
+py-test:
+	$(SWIFT) build
+	VIGIL_BIN=$(CURDIR)/.build/debug/vigil python3 -m pytest -q tests
+
+format:
+	$(SWIFT) format --in-place --recursive Sources Tests Package.swift
+
+clean:
+	rm -rf .build

@@ -1,0 +1,172 @@
+import Fluent
+import Foundation
+import SQLKit
+import Testing
+import VaporTesting
+@testable import VigilCore
+@testable import VigilServer
+
+@Suite("Storage")
+struct StorageTests {
+    @Test("Demo bundle round-trips through storage", arguments: TestStorage.available)
+    func demoRoundTrip(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
+            // setup
+            let demo = try demoBundle()
+            try await loadDemo(app)
+            // act
+            let exported = try await Store(db: app.db).export()
+            // check: the same content, in the export's stable order
+            #expect(exported.targets == demo.targets.sorted { $0.id < $1.id })
+            #expect(exported.cases == demo.cases.sorted { $0.id < $1.id })
+            let ua = exported.cases.first { $0.id == "crimean-tatar-defenders-kuku" }!.urgentActions[0]
+            #expect(ua.number.label == "UA 126/19")
+            #expect(ua.documents.map(\.id) == ["ua-126-19-0-en", "ua-126-19-0-ru", "ua-126-19-1-en", "ua-126-19-2-en"])
+        }
+    }
+
+    @Test("Export, import into an empty database, export again: the same JSON", arguments: TestStorage.available)
+    func exportImportExport(storage: TestStorage) async throws {
+        let first = LockedBox<String>()
+        try await withApp(storage) { app in
+            try await loadDemo(app)
+            first.value = try await Store(db: app.db).export().json.serialized()
+        }
+        try await withApp(storage) { app in
+            let bundle = try VigilBundle.parse(Data(first.value!.utf8))
+            _ = try await app.db.writeTransaction { db in try await Store(db: db).importBundle(bundle) }
+            let second = try await Store(db: app.db).export().json.serialized()
+            #expect(second == first.value)
+        }
+    }
+
+    @Test("Importing the same bundle twice changes nothing", arguments: TestStorage.available)
+    func idempotentImport(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
+            try await loadDemo(app)
+            let before = try await timestamps(app.db)
+            let summary = try await app.db.writeTransaction { db in try await Store(db: db).importBundle(try demoBundle()) }
+            #expect(summary.created == 0 && summary.updated == 0 && summary.unchanged > 0)
+            #expect(try await timestamps(app.db) == before)
+        }
+    }
+
+    @Test("A bundle with any error writes nothing", arguments: TestStorage.available)
+    func allOrNothing(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
+            try await loadDemo(app)
+            let before = try await Store(db: app.db).export().json
+            // A good new case, a changed title on a stored case, and one bad reference.
+            var demo = try demoBundle()
+            demo.cases[0].title = "Changed"
+            var fresh = Case(id: "fresh-case", title: "New", countries: ["FR"])
+            fresh.urgentActions = [UrgentAction(number: UANumber("9/26")!, documents: [
+                Document(id: "fresh-0", sequence: 0, kind: .initial, language: "fr", published: PartialDate("2026-01-01")!,
+                         title: "t", body: "b", takeAction: TakeAction(targets: [TargetRef(target: "no-such-target")])),
+            ])]
+            demo.cases.append(fresh)
+            let broken = demo
+            await #expect(throws: ValidationError.self) {
+                try await app.db.writeTransaction { db in try await Store(db: db).importBundle(broken) }
+            }
+            #expect(try await Store(db: app.db).export().json == before)
+            #expect(try await CaseModel.find("fresh-case", on: app.db) == nil)
+        }
+    }
+
+    @Test("A partial chain updates what it carries and keeps the rest", arguments: TestStorage.available)
+    func partialChain(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
+            try await loadDemo(app)
+            var kase = try demoBundle().cases.first { $0.id == "crimean-tatar-defenders-kuku" }!
+            kase.urgentActions[0].documents = kase.urgentActions[0].documents.filter { $0.id == "ua-126-19-2-en" }
+            kase.urgentActions[0].documents[0].title = "Convictions upheld on appeal"
+            let partial = kase
+            let summary = try await app.db.writeTransaction { db in
+                try await Store(db: db).importBundle(VigilBundle(cases: [partial]))
+            }
+            #expect(summary.updated == 1)
+            let stored = try await Store(db: app.db).cases(ids: [kase.id]).first!
+            #expect(stored.urgentActions[0].documents.count == 4)
+            #expect(stored.urgentActions[0].documents.last?.title == "Convictions upheld on appeal")
+        }
+    }
+
+    @Test("Replacing a case replaces its people and timeline", arguments: TestStorage.available)
+    func replaceCase(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
+            try await loadDemo(app)
+            var kase = try demoBundle().cases.first { $0.id == "demo-li-wei" }!
+            kase.people[0].status = .released
+            kase.timeline.append(TimelineEvent(date: PartialDate("2026-11")!, kind: .release, people: [kase.people[0].id], summary: "Released"))
+            kase.themes = ["labour-rights"]
+            let replacement = kase
+            _ = try await app.db.writeTransaction { db in try await Store(db: db).write(case: replacement) }
+            let stored = try await Store(db: app.db).cases(ids: [kase.id]).first!
+            #expect(stored == kase)
+        }
+    }
+
+    @Test("Concurrent writes all commit", arguments: TestStorage.available)
+    func concurrentWrites(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for i in 0..<40 {
+                    group.addTask {
+                        _ = try await app.db.writeTransaction { db in
+                            try await Store(db: db).write(target: Target(id: "t-\(i)", title: "Official \(i)", country: "FR"))
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            #expect(try await TargetModel.query(on: app.db).count() == 40)
+        }
+    }
+
+    @Test("SQLite runs in WAL mode with synchronous=FULL and foreign keys on")
+    func sqliteDurability() async throws {
+        try await withApp(.sqlite) { app in
+            try await app.asyncBoot()
+            // Each pooled connection (one per event loop): WAL (learnt from the file on its next
+            // read), synchronous FULL (2) and foreign keys on.
+            for eventLoop in app.eventLoopGroup.makeIterator() {
+                let sql = app.databases.database(.sqlite, logger: app.logger, on: eventLoop)! as! any SQLDatabase
+                _ = try await sql.raw("SELECT COUNT(*) AS n FROM cases").first()
+                let mode = try await sql.raw("PRAGMA journal_mode").first()?.decode(column: "journal_mode", as: String.self)
+                #expect(mode == "wal")
+                let sync = try await sql.raw("PRAGMA synchronous").first()?.decode(column: "synchronous", as: Int.self)
+                #expect(sync == 2)
+                let fk = try await sql.raw("PRAGMA foreign_keys").first()?.decode(column: "foreign_keys", as: Int.self)
+                #expect(fk == 1)
+            }
+        }
+    }
+
+    @Test("Migrations revert cleanly", arguments: TestStorage.available)
+    func migrationsRevert(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
+            try await loadDemo(app)
+            try await app.autoRevert()
+            try await app.autoMigrate()
+            #expect(try await CaseModel.query(on: app.db).count() == 0)
+        }
+    }
+
+    func timestamps(_ db: any Database) async throws -> [String] {
+        let cases = try await CaseModel.query(on: db).sort(\.$id).all().map { "\($0.id!) \($0.updatedAt.timeIntervalSince1970)" }
+        let docs = try await DocumentModel.query(on: db).sort(\.$id).all().map { "\($0.id!) \($0.updatedAt.timeIntervalSince1970)" }
+        let uas = try await UrgentActionModel.query(on: db).sort(\.$id).all().map { "\($0.id!) \($0.updatedAt.timeIntervalSince1970)" }
+        return cases + docs + uas
+    }
+}
+
+/// A box to carry a value out of a `@Sendable` closure in a test.
+final class LockedBox<T: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: T?
+    var value: T? {
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = newValue } }
+    }
+}

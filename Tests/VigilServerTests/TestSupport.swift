@@ -1,0 +1,104 @@
+import Fluent
+import Foundation
+import SQLKit
+import Testing
+import VaporTesting
+@testable import VigilCore
+@testable import VigilServer
+
+/// Where a test's data lives. PostgreSQL runs when `VIGIL_TEST_POSTGRES_URL` points at a local
+/// server (`make test` starts one); with `VIGIL_REQUIRE_POSTGRES=1` its absence fails the run.
+enum TestStorage: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case sqlite, postgres
+
+    var testDescription: String { rawValue == "sqlite" ? "SQLite" : "PostgreSQL" }
+
+    static var available: [TestStorage] {
+        let env = ProcessInfo.processInfo.environment
+        if env["VIGIL_TEST_POSTGRES_URL"] != nil || env["VIGIL_REQUIRE_POSTGRES"] == "1" { return [.sqlite, .postgres] }
+        return [.sqlite]
+    }
+}
+
+/// PostgreSQL tests share one database, so they take turns.
+let postgresTurn = AsyncLock()
+
+func postgresURL() throws -> String {
+    guard let url = ProcessInfo.processInfo.environment["VIGIL_TEST_POSTGRES_URL"] else {
+        throw TestSetupError("VIGIL_REQUIRE_POSTGRES is set but VIGIL_TEST_POSTGRES_URL is not: run the tests with `make test`.")
+    }
+    let host = URLComponents(string: url)?.host ?? ""
+    guard ["127.0.0.1", "localhost", "::1", "[::1]"].contains(host) else {
+        throw TestSetupError("Refusing to run tests against a non-local database (\(host)).")
+    }
+    return url
+}
+
+struct TestSetupError: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
+
+/// Runs `body` with a migrated application on `storage`, and always shuts it down.
+func withApp(_ storage: TestStorage = .sqlite, sqlitePath: String? = nil, migrate: Bool = true,
+             _ body: @Sendable (Application) async throws -> Void) async throws {
+    switch storage {
+    case .sqlite:
+        let path = sqlitePath ?? FileManager.default.temporaryDirectory.appendingPathComponent("vigil-test-\(UUID().uuidString).sqlite").path
+        defer {
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+        }
+        try await run(VigilConfiguration(storage: .sqlite(path: path)), migrate: migrate, body)
+    case .postgres:
+        let url = try postgresURL()
+        try await postgresTurn.withLock {
+            try await run(VigilConfiguration(storage: .postgres(url: url)), migrate: migrate, resetSchema: true, body)
+        }
+    }
+}
+
+private func run(_ config: VigilConfiguration, migrate: Bool, resetSchema: Bool = false,
+                 _ body: @Sendable (Application) async throws -> Void) async throws {
+    let app = try await Application.make(.testing)
+    do {
+        try await configure(app, config)
+        if resetSchema, let sql = app.db as? any SQLDatabase {
+            try await sql.raw("DROP SCHEMA public CASCADE").run()
+            try await sql.raw("CREATE SCHEMA public").run()
+        }
+        if migrate { try await app.autoMigrate() }
+        try await body(app)
+    } catch {
+        try? await app.asyncShutdown()
+        throw error
+    }
+    try await app.asyncShutdown()
+}
+
+func demoBundle() throws -> VigilBundle {
+    try VigilBundle.parse(try DemoData.bundleData())
+}
+
+func loadDemo(_ app: Application) async throws {
+    let bundle = try demoBundle()
+    _ = try await app.db.writeTransaction { db in try await Store(db: db).importBundle(bundle) }
+}
+
+/// Sends a request (path may carry a query string) and returns the response.
+func send(_ app: Application, _ method: HTTPMethod, _ path: String, headers: HTTPHeaders = [:],
+          json: String? = nil, contentType: String = "application/json") async throws -> TestingHTTPResponse {
+    var headers = headers
+    if json != nil, headers.first(name: .contentType) == nil { headers.add(name: .contentType, value: contentType) }
+    return try await app.testing().sendRequest(method, path, headers: headers, body: json.map { ByteBuffer(string: $0) }) { req in
+        req.url = URI(string: path)
+    }
+}
+
+extension TestingHTTPResponse {
+    var json: JSONValue { (try? JSONValue.parse(Data(buffer: body))) ?? .null }
+}
+
+func editorHeaders(_ app: Application) async throws -> HTTPHeaders {
+    let token = try await APIToken.create(role: "editor", label: "test", on: app.db)
+    return ["Authorization": "Bearer \(token)"]
+}
