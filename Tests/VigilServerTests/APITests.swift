@@ -1,0 +1,244 @@
+import Fluent
+import Foundation
+import Testing
+import VaporTesting
+@testable import VigilCore
+@testable import VigilServer
+
+@Suite("JSON API v1")
+struct APITests {
+    @Test func listsUrgentActionsWithTheirDocuments() async throws {
+        try await withApp { app in
+            try await loadDemo(app)
+            let res = try await send(app, .GET, "/api/v1/urgent-actions?country=RU")
+            #expect(res.status == .ok)
+            let data = res.json["data"]!.arrayValue!
+            #expect(data.count == 1)
+            #expect(data[0]["number"] == .string("126/19"))
+            #expect(data[0]["case"] == .string("crimean-tatar-defenders-kuku"))
+            let kinds = data[0]["documents"]!.arrayValue!.compactMap { $0["kind"]?.stringValue }
+            #expect(kinds == ["initial", "initial", "update", "outcome"])
+            #expect(res.json["next_cursor"] == .null)
+        }
+    }
+
+    @Test func filters() async throws {
+        try await withApp { app in
+            try await loadDemo(app)
+            func numbers(_ query: String) async throws -> [String] {
+                let res = try await send(app, .GET, "/api/v1/urgent-actions?\(query)")
+                #expect(res.status == .ok, "\(query)")
+                return res.json["data"]?.arrayValue?.compactMap { $0["number"]?.stringValue } ?? []
+            }
+            #expect(try await numbers("") == ["88/26", "77/26", "12/25", "126/19"])
+            #expect(try await numbers("kind=outcome") == ["12/25", "126/19"])
+            #expect(try await numbers("language=ar") == ["77/26"])
+            #expect(try await numbers("status=open") == ["88/26", "77/26"])
+            #expect(try await numbers("theme=unfair-trials") == ["126/19"])
+            #expect(try await numbers("case=demo-li-wei") == ["88/26"])
+            #expect(try await numbers("updated_since=2999-01-01").isEmpty)
+            #expect(try await numbers("updated_since=2000-01-01T00:00:00Z").count == 4)
+
+            let docs = try await send(app, .GET, "/api/v1/documents?language=zh-Hans")
+            #expect(docs.json["data"]?.arrayValue?.map { $0["id"] } == [.string("ua-88-26-0-zh")])
+            let cases = try await send(app, .GET, "/api/v1/cases?status=closed")
+            #expect(cases.json["data"]?.arrayValue?.map { $0["id"] } == [.string("demo-ana-morales")])
+            let targets = try await send(app, .GET, "/api/v1/targets?country=RU")
+            #expect(targets.json["data"]?.arrayValue?.count == 3)
+        }
+    }
+
+    @Test(arguments: ["urgent-actions", "documents", "cases", "targets"])
+    func paginationVisitsEveryItemOnce(list: String) async throws {
+        try await withApp { app in
+            try await loadDemo(app)
+            let all = try await send(app, .GET, "/api/v1/\(list)?limit=100").json["data"]!.arrayValue!
+            var seen: [JSONValue] = []
+            var path = "/api/v1/\(list)?limit=1"
+            while true {
+                let res = try await send(app, .GET, path)
+                #expect(res.status == .ok)
+                seen += res.json["data"]!.arrayValue!
+                guard let next = res.json["next_cursor"]?.stringValue else { break }
+                path = "/api/v1/\(list)?limit=1&cursor=\(next)"
+                if seen.count > 50 { Issue.record("pagination does not end"); break }
+            }
+            #expect(seen == all)
+            #expect(all.count > 2)
+        }
+    }
+
+    @Test func readsOneOfEach() async throws {
+        try await withApp { app in
+            try await loadDemo(app)
+            #expect(try await send(app, .GET, "/api/v1/cases/crimean-tatar-defenders-kuku").json["people"]?.arrayValue?.count == 6)
+            #expect(try await send(app, .GET, "/api/v1/urgent-actions/126-19").json["status"] == .string("closed"))
+            #expect(try await send(app, .GET, "/api/v1/urgent-actions/126-19/documents").json["data"]?.arrayValue?.count == 4)
+            let outcome = try await send(app, .GET, "/api/v1/urgent-actions/126-19/documents/ua-126-19-2-en").json
+            #expect(outcome["quote"]?["by"] == .string("Emir-Usein Kuku"))
+            #expect(try await send(app, .GET, "/api/v1/documents/ua-77-26-0-ar").json["urgent_action"] == .string("77/26"))
+            #expect(try await send(app, .GET, "/api/v1/targets/ru-prosecutor-general").json["salutation"]?["ru"] != nil)
+            let export = try await send(app, .GET, "/api/v1/export?case=demo-ana-morales").json
+            #expect(export["targets"]?.arrayValue?.map { $0["id"] } == [.string("ni-attorney-general")])
+        }
+    }
+
+    @Test(arguments: [
+        ("/api/v1/urgent-actions?limit=0", HTTPStatus.badRequest),
+        ("/api/v1/urgent-actions?limit=abc", .badRequest),
+        ("/api/v1/urgent-actions?limit=101", .badRequest),
+        ("/api/v1/urgent-actions?cursor=%%%", .badRequest),
+        ("/api/v1/urgent-actions?cursor=bm90LWpzb24", .badRequest),
+        ("/api/v1/documents?cursor=WyJ4Il0", .badRequest),
+        ("/api/v1/urgent-actions?colour=red", .badRequest),
+        ("/api/v1/urgent-actions?country=XX", .badRequest),
+        ("/api/v1/urgent-actions?country=ru", .badRequest),
+        ("/api/v1/urgent-actions?status=maybe", .badRequest),
+        ("/api/v1/urgent-actions?language=english", .badRequest),
+        ("/api/v1/urgent-actions?updated_since=yesterday", .badRequest),
+        ("/api/v1/urgent-actions?limit=1&limit=2", .badRequest),
+        ("/api/v1/urgent-actions/126%2F19", .badRequest),
+        ("/api/v1/urgent-actions/999-99", .notFound),
+        ("/api/v1/cases/Not%20A%20Slug", .badRequest),
+        ("/api/v1/cases/no-such-case", .notFound),
+        ("/api/v1/documents/no-such-document", .notFound),
+        ("/api/v1/targets/no-such-target", .notFound),
+        ("/api/v1/urgent-actions/126-19/documents/ua-77-26-0-ar", .notFound),
+        ("/api/v1/export?case=nope", .notFound),
+        ("/api/v1/nothing-here", .notFound),
+    ])
+    func badReadsGetAClearError(path: String, status: HTTPStatus) async throws {
+        try await withApp { app in
+            try await loadDemo(app)
+            let res = try await send(app, .GET, path)
+            #expect(res.status == status, "\(path)")
+            #expect(res.json["error"] == .bool(true))
+            #expect(res.json["reason"]?.stringValue?.isEmpty == false)
+        }
+    }
+
+    @Test func writesNeedAnEditorToken() async throws {
+        try await withApp { app in
+            let body = #"{"id":"x","title":"X","countries":["FR"]}"#
+            #expect(try await send(app, .POST, "/api/v1/cases", json: body).status == .unauthorized)
+            #expect(try await send(app, .POST, "/api/v1/cases", headers: ["Authorization": "Bearer vgl_wrong"], json: body).status == .unauthorized)
+            // A revoked token no longer works.
+            let headers = try await editorHeaders(app)
+            try await APITokenModel.query(on: app.db).set(\.$revokedAt, to: Date()).update()
+            #expect(try await send(app, .POST, "/api/v1/cases", headers: headers, json: body).status == .unauthorized)
+            #expect(try await CaseModel.query(on: app.db).count() == 0)
+        }
+    }
+
+    @Test func createReplaceAndConflict() async throws {
+        try await withApp { app in
+            try await loadDemo(app)
+            let h = try await editorHeaders(app)
+            let body = #"{"id":"new-case","title":"New","countries":["FR"],"people":[{"id":"np","name":"Née","status":"detained"}]}"#
+            let created = try await send(app, .POST, "/api/v1/cases", headers: h, json: body)
+            #expect(created.status == .created)
+            #expect(created.headers.first(name: .location) == "/api/v1/cases/new-case")
+            #expect(try await send(app, .POST, "/api/v1/cases", headers: h, json: body).status == .conflict)
+            let replaced = try await send(app, .PUT, "/api/v1/cases/new-case", headers: h,
+                                          json: #"{"title":"Renamed","countries":["FR","BE"]}"#)
+            #expect(replaced.status == .ok)
+            #expect(replaced.json["countries"] == .array([.string("FR"), .string("BE")]))
+            #expect(replaced.json["people"] == .array([]))
+            let mismatch = try await send(app, .PUT, "/api/v1/cases/new-case", headers: h, json: #"{"id":"other","title":"X","countries":["FR"]}"#)
+            #expect(mismatch.status == .unprocessableEntity)
+            #expect(mismatch.json["issues"]?.arrayValue?.first?["path"] == .string("$.id"))
+
+            let target = #"{"id":"fr-minister","title":"Minister of Justice","country":"FR","salutation":{"fr":"Monsieur le Ministre"}}"#
+            #expect(try await send(app, .POST, "/api/v1/targets", headers: h, json: target).status == .created)
+            #expect(try await send(app, .POST, "/api/v1/targets", headers: h, json: target).status == .conflict)
+            #expect(try await send(app, .PUT, "/api/v1/targets/fr-minister", headers: h, json: target).status == .ok)
+        }
+    }
+
+    @Test func badBodiesAreRefusedWithReasons() async throws {
+        try await withApp { app in
+            let h = try await editorHeaders(app)
+            #expect(try await send(app, .POST, "/api/v1/cases", headers: h, json: "{", contentType: "application/json").status == .badRequest)
+            #expect(try await send(app, .POST, "/api/v1/cases", headers: h, json: "{}", contentType: "text/plain").status == .unsupportedMediaType)
+            #expect(try await send(app, .POST, "/api/v1/cases", headers: h, json: "[1,2]").status == .unprocessableEntity)
+            #expect(try await send(app, .POST, "/api/v1/cases", headers: h, json: "").status == .badRequest)
+            let wrong = try await send(app, .POST, "/api/v1/cases", headers: h,
+                                       json: #"{"id":7,"title":["x"],"countries":"FR","people":{},"extra":1}"#)
+            #expect(wrong.status == .unprocessableEntity)
+            let paths = Set(wrong.json["issues"]?.arrayValue?.compactMap { $0["path"]?.stringValue } ?? [])
+            #expect(paths == ["$.id", "$.title", "$.countries", "$.people", "$.extra"])
+            #expect(try await CaseModel.query(on: app.db).count() == 0)
+        }
+    }
+
+    @Test func anOutcomePostedToAnOpenActionClosesIt() async throws {
+        try await withApp { app in
+            try await loadDemo(app)
+            let h = try await editorHeaders(app)
+            let outcome = #"{"id":"ua-77-26-1-en","sequence":1,"kind":"outcome","outcome":"good-news","no_further_action":true,"language":"en","published":"2026-11-20","title":"Released","body":"Nour Hassan was released."}"#
+            let res = try await send(app, .POST, "/api/v1/urgent-actions/77-26/documents", headers: h, json: outcome)
+            #expect(res.status == .created)
+            #expect(try await send(app, .GET, "/api/v1/urgent-actions/77-26").json["status"] == .string("closed"))
+            #expect(try await send(app, .POST, "/api/v1/urgent-actions/77-26/documents", headers: h, json: outcome).status == .conflict)
+            // Nothing may follow it.
+            let late = #"{"id":"ua-77-26-2-en","sequence":2,"kind":"update","language":"en","published":"2026-11-21","title":"Late","body":"x"}"#
+            let refused = try await send(app, .POST, "/api/v1/urgent-actions/77-26/documents", headers: h, json: late)
+            #expect(refused.status == .unprocessableEntity)
+            #expect(try await send(app, .POST, "/api/v1/urgent-actions/1-01/documents", headers: h, json: late).status == .notFound)
+        }
+    }
+
+    @Test func bundlesImportAllOrNothing() async throws {
+        try await withApp { app in
+            let h = try await editorHeaders(app)
+            var demo = try demoBundle().json
+            let good = demo.serialized()
+            if case .object(var o) = demo { o["targets"] = .array([]); demo = .object(o) }
+            let refused = try await send(app, .POST, "/api/v1/bundles", headers: h, json: demo.serialized())
+            #expect(refused.status == .unprocessableEntity)
+            #expect((refused.json["issues"]?.arrayValue?.count ?? 0) >= 8)
+            #expect(try await CaseModel.query(on: app.db).count() == 0)
+            let ok = try await send(app, .POST, "/api/v1/bundles", headers: h, json: good)
+            #expect(ok.status == .ok)
+            #expect(ok.json["created"] != .number(0))
+            let again = try await send(app, .POST, "/api/v1/bundles", headers: h, json: good)
+            #expect(again.json["created"] == .number(0) && again.json["updated"] == .number(0))
+        }
+    }
+
+    @Test func health() async throws {
+        try await withApp { app in
+            let res = try await send(app, .GET, "/healthz")
+            #expect(res.status == .ok)
+        }
+        try await withApp(sqlitePath: "/nonexistent-directory/vigil.sqlite", migrate: false) { app in
+            let res = try await send(app, .GET, "/healthz")
+            #expect(res.status == .serviceUnavailable)
+        }
+    }
+
+    @Test func everyRouteIsInTheOpenAPIDocumentAndBack() async throws {
+        try await withApp { app in
+            let doc = try await send(app, .GET, "/api/v1/openapi.json").json
+            #expect(doc["openapi"] == .string("3.1.0"))
+            var documented: Set<String> = []
+            for (path, item) in doc["paths"]?.objectValue ?? [:] {
+                for method in ["get", "post", "put", "delete", "patch"] where item[method] != nil {
+                    documented.insert("\(method.uppercased()) \(path)")
+                }
+            }
+            var served: Set<String> = []
+            for route in app.routes.all {
+                let path = "/" + route.path.map { component -> String in
+                    switch component {
+                    case .constant(let c): return c
+                    case .parameter(let p): return "{\(p)}"
+                    default: return "*"
+                    }
+                }.joined(separator: "/")
+                if path.hasPrefix("/api/") { served.insert("\(route.method.rawValue) \(path)") }
+            }
+            #expect(served == documented)
+        }
+    }
+}
