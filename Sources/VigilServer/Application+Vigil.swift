@@ -71,10 +71,17 @@ struct SchemaCheck: LifecycleHandler {
     func didBootAsync(_ app: Application) async throws {
         let args = app.environment.arguments.dropFirst()
         let command = args.first(where: { !$0.hasPrefix("-") }) ?? "serve"
-        guard command == "serve", app.environment != .testing else { return }
-        let pending = try await app.migrator.previewPrepareBatch().get()
-        guard !pending.isEmpty else { return }
-        let names = pending.map { $0.0.name.split(separator: ".").last.map(String.init) ?? $0.0.name }
+        guard command == "serve", app.environment != .testing,
+              !args.contains("--help"), !args.contains("-h") else { return }
+        let names: [String]
+        do {
+            let pending = try await app.migrator.previewPrepareBatch().get()
+            names = pending.map { $0.0.name.split(separator: ".").last.map(String.init) ?? $0.0.name }
+        } catch {
+            // No migrations table yet: a database that was never migrated.
+            names = Migrations.all.map { String(describing: type(of: $0)) }
+        }
+        guard !names.isEmpty else { return }
         throw SchemaBehind(pending: names)
     }
 }

@@ -54,11 +54,9 @@ struct ImportCommand: AsyncCommand {
             }
             context.console.print("Imported: \(summary.created) created, \(summary.updated) updated, \(summary.unchanged) unchanged.")
         } catch let e as ValidationError {
-            context.console.error(describe(e))
-            throw CommandProblem(description: "import refused")
+            throw CommandProblem(description: describe(e))
         } catch let e as JSONParseError {
-            context.console.error(describe(e))
-            throw CommandProblem(description: "import refused")
+            throw CommandProblem(description: "Import refused, nothing was written: " + describe(e))
         }
     }
 }

@@ -1,0 +1,136 @@
+import copy, json, pathlib, subprocess
+
+import jsonschema
+
+from conftest import ROOT, BIN, normalise
+
+SCHEMA = json.loads((ROOT / "docs/vigil.bundle.schema.json").read_text())
+PARTNER = ROOT / "tests/fixtures/partner-bundle.json"
+
+
+def test_help_texts_say_what_each_command_does(sqlite_vigil):
+    top = sqlite_vigil.run("--help").stdout.decode()
+    for command in ["serve", "migrate", "import", "export", "demo", "token"]:
+        assert command in top
+    expectations = {
+        "import": ["vigil.bundle/1", "all-or-nothing", "JSON path"],
+        "export": ["vigil.bundle/1", "--case", "--output"],
+        "demo": ["demo bundle", "--if-empty"],
+        "token": ["create", "revoke", "hash"],
+        "serve": ["--port", "--hostname"],
+        "migrate": ["migrations", "--revert"],
+    }
+    for command, words in expectations.items():
+        text = sqlite_vigil.run(command, "--help").stdout.decode()
+        for w in words:
+            assert w in text, f"`vigil {command} --help` should mention {w!r}:\n{text}"
+
+
+def test_export_validates_against_the_published_schema(vigil):
+    vigil.run("migrate", "--yes")
+    vigil.run("demo")
+    exported = vigil.export()
+    jsonschema.Draft202012Validator(SCHEMA, format_checker=jsonschema.FormatChecker()).validate(exported)
+    numbers = [ua["number"] for c in exported["cases"] for ua in c["urgent_actions"]]
+    assert "126/19" in numbers
+
+
+def test_a_partner_bundle_imports_and_exports_unchanged(vigil):
+    vigil.run("migrate", "--yes")
+    original = json.loads(PARTNER.read_text())
+    jsonschema.validate(original, SCHEMA)
+    out = vigil.run("import", str(PARTNER)).stdout.decode()
+    assert "created" in out
+    exported = vigil.export()
+    assert normalise(exported) == normalise(original)
+    # importing it again changes nothing
+    again = vigil.run("import", str(PARTNER)).stdout.decode()
+    assert "0 created, 0 updated" in again
+    assert vigil.export() == exported
+
+
+def test_a_broken_bundle_is_refused_with_every_error_and_nothing_written(vigil, tmp_path):
+    vigil.run("migrate", "--yes")
+    vigil.run("import", str(PARTNER))
+    before = vigil.export()
+
+    broken = json.loads(PARTNER.read_text())
+    broken["cases"][0]["title"] = "Changed, but must not be saved"
+    broken["cases"][0]["countries"] = ["IRN"]
+    docs = broken["cases"][0]["urgent_actions"][0]["documents"]
+    docs[0]["ai_index"] = "MDE 13/1234/25"
+    docs[1]["take_action"]["targets"][0]["target"] = "nobody-here"
+    docs[1]["translation_of"] = "missing-original"
+    broken["cases"][1]["people"][0]["status"] = "free"
+    broken["cases"][1]["urgent_actions"][0]["documents"][1]["published"] = "2024-02-30"
+    broken["targets"][1]["languages"] = ["Ukrainian"]
+    broken["cases"][1]["colour"] = "blue"
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps(broken, ensure_ascii=False))
+
+    p = vigil.run("import", str(path), check=False)
+    assert p.returncode != 0
+    err = p.stderr.decode() + p.stdout.decode()
+    for expected in [
+        "$.cases[0].countries[0]",
+        "$.cases[0].urgent_actions[0].documents[0].ai_index",
+        "$.cases[0].urgent_actions[0].documents[1].take_action.targets[0].target",
+        "$.cases[0].urgent_actions[0].documents[1].translation_of",
+        "$.cases[1].people[0].status",
+        "$.cases[1].urgent_actions[0].documents[1].published",
+        "$.targets[1].languages[0]",
+        "$.cases[1].colour",
+    ]:
+        assert expected in err, f"{expected} missing from:\n{err}"
+    assert "nothing was written" in err
+    assert vigil.export() == before
+
+
+def test_import_reads_standard_input(sqlite_vigil):
+    sqlite_vigil.run("migrate", "--yes")
+    sqlite_vigil.run("import", "-", input=PARTNER.read_bytes())
+    assert len(sqlite_vigil.export()["cases"]) == 2
+
+
+def test_export_of_one_case_carries_the_targets_it_names(sqlite_vigil, tmp_path):
+    sqlite_vigil.run("migrate", "--yes")
+    sqlite_vigil.run("demo")
+    out = tmp_path / "one.json"
+    sqlite_vigil.run("export", "--case", "crimean-tatar-defenders-kuku", "-o", str(out))
+    one = json.loads(out.read_text())
+    assert [c["id"] for c in one["cases"]] == ["crimean-tatar-defenders-kuku"]
+    assert sorted(t["id"] for t in one["targets"]) == ["ru-embassy-example", "ru-prosecutor-general", "ru-supreme-court-chair"]
+
+
+def test_commands_answer_bad_input_clearly(sqlite_vigil, tmp_path):
+    sqlite_vigil.run("migrate", "--yes")
+    p = sqlite_vigil.run("import", str(tmp_path / "missing.json"), check=False)
+    assert p.returncode != 0 and b"Cannot read" in p.stderr
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    p = sqlite_vigil.run("import", str(bad), check=False)
+    assert p.returncode != 0 and b"not valid JSON" in p.stderr
+    p = sqlite_vigil.run("export", "--case", "No Such", check=False)
+    assert p.returncode != 0 and b"slug" in p.stderr
+    p = sqlite_vigil.run("token", "create", "--role", "king", check=False)
+    assert p.returncode != 0 and b"--role editor" in p.stderr
+    sqlite_vigil.run("demo")
+    p = sqlite_vigil.run("demo", check=False)
+    assert p.returncode != 0 and b"not empty" in p.stderr
+    assert sqlite_vigil.run("demo", "--if-empty").returncode == 0
+
+
+def test_tokens_are_shown_once_and_stored_hashed(sqlite_vigil, tmp_path):
+    sqlite_vigil.run("migrate", "--yes")
+    token = sqlite_vigil.run("token", "create", "--role", "editor", "--label", "ci").stdout.decode().split()[0]
+    assert token.startswith("vgl_") and len(token) > 40
+    db = pathlib.Path(sqlite_vigil.env["VIGIL_DATABASE_PATH"])
+    assert token.encode() not in db.read_bytes()
+    listing = sqlite_vigil.run("token", "list").stdout.decode()
+    assert "editor" in listing and "ci" in listing and token not in listing
+
+
+def test_serve_refuses_a_database_whose_schema_is_behind(sqlite_vigil):
+    p = subprocess.run([BIN, "serve", "--port", "0"], env=sqlite_vigil.env, capture_output=True, timeout=60)
+    assert p.returncode != 0
+    assert b"schema is behind" in p.stderr and b"--auto-migrate" in p.stderr
