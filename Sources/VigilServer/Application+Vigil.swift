@@ -19,6 +19,7 @@ public func configure(_ app: Application, _ configuration: VigilConfiguration) a
     app.vigil = configuration
     try configureDatabase(app, configuration)
     app.migrations.add(Migrations.all)
+    app.site = try SiteResources.load(app: app, configuration: configuration)
     configureMiddleware(app, configuration)
     try registerRoutes(app)
     registerCommands(app)
@@ -39,7 +40,9 @@ func configureDatabase(_ app: Application, _ configuration: VigilConfiguration) 
 
 func configureMiddleware(_ app: Application, _ configuration: VigilConfiguration) {
     app.middleware = Middlewares()
+    app.middleware.use(SecurityHeadersMiddleware(tls: configuration.tls))
     app.middleware.use(VigilErrorMiddleware(environment: app.environment))
+    app.middleware.use(FileMiddleware(publicDirectory: app.directory.publicDirectory, defaultFile: nil))
     app.routes.defaultMaxBodySize = ByteCount(integerLiteral: configuration.maxBodyBytes)
 }
 

@@ -18,6 +18,8 @@ public struct VigilConfiguration: Sendable {
     public var tls: Bool
     /// Largest request body the API accepts.
     public var maxBodyBytes: Int
+    /// Keep rendered public pages in memory (off only for debugging templates).
+    public var pageCache: Bool = true
 
     public init(storage: Storage = .sqlite(path: "./vigil.sqlite"), baseURL: String = "http://127.0.0.1:8080",
                 smtpURL: String? = nil, mailFrom: String = "Vigil <vigil@localhost>", viewsDirectory: String? = nil,

@@ -6,6 +6,10 @@ import VigilCore
 func registerRoutes(_ app: Application) throws {
     app.get("healthz", use: health)
     try app.register(collection: APIController())
+    if let site = app.site {
+        try app.register(collection: SiteController(views: site.views, strings: site.strings, cache: site.cache, baseURL: app.vigil.baseURL))
+        try app.register(collection: FeedController(cache: site.cache, baseURL: app.vigil.baseURL, strings: site.strings))
+    }
 }
 
 /// 200 when the database answers, 503 when it does not.

@@ -203,6 +203,8 @@ struct Store: Sendable {
             row.apply(t)
             row.updatedAt = now()
             try await row.update(on: db)
+            let named = try await DocumentTargetModel.query(on: db).filter(\.$targetID == t.id).all().map(\.documentID)
+            try await SearchIndex.update(documentIDs: named, on: db)
             return WriteSummary(updated: 1)
         }
         let row = TargetModel()
@@ -274,6 +276,12 @@ struct Store: Sendable {
             row.apply(e, caseID: c.id, position: i)
             try await row.create(on: db)
         }
+        // People's names are searchable in the case's documents.
+        let uaIDs = try await UrgentActionModel.query(on: db).filter(\.$caseID == c.id).all().compactMap(\.id)
+        if !uaIDs.isEmpty {
+            let docIDs = try await DocumentModel.query(on: db).filter(\.$urgentActionID ~~ uaIDs).all().compactMap(\.id)
+            try await SearchIndex.update(documentIDs: docIDs, on: db)
+        }
     }
 
     /// Creates or replaces an urgent action's row and the documents given (others are kept).
@@ -329,6 +337,7 @@ struct Store: Sendable {
         for (i, ref) in (doc.takeAction?.targets ?? []).enumerated() {
             try await DocumentTargetModel(documentID: doc.id, targetID: ref.target, position: i).create(on: db)
         }
+        try await SearchIndex.update(documentIDs: [doc.id], on: db)
         return summary
     }
 }

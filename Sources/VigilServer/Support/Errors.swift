@@ -15,6 +15,23 @@ struct VigilErrorMiddleware: AsyncMiddleware {
         }
     }
 
+    /// The site's own error page: the 404 and 500 pages in the site's look.
+    static func errorPage(status: HTTPResponseStatus, reason: String, site: SiteResources) throws -> String {
+        let t = site.strings
+        let heading: String, message: String
+        switch status.code {
+        case 404: heading = t["error_404_title"]; message = reason.isEmpty || reason == "Not Found" ? t["error_404_text"] : reason
+        case 500...: heading = t["error_500_title"]; message = t["error_500_text"]
+        case 400: heading = t["error_400_title"]; message = reason
+        default: heading = t["error_title"]; message = reason
+        }
+        let page: TemplateValue = [
+            "title": .string(heading), "description": .string(message), "canonical": "", "lang": .string(t.language), "dir": "ltr",
+            "ui_lang": .string(t.language), "ui_dir": "ltr", "og_type": "website", "alternates": .list([]),
+        ]
+        return try site.views.render("error", ["page": page, "heading": .string(heading), "message": .string(message), "t": t.templateValue])
+    }
+
     static func response(for error: any Error, request: Request) -> Response {
         var status: HTTPResponseStatus
         var reason: String
@@ -45,6 +62,13 @@ struct VigilErrorMiddleware: AsyncMiddleware {
             // logged above
         } else if status.code >= 500 {
             request.logger.error("\(status.code) \(reason)")
+        }
+        if !request.url.path.hasPrefix("/api/"), let site = request.application.site,
+           let html = try? errorPage(status: status, reason: reason, site: site) {
+            headers.replaceOrAdd(name: .contentType, value: "text/html; charset=utf-8")
+            headers.replaceOrAdd(name: .cacheControl, value: "no-store")
+            headers.remove(name: .contentLength)
+            return Response(status: status, headers: headers, body: .init(string: html))
         }
         var body = JSONObjectBuilder()
         body.set("error", true)

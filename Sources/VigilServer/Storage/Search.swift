@@ -1,0 +1,160 @@
+import Fluent
+import Foundation
+import SQLKit
+import VigilCore
+
+/// Full-text search over documents: titles, summaries, bodies, letters, people's names and
+/// targets. SQLite uses FTS5, PostgreSQL a `tsvector` with a GIN index; both behind this one
+/// interface. Scripts written without spaces (Chinese, Japanese) are also matched by substring.
+struct SearchHit: Sendable {
+    var documentID: String
+    var rank: Double
+    /// Escaped HTML with the matched words in `<mark>`.
+    var snippet: String?
+}
+
+enum SearchIndex {
+    static let start = "\u{2}", stop = "\u{3}"
+
+    static func isSQLite(_ db: any Database) -> Bool { db.isSQLite }
+
+    /// Rebuilds the index entry of each document.
+    static func update(documentIDs: [String], on db: any Database) async throws {
+        guard !documentIDs.isEmpty, let sql = db as? any SQLDatabase else { return }
+        let docs = try await DocumentModel.query(on: db).filter(\.$id ~~ documentIDs).all()
+        let uaIDs = Array(Set(docs.map(\.urgentActionID)))
+        let uas = try await UrgentActionModel.query(on: db).filter(\.$id ~~ uaIDs).all()
+        let caseOf = Dictionary(uniqueKeysWithValues: uas.map { ($0.id!, $0.caseID) })
+        let people = try await PersonModel.query(on: db).filter(\.$caseID ~~ Array(Set(uas.map(\.caseID)))).all()
+        let links = try await DocumentTargetModel.query(on: db).filter(\.$documentID ~~ documentIDs).all()
+        let targets = links.isEmpty ? [] : try await TargetModel.query(on: db).filter(\.$id ~~ Array(Set(links.map(\.targetID)))).all()
+        let targetByID = Dictionary(uniqueKeysWithValues: targets.map { ($0.id!, $0) })
+        for doc in docs {
+            let id = doc.id!
+            let names = people.filter { $0.caseID == caseOf[doc.urgentActionID] }.map(\.name).joined(separator: " ")
+            let targetText = links.filter { $0.documentID == id }.compactMap { targetByID[$0.targetID] }
+                .map { [$0.title, $0.name ?? "", $0.organisation ?? ""].joined(separator: " ") }.joined(separator: " ")
+            let body = [doc.body, doc.letter ?? "", doc.additionalInformation ?? "", doc.quoteText ?? ""].joined(separator: "\n")
+            if db.isSQLite {
+                try await sql.raw("DELETE FROM documents_fts WHERE document_id = \(bind: id)").run()
+                try await sql.raw("""
+                    INSERT INTO documents_fts (document_id, title, summary, body, people, targets)
+                    VALUES (\(bind: id), \(bind: doc.title), \(bind: doc.summary ?? ""), \(bind: body), \(bind: names), \(bind: targetText))
+                    """).run()
+            } else {
+                let all = [doc.title, doc.summary ?? "", body, names, targetText].joined(separator: "\n")
+                try await sql.raw("DELETE FROM document_search WHERE document_id = \(bind: id)").run()
+                try await sql.raw("""
+                    INSERT INTO document_search (document_id, content, tsv)
+                    VALUES (\(bind: id), \(bind: all),
+                            setweight(to_tsvector('simple', \(bind: doc.title)), 'A') ||
+                            setweight(to_tsvector('simple', \(bind: names + " " + (doc.summary ?? ""))), 'B') ||
+                            setweight(to_tsvector('simple', \(bind: body + " " + targetText)), 'C'))
+                    """).run()
+            }
+        }
+    }
+
+    /// The words of a query, without operators: users type words, not query syntax.
+    static func terms(_ q: String) -> [String] {
+        q.split(whereSeparator: { !($0.isLetter || $0.isNumber || $0 == "-" || $0 == "'" || $0 == "’") })
+            .map { String($0).trimmingCharacters(in: CharacterSet(charactersIn: "-'’")) }
+            .filter { !$0.isEmpty }
+            .prefix(12).map { $0 }
+    }
+
+    static func hasUnspacedScript(_ s: String) -> Bool {
+        s.unicodeScalars.contains { (0x3040...0x30FF).contains($0.value) || (0x3400...0x9FFF).contains($0.value) || (0xAC00...0xD7AF).contains($0.value) }
+    }
+
+    /// Ranked hits (best first), at most `limit`.
+    static func search(_ q: String, on db: any Database, limit: Int = 500) async throws -> [SearchHit] {
+        guard let sql = db as? any SQLDatabase else { return [] }
+        let words = terms(q)
+        guard !words.isEmpty else { return [] }
+        var hits: [SearchHit] = []
+        if db.isSQLite {
+            // Each word as a quoted prefix term: no FTS5 syntax reaches the engine from users.
+            let match = words.map { "\"" + $0.replacingOccurrences(of: "\"", with: "") + "\"*" }.joined(separator: " ")
+            let rows = try await sql.raw("""
+                SELECT document_id, bm25(documents_fts, 0.0, 10.0, 5.0, 1.0, 5.0, 2.0) AS rank,
+                       snippet(documents_fts, -1, \(bind: start), \(bind: stop), '…', 16) AS snip
+                FROM documents_fts WHERE documents_fts MATCH \(bind: match)
+                ORDER BY rank LIMIT \(literal: limit)
+                """).all()
+            hits = try rows.map { SearchHit(documentID: try $0.decode(column: "document_id", as: String.self),
+                                            rank: -(try $0.decode(column: "rank", as: Double.self)),
+                                            snippet: try? $0.decode(column: "snip", as: String.self)) }
+        } else {
+            let tsquery = words.map { $0.replacingOccurrences(of: "'", with: "") + ":*" }.joined(separator: " & ")
+            let rows = try await sql.raw("""
+                SELECT document_id, ts_rank(tsv, to_tsquery('simple', \(bind: tsquery))) AS rank,
+                       ts_headline('simple', content, to_tsquery('simple', \(bind: tsquery)),
+                                   'StartSel=' || chr(2) || ', StopSel=' || chr(3) || ', MaxWords=30, MinWords=10') AS snip
+                FROM document_search WHERE tsv @@ to_tsquery('simple', \(bind: tsquery))
+                ORDER BY rank DESC LIMIT \(literal: limit)
+                """).all()
+            hits = try rows.map { SearchHit(documentID: try $0.decode(column: "document_id", as: String.self),
+                                            rank: Double(try $0.decode(column: "rank", as: Float.self)),
+                                            snippet: try? $0.decode(column: "snip", as: String.self)) }
+        }
+        if hits.isEmpty && hasUnspacedScript(q) {
+            // Chinese and Japanese have no spaces between words: match the text as a substring.
+            let table = db.isSQLite ? "documents_fts" : "document_search"
+            let column = db.isSQLite ? "title || ' ' || summary || ' ' || body || ' ' || people" : "content"
+            let needle = words.joined(separator: "")
+            let rows = try await sql.raw("""
+                SELECT document_id, \(unsafeRaw: column) AS content FROM \(unsafeRaw: table)
+                WHERE \(unsafeRaw: column) LIKE \(bind: "%" + needle + "%") LIMIT \(literal: limit)
+                """).all()
+            hits = try rows.map { row in
+                let content = try row.decode(column: "content", as: String.self)
+                return SearchHit(documentID: try row.decode(column: "document_id", as: String.self), rank: 1,
+                                 snippet: substringSnippet(content, needle))
+            }
+        }
+        return hits
+    }
+
+    static func substringSnippet(_ content: String, _ needle: String) -> String? {
+        guard let r = content.range(of: needle) else { return nil }
+        let from = content.index(r.lowerBound, offsetBy: -20, limitedBy: content.startIndex) ?? content.startIndex
+        let to = content.index(r.upperBound, offsetBy: 40, limitedBy: content.endIndex) ?? content.endIndex
+        return (from > content.startIndex ? "…" : "") + content[from..<r.lowerBound] + start + needle + stop
+            + content[r.upperBound..<to] + (to < content.endIndex ? "…" : "")
+    }
+
+    /// Escapes a snippet and turns the match markers into `<mark>`.
+    static func snippetHTML(_ raw: String) -> TrustedHTML {
+        let flat = raw.replacingOccurrences(of: "\n", with: " ")
+        let escaped = HTML.escape(flat).replacingOccurrences(of: start, with: "<mark>").replacingOccurrences(of: stop, with: "</mark>")
+        return HTML.trusted(escaped)
+    }
+}
+
+struct CreateSearchIndex: AsyncMigration {
+    func prepare(on db: any Database) async throws {
+        guard let sql = db as? any SQLDatabase else { return }
+        if db.isSQLite {
+            try await sql.raw("""
+                CREATE VIRTUAL TABLE documents_fts USING fts5(
+                    document_id UNINDEXED, title, summary, body, people, targets,
+                    tokenize = 'unicode61 remove_diacritics 2')
+                """).run()
+        } else {
+            try await sql.raw("""
+                CREATE TABLE document_search (
+                    document_id TEXT PRIMARY KEY REFERENCES documents(id) ON DELETE CASCADE,
+                    content TEXT NOT NULL, tsv TSVECTOR NOT NULL)
+                """).run()
+            try await sql.raw("CREATE INDEX document_search_tsv_idx ON document_search USING GIN (tsv)").run()
+        }
+        let ids = try await DocumentModel.query(on: db).all().compactMap(\.id)
+        try await SearchIndex.update(documentIDs: ids, on: db)
+    }
+
+    func revert(on db: any Database) async throws {
+        guard let sql = db as? any SQLDatabase else { return }
+        try await sql.raw(db.isSQLite ? "DROP TABLE IF EXISTS documents_fts" : "DROP TABLE IF EXISTS document_search").run()
+    }
+}

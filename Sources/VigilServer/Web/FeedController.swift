@@ -1,0 +1,143 @@
+import Fluent
+import Foundation
+import SQLKit
+import Vapor
+import VigilCore
+
+/// Atom feeds (all, per case, per country, per theme), the sitemap and robots.txt.
+struct FeedController: RouteCollection {
+    let cache: PageCache
+    let baseURL: String
+    let strings: Strings
+
+    func boot(routes: any RoutesBuilder) throws {
+        routes.get("feed.atom", use: all)
+        routes.get("cases", ":id", "feed.atom", use: byCase)
+        routes.get("countries", ":country", "feed.atom", use: byCountry)
+        routes.get("themes", ":theme", "feed.atom", use: byTheme)
+        routes.get("sitemap.xml", use: sitemap)
+        routes.get("robots.txt", use: robots)
+    }
+
+    static func xml(_ s: String) -> String {
+        var out = ""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&apos;"
+            default:
+                // Characters XML 1.0 cannot carry are dropped.
+                let v = scalar.value
+                if v == 0x9 || v == 0xA || v == 0xD || (0x20...0xD7FF).contains(v) || (0xE000...0xFFFD).contains(v) || v >= 0x10000 {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out
+    }
+
+    func all(req: Request) async throws -> Response {
+        try await feed(req, key: "feed|all", title: "\(strings["site_name"]): \(strings["list_title"])", path: SitePaths.feed, filters: .init())
+    }
+
+    func byCase(req: Request) async throws -> Response {
+        let id = req.parameters.get("id") ?? ""
+        guard Slug.problem(id) == nil, let c = try await CaseModel.find(id, on: req.db) else {
+            throw Abort(.notFound, reason: "There is no such case.")
+        }
+        return try await feed(req, key: "feed|case|\(id)", title: c.title, path: SitePaths.caseFeed(id), filters: .init(), caseID: id)
+    }
+
+    func byCountry(req: Request) async throws -> Response {
+        let code = req.parameters.get("country") ?? ""
+        guard CountryCode.problem(code) == nil else { throw Abort(.notFound, reason: "There is no such country.") }
+        var f = SiteData.Filters()
+        f.country = code
+        return try await feed(req, key: "feed|country|\(code)", title: "\(strings["site_name"]): \(Format.countryName(code))",
+                              path: SitePaths.countryFeed(code), filters: f)
+    }
+
+    func byTheme(req: Request) async throws -> Response {
+        let theme = req.parameters.get("theme") ?? ""
+        guard Slug.problem(theme) == nil else { throw Abort(.notFound, reason: "There is no such theme.") }
+        var f = SiteData.Filters()
+        f.theme = theme
+        return try await feed(req, key: "feed|theme|\(theme)", title: "\(strings["site_name"]): \(SiteController.themeLabel(theme))",
+                              path: SitePaths.themeFeed(theme), filters: f)
+    }
+
+    func feed(_ req: Request, key: String, title: String, path: String, filters: SiteData.Filters, caseID: String? = nil) async throws -> Response {
+        try await cache.respond(to: req, key: key, contentType: "application/atom+xml; charset=utf-8", cacheControl: "public, max-age=300") {
+            let data = SiteData(db: req.db)
+            var ids = try await data.filter(filters).ids
+            var rows = try await data.documents(ids: ids)
+            if let caseID { rows = rows.filter { $0.caseID == caseID }; ids = rows.map(\.document.id) }
+            rows = Array(rows.prefix(100))
+            let updated = rows.map { $0.document.published.earliest }.max() ?? "2000-01-01"
+            var out = """
+                <?xml version="1.0" encoding="utf-8"?>
+                <feed xmlns="http://www.w3.org/2005/Atom">
+                <title>\(Self.xml(title))</title>
+                <id>\(Self.xml(baseURL + path))</id>
+                <link rel="self" type="application/atom+xml" href="\(Self.xml(baseURL + path))"/>
+                <link rel="alternate" type="text/html" href="\(Self.xml(baseURL + "/"))"/>
+                <updated>\(updated)T00:00:00Z</updated>
+                <author><name>\(Self.xml(strings["site_name"]))</name></author>
+
+                """
+            for row in rows {
+                let d = row.document
+                let url = baseURL + SitePaths.document(row.number, d)
+                out += """
+                    <entry xml:lang="\(Self.xml(d.language))">
+                    <title>\(Self.xml("\(strings["kind_\(d.kind.rawValue)"]) \(row.number.label): \(d.title)"))</title>
+                    <id>\(Self.xml(url))</id>
+                    <link rel="alternate" type="text/html" hreflang="\(Self.xml(d.language))" href="\(Self.xml(url))"/>
+                    <published>\(d.published.description)T00:00:00Z</published>
+                    <updated>\(d.published.description)T00:00:00Z</updated>
+                    <category term="\(d.kind.rawValue)"/>
+                    \(row.countries.map { "<category term=\"\(Self.xml($0))\" scheme=\"urn:iso:std:iso:3166\"/>" }.joined())
+                    <summary>\(Self.xml(d.summary ?? d.title))</summary>
+                    <content type="html">\(Self.xml(HTML.markdown(d.body).html))</content>
+                    </entry>
+
+                    """
+            }
+            out += "</feed>\n"
+            return out
+        }
+    }
+
+    func sitemap(req: Request) async throws -> Response {
+        try await cache.respond(to: req, key: "sitemap", contentType: "application/xml; charset=utf-8", cacheControl: "public, max-age=3600") {
+            let data = SiteData(db: req.db)
+            let rows = try await data.documents(ids: try await data.filter(.init()).ids)
+            let caseIDs = try await CaseModel.query(on: req.db).sort(\.$id).all().compactMap(\.id)
+            var urls = [(SitePaths.home, nil as String?), (SitePaths.urgentActions, nil), (SitePaths.outcomes, nil)]
+            urls += caseIDs.map { (SitePaths.case($0), nil) }
+            urls += rows.map { (SitePaths.document($0.number, $0.document), $0.document.published.description) }
+            var out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n"
+            for (path, lastmod) in urls {
+                out += "<url><loc>\(Self.xml(baseURL + path))</loc>\(lastmod.map { "<lastmod>\($0)</lastmod>" } ?? "")</url>\n"
+            }
+            return out + "</urlset>\n"
+        }
+    }
+
+    func robots(req: Request) async throws -> Response {
+        let body = """
+            User-agent: *
+            Disallow: /account
+            Disallow: /login
+            Disallow: /signup
+            Disallow: /api/
+            Sitemap: \(baseURL)/sitemap.xml
+
+            """
+        return Response(status: .ok, headers: ["Content-Type": "text/plain; charset=utf-8", "Cache-Control": "public, max-age=86400"],
+                        body: .init(string: body))
+    }
+}

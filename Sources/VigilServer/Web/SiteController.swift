@@ -1,0 +1,431 @@
+import Fluent
+import Foundation
+import Vapor
+import VigilCore
+
+/// The public site: server-rendered pages that work without JavaScript.
+struct SiteController: RouteCollection {
+    let views: ViewRenderer
+    let strings: Strings
+    let cache: PageCache
+    let baseURL: String
+
+    func boot(routes: any RoutesBuilder) throws {
+        routes.get(use: home)
+        routes.get("urgent-actions", use: list)
+        routes.get("urgent-actions", ":number", use: urgentAction)
+        routes.get("urgent-actions", ":number", ":part", use: document)
+        routes.get("urgent-actions", ":number", ":part", ":lang", use: document)
+        routes.get("cases", ":id", use: casePage)
+        routes.get("outcomes", use: outcomes)
+    }
+
+    // MARK: - Page frame
+
+    func page(title: String, description: String, path: String, lang: String = "en", nav: String? = nil,
+              feed: (title: String, href: String)? = nil, alternates: [(String, String)] = [], ogType: String = "website") -> TemplateValue {
+        let dir = LanguageTag.isRightToLeft(lang) ? "rtl" : "ltr"
+        var o: [String: TemplateValue] = [
+            "title": .string(title), "description": .string(description), "canonical": .string(baseURL + path),
+            "lang": .string(lang), "dir": .string(dir), "ui_lang": .string(strings.language),
+            "ui_dir": .string(LanguageTag.isRightToLeft(strings.language) ? "rtl" : "ltr"), "og_type": .string(ogType),
+            "alternates": .list(alternates.map { ["lang": .string($0.0), "href": .string(baseURL + $0.1)] }),
+        ]
+        if let nav { o["nav_\(nav)"] = true }
+        if let feed { o["feed"] = ["title": .string(feed.title), "href": .string(feed.href)] }
+        return .object(o)
+    }
+
+    func render(_ req: Request, template: String, key: String, _ build: () async throws -> [String: TemplateValue]) async throws -> Response {
+        try await cache.respond(to: req, key: key, contentType: "text/html; charset=utf-8", cacheControl: "public, max-age=60") {
+            var context = try await build()
+            context["t"] = strings.templateValue
+            return try views.render(template, .object(context))
+        }
+    }
+
+    // MARK: - Cards
+
+    func card(_ row: SiteData.DocumentRow, snippet: String? = nil, today: String) -> TemplateValue {
+        let d = row.document
+        var o: [String: TemplateValue] = [
+            "href": .string(SitePaths.document(row.number, d)), "title": .string(d.title), "lang": .string(d.language),
+            "dir": .string(LanguageTag.isRightToLeft(d.language) ? "rtl" : "ltr"), "kind": .string(d.kind.rawValue),
+            "kind_label": .string(strings["kind_\(d.kind.rawValue)"]), "number_label": .string(row.number.label),
+            "countries": .string(row.countries.map { Format.countryName($0) }.joined(separator: ", ")),
+            "published": .string(d.published.description), "published_label": .string(Format.date(d.published)),
+            "summary": d.summary.template,
+        ]
+        if let outcome = d.outcome {
+            o["outcome"] = .string(outcome.rawValue)
+            o["outcome_label"] = .string(strings["outcome_\(outcome.rawValue)"])
+        }
+        if let snippet { o["snippet"] = .html(SearchIndex.snippetHTML(snippet)) }
+        if row.uaStatus == .open, let deadline = d.takeAction?.deadline, deadline.earliest >= today {
+            o["deadline"] = .string(deadline.description)
+            o["deadline_label"] = .string("\(strings["deadline"]): \(Format.date(deadline)) \(daysLeft(deadline, today: today))")
+        }
+        return .object(o)
+    }
+
+    func daysLeft(_ deadline: PartialDate, today: String) -> String {
+        guard let n = Format.daysBetween(today, deadline.earliest) else { return "" }
+        if n < 0 { return strings["deadline_passed"] }
+        return n == 1 ? strings["days_left_one"] : strings.format("days_left_many", ["n": String(n)])
+    }
+
+    static func today() -> String { PartialDate(Date()).description }
+
+    // MARK: - Home
+
+    func home(req: Request) async throws -> Response {
+        let today = Self.today()
+        return try await render(req, template: "home", key: "home|\(today)") {
+            let data = SiteData(db: req.db)
+            let open = try await data.filter(.init(status: .open)).ids
+            let latest = try await data.filter(.init()).ids.prefix(6)
+            let rows = try await data.documents(ids: Array(Set(open).union(latest)))
+            let byID = Dictionary(uniqueKeysWithValues: rows.map { ($0.document.id, $0) })
+            // One card per open urgent action: its newest original document.
+            var seen: Set<UANumber> = []
+            let openCards = open.compactMap { byID[$0] }.filter { $0.document.translationOf == nil && seen.insert($0.number).inserted }
+            return [
+                "page": page(title: strings["home_title"], description: strings["home_lead"], path: "/"),
+                "open": .list(openCards.map { card($0, today: today) }),
+                "latest": .list(latest.compactMap { byID[$0] }.filter { $0.document.kind != .initial }.map { card($0, today: today) }),
+            ]
+        }
+    }
+
+    // MARK: - List and search
+
+    func parseFilters(_ req: Request) throws -> SiteData.Filters {
+        var f = SiteData.Filters()
+        let allowed: Set<String> = ["q", "country", "region", "theme", "status", "kind", "outcome", "language", "page"]
+        for key in (req.url.query ?? "").split(separator: "&").map({ String($0.split(separator: "=").first ?? "") }) {
+            let name = key.removingPercentEncoding ?? key
+            if !allowed.contains(name) { throw Abort(.badRequest, reason: "Unknown filter \"\(name)\".") }
+        }
+        func value(_ k: String) -> String? {
+            guard let v = req.query[String.self, at: k]?.trimmingCharacters(in: .whitespaces), !v.isEmpty else { return nil }
+            return v
+        }
+        f.q = String((value("q") ?? "").prefix(200))
+        if let c = value("country") {
+            guard CountryCode.problem(c) == nil else { throw Abort(.badRequest, reason: "Unknown country \"\(c)\".") }
+            f.country = c
+        }
+        f.region = value("region").map { String($0.prefix(200)) }
+        if let t = value("theme") {
+            guard Slug.problem(t) == nil else { throw Abort(.badRequest, reason: "Unknown theme \"\(t)\".") }
+            f.theme = t
+        }
+        if let s = value("status") {
+            guard let v = UrgentActionStatus(rawValue: s) else { throw Abort(.badRequest, reason: "Status is open or closed.") }
+            f.status = v
+        }
+        if let k = value("kind") {
+            guard let v = DocumentKind(rawValue: k) else { throw Abort(.badRequest, reason: "Document kind is initial, update or outcome.") }
+            f.kind = v
+        }
+        if let o = value("outcome") {
+            guard let v = OutcomeResult(rawValue: o) else { throw Abort(.badRequest, reason: "Outcome is good-news, bad-news or mixed.") }
+            f.outcome = v
+        }
+        if let l = value("language") {
+            guard LanguageTag.problem(l) == nil else { throw Abort(.badRequest, reason: "Unknown language \"\(l)\".") }
+            f.language = l
+        }
+        if let p = value("page") {
+            guard let n = Int(p), (1...10_000).contains(n) else { throw Abort(.badRequest, reason: "Page must be a number from 1.") }
+            f.page = n
+        }
+        return f
+    }
+
+    static let pageSize = 20
+
+    func list(req: Request) async throws -> Response {
+        let f = try parseFilters(req)
+        let today = Self.today()
+        let key = "list|\(today)|\(SitePaths.list(f.query))"
+        return try await render(req, template: "list", key: key) {
+            let data = SiteData(db: req.db)
+            let (ids, snippets) = try await data.filter(f)
+            let total = ids.count
+            let pages = max(1, (total + Self.pageSize - 1) / Self.pageSize)
+            if f.page > pages && total > 0 { throw Abort(.notFound, reason: "There is no page \(f.page) of these results.") }
+            let slice = Array(ids.dropFirst((f.page - 1) * Self.pageSize).prefix(Self.pageSize))
+            let rows = try await data.documents(ids: slice)
+            let facets = try await data.facets()
+            func options(_ values: [(String, String)], selected: String?) -> TemplateValue {
+                .list([["value": "", "label": .string(strings["filter_any"]), "selected": .bool(selected == nil)]]
+                      + values.map { ["value": .string($0.0), "label": .string($0.1), "selected": .bool($0.0 == selected)] })
+            }
+            let selects: [TemplateValue] = [
+                ["name": "country", "label": .string(strings["filter_country"]),
+                 "options": options(facets.countries.map { ($0, Format.countryName($0)) }.sorted { $0.1 < $1.1 }, selected: f.country)],
+                ["name": "region", "label": .string(strings["filter_region"]), "options": options(facets.regions.map { ($0, $0) }, selected: f.region)],
+                ["name": "theme", "label": .string(strings["filter_theme"]),
+                 "options": options(facets.themes.map { ($0, Self.themeLabel($0)) }, selected: f.theme)],
+                ["name": "status", "label": .string(strings["filter_status"]),
+                 "options": options(UrgentActionStatus.allCases.map { ($0.rawValue, strings["status_\($0.rawValue)"]) }, selected: f.status?.rawValue)],
+                ["name": "kind", "label": .string(strings["filter_kind"]),
+                 "options": options(DocumentKind.allCases.map { ($0.rawValue, strings["kind_\($0.rawValue)"]) }, selected: f.kind?.rawValue)],
+                ["name": "outcome", "label": .string(strings["filter_outcome"]),
+                 "options": options(OutcomeResult.allCases.map { ($0.rawValue, strings["outcome_\($0.rawValue)"]) }, selected: f.outcome?.rawValue)],
+                ["name": "language", "label": .string(strings["filter_language"]),
+                 "options": options(facets.languages.map { ($0, Format.languageName($0)) }, selected: f.language)],
+            ]
+            // Ways to widen an empty result: drop one filter at a time.
+            var widen: [TemplateValue] = []
+            var base = f
+            base.page = 1
+            for (key, value) in base.query.sorted(by: { $0.key < $1.key }) {
+                var q = base.query
+                q.removeValue(forKey: key)
+                widen.append(["href": .string(SitePaths.list(q)), "label": .string("\(strings["widen_remove"]): \(key) = \(value)")])
+            }
+            widen.append(["href": .string(SitePaths.urgentActions), "label": .string(strings["widen_all"])])
+            var pagination: TemplateValue = false
+            if pages > 1 {
+                var prevQ = f.query, nextQ = f.query
+                prevQ["page"] = f.page - 1 > 1 ? String(f.page - 1) : nil
+                nextQ["page"] = String(f.page + 1)
+                pagination = [
+                    "label": .string(strings.format("results_page", ["page": "\(f.page) / \(pages)"])),
+                    "prev": f.page > 1 ? .string(SitePaths.list(prevQ)) : false,
+                    "next": f.page < pages ? .string(SitePaths.list(nextQ)) : false,
+                ]
+            }
+            let count = total == 1 ? strings["results_one"] : strings.format("results_many", ["n": String(total)])
+            return [
+                "page": page(title: strings["list_title"], description: strings["home_lead"], path: SitePaths.list(f.query), nav: "actions"),
+                "filters": ["q": .string(f.q)],
+                "selects": .list(selects),
+                "results": .list(rows.map { card($0, snippet: snippets[$0.document.id], today: today) }),
+                "result_count": .string(count),
+                "widen": .list(widen),
+                "pagination": pagination,
+            ]
+        }
+    }
+
+    static func themeLabel(_ slug: String) -> String {
+        let words = slug.split(separator: "-").joined(separator: " ")
+        return words.prefix(1).uppercased() + words.dropFirst()
+    }
+
+    // MARK: - Urgent action and document pages
+
+    func numberParameter(_ req: Request) throws -> UANumber {
+        let raw = req.parameters.get("number") ?? ""
+        guard let n = UANumber(slug: raw) else { throw Abort(.notFound, reason: "There is no urgent action \"\(raw)\".") }
+        return n
+    }
+
+    /// `/urgent-actions/126-19` goes to the newest original document of the action.
+    func urgentAction(req: Request) async throws -> Response {
+        let number = try numberParameter(req)
+        let docs = try await Store(db: req.db).documents(urgentActionIDs: [number.slug]).map(\.document)
+        guard let latest = docs.filter({ $0.translationOf == nil }).max(by: { $0.sequence < $1.sequence }) else {
+            throw Abort(.notFound, reason: "There is no \(number.label).")
+        }
+        return req.redirect(to: SitePaths.document(number, latest))
+    }
+
+    func document(req: Request) async throws -> Response {
+        let number = try numberParameter(req)
+        let rawPart = req.parameters.get("part") ?? ""
+        let rawLang = req.parameters.get("lang")
+        for suffix in [".pdf", ".docx"] where rawPart.hasSuffix(suffix) || (rawLang?.hasSuffix(suffix) ?? false) {
+            throw Abort(.notFound, reason: "Downloads as PDF and Word are not available yet on this server.")
+        }
+        guard let (kind, sequence) = SitePaths.parsePart(rawPart) else {
+            throw Abort(.notFound, reason: "There is no such document in \(number.label).")
+        }
+        if let rawLang, LanguageTag.problem(rawLang) != nil { throw Abort(.notFound, reason: "There is no such translation.") }
+        let today = Self.today()
+        let key = "doc|\(today)|\(number.slug)|\(rawPart)|\(rawLang ?? "")"
+        return try await render(req, template: "document", key: key) {
+            let all = try await Store(db: req.db).documents(urgentActionIDs: [number.slug]).map(\.document)
+            let candidates = all.filter { $0.kind == kind && (sequence == nil || $0.sequence == sequence) }
+            let doc: Document?
+            if let rawLang {
+                doc = candidates.first { $0.language == rawLang && $0.translationOf != nil }
+            } else {
+                doc = candidates.first { $0.translationOf == nil }
+            }
+            guard let doc else { throw Abort(.notFound, reason: "There is no such document in \(number.label).") }
+            guard let row = try await SiteData(db: req.db).documents(ids: [doc.id]).first,
+                  let kase = try await Store(db: req.db).cases(ids: [row.caseID]).first else {
+                throw Abort(.notFound)
+            }
+            return try await documentContext(doc: doc, row: row, kase: kase, chain: all, today: today, db: req.db)
+        }
+    }
+
+    func documentContext(doc: Document, row: SiteData.DocumentRow, kase: Case, chain: [Document], today: String,
+                         db: any Database) async throws -> [String: TemplateValue] {
+        let number = row.number
+        let path = SitePaths.document(number, doc)
+        let rtl = LanguageTag.isRightToLeft(doc.language)
+        // Translations of this document (same sequence), the original first.
+        let family = chain.filter { $0.sequence == doc.sequence }
+            .sorted { ($0.translationOf == nil ? 0 : 1, $0.language) < ($1.translationOf == nil ? 0 : 1, $1.language) }
+        let translations: [TemplateValue] = family.count > 1 ? family.map {
+            ["lang": .string($0.language), "href": .string(SitePaths.document(number, $0)), "name": .string(Format.nativeLanguageName($0.language)),
+             "current": .bool($0.id == doc.id)]
+        } : []
+        // The chain: originals in sequence order, each in this page's language when translated.
+        let originals = chain.filter { $0.translationOf == nil }.sorted { $0.sequence < $1.sequence }
+        let steps: [Document] = originals.map { o in chain.first { $0.sequence == o.sequence && $0.language == doc.language } ?? o }
+        let index = steps.firstIndex { $0.sequence == doc.sequence }
+        func stepLabel(_ d: Document) -> String {
+            d.kind == .update ? "\(strings["kind_update"]) \(d.sequence)" : strings["kind_\(d.kind.rawValue)"]
+        }
+        let chainItems: [TemplateValue] = steps.map {
+            ["href": .string(SitePaths.document(number, $0)), "label": .string(stepLabel($0)), "current": .bool($0.sequence == doc.sequence),
+             "published": .string($0.published.description), "published_label": .string(Format.date($0.published))]
+        }
+        var prev: TemplateValue = false, next: TemplateValue = false
+        if let index, index > 0 { prev = ["href": .string(SitePaths.document(number, steps[index - 1])), "label": .string(stepLabel(steps[index - 1]))] }
+        if let index, index + 1 < steps.count { next = ["href": .string(SitePaths.document(number, steps[index + 1])), "label": .string(stepLabel(steps[index + 1]))] }
+
+        var docValue: [String: TemplateValue] = [
+            "lang": .string(doc.language), "dir": .string(rtl ? "rtl" : "ltr"), "kind": .string(doc.kind.rawValue),
+            "kind_label": .string(strings["kind_\(doc.kind.rawValue)"]), "number_label": .string(number.label),
+            "heading": .string("\(strings["kind_\(doc.kind.rawValue)"]): \(doc.title)"),
+            "ai_index": doc.aiIndex.template, "published": .string(doc.published.description),
+            "published_label": .string(Format.date(doc.published)), "summary": doc.summary.template,
+            "body": .html(HTML.markdown(doc.body)), "additional_information": .html(HTML.markdown(doc.additionalInformation)),
+            "no_further_action": .bool(doc.noFurtherAction), "case_href": .string(SitePaths.case(kase.id)),
+            "case_title": .string(kase.title), "pdf_href": .string(path + ".pdf"), "docx_href": .string(path + ".docx"),
+        ]
+        if let outcome = doc.outcome { docValue["outcome_label"] = .string(strings["outcome_\(outcome.rawValue)"]) }
+        if let q = doc.quote { docValue["quote"] = ["text": .string(q.text), "by": q.by.template] }
+        var takeAction: TemplateValue = false
+        if let ta = doc.takeAction {
+            if let deadline = ta.deadline {
+                docValue["deadline"] = .string(deadline.description)
+                docValue["deadline_label"] = .string(Format.date(deadline))
+                docValue["days_left"] = .string(row.uaStatus == .open ? daysLeft(deadline, today: today) : "")
+            }
+            let targets = try await Store(db: db).targets(ids: ta.targets.map(\.target))
+            let targetByID = Dictionary(uniqueKeysWithValues: targets.map { ($0.id, $0) })
+            let copyTargets = try await Store(db: db).targets(ids: ta.copiesTo.compactMap(\.target))
+            let copyByID = Dictionary(uniqueKeysWithValues: copyTargets.map { ($0.id, $0) })
+            let targetValues: [TemplateValue] = ta.targets.compactMap { targetByID[$0.target] }.map { t in
+                let salutationLang = t.salutation[doc.language] != nil ? doc.language : (t.salutation["en"] != nil ? "en" : t.salutation.keys.sorted().first ?? doc.language)
+                return [
+                    "title": .string(t.title), "name": t.name.template, "organisation": t.organisation.template,
+                    "address": .list(t.address.map { .string($0) }), "salutation": t.salutation(for: doc.language).template,
+                    "salutation_lang": .string(salutationLang), "email": t.email.template, "fax": t.fax.template, "phone": t.phone.template,
+                    "web_form": t.webForm.template, "channel_notes": t.channelNotes.template,
+                    "social": .list(t.social.sorted { $0.key < $1.key }.map { ["network": .string(Self.themeLabel($0.key)), "handle": .string($0.value)] }),
+                ]
+            }
+            let copies: [TemplateValue] = ta.copiesTo.map { c in
+                let named = c.target.flatMap { copyByID[$0] }
+                let parts = [c.text, named.map { [$0.title, $0.organisation].compactMap { $0 }.joined(separator: ", ") }].compactMap { $0 }
+                return .string(parts.joined(separator: " — "))
+            }
+            takeAction = [
+                "deadline_sentence": ta.deadline.map { .string(strings.format("deadline_sentence", ["date": Format.date($0)])) } ?? false,
+                "preferred_languages": .string(ta.preferredLanguages.map { Format.languageName($0) }.joined(separator: ", ")),
+                "targets": .list(targetValues), "copies_to": .list(copies),
+                "letter": .html(HTML.markdown(ta.letter)), "other_channels": .html(HTML.markdown(ta.otherChannels)),
+            ]
+        }
+        let alternates = family.filter { $0.id != doc.id }.map { ($0.language, SitePaths.document(number, $0)) }
+        return [
+            "page": page(title: "\(strings["kind_\(doc.kind.rawValue)"]): \(doc.title)", description: doc.summary ?? doc.title, path: path,
+                         lang: doc.language, nav: "actions", feed: (kase.title, SitePaths.caseFeed(kase.id)), alternates: alternates,
+                         ogType: "article"),
+            "doc": .object(docValue),
+            "people": .list(kase.people.map(personValue)),
+            "take_action": takeAction,
+            "translations": .list(translations),
+            "chain": .list(chainItems), "prev": prev, "next": next,
+        ]
+    }
+
+    func personValue(_ p: Person) -> TemplateValue {
+        [
+            "name": .string(p.name), "role": p.role.template, "pronouns": p.pronouns.template, "status": .string(p.status.rawValue),
+            "status_label": .string(strings["status_\(p.status.rawValue)"]),
+            "charges": .string(p.charges.joined(separator: "; ")),
+            "sentences": .list(p.sentences.map { .string(sentenceText($0)) }),
+        ]
+    }
+
+    func sentenceText(_ s: Sentence) -> String {
+        var parts = [s.termDescription.prefix(1).uppercased() + s.termDescription.dropFirst()]
+        if let stage = s.stage { parts.append("(\(strings["stage_\(stage.rawValue)"]))") }
+        if let court = s.court { parts.append("— \(court)") }
+        if let date = s.date { parts.append(", \(Format.date(date))") }
+        return parts.joined(separator: " ").replacingOccurrences(of: " ,", with: ",")
+    }
+
+    // MARK: - Case page
+
+    func casePage(req: Request) async throws -> Response {
+        let id = req.parameters.get("id") ?? ""
+        guard Slug.problem(id) == nil else { throw Abort(.notFound, reason: "There is no such case.") }
+        return try await render(req, template: "case", key: "case|\(id)") {
+            guard let kase = try await Store(db: req.db).cases(ids: [id]).first else {
+                throw Abort(.notFound, reason: "There is no such case.")
+            }
+            let names = Dictionary(uniqueKeysWithValues: kase.people.map { ($0.id, $0.name) })
+            let timeline: [TemplateValue] = kase.timeline.sorted { $0.date < $1.date }.map { e in
+                [
+                    "date": .string(e.date.description), "date_label": .string(Format.date(e.date)), "kind": .string(e.kind.rawValue),
+                    "kind_label": .string(strings["event_\(e.kind.rawValue)"]), "summary": .string(e.summary),
+                    "people": .string(e.people.compactMap { names[$0] }.joined(separator: ", ")), "source": e.source.template,
+                ]
+            }
+            let uas: [TemplateValue] = kase.urgentActions.sorted { $0.number > $1.number }.map { ua in
+                [
+                    "label": .string(ua.number.label), "status": .string(ua.status.rawValue), "status_label": .string(strings["status_\(ua.status.rawValue)"]),
+                    "documents": .list(ua.documents.map { d in
+                        [
+                            "href": .string(SitePaths.document(ua.number, d)), "title": .string(d.title), "lang": .string(d.language),
+                            "dir": .string(LanguageTag.isRightToLeft(d.language) ? "rtl" : "ltr"),
+                            "kind_label": .string(strings["kind_\(d.kind.rawValue)"]), "language_name": .string(Format.languageName(d.language)),
+                            "published": .string(d.published.description), "published_label": .string(Format.date(d.published)),
+                        ]
+                    }),
+                ]
+            }
+            return [
+                "page": page(title: kase.title, description: kase.summary ?? kase.title, path: SitePaths.case(kase.id),
+                             feed: (kase.title, SitePaths.caseFeed(kase.id))),
+                "title": .string(kase.title), "summary": kase.summary.template, "region": kase.region.template,
+                "countries": .string(kase.countries.map { Format.countryName($0) }.joined(separator: ", ")),
+                "themes": .list(kase.themes.map { ["label": .string(Self.themeLabel($0)), "href": .string(SitePaths.list(["theme": $0]))] }),
+                "people": .list(kase.people.map(personValue)), "timeline": .list(timeline), "urgent_actions": .list(uas),
+                "follow_href": .string(SitePaths.follow(kase.id)),
+            ]
+        }
+    }
+
+    // MARK: - Outcomes
+
+    func outcomes(req: Request) async throws -> Response {
+        let today = Self.today()
+        return try await render(req, template: "outcomes", key: "outcomes|\(today)") {
+            let data = SiteData(db: req.db)
+            let ids = try await data.filter(.init(kind: .outcome)).ids
+            let rows = try await data.documents(ids: ids).filter { $0.document.translationOf == nil }
+            let groups: [TemplateValue] = OutcomeResult.allCases.map { result in
+                let items = rows.filter { $0.document.outcome == result }
+                return ["key": .string(result.rawValue), "label": .string(strings["outcome_\(result.rawValue)"]),
+                        "count": .string(String(items.count)), "items": .list(items.map { card($0, today: today) })]
+            }
+            return [
+                "page": page(title: strings["outcomes_title"], description: strings["outcomes_lead"], path: SitePaths.outcomes, nav: "outcomes"),
+                "groups": .list(groups),
+            ]
+        }
+    }
+}

@@ -1,0 +1,125 @@
+import Fluent
+import Foundation
+import SQLKit
+import VigilCore
+
+/// Everything the public pages show, read in a fixed number of queries per page.
+struct SiteData {
+    let db: any Database
+
+    struct DocumentRow: Sendable {
+        var document: Document
+        var number: UANumber
+        var uaStatus: UrgentActionStatus
+        var caseID: String
+        var caseTitle: String
+        var countries: [String]
+    }
+
+    /// Documents with their urgent action and case, in the order of `ids`.
+    func documents(ids: [String]) async throws -> [DocumentRow] {
+        guard !ids.isEmpty else { return [] }
+        let docs = try await Store(db: db).documents(ids: ids)
+        let uas = try await UrgentActionModel.query(on: db).filter(\.$id ~~ Array(Set(docs.map(\.uaID)))).all()
+        let uaByID = Dictionary(uniqueKeysWithValues: uas.map { ($0.id!, $0) })
+        let caseIDs = Array(Set(uas.map(\.caseID)))
+        let cases = try await CaseModel.query(on: db).filter(\.$id ~~ caseIDs).all()
+        let caseByID = Dictionary(uniqueKeysWithValues: cases.map { ($0.id!, $0) })
+        let countries = try await CaseCountryModel.query(on: db).filter(\.$caseID ~~ caseIDs).sort(\.$position).all()
+        let byID = Dictionary(uniqueKeysWithValues: docs.map { ($0.document.id, $0) })
+        return ids.compactMap { id in
+            guard let d = byID[id], let ua = uaByID[d.uaID], let number = UANumber(ua.number), let c = caseByID[ua.caseID] else { return nil }
+            return DocumentRow(document: d.document, number: number, uaStatus: UrgentActionStatus(rawValue: ua.status) ?? .open,
+                               caseID: c.id!, caseTitle: c.title,
+                               countries: countries.filter { $0.caseID == c.id }.map(\.country))
+        }
+    }
+
+    struct Filters: Sendable, Equatable {
+        var q = ""
+        var country: String?
+        var region: String?
+        var theme: String?
+        var status: UrgentActionStatus?
+        var kind: DocumentKind?
+        var outcome: OutcomeResult?
+        var language: String?
+        var page = 1
+
+        var query: [String: String] {
+            var d: [String: String] = [:]
+            if !q.isEmpty { d["q"] = q }
+            d["country"] = country; d["region"] = region; d["theme"] = theme; d["status"] = status?.rawValue
+            d["kind"] = kind?.rawValue; d["outcome"] = outcome?.rawValue; d["language"] = language
+            if page > 1 { d["page"] = String(page) }
+            return d
+        }
+    }
+
+    /// Ids of the documents that match, ranked by relevance when there is a query, else newest
+    /// first; and the search snippets.
+    func filter(_ f: Filters) async throws -> (ids: [String], snippets: [String: String]) {
+        let sql = db as! any SQLDatabase
+        var query: SQLQueryString = """
+            SELECT d.id, d.published FROM documents d JOIN urgent_actions u ON u.id = d.urgent_action_id
+            JOIN cases c ON c.id = u.case_id WHERE 1 = 1
+            """
+        if let country = f.country {
+            query += " AND EXISTS (SELECT 1 FROM case_countries x WHERE x.case_id = u.case_id AND x.country = \(bind: country))"
+        }
+        if let theme = f.theme {
+            query += " AND EXISTS (SELECT 1 FROM case_themes x WHERE x.case_id = u.case_id AND x.theme = \(bind: theme))"
+        }
+        if let region = f.region { query += " AND c.region = \(bind: region)" }
+        if let status = f.status { query += " AND u.status = \(bind: status.rawValue)" }
+        if let kind = f.kind { query += " AND d.kind = \(bind: kind.rawValue)" }
+        if let outcome = f.outcome { query += " AND d.outcome = \(bind: outcome.rawValue)" }
+        if let language = f.language { query += " AND d.language = \(bind: language)" }
+        var snippets: [String: String] = [:]
+        var ranks: [String: Double] = [:]
+        if !f.q.trimmingCharacters(in: .whitespaces).isEmpty {
+            let hits = try await SearchIndex.search(f.q, on: db)
+            guard !hits.isEmpty else { return ([], [:]) }
+            for h in hits {
+                ranks[h.documentID] = h.rank
+                if let s = h.snippet { snippets[h.documentID] = s }
+            }
+            query += " AND d.id IN (\(binds: hits.map(\.documentID)))"
+        }
+        query += " ORDER BY d.published DESC, d.id ASC"
+        let rows = try await sql.raw(query).all()
+        var ids = try rows.map { try $0.decode(column: "id", as: String.self) }
+        if !ranks.isEmpty {
+            let position = Dictionary(uniqueKeysWithValues: ids.enumerated().map { ($1, $0) })
+            ids.sort { (ranks[$0] ?? 0, -(position[$0] ?? 0)) > (ranks[$1] ?? 0, -(position[$1] ?? 0)) }
+        }
+        return (ids, snippets)
+    }
+
+    /// The values each filter can take, from what is published.
+    func facets() async throws -> (countries: [String], regions: [String], themes: [String], languages: [String]) {
+        let sql = db as! any SQLDatabase
+        func column(_ q: SQLQueryString, _ name: String) async throws -> [String] {
+            try await sql.raw(q).all().map { try $0.decode(column: name, as: String.self) }
+        }
+        return (try await column("SELECT DISTINCT country FROM case_countries ORDER BY country", "country"),
+                try await column("SELECT DISTINCT region FROM cases WHERE region IS NOT NULL ORDER BY region", "region"),
+                try await column("SELECT DISTINCT theme FROM case_themes ORDER BY theme", "theme"),
+                try await column("SELECT DISTINCT language FROM documents ORDER BY language", "language"))
+    }
+
+    /// A stamp that changes whenever published content changes (for caches and ETags).
+    func contentStamp() async throws -> (stamp: String, modified: Date) {
+        let sql = db as! any SQLDatabase
+        var parts: [String] = []
+        var latest = Date(timeIntervalSince1970: 0)
+        for table in ["documents", "cases", "targets", "urgent_actions"] {
+            let row = try await sql.raw("SELECT COUNT(*) AS n, MAX(updated_at) AS m FROM \(ident: table)").first()
+            let n = (try? row?.decode(column: "n", as: Int.self)) ?? 0
+            let m = (try? row?.decode(column: "m", as: Date?.self)) ?? nil
+            if let m, m > latest { latest = m }
+            parts.append("\(n):\(m?.timeIntervalSince1970 ?? 0)")
+        }
+        return (parts.joined(separator: "|"), latest)
+    }
+}

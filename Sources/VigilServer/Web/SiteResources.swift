@@ -1,0 +1,46 @@
+import Foundation
+import Vapor
+
+/// Templates, UI strings and the page cache of the public site.
+final class SiteResources: Sendable {
+    let views: ViewRenderer
+    let strings: Strings
+    let cache: PageCache
+
+    init(views: ViewRenderer, strings: Strings, cache: PageCache) {
+        self.views = views; self.strings = strings; self.cache = cache
+    }
+
+    /// Finds `Resources/Views` and `Resources/Locales` under the working directory; templates in
+    /// `VIGIL_VIEWS` override the built-in ones file by file.
+    static func load(app: Application, configuration: VigilConfiguration) throws -> SiteResources {
+        let root = app.directory.workingDirectory
+        let builtIn = root + "Resources/Views"
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: builtIn, isDirectory: &isDir), isDir.boolValue else {
+            throw VigilConfiguration.Problem(description: "Cannot find Resources/Views in \(root): run vigil from the project directory (or its installed copy).")
+        }
+        var dirs = [builtIn]
+        if let custom = configuration.viewsDirectory {
+            guard FileManager.default.fileExists(atPath: custom, isDirectory: &isDir), isDir.boolValue else {
+                throw VigilConfiguration.Problem(description: "VIGIL_VIEWS is \(custom), which is not a directory.")
+            }
+            dirs.insert(custom, at: 0)
+        }
+        let strings = try Strings.load(directory: root + "Resources/Locales")
+        let views = ViewRenderer(directories: dirs)
+        // Parse every built-in template now, so a broken override fails at start, not on a visitor.
+        for name in ["home", "list", "document", "case", "outcomes", "error", "layout/head", "layout/foot", "partials/ua-card"] {
+            _ = try views.template(name)
+        }
+        return SiteResources(views: views, strings: strings, cache: PageCache(enabled: configuration.pageCache))
+    }
+}
+
+extension Application {
+    private struct SiteKey: StorageKey { typealias Value = SiteResources }
+    var site: SiteResources? {
+        get { storage[SiteKey.self] }
+        set { storage[SiteKey.self] = newValue }
+    }
+}
