@@ -35,6 +35,14 @@ enum WriteGate {
     static let sqlite = AsyncLock()
 }
 
+/// Lets caches of this process drop what a committed write may have changed.
+enum WriteNotifications {
+    nonisolated(unsafe) private static var observers: [@Sendable () -> Void] = []
+    private static let lock = NSLock()
+    static func observe(_ f: @escaping @Sendable () -> Void) { lock.withLock { observers.append(f) } }
+    static func didCommit() { for f in lock.withLock({ observers }) { f() } }
+}
+
 extension Database {
     var isSQLite: Bool { (self as? any SQLDatabase)?.dialect.name == "sqlite" }
 
@@ -44,6 +52,12 @@ extension Database {
     /// while the server runs). On PostgreSQL: an ordinary transaction.
     /// Returns only after COMMIT, so an acknowledged write is durable (`synchronous=FULL`).
     func writeTransaction<T: Sendable>(_ body: @escaping @Sendable (any Database) async throws -> T) async throws -> T {
+        let result = try await writeTransactionUncached(body)
+        WriteNotifications.didCommit()
+        return result
+    }
+
+    private func writeTransactionUncached<T: Sendable>(_ body: @escaping @Sendable (any Database) async throws -> T) async throws -> T {
         guard isSQLite else {
             return try await transaction { try await body($0) }
         }

@@ -295,7 +295,7 @@ struct SiteController: RouteCollection {
         var docValue: [String: TemplateValue] = [
             "lang": .string(doc.language), "dir": .string(rtl ? "rtl" : "ltr"), "kind": .string(doc.kind.rawValue),
             "kind_label": .string(strings["kind_\(doc.kind.rawValue)"]), "number_label": .string(number.label),
-            "heading": .string("\(strings["kind_\(doc.kind.rawValue)"]): \(doc.title)"),
+            "title": .string(doc.title),
             "ai_index": doc.aiIndex.template, "published": .string(doc.published.description),
             "published_label": .string(Format.date(doc.published)), "summary": doc.summary.template,
             "body": .html(HTML.markdown(doc.body)), "additional_information": .html(HTML.markdown(doc.additionalInformation)),

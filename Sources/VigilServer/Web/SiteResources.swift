@@ -33,7 +33,9 @@ final class SiteResources: Sendable {
         for name in ["home", "list", "document", "case", "outcomes", "error", "layout/head", "layout/foot", "partials/ua-card"] {
             _ = try views.template(name)
         }
-        return SiteResources(views: views, strings: strings, cache: PageCache(enabled: configuration.pageCache))
+        let cache = PageCache(enabled: configuration.pageCache)
+        WriteNotifications.observe { [weak cache] in cache?.invalidate() }
+        return SiteResources(views: views, strings: strings, cache: cache)
     }
 }
 

@@ -1,0 +1,303 @@
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+import Fluent
+import Foundation
+import Testing
+import VaporTesting
+@testable import VigilCore
+@testable import VigilServer
+
+func html(_ app: Application, _ path: String, headers: HTTPHeaders = [:]) async throws -> (status: HTTPStatus, body: String, headers: HTTPHeaders) {
+    let res = try await send(app, .GET, path, headers: headers)
+    return (res.status, String(buffer: res.body), res.headers)
+}
+
+@Suite("Public site")
+struct SiteTests {
+    @Test func theOutcomePageCarriesEverythingTheAmnestyPageDoes() async throws {
+        try await withApp { app in
+            try await loadDemo(app)
+            let page = try await html(app, "/urgent-actions/126-19/outcome")
+            #expect(page.status == .ok)
+            let b = page.body
+            #expect(b.contains("<title>Urgent Action outcome: Conviction of prisoners of conscience upheld"))
+            #expect(b.contains(">Urgent Action outcome:</span> Conviction of prisoners of conscience upheld</h1>"))
+            let skip = b.range(of: "class=\"skip-link\" href=\"#main\"")
+            let body = b.range(of: "<body>")
+            #expect(skip != nil && body != nil && b[body!.upperBound..<skip!.lowerBound].trimmingCharacters(in: .whitespacesAndNewlines) == "<a")
+            #expect(b.contains("href=\"/login\">Log in</a>"))
+            #expect(b.contains("href=\"/urgent-actions/126-19/outcome.pdf\"") && b.contains("Download full UA in PDF"))
+            #expect(b.contains("href=\"/urgent-actions/126-19/outcome.docx\"") && b.contains("Download full UA in Word"))
+            for (name, years) in [("Emir-Usein Kuku", 12), ("Muslim Aliyev", 19), ("Enver Bekirov", 18), ("Vadim Siruk", 12),
+                                  ("Refat Alimov", 8), ("Arsen Dzhepparov", 7)] {
+                #expect(b.contains("<h3>\(name)</h3>"), "\(name)")
+                #expect(b.contains("\(years) years (appeal)"), "\(name) \(years)")
+            }
+            #expect(b.contains("Your letters show that the truth cannot be locked up."))
+            #expect(b.contains("— Emir-Usein Kuku"))
+            #expect(b.contains("EUR 46/2725/2020") && b.contains("21 July 2020") && b.contains("Bad news"))
+            #expect(b.contains("No further action is requested."))
+            #expect(b.components(separatedBy: "<h1").count == 2, "one h1")
+        }
+    }
+
+    @Test func theInitialDocumentHasTheFullTakeActionBlock() async throws {
+        try await withApp { app in
+            try await loadDemo(app)
+            let b = try await html(app, "/urgent-actions/126-19/initial").body
+            #expect(b.contains("Take action"))
+            #expect(b.contains("Please take action as soon as possible until 14 November 2019."))
+            #expect(b.contains("Write in: Russian, English"))
+            #expect(b.contains("<strong>Prosecutor General</strong>"))
+            #expect(b.contains("Prosecutor General&#39;s Office of the Russian Federation"))
+            #expect(b.contains("<br>[Example address - check before sending]") && b.contains("<br>Moscow") && b.contains("<br>Russian Federation"))
+            #expect(b.contains("<span lang=\"en\">Dear Prosecutor General</span>"))
+            #expect(b.contains("mailto:prosecutor-general@example.org"))
+            #expect(b.contains("Diplomatic representatives of the Russian Federation accredited to your country"))
+            #expect(b.contains("Model letter") && b.contains("I am writing to express my deep concern"))
+            #expect(b.contains("Additional information"))
+            // the chain and the translation
+            #expect(b.contains("href=\"/urgent-actions/126-19/update-1\""))
+            #expect(b.contains("href=\"/urgent-actions/126-19/initial/ru\" hreflang=\"ru\""))
+        }
+    }
+
+    @Test func translationsAndRightToLeft() async throws {
+        try await withApp { app in
+            try await loadDemo(app)
+            let ru = try await html(app, "/urgent-actions/126-19/initial/ru").body
+            #expect(ru.contains("<html lang=\"ru\" dir=\"ltr\">"))
+            #expect(ru.contains("Уважаемый господин Генеральный прокурор"))
+            let ar = try await html(app, "/urgent-actions/77-26/initial").body
+            #expect(ar.contains("<html lang=\"ar\" dir=\"rtl\">"))
+            #expect(ar.contains("<article class=\"document\" lang=\"ar\" dir=\"rtl\">"))
+            #expect(ar.contains("<header class=\"site-header\" lang=\"en\" dir=\"ltr\">"))
+            let zh = try await html(app, "/urgent-actions/88-26/initial").body
+            #expect(zh.contains("<html lang=\"zh-Hans\"") && zh.contains("劳工权利活动人士被单独关押"))
+            #expect(try await html(app, "/urgent-actions/126-19/initial/fr").status == .notFound)
+            #expect(try await html(app, "/urgent-actions/126-19/update-7").status == .notFound)
+            #expect(try await html(app, "/urgent-actions/126-19/sideways").status == .notFound)
+            let redirect = try await send(app, .GET, "/urgent-actions/126-19")
+            #expect(redirect.status == .seeOther || redirect.status == .found)
+            #expect(redirect.headers.first(name: .location) == "/urgent-actions/126-19/outcome")
+        }
+    }
+
+    @Test func theCasePageShowsPeopleTimelineAndActions() async throws {
+        try await withApp { app in
+            try await loadDemo(app)
+            let b = try await html(app, "/cases/crimean-tatar-defenders-kuku").body
+            #expect(b.contains("<h1>Emir-Usein Kuku and five co-defendants</h1>"))
+            #expect(b.contains("<ol class=\"timeline\">") && b.contains("Military Court of Appeals upholds the convictions"))
+            #expect(b.contains("UA 126/19") && b.contains("Follow this case"))
+            #expect(b.contains("Russia, Ukraine") && b.contains("Crimea"))
+            #expect(try await html(app, "/cases/no-such").status == .notFound)
+        }
+    }
+
+    @Test func listFiltersSearchAndEmptyResults() async throws {
+        try await withApp { app in
+            try await loadDemo(app)
+            let all = try await html(app, "/urgent-actions").body
+            #expect(all.contains("11 documents"))
+            let outcomes = try await html(app, "/urgent-actions?kind=outcome&outcome=good-news").body
+            #expect(outcomes.contains("2 documents") && outcomes.contains("Community journalist released"))
+            #expect(outcomes.contains("<option value=\"good-news\" selected>"))
+            let kuku = try await html(app, "/urgent-actions?q=Dzhepparov").body
+            #expect(kuku.contains("<mark>Dzhepparov</mark>"))
+            #expect(kuku.contains("UA 126/19"))
+            let arabic = try await html(app, "/urgent-actions?q=" + SitePaths.percentEncode("محامية")).body
+            #expect(arabic.contains("UA 77/26"))
+            let chinese = try await html(app, "/urgent-actions?q=" + SitePaths.percentEncode("李伟")).body
+            #expect(chinese.contains("UA 88/26") && chinese.contains("<mark>李伟</mark>"))
+            let target = try await html(app, "/urgent-actions?q=procuratorate").body
+            #expect(target.contains("UA 88/26"), "targets are searchable")
+            let none = try await html(app, "/urgent-actions?q=zzzzqqq&country=RU").body
+            #expect(none.contains("Nothing matches"))
+            #expect(none.contains("href=\"/urgent-actions?country=RU\"") && none.contains("href=\"/urgent-actions?q=zzzzqqq\""))
+            let operators = try await html(app, "/urgent-actions?q=" + SitePaths.percentEncode("\"NEAR( * OR -:"))
+            #expect(operators.status == .ok, "query syntax is never passed through")
+            #expect(try await html(app, "/urgent-actions?country=XX").status == .badRequest)
+            #expect(try await html(app, "/urgent-actions?colour=red").status == .badRequest)
+            #expect(try await html(app, "/urgent-actions?page=99").status == .notFound)
+        }
+    }
+
+    @Test func pagination() async throws {
+        try await withApp { app in
+            try await loadDemo(app)
+            // 11 documents, 20 a page: 15 more make a second page.
+            let bundle = try demoBundle()
+            var kase = bundle.cases.first { $0.id == "demo-li-wei" }!
+            for i in 1...15 {
+                kase.urgentActions[0].documents.append(Document(id: "extra-\(i)", sequence: i, kind: .update, language: "en",
+                                                                published: PartialDate("2026-09-\(String(format: "%02d", i + 1))")!,
+                                                                title: "Update \(i)", body: "More news \(i)."))
+            }
+            let withExtras = kase
+            _ = try await app.db.writeTransaction { db in try await Store(db: db).write(case: withExtras) }
+            let first = try await html(app, "/urgent-actions").body
+            #expect(first.contains("26 documents") && first.contains("rel=\"next\" href=\"/urgent-actions?page=2\""))
+            let second = try await html(app, "/urgent-actions?page=2").body
+            #expect(second.contains("rel=\"prev\" href=\"/urgent-actions\"") && !second.contains("rel=\"next\""))
+        }
+    }
+
+    @Test func homeAndOutcomes() async throws {
+        try await withApp { app in
+            try await loadDemo(app)
+            let home = try await html(app, "/").body
+            #expect(home.contains("Open urgent actions"))
+            #expect(home.contains("Labour rights activist held incommunicado") || home.contains("劳工权利活动人士被单独关押"))
+            let outcomes = try await html(app, "/outcomes").body
+            #expect(outcomes.contains("Good news") && outcomes.contains("Community journalist released"))
+            #expect(outcomes.contains("Conviction of prisoners of conscience upheld"))
+        }
+    }
+
+    @Test func feedsSitemapAndRobots() async throws {
+        try await withApp { app in
+            try await loadDemo(app)
+            for path in ["/feed.atom", "/cases/crimean-tatar-defenders-kuku/feed.atom", "/countries/RU/feed.atom", "/themes/labour-rights/feed.atom"] {
+                let res = try await send(app, .GET, path)
+                #expect(res.status == .ok, "\(path)")
+                #expect(res.headers.first(name: .contentType)?.hasPrefix("application/atom+xml") == true)
+                let body = String(buffer: res.body)
+                #expect(body.hasPrefix("<?xml") && body.contains("<feed xmlns=\"http://www.w3.org/2005/Atom\">"))
+                #expect(XMLSyntax.isWellFormed(body), "\(path) is well-formed XML")
+            }
+            let ru = String(buffer: try await send(app, .GET, "/countries/RU/feed.atom").body)
+            #expect(ru.contains("UA 126/19") && !ru.contains("UA 77/26"))
+            #expect(try await send(app, .GET, "/cases/nope/feed.atom").status == .notFound)
+            let sitemap = String(buffer: try await send(app, .GET, "/sitemap.xml").body)
+            #expect(sitemap.contains("<loc>http://127.0.0.1:8080/urgent-actions/126-19/outcome</loc>"))
+            #expect(XMLSyntax.isWellFormed(sitemap))
+            let robots = String(buffer: try await send(app, .GET, "/robots.txt").body)
+            #expect(robots.contains("Sitemap: http://127.0.0.1:8080/sitemap.xml"))
+        }
+    }
+
+    @Test func securityHeadersOnEveryResponse() async throws {
+        try await withApp { app in
+            try await loadDemo(app)
+            for path in ["/", "/urgent-actions/126-19/outcome", "/api/v1/cases", "/nope", "/api/v1/nope", "/css/site.css", "/feed.atom"] {
+                let res = try await send(app, .GET, path)
+                let csp = res.headers.first(name: "Content-Security-Policy") ?? ""
+                #expect(csp.contains("frame-ancestors 'none'") && csp.contains("object-src 'none'") && csp.contains("script-src 'self'"), "\(path)")
+                #expect(!csp.contains("unsafe-inline"))
+                #expect(res.headers.first(name: "X-Content-Type-Options") == "nosniff", "\(path)")
+                #expect(res.headers.first(name: "Referrer-Policy") != nil, "\(path)")
+                #expect(res.headers.first(name: "Strict-Transport-Security") == nil, "no HSTS without TLS")
+            }
+            let page = try await html(app, "/urgent-actions/126-19/outcome").body
+            #expect(!page.contains("<script"), "no scripts at all")
+            #expect(!page.contains("style=\""), "no inline styles")
+        }
+    }
+
+    @Test func conditionalRequestsAndInvalidation() async throws {
+        try await withApp { app in
+            try await loadDemo(app)
+            let first = try await send(app, .GET, "/urgent-actions/126-19/outcome")
+            let etag = try #require(first.headers.first(name: .eTag))
+            #expect(first.headers.first(name: .cacheControl)?.contains("public") == true)
+            #expect(first.headers.first(name: .lastModified) != nil)
+            let again = try await send(app, .GET, "/urgent-actions/126-19/outcome", headers: ["If-None-Match": etag])
+            #expect(again.status == .notModified)
+            #expect(again.body.readableBytes == 0)
+            // An edit through the API changes the page at once.
+            let h = try await editorHeaders(app)
+            var outcome = try demoBundle().cases.first { $0.id == "crimean-tatar-defenders-kuku" }!.urgentActions[0].documents.last!
+            outcome.title = "Convictions upheld on appeal"
+            let put = try await send(app, .PUT, "/api/v1/urgent-actions/126-19/documents/\(outcome.id)", headers: h, json: outcome.json.serialized())
+            #expect(put.status == .ok)
+            let changed = try await send(app, .GET, "/urgent-actions/126-19/outcome", headers: ["If-None-Match": etag])
+            #expect(changed.status == .ok)
+            #expect(String(buffer: changed.body).contains("Convictions upheld on appeal"))
+        }
+    }
+
+    @Test func errorPagesInTheSiteLook() async throws {
+        try await withApp { app in
+            let missing = try await html(app, "/no/such/page")
+            #expect(missing.status == .notFound)
+            #expect(missing.body.contains("<h1>Page not found</h1>") && missing.body.contains("class=\"skip-link\""))
+            #expect(missing.headers.first(name: .contentType)?.hasPrefix("text/html") == true)
+            let api = try await send(app, .GET, "/api/v1/no-such")
+            #expect(api.headers.first(name: .contentType)?.hasPrefix("application/json") == true)
+        }
+    }
+
+    @Test func hostileStringsAreEscapedEverywhere() async throws {
+        try await withApp { app in
+            let evil = "\"\u{301}'><script>alert(1)</script><img src=x onerror=alert(2)>&amp;"
+            let md = evil + " [x](javascript:alert(3)) <a href=\"javascript:alert(4)\">y</a>"
+            let bundle = VigilBundle(
+                targets: [Target(id: "evil-target", title: evil, name: evil, organisation: evil, address: [evil, evil], country: "FR",
+                                 email: "a@example.org", fax: evil, phone: evil, social: ["twitter": evil],
+                                 salutation: ["en": evil], languages: ["fr"], channelNotes: evil)],
+                cases: [Case(id: "evil-case", title: evil, summary: evil, countries: ["FR"], region: evil, themes: ["evil-theme"],
+                             people: [Person(id: "evil-person", name: evil, pronouns: evil, role: evil, status: .detained, charges: [evil],
+                                             sentences: [Sentence(term: .years(1, months: 0), court: evil)])],
+                             timeline: [TimelineEvent(date: PartialDate("2020")!, kind: .arrest, people: ["evil-person"], summary: evil, source: evil)],
+                             urgentActions: [UrgentAction(number: UANumber("666/20")!, documents: [
+                                Document(id: "evil-doc", sequence: 0, kind: .initial, language: "en", published: PartialDate("2020-01-01")!,
+                                         title: evil, summary: evil, body: md,
+                                         takeAction: TakeAction(deadline: PartialDate("2020-02-01"), preferredLanguages: ["fr"],
+                                                                targets: [TargetRef(target: "evil-target")], copiesTo: [CopyTo(text: evil)],
+                                                                letter: md, otherChannels: md),
+                                         additionalInformation: md, quote: Quote(text: evil, by: evil)),
+                             ])])])
+            _ = try await app.db.writeTransaction { db in try await Store(db: db).importBundle(bundle) }
+            for path in ["/", "/urgent-actions", "/urgent-actions?q=script", "/urgent-actions/666-20/initial", "/cases/evil-case",
+                         "/outcomes", "/feed.atom", "/cases/evil-case/feed.atom", "/sitemap.xml",
+                         "/urgent-actions?q=" + SitePaths.percentEncode(evil)] {
+                let res = try await send(app, .GET, path)
+                let body = String(buffer: res.body)
+                #expect(res.status == .ok, "\(path)")
+                #expect(!body.contains("<script"), "\(path): raw script")
+                #expect(!body.contains("<img"), "\(path): raw img")
+                let rawQuoteMark = "\"\u{301}"
+                #expect(!body.contains(rawQuoteMark), "\(path): quote + combining mark unescaped")
+                #expect(!body.contains("href=\"javascript"), "\(path): javascript URL")
+                #expect(!body.contains("onerror=alert(2)>"), "\(path): live event handler")
+            }
+            let doc = String(buffer: try await send(app, .GET, "/urgent-actions/666-20/initial").body)
+            let escapedQuoteMark = "&quot;\u{301}&#39;&gt;&lt;script&gt;"
+            #expect(doc.contains(escapedQuoteMark))
+        }
+    }
+
+    @Test func operatorsCanOverrideTemplates() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-views-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try "{{> layout/head}}<h1>Rebranded home</h1>{{> layout/foot}}".write(to: dir.appendingPathComponent("home.html"), atomically: true, encoding: .utf8)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-test-\(UUID().uuidString).sqlite").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let app = try await Application.make(.testing)
+        do {
+            try await configure(app, VigilConfiguration(storage: .sqlite(path: path), viewsDirectory: dir.path))
+            try await app.autoMigrate()
+            let home = try await html(app, "/").body
+            #expect(home.contains("<h1>Rebranded home</h1>") && home.contains("class=\"skip-link\""))
+        } catch {
+            try? await app.asyncShutdown()
+            throw error
+        }
+        try await app.asyncShutdown()
+    }
+}
+
+/// Well-formedness of XML output, checked with Foundation's parser.
+enum XMLSyntax {
+    static func isWellFormed(_ s: String) -> Bool {
+        #if canImport(FoundationXML)
+        let parser = FoundationXML.XMLParser(data: Data(s.utf8))
+        #else
+        let parser = XMLParser(data: Data(s.utf8))
+        #endif
+        return parser.parse()
+    }
+}
