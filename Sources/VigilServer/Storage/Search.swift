@@ -34,7 +34,9 @@ enum SearchIndex {
             let names = people.filter { $0.caseID == caseOf[doc.urgentActionID] }.map(\.name).joined(separator: " ")
             let targetText = links.filter { $0.documentID == id }.compactMap { targetByID[$0.targetID] }
                 .map { [$0.title, $0.name ?? "", $0.organisation ?? ""].joined(separator: " ") }.joined(separator: " ")
-            let body = [doc.body, doc.letter ?? "", doc.additionalInformation ?? "", doc.quoteText ?? ""].joined(separator: "\n")
+            // Index what readers see, not Markdown source, so snippets read as text.
+            let body = [doc.body, doc.letter ?? "", doc.additionalInformation ?? "", doc.quoteText ?? ""]
+                .map { Markdown.parse($0).map(\.plainText).joined(separator: "\n") }.joined(separator: "\n")
             if db.isSQLite {
                 try await sql.raw("DELETE FROM documents_fts WHERE document_id = \(bind: id)").run()
                 try await sql.raw("""

@@ -1,5 +1,6 @@
 import Fluent
 import Foundation
+import SQLKit
 import Vapor
 import VigilCore
 
@@ -89,8 +90,11 @@ struct SiteController: RouteCollection {
             // One card per open urgent action: its newest original document.
             var seen: Set<UANumber> = []
             let openCards = open.compactMap { byID[$0] }.filter { $0.document.translationOf == nil && seen.insert($0.number).inserted }
+            let sql = req.db as! any SQLDatabase
+            let reported = try await sql.raw("SELECT COUNT(*) AS n FROM action_reports").first()?.decode(column: "n", as: Int.self) ?? 0
             return [
                 "page": page(title: strings["home_title"], description: strings["home_lead"], path: "/"),
+                "totals": .string(strings.format(reported == 1 ? "home_totals_one" : "home_totals_many", ["n": String(reported)])),
                 "open": .list(openCards.map { card($0, today: today) }),
                 "latest": .list(latest.compactMap { byID[$0] }.filter { $0.document.kind != .initial }.map { card($0, today: today) }),
             ]
