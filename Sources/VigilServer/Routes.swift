@@ -9,6 +9,7 @@ func registerRoutes(_ app: Application) throws {
     if let site = app.site {
         try app.register(collection: SiteController(views: site.views, strings: site.strings, cache: site.cache, baseURL: app.vigil.baseURL))
         try app.register(collection: FeedController(cache: site.cache, baseURL: app.vigil.baseURL, strings: site.strings))
+        try app.register(collection: DownloadController(cache: site.cache, baseURL: app.vigil.baseURL, strings: site.strings))
     }
 }
 

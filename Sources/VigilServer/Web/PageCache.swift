@@ -35,12 +35,17 @@ final class PageCache: @unchecked Sendable {
 
     func respond(to req: Request, key: String, contentType: String, cacheControl: String,
                  build: () async throws -> String) async throws -> Response {
+        try await respondBytes(to: req, key: key, contentType: contentType, cacheControl: cacheControl) { Data(try await build().utf8) }
+    }
+
+    func respondBytes(to req: Request, key: String, contentType: String, cacheControl: String,
+                      build: () async throws -> Data) async throws -> Response {
         let (stampValue, modified) = try await currentStamp(req)
         var entry = enabled ? lock.withLock({ entries[key] }) : nil
         if entry == nil || entry!.stamp != stampValue {
-            let text = try await build()
-            let digest = SHA256.hash(data: Data(text.utf8)).prefix(12).map { String(format: "%02x", $0) }.joined()
-            let fresh = Entry(body: ByteBuffer(string: text), etag: "\"\(digest)\"", stamp: stampValue)
+            let bytes = try await build()
+            let digest = SHA256.hash(data: bytes).prefix(12).map { String(format: "%02x", $0) }.joined()
+            let fresh = Entry(body: ByteBuffer(data: bytes), etag: "\"\(digest)\"", stamp: stampValue)
             if enabled {
                 lock.withLock {
                     if entries.count >= maxEntries { entries.removeAll() }

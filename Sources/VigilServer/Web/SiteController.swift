@@ -3,6 +3,7 @@ import Foundation
 import SQLKit
 import Vapor
 import VigilCore
+import VigilDocuments
 
 /// The public site: server-rendered pages that work without JavaScript.
 struct SiteController: RouteCollection {
@@ -103,9 +104,9 @@ struct SiteController: RouteCollection {
 
     // MARK: - List and search
 
-    func parseFilters(_ req: Request) throws -> SiteData.Filters {
+    static func parseFilters(_ req: Request, extra: Set<String> = []) throws -> SiteData.Filters {
         var f = SiteData.Filters()
-        let allowed: Set<String> = ["q", "country", "region", "theme", "status", "kind", "outcome", "language", "page"]
+        let allowed: Set<String> = Set(["q", "country", "region", "theme", "status", "kind", "outcome", "language", "page"]).union(extra)
         for key in (req.url.query ?? "").split(separator: "&").map({ String($0.split(separator: "=").first ?? "") }) {
             let name = key.removingPercentEncoding ?? key
             if !allowed.contains(name) { throw Abort(.badRequest, reason: "Unknown filter \"\(name)\".") }
@@ -150,7 +151,7 @@ struct SiteController: RouteCollection {
     static let pageSize = 20
 
     func list(req: Request) async throws -> Response {
-        let f = try parseFilters(req)
+        let f = try Self.parseFilters(req)
         let today = Self.today()
         let key = "list|\(today)|\(SitePaths.list(f.query))"
         return try await render(req, template: "list", key: key) {
@@ -242,8 +243,16 @@ struct SiteController: RouteCollection {
         let number = try numberParameter(req)
         let rawPart = req.parameters.get("part") ?? ""
         let rawLang = req.parameters.get("lang")
-        for suffix in [".pdf", ".docx"] where rawPart.hasSuffix(suffix) || (rawLang?.hasSuffix(suffix) ?? false) {
-            throw Abort(.notFound, reason: "Downloads as PDF and Word are not available yet on this server.")
+        let downloads = DownloadController(cache: cache, baseURL: baseURL, strings: strings)
+        if rawLang == nil, let (part, format) = DownloadController.split(rawPart) {
+            return try await downloads.document(req, number: number, part: part, language: nil, format: format)
+        }
+        if let rawLang, rawLang == "letter" || rawLang.hasPrefix("letter.") {
+            return try await downloads.letter(req, number: number, part: rawPart, language: nil, file: rawLang)
+        }
+        if let rawLang, let (lang, format) = DownloadController.split(rawLang) {
+            guard LanguageTag.problem(lang) == nil else { throw Abort(.notFound, reason: "There is no such translation.") }
+            return try await downloads.document(req, number: number, part: rawPart, language: lang, format: format)
         }
         guard let (kind, sequence) = SitePaths.parsePart(rawPart) else {
             throw Abort(.notFound, reason: "There is no such document in \(number.label).")
@@ -319,13 +328,23 @@ struct SiteController: RouteCollection {
             let targetByID = Dictionary(uniqueKeysWithValues: targets.map { ($0.id, $0) })
             let copyTargets = try await Store(db: db).targets(ids: ta.copiesTo.compactMap(\.target))
             let copyByID = Dictionary(uniqueKeysWithValues: copyTargets.map { ($0.id, $0) })
+            let letterText = Markdown.parse(ta.letter ?? "").map(\.plainText).joined(separator: "\n\n")
             let targetValues: [TemplateValue] = ta.targets.compactMap { targetByID[$0.target] }.map { t in
+                var mailto: TemplateValue = false
+                var shortened = false
+                if let email = t.email {
+                    let link = Mailto.link(to: email, subject: "\(number.label): \(doc.title)", body: letterText,
+                                           fullTextURL: baseURL + path)
+                    mailto = .string(link.url)
+                    shortened = link.shortened
+                }
                 let salutationLang = t.salutation[doc.language] != nil ? doc.language : (t.salutation["en"] != nil ? "en" : t.salutation.keys.sorted().first ?? doc.language)
                 return [
                     "title": .string(t.title), "name": t.name.template, "organisation": t.organisation.template,
                     "address": .list(t.address.map { .string($0) }), "salutation": t.salutation(for: doc.language).template,
                     "salutation_lang": .string(salutationLang), "email": t.email.template, "fax": t.fax.template, "phone": t.phone.template,
                     "web_form": t.webForm.template, "channel_notes": t.channelNotes.template,
+                    "mailto": mailto, "mailto_shortened": .bool(shortened), "id": .string(t.id),
                     "social": .list(t.social.sorted { $0.key < $1.key }.map { ["network": .string(Self.themeLabel($0.key)), "handle": .string($0.value)] }),
                 ]
             }
@@ -339,6 +358,7 @@ struct SiteController: RouteCollection {
                 "preferred_languages": .string(ta.preferredLanguages.map { Format.languageName($0) }.joined(separator: ", ")),
                 "targets": .list(targetValues), "copies_to": .list(copies),
                 "letter": .html(HTML.markdown(ta.letter)), "other_channels": .html(HTML.markdown(ta.otherChannels)),
+                "letter_action": .string(path + "/letter"),
             ]
         }
         let alternates = family.filter { $0.id != doc.id }.map { ($0.language, SitePaths.document(number, $0)) }

@@ -1,0 +1,389 @@
+import CPangoCairo
+import Foundation
+import VigilCore
+
+/// Paper sizes in PDF points.
+public enum PaperSize: String, Sendable, CaseIterable {
+    case a4, letter
+    var size: (width: Double, height: Double) {
+        switch self {
+        case .a4: return (595.276, 841.89)
+        case .letter: return (612, 792)
+        }
+    }
+}
+
+/// Renders printable documents to PDF with Pango (line breaking, bidi, shaping, font fallback
+/// for every script) on a Cairo PDF surface. Fonts are embedded (subset) by Cairo. Output is
+/// deterministic: the metadata dates come from the document, not the clock.
+public enum PDFRenderer {
+    public struct Options: Sendable {
+        public var paper: PaperSize = .a4
+        public init(paper: PaperSize = .a4) { self.paper = paper }
+    }
+
+    public struct RenderError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    static var fontFamilies: String { ProcessInfo.processInfo.environment["VIGIL_PDF_FONTS"] ?? "Noto Sans, Noto Sans Arabic, Noto Naskh Arabic, Noto Sans CJK SC, Noto Sans Hebrew, DejaVu Sans" }
+    static let accent = (0.541, 0.110, 0.110)
+    static let ink = (0.114, 0.114, 0.122)
+    static let muted = (0.29, 0.29, 0.31)
+    static let tint = (0.961, 0.953, 0.933)
+
+    /// One PDF of one document.
+    public static func render(_ doc: PrintableDocument, options: Options = .init()) throws -> Data {
+        try render(documents: [doc], cover: nil, options: options, title: "\(doc.number.label): \(doc.document.title)",
+                   date: doc.document.published, language: doc.document.language)
+    }
+
+    /// A cover page (title, lines, table of contents), then each document from a new page.
+    public struct Cover: Sendable {
+        public var title: String
+        public var lines: [String]
+        public var contentsHeading: String
+        public init(title: String, lines: [String], contentsHeading: String = "Contents") {
+            self.title = title; self.lines = lines; self.contentsHeading = contentsHeading
+        }
+    }
+
+    /// A free flow of blocks (a letter): no masthead footer, page numbers only.
+    public static func render(items: [PrintItem], title: String, date: PartialDate, language: String, options: Options) throws -> Data {
+        try render(documents: [], cover: nil, options: options, title: title, date: date, language: language, items: items)
+    }
+
+    public static func render(documents: [PrintableDocument], cover: Cover?, options: Options, title: String,
+                              date: PartialDate, language: String, items: [PrintItem]? = nil) throws -> Data {
+        let (pageW, pageH) = options.paper.size
+        let sink = PDFSink()
+        let sinkPointer = Unmanaged.passUnretained(sink).toOpaque()
+        guard let surface = cairo_pdf_surface_create_for_stream({ closure, bytes, length in
+            guard let closure, let bytes else { return CAIRO_STATUS_WRITE_ERROR }
+            Unmanaged<PDFSink>.fromOpaque(closure).takeUnretainedValue().data.append(bytes, count: Int(length))
+            return CAIRO_STATUS_SUCCESS
+        }, sinkPointer, pageW, pageH) else { throw RenderError(description: "cairo could not create a PDF surface") }
+        defer { cairo_surface_destroy(surface) }
+        let stamp = String(format: "%04d-%02d-%02dT00:00:00Z", date.year, date.month ?? 1, date.day ?? 1)
+        cairo_pdf_surface_set_metadata(surface, CAIRO_PDF_METADATA_TITLE, title)
+        cairo_pdf_surface_set_metadata(surface, CAIRO_PDF_METADATA_CREATOR, "Vigil")
+        cairo_pdf_surface_set_metadata(surface, CAIRO_PDF_METADATA_CREATE_DATE, stamp)
+        cairo_pdf_surface_set_metadata(surface, CAIRO_PDF_METADATA_MOD_DATE, stamp)
+        cairo_pdf_surface_set_metadata(surface, CAIRO_PDF_METADATA_KEYWORDS, language)
+        guard let cr = cairo_create(surface) else { throw RenderError(description: "cairo could not create a context") }
+        defer { cairo_destroy(cr) }
+
+        let layout = Layouter(cr: cr, pageWidth: pageW, pageHeight: pageH)
+        var starts: [(Int, PrintableDocument)] = []
+        if let cover { layout.coverPage(cover) }
+        for (i, doc) in documents.enumerated() {
+            if i > 0 || cover != nil { layout.newPage() }
+            starts.append((layout.pages.count - 1, doc))
+            layout.document(doc)
+        }
+        if cover != nil {
+            layout.contents(starts.map { ("\($0.1.number.label) — \($0.1.document.title)", $0.0 + 1, $0.1.document.language) })
+        }
+        for item in items ?? [] { layout.block(item) }
+        // Footers need the page count; pages belong to the document that started last before them.
+        let total = layout.pages.count
+        for (index, page) in layout.pages.enumerated() {
+            let owner = starts.last(where: { $0.0 <= index })?.1
+            layout.drawPage(page, number: index + 1, of: total, footer: owner, surface: surface)
+            cairo_show_page(cr)
+        }
+        layout.release()
+        cairo_surface_finish(surface)
+        let status = cairo_surface_status(surface)
+        guard status == CAIRO_STATUS_SUCCESS else {
+            throw RenderError(description: "cairo: \(String(cString: cairo_status_to_string(status)))")
+        }
+        return sink.data
+    }
+}
+
+final class PDFSink {
+    var data = Data()
+}
+
+/// Lays a flow of blocks out into pages of drawing operations, then draws them.
+final class Layouter {
+    enum Op {
+        case line(layout: OpaquePointer, index: Int32, x: Double, baseline: Double, color: (Double, Double, Double))
+        case rect(x: Double, y: Double, w: Double, h: Double, color: (Double, Double, Double))
+        case outline(title: String, y: Double)
+    }
+
+    let cr: OpaquePointer
+    let pageWidth: Double, pageHeight: Double
+    let margin = 56.0
+    let top = 54.0
+    let bottom = 70.0
+    var pages: [[Op]] = [[]]
+    var y: Double
+    var layouts: [OpaquePointer] = []
+
+    init(cr: OpaquePointer, pageWidth: Double, pageHeight: Double) {
+        self.cr = cr; self.pageWidth = pageWidth; self.pageHeight = pageHeight
+        y = top
+    }
+
+    var contentWidth: Double { pageWidth - 2 * margin }
+    var limit: Double { pageHeight - bottom }
+
+    func newPage() {
+        pages.append([])
+        y = top
+    }
+
+    func add(_ op: Op) { pages[pages.count - 1].append(op) }
+
+    /// A Pango layout of `markup` in `language`, wrapped to `width`.
+    func makeLayout(_ markup: String, size: Double, bold: Bool = false, italic: Bool = false, width: Double,
+                    language: String, alignCenter: Bool = false) -> OpaquePointer {
+        let layout = pango_cairo_create_layout(cr)!
+        layouts.append(layout)
+        let lang = pango_language_from_string(language)
+        let context = pango_layout_get_context(layout)
+        pango_context_set_language(context, lang)
+        // Exact (unrounded, unhinted) glyph positions: PDF is resolution-independent, and text
+        // extraction (pdftotext, screen readers) relies on positions matching the font's advances.
+        pango_context_set_round_glyph_positions(context, 0)
+        let fontOptions = cairo_font_options_create()
+        cairo_font_options_set_hint_metrics(fontOptions, CAIRO_HINT_METRICS_OFF)
+        cairo_font_options_set_hint_style(fontOptions, CAIRO_HINT_STYLE_NONE)
+        pango_cairo_context_set_font_options(context, fontOptions)
+        cairo_font_options_destroy(fontOptions)
+        pango_layout_context_changed(layout)
+        let desc = pango_font_description_from_string(PDFRenderer.fontFamilies)!
+        pango_font_description_set_absolute_size(desc, size * Double(PANGO_SCALE))
+        if bold { pango_font_description_set_weight(desc, PANGO_WEIGHT_BOLD) }
+        if italic { pango_font_description_set_style(desc, PANGO_STYLE_ITALIC) }
+        pango_layout_set_font_description(layout, desc)
+        pango_font_description_free(desc)
+        pango_layout_set_width(layout, Int32(width * Double(PANGO_SCALE)))
+        pango_layout_set_wrap(layout, PANGO_WRAP_WORD_CHAR)
+        pango_layout_set_spacing(layout, Int32(size * 0.35 * Double(PANGO_SCALE)))
+        if alignCenter { pango_layout_set_alignment(layout, PANGO_ALIGN_CENTER) }
+        // With auto-dir (the default), "left" means the start side: right for Arabic or Hebrew.
+        pango_layout_set_auto_dir(layout, 1)
+        pango_layout_set_markup(layout, markup, -1)
+        return layout
+    }
+
+    /// Places every line of a layout, breaking to a new page where needed.
+    func flow(_ layout: OpaquePointer, x: Double, color: (Double, Double, Double) = PDFRenderer.ink, spaceAfter: Double,
+              background: (Double, Double, Double)? = nil, bar: (Double, Double, Double)? = nil, padding: Double = 0) {
+        let iter = pango_layout_get_iter(layout)!
+        defer { pango_layout_iter_free(iter) }
+        var index: Int32 = 0
+        var first = true
+        y += padding
+        repeat {
+            var logical = PangoRectangle()
+            pango_layout_iter_get_line_extents(iter, nil, &logical)
+            let lineTop = Double(logical.y) / Double(PANGO_SCALE)
+            let lineHeight = Double(logical.height) / Double(PANGO_SCALE)
+            let baseline = Double(pango_layout_iter_get_baseline(iter)) / Double(PANGO_SCALE)
+            if first { first = false }
+            if y + lineHeight > limit {
+                newPage()
+            }
+            // Position lines by their own offset within the paragraph, continuing from the cursor.
+            let lineX = Double(logical.x) / Double(PANGO_SCALE)
+            if let background {
+                add(.rect(x: x - padding, y: y - 1, w: contentWidth - (x - margin) + 2 * padding, h: lineHeight + 2 + padding, color: background))
+            }
+            if let bar { add(.rect(x: x - padding - 4, y: y - 1, w: 3, h: lineHeight + 2 + padding, color: bar)) }
+            add(.line(layout: layout, index: index, x: x + lineX, baseline: y + (baseline - lineTop), color: color))
+            y += lineHeight + Double(pango_layout_get_spacing(layout)) / Double(PANGO_SCALE)
+            index += 1
+        } while pango_layout_iter_next_line(iter) != 0
+        y += spaceAfter + padding
+    }
+
+    func ensureSpace(_ needed: Double) {
+        if y + needed > limit { newPage() }
+    }
+
+    static func escape(_ s: String) -> String {
+        var out = ""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&#39;"
+            default:
+                if scalar.value < 0x20 && scalar != "\n" && scalar != "\t" { continue }
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
+    static func markup(_ inlines: [Markdown.Inline]) -> String {
+        inlines.map { i -> String in
+            switch i {
+            case .text(let s): return escape(s)
+            case .strong(let c): return "<b>\(markup(c))</b>"
+            case .emphasis(let c): return "<i>\(markup(c))</i>"
+            case .code(let s): return "<tt>\(escape(s))</tt>"
+            case .lineBreak: return "\n"
+            case .link(let text, let url):
+                let label = markup(text)
+                let shown = text.map(\.plainText).joined() == url ? "" : " (\(escape(url)))"
+                return "<span foreground=\"#0b4f8a\" underline=\"single\">\(label)</span>\(shown)"
+            }
+        }.joined()
+    }
+
+    func document(_ doc: PrintableDocument) {
+        for item in doc.blocks() {
+            block(item)
+        }
+    }
+
+    func block(_ item: PrintItem) {
+        let lang = item.language
+        switch item.block {
+        case .masthead(let title, let meta):
+            let band = makeLayout(Self.escape(title), size: 22, bold: true, width: contentWidth - 24, language: lang)
+            var ink = PangoRectangle()
+            pango_layout_get_pixel_extents(band, nil, &ink)
+            let bandHeight = Double(ink.height) + 22
+            add(.rect(x: margin, y: y, w: contentWidth, h: bandHeight, color: PDFRenderer.accent))
+            let saved = y
+            y += 11
+            flow(band, x: margin + 12, color: (1, 1, 1), spaceAfter: 0)
+            y = saved + bandHeight + 8
+            let metaLayout = makeLayout(Self.escape(meta.joined(separator: "   ·   ")), size: 9.5, bold: true, width: contentWidth, language: lang)
+            flow(metaLayout, x: margin, color: PDFRenderer.muted, spaceAfter: 14)
+        case .title(let t):
+            if item.outline { add(.outline(title: t, y: y)) }
+            flow(makeLayout(Self.escape(t), size: 19, bold: true, width: contentWidth, language: lang), x: margin, spaceAfter: 10)
+        case .heading(let t):
+            ensureSpace(70)
+            y += 8
+            if item.outline { add(.outline(title: t, y: y)) }
+            flow(makeLayout(Self.escape(t), size: 14, bold: true, width: contentWidth, language: lang), x: margin, color: PDFRenderer.accent, spaceAfter: 6)
+            add(.rect(x: margin, y: y - 4, w: contentWidth, h: 0.8, color: PDFRenderer.accent))
+            y += 4
+        case .subheading(let t):
+            ensureSpace(50)
+            y += 4
+            if item.outline { add(.outline(title: t, y: y)) }
+            flow(makeLayout(Self.escape(t), size: 11.5, bold: true, width: contentWidth, language: lang), x: margin, spaceAfter: 4)
+        case .paragraph(let inlines, let style):
+            switch style {
+            case .normal: flow(makeLayout(Self.markup(inlines), size: 10.5, width: contentWidth, language: lang), x: margin, spaceAfter: 7)
+            case .lead: flow(makeLayout(Self.markup(inlines), size: 12, width: contentWidth, language: lang), x: margin, color: PDFRenderer.muted, spaceAfter: 9)
+            case .small: flow(makeLayout(Self.markup(inlines), size: 9.5, width: contentWidth - 14, language: lang), x: margin + 14, color: PDFRenderer.muted, spaceAfter: 2)
+            case .note:
+                flow(makeLayout(Self.markup(inlines), size: 10.5, bold: true, width: contentWidth - 16, language: lang), x: margin + 10,
+                     spaceAfter: 8, background: PDFRenderer.tint, bar: (0.122, 0.420, 0.208), padding: 3)
+            }
+        case .bullet(let inlines):
+            let l = makeLayout("•  " + Self.markup(inlines), size: 10.5, width: contentWidth - 14, language: lang)
+            pango_layout_set_indent(l, Int32(-8 * Double(PANGO_SCALE)))
+            flow(l, x: margin + 14, spaceAfter: 3)
+        case .numbered(let n, let inlines):
+            flow(makeLayout("\(n).  " + Self.markup(inlines), size: 10.5, width: contentWidth - 14, language: lang), x: margin + 14, spaceAfter: 3)
+        case .address(let lines):
+            ensureSpace(Double(lines.count) * 14 + 10)
+            y += 4
+            let markup = lines.enumerated().map { $0.offset == 0 ? "<b>\(Self.escape($0.element))</b>" : Self.escape($0.element) }.joined(separator: "\n")
+            flow(makeLayout(markup, size: 10.5, width: contentWidth - 14, language: lang), x: margin + 14, spaceAfter: 4,
+                 bar: PDFRenderer.accent)
+        case .quote(let text, let by):
+            y += 4
+            flow(makeLayout("<i>“\(Self.escape(text))”</i>", size: 12, width: contentWidth - 24, language: lang), x: margin + 16,
+                 spaceAfter: by == nil ? 10 : 2, background: PDFRenderer.tint, bar: PDFRenderer.accent, padding: 4)
+            if let by {
+                flow(makeLayout("— \(Self.escape(by))", size: 10.5, bold: true, width: contentWidth - 24, language: lang), x: margin + 16,
+                     spaceAfter: 10)
+            }
+        }
+    }
+
+    var contentsPage = 0
+    var contentsY = 0.0
+
+    func coverPage(_ cover: PDFRenderer.Cover) {
+        y = 200
+        flow(makeLayout(Self.escape(cover.title), size: 28, bold: true, width: contentWidth, language: "en", alignCenter: true), x: margin,
+             color: PDFRenderer.accent, spaceAfter: 16)
+        for line in cover.lines {
+            flow(makeLayout(Self.escape(line), size: 12, width: contentWidth, language: "en", alignCenter: true), x: margin,
+                 color: PDFRenderer.muted, spaceAfter: 4)
+        }
+        newPage()
+        add(.outline(title: cover.contentsHeading, y: y))
+        flow(makeLayout(Self.escape(cover.contentsHeading), size: 16, bold: true, width: contentWidth, language: "en"), x: margin, spaceAfter: 10)
+        contentsPage = pages.count - 1
+        contentsY = y
+    }
+
+    /// Fills the contents page reserved by `coverPage`, now that the start pages are known.
+    func contents(_ entries: [(title: String, page: Int, language: String)]) {
+        let savedPages = pages, savedY = y
+        var ops: [Op] = []
+        pages = [[]]
+        y = contentsY
+        for (i, entry) in entries.enumerated() {
+            let number = makeLayout("\(entry.page)", size: 10.5, width: 40, language: "en")
+            pango_layout_set_alignment(number, PANGO_ALIGN_RIGHT)
+            let lineY = y
+            flow(makeLayout("\(i + 1).  " + Self.escape(entry.title), size: 10.5, width: contentWidth - 50, language: entry.language),
+                 x: margin, spaceAfter: 5)
+            let endY = y
+            y = lineY
+            flow(number, x: margin + contentWidth - 40, spaceAfter: 0)
+            y = endY
+            if pages.count > 1 { break }  // one page of contents
+        }
+        ops = pages[0]
+        pages = savedPages
+        pages[contentsPage] += ops
+        y = savedY
+    }
+
+    func drawPage(_ ops: [Op], number: Int, of total: Int, footer doc: PrintableDocument?, surface: OpaquePointer) {
+        for op in ops {
+            switch op {
+            case .rect(let x, let y, let w, let h, let c):
+                cairo_set_source_rgb(cr, c.0, c.1, c.2)
+                cairo_rectangle(cr, x, y, w, h)
+                cairo_fill(cr)
+            case .line(let layout, let index, let x, let baseline, let c):
+                cairo_set_source_rgb(cr, c.0, c.1, c.2)
+                cairo_move_to(cr, x, baseline)
+                pango_cairo_show_layout_line(cr, pango_layout_get_line_readonly(layout, index))
+            case .outline(let title, let y):
+                _ = cairo_pdf_surface_add_outline(surface, 0, title, "page=\(number) pos=[\(Int(margin)) \(Int(y))]", cairo_pdf_outline_flags_t(rawValue: 0))
+            }
+        }
+        // Footer: the urgent action, its address (a link) and the page number.
+        cairo_set_source_rgb(cr, PDFRenderer.muted.0, PDFRenderer.muted.1, PDFRenderer.muted.2)
+        cairo_rectangle(cr, margin, pageHeight - bottom + 22, contentWidth, 0.5)
+        cairo_fill(cr)
+        let pageText = (doc?.labels.page ?? "Page {n} of {m}").replacingOccurrences(of: "{n}", with: "\(number)").replacingOccurrences(of: "{m}", with: "\(total)")
+        var left = ""
+        if let doc { left = "\(doc.number.label)  ·  \(doc.url)" }
+        let footer = makeLayout(Self.escape(left), size: 8.5, width: contentWidth - 90, language: "en")
+        cairo_move_to(cr, margin, pageHeight - bottom + 30)
+        if let doc { cairo_tag_begin(cr, CAIRO_TAG_LINK, "uri='\(doc.url.replacingOccurrences(of: "'", with: "%27"))'") }
+        pango_cairo_show_layout(cr, footer)
+        if doc != nil { cairo_tag_end(cr, CAIRO_TAG_LINK) }
+        let right = makeLayout(Self.escape(pageText), size: 8.5, width: 90, language: "en")
+        pango_layout_set_alignment(right, PANGO_ALIGN_RIGHT)
+        cairo_move_to(cr, pageWidth - margin - 90, pageHeight - bottom + 30)
+        pango_cairo_show_layout(cr, right)
+    }
+
+    func release() {
+        for l in layouts { g_object_unref(UnsafeMutableRawPointer(l)) }
+        layouts = []
+    }
+}

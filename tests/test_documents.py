@@ -1,0 +1,236 @@
+"""Urgent actions as PDF and Word, read back with real readers: pdftotext, pypdf, python-docx and
+LibreOffice. The text of every field of the document must come back."""
+import io, json, os, pathlib, re, shutil, subprocess, unicodedata, urllib.parse
+
+import pytest
+
+DOCS = {  # document id -> path
+    "ua-126-19-0-en": "/urgent-actions/126-19/initial",
+    "ua-126-19-2-en": "/urgent-actions/126-19/outcome",
+    "ua-126-19-0-ru": "/urgent-actions/126-19/initial/ru",
+    "ua-77-26-0-ar": "/urgent-actions/77-26/initial",
+    "ua-88-26-0-zh": "/urgent-actions/88-26/initial",
+}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    from conftest import Vigil, Server
+    tmp = tmp_path_factory.mktemp("documents")
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["VIGIL_DATABASE_PATH"] = str(tmp / "vigil.sqlite")
+    env["LOG_LEVEL"] = "warning"
+    vigil = Vigil(env)
+    vigil.run("migrate", "--yes")
+    vigil.run("demo")
+    s = Server(vigil).start()
+    yield s
+    s.stop()
+
+
+def get(server, path, expect=200):
+    status, body = server.request("GET", path)
+    assert status == expect, (path, status, body[:300])
+    return body
+
+
+def pdftotext(data, tmp_path, name="x"):
+    f = tmp_path / f"{name}.pdf"
+    f.write_bytes(data)
+    return subprocess.run(["pdftotext", "-enc", "UTF-8", str(f), "-"], capture_output=True, check=True).stdout.decode()
+
+
+def docx_text(data):
+    import docx
+    d = docx.Document(io.BytesIO(data))
+    return "\n".join(p.text for p in d.paragraphs), d
+
+
+ARABIC_MARKS = re.compile("[\u064b-\u065f\u0670]")
+
+
+def norm(s):
+    s = unicodedata.normalize("NFKC", s)
+    s = ARABIC_MARKS.sub("", s)
+    return s
+
+
+def words(s):
+    return [w for w in re.split(r"[\s\u200e\u200f\u202a-\u202e\u060c\u061b\u061f,.;:!?()\[\]«»“”\"'’/—–-]+", norm(s)) if w]
+
+
+def field_texts(doc, case, targets):
+    """The document's own words, from the API: what the page shows as its main content."""
+    out = [doc["title"], doc.get("summary", ""), doc["body"], doc.get("additional_information", "")]
+    if doc.get("quote"):
+        out += [doc["quote"]["text"], doc["quote"].get("by", "")]
+    ta = doc.get("take_action")
+    if ta:
+        out.append(ta.get("letter", ""))
+        for t in targets:
+            out += [t["title"], t.get("organisation", ""), *t.get("address", [])]
+    out += [p["name"] for p in case["people"]]
+    return [re.sub(r"[*_`#>]", " ", x) for x in out if x]
+
+
+def contains_all(haystack, texts, cjk=False):
+    missing = []
+    if cjk:
+        flat = re.sub(r"\s+", "", norm(haystack))
+        for t in texts:
+            for chunk in re.split(r"[\s\n]+", norm(t)):
+                if chunk and chunk not in flat:
+                    missing.append(chunk)
+        return missing
+    have = set(words(haystack))
+    # Arabic: poppler writes the lam-alef ligature's letters in visual order; compare letters.
+    have_sorted = {"".join(sorted(w)) for w in have}
+    for t in texts:
+        for w in words(t):
+            if w not in have and "".join(sorted(w)) not in have_sorted:
+                missing.append(w)
+    return missing
+
+
+@pytest.mark.parametrize("doc_id", list(DOCS))
+def test_every_word_of_the_document_is_in_its_pdf_and_docx(server, tmp_path, doc_id):
+    doc = json.loads(get(server, f"/api/v1/documents/{doc_id}"))
+    case = json.loads(get(server, f"/api/v1/cases/{doc['case']}"))
+    targets = [json.loads(get(server, f"/api/v1/targets/{t['target']}")) for t in (doc.get("take_action") or {}).get("targets", [])]
+    texts = field_texts(doc, case, targets)
+    cjk = doc["language"].startswith("zh")
+    pdf = get(server, DOCS[doc_id] + ".pdf")
+    assert pdf.startswith(b"%PDF-")
+    missing = contains_all(pdftotext(pdf, tmp_path), texts, cjk)
+    assert not missing, f"PDF lacks {missing[:20]}"
+    text, _ = docx_text(get(server, DOCS[doc_id] + ".docx"))
+    missing = contains_all(text, texts, cjk)
+    assert not missing, f"DOCX lacks {missing[:20]}"
+
+
+def test_the_outcome_carries_title_names_sentences_quote_and_number(server, tmp_path):
+    for text in (pdftotext(get(server, "/urgent-actions/126-19/outcome.pdf"), tmp_path),
+                 docx_text(get(server, "/urgent-actions/126-19/outcome.docx"))[0]):
+        flat = " ".join(text.split())
+        assert "URGENT ACTION OUTCOME" in flat and "UA 126/19" in flat
+        assert "Conviction of prisoners of conscience upheld" in flat
+        for name, years in [("Emir-Usein Kuku", 12), ("Muslim Aliyev", 19), ("Enver Bekirov", 18), ("Vadim Siruk", 12),
+                            ("Refat Alimov", 8), ("Arsen Dzhepparov", 7)]:
+            assert name in flat
+            assert f"{name}: {years} years" in flat
+        assert "Your letters show that the truth cannot be locked up." in flat
+        assert "No further action is requested" in flat
+
+
+def test_the_initial_document_has_every_address_salutation_and_the_deadline(server, tmp_path):
+    for text in (pdftotext(get(server, "/urgent-actions/126-19/initial.pdf"), tmp_path),
+                 docx_text(get(server, "/urgent-actions/126-19/initial.docx"))[0]):
+        assert "Please take action as soon as possible until: 14 November 2019" in " ".join(text.split())
+        lines = [l.strip() for l in text.splitlines()]
+        for line in ["Prosecutor General", "Prosecutor General's Office of the Russian Federation",
+                     "[Example address - check before sending]", "Moscow", "Russian Federation"]:
+            assert line in lines, line
+        assert "Salutation: Dear Prosecutor General" in text
+        assert "Email: prosecutor-general@example.org" in text
+
+
+def test_arabic_comes_back_in_logical_order_and_docx_is_right_to_left(server, tmp_path):
+    text = pdftotext(get(server, "/urgent-actions/77-26/initial.pdf"), tmp_path)
+    assert "محامية حقوقية محتجزة بسبب عملها" in text  # logical order, right characters
+    assert "نور حسن" in text
+    _, d = docx_text(get(server, "/urgent-actions/77-26/initial.docx"))
+    arabic = [p for p in d.paragraphs if re.search("[\u0600-\u06ff]", p.text)]
+    assert arabic
+    ns = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+    for p in arabic:
+        assert p._p.pPr.find(f"{ns}bidi") is not None, p.text
+
+
+def test_pypdf_reads_cyrillic_and_chinese_and_metadata(server):
+    import pypdf
+    ru = pypdf.PdfReader(io.BytesIO(get(server, "/urgent-actions/126-19/initial/ru.pdf")))
+    assert "Эмиру-Усеину Куку" in " ".join(p.extract_text() for p in ru.pages)
+    assert ru.metadata.title.startswith("UA 126/19")
+    assert ru.outline, "sections are bookmarked"
+    zh = pypdf.PdfReader(io.BytesIO(get(server, "/urgent-actions/88-26/initial.pdf")))
+    assert "李伟" in zh.pages[0].extract_text()
+    letter = pypdf.PdfReader(io.BytesIO(get(server, "/urgent-actions/126-19/initial.pdf?paper=letter")))
+    box = letter.pages[0].mediabox
+    assert (round(float(box.width)), round(float(box.height))) == (612, 792)
+    a4 = pypdf.PdfReader(io.BytesIO(get(server, "/urgent-actions/126-19/initial.pdf"))).pages[0].mediabox
+    assert (round(float(a4.width)), round(float(a4.height))) == (595, 842)
+
+
+def test_docx_converts_in_libreoffice(server, tmp_path):
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    assert soffice, "LibreOffice is installed by make test"
+    for doc_id, path in DOCS.items():
+        (tmp_path / f"{doc_id}.docx").write_bytes(get(server, path + ".docx"))
+    (tmp_path / "letter.docx").write_bytes(get(server, "/urgent-actions/77-26/initial/letter.docx?name=Ana"))
+    p = subprocess.run([soffice, "--headless", f"-env:UserInstallation=file://{tmp_path}/lo-profile", "--convert-to", "pdf",
+                        "--outdir", str(tmp_path / "out"), *[str(f) for f in sorted(tmp_path.glob("*.docx"))]],
+                       capture_output=True, timeout=300)
+    assert p.returncode == 0, p.stderr.decode()[-2000:]
+    for f in sorted(tmp_path.glob("*.docx")):
+        out = tmp_path / "out" / (f.stem + ".pdf")
+        assert out.exists() and out.stat().st_size > 1000, f"{f.name} did not convert: {p.stdout.decode()} {p.stderr.decode()}"
+    assert "Conviction of prisoners of conscience upheld" in pdftotext((tmp_path / "out/ua-126-19-2-en.pdf").read_bytes(), tmp_path, "lo")
+
+
+def test_a_letter_with_initials_only_carries_no_full_name(server, tmp_path):
+    q = urllib.parse.urlencode({"target": "ru-prosecutor-general", "name": "Anna Maria Schmidt", "town": "Berlin", "initials": "1"})
+    status, body = server.request("GET", f"/urgent-actions/126-19/initial/letter.pdf?{q}")
+    assert status == 200
+    text = pdftotext(body, tmp_path)
+    assert "A. M. S." in text and "Berlin" in text
+    for part in ["Anna", "Maria", "Schmidt"]:
+        assert part not in text
+    docx, _ = docx_text(get(server, f"/urgent-actions/126-19/initial/letter.docx?{q}"))
+    assert "A. M. S." in docx and "Schmidt" not in docx
+    # The Russian official gets the Russian model letter and salutation.
+    assert "Уважаемый господин Генеральный прокурор" in text
+    status, _ = server.request("GET", "/urgent-actions/126-19/initial/letter.pdf?target=someone-else")
+    assert status == 400
+    status, _ = server.request("GET", "/urgent-actions/126-19/initial/letter.pdf?name=" + "x" * 200)
+    assert status == 400
+    status, _ = server.request("GET", "/urgent-actions/126-19/outcome/letter.pdf")
+    assert status == 404
+
+
+def test_mailto_links_work_and_stay_short(server):
+    page = get(server, "/urgent-actions/126-19/initial").decode()
+    links = re.findall(r'href="(mailto:[^"]+)"', page)
+    full = [l.replace("&amp;", "&") for l in links if "?subject=" in l]
+    assert full
+    for link in full:
+        assert len(link) < 2000
+        parsed = urllib.parse.urlparse(link)
+        assert parsed.path == "prosecutor-general@example.org"
+        qs = urllib.parse.parse_qs(parsed.query)
+        assert qs["subject"][0].startswith("UA 126/19: ")
+        assert "I am writing to express my deep concern" in qs["body"][0]
+
+
+def test_the_letter_writing_pack(server, tmp_path):
+    text = pdftotext(get(server, "/pack.pdf"), tmp_path)
+    assert "Letter-writing pack" in text and "Contents" in text
+    assert "UA 88/26" in text and "UA 77/26" in text and "UA 126/19" not in text  # only open actions
+    cn = pdftotext(get(server, "/pack.pdf?country=CN"), tmp_path)
+    assert "UA 88/26" in cn and "UA 77/26" not in cn
+    get(server, "/pack.pdf?country=RU", expect=404)
+    get(server, "/pack.pdf?colour=red", expect=400)
+
+
+def test_documents_are_cached_with_etags(server):
+    import urllib.request
+    r1 = urllib.request.urlopen(server.base + "/urgent-actions/126-19/outcome.pdf")
+    etag = r1.headers["ETag"]
+    body1 = r1.read()
+    assert etag and r1.headers["Content-Type"] == "application/pdf"
+    req = urllib.request.Request(server.base + "/urgent-actions/126-19/outcome.pdf", headers={"If-None-Match": etag})
+    try:
+        urllib.request.urlopen(req)
+        raise AssertionError("expected 304")
+    except urllib.error.HTTPError as e:
+        assert e.code == 304
+    assert urllib.request.urlopen(server.base + "/urgent-actions/126-19/outcome.pdf").read() == body1
