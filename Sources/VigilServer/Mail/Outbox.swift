@@ -1,0 +1,164 @@
+import Fluent
+import Foundation
+import SQLKit
+import Vapor
+
+/// A message waiting to go out, or gone. Mail is never sent on a request path: requests write
+/// here (in their own transaction) and the worker delivers.
+final class OutboxMessageModel: Model, @unchecked Sendable {
+    static let schema = "mail_outbox"
+    @ID(key: .id) var id: UUID?
+    @Field(key: "to_address") var toAddress: String
+    @Field(key: "subject") var subject: String
+    @Field(key: "text_body") var textBody: String
+    @OptionalField(key: "html_body") var htmlBody: String?
+    @Field(key: "headers_json") var headersJSON: String
+    @Field(key: "message_id") var messageID: String
+    /// pending, sending, sent, failed
+    @Field(key: "status") var status: String
+    @Field(key: "attempts") var attempts: Int
+    @Field(key: "next_attempt_at") var nextAttemptAt: Date
+    @OptionalField(key: "claimed_at") var claimedAt: Date?
+    @OptionalField(key: "last_error") var lastError: String?
+    @Field(key: "created_at") var createdAt: Date
+    @OptionalField(key: "sent_at") var sentAt: Date?
+    init() {}
+}
+
+struct CreateMailOutbox: AsyncMigration {
+    func prepare(on db: any Database) async throws {
+        try await db.schema("mail_outbox")
+            .id()
+            .field("to_address", .string, .required)
+            .field("subject", .string, .required)
+            .field("text_body", .string, .required)
+            .field("html_body", .string)
+            .field("headers_json", .string, .required)
+            .field("message_id", .string, .required)
+            .field("status", .string, .required)
+            .field("attempts", .int, .required)
+            .field("next_attempt_at", .datetime, .required)
+            .field("claimed_at", .datetime)
+            .field("last_error", .string)
+            .field("created_at", .datetime, .required)
+            .field("sent_at", .datetime)
+            .unique(on: "message_id")
+            .create()
+        if let sql = db as? any SQLDatabase {
+            try await sql.create(index: "mail_outbox_due_idx").on("mail_outbox").column("status").column("next_attempt_at").run()
+        }
+    }
+    func revert(on db: any Database) async throws {
+        try await db.schema("mail_outbox").delete()
+    }
+}
+
+enum Outbox {
+    /// Adds a message to the outbox on `db` (call it inside the transaction that makes the message necessary).
+    @discardableResult
+    static func enqueue(to: String, subject: String, text: String, html: String?, headers: [(String, String)] = [],
+                        from: String, on db: any Database, now: Date = Date()) async throws -> OutboxMessageModel {
+        let row = OutboxMessageModel()
+        row.toAddress = to; row.subject = subject; row.textBody = text; row.htmlBody = html
+        row.headersJSON = String(decoding: try JSONSerialization.data(withJSONObject: headers.map { [$0.0, $0.1] }), as: UTF8.self)
+        let domain = MailMessage.address(from).split(separator: "@").last.map(String.init) ?? "localhost"
+        row.messageID = MailMessage.newMessageID(domain: domain)
+        row.status = "pending"; row.attempts = 0; row.nextAttemptAt = now; row.createdAt = now
+        try await row.create(on: db)
+        return row
+    }
+
+    static func message(_ row: OutboxMessageModel, from: String) -> MailMessage {
+        let pairs = (try? JSONSerialization.jsonObject(with: Data(row.headersJSON.utf8))) as? [[String]] ?? []
+        return MailMessage(from: from, to: row.toAddress, subject: row.subject, text: row.textBody, html: row.htmlBody,
+                           extraHeaders: pairs.compactMap { $0.count == 2 ? ($0[0], $0[1]) : nil },
+                           messageID: row.messageID, date: row.createdAt)
+    }
+
+    /// Waits before each retry: 1 min, 5 min, 30 min, 2 h, 12 h; then the message has failed.
+    static let backoff: [TimeInterval] = [60, 300, 1800, 7200, 43_200]
+    /// A claim older than this belongs to a process that died mid-send: the message goes back to pending.
+    static let staleClaim: TimeInterval = 600
+}
+
+/// Delivers due messages: claims each one (so that several Vigil processes never send the same
+/// message twice), sends it, and marks it sent — or schedules a retry with back-off. The only
+/// duplicate window is a crash between the server's 250 and the mark-sent commit.
+struct OutboxWorker: Sendable {
+    let db: any Database
+    let sender: @Sendable (MailMessage) async throws -> Void
+    let from: String
+    var now: @Sendable () -> Date = { Date() }
+
+    /// Sends what is due now; returns how many were delivered.
+    @discardableResult
+    func runOnce(limit: Int = 20) async throws -> Int {
+        let time = now()
+        // Release claims of processes that died mid-send.
+        try await OutboxMessageModel.query(on: db).filter(\.$status == "sending")
+            .filter(\.$claimedAt < time.addingTimeInterval(-Outbox.staleClaim))
+            .set(\.$status, to: "pending").update()
+        let due = try await OutboxMessageModel.query(on: db).filter(\.$status == "pending")
+            .filter(\.$nextAttemptAt <= time).sort(\.$nextAttemptAt).limit(limit).all()
+        var delivered = 0
+        for candidate in due {
+            // Claim: only the process whose update changed the row sends it.
+            let claimed = try await db.writeTransaction { db -> OutboxMessageModel? in
+                guard let row = try await OutboxMessageModel.find(candidate.id, on: db), row.status == "pending" else { return nil }
+                row.status = "sending"; row.claimedAt = time
+                try await row.update(on: db)
+                return row
+            }
+            guard let row = claimed else { continue }
+            do {
+                try await sender(Outbox.message(row, from: from))
+                try await db.writeTransaction { db in
+                    guard let r = try await OutboxMessageModel.find(row.id, on: db) else { return }
+                    r.status = "sent"; r.sentAt = now(); r.attempts += 1; r.lastError = nil
+                    try await r.update(on: db)
+                }
+                delivered += 1
+            } catch {
+                let permanent = (error as? SMTPError)?.isPermanent ?? false
+                try await db.writeTransaction { db in
+                    guard let r = try await OutboxMessageModel.find(row.id, on: db) else { return }
+                    r.attempts += 1
+                    r.lastError = String(describing: error).prefix(500).description
+                    if permanent || r.attempts > Outbox.backoff.count {
+                        r.status = "failed"
+                    } else {
+                        r.status = "pending"
+                        r.nextAttemptAt = now().addingTimeInterval(Outbox.backoff[r.attempts - 1])
+                    }
+                    try await r.update(on: db)
+                }
+            }
+        }
+        return delivered
+    }
+}
+
+/// Runs the outbox worker in `vigil serve` when `VIGIL_SMTP_URL` is set.
+struct OutboxWorkerLifecycle: LifecycleHandler {
+    final class Box: @unchecked Sendable { var task: Task<Void, Never>? }
+    let box = Box()
+
+    func didBootAsync(_ app: Application) async throws {
+        let args = app.environment.arguments.dropFirst()
+        guard (args.first(where: { !$0.hasPrefix("-") }) ?? "serve") == "serve", app.environment != .testing,
+              let url = app.vigil.smtpURL else { return }
+        let client = SMTPClient(configuration: try SMTPConfiguration(url: url))
+        let worker = OutboxWorker(db: app.db, sender: { try await client.send($0) }, from: app.vigil.mailFrom)
+        let logger = app.logger
+        box.task = Task {
+            while !Task.isCancelled {
+                do { try await worker.runOnce() } catch { logger.warning("mail outbox: \(error)") }
+                try? await Task.sleep(for: .seconds(5))
+            }
+        }
+    }
+
+    func shutdownAsync(_ app: Application) async {
+        box.task?.cancel()
+    }
+}
