@@ -19,25 +19,7 @@ struct FeedController: RouteCollection {
         routes.get("robots.txt", use: robots)
     }
 
-    static func xml(_ s: String) -> String {
-        var out = ""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&apos;"
-            default:
-                // Characters XML 1.0 cannot carry are dropped.
-                let v = scalar.value
-                if v == 0x9 || v == 0xA || v == 0xD || (0x20...0xD7FF).contains(v) || (0xE000...0xFFFD).contains(v) || v >= 0x10000 {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out
-    }
+    static func xml(_ s: String) -> String { XMLText.escape(s) }
 
     func all(req: Request) async throws -> Response {
         try await feed(req, key: "feed|all", title: "\(strings["site_name"]): \(strings["list_title"])", path: SitePaths.feed, filters: .init())
