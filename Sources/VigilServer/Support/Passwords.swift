@@ -1,0 +1,58 @@
+import Crypto
+import Foundation
+import Vapor
+
+/// Supporters' passwords: 12 to 128 characters of any script, no composition rules, not a known
+/// common or breached password; stored as bcrypt (cost 12) of an HMAC-SHA256 of the password keyed
+/// with the server's pepper. The pre-hash matters: bcrypt reads only 72 bytes, so two long
+/// passwords (a 64-character Cyrillic one is 128 bytes) sharing their first 72 bytes would
+/// otherwise be the same password.
+public struct Passwords: Sendable {
+    let pepperBytes: Data
+    var pepper: SymmetricKey { SymmetricKey(data: pepperBytes) }
+    let cost: Int
+    let common: Set<String>
+
+    public init(secret: ServerSecret, cost: Int = 12, commonList: Set<String> = Passwords.bundledCommonList()) {
+        pepperBytes = secret.key(for: "password-pepper").withUnsafeBytes { Data($0) }
+        self.cost = cost
+        common = commonList
+    }
+
+    public static func bundledCommonList() -> Set<String> {
+        guard let url = Bundle.module.url(forResource: "common-passwords", withExtension: "txt", subdirectory: "Resources"),
+              let text = try? String(contentsOf: url, encoding: .utf8) else { return [] }
+        return Set(text.split(whereSeparator: \.isNewline).map { $0.lowercased() }.filter { !$0.hasPrefix("#") })
+    }
+
+    /// What is wrong with a new password, in words a person can act on; nil when it is fine.
+    public func problem(_ password: String) -> String? {
+        let count = password.count
+        if count < 12 { return "Use at least 12 characters; a few words together make a good password." }
+        if count > 128 { return "Use at most 128 characters." }
+        let lowered = password.lowercased()
+        if common.contains(lowered) { return "This password is in lists of common or leaked passwords; choose another." }
+        if Set(lowered).count <= 2 { return "This password repeats the same characters; choose another." }
+        return nil
+    }
+
+    func prehash(_ password: String) -> String {
+        // Base64 of 32 bytes is 44 characters: within bcrypt's 72.
+        Data(HMAC<SHA256>.authenticationCode(for: Data(password.precomposedStringWithCanonicalMapping.utf8), using: pepper)).base64EncodedString()
+    }
+
+    public func hash(_ password: String) throws -> String {
+        try Bcrypt.hash(prehash(password), cost: cost)
+    }
+
+    public func verify(_ password: String, against hash: String) -> Bool {
+        (try? Bcrypt.verify(prehash(password), created: hash)) ?? false
+    }
+
+    /// Spends the time of one verification, so that an unknown account answers as slowly as a known one.
+    public func verifyDummy(_ password: String) {
+        _ = verify(password, against: Self.dummyHash)
+    }
+
+    static let dummyHash = (try? Bcrypt.hash("vigil-dummy-password", cost: 12)) ?? ""
+}

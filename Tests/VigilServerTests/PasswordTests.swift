@@ -1,0 +1,57 @@
+import Foundation
+import Testing
+@testable import VigilServer
+
+@Suite("Secrets and passwords")
+struct PasswordTests {
+    func secret() throws -> ServerSecret {
+        try ServerSecret.load(environment: ["VIGIL_SECRET_KEY": String(repeating: "k", count: 40)])
+    }
+
+    @Test func theSecretFileIsMadeOnceWithOwnerOnlyPermissions() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-secret-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let first = try ServerSecret.load(environment: ["VIGIL_SECRET_FILE": path])
+        let again = try ServerSecret.load(environment: ["VIGIL_SECRET_FILE": path])
+        let bytes = { (k: ServerSecret, p: String) in k.key(for: p).withUnsafeBytes { Data($0) } }
+        #expect(bytes(first, "x") == bytes(again, "x"))
+        #expect(bytes(first, "x") != bytes(first, "y"))
+        let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        #expect(throws: ServerSecret.Problem.self) { try ServerSecret.load(environment: ["VIGIL_SECRET_KEY": "short"]) }
+    }
+
+    @Test func policy() throws {
+        let p = Passwords(secret: try secret(), cost: 4)
+        #expect(p.problem("short") != nil)
+        #expect(p.problem(String(repeating: "ab", count: 65)) != nil, "more than 128")
+        #expect(p.problem("Password1234") != nil, "common, case-insensitive")
+        #expect(p.problem("aaaaaaaaaaaaaaa") != nil)
+        #expect(p.problem("лето в Коктебеле 1997") == nil, "any script, spaces allowed, no composition rules")
+        #expect(p.problem("三只小猪盖房子住在森林里") == nil)
+        #expect(Passwords.bundledCommonList().count > 50)
+    }
+
+    @Test func longPasswordsDoNotCollideAt72Bytes() throws {
+        let p = Passwords(secret: try secret(), cost: 4)
+        // 64 Cyrillic letters are 128 bytes of UTF-8: these share their first 72 bytes.
+        let a = String(repeating: "ж", count: 63) + "а"
+        let b = String(repeating: "ж", count: 63) + "б"
+        #expect(Array(a.utf8.prefix(72)) == Array(b.utf8.prefix(72)))
+        let hash = try p.hash(a)
+        #expect(p.verify(a, against: hash))
+        #expect(!p.verify(b, against: hash))
+        #expect(hash.hasPrefix("$2b$04$") || hash.hasPrefix("$2a$04$") || hash.hasPrefix("$2y$04$"))
+        // The pepper matters: the same password under another secret does not verify.
+        let other = Passwords(secret: try ServerSecret.load(environment: ["VIGIL_SECRET_KEY": String(repeating: "z", count: 40)]), cost: 4)
+        #expect(!other.verify(a, against: hash))
+        // Unicode normalisation: é precomposed and decomposed are one password.
+        let h2 = try p.hash("caf\u{E9} au lait noir")
+        #expect(p.verify("cafe\u{301} au lait noir", against: h2))
+    }
+
+    @Test func productionCostIsTwelve() throws {
+        let p = Passwords(secret: try secret())
+        #expect(try p.hash("a long enough passphrase").hasPrefix("$2b$12$"))
+    }
+}
