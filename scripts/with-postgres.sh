@@ -5,7 +5,8 @@
 set -euo pipefail
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 [ -x "$PGBIN/initdb" ] || { echo "PostgreSQL server binaries not found (apt-get install postgresql)"; exit 1; }
-PORT=${VIGIL_TEST_PG_PORT:-55432}
+free_port() { python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"; }
+PORT=${VIGIL_TEST_PG_PORT:-$(free_port)}
 DIR=$(mktemp -d /tmp/vigil-pg.XXXXXX)
 RUN=()
 if [ "$(id -u)" -eq 0 ]; then

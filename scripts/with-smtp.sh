@@ -3,8 +3,9 @@
 # with VIGIL_TEST_SMTP_* pointing at it, then stops it.
 set -euo pipefail
 DIR=$(mktemp -d /tmp/vigil-smtp.XXXXXX)
-PLAIN=${VIGIL_TEST_SMTP_PORT:-2525}
-TLS=$((PLAIN + 1))
+free_port() { python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"; }
+PLAIN=${VIGIL_TEST_SMTP_PORT:-$(free_port)}
+TLS=${VIGIL_TEST_SMTP_TLS_PORT:-$(free_port)}
 python3 "$(dirname "$0")/../tests/smtp_sink.py" "$DIR/mail" "$PLAIN" "$TLS" > "$DIR/log" 2>&1 &
 PID=$!
 cleanup() { kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; rm -rf "$DIR"; }

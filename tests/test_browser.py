@@ -17,6 +17,9 @@ PAGES = {
     "case": "/cases/crimean-tatar-defenders-kuku",
     "outcomes": "/outcomes",
     "not-found": "/no-such-page",
+    "signup": "/signup",
+    "login": "/login",
+    "password-reset": "/password-reset",
 }
 
 

@@ -4,6 +4,12 @@ import FluentSQLiteDriver
 import Vapor
 
 extension Application {
+    private struct SecretKey: StorageKey { typealias Value = ServerSecret }
+    var serverSecret: ServerSecret? {
+        get { storage[SecretKey.self] }
+        set { storage[SecretKey.self] = newValue }
+    }
+
     private struct ConfigurationKey: StorageKey { typealias Value = VigilConfiguration }
 
     /// The configuration this application was set up with.
@@ -20,6 +26,7 @@ public func configure(_ app: Application, _ configuration: VigilConfiguration) a
     try configureDatabase(app, configuration)
     app.migrations.add(Migrations.all)
     app.site = try SiteResources.load(app: app, configuration: configuration)
+    app.serverSecret = try ServerSecret.load()
     configureMiddleware(app, configuration)
     try registerRoutes(app)
     registerCommands(app)
@@ -44,6 +51,9 @@ func configureMiddleware(_ app: Application, _ configuration: VigilConfiguration
     app.middleware.use(SecurityHeadersMiddleware(tls: configuration.tls))
     app.middleware.use(VigilErrorMiddleware(environment: app.environment))
     app.middleware.use(FileMiddleware(publicDirectory: app.directory.publicDirectory, defaultFile: nil))
+    if let secret = app.serverSecret {
+        app.middleware.use(SessionMiddleware(auth: Auth(secret: secret, tls: configuration.tls)))
+    }
     app.routes.defaultMaxBodySize = ByteCount(integerLiteral: configuration.maxBodyBytes)
 }
 

@@ -1,0 +1,302 @@
+import Fluent
+import Foundation
+import Vapor
+import VigilCore
+
+/// `/signup`, `/verify`, `/login`, `/logout`, `/account`, `/password-reset`.
+/// Every form carries a CSRF token; answers never tell whether an e-mail address has an account.
+struct AccountController: RouteCollection {
+    let views: ViewRenderer
+    let strings: Strings
+    let auth: Auth
+    let passwords: Passwords
+    let baseURL: String
+    let mailFrom: String
+    let trustedProxies: [String]
+
+    func boot(routes: any RoutesBuilder) throws {
+        routes.get("signup", use: signupForm)
+        routes.post("signup", use: signup)
+        routes.get("verify", use: verify)
+        routes.get("login", use: loginForm)
+        routes.post("login", use: login)
+        routes.post("logout", use: logout)
+        routes.get("account", use: account)
+        routes.post("account", "sessions", ":id", "revoke", use: revokeSession)
+        routes.post("account", "logout-everywhere", use: logoutEverywhere)
+        routes.get("password-reset", use: resetForm)
+        routes.post("password-reset", use: resetRequest)
+        routes.post("password-reset", "new", use: resetPassword)
+    }
+
+    // MARK: - Rendering
+
+    func render(_ req: Request, _ template: String, title: String, status: HTTPStatus = .ok, _ values: [String: TemplateValue] = [:]) throws -> Response {
+        let (token, newCookie) = auth.csrfForPage(req)
+        let page: TemplateValue = [
+            "title": .string(title), "description": .string(title), "canonical": "", "lang": .string(strings.language), "dir": "ltr",
+            "ui_lang": .string(strings.language), "ui_dir": "ltr", "og_type": "website", "alternates": .list([]),
+        ]
+        var context = values
+        context["page"] = page
+        context["csrf"] = .string(token)
+        context["t"] = strings.templateValue
+        if let s = req.currentSession { context["me"] = ["name": .string(s.supporter.displayName), "email": .string(s.supporter.email)] }
+        let response = Response(status: status, headers: ["Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"],
+                                body: .init(string: try views.render(template, .object(context))))
+        if let newCookie { response.cookies[auth.csrfCookie] = auth.cookie(newCookie, maxAge: nil) }
+        return response
+    }
+
+    func message(_ req: Request, title: String, text: String, status: HTTPStatus = .ok) throws -> Response {
+        try render(req, "account-message", title: title, status: status, ["heading": .string(title), "text": .string(text)])
+    }
+
+    /// The client's address: the peer, or the first untrusted hop of X-Forwarded-For behind a trusted proxy.
+    func clientIP(_ req: Request) -> String {
+        let peer = req.remoteAddress?.ipAddress ?? "unknown"
+        guard trustedProxies.contains(peer), let forwarded = req.headers.first(name: "X-Forwarded-For") else { return peer }
+        let hops = forwarded.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        return hops.reversed().first { !trustedProxies.contains($0) } ?? peer
+    }
+
+    func limited(_ req: Request, key: String, limit: Int, window: Int) async throws {
+        if let wait = try await RateLimit.hit(key, limit: limit, window: window, on: req.db) {
+            throw Abort(.tooManyRequests, headers: ["Retry-After": String(max(1, wait))],
+                        reason: "Too many attempts. Please wait \(max(1, wait)) seconds and try again.")
+        }
+    }
+
+    // MARK: - Sign up and verification
+
+    struct SignupForm: Content {
+        var csrf: String?; var email: String?; var display_name: String?; var country: String?
+        var language: String?; var password: String?
+    }
+
+    func signupForm(req: Request) async throws -> Response {
+        try render(req, "signup", title: strings["signup_title"], ["countries": countryOptions(selected: nil)])
+    }
+
+    func countryOptions(selected: String?) -> TemplateValue {
+        .list([["value": "", "label": .string(strings["signup_country_none"]), "selected": .bool(selected == nil)]]
+              + CountryCode.all.map { ($0, Format.countryName($0)) }.sorted { $0.1 < $1.1 }
+                .map { ["value": .string($0.0), "label": .string($0.1), "selected": .bool($0.0 == selected)] })
+    }
+
+    func signup(req: Request) async throws -> Response {
+        let form = try req.content.decode(SignupForm.self)
+        try auth.checkCSRF(req, token: form.csrf)
+        try await limited(req, key: "signup:ip:\(clientIP(req))", limit: 10, window: 3600)
+        let email = (form.email ?? "").trimmingCharacters(in: .whitespaces).lowercased()
+        let name = (form.display_name ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        let country = form.country.flatMap { $0.isEmpty ? nil : $0 }
+        let supporter = Supporter(email: email, displayName: name, country: country, language: form.language ?? "en")
+        var problems = supporter.problems().map(\.message)
+        if let p = passwords.problem(form.password ?? "") { problems.append(p) }
+        if !problems.isEmpty {
+            return try render(req, "signup", title: strings["signup_title"], status: .unprocessableEntity, [
+                "errors": .list(problems.map { .string($0) }), "email": .string(email), "display_name": .string(name),
+                "countries": countryOptions(selected: country),
+            ])
+        }
+        let hash = try await req.application.threadPool.runIfActive { try passwords.hash(form.password ?? "") }
+        try await req.db.writeTransaction { db in
+            if let existing = try await SupporterModel.query(on: db).filter(\.$email == email).first() {
+                // Same answer as for a new address; the owner of the address learns of the attempt.
+                try await Outbox.enqueue(to: existing.email, subject: strings["mail_exists_subject"],
+                                         text: strings.format("mail_exists_text", ["name": existing.displayName, "url": baseURL + "/password-reset"]),
+                                         html: nil, from: mailFrom, on: db)
+                return
+            }
+            let row = SupporterModel()
+            row.email = email; row.displayName = name; row.country = country; row.language = supporter.language
+            row.passwordHash = hash; row.createdAt = Date(); row.updatedAt = row.createdAt
+            try await row.create(on: db)
+            let token = try await issueToken(for: row.id!, purpose: "verify", hours: 48, on: db)
+            try await Outbox.enqueue(to: email, subject: strings["mail_verify_subject"],
+                                     text: strings.format("mail_verify_text", ["name": name, "url": "\(baseURL)/verify?token=\(token)"]),
+                                     html: nil, from: mailFrom, on: db)
+        }
+        return try message(req, title: strings["signup_check_title"], text: strings["signup_check_text"])
+    }
+
+    func issueToken(for supporter: UUID, purpose: String, hours: Int, on db: any Database) async throws -> String {
+        let token = Auth.randomToken()
+        let row = AuthTokenModel()
+        row.tokenHash = Auth.hash(token); row.supporterID = supporter; row.purpose = purpose
+        row.expiresAt = Date().addingTimeInterval(TimeInterval(hours * 3600))
+        try await row.create(on: db)
+        return token
+    }
+
+    /// Uses a single-use token: nil when unknown, used, expired or for another purpose.
+    func redeem(_ token: String?, purpose: String, on db: any Database) async throws -> UUID? {
+        guard let token, token.count < 200 else { return nil }
+        return try await db.writeTransaction { db -> UUID? in
+            guard let row = try await AuthTokenModel.query(on: db).filter(\.$tokenHash == Auth.hash(token)).first(),
+                  row.purpose == purpose, row.usedAt == nil, row.expiresAt > Date() else { return nil }
+            row.usedAt = Date()
+            try await row.update(on: db)
+            return row.supporterID
+        }
+    }
+
+    func verify(req: Request) async throws -> Response {
+        guard let id = try await redeem(req.query[String.self, at: "token"], purpose: "verify", on: req.db) else {
+            return try message(req, title: strings["verify_bad_title"], text: strings["verify_bad_text"], status: .badRequest)
+        }
+        try await req.db.writeTransaction { db in
+            guard let s = try await SupporterModel.find(id, on: db) else { return }
+            s.emailVerifiedAt = Date(); s.updatedAt = Date()
+            try await s.update(on: db)
+        }
+        return try message(req, title: strings["verify_ok_title"], text: strings["verify_ok_text"])
+    }
+
+    // MARK: - Log in and out
+
+    struct LoginForm: Content { var csrf: String?; var email: String?; var password: String?; var remember: String? }
+
+    func loginForm(req: Request) async throws -> Response {
+        if req.currentSession != nil { return req.redirect(to: "/account") }
+        return try render(req, "login", title: strings["login_title"])
+    }
+
+    func login(req: Request) async throws -> Response {
+        let form = try req.content.decode(LoginForm.self)
+        try auth.checkCSRF(req, token: form.csrf)
+        let email = (form.email ?? "").trimmingCharacters(in: .whitespaces).lowercased()
+        let ip = clientIP(req)
+        // At most 5 a minute and 100 an hour reach password verification, per account and per address.
+        for (key, limit, window) in [("login:acct:\(email)", 5, 60), ("login:acct-h:\(email)", 100, 3600),
+                                     ("login:ip:\(ip)", 5, 60), ("login:ip-h:\(ip)", 100, 3600)] {
+            try await limited(req, key: key, limit: limit, window: window)
+        }
+        let password = form.password ?? ""
+        let supporter = try await SupporterModel.query(on: req.db).filter(\.$email == email).first()
+        let ok: Bool
+        if let supporter, let hash = supporter.passwordHash {
+            ok = try await req.application.threadPool.runIfActive { passwords.verify(password, against: hash) }
+        } else {
+            try await req.application.threadPool.runIfActive { passwords.verifyDummy(password) }
+            ok = false
+        }
+        guard ok, let supporter, supporter.emailVerifiedAt != nil else {
+            return try render(req, "login", title: strings["login_title"], status: .unauthorized,
+                              ["errors": .list([.string(strings["login_failed"])]), "email": .string(email)])
+        }
+        let (token, _) = try await req.db.writeTransaction { db in
+            try await auth.startSession(for: supporter.id!, remember: form.remember != nil, device: Auth.device(from: req.headers.first(name: .userAgent)), on: db)
+        }
+        let response = req.redirect(to: "/account", redirectType: .normal)
+        response.cookies[auth.sessionCookie] = auth.cookie(token, maxAge: form.remember != nil ? Auth.rememberLife : nil)
+        return response
+    }
+
+    struct CSRFForm: Content { var csrf: String? }
+
+    func logout(req: Request) async throws -> Response {
+        let form = try req.content.decode(CSRFForm.self)
+        try auth.checkCSRF(req, token: form.csrf)
+        if let s = req.currentSession {
+            try await req.db.writeTransaction { db in try await SessionModel.query(on: db).filter(\.$id == s.session.id!).delete() }
+        }
+        let response = req.redirect(to: "/", redirectType: .normal)
+        response.cookies[auth.sessionCookie] = auth.cookie("", maxAge: 0)
+        return response
+    }
+
+    // MARK: - Account
+
+    func requireSession(_ req: Request) throws -> CurrentSession {
+        guard let s = req.currentSession else { throw Abort.redirect(to: "/login") }
+        return s
+    }
+
+    func account(req: Request) async throws -> Response {
+        let me = try requireSession(req)
+        let sessions = try await SessionModel.query(on: req.db).filter(\.$supporterID == me.supporter.id!).sort(\.$lastSeenAt, .descending).all()
+        let iso = ISO8601DateFormatter()
+        return try render(req, "account", title: strings["account_title"], [
+            "name": .string(me.supporter.displayName), "email": .string(me.supporter.email),
+            "country": me.supporter.country.map { .string(Format.countryName($0)) } ?? false,
+            "sessions": .list(sessions.map { s in
+                ["id": .string(s.id!.uuidString), "device": .string(s.device), "last_seen": .string(iso.string(from: s.lastSeenAt)),
+                 "current": .bool(s.id == me.session.id)]
+            }),
+        ])
+    }
+
+    func revokeSession(req: Request) async throws -> Response {
+        let me = try requireSession(req)
+        try auth.checkCSRF(req, token: try req.content.decode(CSRFForm.self).csrf)
+        guard let id = req.parameters.get("id").flatMap(UUID.init(uuidString:)) else { throw Abort(.notFound) }
+        try await req.db.writeTransaction { db in
+            try await SessionModel.query(on: db).filter(\.$id == id).filter(\.$supporterID == me.supporter.id!).delete()
+        }
+        return req.redirect(to: id == me.session.id ? "/" : "/account", redirectType: .normal)
+    }
+
+    func logoutEverywhere(req: Request) async throws -> Response {
+        let me = try requireSession(req)
+        try auth.checkCSRF(req, token: try req.content.decode(CSRFForm.self).csrf)
+        try await req.db.writeTransaction { db in
+            try await SessionModel.query(on: db).filter(\.$supporterID == me.supporter.id!).delete()
+        }
+        let response = req.redirect(to: "/", redirectType: .normal)
+        response.cookies[auth.sessionCookie] = auth.cookie("", maxAge: 0)
+        return response
+    }
+
+    // MARK: - Password reset
+
+    struct ResetRequestForm: Content { var csrf: String?; var email: String? }
+    struct ResetForm: Content { var csrf: String?; var token: String?; var password: String? }
+
+    func resetForm(req: Request) async throws -> Response {
+        if let token = req.query[String.self, at: "token"] {
+            return try render(req, "password-new", title: strings["reset_new_title"], ["token": .string(token)])
+        }
+        return try render(req, "password-reset", title: strings["reset_title"])
+    }
+
+    func resetRequest(req: Request) async throws -> Response {
+        let form = try req.content.decode(ResetRequestForm.self)
+        try auth.checkCSRF(req, token: form.csrf)
+        let email = (form.email ?? "").trimmingCharacters(in: .whitespaces).lowercased()
+        try await limited(req, key: "reset:ip:\(clientIP(req))", limit: 10, window: 3600)
+        try await limited(req, key: "reset:acct:\(email)", limit: 3, window: 3600)
+        try await req.db.writeTransaction { db in
+            guard let s = try await SupporterModel.query(on: db).filter(\.$email == email).first() else { return }
+            let token = try await issueToken(for: s.id!, purpose: "reset", hours: 1, on: db)
+            try await Outbox.enqueue(to: s.email, subject: strings["mail_reset_subject"],
+                                     text: strings.format("mail_reset_text", ["name": s.displayName, "url": "\(baseURL)/password-reset?token=\(token)"]),
+                                     html: nil, from: mailFrom, on: db)
+        }
+        return try message(req, title: strings["reset_sent_title"], text: strings["reset_sent_text"])
+    }
+
+    func resetPassword(req: Request) async throws -> Response {
+        let form = try req.content.decode(ResetForm.self)
+        try auth.checkCSRF(req, token: form.csrf)
+        if let p = passwords.problem(form.password ?? "") {
+            return try render(req, "password-new", title: strings["reset_new_title"], status: .unprocessableEntity,
+                              ["token": .string(form.token ?? ""), "errors": .list([.string(p)])])
+        }
+        guard let id = try await redeem(form.token, purpose: "reset", on: req.db) else {
+            return try message(req, title: strings["verify_bad_title"], text: strings["reset_bad_text"], status: .badRequest)
+        }
+        let hash = try await req.application.threadPool.runIfActive { try passwords.hash(form.password ?? "") }
+        try await req.db.writeTransaction { db in
+            guard let s = try await SupporterModel.find(id, on: db) else { return }
+            s.passwordHash = hash; s.emailVerifiedAt = s.emailVerifiedAt ?? Date(); s.updatedAt = Date()
+            try await s.update(on: db)
+            // A new password ends every session, and the owner is told.
+            try await SessionModel.query(on: db).filter(\.$supporterID == id).delete()
+            try await Outbox.enqueue(to: s.email, subject: strings["mail_changed_subject"],
+                                     text: strings.format("mail_changed_text", ["name": s.displayName]), html: nil, from: mailFrom, on: db)
+        }
+        return try message(req, title: strings["reset_done_title"], text: strings["reset_done_text"])
+    }
+}

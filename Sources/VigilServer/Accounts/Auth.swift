@@ -1,0 +1,133 @@
+import Crypto
+import Fluent
+import Foundation
+import Vapor
+import VigilCore
+
+/// Sessions, CSRF tokens and single-use mail tokens.
+struct Auth: Sendable {
+    let secret: ServerSecret
+    let tls: Bool
+
+    var sessionCookie: String { tls ? "__Host-vigil-session" : "vigil-session" }
+    var csrfCookie: String { tls ? "__Host-vigil-csrf" : "vigil-csrf" }
+
+    static func randomToken() -> String {
+        var bytes = [UInt8](repeating: 0, count: 32)
+        var rng = SystemRandomNumberGenerator()
+        for i in bytes.indices { bytes[i] = UInt8.random(in: 0...255, using: &rng) }
+        return Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+
+    static func hash(_ token: String) -> String {
+        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    func cookie(_ value: String, maxAge: Int?) -> HTTPCookies.Value {
+        HTTPCookies.Value(string: value, expires: nil, maxAge: maxAge, domain: nil, path: "/", isSecure: tls, isHTTPOnly: true,
+                          sameSite: .lax)
+    }
+
+    // MARK: CSRF
+
+    /// The synchroniser token for a form: bound to the session when logged in, else to the
+    /// browser's anonymous CSRF cookie. Compared in constant time.
+    func csrfToken(binding: String) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: Data(binding.utf8), using: secret.key(for: "csrf"))
+        return Data(mac).base64EncodedString()
+    }
+
+    func csrfBinding(_ req: Request) -> String? {
+        if let current = req.currentSession, let id = current.session.id { return "session:" + id.uuidString }
+        guard let cookie = req.cookies[csrfCookie] else { return nil }
+        let value: String = cookie.string
+        return value.isEmpty ? nil : "anon:" + value
+    }
+
+    /// A CSRF token for the page being rendered; sets the anonymous cookie on the response if needed.
+    func csrfForPage(_ req: Request) -> (token: String, newCookie: String?) {
+        if let binding = csrfBinding(req) { return (csrfToken(binding: binding), nil) }
+        let fresh = Self.randomToken()
+        return (csrfToken(binding: "anon:\(fresh)"), fresh)
+    }
+
+    func checkCSRF(_ req: Request, token: String?) throws {
+        guard let token, let binding = csrfBinding(req) else {
+            throw Abort(.forbidden, reason: "This form has expired or did not come from this site. Go back, reload the page and try again.")
+        }
+        let expected = Data(csrfToken(binding: binding).utf8)
+        let given = Data(token.utf8)
+        guard expected.count == given.count, constantTimeEqual(expected, given) else {
+            throw Abort(.forbidden, reason: "This form has expired or did not come from this site. Go back, reload the page and try again.")
+        }
+    }
+
+    func constantTimeEqual(_ a: Data, _ b: Data) -> Bool {
+        var diff: UInt8 = 0
+        for (x, y) in zip(a, b) { diff |= x ^ y }
+        return diff == 0 && a.count == b.count
+    }
+
+    // MARK: Sessions
+
+    static let shortIdle = 2 * 3600, shortLife = 12 * 3600
+    static let rememberIdle = 14 * 86_400, rememberLife = 30 * 86_400
+
+    /// Starts a new session (a new token every log-in) and returns the cookie value.
+    func startSession(for supporter: UUID, remember: Bool, device: String, on db: any Database, now: Date = Date()) async throws -> (String, SessionModel) {
+        let token = Self.randomToken()
+        let s = SessionModel()
+        s.tokenHash = Self.hash(token); s.supporterID = supporter; s.createdAt = now; s.lastSeenAt = now
+        s.idleSeconds = remember ? Self.rememberIdle : Self.shortIdle
+        s.expiresAt = now.addingTimeInterval(TimeInterval(remember ? Self.rememberLife : Self.shortLife))
+        s.device = String(device.prefix(60))
+        try await s.create(on: db)
+        return (token, s)
+    }
+
+    static func device(from userAgent: String?) -> String {
+        guard let ua = userAgent else { return "Unknown browser" }
+        let browser = ["Firefox", "Edg", "Chrome", "Safari"].first { ua.contains($0) }.map { $0 == "Edg" ? "Edge" : $0 } ?? "Browser"
+        let system = ["Android", "iPhone", "iPad", "Windows", "Mac OS", "Linux"].first { ua.contains($0) }.map { $0 == "Mac OS" ? "macOS" : $0 } ?? "unknown system"
+        return "\(browser) on \(system)"
+    }
+}
+
+struct CurrentSession: Sendable {
+    let session: SessionModel
+    let supporter: SupporterModel
+}
+
+struct CurrentSessionKey: StorageKey { typealias Value = CurrentSession }
+
+extension Request {
+    var currentSession: CurrentSession? { storage[CurrentSessionKey.self] }
+}
+
+/// Finds the session of the cookie, if it is valid: known, not expired, not idle too long.
+struct SessionMiddleware: AsyncMiddleware {
+    let auth: Auth
+
+    func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
+        if let cookie = request.cookies[auth.sessionCookie], case let token = cookie.string, !token.isEmpty, token.count < 200,
+           let session = try await SessionModel.query(on: request.db).filter(\.$tokenHash == Auth.hash(token)).first() {
+            let now = Date()
+            if session.expiresAt > now, now.timeIntervalSince(session.lastSeenAt) < TimeInterval(session.idleSeconds),
+               let supporter = try await SupporterModel.find(session.supporterID, on: request.db) {
+                request.storage[CurrentSessionKey.self] = CurrentSession(session: session, supporter: supporter)
+                if now.timeIntervalSince(session.lastSeenAt) > 60 {
+                    session.lastSeenAt = now
+                    try await request.db.writeTransaction { db in try await session.update(on: db) }
+                }
+            } else {
+                try await request.db.writeTransaction { db in try await session.delete(on: db) }
+            }
+        }
+        let response = try await next.respond(to: request)
+        if request.currentSession != nil {
+            response.headers.replaceOrAdd(name: .cacheControl, value: "no-store")
+        }
+        return response
+    }
+}

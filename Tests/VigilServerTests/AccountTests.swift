@@ -1,0 +1,201 @@
+import Fluent
+import Foundation
+import Testing
+import VaporTesting
+@testable import VigilServer
+
+/// A browser in tests: keeps cookies, reads CSRF tokens from forms, posts forms.
+final class Browser: @unchecked Sendable {
+    let app: Application
+    var cookies: [String: String] = [:]
+    init(_ app: Application) { self.app = app }
+
+    var cookieHeader: HTTPHeaders {
+        cookies.isEmpty ? [:] : ["Cookie": cookies.map { "\($0.key)=\($0.value)" }.sorted().joined(separator: "; ")]
+    }
+
+    func remember(_ res: TestingHTTPResponse) {
+        for header in res.headers[.setCookie] {
+            let pair = header.split(separator: ";")[0].split(separator: "=", maxSplits: 1).map(String.init)
+            guard pair.count == 2 else { continue }
+            if pair[1].isEmpty || header.contains("Max-Age=0") { cookies.removeValue(forKey: pair[0]) } else { cookies[pair[0]] = pair[1] }
+        }
+    }
+
+    func get(_ path: String) async throws -> (TestingHTTPResponse, String) {
+        let res = try await send(app, .GET, path, headers: cookieHeader)
+        remember(res)
+        return (res, String(buffer: res.body))
+    }
+
+    static func csrf(in html: String) -> String? {
+        guard let r = html.range(of: "name=\"csrf\" value=\"") else { return nil }
+        return String(html[r.upperBound...].prefix { $0 != "\"" }).replacingOccurrences(of: "&#39;", with: "'")
+            .replacingOccurrences(of: "&quot;", with: "\"").replacingOccurrences(of: "&amp;", with: "&")
+    }
+
+    func post(_ path: String, _ fields: [String: String], csrfFrom page: String? = nil) async throws -> (TestingHTTPResponse, String) {
+        var fields = fields
+        if let page {
+            let (_, html) = try await get(page)
+            fields["csrf"] = Browser.csrf(in: html)
+        }
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        let body = fields.map { "\($0.key)=\($0.value.addingPercentEncoding(withAllowedCharacters: allowed)!)" }.joined(separator: "&")
+        var headers = cookieHeader
+        headers.add(name: .contentType, value: "application/x-www-form-urlencoded")
+        let res = try await app.testing().sendRequest(.POST, path, headers: headers, body: ByteBuffer(string: body))
+        remember(res)
+        return (res, String(buffer: res.body))
+    }
+}
+
+func lastMail(to address: String, _ app: Application) async throws -> OutboxMessageModel? {
+    try await OutboxMessageModel.query(on: app.db).filter(\.$toAddress == address).sort(\.$createdAt, .descending).first()
+}
+
+func link(in text: String, path: String) -> String? {
+    guard let r = text.range(of: "http://127.0.0.1:8080" + path) else { return nil }
+    return String(text[r.lowerBound...].prefix { !$0.isWhitespace }).replacingOccurrences(of: "http://127.0.0.1:8080", with: "")
+}
+
+@Suite("Supporters' accounts")
+struct AccountTests {
+    let password = "лето в Коктебеле 1997"
+
+    func signUpAndVerify(_ app: Application, _ b: Browser, email: String = "ana@example.org") async throws {
+        let (res, html) = try await b.post("/signup", ["email": email, "display_name": "Ana", "country": "ES", "language": "en", "password": password],
+                                           csrfFrom: "/signup")
+        #expect(res.status == .ok, "\(html.prefix(300))")
+        let mail = try #require(try await lastMail(to: email, app))
+        let verify = try #require(link(in: mail.textBody, path: "/verify?token="))
+        #expect(try await b.get(verify).0.status == .ok)
+        #expect(try await b.get(verify).0.status == .badRequest, "single use")
+    }
+
+    @Test func signUpVerifyLogInAndOut() async throws {
+        try await withApp { app in
+            let b = Browser(app)
+            try await signUpAndVerify(app, b)
+            let (login, _) = try await b.post("/login", ["email": "ANA@example.org", "password": password], csrfFrom: "/login")
+            #expect(login.status == .seeOther && login.headers.first(name: .location) == "/account")
+            let cookie = try #require(login.headers[.setCookie].first { $0.hasPrefix("vigil-session=") })
+            #expect(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"))
+            let stored = try await SessionModel.query(on: app.db).all()
+            #expect(stored.count == 1 && !stored[0].tokenHash.isEmpty && b.cookies["vigil-session"].map { !stored[0].tokenHash.contains($0) } == true,
+                    "only a hash of the token is stored")
+            let (account, html) = try await b.get("/account")
+            #expect(account.status == .ok && html.contains("ana@example.org") && html.contains("this browser"))
+            #expect(account.headers.first(name: .cacheControl) == "no-store")
+            let oldCookie = b.cookies["vigil-session"]!
+            let (out, _) = try await b.post("/logout", [:], csrfFrom: "/account")
+            #expect(out.status == .seeOther)
+            // The old cookie no longer opens the account.
+            let replay = try await send(app, .GET, "/account", headers: ["Cookie": "vigil-session=\(oldCookie)"])
+            #expect(replay.status == .seeOther && replay.headers.first(name: .location) == "/login")
+        }
+    }
+
+    @Test func unknownAndUnverifiedAccountsGetTheSameAnswer() async throws {
+        try await withApp { app in
+            let b = Browser(app)
+            _ = try await b.post("/signup", ["email": "new@example.org", "display_name": "N", "password": password], csrfFrom: "/signup")
+            let (unverified, a) = try await b.post("/login", ["email": "new@example.org", "password": password], csrfFrom: "/login")
+            let (unknown, c) = try await b.post("/login", ["email": "nobody@example.org", "password": password], csrfFrom: "/login")
+            #expect(unverified.status == .unauthorized && unknown.status == .unauthorized)
+            func message(_ s: String) -> String { String(s[s.range(of: "role=\"alert\"")!.lowerBound...].prefix(200)) }
+            #expect(message(a) == message(c))
+            // Signing up again with a known address answers the same and mails the owner.
+            let (again, _) = try await b.post("/signup", ["email": "new@example.org", "display_name": "X", "password": password], csrfFrom: "/signup")
+            #expect(again.status == .ok)
+            #expect(try await lastMail(to: "new@example.org", app)?.subject == "You already have an account")
+            #expect(try await SupporterModel.query(on: app.db).count() == 1)
+        }
+    }
+
+    @Test func badSignupsAreExplained() async throws {
+        try await withApp { app in
+            let b = Browser(app)
+            let (res, html) = try await b.post("/signup", ["email": "nope", "display_name": "", "password": "short"], csrfFrom: "/signup")
+            #expect(res.status == .unprocessableEntity)
+            #expect(html.contains("is not an e-mail address") && html.contains("at least 12 characters"))
+            #expect(try await SupporterModel.query(on: app.db).count() == 0)
+        }
+    }
+
+    @Test func forgedFormsAreRefused() async throws {
+        try await withApp { app in
+            let b = Browser(app)
+            try await signUpAndVerify(app, b)
+            // No token, a wrong token, and a token from another browser.
+            #expect(try await b.post("/login", ["email": "ana@example.org", "password": password]).0.status == .forbidden)
+            #expect(try await b.post("/login", ["email": "ana@example.org", "password": password, "csrf": "forged"]).0.status == .forbidden)
+            let other = Browser(app)
+            let (_, otherPage) = try await other.get("/login")
+            let stolen = Browser.csrf(in: otherPage)!
+            #expect(try await b.post("/login", ["email": "ana@example.org", "password": password, "csrf": stolen]).0.status == .forbidden)
+            // Logged in, the token is bound to the session.
+            _ = try await b.post("/login", ["email": "ana@example.org", "password": password], csrfFrom: "/login")
+            #expect(try await b.post("/account/logout-everywhere", ["csrf": stolen]).0.status == .forbidden)
+            #expect(try await SessionModel.query(on: app.db).count() == 1)
+        }
+    }
+
+    @Test func theSixthWrongPasswordInAMinuteGets429() async throws {
+        try await withApp { app in
+            let b = Browser(app)
+            try await signUpAndVerify(app, b)
+            for _ in 1...5 {
+                #expect(try await b.post("/login", ["email": "ana@example.org", "password": "wrong password!!"], csrfFrom: "/login").0.status == .unauthorized)
+            }
+            let (sixth, _) = try await b.post("/login", ["email": "ana@example.org", "password": password], csrfFrom: "/login")
+            #expect(sixth.status == .tooManyRequests)
+            let retry = Int(sixth.headers.first(name: "Retry-After") ?? "") ?? 0
+            #expect(retry >= 1 && retry <= 60)
+        }
+    }
+
+    @Test func passwordResetEndsEverySession() async throws {
+        try await withApp { app in
+            let b = Browser(app)
+            try await signUpAndVerify(app, b)
+            _ = try await b.post("/login", ["email": "ana@example.org", "password": password], csrfFrom: "/login")
+            let other = Browser(app)
+            _ = try await other.post("/password-reset", ["email": "ana@example.org"], csrfFrom: "/password-reset")
+            let mail = try #require(try await lastMail(to: "ana@example.org", app))
+            let reset = try #require(link(in: mail.textBody, path: "/password-reset?token="))
+            let token = String(reset.split(separator: "=", maxSplits: 1)[1])
+            let (weak, _) = try await other.post("/password-reset/new", ["token": token, "password": "password1234"], csrfFrom: reset)
+            #expect(weak.status == .unprocessableEntity)
+            let newPassword = "a brand new passphrase"
+            let (done, _) = try await other.post("/password-reset/new", ["token": token, "password": newPassword], csrfFrom: reset)
+            #expect(done.status == .ok)
+            #expect(try await SessionModel.query(on: app.db).count() == 0)
+            #expect(try await b.get("/account").0.status == .seeOther, "the old session is gone")
+            #expect(try await lastMail(to: "ana@example.org", app)?.subject == "Your password was changed")
+            let (again, _) = try await other.post("/password-reset/new", ["token": token, "password": "yet another passphrase"], csrfFrom: reset)
+            #expect(again.status == .badRequest, "the link works once")
+            #expect(try await other.post("/login", ["email": "ana@example.org", "password": newPassword], csrfFrom: "/login").0.status == .seeOther)
+        }
+    }
+
+    @Test func sessionsCanBeSeenAndRevoked() async throws {
+        try await withApp { app in
+            let phone = Browser(app), laptop = Browser(app)
+            try await signUpAndVerify(app, phone)
+            _ = try await phone.post("/login", ["email": "ana@example.org", "password": password], csrfFrom: "/login")
+            _ = try await laptop.post("/login", ["email": "ana@example.org", "password": password, "remember": "1"], csrfFrom: "/login")
+            let sessions = try await SessionModel.query(on: app.db).all()
+            #expect(sessions.count == 2)
+            let phoneSession = try #require(sessions.first { $0.idleSeconds == Auth.shortIdle })
+            let (_, page) = try await laptop.get("/account")
+            #expect(page.contains("/account/sessions/\(phoneSession.id!.uuidString)/revoke"))
+            _ = try await laptop.post("/account/sessions/\(phoneSession.id!.uuidString)/revoke", [:], csrfFrom: "/account")
+            #expect(try await phone.get("/account").0.status == .seeOther)
+            #expect(try await laptop.get("/account").0.status == .ok)
+            _ = try await laptop.post("/account/logout-everywhere", [:], csrfFrom: "/account")
+            #expect(try await SessionModel.query(on: app.db).count() == 0)
+        }
+    }
+}
