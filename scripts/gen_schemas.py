@@ -208,6 +208,17 @@ paths = {
     "/api/v1/bundles": {
         "post": {"summary": "Import a vigil.bundle/1 document: all or nothing, idempotent.", "operationId": "importBundle", "security": SEC,
                  "requestBody": body("bundle"), "responses": {**ok("Imported.", ref("write_summary")), **WRITE_ERRORS}}},
+    "/api/v1/urgent-actions/{number}/totals": {
+        "parameters": [NUMBER],
+        "get": {"summary": "Actions reported by supporters for an urgent action: in all, per channel, per document.", "operationId": "urgentActionTotals",
+                "responses": {**ok("Totals.", {"type": "object", "required": ["total", "by_channel", "documents"], "properties": {
+                    "urgent_action": {"type": "string"}, "total": {"type": "integer"},
+                    "by_channel": {"type": "object", "additionalProperties": {"type": "integer"}},
+                    "documents": {"type": "object", "additionalProperties": {"type": "object"}}}}), **BAD, **NOTFOUND}}},
+    "/api/v1/totals": {
+        "get": {"summary": "Reported actions for every document, for partner sections to pull.", "operationId": "allTotals",
+                "responses": ok("Totals per document.", {"type": "object", "required": ["documents"], "properties": {
+                    "documents": {"type": "object", "additionalProperties": {"type": "object"}}}})}},
     "/api/v1/export": {
         "get": {"summary": "Export everything, or one case and the targets it names, as a vigil.bundle/1 document.", "operationId": "exportBundle",
                 "parameters": [CASE_Q], "responses": {**ok("The bundle.", ref("bundle")), **BAD, **NOTFOUND}}},

@@ -20,6 +20,7 @@ PAGES = {
     "signup": "/signup",
     "login": "/login",
     "password-reset": "/password-reset",
+    "report": "/report?document=ua-126-19-0-en",
 }
 
 

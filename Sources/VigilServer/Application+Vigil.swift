@@ -25,6 +25,7 @@ public func configure(_ app: Application, _ configuration: VigilConfiguration) a
     app.vigil = configuration
     try configureDatabase(app, configuration)
     app.migrations.add(Migrations.all)
+    app.reportBatcher = ReportBatcher(db: app.db)
     app.site = try SiteResources.load(app: app, configuration: configuration)
     app.serverSecret = try ServerSecret.load()
     configureMiddleware(app, configuration)

@@ -218,7 +218,12 @@ struct AccountController: RouteCollection {
         let me = try requireSession(req)
         let sessions = try await SessionModel.query(on: req.db).filter(\.$supporterID == me.supporter.id!).sort(\.$lastSeenAt, .descending).all()
         let iso = ISO8601DateFormatter()
+        let reports = try await ActionReportModel.query(on: req.db).filter(\.$supporterID == me.supporter.id!).sort(\.$createdAt, .descending).limit(200).all()
         return try render(req, "account", title: strings["account_title"], [
+            "reports": .list(reports.map { r in
+                ["id": .string(r.id!.uuidString), "document": .string(r.documentID), "channel": .string(strings["channel_\(r.channel)"]),
+                 "date": .string(iso.string(from: r.createdAt))]
+            }),
             "name": .string(me.supporter.displayName), "email": .string(me.supporter.email),
             "country": me.supporter.country.map { .string(Format.countryName($0)) } ?? false,
             "sessions": .list(sessions.map { s in

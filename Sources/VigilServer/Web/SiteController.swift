@@ -91,8 +91,7 @@ struct SiteController: RouteCollection {
             // One card per open urgent action: its newest original document.
             var seen: Set<UANumber> = []
             let openCards = open.compactMap { byID[$0] }.filter { $0.document.translationOf == nil && seen.insert($0.number).inserted }
-            let sql = req.db as! any SQLDatabase
-            let reported = try await sql.raw("SELECT COUNT(*) AS n FROM action_reports").first()?.decode(column: "n", as: Int.self) ?? 0
+            let reported = try await ReportTotals.grandTotal(on: req.db)
             return [
                 "page": page(title: strings["home_title"], description: strings["home_lead"], path: "/"),
                 "totals": .string(strings.format(reported == 1 ? "home_totals_one" : "home_totals_many", ["n": String(reported)])),
@@ -359,6 +358,8 @@ struct SiteController: RouteCollection {
                 "targets": .list(targetValues), "copies_to": .list(copies),
                 "letter": .html(HTML.markdown(ta.letter)), "other_channels": .html(HTML.markdown(ta.otherChannels)),
                 "letter_action": .string(path + "/letter"),
+                "report_href": ta.targets.isEmpty ? false : .string("/report?document=\(doc.id)"),
+                "report_total": .string(try await reportTotalText(doc.id, db: db)),
             ]
         }
         let alternates = family.filter { $0.id != doc.id }.map { ($0.language, SitePaths.document(number, $0)) }
@@ -372,6 +373,11 @@ struct SiteController: RouteCollection {
             "translations": .list(translations),
             "chain": .list(chainItems), "prev": prev, "next": next,
         ]
+    }
+
+    func reportTotalText(_ documentID: String, db: any Database) async throws -> String {
+        let n = try await ReportTotals.of(documents: [documentID], on: db).total
+        return strings.format(n == 1 ? "report_total_one" : "report_total_many", ["n": String(n)])
     }
 
     func personValue(_ p: Person) -> TemplateValue {

@@ -120,6 +120,10 @@ struct SiteData {
             if let m, m > latest { latest = m }
             parts.append("\(n):\(m?.timeIntervalSince1970 ?? 0)")
         }
+        // Report totals change pages too; the stamp is read at most once a second, so pages
+        // show new totals within a second without re-rendering on every report.
+        let reports = try await sql.raw("SELECT COALESCE(SUM(count), 0) AS n FROM report_counters").first()
+        parts.append("r\((try? reports?.decode(column: "n", as: Int.self)) ?? 0)")
         return (parts.joined(separator: "|"), latest)
     }
 }

@@ -1,0 +1,129 @@
+import Fluent
+import SQLKit
+import Foundation
+import Vapor
+import VigilCore
+
+/// "I sent a letter": `/report?document=ID` (a page of its own, never cached, so that every visit
+/// gets its own idempotency key), totals in the API, and undo for one's own reports.
+struct ReportController: RouteCollection {
+    let views: ViewRenderer
+    let strings: Strings
+    let auth: Auth
+
+    func boot(routes: any RoutesBuilder) throws {
+        routes.get("report", use: form)
+        routes.post("report", use: submit)
+        routes.post("account", "reports", ":id", "undo", use: undo)
+        routes.get("api", "v1", "urgent-actions", ":number", "totals", use: uaTotals)
+        routes.get("api", "v1", "totals", use: allTotals)
+    }
+
+    func documentRow(_ req: Request, _ id: String?) async throws -> SiteData.DocumentRow {
+        guard let id, Slug.problem(id) == nil, let row = try await SiteData(db: req.db).documents(ids: [id]).first else {
+            throw Abort(.notFound, reason: "There is no such document.")
+        }
+        return row
+    }
+
+    func form(req: Request) async throws -> Response {
+        let row = try await documentRow(req, req.query[String.self, at: "document"])
+        let doc = row.document
+        guard let ta = doc.takeAction, !ta.targets.isEmpty else { throw Abort(.notFound, reason: "This document asks for no action.") }
+        let targets = try await Store(db: req.db).targets(ids: ta.targets.map(\.target))
+        let totals = try await ReportTotals.of(documents: [doc.id], on: req.db)
+        let (csrf, newCookie) = auth.csrfForPage(req)
+        let thanks = req.query[String.self, at: "thanks"]
+        let page: TemplateValue = [
+            "title": .string(strings["report_title"]), "description": .string(doc.title), "canonical": "", "lang": .string(strings.language),
+            "dir": "ltr", "ui_lang": .string(strings.language), "ui_dir": "ltr", "og_type": "website", "alternates": .list([]),
+        ]
+        let context: TemplateValue = [
+            "page": page, "t": strings.templateValue, "csrf": .string(csrf), "key": .string(Auth.randomToken()),
+            "document": .string(doc.id), "doc_title": .string(doc.title), "doc_lang": .string(doc.language),
+            "doc_dir": .string(LanguageTag.isRightToLeft(doc.language) ? "rtl" : "ltr"),
+            "doc_href": .string(SitePaths.document(row.number, doc)), "number": .string(row.number.label),
+            "targets": .list(targets.map { ["id": .string($0.id), "title": .string([$0.title, $0.organisation].compactMap { $0 }.joined(separator: ", "))] }),
+            "channels": .list(ActionChannel.allCases.enumerated().map { i, c in
+                ["value": .string(c.rawValue), "label": .string(strings["channel_\(c.rawValue)"]), "checked": .bool(i == 0)]
+            }),
+            "total": .string(strings.format(totals.total == 1 ? "report_total_one" : "report_total_many", ["n": String(totals.total)])),
+            "by_channel": .list(ActionChannel.allCases.compactMap { c in
+                totals.byChannel[c.rawValue].map { ["label": .string(strings["channel_\(c.rawValue)"]), "n": .string(String($0))] }
+            }),
+            "thanks": thanks == "new" ? .string(strings["report_thanks"]) : (thanks == "seen" ? .string(strings["report_seen"]) : false),
+        ]
+        let response = Response(status: .ok, headers: ["Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"],
+                                body: .init(string: try views.render("report", context)))
+        if let newCookie { response.cookies[auth.csrfCookie] = auth.cookie(newCookie, maxAge: nil) }
+        return response
+    }
+
+    struct ReportForm: Content {
+        var csrf: String?; var document: String?; var channel: String?; var key: String?; var targets: [String]?; var target: String?
+    }
+
+    func submit(req: Request) async throws -> Response {
+        let form = try req.content.decode(ReportForm.self)
+        try auth.checkCSRF(req, token: form.csrf)
+        let row = try await documentRow(req, form.document)
+        guard let ta = row.document.takeAction, !ta.targets.isEmpty else { throw Abort(.badRequest, reason: "This document asks for no action.") }
+        guard let channel = form.channel.flatMap(ActionChannel.init(rawValue:)) else {
+            throw Abort(.badRequest, reason: "Choose how you acted: \(ActionChannel.allCases.map(\.rawValue).joined(separator: ", ")).")
+        }
+        let chosen = (form.targets ?? []) + (form.target.map { [$0] } ?? [])
+        guard !chosen.isEmpty else { throw Abort(.badRequest, reason: "Choose at least one official you wrote to.") }
+        let allowed = Set(ta.targets.map(\.target))
+        guard chosen.allSatisfy(allowed.contains), chosen.count <= allowed.count else {
+            throw Abort(.badRequest, reason: "Choose officials named in this document.")
+        }
+        let key = form.key ?? ""
+        let check = ActionReport(documentID: row.document.id, targetID: nil, channel: channel, idempotencyKey: key, anonymous: req.currentSession == nil)
+        if let problem = check.problems().first { throw Abort(.badRequest, reason: "\(problem.path): \(problem.message)") }
+        if let wait = try await RateLimit.hit("report:ip:\(req.remoteAddress?.ipAddress ?? "?")", limit: 120, window: 60, on: req.db) {
+            throw Abort(.tooManyRequests, headers: ["Retry-After": String(wait)], reason: "Too many reports at once; wait \(wait) seconds.")
+        }
+        let supporter = req.currentSession?.supporter.id
+        var anyNew = false
+        for target in Set(chosen).sorted() {
+            let isNew = try await req.application.reportBatcher.submit(PendingReport(
+                documentID: row.document.id, targetID: target, channel: channel, key: "\(key):\(target):\(channel.rawValue)", supporterID: supporter))
+            anyNew = anyNew || isNew
+        }
+        // Post/redirect/get: a reload does not post again, and a repeated post is counted once.
+        return req.redirect(to: "/report?document=\(row.document.id)&thanks=\(anyNew ? "new" : "seen")", redirectType: .normal)
+    }
+
+    func undo(req: Request) async throws -> Response {
+        guard let me = req.currentSession else { throw Abort.redirect(to: "/login") }
+        try auth.checkCSRF(req, token: try req.content.decode(AccountController.CSRFForm.self).csrf)
+        guard let id = req.parameters.get("id").flatMap(UUID.init(uuidString:)) else { throw Abort(.notFound) }
+        try await req.db.writeTransaction { db in
+            guard let r = try await ActionReportModel.find(id, on: db), r.supporterID == me.supporter.id else {
+                throw Abort(.notFound, reason: "There is no such report of yours.")
+            }
+            try await r.delete(on: db)
+            try await ReportTotals.bump(document: r.documentID, channel: r.channel, by: -1, on: db as! any SQLDatabase)
+        }
+        return req.redirect(to: "/account", redirectType: .normal)
+    }
+
+    func uaTotals(req: Request) async throws -> Response {
+        let raw = req.parameters.get("number") ?? ""
+        guard let number = UANumber(slug: raw) else { throw Abort(.badRequest, reason: "\"\(raw)\" is not an urgent action number; write UA 126/19 as 126-19.") }
+        let docs = try await Store(db: req.db).documents(urgentActionIDs: [number.slug]).map(\.document.id)
+        guard !docs.isEmpty else { throw Abort(.notFound, reason: "There is no \(number.label).") }
+        var perDocument: [String: JSONValue] = [:]
+        for d in docs { perDocument[d] = try await ReportTotals.of(documents: [d], on: req.db).json }
+        guard case .object(var o) = try await ReportTotals.of(documents: docs, on: req.db).json else { throw Abort(.internalServerError) }
+        o["urgent_action"] = .string(number.description)
+        o["documents"] = .object(perDocument)
+        return jsonResponse(.object(o))
+    }
+
+    /// Counts for every document, for partner sections to pull.
+    func allTotals(req: Request) async throws -> Response {
+        let all = try await ReportTotals.all(on: req.db)
+        return jsonResponse(.object(["documents": .object(all.mapValues(\.json))]))
+    }
+}

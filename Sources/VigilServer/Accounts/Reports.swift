@@ -1,0 +1,154 @@
+import Fluent
+import Foundation
+import SQLKit
+import Vapor
+import VigilCore
+
+/// Running totals of action reports per document and channel, kept in the same transaction as
+/// the reports, so that totals are one small read however many reports there are.
+struct CreateReportCounters: AsyncMigration {
+    func prepare(on db: any Database) async throws {
+        try await db.schema("report_counters")
+            .field("document_id", .string, .required, .references("documents", "id", onDelete: .cascade))
+            .field("channel", .string, .required)
+            .field("count", .int, .required)
+            .compositeIdentifier(over: "document_id", "channel")
+            .create()
+    }
+    func revert(on db: any Database) async throws {
+        try await db.schema("report_counters").delete()
+    }
+}
+
+/// One report waiting for its batch.
+struct PendingReport: Sendable {
+    var documentID: String
+    var targetID: String?
+    var channel: ActionChannel
+    var key: String
+    var supporterID: UUID?
+}
+
+/// Group commit: reports that arrive together are written in one transaction (one fsync on
+/// SQLite), and each request is answered only after its batch has committed. A burst of
+/// thousands of reports a minute then costs a few commits a second.
+actor ReportBatcher {
+    private var pending: [(PendingReport, CheckedContinuation<Bool, any Error>)] = []
+    private var flushing = false
+    private let db: any Database
+    private(set) var batches = 0
+    let maxBatch = 500
+
+    init(db: any Database) { self.db = db }
+
+    /// Records a report; true when it was new, false when its key had been seen (a double submit).
+    func submit(_ report: PendingReport) async throws -> Bool {
+        try await withCheckedThrowingContinuation { continuation in
+            pending.append((report, continuation))
+            if !flushing {
+                flushing = true
+                Task { await self.flushLoop() }
+            }
+        }
+    }
+
+    private func flushLoop() async {
+        // Let concurrent requests join this batch.
+        try? await Task.sleep(for: .milliseconds(2))
+        while !pending.isEmpty {
+            let batch = Array(pending.prefix(maxBatch))
+            pending.removeFirst(batch.count)
+            do {
+                let results = try await write(batch.map(\.0))
+                batches += 1
+                for (item, isNew) in zip(batch, results) { item.1.resume(returning: isNew) }
+            } catch {
+                for item in batch { item.1.resume(throwing: error) }
+            }
+        }
+        flushing = false
+    }
+
+    private func write(_ reports: [PendingReport]) async throws -> [Bool] {
+        try await db.writeTransaction { db in
+            let sql = db as! any SQLDatabase
+            var results: [Bool] = []
+            var seen: Set<String> = []
+            for r in reports {
+                guard seen.insert(r.key).inserted else { results.append(false); continue }
+                let exists = try await sql.raw("SELECT 1 AS x FROM action_reports WHERE idempotency_key = \(bind: r.key)").first() != nil
+                if exists { results.append(false); continue }
+                try await sql.raw("""
+                    INSERT INTO action_reports (id, document_id, target_id, channel, idempotency_key, supporter_id, created_at)
+                    VALUES (\(bind: UUID()), \(bind: r.documentID), \(bind: r.targetID), \(bind: r.channel.rawValue), \(bind: r.key),
+                            \(bind: r.supporterID), \(bind: Date()))
+                    """).run()
+                try await ReportTotals.bump(document: r.documentID, channel: r.channel.rawValue, by: 1, on: sql)
+                results.append(true)
+            }
+            return results
+        }
+    }
+}
+
+enum ReportTotals {
+    static func bump(document: String, channel: String, by delta: Int, on sql: any SQLDatabase) async throws {
+        let row = try await sql.raw("SELECT count FROM report_counters WHERE document_id = \(bind: document) AND channel = \(bind: channel)").first()
+        if row == nil {
+            try await sql.raw("INSERT INTO report_counters (document_id, channel, count) VALUES (\(bind: document), \(bind: channel), \(bind: max(0, delta)))").run()
+        } else {
+            try await sql.raw("UPDATE report_counters SET count = count + \(bind: delta) WHERE document_id = \(bind: document) AND channel = \(bind: channel)").run()
+        }
+    }
+
+    struct Totals: Sendable {
+        var total = 0
+        var byChannel: [String: Int] = [:]
+        var json: JSONValue {
+            .object(["total": .number(Double(total)), "by_channel": .object(byChannel.mapValues { .number(Double($0)) })])
+        }
+    }
+
+    /// Totals of the given documents together.
+    static func of(documents: [String], on db: any Database) async throws -> Totals {
+        guard !documents.isEmpty else { return Totals() }
+        let sql = db as! any SQLDatabase
+        let rows = try await sql.raw("SELECT channel, SUM(count) AS n FROM report_counters WHERE document_id IN (\(binds: documents)) GROUP BY channel").all()
+        var t = Totals()
+        for row in rows {
+            let c = try row.decode(column: "channel", as: String.self)
+            let n = try row.decode(column: "n", as: Int.self)
+            t.byChannel[c] = n
+            t.total += n
+        }
+        return t
+    }
+
+    /// Every document's totals (for the partners' feed).
+    static func all(on db: any Database) async throws -> [String: Totals] {
+        let sql = db as! any SQLDatabase
+        var out: [String: Totals] = [:]
+        for row in try await sql.raw("SELECT document_id, channel, count FROM report_counters WHERE count > 0").all() {
+            let d = try row.decode(column: "document_id", as: String.self)
+            let c = try row.decode(column: "channel", as: String.self)
+            let n = try row.decode(column: "count", as: Int.self)
+            out[d, default: Totals()].byChannel[c] = n
+            out[d, default: Totals()].total += n
+        }
+        return out
+    }
+
+    static func grandTotal(on db: any Database) async throws -> Int {
+        let sql = db as! any SQLDatabase
+        return try await sql.raw("SELECT COALESCE(SUM(count), 0) AS n FROM report_counters").first()?.decode(column: "n", as: Int.self) ?? 0
+    }
+}
+
+extension Application {
+    private struct BatcherKey: StorageKey { typealias Value = ReportBatcher }
+    /// Made once in `configure`, so every request shares one batcher.
+    var reportBatcher: ReportBatcher {
+        get { storage[BatcherKey.self]! }
+        set { storage[BatcherKey.self] = newValue }
+    }
+}

@@ -1,0 +1,108 @@
+import Fluent
+import Foundation
+import Testing
+import VaporTesting
+@testable import VigilServer
+
+@Suite("Reporting actions")
+struct ReportTests {
+    func reportForm(_ b: Browser, _ document: String) async throws -> [String: String] {
+        let (_, html) = try await b.get("/report?document=\(document)")
+        func hidden(_ name: String) -> String? {
+            guard let r = html.range(of: "name=\"\(name)\" value=\"") else { return nil }
+            return String(html[r.upperBound...].prefix { $0 != "\"" })
+        }
+        return ["csrf": Browser.csrf(in: html) ?? "", "key": hidden("key") ?? "", "document": document]
+    }
+
+    @Test func aReportCountsOnceEvenOnADoubleSubmit() async throws {
+        try await withApp { app in
+            try await loadDemo(app)
+            let b = Browser(app)
+            var form = try await reportForm(b, "ua-126-19-0-en")
+            form["channel"] = "letter"
+            form["targets[]"] = "ru-prosecutor-general"
+            let (first, _) = try await b.post("/report", form)
+            #expect(first.status == .seeOther && first.headers.first(name: .location)?.hasSuffix("thanks=new") == true)
+            let (second, _) = try await b.post("/report", form)
+            #expect(second.headers.first(name: .location)?.hasSuffix("thanks=seen") == true)
+            #expect(try await ActionReportModel.query(on: app.db).count() == 1)
+            let totals = try await send(app, .GET, "/api/v1/urgent-actions/126-19/totals").json
+            #expect(totals["total"] == .number(1) && totals["by_channel"]?["letter"] == .number(1))
+            #expect(totals["documents"]?["ua-126-19-0-en"]?["total"] == .number(1))
+            let page = try await html(app, "/urgent-actions/126-19/initial").body
+            #expect(page.contains("1 action reported so far."), "the page shows the new total")
+            #expect(try await html(app, "/").body.contains("1 action reported by supporters so far."))
+            // A new visit gets a new key: a second supporter counts.
+            var other = try await reportForm(Browser(app), "ua-126-19-0-en")
+            #expect(other["key"] != form["key"])
+            other["channel"] = "email"; other["targets[]"] = "ru-prosecutor-general"
+            let b2 = Browser(app)
+            other = try await reportForm(b2, "ua-126-19-0-en").merging(["channel": "email", "targets[]": "ru-prosecutor-general"]) { $1 }
+            _ = try await b2.post("/report", other)
+            let all = try await send(app, .GET, "/api/v1/totals").json
+            #expect(all["documents"]?["ua-126-19-0-en"]?["total"] == .number(2))
+        }
+    }
+
+    @Test func badReportsAreRefused() async throws {
+        try await withApp { app in
+            try await loadDemo(app)
+            let b = Browser(app)
+            let base = try await reportForm(b, "ua-126-19-0-en")
+            func post(_ change: [String: String?]) async throws -> HTTPStatus {
+                var f = base.merging(["channel": "letter", "targets[]": "ru-prosecutor-general"]) { $1 }
+                for (k, v) in change { f[k] = v }
+                return try await b.post("/report", f.compactMapValues { $0 }).0.status
+            }
+            #expect(try await post(["channel": "pigeon"]) == .badRequest)
+            #expect(try await post(["targets[]": "eg-public-prosecutor"]) == .badRequest, "a target of another action")
+            #expect(try await post(["targets[]": nil]) == .badRequest)
+            #expect(try await post(["key": "x"]) == .badRequest)
+            #expect(try await post(["csrf": nil]) == .forbidden)
+            #expect(try await post(["document": "ua-126-19-2-en"]) == .badRequest, "an outcome asks for no action")
+            #expect(try await send(app, .GET, "/report?document=nope").status == .notFound)
+            #expect(try await ActionReportModel.query(on: app.db).count() == 0)
+        }
+    }
+
+    @Test func concurrentReportsShareCommits() async throws {
+        try await withApp { app in
+            try await loadDemo(app)
+            let batcher = app.reportBatcher
+            let before = await batcher.batches
+            let results = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for i in 0..<300 {
+                    group.addTask {
+                        try await batcher.submit(PendingReport(documentID: "ua-77-26-0-ar", targetID: "eg-public-prosecutor", channel: .email,
+                                                               key: "burst-\(i % 250)", supporterID: nil))
+                    }
+                }
+                return try await group.reduce(into: [Bool]()) { $0.append($1) }
+            }
+            #expect(results.filter { $0 }.count == 250, "each key counts once")
+            #expect(try await ReportTotals.of(documents: ["ua-77-26-0-ar"], on: app.db).total == 250)
+            let used = await batcher.batches - before
+            #expect(used < 100, "300 reports in \(used) commits")
+        }
+    }
+
+    @Test func supportersSeeAndUndoTheirReports() async throws {
+        try await withApp { app in
+            try await loadDemo(app)
+            let b = Browser(app)
+            try await AccountTests().signUpAndVerify(app, b)
+            _ = try await b.post("/login", ["email": "ana@example.org", "password": AccountTests().password], csrfFrom: "/login")
+            var form = try await reportForm(b, "ua-88-26-0-zh")
+            form["channel"] = "fax"; form["targets[]"] = "cn-provincial-procurator"
+            _ = try await b.post("/report", form)
+            let report = try #require(try await ActionReportModel.query(on: app.db).first())
+            #expect(report.supporterID != nil)
+            let (_, account) = try await b.get("/account")
+            #expect(account.contains("/account/reports/\(report.id!.uuidString)/undo"))
+            _ = try await b.post("/account/reports/\(report.id!.uuidString)/undo", [:], csrfFrom: "/account")
+            #expect(try await ActionReportModel.query(on: app.db).count() == 0)
+            #expect(try await ReportTotals.of(documents: ["ua-88-26-0-zh"], on: app.db).total == 0)
+        }
+    }
+}
