@@ -301,6 +301,11 @@ struct APIController: RouteCollection {
                 c.updatedAt = Date()
                 try await c.update(on: db)
             }
+            // A newly published document: tell the people who follow the case, its countries or themes.
+            if existing == nil, let strings = req.application.site?.strings, let secret = req.application.serverSecret {
+                _ = try await Alerts.enqueue(document: doc, number: number, caseID: ua.caseID, on: db, strings: strings,
+                                             baseURL: req.application.vigil.baseURL, mailFrom: req.application.vigil.mailFrom, secret: secret)
+            }
             return existing == nil
         }
         let stored = try await documentJSON(ids: [doc.id], db: req.db).first!

@@ -219,7 +219,17 @@ struct AccountController: RouteCollection {
         let sessions = try await SessionModel.query(on: req.db).filter(\.$supporterID == me.supporter.id!).sort(\.$lastSeenAt, .descending).all()
         let iso = ISO8601DateFormatter()
         let reports = try await ActionReportModel.query(on: req.db).filter(\.$supporterID == me.supporter.id!).sort(\.$createdAt, .descending).limit(200).all()
+        let follows = try await FollowModel.query(on: req.db).filter(\.$supporterID == me.supporter.id!).sort(\.$createdAt).all()
+        var followValues: [TemplateValue] = []
+        for f in follows {
+            var label = f.subjectValue
+            if f.subjectKind == "case" { label = try await CaseModel.find(f.subjectValue, on: req.db)?.title ?? label }
+            if f.subjectKind == "country" { label = Format.countryName(f.subjectValue) }
+            if f.subjectKind == "theme" { label = SiteController.themeLabel(f.subjectValue) }
+            followValues.append(["id": .string(f.id!.uuidString), "label": .string(label)])
+        }
         return try render(req, "account", title: strings["account_title"], [
+            "follows": .list(followValues),
             "reports": .list(reports.map { r in
                 ["id": .string(r.id!.uuidString), "document": .string(r.documentID), "channel": .string(strings["channel_\(r.channel)"]),
                  "date": .string(iso.string(from: r.createdAt))]

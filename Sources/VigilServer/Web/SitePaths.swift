@@ -33,7 +33,7 @@ public enum SitePaths {
     public static func caseFeed(_ id: String) -> String { "/cases/\(id)/feed.atom" }
     public static func countryFeed(_ code: String) -> String { "/countries/\(code)/feed.atom" }
     public static func themeFeed(_ theme: String) -> String { "/themes/\(theme)/feed.atom" }
-    public static func follow(_ caseID: String) -> String { "/cases/\(caseID)/follow" }
+    public static func follow(_ caseID: String) -> String { "/follow?case=\(caseID)" }
 
     /// Parses the part after the number: `initial`, `update-2`, `outcome`.
     public static func parsePart(_ s: String) -> (DocumentKind, Int?)? {

@@ -1,0 +1,168 @@
+import Crypto
+import Fluent
+import Foundation
+import SQLKit
+import Vapor
+import VigilCore
+
+/// Following a case, a country or a theme; alert e-mails when an update or outcome is published;
+/// one-click unsubscribe (RFC 8058).
+struct FollowController: RouteCollection {
+    let views: ViewRenderer
+    let strings: Strings
+    let auth: Auth
+    let secret: ServerSecret
+
+    func boot(routes: any RoutesBuilder) throws {
+        routes.get("follow", use: form)
+        routes.post("follow", use: follow)
+        routes.post("account", "follows", ":id", "remove", use: remove)
+        routes.get("unsubscribe", use: unsubscribeForm)
+        routes.post("unsubscribe", use: unsubscribe)
+    }
+
+    static func subject(_ req: Request) throws -> FollowSubject {
+        for kind in ["case", "country", "theme"] {
+            if let v = req.query[String.self, at: kind] ?? (try? req.content.get(String.self, at: kind)) {
+                guard let s = FollowSubject(kind: kind, value: v) else { throw Abort(.badRequest, reason: "Unknown \(kind) \"\(v)\".") }
+                return s
+            }
+        }
+        throw Abort(.badRequest, reason: "Say what to follow: a case, a country or a theme.")
+    }
+
+    func label(_ s: FollowSubject, on db: any Database) async throws -> String {
+        switch s {
+        case .case(let id):
+            guard let c = try await CaseModel.find(id, on: db) else { throw Abort(.notFound, reason: "There is no such case.") }
+            return c.title
+        case .country(let c): return Format.countryName(c)
+        case .theme(let t): return SiteController.themeLabel(t)
+        }
+    }
+
+    func page(_ title: String) -> TemplateValue {
+        ["title": .string(title), "description": .string(title), "canonical": "", "lang": .string(strings.language), "dir": "ltr",
+         "ui_lang": .string(strings.language), "ui_dir": "ltr", "og_type": "website", "alternates": .list([])]
+    }
+
+    func html(_ req: Request, _ template: String, _ context: [String: TemplateValue], status: HTTPStatus = .ok) throws -> Response {
+        var c = context
+        c["t"] = strings.templateValue
+        let (csrf, newCookie) = auth.csrfForPage(req)
+        c["csrf"] = .string(csrf)
+        let r = Response(status: status, headers: ["Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"],
+                         body: .init(string: try views.render(template, .object(c))))
+        if let newCookie { r.cookies[auth.csrfCookie] = auth.cookie(newCookie, maxAge: nil) }
+        return r
+    }
+
+    func form(req: Request) async throws -> Response {
+        let subject = try Self.subject(req)
+        guard req.currentSession != nil else {
+            return req.redirect(to: "/login")
+        }
+        let name = try await label(subject, on: req.db)
+        return try html(req, "follow", ["page": page(strings["follow_title"]), "kind": .string(subject.kind), "value": .string(subject.value),
+                                        "label": .string(name)])
+    }
+
+    func follow(req: Request) async throws -> Response {
+        guard let me = req.currentSession else { throw Abort.redirect(to: "/login") }
+        try auth.checkCSRF(req, token: try req.content.decode(AccountController.CSRFForm.self).csrf)
+        let subject = try Self.subject(req)
+        _ = try await label(subject, on: req.db)
+        try await req.db.writeTransaction { db in
+            let exists = try await FollowModel.query(on: db).filter(\.$supporterID == me.supporter.id!)
+                .filter(\.$subjectKind == subject.kind).filter(\.$subjectValue == subject.value).first()
+            guard exists == nil else { return }
+            let f = FollowModel()
+            f.supporterID = me.supporter.id!; f.subjectKind = subject.kind; f.subjectValue = subject.value; f.createdAt = Date()
+            try await f.create(on: db)
+        }
+        return req.redirect(to: "/account", redirectType: .normal)
+    }
+
+    func remove(req: Request) async throws -> Response {
+        guard let me = req.currentSession else { throw Abort.redirect(to: "/login") }
+        try auth.checkCSRF(req, token: try req.content.decode(AccountController.CSRFForm.self).csrf)
+        guard let id = req.parameters.get("id").flatMap(UUID.init(uuidString:)) else { throw Abort(.notFound) }
+        try await req.db.writeTransaction { db in
+            try await FollowModel.query(on: db).filter(\.$id == id).filter(\.$supporterID == me.supporter.id!).delete()
+        }
+        return req.redirect(to: "/account", redirectType: .normal)
+    }
+
+    // MARK: Unsubscribe (no log-in, no CSRF: the signed token is the authority)
+
+    static func unsubscribeToken(follow: UUID, secret: ServerSecret) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: Data(follow.uuidString.utf8), using: secret.key(for: "unsubscribe"))
+        let sig = Data(mac).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+        return "\(follow.uuidString).\(sig)"
+    }
+
+    func followID(_ token: String?) -> UUID? {
+        guard let token, token.count < 200 else { return nil }
+        let parts = token.split(separator: ".", maxSplits: 1).map(String.init)
+        guard parts.count == 2, let id = UUID(uuidString: parts[0]) else { return nil }
+        let expected = Data(Self.unsubscribeToken(follow: id, secret: secret).utf8)
+        guard auth.constantTimeEqual(expected, Data(token.utf8)) else { return nil }
+        return id
+    }
+
+    func unsubscribeForm(req: Request) async throws -> Response {
+        guard let id = followID(req.query[String.self, at: "token"]) else {
+            return try html(req, "account-message", ["page": page(strings["verify_bad_title"]), "heading": .string(strings["verify_bad_title"]),
+                                                      "text": .string(strings["unsubscribe_bad"])], status: .badRequest)
+        }
+        return try html(req, "unsubscribe", ["page": page(strings["unsubscribe_title"]), "token": .string(req.query[String.self, at: "token"]!),
+                                              "gone": .bool(try await FollowModel.find(id, on: req.db) == nil)])
+    }
+
+    /// RFC 8058 one-click: mail clients POST `List-Unsubscribe=One-Click` to the link itself.
+    func unsubscribe(req: Request) async throws -> Response {
+        let token = req.query[String.self, at: "token"] ?? (try? req.content.get(String.self, at: "token"))
+        guard let id = followID(token) else { throw Abort(.badRequest, reason: strings["unsubscribe_bad"]) }
+        try await req.db.writeTransaction { db in try await FollowModel.query(on: db).filter(\.$id == id).delete() }
+        return try html(req, "account-message", ["page": page(strings["unsubscribe_done"]), "heading": .string(strings["unsubscribe_done"]),
+                                                  "text": .string(strings["unsubscribe_done_text"])])
+    }
+}
+
+/// Queues the alert e-mails for a newly published update or outcome, in the publishing transaction.
+enum Alerts {
+    static func enqueue(document doc: Document, number: UANumber, caseID: String, on db: any Database,
+                        strings: Strings, baseURL: String, mailFrom: String, secret: ServerSecret) async throws -> Int {
+        // Originals only: a translation of something already announced is no news.
+        guard doc.translationOf == nil else { return 0 }
+        let countries = try await CaseCountryModel.query(on: db).filter(\.$caseID == caseID).all().map(\.country)
+        let themes = try await CaseThemeModel.query(on: db).filter(\.$caseID == caseID).all().map(\.theme)
+        var follows = try await FollowModel.query(on: db).filter(\.$subjectKind == "case").filter(\.$subjectValue == caseID).all()
+        if !countries.isEmpty { follows += try await FollowModel.query(on: db).filter(\.$subjectKind == "country").filter(\.$subjectValue ~~ countries).all() }
+        if !themes.isEmpty { follows += try await FollowModel.query(on: db).filter(\.$subjectKind == "theme").filter(\.$subjectValue ~~ themes).all() }
+        // One message per supporter, unsubscribing from the follow that brought it.
+        var bySupporter: [UUID: FollowModel] = [:]
+        for f in follows where bySupporter[f.supporterID] == nil { bySupporter[f.supporterID] = f }
+        guard !bySupporter.isEmpty else { return 0 }
+        let supporters = try await SupporterModel.query(on: db).filter(\.$id ~~ Array(bySupporter.keys)).all()
+        let url = baseURL + SitePaths.document(number, doc)
+        var sent = 0
+        for s in supporters where s.emailVerifiedAt != nil {
+            guard let follow = bySupporter[s.id!] else { continue }
+            let unsubscribe = "\(baseURL)/unsubscribe?token=\(FollowController.unsubscribeToken(follow: follow.id!, secret: secret))"
+            let kindLabel = strings["kind_\(doc.kind.rawValue)"]
+            let text = strings.format("mail_alert_text", ["name": s.displayName, "kind": kindLabel, "number": number.label, "title": doc.title,
+                                                          "summary": doc.summary ?? "", "url": url, "unsubscribe": unsubscribe])
+            let html = "<p>" + HTML.escape(strings.format("mail_alert_intro", ["name": s.displayName])) + "</p><h1>"
+                + HTML.escape("\(kindLabel) \(number.label): \(doc.title)") + "</h1><p>" + HTML.escape(doc.summary ?? "") + "</p><p><a href=\""
+                + HTML.escape(url) + "\">" + HTML.escape(url) + "</a></p><p><a href=\"" + HTML.escape(unsubscribe) + "\">"
+                + HTML.escape(strings["unsubscribe_title"]) + "</a></p>"
+            try await Outbox.enqueue(to: s.email, subject: "\(kindLabel) \(number.label): \(doc.title)", text: text, html: html,
+                                     headers: [("List-Unsubscribe", "<\(unsubscribe)>"), ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")],
+                                     from: mailFrom, on: db)
+            sent += 1
+        }
+        return sent
+    }
+}

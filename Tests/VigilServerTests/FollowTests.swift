@@ -1,0 +1,68 @@
+import Fluent
+import Foundation
+import Testing
+import VaporTesting
+@testable import VigilServer
+
+@Suite("Following cases and alerts")
+struct FollowTests {
+    @Test func followGetAnAlertAndUnsubscribeInOneClick() async throws {
+        try await withApp { app in
+            try await loadDemo(app)
+            let b = Browser(app)
+            #expect(try await b.get("/follow?case=demo-li-wei").0.status == .seeOther, "log in first")
+            try await AccountTests().signUpAndVerify(app, b)
+            _ = try await b.post("/login", ["email": "ana@example.org", "password": AccountTests().password], csrfFrom: "/login")
+            let (page, html) = try await b.get("/follow?case=demo-li-wei")
+            #expect(page.status == .ok && html.contains("Li Wei (fictional demo case)"))
+            _ = try await b.post("/follow", ["case": "demo-li-wei"], csrfFrom: "/follow?case=demo-li-wei")
+            _ = try await b.post("/follow", ["case": "demo-li-wei"], csrfFrom: "/follow?case=demo-li-wei")
+            #expect(try await FollowModel.query(on: app.db).count() == 1, "following twice is one follow")
+            #expect(try await b.get("/account").1.contains("Li Wei (fictional demo case)"))
+            #expect(try await b.get("/follow?country=ZZ").0.status == .badRequest)
+
+            // An editor publishes an update.
+            let h = try await editorHeaders(app)
+            let update = #"{"id":"ua-88-26-1-en","sequence":1,"kind":"update","language":"en","published":"2026-11-20","title":"Li Wei charged","summary":"He has been charged.","body":"Li Wei has been charged."}"#
+            #expect(try await send(app, .POST, "/api/v1/urgent-actions/88-26/documents", headers: h, json: update).status == .created)
+            let mail = try #require(try await lastMail(to: "ana@example.org", app))
+            #expect(mail.subject == "Urgent Action update UA 88/26: Li Wei charged")
+            #expect(mail.textBody.contains("http://127.0.0.1:8080/urgent-actions/88-26/update-1"))
+            #expect(mail.headersJSON.contains("List-Unsubscribe-Post") && mail.headersJSON.contains("One-Click"))
+            let unsubscribe = try #require(link(in: mail.textBody, path: "/unsubscribe?token="))
+            // A translation is no news.
+            let translation = #"{"id":"ua-88-26-1-zh","sequence":1,"kind":"update","language":"zh-Hans","translation_of":"ua-88-26-1-en","published":"2026-11-20","title":"李伟被起诉","body":"李伟被起诉。"}"#
+            #expect(try await send(app, .POST, "/api/v1/urgent-actions/88-26/documents", headers: h, json: translation).status == .created)
+            #expect(try await OutboxMessageModel.query(on: app.db).filter(\.$toAddress == "ana@example.org").count() == 2, "verification + one alert")
+
+            // One click, as a mail client does it: a POST with no cookies and no CSRF token.
+            #expect(try await send(app, .GET, unsubscribe).status == .ok)
+            let oneClick = try await app.testing().sendRequest(.POST, unsubscribe, headers: ["Content-Type": "application/x-www-form-urlencoded"],
+                                                               body: ByteBuffer(string: "List-Unsubscribe=One-Click")) { $0.url = URI(string: unsubscribe) }
+            #expect(oneClick.status == .ok)
+            #expect(try await FollowModel.query(on: app.db).count() == 0)
+            let forged = unsubscribe.replacingOccurrences(of: "token=", with: "token=00000000-0000-0000-0000-000000000000.")
+            #expect(try await send(app, .GET, String(forged.prefix(60))).status == .badRequest)
+        }
+    }
+
+    @Test(.enabled(if: SMTPSink.available)) func theAlertArrivesAtARealSMTPServer() async throws {
+        let sink = try SMTPSink.endpoints()
+        try await withApp { app in
+            try await loadDemo(app)
+            let b = Browser(app)
+            try await AccountTests().signUpAndVerify(app, b, email: "follower@example.org")
+            _ = try await b.post("/login", ["email": "follower@example.org", "password": AccountTests().password], csrfFrom: "/login")
+            _ = try await b.post("/follow", ["country": "EG"], csrfFrom: "/follow?country=EG")
+            let outcome = #"{"id":"ua-77-26-1-en","sequence":1,"kind":"outcome","outcome":"good-news","no_further_action":true,"language":"en","published":"2026-11-25","title":"Nour Hassan released","body":"She is free."}"#
+            #expect(try await send(app, .POST, "/api/v1/urgent-actions/77-26/documents", headers: try await editorHeaders(app), json: outcome).status == .created)
+            let client = SMTPClient(configuration: try SMTPConfiguration(url: "smtp://\(sink.plain)"))
+            try await OutboxWorker(db: app.db, sender: { try await client.send($0) }, from: "Vigil <vigil@example.org>").runOnce()
+            let alert = try #require(try await lastMail(to: "follower@example.org", app))
+            #expect(alert.status == "sent")
+            let got = try await SMTPSink.waitFor(alert.messageID, in: sink.dir)
+            #expect(got.raw.contains("List-Unsubscribe: <http://127.0.0.1:8080/unsubscribe?token="))
+            #expect(got.raw.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"))
+        }
+    }
+}
