@@ -21,6 +21,7 @@ PAGES = {
     "login": "/login",
     "password-reset": "/password-reset",
     "report": "/report?document=ua-126-19-0-en",
+    "privacy": "/privacy",
 }
 
 

@@ -20,6 +20,8 @@ public struct VigilConfiguration: Sendable {
     public var maxBodyBytes: Int
     /// Keep rendered public pages in memory (off only for debugging templates).
     public var pageCache: Bool = true
+    /// Action reports older than this many months become anonymous (0: never).
+    public var reportRetentionMonths: Int = 24
 
     public init(storage: Storage = .sqlite(path: "./vigil.sqlite"), baseURL: String = "http://127.0.0.1:8080",
                 smtpURL: String? = nil, mailFrom: String = "Vigil <vigil@localhost>", viewsDirectory: String? = nil,
@@ -70,6 +72,12 @@ public struct VigilConfiguration: Sendable {
             case "0", "false", "no", "off": c.tls = false
             default: throw Problem(description: "VIGIL_TLS must be true or false")
             }
+        }
+        if let months = value("VIGIL_REPORT_RETENTION_MONTHS") {
+            guard let n = Int(months), (0...600).contains(n) else {
+                throw Problem(description: "VIGIL_REPORT_RETENTION_MONTHS must be a number of months (0 keeps reports linked)")
+            }
+            c.reportRetentionMonths = n
         }
         if let max = value("VIGIL_MAX_BODY_BYTES") {
             guard let n = Int(max), n >= 1024 else { throw Problem(description: "VIGIL_MAX_BODY_BYTES must be a number of bytes (at least 1024)") }

@@ -11,6 +11,8 @@ func registerRoutes(_ app: Application) throws {
         try app.register(collection: FeedController(cache: site.cache, baseURL: app.vigil.baseURL, strings: site.strings))
         try app.register(collection: DownloadController(cache: site.cache, baseURL: app.vigil.baseURL, strings: site.strings))
         if let secret = app.serverSecret {
+            try app.register(collection: PrivacyController(views: site.views, strings: site.strings, auth: Auth(secret: secret, tls: app.vigil.tls),
+                                                           passwords: Passwords(secret: secret)))
             try app.register(collection: FollowController(views: site.views, strings: site.strings, auth: Auth(secret: secret, tls: app.vigil.tls), secret: secret))
             try app.register(collection: ReportController(views: site.views, strings: site.strings, auth: Auth(secret: secret, tls: app.vigil.tls)))
             try app.register(collection: AccountController(

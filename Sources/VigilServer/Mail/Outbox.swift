@@ -145,14 +145,26 @@ struct OutboxWorkerLifecycle: LifecycleHandler {
 
     func didBootAsync(_ app: Application) async throws {
         let args = app.environment.arguments.dropFirst()
-        guard (args.first(where: { !$0.hasPrefix("-") }) ?? "serve") == "serve", app.environment != .testing,
-              let url = app.vigil.smtpURL else { return }
-        let client = SMTPClient(configuration: try SMTPConfiguration(url: url))
-        let worker = OutboxWorker(db: app.db, sender: { try await client.send($0) }, from: app.vigil.mailFrom)
-        let logger = app.logger
+        guard (args.first(where: { !$0.hasPrefix("-") }) ?? "serve") == "serve", app.environment != .testing else { return }
+        var worker: OutboxWorker?
+        if let url = app.vigil.smtpURL {
+            let client = SMTPClient(configuration: try SMTPConfiguration(url: url))
+            worker = OutboxWorker(db: app.db, sender: { try await client.send($0) }, from: app.vigil.mailFrom)
+        }
+        let logger = app.logger, db = app.db, months = app.vigil.reportRetentionMonths
         box.task = Task {
+            var lastHousekeeping = Date.distantPast
             while !Task.isCancelled {
-                do { try await worker.runOnce() } catch { logger.warning("mail outbox: \(error)") }
+                if let worker {
+                    do { try await worker.runOnce() } catch { logger.warning("mail outbox: \(error)") }
+                }
+                if Date().timeIntervalSince(lastHousekeeping) > 3600 {
+                    lastHousekeeping = Date()
+                    do {
+                        try await PrivacyController.applyRetention(months: months, on: db)
+                        try await RateLimit.prune(on: db)
+                    } catch { logger.warning("housekeeping: \(error)") }
+                }
                 try? await Task.sleep(for: .seconds(5))
             }
         }

@@ -1,0 +1,122 @@
+import Fluent
+import Foundation
+import SQLKit
+import Vapor
+import VigilCore
+
+/// "Download my data", "delete my account", the privacy page, and the retention rule that
+/// makes old action reports anonymous.
+struct PrivacyController: RouteCollection {
+    let views: ViewRenderer
+    let strings: Strings
+    let auth: Auth
+    let passwords: Passwords
+
+    func boot(routes: any RoutesBuilder) throws {
+        routes.get("privacy", use: privacy)
+        routes.get("account", "export.json", use: export)
+        routes.get("account", "delete", use: deleteForm)
+        routes.post("account", "delete", use: delete)
+    }
+
+    func render(_ req: Request, _ template: String, title: String, status: HTTPStatus = .ok, _ values: [String: TemplateValue] = [:]) throws -> Response {
+        var c = values
+        c["page"] = ["title": .string(title), "description": .string(title), "canonical": "", "lang": .string(strings.language), "dir": "ltr",
+                     "ui_lang": .string(strings.language), "ui_dir": "ltr", "og_type": "website", "alternates": .list([])]
+        c["t"] = strings.templateValue
+        let (csrf, newCookie) = auth.csrfForPage(req)
+        c["csrf"] = .string(csrf)
+        let r = Response(status: status, headers: ["Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"],
+                         body: .init(string: try views.render(template, .object(c))))
+        if let newCookie { r.cookies[auth.csrfCookie] = auth.cookie(newCookie, maxAge: nil) }
+        return r
+    }
+
+    func privacy(req: Request) async throws -> Response {
+        try render(req, "privacy", title: strings["privacy_title"], ["retention": .string(String(req.application.vigil.reportRetentionMonths))])
+    }
+
+    /// Everything linked to the account, as JSON.
+    func export(req: Request) async throws -> Response {
+        guard let me = req.currentSession else { throw Abort.redirect(to: "/login") }
+        let s = me.supporter
+        let iso = ISO8601DateFormatter()
+        let sessions = try await SessionModel.query(on: req.db).filter(\.$supporterID == s.id!).all()
+        let follows = try await FollowModel.query(on: req.db).filter(\.$supporterID == s.id!).all()
+        let reports = try await ActionReportModel.query(on: req.db).filter(\.$supporterID == s.id!).all()
+        let mail = try await OutboxMessageModel.query(on: req.db).filter(\.$toAddress == s.email).all()
+        var account = JSONObjectBuilder()
+        account.set("email", s.email); account.set("display_name", s.displayName); account.set("country", s.country)
+        account.set("language", s.language); account.set("created_at", iso.string(from: s.createdAt))
+        account.set("email_verified_at", s.emailVerifiedAt.map(iso.string(from:)))
+        let value: JSONValue = .object([
+            "format": .string("vigil.personal-data/1"),
+            "account": account.value,
+            "sessions": .array(sessions.map { .object(["device": .string($0.device), "created_at": .string(iso.string(from: $0.createdAt)),
+                                                       "last_seen_at": .string(iso.string(from: $0.lastSeenAt))]) }),
+            "follows": .array(follows.map { .object(["kind": .string($0.subjectKind), "value": .string($0.subjectValue),
+                                                     "since": .string(iso.string(from: $0.createdAt))]) }),
+            "action_reports": .array(reports.map { r in
+                var o = JSONObjectBuilder()
+                o.set("document", r.documentID); o.set("target", r.targetID); o.set("channel", r.channel)
+                o.set("reported_at", iso.string(from: r.createdAt))
+                return o.value
+            }),
+            "mail": .array(mail.map { .object(["subject": .string($0.subject), "status": .string($0.status),
+                                               "queued_at": .string(iso.string(from: $0.createdAt))]) }),
+        ])
+        return Response(status: .ok, headers: ["Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store",
+                                               "Content-Disposition": "attachment; filename=\"my-vigil-data.json\""],
+                        body: .init(string: value.serialized()))
+    }
+
+    func deleteForm(req: Request) async throws -> Response {
+        guard req.currentSession != nil else { throw Abort.redirect(to: "/login") }
+        return try render(req, "account-delete", title: strings["delete_title"])
+    }
+
+    struct DeleteForm: Content { var csrf: String?; var password: String? }
+
+    func delete(req: Request) async throws -> Response {
+        guard let me = req.currentSession else { throw Abort.redirect(to: "/login") }
+        let form = try req.content.decode(DeleteForm.self)
+        try auth.checkCSRF(req, token: form.csrf)
+        let hash = me.supporter.passwordHash ?? ""
+        let password = form.password ?? ""
+        let ok = try await req.application.threadPool.runIfActive { passwords.verify(password, against: hash) }
+        guard ok else {
+            return try render(req, "account-delete", title: strings["delete_title"], status: .unauthorized,
+                              ["errors": .list([.string(strings["delete_wrong_password"])])])
+        }
+        try await Self.erase(supporter: me.supporter, on: req.db)
+        let r = try render(req, "account-message", title: strings["delete_done_title"], ["heading": .string(strings["delete_done_title"]),
+                                                                                     "text": .string(strings["delete_done_text"])])
+        r.cookies[auth.sessionCookie] = auth.cookie("", maxAge: 0)
+        return r
+    }
+
+    /// Erases a supporter's personal data everywhere; their action reports stay, anonymous, so counts stay.
+    static func erase(supporter: SupporterModel, on db: any Database) async throws {
+        let id = supporter.id!, email = supporter.email
+        try await db.writeTransaction { db in
+            try await ActionReportModel.query(on: db).filter(\.$supporterID == id).set(\.$supporterID, to: nil).update()
+            try await SessionModel.query(on: db).filter(\.$supporterID == id).delete()
+            try await AuthTokenModel.query(on: db).filter(\.$supporterID == id).delete()
+            try await FollowModel.query(on: db).filter(\.$supporterID == id).delete()
+            try await OutboxMessageModel.query(on: db).filter(\.$toAddress == email).delete()
+            try await SupporterModel.query(on: db).filter(\.$id == id).delete()
+        }
+    }
+
+    /// Makes action reports older than `months` anonymous. Returns how many.
+    @discardableResult
+    static func applyRetention(months: Int, on db: any Database, now: Date = Date()) async throws -> Int {
+        guard months > 0 else { return 0 }
+        let cutoff = Calendar(identifier: .gregorian).date(byAdding: .month, value: -months, to: now) ?? now
+        return try await db.writeTransaction { db in
+            let old = try await ActionReportModel.query(on: db).filter(\.$supporterID != nil).filter(\.$createdAt < cutoff).count()
+            try await ActionReportModel.query(on: db).filter(\.$supporterID != nil).filter(\.$createdAt < cutoff).set(\.$supporterID, to: nil).update()
+            return old
+        }
+    }
+}
