@@ -1,0 +1,116 @@
+"""The supporter's journey in a real headless Chromium, with mail through the real SMTP test
+server: sign up, confirm by the e-mailed link, log in, report a letter (once, even when the form
+is sent twice), follow the case, an editor publishes an update, the alert arrives, its
+unsubscribe link works."""
+import email, email.policy, json, os, pathlib, re, time, urllib.parse
+
+import pytest
+
+from test_browser import chromium_driver
+
+SMTP_DIR = os.environ.get("VIGIL_TEST_SMTP_DIR")
+pytestmark = pytest.mark.skipif(not SMTP_DIR and os.environ.get("CI") != "true", reason="needs the SMTP test server (make test)")
+
+
+def wait_for_mail(to, subject_part, seen, timeout=40):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for f in sorted(pathlib.Path(SMTP_DIR).glob("*.eml")):
+            if f in seen:
+                continue
+            msg = email.message_from_bytes(f.read_bytes(), policy=email.policy.default)
+            if to in str(msg["To"]) and subject_part in str(msg["Subject"]):
+                seen.add(f)
+                return msg
+        time.sleep(0.3)
+    raise AssertionError(f"no mail to {to} about {subject_part!r} arrived")
+
+
+def text_of(msg):
+    part = msg.get_body(preferencelist=("plain",))
+    return part.get_content()
+
+
+def test_the_whole_journey(tmp_path):
+    assert SMTP_DIR, "make test starts the SMTP test server"
+    from conftest import Vigil, Server
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env.update(VIGIL_DATABASE_PATH=str(tmp_path / "vigil.sqlite"), LOG_LEVEL="warning",
+               VIGIL_SMTP_URL="smtp://" + os.environ["VIGIL_TEST_SMTP_PLAIN"], VIGIL_MAIL_FROM="Vigil <vigil@example.org>",
+               VIGIL_SECRET_FILE=str(tmp_path / "secret"))
+    vigil = Vigil(env)
+    vigil.run("migrate", "--yes")
+    vigil.run("demo")
+    token = vigil.run("token", "create", "--role", "editor").stdout.decode().split()[0]
+    server = Server(vigil)
+    env_port = server.port
+    # The links in mail must point at this server.
+    server.env["VIGIL_BASE_URL"] = f"http://127.0.0.1:{env_port}"
+    server.start()
+    seen = set()
+    driver = chromium_driver()
+    try:
+        base = server.base
+        who = f"journey-{int(time.time())}@example.org"
+        # Sign up
+        driver.get(base + "/signup")
+        driver.find_element("id", "email").send_keys(who)
+        driver.find_element("id", "display_name").send_keys("Ана")
+        driver.find_element("id", "password").send_keys("a long and private passphrase")
+        driver.find_element("css selector", "form.account-form button[type=submit]").click()
+        assert "Check your inbox" in driver.page_source
+        # The verification mail arrives at the SMTP server; follow its link.
+        msg = wait_for_mail(who, "Confirm", seen)
+        link = re.search(r"(http://127\.0\.0\.1:\d+/verify\?token=\S+)", text_of(msg)).group(1)
+        driver.get(link)
+        assert "E-mail address confirmed" in driver.page_source
+        # Log in
+        driver.get(base + "/login")
+        driver.find_element("id", "email").send_keys(who)
+        driver.find_element("id", "password").send_keys("a long and private passphrase")
+        driver.find_element("css selector", "form.account-form button[type=submit]").click()
+        assert driver.current_url.endswith("/account") and "Your account" in driver.page_source
+        # Report a letter on the UA 126/19 initial document: the count goes up by one, once.
+        def total():
+            return json.loads(server.request("GET", "/api/v1/urgent-actions/126-19/totals")[1])["total"]
+        before = total()
+        driver.get(base + "/urgent-actions/126-19/initial")
+        driver.find_element("link text", "I took action: report it").click()
+        driver.find_element("css selector", "form.report-form button[type=submit]").click()
+        assert "Your action is counted" in driver.page_source
+        driver.back()  # the same form, the same key: a double submit
+        driver.find_element("css selector", "form.report-form button[type=submit]").click()
+        assert "already counted" in driver.page_source
+        assert total() == before + 1
+        # Follow the case
+        driver.get(base + "/cases/crimean-tatar-defenders-kuku")
+        driver.find_element("link text", "Follow this case").click()
+        driver.find_element("css selector", "main form button[type=submit]").click()
+        assert "Emir-Usein Kuku and five co-defendants" in driver.page_source
+        # An editor publishes an update through the API
+        update = {"id": "ua-126-19-3-en", "sequence": 3, "kind": "update", "language": "en", "published": "2020-06-01",
+                  "title": "Supreme Court hearing set", "summary": "A hearing is set.", "body": "The Supreme Court will hear the case."}
+        # (UA 126/19 is closed by its outcome, so the update goes to a new action on the same case.)
+        case = json.loads(server.request("GET", "/api/v1/cases/crimean-tatar-defenders-kuku")[1])
+        case["urgent_actions"].append({"number": "31/21", "status": "open", "documents": [dict(update, id="ua-31-21-0-en", sequence=0,
+                                       kind="initial", published="2021-03-01", take_action={"deadline": "2021-04-30",
+                                       "targets": [{"target": "ru-supreme-court-chair"}]})]})
+        status, body = server.request("PUT", "/api/v1/cases/crimean-tatar-defenders-kuku", case, {"Authorization": f"Bearer {token}"})
+        assert status in (200, 201), body[:300]
+        followup = {"id": "ua-31-21-1-en", "sequence": 1, "kind": "update", "language": "en", "published": "2021-04-02",
+                    "title": "Hearing postponed", "summary": "The hearing was postponed.", "body": "The Supreme Court postponed the hearing."}
+        status, body = server.request("POST", "/api/v1/urgent-actions/31-21/documents", followup, {"Authorization": f"Bearer {token}"})
+        assert status == 201, body[:300]
+        # The alert arrives, with a working one-click unsubscribe.
+        alert = wait_for_mail(who, "Hearing postponed", seen)
+        assert alert["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        unsubscribe = alert["List-Unsubscribe"].strip("<>")
+        path = urllib.parse.urlparse(unsubscribe)
+        status, _ = server.request("POST", f"{path.path}?{path.query}", raw=b"List-Unsubscribe=One-Click",
+                                   headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert status == 200
+        driver.get(base + "/account")
+        assert "Nothing yet" in driver.page_source  # no follows left
+    finally:
+        driver.quit()
+        server.stop()
