@@ -26,6 +26,15 @@ def wait_for_mail(to, subject_part, seen, timeout=40):
     raise AssertionError(f"no mail to {to} about {subject_part!r} arrived")
 
 
+def wait_text(driver, text, timeout=20):
+    """Waits for a navigation to finish showing `text` (a click returns before the next page may be there)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+    try:
+        WebDriverWait(driver, timeout).until(lambda d: text in d.page_source)
+    except Exception:
+        raise AssertionError(f"{text!r} never appeared: " + re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", driver.page_source))[:1500])
+
+
 def text_of(msg):
     part = msg.get_body(preferencelist=("plain",))
     return part.get_content()
@@ -58,34 +67,39 @@ def test_the_whole_journey(tmp_path):
         driver.find_element("id", "display_name").send_keys("Ана")
         driver.find_element("id", "password").send_keys("a long and private passphrase")
         driver.find_element("css selector", "form.account-form button[type=submit]").click()
-        assert "Check your inbox" in driver.page_source
+        wait_text(driver, "Check your inbox")
         # The verification mail arrives at the SMTP server; follow its link.
         msg = wait_for_mail(who, "Confirm", seen)
         link = re.search(r"(http://127\.0\.0\.1:\d+/verify\?token=\S+)", text_of(msg)).group(1)
         driver.get(link)
-        assert "E-mail address confirmed" in driver.page_source
+        wait_text(driver, "E-mail address confirmed")
         # Log in
         driver.get(base + "/login")
         driver.find_element("id", "email").send_keys(who)
         driver.find_element("id", "password").send_keys("a long and private passphrase")
         driver.find_element("css selector", "form.account-form button[type=submit]").click()
-        assert driver.current_url.endswith("/account") and "Your account" in driver.page_source
+        wait_text(driver, "Your account")
+        assert driver.current_url.endswith("/account")
         # Report a letter on the UA 126/19 initial document: the count goes up by one, once.
         def total():
             return json.loads(server.request("GET", "/api/v1/urgent-actions/126-19/totals")[1])["total"]
         before = total()
         driver.get(base + "/urgent-actions/126-19/initial")
         driver.find_element("link text", "I took action: report it").click()
+        wait_text(driver, "Count my action")
         driver.find_element("css selector", "form.report-form button[type=submit]").click()
-        assert "Your action is counted" in driver.page_source
+        wait_text(driver, "Your action is counted")
         driver.back()  # the same form, the same key: a double submit
+        wait_text(driver, "Count my action")
         driver.find_element("css selector", "form.report-form button[type=submit]").click()
-        assert "already counted" in driver.page_source
+        wait_text(driver, "already counted")
         assert total() == before + 1
         # Follow the case
         driver.get(base + "/cases/crimean-tatar-defenders-kuku")
         driver.find_element("link text", "Follow this case").click()
+        wait_text(driver, "We will e-mail you")
         driver.find_element("css selector", "main form button[type=submit]").click()
+        wait_text(driver, "What you follow")
         assert "Emir-Usein Kuku and five co-defendants" in driver.page_source
         # An editor publishes an update through the API
         update = {"id": "ua-126-19-3-en", "sequence": 3, "kind": "update", "language": "en", "published": "2020-06-01",
@@ -110,7 +124,7 @@ def test_the_whole_journey(tmp_path):
                                    headers={"Content-Type": "application/x-www-form-urlencoded"})
         assert status == 200
         driver.get(base + "/account")
-        assert "Nothing yet" in driver.page_source  # no follows left
+        wait_text(driver, "Nothing yet")  # no follows left
     finally:
         driver.quit()
         server.stop()

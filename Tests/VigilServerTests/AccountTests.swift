@@ -180,6 +180,28 @@ struct AccountTests {
         }
     }
 
+    @Test func changingPasswordAndEmailNeedsThePasswordAndTellsTheOwner() async throws {
+        try await withApp { app in
+            let b = Browser(app), other = Browser(app)
+            try await signUpAndVerify(app, b)
+            _ = try await b.post("/login", ["email": "ana@example.org", "password": password], csrfFrom: "/login")
+            _ = try await other.post("/login", ["email": "ana@example.org", "password": password], csrfFrom: "/login")
+            #expect(try await b.post("/account/password", ["current": "wrong one entirely", "password": "a new passphrase here"], csrfFrom: "/account").0.status == .unauthorized)
+            #expect(try await b.post("/account/password", ["current": password, "password": "a new passphrase here"], csrfFrom: "/account").0.status == .ok)
+            #expect(try await b.get("/account").0.status == .ok, "this session stays")
+            #expect(try await other.get("/account").0.status == .seeOther, "other sessions end")
+            #expect(try await lastMail(to: "ana@example.org", app)?.subject == "Your password was changed")
+            // E-mail: confirmed by a link to the new address; the old one is told.
+            #expect(try await b.post("/account/email", ["current": "a new passphrase here", "email": "ana.new@example.org"], csrfFrom: "/account").0.status == .ok)
+            #expect(try await lastMail(to: "ana@example.org", app)?.subject == "A change of e-mail address was requested")
+            let confirmMail = try #require(try await lastMail(to: "ana.new@example.org", app))
+            let confirm = try #require(link(in: confirmMail.textBody, path: "/account/email/confirm?token="))
+            #expect(try await b.get(confirm).0.status == .ok)
+            #expect(try await SupporterModel.query(on: app.db).first()?.email == "ana.new@example.org")
+            #expect(try await b.get(confirm).0.status == .badRequest, "single use")
+        }
+    }
+
     @Test func sessionsCanBeSeenAndRevoked() async throws {
         try await withApp { app in
             let phone = Browser(app), laptop = Browser(app)

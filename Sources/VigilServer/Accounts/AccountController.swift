@@ -24,6 +24,9 @@ struct AccountController: RouteCollection {
         routes.get("account", use: account)
         routes.post("account", "sessions", ":id", "revoke", use: revokeSession)
         routes.post("account", "logout-everywhere", use: logoutEverywhere)
+        routes.post("account", "password", use: changePassword)
+        routes.post("account", "email", use: changeEmail)
+        routes.get("account", "email", "confirm", use: confirmEmail)
         routes.get("password-reset", use: resetForm)
         routes.post("password-reset", use: resetRequest)
         routes.post("password-reset", "new", use: resetPassword)
@@ -262,6 +265,86 @@ struct AccountController: RouteCollection {
         let response = req.redirect(to: "/", redirectType: .normal)
         response.cookies[auth.sessionCookie] = auth.cookie("", maxAge: 0)
         return response
+    }
+
+    // MARK: - Changing password and e-mail (re-authenticated; the owner is told)
+
+    struct ChangePasswordForm: Content { var csrf: String?; var current: String?; var password: String? }
+    struct ChangeEmailForm: Content { var csrf: String?; var current: String?; var email: String? }
+
+    func checkCurrentPassword(_ req: Request, _ me: CurrentSession, _ password: String?) async throws -> Bool {
+        try await limited(req, key: "reauth:\(me.supporter.id!.uuidString)", limit: 5, window: 60)
+        let hash = me.supporter.passwordHash ?? "", given = password ?? ""
+        return try await req.application.threadPool.runIfActive { passwords.verify(given, against: hash) }
+    }
+
+    func changePassword(req: Request) async throws -> Response {
+        let me = try requireSession(req)
+        let form = try req.content.decode(ChangePasswordForm.self)
+        try auth.checkCSRF(req, token: form.csrf)
+        guard try await checkCurrentPassword(req, me, form.current) else {
+            return try message(req, title: strings["change_failed_title"], text: strings["change_wrong_password"], status: .unauthorized)
+        }
+        if let p = passwords.problem(form.password ?? "") {
+            return try message(req, title: strings["change_failed_title"], text: p, status: .unprocessableEntity)
+        }
+        let hash = try await req.application.threadPool.runIfActive { try passwords.hash(form.password ?? "") }
+        try await req.db.writeTransaction { db in
+            guard let s = try await SupporterModel.find(me.supporter.id, on: db) else { return }
+            s.passwordHash = hash; s.updatedAt = Date()
+            try await s.update(on: db)
+            // Other sessions end; this one stays.
+            try await SessionModel.query(on: db).filter(\.$supporterID == s.id!).filter(\.$id != me.session.id!).delete()
+            try await Outbox.enqueue(to: s.email, subject: strings["mail_changed_subject"],
+                                     text: strings.format("mail_changed_text", ["name": s.displayName]), html: nil, from: mailFrom, on: db)
+        }
+        return try message(req, title: strings["change_password_done"], text: strings["change_password_done_text"])
+    }
+
+    func changeEmail(req: Request) async throws -> Response {
+        let me = try requireSession(req)
+        let form = try req.content.decode(ChangeEmailForm.self)
+        try auth.checkCSRF(req, token: form.csrf)
+        guard try await checkCurrentPassword(req, me, form.current) else {
+            return try message(req, title: strings["change_failed_title"], text: strings["change_wrong_password"], status: .unauthorized)
+        }
+        let email = (form.email ?? "").trimmingCharacters(in: .whitespaces).lowercased()
+        if let p = EmailAddress.problem(email) {
+            return try message(req, title: strings["change_failed_title"], text: p, status: .unprocessableEntity)
+        }
+        try await req.db.writeTransaction { db in
+            let taken = try await SupporterModel.query(on: db).filter(\.$email == email).first() != nil
+            if !taken {
+                let token = try await issueToken(for: me.supporter.id!, purpose: "email:\(email)", hours: 24, on: db)
+                try await Outbox.enqueue(to: email, subject: strings["mail_verify_subject"],
+                                         text: strings.format("mail_verify_text", ["name": me.supporter.displayName, "url": "\(baseURL)/account/email/confirm?token=\(token)"]),
+                                         html: nil, from: mailFrom, on: db)
+            }
+            try await Outbox.enqueue(to: me.supporter.email, subject: strings["mail_email_change_subject"],
+                                     text: strings.format("mail_email_change_text", ["name": me.supporter.displayName]), html: nil, from: mailFrom, on: db)
+        }
+        // The same answer whether or not the new address is taken.
+        return try message(req, title: strings["change_email_sent"], text: strings["change_email_sent_text"])
+    }
+
+    func confirmEmail(req: Request) async throws -> Response {
+        guard let token = req.query[String.self, at: "token"], token.count < 200 else {
+            return try message(req, title: strings["verify_bad_title"], text: strings["verify_bad_text"], status: .badRequest)
+        }
+        let changed = try await req.db.writeTransaction { db -> Bool in
+            guard let row = try await AuthTokenModel.query(on: db).filter(\.$tokenHash == Auth.hash(token)).first(),
+                  row.purpose.hasPrefix("email:"), row.usedAt == nil, row.expiresAt > Date(),
+                  let s = try await SupporterModel.find(row.supporterID, on: db) else { return false }
+            let email = String(row.purpose.dropFirst(6))
+            guard try await SupporterModel.query(on: db).filter(\.$email == email).first() == nil else { return false }
+            row.usedAt = Date()
+            try await row.update(on: db)
+            s.email = email; s.emailVerifiedAt = Date(); s.updatedAt = Date()
+            try await s.update(on: db)
+            return true
+        }
+        guard changed else { return try message(req, title: strings["verify_bad_title"], text: strings["verify_bad_text"], status: .badRequest) }
+        return try message(req, title: strings["change_email_done"], text: strings["change_email_done_text"])
     }
 
     // MARK: - Password reset
