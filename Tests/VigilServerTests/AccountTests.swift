@@ -1,5 +1,6 @@
 import Fluent
 import Foundation
+import NIOCore
 import Testing
 import VaporTesting
 @testable import VigilServer
@@ -218,6 +219,27 @@ struct AccountTests {
             #expect(try await laptop.get("/account").0.status == .ok)
             _ = try await laptop.post("/account/logout-everywhere", [:], csrfFrom: "/account")
             #expect(try await SessionModel.query(on: app.db).count() == 0)
+        }
+    }
+}
+
+@Suite("Client addresses")
+struct ClientIPTests {
+    @Test func forwardedForIsBelievedOnlyFromTrustedProxies() async throws {
+        try await withApp { app in
+            func request(peer: String, forwarded: String?) throws -> Request {
+                var headers = HTTPHeaders()
+                if let forwarded { headers.add(name: "X-Forwarded-For", value: forwarded) }
+                return Request(application: app, method: .GET, url: URI(path: "/"), headers: headers,
+                               remoteAddress: try SocketAddress(ipAddress: peer, port: 1234), on: app.eventLoopGroup.any())
+            }
+            let proxies = ["10.0.0.2"]
+            let untrusted = try request(peer: "203.0.113.9", forwarded: "1.2.3.4")
+            let behindProxy = try request(peer: "10.0.0.2", forwarded: "1.2.3.4, 198.51.100.7")
+            let proxyItself = try request(peer: "10.0.0.2", forwarded: nil)
+            #expect(clientIP(untrusted, trustedProxies: proxies) == "203.0.113.9", "an untrusted peer cannot claim another address")
+            #expect(clientIP(behindProxy, trustedProxies: proxies) == "198.51.100.7")
+            #expect(clientIP(proxyItself, trustedProxies: proxies) == "10.0.0.2")
         }
     }
 }

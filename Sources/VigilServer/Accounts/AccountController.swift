@@ -3,6 +3,15 @@ import Foundation
 import Vapor
 import VigilCore
 
+/// The client's address: the peer, or — only when the peer is a configured trusted proxy — the
+/// nearest untrusted hop of X-Forwarded-For.
+func clientIP(_ req: Request, trustedProxies: [String]) -> String {
+    let peer = req.remoteAddress?.ipAddress ?? "unknown"
+    guard trustedProxies.contains(peer), let forwarded = req.headers.first(name: "X-Forwarded-For") else { return peer }
+    let hops = forwarded.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+    return hops.reversed().first { !trustedProxies.contains($0) } ?? peer
+}
+
 /// `/signup`, `/verify`, `/login`, `/logout`, `/account`, `/password-reset`.
 /// Every form carries a CSRF token; answers never tell whether an e-mail address has an account.
 struct AccountController: RouteCollection {
@@ -55,13 +64,7 @@ struct AccountController: RouteCollection {
         try render(req, "account-message", title: title, status: status, ["heading": .string(title), "text": .string(text)])
     }
 
-    /// The client's address: the peer, or the first untrusted hop of X-Forwarded-For behind a trusted proxy.
-    func clientIP(_ req: Request) -> String {
-        let peer = req.remoteAddress?.ipAddress ?? "unknown"
-        guard trustedProxies.contains(peer), let forwarded = req.headers.first(name: "X-Forwarded-For") else { return peer }
-        let hops = forwarded.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        return hops.reversed().first { !trustedProxies.contains($0) } ?? peer
-    }
+    func clientIP(_ req: Request) -> String { VigilServer.clientIP(req, trustedProxies: trustedProxies) }
 
     func limited(_ req: Request, key: String, limit: Int, window: Int) async throws {
         if let wait = try await RateLimit.hit(key, limit: limit, window: window, on: req.db) {

@@ -80,7 +80,7 @@ struct ReportController: RouteCollection {
         let key = form.key ?? ""
         let check = ActionReport(documentID: row.document.id, targetID: nil, channel: channel, idempotencyKey: key, anonymous: req.currentSession == nil)
         if let problem = check.problems().first { throw Abort(.badRequest, reason: "\(problem.path): \(problem.message)") }
-        if let wait = try await RateLimit.hit("report:ip:\(req.remoteAddress?.ipAddress ?? "?")", limit: 120, window: 60, on: req.db) {
+        if let wait = try await RateLimit.hit("report:ip:\(clientIP(req, trustedProxies: req.application.vigil.trustedProxies))", limit: 120, window: 60, on: req.db) {
             throw Abort(.tooManyRequests, headers: ["Retry-After": String(wait)], reason: "Too many reports at once; wait \(wait) seconds.")
         }
         let supporter = req.currentSession?.supporter.id
