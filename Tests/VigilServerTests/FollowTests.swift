@@ -46,6 +46,30 @@ struct FollowTests {
         }
     }
 
+    @Test func aWeeklyDigestInsteadOfAnEmailPerUpdate() async throws {
+        try await withApp { app in
+            try await loadDemo(app)
+            let b = Browser(app)
+            try await AccountTests().signUpAndVerify(app, b, email: "weekly@example.org")
+            _ = try await b.post("/login", ["email": "weekly@example.org", "password": AccountTests().password], csrfFrom: "/login")
+            _ = try await b.post("/follow", ["theme": "labour-rights", "frequency": "weekly"], csrfFrom: "/follow?theme=labour-rights")
+            #expect(try await FollowModel.query(on: app.db).first()?.digest == true)
+            let update = #"{"id":"ua-88-26-1-en","sequence":1,"kind":"update","language":"en","published":"2026-11-20","title":"Li Wei charged","body":"Charged."}"#
+            #expect(try await send(app, .POST, "/api/v1/urgent-actions/88-26/documents", headers: try await editorHeaders(app), json: update).status == .created)
+            #expect(try await lastMail(to: "weekly@example.org", app)?.subject == "Confirm your e-mail address", "no immediate alert")
+            let site = try #require(app.site)
+            let secret = try #require(app.serverSecret)
+            let now = Date().addingTimeInterval(60)
+            #expect(try await Digests.send(now: now, on: app.db, strings: site.strings, baseURL: "http://127.0.0.1:8080", mailFrom: "v@example.org", secret: secret) == 1)
+            let digest = try #require(try await lastMail(to: "weekly@example.org", app))
+            #expect(digest.subject == "Your weekly digest: 1 new")
+            #expect(digest.textBody.contains("Li Wei charged") && digest.textBody.contains("/urgent-actions/88-26/update-1"))
+            #expect(digest.headersJSON.contains("List-Unsubscribe"))
+            // Not again within the week.
+            #expect(try await Digests.send(now: now.addingTimeInterval(3600), on: app.db, strings: site.strings, baseURL: "x", mailFrom: "v@example.org", secret: secret) == 0)
+        }
+    }
+
     @Test(.enabled(if: SMTPSink.available)) func theAlertArrivesAtARealSMTPServer() async throws {
         let sink = try SMTPSink.endpoints()
         try await withApp { app in

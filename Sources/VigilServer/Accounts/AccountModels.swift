@@ -53,11 +53,13 @@ struct CreateSessionsAndTokens: AsyncMigration {
             .unique(on: "token_hash")
             .create()
         try await db.schema("rate_limits")
+            .id()
             .field("key", .string, .required)
-            .field("window_start", .int, .required)
-            .field("hits", .int, .required)
-            .compositeIdentifier(over: "key", "window_start")
+            .field("at_ms", .int64, .required)
             .create()
+        if let sql = db as? any SQLDatabase {
+            try await sql.create(index: "rate_limits_key_at_idx").on("rate_limits").column("key").column("at_ms").run()
+        }
     }
     func revert(on db: any Database) async throws {
         try await db.schema("rate_limits").delete()
@@ -66,28 +68,31 @@ struct CreateSessionsAndTokens: AsyncMigration {
     }
 }
 
-/// Counters kept in the database, so that every Vigil process sees the same limits.
+/// Sliding-window limits kept in the database, so that every Vigil process sees the same
+/// counts: a hit is allowed when fewer than `limit` hits of the key fall in the last `window` seconds.
 enum RateLimit {
-    /// Counts one hit of `key` in the current window; returns nil when allowed, or the seconds to wait.
+    /// Counts one hit of `key`; returns nil when allowed, or the seconds to wait.
     static func hit(_ key: String, limit: Int, window: Int, on db: any Database, now: Date = Date()) async throws -> Int? {
-        let start = Int(now.timeIntervalSince1970) / window * window
+        let nowMS = Int64(now.timeIntervalSince1970 * 1000)
+        let from = nowMS - Int64(window) * 1000
         return try await db.writeTransaction { db in
             let sql = db as! any SQLDatabase
-            let row = try await sql.raw("SELECT hits FROM rate_limits WHERE key = \(bind: key) AND window_start = \(bind: start)").first()
-            let hits = (try row?.decode(column: "hits", as: Int.self)) ?? 0
-            if hits >= limit { return start + window - Int(now.timeIntervalSince1970) }
-            if row == nil {
-                try await sql.raw("INSERT INTO rate_limits (key, window_start, hits) VALUES (\(bind: key), \(bind: start), 1)").run()
-            } else {
-                try await sql.raw("UPDATE rate_limits SET hits = hits + 1 WHERE key = \(bind: key) AND window_start = \(bind: start)").run()
+            let row = try await sql.raw("""
+                SELECT COUNT(*) AS n, MIN(at_ms) AS oldest FROM rate_limits WHERE key = \(bind: key) AND at_ms > \(bind: from)
+                """).first()
+            let hits = (try row?.decode(column: "n", as: Int.self)) ?? 0
+            if hits >= limit {
+                let oldest = (try? row?.decode(column: "oldest", as: Int64.self)) ?? nowMS
+                return max(1, Int((oldest + Int64(window) * 1000 - nowMS + 999) / 1000))
             }
+            try await sql.raw("INSERT INTO rate_limits (id, key, at_ms) VALUES (\(bind: UUID()), \(bind: key), \(bind: nowMS))").run()
             return nil
         }
     }
 
-    /// Drops windows older than a day.
+    /// Drops hits older than a day (the longest window).
     static func prune(on db: any Database, now: Date = Date()) async throws {
         let sql = db as! any SQLDatabase
-        try await sql.raw("DELETE FROM rate_limits WHERE window_start < \(bind: Int(now.timeIntervalSince1970) - 86_400)").run()
+        try await sql.raw("DELETE FROM rate_limits WHERE at_ms < \(bind: Int64(now.timeIntervalSince1970 * 1000) - 86_400_000)").run()
     }
 }

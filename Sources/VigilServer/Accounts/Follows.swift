@@ -72,12 +72,14 @@ struct FollowController: RouteCollection {
         try auth.checkCSRF(req, token: try req.content.decode(AccountController.CSRFForm.self).csrf)
         let subject = try Self.subject(req)
         _ = try await label(subject, on: req.db)
+        let digest = (try? req.content.get(String.self, at: "frequency")) == "weekly"
         try await req.db.writeTransaction { db in
             let exists = try await FollowModel.query(on: db).filter(\.$supporterID == me.supporter.id!)
                 .filter(\.$subjectKind == subject.kind).filter(\.$subjectValue == subject.value).first()
             guard exists == nil else { return }
             let f = FollowModel()
             f.supporterID = me.supporter.id!; f.subjectKind = subject.kind; f.subjectValue = subject.value; f.createdAt = Date()
+            f.digest = digest
             try await f.create(on: db)
         }
         return req.redirect(to: "/account", redirectType: .normal)
@@ -143,7 +145,9 @@ enum Alerts {
         if !themes.isEmpty { follows += try await FollowModel.query(on: db).filter(\.$subjectKind == "theme").filter(\.$subjectValue ~~ themes).all() }
         // One message per supporter, unsubscribing from the follow that brought it.
         var bySupporter: [UUID: FollowModel] = [:]
-        for f in follows where bySupporter[f.supporterID] == nil { bySupporter[f.supporterID] = f }
+        // Supporters who chose the weekly digest hear of it there.
+        let digestOnly = Set(follows.filter(\.digest).map(\.supporterID)).subtracting(follows.filter { !$0.digest }.map(\.supporterID))
+        for f in follows where bySupporter[f.supporterID] == nil && !digestOnly.contains(f.supporterID) { bySupporter[f.supporterID] = f }
         guard !bySupporter.isEmpty else { return 0 }
         let supporters = try await SupporterModel.query(on: db).filter(\.$id ~~ Array(bySupporter.keys)).all()
         let url = baseURL + SitePaths.document(number, doc)
@@ -161,6 +165,67 @@ enum Alerts {
             try await Outbox.enqueue(to: s.email, subject: "\(kindLabel) \(number.label): \(doc.title)", text: text, html: html,
                                      headers: [("List-Unsubscribe", "<\(unsubscribe)>"), ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")],
                                      from: mailFrom, on: db)
+            sent += 1
+        }
+        return sent
+    }
+}
+
+
+struct AddDigests: AsyncMigration {
+    func prepare(on db: any Database) async throws {
+        try await db.schema("follows").field("digest", .bool, .required, .sql(.default(false))).update()
+        try await db.schema("supporters").field("last_digest_at", .datetime).update()
+    }
+    func revert(on db: any Database) async throws {
+        try await db.schema("supporters").deleteField("last_digest_at").update()
+        try await db.schema("follows").deleteField("digest").update()
+    }
+}
+
+/// The weekly digest: for each supporter with digest follows, one e-mail listing the original
+/// documents published on what they follow since their last digest (at most one a week).
+enum Digests {
+    @discardableResult
+    static func send(now: Date = Date(), on db: any Database, strings: Strings, baseURL: String, mailFrom: String,
+                     secret: ServerSecret) async throws -> Int {
+        let week: TimeInterval = 7 * 86_400
+        let follows = try await FollowModel.query(on: db).filter(\.$digest == true).all()
+        let bySupporter = Dictionary(grouping: follows, by: \.supporterID)
+        var sent = 0
+        for (supporterID, theirs) in bySupporter {
+            guard let s = try await SupporterModel.find(supporterID, on: db), s.emailVerifiedAt != nil else { continue }
+            let since = s.lastDigestAt ?? theirs.map(\.createdAt).min() ?? now.addingTimeInterval(-week)
+            guard now.timeIntervalSince(s.lastDigestAt ?? .distantPast) >= week else { continue }
+            // Cases followed directly, or through their countries and themes.
+            var caseIDs = Set(theirs.filter { $0.subjectKind == "case" }.map(\.subjectValue))
+            let countries = theirs.filter { $0.subjectKind == "country" }.map(\.subjectValue)
+            let themes = theirs.filter { $0.subjectKind == "theme" }.map(\.subjectValue)
+            if !countries.isEmpty { caseIDs.formUnion(try await CaseCountryModel.query(on: db).filter(\.$country ~~ countries).all().map(\.caseID)) }
+            if !themes.isEmpty { caseIDs.formUnion(try await CaseThemeModel.query(on: db).filter(\.$theme ~~ themes).all().map(\.caseID)) }
+            guard !caseIDs.isEmpty else { continue }
+            let uas = try await UrgentActionModel.query(on: db).filter(\.$caseID ~~ Array(caseIDs)).all()
+            guard !uas.isEmpty else { continue }
+            let docs = try await DocumentModel.query(on: db).filter(\.$urgentActionID ~~ uas.compactMap(\.id))
+                .filter(\.$createdAt > since).filter(\.$translationOf == nil).sort(\.$published).all()
+            try await db.writeTransaction { db in
+                if let row = try await SupporterModel.find(supporterID, on: db) { row.lastDigestAt = now; try await row.update(on: db) }
+            }
+            guard !docs.isEmpty else { continue }
+            let numberOf = Dictionary(uniqueKeysWithValues: uas.map { ($0.id!, $0.number) })
+            let lines = docs.compactMap { d -> String? in
+                guard let raw = numberOf[d.urgentActionID], let n = UANumber(raw), let kind = DocumentKind(rawValue: d.kind) else { return nil }
+                let url = baseURL + SitePaths.document(n, kind: kind, sequence: d.sequence, language: d.language, isTranslation: false)
+                return "- \(strings["kind_\(kind.rawValue)"]) \(n.label): \(d.title)\n  \(url)"
+            }
+            let unsubscribe = "\(baseURL)/unsubscribe?token=\(FollowController.unsubscribeToken(follow: theirs[0].id!, secret: secret))"
+            let text = strings.format("mail_digest_text", ["name": s.displayName, "items": lines.joined(separator: "\n\n"), "account": baseURL + "/account",
+                                                           "unsubscribe": unsubscribe])
+            try await db.writeTransaction { db in
+                try await Outbox.enqueue(to: s.email, subject: strings.format("mail_digest_subject", ["n": String(lines.count)]), text: text, html: nil,
+                                         headers: [("List-Unsubscribe", "<\(unsubscribe)>"), ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")],
+                                         from: mailFrom, on: db)
+            }
             sent += 1
         }
         return sent

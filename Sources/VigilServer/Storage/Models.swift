@@ -162,6 +162,7 @@ final class SupporterModel: Model, @unchecked Sendable {
     @OptionalField(key: "email_verified_at") var emailVerifiedAt: Date?
     @Field(key: "created_at") var createdAt: Date
     @Field(key: "updated_at") var updatedAt: Date
+    @OptionalField(key: "last_digest_at") var lastDigestAt: Date?
     init() {}
 }
 
@@ -196,6 +197,8 @@ final class FollowModel: Model, @unchecked Sendable {
     @Field(key: "subject_kind") var subjectKind: String
     @Field(key: "subject_value") var subjectValue: String
     @Field(key: "created_at") var createdAt: Date
+    /// Weekly digest instead of an e-mail per update.
+    @Field(key: "digest") var digest: Bool
     init() {}
 }
 
