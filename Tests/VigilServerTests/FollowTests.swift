@@ -2,6 +2,7 @@ import Fluent
 import Foundation
 import Testing
 import VaporTesting
+@testable import VigilCore
 @testable import VigilServer
 
 @Suite("Following cases and alerts")
@@ -43,6 +44,27 @@ struct FollowTests {
             #expect(try await FollowModel.query(on: app.db).count() == 0)
             let forged = unsubscribe.replacingOccurrences(of: "token=", with: "token=00000000-0000-0000-0000-000000000000.")
             #expect(try await send(app, .GET, String(forged.prefix(60))).status == .badRequest)
+        }
+    }
+
+    @Test func documentsPublishedThroughCasesAndBundlesAlertToo() async throws {
+        try await withApp { app in
+            try await loadDemo(app)
+            let b = Browser(app)
+            try await AccountTests().signUpAndVerify(app, b, email: "case@example.org")
+            _ = try await b.post("/login", ["email": "case@example.org", "password": AccountTests().password], csrfFrom: "/login")
+            _ = try await b.post("/follow", ["case": "demo-nour-hassan"], csrfFrom: "/follow?case=demo-nour-hassan")
+            var kase = try demoBundle().cases.first { $0.id == "demo-nour-hassan" }!
+            kase.urgentActions[0].documents = [Document(id: "ua-77-26-1-en", sequence: 1, kind: .update, language: "en",
+                                                        published: PartialDate("2026-11-21")!, title: "Trial date set", body: "The trial starts soon.")]
+            let put = try await send(app, .PUT, "/api/v1/cases/demo-nour-hassan", headers: try await editorHeaders(app), json: kase.json.serialized())
+            #expect(put.status == .ok)
+            #expect(try await lastMail(to: "case@example.org", app)?.subject == "Urgent Action update UA 77/26: Trial date set")
+            // Re-sending the same case creates nothing and alerts nobody again.
+            _ = try await send(app, .PUT, "/api/v1/cases/demo-nour-hassan", headers: try await editorHeaders(app), json: kase.json.serialized())
+            #expect(try await OutboxMessageModel.query(on: app.db).filter(\.$toAddress == "case@example.org").count() == 2)
+            let page = try await html(app, "/urgent-actions/77-26/initial").body
+            #expect(page.contains("0 actions reported so far.") && page.contains("0 for all of UA 77/26."))
         }
     }
 

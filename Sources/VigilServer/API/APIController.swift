@@ -98,7 +98,9 @@ struct APIController: RouteCollection {
             if try await CaseModel.find(kase.id, on: db) != nil {
                 throw Abort(.conflict, reason: "Case \"\(kase.id)\" already exists; use PUT /api/v1/cases/\(kase.id) to replace it.")
             }
-            return try await Store(db: db).importBundle(VigilBundle(cases: [kase]), paths: ([], ["$"]))
+            let summary = try await Store(db: db).importBundle(VigilBundle(cases: [kase]), paths: ([], ["$"]))
+            try await Alerts.enqueue(createdDocuments: summary.createdDocuments, on: db, app: req.application)
+            return summary
         }
         _ = summary
         let stored = try await Store(db: req.db).cases(ids: [kase.id]).first!
@@ -114,7 +116,9 @@ struct APIController: RouteCollection {
             throw ValidationError([.init(path: "$.id", message: "is \"\(kase.id)\" but the URL names \"\(id)\"")])
         }
         let summary = try await req.db.writeTransaction { db in
-            try await Store(db: db).importBundle(VigilBundle(cases: [kase]), paths: ([], ["$"]))
+            let summary = try await Store(db: db).importBundle(VigilBundle(cases: [kase]), paths: ([], ["$"]))
+            try await Alerts.enqueue(createdDocuments: summary.createdDocuments, on: db, app: req.application)
+            return summary
         }
         let stored = try await Store(db: req.db).cases(ids: [id]).first!
         return jsonResponse(stored.json, status: summary.created > 0 && isNewCase(summary) ? .created : .ok)
@@ -372,7 +376,11 @@ struct APIController: RouteCollection {
 
     func importBundle(req: Request) async throws -> Response {
         let body = try jsonBody(req)
-        let summary = try await req.db.writeTransaction { db in try await Store(db: db).importBundle(json: body) }
+        let summary = try await req.db.writeTransaction { db in
+            let summary = try await Store(db: db).importBundle(json: body)
+            try await Alerts.enqueue(createdDocuments: summary.createdDocuments, on: db, app: req.application)
+            return summary
+        }
         return jsonResponse(summary.json)
     }
 

@@ -134,6 +134,16 @@ struct FollowController: RouteCollection {
 
 /// Queues the alert e-mails for a newly published update or outcome, in the publishing transaction.
 enum Alerts {
+    /// Alerts for every document a write created (editors' API writes; CLI imports stay silent).
+    static func enqueue(createdDocuments ids: [String], on db: any Database, app: Application) async throws {
+        guard !ids.isEmpty, let strings = app.site?.strings, let secret = app.serverSecret else { return }
+        for stored in try await Store(db: db).documents(ids: ids) {
+            guard let ua = try await UrgentActionModel.find(stored.uaID, on: db), let number = UANumber(ua.number) else { continue }
+            _ = try await enqueue(document: stored.document, number: number, caseID: ua.caseID, on: db, strings: strings,
+                                  baseURL: app.vigil.baseURL, mailFrom: app.vigil.mailFrom, secret: secret)
+        }
+    }
+
     static func enqueue(document doc: Document, number: UANumber, caseID: String, on db: any Database,
                         strings: Strings, baseURL: String, mailFrom: String, secret: ServerSecret) async throws -> Int {
         // Originals only: a translation of something already announced is no news.

@@ -8,9 +8,12 @@ struct WriteSummary: Sendable, Equatable {
     var created = 0
     var updated = 0
     var unchanged = 0
+    /// Documents this write created (for alerts to followers).
+    var createdDocuments: [String] = []
 
     static func += (a: inout WriteSummary, b: WriteSummary) {
         a.created += b.created; a.updated += b.updated; a.unchanged += b.unchanged
+        a.createdDocuments += b.createdDocuments
     }
     var json: JSONValue {
         .object(["created": .number(Double(created)), "updated": .number(Double(updated)), "unchanged": .number(Double(unchanged))])
@@ -332,6 +335,7 @@ struct Store: Sendable {
             row.createdAt = time; row.updatedAt = time
             try await row.create(on: db)
             summary.created = 1
+            summary.createdDocuments = [doc.id]
         }
         try await DocumentTargetModel.query(on: db).filter(\.$documentID == doc.id).delete()
         for (i, ref) in (doc.takeAction?.targets ?? []).enumerated() {

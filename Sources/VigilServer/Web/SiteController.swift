@@ -360,6 +360,7 @@ struct SiteController: RouteCollection {
                 "letter_action": .string(path + "/letter"),
                 "report_href": ta.targets.isEmpty ? false : .string("/report?document=\(doc.id)"),
                 "report_total": .string(try await reportTotalText(doc.id, db: db)),
+                "ua_total": .string(try await uaTotalText(number, chain: chain, db: db)),
             ]
         }
         let alternates = family.filter { $0.id != doc.id }.map { ($0.language, SitePaths.document(number, $0)) }
@@ -378,6 +379,11 @@ struct SiteController: RouteCollection {
     func reportTotalText(_ documentID: String, db: any Database) async throws -> String {
         let n = try await ReportTotals.of(documents: [documentID], on: db).total
         return strings.format(n == 1 ? "report_total_one" : "report_total_many", ["n": String(n)])
+    }
+
+    func uaTotalText(_ number: UANumber, chain: [Document], db: any Database) async throws -> String {
+        let n = try await ReportTotals.of(documents: chain.map(\.id), on: db).total
+        return strings.format(n == 1 ? "report_ua_total_one" : "report_ua_total_many", ["n": String(n), "ua": number.label])
     }
 
     func personValue(_ p: Person) -> TemplateValue {
