@@ -109,6 +109,21 @@ class Server:
             return e.code, e.read()
 
 
+@pytest.fixture(scope="module")
+def demo_server(tmp_path_factory):
+    """A server on the demo data, shared by the tests of one module."""
+    tmp = tmp_path_factory.mktemp("demo")
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["VIGIL_DATABASE_PATH"] = str(tmp / "vigil.sqlite")
+    env["LOG_LEVEL"] = "warning"
+    vigil = Vigil(env)
+    vigil.run("migrate", "--yes")
+    vigil.run("demo")
+    server = Server(vigil).start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def server_factory():
     servers = []

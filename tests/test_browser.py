@@ -38,22 +38,6 @@ def chromium_driver():
     return webdriver.Chrome(service=Service(driver_path), options=options)
 
 
-@pytest.fixture(scope="module")
-def demo_server(tmp_path_factory):
-    import os
-    from conftest import Vigil, Server
-    tmp = tmp_path_factory.mktemp("browser")
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env["VIGIL_DATABASE_PATH"] = str(tmp / "vigil.sqlite")
-    env["LOG_LEVEL"] = "warning"
-    vigil = Vigil(env)
-    vigil.run("migrate", "--yes")
-    vigil.run("demo")
-    server = Server(vigil).start()
-    yield server
-    server.stop()
-
-
 def axe_source():
     """axe-core as shipped inside the PyPI package axe-core-python (axe 4.x)."""
     import axe_core_python

@@ -14,18 +14,8 @@ DOCS = {  # document id -> path
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    from conftest import Vigil, Server
-    tmp = tmp_path_factory.mktemp("documents")
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env["VIGIL_DATABASE_PATH"] = str(tmp / "vigil.sqlite")
-    env["LOG_LEVEL"] = "warning"
-    vigil = Vigil(env)
-    vigil.run("migrate", "--yes")
-    vigil.run("demo")
-    s = Server(vigil).start()
-    yield s
-    s.stop()
+def server(demo_server):
+    return demo_server
 
 
 def get(server, path, expect=200):

@@ -43,25 +43,14 @@ struct AccountController: RouteCollection {
 
     // MARK: - Rendering
 
+    var pages: PrivatePage { PrivatePage(views: views, strings: strings, auth: auth) }
+
     func render(_ req: Request, _ template: String, title: String, status: HTTPStatus = .ok, _ values: [String: TemplateValue] = [:]) throws -> Response {
-        let (token, newCookie) = auth.csrfForPage(req)
-        let page: TemplateValue = [
-            "title": .string(title), "description": .string(title), "canonical": "", "lang": .string(strings.language), "dir": "ltr",
-            "ui_lang": .string(strings.language), "ui_dir": "ltr", "og_type": "website", "alternates": .list([]),
-        ]
-        var context = values
-        context["page"] = page
-        context["csrf"] = .string(token)
-        context["t"] = strings.templateValue
-        if let s = req.currentSession { context["me"] = ["name": .string(s.supporter.displayName), "email": .string(s.supporter.email)] }
-        let response = Response(status: status, headers: ["Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"],
-                                body: .init(string: try views.render(template, .object(context))))
-        if let newCookie { response.cookies[auth.csrfCookie] = auth.cookie(newCookie, maxAge: nil) }
-        return response
+        try pages.render(req, template, title: title, status: status, values)
     }
 
     func message(_ req: Request, title: String, text: String, status: HTTPStatus = .ok) throws -> Response {
-        try render(req, "account-message", title: title, status: status, ["heading": .string(title), "text": .string(text)])
+        try pages.message(req, title: title, text: text, status: status)
     }
 
     func clientIP(_ req: Request) -> String { VigilServer.clientIP(req, trustedProxies: trustedProxies) }

@@ -41,21 +41,7 @@ struct FollowController: RouteCollection {
         }
     }
 
-    func page(_ title: String) -> TemplateValue {
-        ["title": .string(title), "description": .string(title), "canonical": "", "lang": .string(strings.language), "dir": "ltr",
-         "ui_lang": .string(strings.language), "ui_dir": "ltr", "og_type": "website", "alternates": .list([])]
-    }
-
-    func html(_ req: Request, _ template: String, _ context: [String: TemplateValue], status: HTTPStatus = .ok) throws -> Response {
-        var c = context
-        c["t"] = strings.templateValue
-        let (csrf, newCookie) = auth.csrfForPage(req)
-        c["csrf"] = .string(csrf)
-        let r = Response(status: status, headers: ["Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"],
-                         body: .init(string: try views.render(template, .object(c))))
-        if let newCookie { r.cookies[auth.csrfCookie] = auth.cookie(newCookie, maxAge: nil) }
-        return r
-    }
+    var pages: PrivatePage { PrivatePage(views: views, strings: strings, auth: auth) }
 
     func form(req: Request) async throws -> Response {
         let subject = try Self.subject(req)
@@ -63,7 +49,7 @@ struct FollowController: RouteCollection {
             return req.redirect(to: "/login")
         }
         let name = try await label(subject, on: req.db)
-        return try html(req, "follow", ["page": page(strings["follow_title"]), "kind": .string(subject.kind), "value": .string(subject.value),
+        return try pages.render(req, "follow", title: strings["follow_title"], ["kind": .string(subject.kind), "value": .string(subject.value),
                                         "label": .string(name)])
     }
 
@@ -115,10 +101,9 @@ struct FollowController: RouteCollection {
 
     func unsubscribeForm(req: Request) async throws -> Response {
         guard let id = followID(req.query[String.self, at: "token"]) else {
-            return try html(req, "account-message", ["page": page(strings["verify_bad_title"]), "heading": .string(strings["verify_bad_title"]),
-                                                      "text": .string(strings["unsubscribe_bad"])], status: .badRequest)
+            return try pages.message(req, title: strings["verify_bad_title"], text: strings["unsubscribe_bad"], status: .badRequest)
         }
-        return try html(req, "unsubscribe", ["page": page(strings["unsubscribe_title"]), "token": .string(req.query[String.self, at: "token"]!),
+        return try pages.render(req, "unsubscribe", title: strings["unsubscribe_title"], ["token": .string(req.query[String.self, at: "token"]!),
                                               "gone": .bool(try await FollowModel.find(id, on: req.db) == nil)])
     }
 
@@ -127,8 +112,7 @@ struct FollowController: RouteCollection {
         let token = req.query[String.self, at: "token"] ?? (try? req.content.get(String.self, at: "token"))
         guard let id = followID(token) else { throw Abort(.badRequest, reason: strings["unsubscribe_bad"]) }
         try await req.db.writeTransaction { db in try await FollowModel.query(on: db).filter(\.$id == id).delete() }
-        return try html(req, "account-message", ["page": page(strings["unsubscribe_done"]), "heading": .string(strings["unsubscribe_done"]),
-                                                  "text": .string(strings["unsubscribe_done_text"])])
+        return try pages.message(req, title: strings["unsubscribe_done"], text: strings["unsubscribe_done_text"])
     }
 }
 

@@ -20,16 +20,7 @@ struct PrivacyController: RouteCollection {
     }
 
     func render(_ req: Request, _ template: String, title: String, status: HTTPStatus = .ok, _ values: [String: TemplateValue] = [:]) throws -> Response {
-        var c = values
-        c["page"] = ["title": .string(title), "description": .string(title), "canonical": "", "lang": .string(strings.language), "dir": "ltr",
-                     "ui_lang": .string(strings.language), "ui_dir": "ltr", "og_type": "website", "alternates": .list([])]
-        c["t"] = strings.templateValue
-        let (csrf, newCookie) = auth.csrfForPage(req)
-        c["csrf"] = .string(csrf)
-        let r = Response(status: status, headers: ["Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"],
-                         body: .init(string: try views.render(template, .object(c))))
-        if let newCookie { r.cookies[auth.csrfCookie] = auth.cookie(newCookie, maxAge: nil) }
-        return r
+        try PrivatePage(views: views, strings: strings, auth: auth).render(req, template, title: title, status: status, values)
     }
 
     func privacy(req: Request) async throws -> Response {

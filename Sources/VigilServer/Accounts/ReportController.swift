@@ -32,14 +32,9 @@ struct ReportController: RouteCollection {
         guard let ta = doc.takeAction, !ta.targets.isEmpty else { throw Abort(.notFound, reason: "This document asks for no action.") }
         let targets = try await Store(db: req.db).targets(ids: ta.targets.map(\.target))
         let totals = try await ReportTotals.of(documents: [doc.id], on: req.db)
-        let (csrf, newCookie) = auth.csrfForPage(req)
         let thanks = req.query[String.self, at: "thanks"]
-        let page: TemplateValue = [
-            "title": .string(strings["report_title"]), "description": .string(doc.title), "canonical": "", "lang": .string(strings.language),
-            "dir": "ltr", "ui_lang": .string(strings.language), "ui_dir": "ltr", "og_type": "website", "alternates": .list([]),
-        ]
-        let context: TemplateValue = [
-            "page": page, "t": strings.templateValue, "csrf": .string(csrf), "key": .string(Auth.randomToken()),
+        let context: [String: TemplateValue] = [
+            "key": .string(Auth.randomToken()),
             "document": .string(doc.id), "doc_title": .string(doc.title), "doc_lang": .string(doc.language),
             "doc_dir": .string(LanguageTag.isRightToLeft(doc.language) ? "rtl" : "ltr"),
             "doc_href": .string(SitePaths.document(row.number, doc)), "number": .string(row.number.label),
@@ -53,10 +48,8 @@ struct ReportController: RouteCollection {
             }),
             "thanks": thanks == "new" ? .string(strings["report_thanks"]) : (thanks == "seen" ? .string(strings["report_seen"]) : false),
         ]
-        let response = Response(status: .ok, headers: ["Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"],
-                                body: .init(string: try views.render("report", context)))
-        if let newCookie { response.cookies[auth.csrfCookie] = auth.cookie(newCookie, maxAge: nil) }
-        return response
+        return try PrivatePage(views: views, strings: strings, auth: auth).render(req, "report", title: strings["report_title"],
+                                                                                 description: doc.title, context)
     }
 
     struct ReportForm: Content {

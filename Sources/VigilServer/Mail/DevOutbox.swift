@@ -15,10 +15,7 @@ struct DevOutboxController: RouteCollection {
     func list(req: Request) async throws -> Response {
         let rows = try await OutboxMessageModel.query(on: req.db).sort(\.$createdAt, .descending).limit(200).all()
         let iso = ISO8601DateFormatter()
-        let page: TemplateValue = [
-            "title": "Mail outbox", "description": "Development outbox", "canonical": "", "lang": "en", "dir": "ltr",
-            "ui_lang": "en", "ui_dir": "ltr", "og_type": "website", "alternates": .list([]),
-        ]
+        let page = PrivatePage.frame(title: "Mail outbox", description: "Development outbox", strings: strings)
         let messages: [TemplateValue] = rows.map { r in
             ["subject": .string(r.subject), "to": .string(r.toAddress), "status": .string(r.status), "attempts": .string(String(r.attempts)),
              "created": .string(iso.string(from: r.createdAt)), "error": r.lastError.template, "text": .string(r.textBody)]

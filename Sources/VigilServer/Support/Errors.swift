@@ -25,10 +25,7 @@ struct VigilErrorMiddleware: AsyncMiddleware {
         case 400: heading = t["error_400_title"]; message = reason
         default: heading = t["error_title"]; message = reason
         }
-        let page: TemplateValue = [
-            "title": .string(heading), "description": .string(message), "canonical": "", "lang": .string(t.language), "dir": "ltr",
-            "ui_lang": .string(t.language), "ui_dir": "ltr", "og_type": "website", "alternates": .list([]),
-        ]
+        let page = PrivatePage.frame(title: heading, description: message, strings: t)
         return try site.views.render("error", ["page": page, "heading": .string(heading), "message": .string(message), "t": t.templateValue])
     }
 
