@@ -13,10 +13,10 @@ func registerRoutes(_ app: Application) throws {
         if let secret = app.serverSecret {
             try app.register(collection: PrivacyController(views: site.views, strings: site.strings, auth: Auth(secret: secret, tls: app.vigil.tls),
                                                            passwords: Passwords(secret: secret)))
-            try app.register(collection: FollowController(views: site.views, strings: site.strings, auth: Auth(secret: secret, tls: app.vigil.tls), secret: secret))
+            try app.register(collection: FollowController(views: site.views, catalogue: site.catalogue, auth: Auth(secret: secret, tls: app.vigil.tls), secret: secret))
             try app.register(collection: ReportController(views: site.views, strings: site.strings, auth: Auth(secret: secret, tls: app.vigil.tls)))
             try app.register(collection: AccountController(
-                views: site.views, strings: site.strings, auth: Auth(secret: secret, tls: app.vigil.tls),
+                views: site.views, catalogue: site.catalogue, auth: Auth(secret: secret, tls: app.vigil.tls),
                 passwords: Passwords(secret: secret), baseURL: app.vigil.baseURL, mailFrom: app.vigil.mailFrom,
                 trustedProxies: app.vigil.trustedProxies))
         }

@@ -65,8 +65,8 @@ func link(in text: String, path: String) -> String? {
 struct AccountTests {
     let password = "лето в Коктебеле 1997"
 
-    func signUpAndVerify(_ app: Application, _ b: Browser, email: String = "ana@example.org") async throws {
-        let (res, html) = try await b.post("/signup", ["email": email, "display_name": "Ana", "country": "ES", "language": "en", "password": password],
+    func signUpAndVerify(_ app: Application, _ b: Browser, email: String = "ana@example.org", language: String = "en") async throws {
+        let (res, html) = try await b.post("/signup", ["email": email, "display_name": "Ana", "country": "ES", "language": language, "password": password],
                                            csrfFrom: "/signup")
         #expect(res.status == .ok, "\(html.prefix(300))")
         let mail = try #require(try await lastMail(to: email, app))

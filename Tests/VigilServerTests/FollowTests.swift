@@ -82,13 +82,13 @@ struct FollowTests {
             let site = try #require(app.site)
             let secret = try #require(app.serverSecret)
             let now = Date().addingTimeInterval(60)
-            #expect(try await Digests.send(now: now, on: app.db, strings: site.strings, baseURL: "http://127.0.0.1:8080", mailFrom: "v@example.org", secret: secret) == 1)
+            #expect(try await Digests.send(now: now, on: app.db, catalogue: site.catalogue, baseURL: "http://127.0.0.1:8080", mailFrom: "v@example.org", secret: secret) == 1)
             let digest = try #require(try await lastMail(to: "weekly@example.org", app))
             #expect(digest.subject == "Your weekly digest: 1 new")
             #expect(digest.textBody.contains("Li Wei charged") && digest.textBody.contains("/urgent-actions/88-26/update-1"))
             #expect(digest.headersJSON.contains("List-Unsubscribe"))
             // Not again within the week.
-            #expect(try await Digests.send(now: now.addingTimeInterval(3600), on: app.db, strings: site.strings, baseURL: "x", mailFrom: "v@example.org", secret: secret) == 0)
+            #expect(try await Digests.send(now: now.addingTimeInterval(3600), on: app.db, catalogue: site.catalogue, baseURL: "x", mailFrom: "v@example.org", secret: secret) == 0)
         }
     }
 

@@ -306,8 +306,8 @@ struct APIController: RouteCollection {
                 try await c.update(on: db)
             }
             // A newly published document: tell the people who follow the case, its countries or themes.
-            if existing == nil, let strings = req.application.site?.strings, let secret = req.application.serverSecret {
-                _ = try await Alerts.enqueue(document: doc, number: number, caseID: ua.caseID, on: db, strings: strings,
+            if existing == nil, let catalogue = req.application.site?.catalogue, let secret = req.application.serverSecret {
+                _ = try await Alerts.enqueue(document: doc, number: number, caseID: ua.caseID, on: db, catalogue: catalogue,
                                              baseURL: req.application.vigil.baseURL, mailFrom: req.application.vigil.mailFrom, secret: secret)
             }
             return existing == nil

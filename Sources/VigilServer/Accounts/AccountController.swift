@@ -16,12 +16,14 @@ func clientIP(_ req: Request, trustedProxies: [String]) -> String {
 /// Every form carries a CSRF token; answers never tell whether an e-mail address has an account.
 struct AccountController: RouteCollection {
     let views: ViewRenderer
-    let strings: Strings
+    let catalogue: Catalogue
+    var strings: Strings { catalogue.english }
     let auth: Auth
     let passwords: Passwords
     let baseURL: String
     let mailFrom: String
     let trustedProxies: [String]
+    var mailer: Mailer { Mailer(catalogue: catalogue, baseURL: baseURL, mailFrom: mailFrom) }
 
     func boot(routes: any RoutesBuilder) throws {
         routes.get("signup", use: signupForm)
@@ -35,6 +37,7 @@ struct AccountController: RouteCollection {
         routes.post("account", "logout-everywhere", use: logoutEverywhere)
         routes.post("account", "password", use: changePassword)
         routes.post("account", "email", use: changeEmail)
+        routes.post("account", "language", use: changeLanguage)
         routes.get("account", "email", "confirm", use: confirmEmail)
         routes.get("password-reset", use: resetForm)
         routes.post("password-reset", use: resetRequest)
@@ -70,7 +73,10 @@ struct AccountController: RouteCollection {
     }
 
     func signupForm(req: Request) async throws -> Response {
-        try render(req, "signup", title: strings["signup_title"], ["countries": countryOptions(selected: nil)])
+        try render(req, "signup", title: strings["signup_title"], [
+            "countries": countryOptions(selected: nil),
+            "languages": catalogue.options(selected: catalogue.negotiate(acceptLanguage: req.headers.first(name: .acceptLanguage))),
+        ])
     }
 
     func countryOptions(selected: String?) -> TemplateValue {
@@ -86,22 +92,24 @@ struct AccountController: RouteCollection {
         let email = (form.email ?? "").trimmingCharacters(in: .whitespaces).lowercased()
         let name = (form.display_name ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         let country = form.country.flatMap { $0.isEmpty ? nil : $0 }
-        let supporter = Supporter(email: email, displayName: name, country: country, language: form.language ?? "en")
+        let language = form.language ?? "en"
+        let supporter = Supporter(email: email, displayName: name, country: country, language: language)
         var problems = supporter.problems().map(\.message)
+        if !catalogue.contains(language) { problems.append(strings["language_bad"]) }
         if let p = passwords.problem(form.password ?? "") { problems.append(p) }
         if !problems.isEmpty {
             return try render(req, "signup", title: strings["signup_title"], status: .unprocessableEntity, [
                 "errors": .list(problems.map { .string($0) }), "email": .string(email), "display_name": .string(name),
                 "countries": countryOptions(selected: country),
+                "languages": catalogue.options(selected: catalogue.contains(language) ? language : "en"),
             ])
         }
         let hash = try await req.application.threadPool.runIfActive { try passwords.hash(form.password ?? "") }
         try await req.db.writeTransaction { db in
             if let existing = try await SupporterModel.query(on: db).filter(\.$email == email).first() {
                 // Same answer as for a new address; the owner of the address learns of the attempt.
-                try await Outbox.enqueue(to: existing.email, subject: strings["mail_exists_subject"],
-                                         text: strings.format("mail_exists_text", ["name": existing.displayName, "url": baseURL + "/password-reset"]),
-                                         html: nil, from: mailFrom, on: db)
+                try await mailer.enqueue("exists", to: existing.email, language: existing.language,
+                                         values: ["name": existing.displayName, "url": baseURL + "/password-reset"], on: db)
                 return
             }
             let row = SupporterModel()
@@ -109,9 +117,8 @@ struct AccountController: RouteCollection {
             row.passwordHash = hash; row.createdAt = Date(); row.updatedAt = row.createdAt
             try await row.create(on: db)
             let token = try await issueToken(for: row.id!, purpose: "verify", hours: 48, on: db)
-            try await Outbox.enqueue(to: email, subject: strings["mail_verify_subject"],
-                                     text: strings.format("mail_verify_text", ["name": name, "url": "\(baseURL)/verify?token=\(token)"]),
-                                     html: nil, from: mailFrom, on: db)
+            try await mailer.enqueue("verify", to: email, language: language,
+                                     values: ["name": name, "url": "\(baseURL)/verify?token=\(token)"], on: db)
         }
         return try message(req, title: strings["signup_check_title"], text: strings["signup_check_text"])
     }
@@ -221,7 +228,10 @@ struct AccountController: RouteCollection {
             if f.subjectKind == "case" { label = try await CaseModel.find(f.subjectValue, on: req.db)?.title ?? label }
             if f.subjectKind == "country" { label = Format.countryName(f.subjectValue) }
             if f.subjectKind == "theme" { label = SiteController.themeLabel(f.subjectValue) }
-            followValues.append(["id": .string(f.id!.uuidString), "label": .string(label)])
+            let how = strings[f.digest ? "follow_weekly" : "follow_each"]
+            let language = f.language ?? me.supporter.language
+            followValues.append(["id": .string(f.id!.uuidString), "label": .string(label), "how": .string(how),
+                                 "lang": .string(language), "language": .string(Format.nativeLanguageName(language))])
         }
         return try render(req, "account", title: strings["account_title"], [
             "follows": .list(followValues),
@@ -231,6 +241,7 @@ struct AccountController: RouteCollection {
             }),
             "name": .string(me.supporter.displayName), "email": .string(me.supporter.email),
             "country": me.supporter.country.map { .string(Format.countryName($0)) } ?? false,
+            "languages": catalogue.options(selected: me.supporter.language),
             "sessions": .list(sessions.map { s in
                 ["id": .string(s.id!.uuidString), "device": .string(s.device), "last_seen": .string(iso.string(from: s.lastSeenAt)),
                  "current": .bool(s.id == me.session.id)]
@@ -287,8 +298,7 @@ struct AccountController: RouteCollection {
             try await s.update(on: db)
             // Other sessions end; this one stays.
             try await SessionModel.query(on: db).filter(\.$supporterID == s.id!).filter(\.$id != me.session.id!).delete()
-            try await Outbox.enqueue(to: s.email, subject: strings["mail_changed_subject"],
-                                     text: strings.format("mail_changed_text", ["name": s.displayName]), html: nil, from: mailFrom, on: db)
+            try await mailer.enqueue("changed", to: s.email, language: s.language, values: ["name": s.displayName], on: db)
         }
         return try message(req, title: strings["change_password_done"], text: strings["change_password_done_text"])
     }
@@ -308,15 +318,32 @@ struct AccountController: RouteCollection {
             let taken = try await SupporterModel.query(on: db).filter(\.$email == email).first() != nil
             if !taken {
                 let token = try await issueToken(for: me.supporter.id!, purpose: "email:\(email)", hours: 24, on: db)
-                try await Outbox.enqueue(to: email, subject: strings["mail_verify_subject"],
-                                         text: strings.format("mail_verify_text", ["name": me.supporter.displayName, "url": "\(baseURL)/account/email/confirm?token=\(token)"]),
-                                         html: nil, from: mailFrom, on: db)
+                try await mailer.enqueue("verify", to: email, language: me.supporter.language,
+                                         values: ["name": me.supporter.displayName, "url": "\(baseURL)/account/email/confirm?token=\(token)"], on: db)
             }
-            try await Outbox.enqueue(to: me.supporter.email, subject: strings["mail_email_change_subject"],
-                                     text: strings.format("mail_email_change_text", ["name": me.supporter.displayName]), html: nil, from: mailFrom, on: db)
+            try await mailer.enqueue("email_change", to: me.supporter.email, language: me.supporter.language,
+                                     values: ["name": me.supporter.displayName], on: db)
         }
         // The same answer whether or not the new address is taken.
         return try message(req, title: strings["change_email_sent"], text: strings["change_email_sent_text"])
+    }
+
+    struct LanguageForm: Content { var csrf: String?; var language: String? }
+
+    /// The language of the supporter's e-mail (no re-authentication: it is a preference, not a credential).
+    func changeLanguage(req: Request) async throws -> Response {
+        let me = try requireSession(req)
+        let form = try req.content.decode(LanguageForm.self)
+        try auth.checkCSRF(req, token: form.csrf)
+        guard let language = form.language, catalogue.contains(language) else {
+            return try message(req, title: strings["change_failed_title"], text: strings["language_bad"], status: .unprocessableEntity)
+        }
+        try await req.db.writeTransaction { db in
+            guard let s = try await SupporterModel.find(me.supporter.id, on: db) else { return }
+            s.language = language; s.updatedAt = Date()
+            try await s.update(on: db)
+        }
+        return req.redirect(to: "/account", redirectType: .normal)
     }
 
     func confirmEmail(req: Request) async throws -> Response {
@@ -360,9 +387,8 @@ struct AccountController: RouteCollection {
         try await req.db.writeTransaction { db in
             guard let s = try await SupporterModel.query(on: db).filter(\.$email == email).first() else { return }
             let token = try await issueToken(for: s.id!, purpose: "reset", hours: 1, on: db)
-            try await Outbox.enqueue(to: s.email, subject: strings["mail_reset_subject"],
-                                     text: strings.format("mail_reset_text", ["name": s.displayName, "url": "\(baseURL)/password-reset?token=\(token)"]),
-                                     html: nil, from: mailFrom, on: db)
+            try await mailer.enqueue("reset", to: s.email, language: s.language,
+                                     values: ["name": s.displayName, "url": "\(baseURL)/password-reset?token=\(token)"], on: db)
         }
         return try message(req, title: strings["reset_sent_title"], text: strings["reset_sent_text"])
     }
@@ -384,8 +410,7 @@ struct AccountController: RouteCollection {
             try await s.update(on: db)
             // A new password ends every session, and the owner is told.
             try await SessionModel.query(on: db).filter(\.$supporterID == id).delete()
-            try await Outbox.enqueue(to: s.email, subject: strings["mail_changed_subject"],
-                                     text: strings.format("mail_changed_text", ["name": s.displayName]), html: nil, from: mailFrom, on: db)
+            try await mailer.enqueue("changed", to: s.email, language: s.language, values: ["name": s.displayName], on: db)
         }
         return try message(req, title: strings["reset_done_title"], text: strings["reset_done_text"])
     }

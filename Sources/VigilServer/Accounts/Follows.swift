@@ -9,7 +9,8 @@ import VigilCore
 /// one-click unsubscribe (RFC 8058).
 struct FollowController: RouteCollection {
     let views: ViewRenderer
-    let strings: Strings
+    let catalogue: Catalogue
+    var strings: Strings { catalogue.english }
     let auth: Auth
     let secret: ServerSecret
 
@@ -45,12 +46,12 @@ struct FollowController: RouteCollection {
 
     func form(req: Request) async throws -> Response {
         let subject = try Self.subject(req)
-        guard req.currentSession != nil else {
+        guard let me = req.currentSession else {
             return req.redirect(to: "/login")
         }
         let name = try await label(subject, on: req.db)
         return try pages.render(req, "follow", title: strings["follow_title"], ["kind": .string(subject.kind), "value": .string(subject.value),
-                                        "label": .string(name)])
+                                        "label": .string(name), "languages": catalogue.options(selected: me.supporter.language)])
     }
 
     func follow(req: Request) async throws -> Response {
@@ -58,15 +59,20 @@ struct FollowController: RouteCollection {
         try auth.checkCSRF(req, token: try req.content.decode(AccountController.CSRFForm.self).csrf)
         let subject = try Self.subject(req)
         _ = try await label(subject, on: req.db)
-        let digest = (try? req.content.get(String.self, at: "frequency")) == "weekly"
+        let frequency = (try? req.content.get(String.self, at: "frequency")) ?? "each"
+        guard frequency == "each" || frequency == "weekly" else { throw Abort(.badRequest, reason: "Frequency is \"each\" or \"weekly\".") }
+        let language = (try? req.content.get(String.self, at: "language")) ?? me.supporter.language
+        guard catalogue.contains(language) else { throw Abort(.unprocessableEntity, reason: strings["language_bad"]) }
         try await req.db.writeTransaction { db in
-            let exists = try await FollowModel.query(on: db).filter(\.$supporterID == me.supporter.id!)
-                .filter(\.$subjectKind == subject.kind).filter(\.$subjectValue == subject.value).first()
-            guard exists == nil else { return }
-            let f = FollowModel()
-            f.supporterID = me.supporter.id!; f.subjectKind = subject.kind; f.subjectValue = subject.value; f.createdAt = Date()
-            f.digest = digest
-            try await f.create(on: db)
+            // Following again changes how and in which language; it never makes a second follow.
+            let f = try await FollowModel.query(on: db).filter(\.$supporterID == me.supporter.id!)
+                .filter(\.$subjectKind == subject.kind).filter(\.$subjectValue == subject.value).first() ?? FollowModel()
+            if f.id == nil {
+                f.supporterID = me.supporter.id!; f.subjectKind = subject.kind; f.subjectValue = subject.value; f.createdAt = Date()
+            }
+            f.digest = frequency == "weekly"
+            f.language = language
+            try await f.save(on: db)
         }
         return req.redirect(to: "/account", redirectType: .normal)
     }
@@ -117,19 +123,24 @@ struct FollowController: RouteCollection {
 }
 
 /// Queues the alert e-mails for a newly published update or outcome, in the publishing transaction.
+/// Each alert is in the language of the follow (or the supporter), and carries the document's
+/// translation into that language when one is stored.
 enum Alerts {
-    /// Alerts for every document a write created (editors' API writes; CLI imports stay silent).
-    static func enqueue(createdDocuments ids: [String], on db: any Database, app: Application) async throws {
-        guard !ids.isEmpty, let strings = app.site?.strings, let secret = app.serverSecret else { return }
+    /// Alerts for every document a write created (API writes and `vigil import`).
+    @discardableResult
+    static func enqueue(createdDocuments ids: [String], on db: any Database, app: Application) async throws -> Int {
+        guard !ids.isEmpty, let catalogue = app.site?.catalogue, let secret = app.serverSecret else { return 0 }
+        var sent = 0
         for stored in try await Store(db: db).documents(ids: ids) {
             guard let ua = try await UrgentActionModel.find(stored.uaID, on: db), let number = UANumber(ua.number) else { continue }
-            _ = try await enqueue(document: stored.document, number: number, caseID: ua.caseID, on: db, strings: strings,
-                                  baseURL: app.vigil.baseURL, mailFrom: app.vigil.mailFrom, secret: secret)
+            sent += try await enqueue(document: stored.document, number: number, caseID: ua.caseID, on: db, catalogue: catalogue,
+                                      baseURL: app.vigil.baseURL, mailFrom: app.vigil.mailFrom, secret: secret)
         }
+        return sent
     }
 
     static func enqueue(document doc: Document, number: UANumber, caseID: String, on db: any Database,
-                        strings: Strings, baseURL: String, mailFrom: String, secret: ServerSecret) async throws -> Int {
+                        catalogue: Catalogue, baseURL: String, mailFrom: String, secret: ServerSecret) async throws -> Int {
         // Originals only: a translation of something already announced is no news.
         guard doc.translationOf == nil else { return 0 }
         let countries = try await CaseCountryModel.query(on: db).filter(\.$caseID == caseID).all().map(\.country)
@@ -137,27 +148,41 @@ enum Alerts {
         var follows = try await FollowModel.query(on: db).filter(\.$subjectKind == "case").filter(\.$subjectValue == caseID).all()
         if !countries.isEmpty { follows += try await FollowModel.query(on: db).filter(\.$subjectKind == "country").filter(\.$subjectValue ~~ countries).all() }
         if !themes.isEmpty { follows += try await FollowModel.query(on: db).filter(\.$subjectKind == "theme").filter(\.$subjectValue ~~ themes).all() }
-        // One message per supporter, unsubscribing from the follow that brought it.
+        // One message per supporter, unsubscribing from the follow that brought it (the case follow first).
         var bySupporter: [UUID: FollowModel] = [:]
         // Supporters who chose the weekly digest hear of it there.
         let digestOnly = Set(follows.filter(\.digest).map(\.supporterID)).subtracting(follows.filter { !$0.digest }.map(\.supporterID))
-        for f in follows where bySupporter[f.supporterID] == nil && !digestOnly.contains(f.supporterID) { bySupporter[f.supporterID] = f }
+        for f in follows where !f.digest && bySupporter[f.supporterID] == nil && !digestOnly.contains(f.supporterID) { bySupporter[f.supporterID] = f }
         guard !bySupporter.isEmpty else { return 0 }
         let supporters = try await SupporterModel.query(on: db).filter(\.$id ~~ Array(bySupporter.keys)).all()
-        let url = baseURL + SitePaths.document(number, doc)
+        let translations = try await DocumentModel.query(on: db).filter(\.$translationOf == doc.id).all()
         var sent = 0
         for s in supporters where s.emailVerifiedAt != nil {
             guard let follow = bySupporter[s.id!] else { continue }
+            let t = catalogue.strings(for: follow.language ?? s.language)
+            // The document in the reader's language when we have it, else the original.
+            let shown = translations.first { $0.language == t.language }
+                ?? translations.first { $0.language.split(separator: "-").first.map(String.init) == t.language }
+            let title = shown?.title ?? doc.title, summary = shown.map { $0.summary ?? "" } ?? doc.summary ?? ""
+            let docLanguage = shown?.language ?? doc.language
+            let url = baseURL + SitePaths.document(number, kind: doc.kind, sequence: doc.sequence, language: docLanguage, isTranslation: shown != nil)
             let unsubscribe = "\(baseURL)/unsubscribe?token=\(FollowController.unsubscribeToken(follow: follow.id!, secret: secret))"
-            let kindLabel = strings["kind_\(doc.kind.rawValue)"]
-            let text = strings.format("mail_alert_text", ["name": s.displayName, "kind": kindLabel, "number": number.label, "title": doc.title,
-                                                          "summary": doc.summary ?? "", "url": url, "unsubscribe": unsubscribe])
-            let html = "<p>" + HTML.escape(strings.format("mail_alert_intro", ["name": s.displayName])) + "</p><h1>"
-                + HTML.escape("\(kindLabel) \(number.label): \(doc.title)") + "</h1><p>" + HTML.escape(doc.summary ?? "") + "</p><p><a href=\""
-                + HTML.escape(url) + "\">" + HTML.escape(url) + "</a></p><p><a href=\"" + HTML.escape(unsubscribe) + "\">"
-                + HTML.escape(strings["unsubscribe_title"]) + "</a></p>"
-            try await Outbox.enqueue(to: s.email, subject: "\(kindLabel) \(number.label): \(doc.title)", text: text, html: html,
-                                     headers: [("List-Unsubscribe", "<\(unsubscribe)>"), ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")],
+            let kindLabel = t["kind_\(doc.kind.rawValue)"]
+            let subject = "\(kindLabel) \(number.label): \(title)"
+            let text = t.format("mail_alert_text", ["name": s.displayName, "kind": kindLabel, "number": number.label, "title": title,
+                                                    "summary": summary, "url": url, "unsubscribe": unsubscribe])
+            let docDir = LanguageTag.isRightToLeft(docLanguage) ? "rtl" : "ltr"
+            let body = "<p>" + HTML.escape(t.format("mail_alert_intro", ["name": s.displayName])) + "</p>"
+                + "<h1>" + HTML.escape(kindLabel + " " + number.label) + ": <span lang=\"\(HTML.escape(docLanguage))\" dir=\"\(docDir)\">"
+                + HTML.escape(title) + "</span></h1>"
+                + (summary.isEmpty ? "" : "<p lang=\"\(HTML.escape(docLanguage))\" dir=\"\(docDir)\">" + HTML.escape(summary) + "</p>")
+                + "<p><a href=\"" + HTML.escape(url) + "\">" + HTML.escape(t["mail_alert_read"]) + "</a></p>"
+                + "<p><small>" + HTML.escape(t.format("mail_why", ["site": baseURL])) + " <a href=\"" + HTML.escape(unsubscribe) + "\">"
+                + HTML.escape(t["unsubscribe_title"]) + "</a></small></p>"
+            try await Outbox.enqueue(to: s.email, subject: subject, text: text,
+                                     html: Mailer.htmlDocument(language: t.language, title: subject, body: body),
+                                     headers: [("List-Unsubscribe", "<\(unsubscribe)>"), ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+                                               ("Content-Language", t.language)],
                                      from: mailFrom, on: db)
             sent += 1
         }
@@ -165,6 +190,15 @@ enum Alerts {
     }
 }
 
+
+struct AddFollowLanguage: AsyncMigration {
+    func prepare(on db: any Database) async throws {
+        try await db.schema("follows").field("language", .string).update()
+    }
+    func revert(on db: any Database) async throws {
+        try await db.schema("follows").deleteField("language").update()
+    }
+}
 
 struct AddDigests: AsyncMigration {
     func prepare(on db: any Database) async throws {
@@ -181,7 +215,7 @@ struct AddDigests: AsyncMigration {
 /// documents published on what they follow since their last digest (at most one a week).
 enum Digests {
     @discardableResult
-    static func send(now: Date = Date(), on db: any Database, strings: Strings, baseURL: String, mailFrom: String,
+    static func send(now: Date = Date(), on db: any Database, catalogue: Catalogue, baseURL: String, mailFrom: String,
                      secret: ServerSecret) async throws -> Int {
         let week: TimeInterval = 7 * 86_400
         let follows = try await FollowModel.query(on: db).filter(\.$digest == true).all()
@@ -206,6 +240,7 @@ enum Digests {
                 if let row = try await SupporterModel.find(supporterID, on: db) { row.lastDigestAt = now; try await row.update(on: db) }
             }
             guard !docs.isEmpty else { continue }
+            let strings = catalogue.strings(for: theirs.compactMap(\.language).first ?? s.language)
             let numberOf = Dictionary(uniqueKeysWithValues: uas.map { ($0.id!, $0.number) })
             let lines = docs.compactMap { d -> String? in
                 guard let raw = numberOf[d.urgentActionID], let n = UANumber(raw), let kind = DocumentKind(rawValue: d.kind) else { return nil }
@@ -217,7 +252,8 @@ enum Digests {
                                                            "unsubscribe": unsubscribe])
             try await db.writeTransaction { db in
                 try await Outbox.enqueue(to: s.email, subject: strings.format("mail_digest_subject", ["n": String(lines.count)]), text: text, html: nil,
-                                         headers: [("List-Unsubscribe", "<\(unsubscribe)>"), ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")],
+                                         headers: [("List-Unsubscribe", "<\(unsubscribe)>"), ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+                                                   ("Content-Language", strings.language)],
                                          from: mailFrom, on: db)
             }
             sent += 1

@@ -46,6 +46,8 @@ struct PrivacyController: RouteCollection {
             "sessions": .array(sessions.map { .object(["device": .string($0.device), "created_at": .string(iso.string(from: $0.createdAt)),
                                                        "last_seen_at": .string(iso.string(from: $0.lastSeenAt))]) }),
             "follows": .array(follows.map { .object(["kind": .string($0.subjectKind), "value": .string($0.subjectValue),
+                                                     "frequency": .string($0.digest ? "weekly" : "each"),
+                                                     "language": $0.language.map { .string($0) } ?? .null,
                                                      "since": .string(iso.string(from: $0.createdAt))]) }),
             "action_reports": .array(reports.map { r in
                 var o = JSONObjectBuilder()

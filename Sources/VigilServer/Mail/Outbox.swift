@@ -163,8 +163,8 @@ struct OutboxWorkerLifecycle: LifecycleHandler {
                     do {
                         try await PrivacyController.applyRetention(months: months, on: db)
                         try await RateLimit.prune(on: db)
-                        if let strings = app.site?.strings, let secret = app.serverSecret {
-                            try await Digests.send(on: db, strings: strings, baseURL: app.vigil.baseURL, mailFrom: app.vigil.mailFrom, secret: secret)
+                        if let catalogue = app.site?.catalogue, let secret = app.serverSecret {
+                            try await Digests.send(on: db, catalogue: catalogue, baseURL: app.vigil.baseURL, mailFrom: app.vigil.mailFrom, secret: secret)
                         }
                     } catch { logger.warning("housekeeping: \(error)") }
                 }

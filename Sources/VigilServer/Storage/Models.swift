@@ -199,6 +199,8 @@ final class FollowModel: Model, @unchecked Sendable {
     @Field(key: "created_at") var createdAt: Date
     /// Weekly digest instead of an e-mail per update.
     @Field(key: "digest") var digest: Bool
+    /// The language of this follow's alerts; nil: the supporter's language.
+    @OptionalField(key: "language") var language: String?
     init() {}
 }
 

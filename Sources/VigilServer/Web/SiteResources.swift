@@ -4,11 +4,13 @@ import Vapor
 /// Templates, UI strings and the page cache of the public site.
 final class SiteResources: Sendable {
     let views: ViewRenderer
-    let strings: Strings
+    /// Every catalogue: English for the site, and the languages of supporters' e-mail.
+    let catalogue: Catalogue
+    var strings: Strings { catalogue.english }
     let cache: PageCache
 
-    init(views: ViewRenderer, strings: Strings, cache: PageCache) {
-        self.views = views; self.strings = strings; self.cache = cache
+    init(views: ViewRenderer, catalogue: Catalogue, cache: PageCache) {
+        self.views = views; self.catalogue = catalogue; self.cache = cache
     }
 
     /// Finds `Resources/Views` and `Resources/Locales` under the working directory; templates in
@@ -27,7 +29,7 @@ final class SiteResources: Sendable {
             }
             dirs.insert(custom, at: 0)
         }
-        let strings = try Strings.load(directory: root + "Resources/Locales")
+        let catalogue = try Catalogue.load(directory: root + "Resources/Locales")
         let views = ViewRenderer(directories: dirs)
         // Parse every built-in template now, so a broken override fails at start, not on a visitor.
         for name in ["home", "list", "document", "case", "outcomes", "error", "layout/head", "layout/foot", "partials/ua-card", "dev-outbox", "signup", "login", "account", "account-message", "password-reset", "password-new", "report", "follow", "unsubscribe", "privacy", "account-delete"] {
@@ -35,7 +37,7 @@ final class SiteResources: Sendable {
         }
         let cache = PageCache(enabled: configuration.pageCache)
         WriteNotifications.observe { [weak cache] in cache?.invalidate() }
-        return SiteResources(views: views, strings: strings, cache: cache)
+        return SiteResources(views: views, catalogue: catalogue, cache: cache)
     }
 }
 

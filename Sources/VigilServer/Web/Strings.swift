@@ -33,6 +33,72 @@ public struct Strings: Sendable {
     }
 }
 
+/// Every string catalogue in `Resources/Locales`: English (complete, the site's UI) and the
+/// languages supporters can choose for their e-mail. A catalogue other than English need only hold
+/// the strings of the mail it translates; anything missing falls back to English key by key.
+public struct Catalogue: Sendable {
+    public let english: Strings
+    let byLanguage: [String: Strings]
+    /// Languages a supporter can choose: English first, then by language tag.
+    public let languages: [String]
+
+    public init(english: Strings, others: [Strings]) {
+        self.english = english
+        var map = ["en": english]
+        for s in others { map[s.language] = s }
+        byLanguage = map
+        languages = ["en"] + map.keys.filter { $0 != "en" }.sorted()
+    }
+
+    public func contains(_ tag: String) -> Bool { byLanguage[tag] != nil }
+
+    /// The catalogue for a tag: exact, else its primary language ("pt-BR" → "pt"), else English.
+    public func strings(for tag: String?) -> Strings {
+        guard let tag else { return english }
+        if let s = byLanguage[tag] { return s }
+        if let primary = tag.split(separator: "-").first, let s = byLanguage[primary.lowercased()] { return s }
+        return english
+    }
+
+    /// The best offered language for an `Accept-Language` header (RFC 9110 §12.5.4 q-values).
+    public func negotiate(acceptLanguage header: String?) -> String {
+        guard let header else { return "en" }
+        var ranked: [(tag: String, q: Double, order: Int)] = []
+        for (i, part) in header.split(separator: ",").prefix(30).enumerated() {
+            let pieces = part.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard let tag = pieces.first, !tag.isEmpty, tag.count < 40 else { continue }
+            var q = 1.0
+            for p in pieces.dropFirst() where p.hasPrefix("q=") { q = Double(p.dropFirst(2)) ?? 0 }
+            if q > 0 { ranked.append((tag, q, i)) }
+        }
+        for r in ranked.sorted(by: { $0.q != $1.q ? $0.q > $1.q : $0.order < $1.order }) {
+            let lower = r.tag.lowercased()
+            if byLanguage[lower] != nil { return lower }
+            if let primary = lower.split(separator: "-").first, byLanguage[String(primary)] != nil { return String(primary) }
+        }
+        return "en"
+    }
+
+    /// Options for a language `<select>`: each language named in itself.
+    func options(selected: String) -> TemplateValue {
+        .list(languages.map { ["value": .string($0), "label": .string(Format.nativeLanguageName($0)), "lang": .string($0),
+                               "selected": .bool($0 == selected)] })
+    }
+
+    public static func load(directory: String) throws -> Catalogue {
+        let english = try Strings.load(directory: directory)
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        let others = try files.filter { $0.hasSuffix(".json") && $0 != "en.json" }.sorted().map {
+            let tag = String($0.dropLast(5))
+            guard LanguageTag.problem(tag) == nil else {
+                throw Template.SyntaxError(description: "\(directory)/\($0): the file name must be a language tag")
+            }
+            return try Strings.load(directory: directory, language: tag)
+        }
+        return Catalogue(english: english, others: others)
+    }
+}
+
 enum Format {
     static let months = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
                          "October", "November", "December"]
