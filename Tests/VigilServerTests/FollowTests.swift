@@ -68,6 +68,31 @@ struct FollowTests {
         }
     }
 
+    @Test func aCommandLineImportAlertsFollowersUnlessToldNotTo() async throws {
+        try await withApp { app in
+            try await loadDemo(app)
+            let b = Browser(app)
+            try await AccountTests().signUpAndVerify(app, b, email: "cli@example.org")
+            _ = try await b.post("/login", ["email": "cli@example.org", "password": AccountTests().password], csrfFrom: "/login")
+            _ = try await b.post("/follow", ["case": "demo-li-wei"], csrfFrom: "/follow?case=demo-li-wei")
+            func bundle(_ id: String, _ sequence: Int, _ title: String) throws -> JSONValue {
+                var kase = try demoBundle().cases.first { $0.id == "demo-li-wei" }!
+                kase.urgentActions[0].documents = [Document(id: id, sequence: sequence, kind: .update, language: "en",
+                                                            published: PartialDate("2026-11-2\(sequence)")!, title: title, body: "News.")]
+                return VigilBundle(targets: [], cases: [kase]).json
+            }
+            let (silent, none) = try await ImportCommand.importBundle(try bundle("ua-88-26-1-en", 1, "Back-filled"), alerts: false, app: app)
+            #expect(silent.created == 1 && none == 0)
+            #expect(try await lastMail(to: "cli@example.org", app)?.subject == "Confirm your e-mail address")
+            let (loud, one) = try await ImportCommand.importBundle(try bundle("ua-88-26-2-en", 2, "Moved to a prison"), alerts: true, app: app)
+            #expect(loud.created == 1 && one == 1)
+            #expect(try await lastMail(to: "cli@example.org", app)?.subject == "Urgent Action update UA 88/26: Moved to a prison")
+            // Re-importing the same bundle creates nothing and alerts nobody.
+            let (_, again) = try await ImportCommand.importBundle(try bundle("ua-88-26-2-en", 2, "Moved to a prison"), alerts: true, app: app)
+            #expect(again == 0)
+        }
+    }
+
     @Test func aWeeklyDigestInsteadOfAnEmailPerUpdate() async throws {
         try await withApp { app in
             try await loadDemo(app)

@@ -32,11 +32,24 @@ struct ImportCommand: AsyncCommand {
     struct Signature: CommandSignature {
         @Argument(name: "file", help: "A vigil.bundle/1 JSON file, or - to read standard input.")
         var file: String
+        @Flag(name: "no-alerts", help: "Do not e-mail the supporters who follow the cases (for back-filling old documents).")
+        var noAlerts: Bool
     }
     var help: String {
         "Imports a vigil.bundle/1 file: targets and cases with their people, timeline, urgent actions and documents. "
             + "Idempotent (importing the same bundle twice changes nothing) and all-or-nothing: a bundle with any error "
-            + "is refused with every problem listed by JSON path, and nothing is written."
+            + "is refused with every problem listed by JSON path, and nothing is written. New updates and outcomes "
+            + "queue alert e-mails to their followers in the same transaction (the server's mail worker sends them), "
+            + "unless --no-alerts is given."
+    }
+
+    /// Imports in one transaction; returns the summary and the number of alert e-mails queued.
+    static func importBundle(_ value: JSONValue, alerts: Bool, app: Application) async throws -> (WriteSummary, Int) {
+        try await app.db.writeTransaction { db in
+            let summary = try await Store(db: db).importBundle(json: value)
+            let queued = alerts ? try await Alerts.enqueue(createdDocuments: summary.createdDocuments, on: db, app: app) : 0
+            return (summary, queued)
+        }
     }
 
     func run(using context: CommandContext, signature: Signature) async throws {
@@ -51,10 +64,9 @@ struct ImportCommand: AsyncCommand {
         }
         do {
             let value = try JSONValue.parse(data)
-            let summary = try await context.application.db.writeTransaction { db in
-                try await Store(db: db).importBundle(json: value)
-            }
+            let (summary, queued) = try await Self.importBundle(value, alerts: !signature.noAlerts, app: context.application)
             context.console.print("Imported: \(summary.created) created, \(summary.updated) updated, \(summary.unchanged) unchanged.")
+            if queued > 0 { context.console.print("Queued \(queued) alert e-mail\(queued == 1 ? "" : "s") to followers.") }
         } catch let e as ValidationError {
             throw CommandProblem(description: describe(e))
         } catch let e as JSONParseError {
