@@ -128,3 +128,31 @@ def test_the_whole_journey(tmp_path):
     finally:
         driver.quit()
         server.stop()
+
+
+def test_mail_can_go_through_a_sendmail_program(tmp_path):
+    """VIGIL_SENDMAIL instead of SMTP: `vigil serve` pipes each message to the program, which here
+    relays it to the SMTP test server; the verification mail of a sign-up arrives there intact."""
+    assert SMTP_DIR, "make test starts the SMTP test server"
+    import http.cookiejar, urllib.request
+    from conftest import Vigil, Server
+    relay = pathlib.Path(__file__).with_name("sendmail_relay.py")
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env.update(VIGIL_DATABASE_PATH=str(tmp_path / "vigil.sqlite"), LOG_LEVEL="warning", VIGIL_SENDMAIL=str(relay),
+               VIGIL_MAIL_FROM="Vigil <vigil@example.org>", VIGIL_SECRET_FILE=str(tmp_path / "secret"))
+    vigil = Vigil(env)
+    vigil.run("migrate", "--yes")
+    server = Server(vigil).start()
+    try:
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        page = opener.open(server.base + "/signup").read().decode()
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+        who = f"sendmail-{int(time.time())}@example.org"
+        form = urllib.parse.urlencode({"csrf": csrf, "email": who, "display_name": "Ольга", "language": "ru",
+                                       "password": "a long and private passphrase"}).encode()
+        assert "Check your inbox" in opener.open(server.base + "/signup", data=form).read().decode()
+        msg = wait_for_mail(who, "Подтвердите", set())
+        assert "Ольга" in text_of(msg) and "/verify?token=" in text_of(msg)
+        assert msg["Content-Language"] == "ru"
+    finally:
+        server.stop()

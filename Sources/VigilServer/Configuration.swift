@@ -11,6 +11,8 @@ public struct VigilConfiguration: Sendable {
     /// Public origin used in links, feeds and mail.
     public var baseURL: String
     public var smtpURL: String?
+    /// A sendmail-compatible program to pipe mail to, instead of SMTP.
+    public var sendmailPath: String?
     public var mailFrom: String
     public var viewsDirectory: String?
     public var trustedProxies: [String]
@@ -35,7 +37,7 @@ public struct VigilConfiguration: Sendable {
         public let description: String
     }
 
-    /// Reads `DATABASE_URL`, `VIGIL_DATABASE_PATH`, `VIGIL_BASE_URL`, `VIGIL_SMTP_URL`, `VIGIL_MAIL_FROM`,
+    /// Reads `DATABASE_URL`, `VIGIL_DATABASE_PATH`, `VIGIL_BASE_URL`, `VIGIL_SMTP_URL`, `VIGIL_SENDMAIL`, `VIGIL_MAIL_FROM`,
     /// `VIGIL_VIEWS`, `VIGIL_TRUSTED_PROXIES`, `VIGIL_TLS`, `VIGIL_MAX_BODY_BYTES`.
     public static func fromEnvironment(_ env: [String: String] = ProcessInfo.processInfo.environment) throws -> VigilConfiguration {
         var c = VigilConfiguration()
@@ -62,6 +64,15 @@ public struct VigilConfiguration: Sendable {
                 throw Problem(description: "VIGIL_SMTP_URL must start with smtp:// or smtps://")
             }
             c.smtpURL = smtp
+        }
+        if let sendmail = value("VIGIL_SENDMAIL") {
+            guard c.smtpURL == nil else {
+                throw Problem(description: "Set VIGIL_SMTP_URL or VIGIL_SENDMAIL, not both: mail goes one way.")
+            }
+            guard sendmail.hasPrefix("/"), FileManager.default.isExecutableFile(atPath: sendmail) else {
+                throw Problem(description: "VIGIL_SENDMAIL must be the absolute path of an executable sendmail-compatible program (like /usr/sbin/sendmail); \(sendmail) is not.")
+            }
+            c.sendmailPath = sendmail
         }
         if let from = value("VIGIL_MAIL_FROM") { c.mailFrom = from }
         c.viewsDirectory = value("VIGIL_VIEWS")

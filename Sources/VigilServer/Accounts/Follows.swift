@@ -250,7 +250,7 @@ enum Digests {
             let unsubscribe = "\(baseURL)/unsubscribe?token=\(FollowController.unsubscribeToken(follow: theirs[0].id!, secret: secret))"
             let text = strings.format("mail_digest_text", ["name": s.displayName, "items": lines.joined(separator: "\n\n"), "account": baseURL + "/account",
                                                            "unsubscribe": unsubscribe])
-            try await db.writeTransaction { db in
+            _ = try await db.writeTransaction { db in
                 try await Outbox.enqueue(to: s.email, subject: strings.format("mail_digest_subject", ["n": String(lines.count)]), text: text, html: nil,
                                          headers: [("List-Unsubscribe", "<\(unsubscribe)>"), ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
                                                    ("Content-Language", strings.language)],

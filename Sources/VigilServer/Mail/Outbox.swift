@@ -119,7 +119,7 @@ struct OutboxWorker: Sendable {
                 }
                 delivered += 1
             } catch {
-                let permanent = (error as? SMTPError)?.isPermanent ?? false
+                let permanent = (error as? SMTPError)?.isPermanent ?? (error as? SendmailError)?.isPermanent ?? false
                 try await db.writeTransaction { db in
                     guard let r = try await OutboxMessageModel.find(row.id, on: db) else { return }
                     r.attempts += 1
@@ -138,7 +138,7 @@ struct OutboxWorker: Sendable {
     }
 }
 
-/// Runs the outbox worker in `vigil serve` when `VIGIL_SMTP_URL` is set.
+/// Runs the outbox worker in `vigil serve` when `VIGIL_SMTP_URL` or `VIGIL_SENDMAIL` is set.
 struct OutboxWorkerLifecycle: LifecycleHandler {
     final class Box: @unchecked Sendable { var task: Task<Void, Never>? }
     let box = Box()
@@ -150,6 +150,9 @@ struct OutboxWorkerLifecycle: LifecycleHandler {
         if let url = app.vigil.smtpURL {
             let client = SMTPClient(configuration: try SMTPConfiguration(url: url))
             worker = OutboxWorker(db: app.db, sender: { try await client.send($0) }, from: app.vigil.mailFrom)
+        } else if let path = app.vigil.sendmailPath {
+            let transport = SendmailTransport(path: path)
+            worker = OutboxWorker(db: app.db, sender: { try await transport.send($0) }, from: app.vigil.mailFrom)
         }
         let logger = app.logger, db = app.db, months = app.vigil.reportRetentionMonths
         box.task = Task {
