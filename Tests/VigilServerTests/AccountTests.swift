@@ -112,6 +112,20 @@ struct AccountTests {
             #expect(again.status == .ok)
             #expect(try await lastMail(to: "new@example.org", app)?.subject == "You already have an account")
             #expect(try await SupporterModel.query(on: app.db).count() == 1)
+
+            // Password reset: the same page for a known and an unknown address; the known one gets mail.
+            let (known, k) = try await b.post("/password-reset", ["email": "new@example.org"], csrfFrom: "/password-reset")
+            let (stranger, st) = try await b.post("/password-reset", ["email": "stranger@example.org"], csrfFrom: "/password-reset")
+            #expect(known.status == .ok && stranger.status == .ok)
+            func main(_ s: String) -> Substring { s[s.range(of: "<main")!.lowerBound..<s.range(of: "</main>")!.upperBound] }
+            #expect(main(k) == main(st))
+            #expect(try await lastMail(to: "new@example.org", app)?.subject == "Reset your password")
+            // Three an hour per address; the fourth is refused before anything is written.
+            for _ in 0..<2 { _ = try await b.post("/password-reset", ["email": "new@example.org"], csrfFrom: "/password-reset") }
+            let tokens = try await AuthTokenModel.query(on: app.db).filter(\.$purpose == "reset").count()
+            let (limited, _) = try await b.post("/password-reset", ["email": "new@example.org"], csrfFrom: "/password-reset")
+            #expect(limited.status == .tooManyRequests && Int(limited.headers.first(name: "Retry-After") ?? "") ?? 0 > 3000)
+            #expect(try await AuthTokenModel.query(on: app.db).filter(\.$purpose == "reset").count() == tokens)
         }
     }
 

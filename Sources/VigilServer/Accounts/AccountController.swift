@@ -382,13 +382,21 @@ struct AccountController: RouteCollection {
         let form = try req.content.decode(ResetRequestForm.self)
         try auth.checkCSRF(req, token: form.csrf)
         let email = (form.email ?? "").trimmingCharacters(in: .whitespaces).lowercased()
-        try await limited(req, key: "reset:ip:\(clientIP(req))", limit: 10, window: 3600)
-        try await limited(req, key: "reset:acct:\(email)", limit: 3, window: 3600)
-        try await req.db.writeTransaction { db in
-            guard let s = try await SupporterModel.query(on: db).filter(\.$email == email).first() else { return }
+        let ip = clientIP(req)
+        // Known and unknown addresses take the same path: one write transaction that counts the
+        // attempt (and, for a known address, adds the token and the mail) and one commit.
+        let wait = try await req.db.writeTransaction { db -> Int? in
+            for (key, limit) in [("reset:ip:\(ip)", 10), ("reset:acct:\(email)", 3)] {
+                if let wait = try await RateLimit.hit(key, limit: limit, window: 3600, inTransaction: db) { return wait }
+            }
+            guard let s = try await SupporterModel.query(on: db).filter(\.$email == email).first() else { return nil }
             let token = try await issueToken(for: s.id!, purpose: "reset", hours: 1, on: db)
             try await mailer.enqueue("reset", to: s.email, language: s.language,
                                      values: ["name": s.displayName, "url": "\(baseURL)/password-reset?token=\(token)"], on: db)
+            return nil
+        }
+        if let wait {
+            throw Abort(.tooManyRequests, headers: ["Retry-After": String(wait)], reason: "Too many attempts. Please wait \(wait) seconds and try again.")
         }
         return try message(req, title: strings["reset_sent_title"], text: strings["reset_sent_text"])
     }

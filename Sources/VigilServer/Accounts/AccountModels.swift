@@ -73,21 +73,24 @@ struct CreateSessionsAndTokens: AsyncMigration {
 enum RateLimit {
     /// Counts one hit of `key`; returns nil when allowed, or the seconds to wait.
     static func hit(_ key: String, limit: Int, window: Int, on db: any Database, now: Date = Date()) async throws -> Int? {
+        try await db.writeTransaction { db in try await hit(key, limit: limit, window: window, inTransaction: db, now: now) }
+    }
+
+    /// The same, inside a write transaction the caller holds (so the hit commits with the caller's writes).
+    static func hit(_ key: String, limit: Int, window: Int, inTransaction db: any Database, now: Date = Date()) async throws -> Int? {
         let nowMS = Int64(now.timeIntervalSince1970 * 1000)
         let from = nowMS - Int64(window) * 1000
-        return try await db.writeTransaction { db in
-            let sql = db as! any SQLDatabase
-            let row = try await sql.raw("""
-                SELECT COUNT(*) AS n, MIN(at_ms) AS oldest FROM rate_limits WHERE key = \(bind: key) AND at_ms > \(bind: from)
-                """).first()
-            let hits = (try row?.decode(column: "n", as: Int.self)) ?? 0
-            if hits >= limit {
-                let oldest = (try? row?.decode(column: "oldest", as: Int64.self)) ?? nowMS
-                return max(1, Int((oldest + Int64(window) * 1000 - nowMS + 999) / 1000))
-            }
-            try await sql.raw("INSERT INTO rate_limits (id, key, at_ms) VALUES (\(bind: UUID()), \(bind: key), \(bind: nowMS))").run()
-            return nil
+        let sql = db as! any SQLDatabase
+        let row = try await sql.raw("""
+            SELECT COUNT(*) AS n, MIN(at_ms) AS oldest FROM rate_limits WHERE key = \(bind: key) AND at_ms > \(bind: from)
+            """).first()
+        let hits = (try row?.decode(column: "n", as: Int.self)) ?? 0
+        if hits >= limit {
+            let oldest = (try? row?.decode(column: "oldest", as: Int64.self)) ?? nowMS
+            return max(1, Int((oldest + Int64(window) * 1000 - nowMS + 999) / 1000))
         }
+        try await sql.raw("INSERT INTO rate_limits (id, key, at_ms) VALUES (\(bind: UUID()), \(bind: key), \(bind: nowMS))").run()
+        return nil
     }
 
     /// Drops hits older than a day (the longest window).
