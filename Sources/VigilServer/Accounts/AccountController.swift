@@ -113,7 +113,7 @@ struct AccountController: RouteCollection {
                 return
             }
             let row = SupporterModel()
-            row.email = email; row.displayName = name; row.country = country; row.language = supporter.language
+            row.email = email; row.displayName = name; row.country = country; row.language = supporter.language; row.role = "supporter"
             row.passwordHash = hash; row.createdAt = Date(); row.updatedAt = row.createdAt
             try await row.create(on: db)
             let token = try await issueToken(for: row.id!, purpose: "verify", hours: 48, on: db)
@@ -189,10 +189,13 @@ struct AccountController: RouteCollection {
                               ["errors": .list([.string(strings["login_failed"])]), "email": .string(email)])
         }
         let (token, _) = try await req.db.writeTransaction { db in
-            try await auth.startSession(for: supporter.id!, remember: form.remember != nil, device: Auth.device(from: req.headers.first(name: .userAgent)), on: db)
+            try await auth.startSession(for: supporter.id!, remember: form.remember != nil, editor: supporter.isEditor,
+                                        device: Auth.device(from: req.headers.first(name: .userAgent)), on: db)
         }
-        let response = req.redirect(to: "/account", redirectType: .normal)
-        response.cookies[auth.sessionCookie] = auth.cookie(token, maxAge: form.remember != nil ? Auth.rememberLife : nil)
+        let response = req.redirect(to: supporter.isEditor ? "/editor" : "/account", redirectType: .normal)
+        // Editors are never remembered: their cookie ends with the browser.
+        let remembered = form.remember != nil && !supporter.isEditor
+        response.cookies[auth.sessionCookie] = auth.cookie(token, maxAge: remembered ? Auth.rememberLife : nil)
         return response
     }
 
@@ -239,7 +242,7 @@ struct AccountController: RouteCollection {
                 ["id": .string(r.id!.uuidString), "document": .string(r.documentID), "channel": .string(strings["channel_\(r.channel)"]),
                  "date": .string(iso.string(from: r.createdAt))]
             }),
-            "name": .string(me.supporter.displayName), "email": .string(me.supporter.email),
+            "name": .string(me.supporter.displayName), "email": .string(me.supporter.email), "editor": .bool(me.supporter.isEditor),
             "country": me.supporter.country.map { .string(Format.countryName($0)) } ?? false,
             "languages": catalogue.options(selected: me.supporter.language),
             "sessions": .list(sessions.map { s in

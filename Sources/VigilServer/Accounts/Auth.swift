@@ -73,14 +73,18 @@ struct Auth: Sendable {
 
     static let shortIdle = 2 * 3600, shortLife = 12 * 3600
     static let rememberIdle = 14 * 86_400, rememberLife = 30 * 86_400
+    /// Editors: 30 minutes idle, 8 hours at most, never remembered.
+    static let editorIdle = 30 * 60, editorLife = 8 * 3600
 
     /// Starts a new session (a new token every log-in) and returns the cookie value.
-    func startSession(for supporter: UUID, remember: Bool, device: String, on db: any Database, now: Date = Date()) async throws -> (String, SessionModel) {
+    func startSession(for supporter: UUID, remember: Bool, editor: Bool = false, device: String, on db: any Database,
+                      now: Date = Date()) async throws -> (String, SessionModel) {
         let token = Self.randomToken()
         let s = SessionModel()
         s.tokenHash = Self.hash(token); s.supporterID = supporter; s.createdAt = now; s.lastSeenAt = now
-        s.idleSeconds = remember ? Self.rememberIdle : Self.shortIdle
-        s.expiresAt = now.addingTimeInterval(TimeInterval(remember ? Self.rememberLife : Self.shortLife))
+        let (idle, life) = editor ? (Self.editorIdle, Self.editorLife) : remember ? (Self.rememberIdle, Self.rememberLife) : (Self.shortIdle, Self.shortLife)
+        s.idleSeconds = idle
+        s.expiresAt = now.addingTimeInterval(TimeInterval(life))
         s.device = String(device.prefix(60))
         try await s.create(on: db)
         return (token, s)
@@ -113,10 +117,13 @@ struct SessionMiddleware: AsyncMiddleware {
         if let cookie = request.cookies[auth.sessionCookie], case let token = cookie.string, !token.isEmpty, token.count < 200,
            let session = try await SessionModel.query(on: request.db).filter(\.$tokenHash == Auth.hash(token)).first() {
             let now = Date()
-            if session.expiresAt > now, now.timeIntervalSince(session.lastSeenAt) < TimeInterval(session.idleSeconds),
-               let supporter = try await SupporterModel.find(session.supporterID, on: request.db) {
+            let supporter = try await SupporterModel.find(session.supporterID, on: request.db)
+            // An editor's session is held to the editors' idle limit whatever it was started with.
+            let idle = supporter?.isEditor == true ? min(session.idleSeconds, Auth.editorIdle) : session.idleSeconds
+            if session.expiresAt > now, now.timeIntervalSince(session.lastSeenAt) < TimeInterval(idle), let supporter {
                 request.storage[CurrentSessionKey.self] = CurrentSession(session: session, supporter: supporter)
-                if now.timeIntervalSince(session.lastSeenAt) > 60 {
+                // Editors' sessions note every minute of use; supporters' every few minutes is enough.
+                if now.timeIntervalSince(session.lastSeenAt) > (supporter.isEditor ? 30 : 60) {
                     session.lastSeenAt = now
                     try await request.db.writeTransaction { db in try await session.update(on: db) }
                 }

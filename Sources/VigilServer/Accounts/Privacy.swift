@@ -38,7 +38,7 @@ struct PrivacyController: RouteCollection {
         let mail = try await OutboxMessageModel.query(on: req.db).filter(\.$toAddress == s.email).all()
         var account = JSONObjectBuilder()
         account.set("email", s.email); account.set("display_name", s.displayName); account.set("country", s.country)
-        account.set("language", s.language); account.set("created_at", iso.string(from: s.createdAt))
+        account.set("language", s.language); account.set("role", s.role); account.set("created_at", iso.string(from: s.createdAt))
         account.set("email_verified_at", s.emailVerifiedAt.map(iso.string(from:)))
         let value: JSONValue = .object([
             "format": .string("vigil.personal-data/1"),
@@ -96,6 +96,7 @@ struct PrivacyController: RouteCollection {
             try await SessionModel.query(on: db).filter(\.$supporterID == id).delete()
             try await AuthTokenModel.query(on: db).filter(\.$supporterID == id).delete()
             try await FollowModel.query(on: db).filter(\.$supporterID == id).delete()
+            try await APITokenModel.query(on: db).filter(\.$createdBy == id).set(\.$createdBy, to: nil).update()
             try await OutboxMessageModel.query(on: db).filter(\.$toAddress == email).delete()
             try await SupporterModel.query(on: db).filter(\.$id == id).delete()
         }

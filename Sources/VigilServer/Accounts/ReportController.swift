@@ -73,15 +73,16 @@ struct ReportController: RouteCollection {
         let key = form.key ?? ""
         let check = ActionReport(documentID: row.document.id, targetID: nil, channel: channel, idempotencyKey: key, anonymous: req.currentSession == nil)
         if let problem = check.problems().first { throw Abort(.badRequest, reason: "\(problem.path): \(problem.message)") }
-        if let wait = try await RateLimit.hit("report:ip:\(clientIP(req, trustedProxies: req.application.vigil.trustedProxies))", limit: 120, window: 60, on: req.db) {
-            throw Abort(.tooManyRequests, headers: ["Retry-After": String(wait)], reason: "Too many reports at once; wait \(wait) seconds.")
-        }
         let supporter = req.currentSession?.supporter.id
-        var anyNew = false
-        for target in Set(chosen).sorted() {
-            let isNew = try await req.application.reportBatcher.submit(PendingReport(
-                documentID: row.document.id, targetID: target, channel: channel, key: "\(key):\(target):\(channel.rawValue)", supporterID: supporter))
-            anyNew = anyNew || isNew
+        // The rate-limit hit and every official's report join the same group commit.
+        let outcome = try await req.application.reportBatcher.submit(ReportRequest(
+            reports: Set(chosen).sorted().map {
+                PendingReport(documentID: row.document.id, targetID: $0, channel: channel, key: "\(key):\($0):\(channel.rawValue)", supporterID: supporter)
+            },
+            rateKey: "report:ip:\(clientIP(req, trustedProxies: req.application.vigil.trustedProxies))"))
+        guard case .recorded(let anyNew) = outcome else {
+            let wait = if case .limited(let w) = outcome { w } else { 60 }
+            throw Abort(.tooManyRequests, headers: ["Retry-After": String(wait)], reason: "Too many reports at once; wait \(wait) seconds.")
         }
         // Post/redirect/get: a reload does not post again, and a repeated post is counted once.
         return req.redirect(to: "/report?document=\(row.document.id)&thanks=\(anyNew ? "new" : "seen")", redirectType: .normal)

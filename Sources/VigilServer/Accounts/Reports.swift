@@ -29,11 +29,27 @@ struct PendingReport: Sendable {
     var supporterID: UUID?
 }
 
-/// Group commit: reports that arrive together are written in one transaction (one fsync on
-/// SQLite), and each request is answered only after its batch has committed. A burst of
-/// thousands of reports a minute then costs a few commits a second.
+/// What one request reports (one report per official it names), and the rate-limit key it counts against.
+struct ReportRequest: Sendable {
+    var reports: [PendingReport]
+    var rateKey: String?
+    var rateLimit = 120
+    var rateWindow = 60
+}
+
+enum ReportOutcome: Sendable, Equatable {
+    /// Written; `new` is false when every report's key had been seen (a double submit).
+    case recorded(new: Bool)
+    /// Refused by the rate limit: nothing written but the count of the attempt.
+    case limited(retryAfter: Int)
+}
+
+/// Group commit: requests that arrive together are written in one transaction (one fsync on
+/// SQLite) — their rate-limit hits, reports and counters — and each request is answered only
+/// after its batch has committed. A burst of thousands of reports a minute then costs a few
+/// commits a second.
 actor ReportBatcher {
-    private var pending: [(PendingReport, CheckedContinuation<Bool, any Error>)] = []
+    private var pending: [(ReportRequest, CheckedContinuation<ReportOutcome, any Error>)] = []
     private var flushing = false
     private let db: any Database
     private(set) var batches = 0
@@ -41,15 +57,19 @@ actor ReportBatcher {
 
     init(db: any Database) { self.db = db }
 
-    /// Records a report; true when it was new, false when its key had been seen (a double submit).
-    func submit(_ report: PendingReport) async throws -> Bool {
+    func submit(_ request: ReportRequest) async throws -> ReportOutcome {
         try await withCheckedThrowingContinuation { continuation in
-            pending.append((report, continuation))
+            pending.append((request, continuation))
             if !flushing {
                 flushing = true
                 Task { await self.flushLoop() }
             }
         }
+    }
+
+    /// One report, no rate limit; true when it was new.
+    func submit(_ report: PendingReport) async throws -> Bool {
+        try await submit(ReportRequest(reports: [report])) == .recorded(new: true)
     }
 
     private func flushLoop() async {
@@ -61,7 +81,7 @@ actor ReportBatcher {
             do {
                 let results = try await write(batch.map(\.0))
                 batches += 1
-                for (item, isNew) in zip(batch, results) { item.1.resume(returning: isNew) }
+                for (item, outcome) in zip(batch, results) { item.1.resume(returning: outcome) }
             } catch {
                 for item in batch { item.1.resume(throwing: error) }
             }
@@ -69,22 +89,31 @@ actor ReportBatcher {
         flushing = false
     }
 
-    private func write(_ reports: [PendingReport]) async throws -> [Bool] {
+    private func write(_ requests: [ReportRequest]) async throws -> [ReportOutcome] {
         try await db.writeTransaction { db in
             let sql = db as! any SQLDatabase
-            var results: [Bool] = []
+            var results: [ReportOutcome] = []
             var seen: Set<String> = []
-            for r in reports {
-                guard seen.insert(r.key).inserted else { results.append(false); continue }
-                let exists = try await sql.raw("SELECT 1 AS x FROM action_reports WHERE idempotency_key = \(bind: r.key)").first() != nil
-                if exists { results.append(false); continue }
-                try await sql.raw("""
-                    INSERT INTO action_reports (id, document_id, target_id, channel, idempotency_key, supporter_id, created_at)
-                    VALUES (\(bind: UUID()), \(bind: r.documentID), \(bind: r.targetID), \(bind: r.channel.rawValue), \(bind: r.key),
-                            \(bind: r.supporterID), \(bind: Date()))
-                    """).run()
-                try await ReportTotals.bump(document: r.documentID, channel: r.channel.rawValue, by: 1, on: sql)
-                results.append(true)
+            for request in requests {
+                if let key = request.rateKey,
+                   let wait = try await RateLimit.hit(key, limit: request.rateLimit, window: request.rateWindow, inTransaction: db) {
+                    results.append(.limited(retryAfter: wait))
+                    continue
+                }
+                var anyNew = false
+                for r in request.reports {
+                    guard seen.insert(r.key).inserted else { continue }
+                    let exists = try await sql.raw("SELECT 1 AS x FROM action_reports WHERE idempotency_key = \(bind: r.key)").first() != nil
+                    if exists { continue }
+                    try await sql.raw("""
+                        INSERT INTO action_reports (id, document_id, target_id, channel, idempotency_key, supporter_id, created_at)
+                        VALUES (\(bind: UUID()), \(bind: r.documentID), \(bind: r.targetID), \(bind: r.channel.rawValue), \(bind: r.key),
+                                \(bind: r.supporterID), \(bind: Date()))
+                        """).run()
+                    try await ReportTotals.bump(document: r.documentID, channel: r.channel.rawValue, by: 1, on: sql)
+                    anyNew = true
+                }
+                results.append(.recorded(new: anyNew))
             }
             return results
         }

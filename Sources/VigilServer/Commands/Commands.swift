@@ -9,6 +9,7 @@ func registerCommands(_ app: Application) {
     app.asyncCommands.use(ExportCommand(), as: "export")
     app.asyncCommands.use(DemoCommand(), as: "demo")
     app.asyncCommands.use(TokenCommand(), as: "token")
+    app.asyncCommands.use(EditorCommand(), as: "editor")
     app.asyncCommands.use(RenderCommand(), as: "render")
 }
 

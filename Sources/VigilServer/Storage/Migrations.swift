@@ -8,7 +8,7 @@ enum Migrations {
     static let all: [any AsyncMigration] = [
         CreateTargets(), CreateCases(), CreatePeople(), CreateTimelineEvents(), CreateUrgentActions(),
         CreateDocuments(), CreateSupporters(), CreateAPITokens(), CreateActionReports(), CreateFollows(),
-        CreateReplies(), CreateSearchIndex(), CreateMailOutbox(), CreateSessionsAndTokens(), CreateReportCounters(), AddDigests(), AddFollowLanguage(),
+        CreateReplies(), CreateSearchIndex(), CreateMailOutbox(), CreateSessionsAndTokens(), CreateReportCounters(), AddDigests(), AddFollowLanguage(), AddEditors(),
     ]
 }
 

@@ -163,6 +163,9 @@ final class SupporterModel: Model, @unchecked Sendable {
     @Field(key: "created_at") var createdAt: Date
     @Field(key: "updated_at") var updatedAt: Date
     @OptionalField(key: "last_digest_at") var lastDigestAt: Date?
+    /// "supporter" or "editor" (granted with `vigil editor grant`; editors' sessions are short).
+    @Field(key: "role") var role: String
+    var isEditor: Bool { role == "editor" }
     init() {}
 }
 
@@ -175,6 +178,8 @@ final class APITokenModel: Model, @unchecked Sendable {
     @OptionalField(key: "label") var label: String?
     @Field(key: "created_at") var createdAt: Date
     @OptionalField(key: "revoked_at") var revokedAt: Date?
+    /// The editor who made it on the web; nil for tokens made with `vigil token create`.
+    @OptionalField(key: "created_by") var createdBy: UUID?
     init() {}
 }
 

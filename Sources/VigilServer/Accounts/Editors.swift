@@ -1,0 +1,174 @@
+import Fluent
+import Foundation
+import SQLKit
+import Vapor
+import VigilCore
+
+struct AddEditors: AsyncMigration {
+    func prepare(on db: any Database) async throws {
+        try await db.schema("supporters").field("role", .string, .required, .sql(.default("supporter"))).update()
+        try await db.schema("api_tokens").field("created_by", .uuid).update()
+    }
+    func revert(on db: any Database) async throws {
+        try await db.schema("api_tokens").deleteField("created_by").update()
+        try await db.schema("supporters").deleteField("role").update()
+    }
+}
+
+/// `/editor`: what an editor does in the browser — make and revoke the API tokens their tools
+/// publish with, and see that mail and reports flow. Editors log in at `/login` like supporters;
+/// their sessions end after 30 idle minutes and are never remembered.
+struct EditorController: RouteCollection {
+    let views: ViewRenderer
+    let strings: Strings
+    let auth: Auth
+    let passwords: Passwords
+
+    func boot(routes: any RoutesBuilder) throws {
+        routes.get("editor", use: page)
+        routes.post("editor", "tokens", use: createToken)
+        routes.post("editor", "tokens", ":id", "revoke", use: revokeToken)
+    }
+
+    var pages: PrivatePage { PrivatePage(views: views, strings: strings, auth: auth) }
+
+    /// The editor's session, or: log in first (anonymous) / 403 (a supporter).
+    func requireEditor(_ req: Request) throws -> CurrentSession {
+        guard let me = req.currentSession else { throw Abort.redirect(to: "/login") }
+        guard me.supporter.isEditor else { throw Abort(.forbidden, reason: strings["editor_only"]) }
+        return me
+    }
+
+    func page(req: Request) async throws -> Response {
+        let me = try requireEditor(req)
+        return try await render(req, me)
+    }
+
+    func render(_ req: Request, _ me: CurrentSession, status: HTTPStatus = .ok, extra: [String: TemplateValue] = [:]) async throws -> Response {
+        let tokens = try await APITokenModel.query(on: req.db).sort(\.$createdAt, .descending).all()
+        let makers = try await SupporterModel.query(on: req.db).filter(\.$id ~~ tokens.compactMap(\.createdBy)).all()
+        let names = Dictionary(uniqueKeysWithValues: makers.map { ($0.id!, $0.displayName) })
+        let iso = ISO8601DateFormatter()
+        let sql = req.db as! any SQLDatabase
+        var mail: [String: Int] = [:]
+        let dayAgo = Date().addingTimeInterval(-86_400)
+        for row in try await sql.raw("""
+            SELECT status, COUNT(*) AS n FROM mail_outbox WHERE status <> 'sent' OR sent_at > \(bind: dayAgo) GROUP BY status
+            """).all() {
+            mail[try row.decode(column: "status", as: String.self)] = try row.decode(column: "n", as: Int.self)
+        }
+        var values: [String: TemplateValue] = [
+            "name": .string(me.supporter.displayName),
+            "tokens": .list(tokens.map { t in
+                [
+                    "id": .string(t.id!.uuidString), "label": .string(t.label ?? "—"), "role": .string(t.role),
+                    "created": .string(iso.string(from: t.createdAt)),
+                    "by": .string(t.createdBy.flatMap { names[$0] } ?? strings["editor_by_cli"]),
+                    "active": .bool(t.revokedAt == nil), "revocable": .bool(t.revokedAt == nil && t.role == "editor"),
+                ]
+            }),
+            "mail_pending": .string(String(mail["pending", default: 0] + mail["sending", default: 0])),
+            "mail_failed": .string(String(mail["failed", default: 0])),
+            "mail_sent": .string(String(mail["sent", default: 0])),
+            "reports": .string(String(try await ReportTotals.grandTotal(on: req.db))),
+        ]
+        values.merge(extra) { _, new in new }
+        return try pages.render(req, "editor", title: strings["editor_title"], status: status, values)
+    }
+
+    struct TokenForm: Content { var csrf: String?; var label: String?; var current: String? }
+
+    func createToken(req: Request) async throws -> Response {
+        let me = try requireEditor(req)
+        let form = try req.content.decode(TokenForm.self)
+        try auth.checkCSRF(req, token: form.csrf)
+        let label = (form.label ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !label.isEmpty, label.count <= 80, !label.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            return try await render(req, me, status: .unprocessableEntity, extra: ["errors": .list([.string(strings["editor_label_bad"])])])
+        }
+        // A token publishes in the organisation's name: ask for the password again.
+        if let wait = try await RateLimit.hit("reauth:\(me.supporter.id!.uuidString)", limit: 5, window: 60, on: req.db) {
+            throw Abort(.tooManyRequests, headers: ["Retry-After": String(wait)], reason: "Too many attempts. Please wait \(wait) seconds and try again.")
+        }
+        let hash = me.supporter.passwordHash ?? "", given = form.current ?? ""
+        guard try await req.application.threadPool.runIfActive({ passwords.verify(given, against: hash) }) else {
+            return try await render(req, me, status: .unauthorized, extra: ["errors": .list([.string(strings["change_wrong_password"])])])
+        }
+        let token = try await req.db.writeTransaction { db in
+            let token = try await APIToken.create(role: "editor", label: label, on: db)
+            if let row = try await APITokenModel.query(on: db).filter(\.$tokenHash == APIToken.hash(token)).first() {
+                row.createdBy = me.supporter.id
+                try await row.update(on: db)
+            }
+            return token
+        }
+        // Shown once, on a page no cache keeps.
+        return try pages.render(req, "editor-token", title: strings["editor_token_title"], ["token": .string(token), "label": .string(label)])
+    }
+
+    func revokeToken(req: Request) async throws -> Response {
+        _ = try requireEditor(req)
+        try auth.checkCSRF(req, token: try req.content.decode(AccountController.CSRFForm.self).csrf)
+        guard let id = req.parameters.get("id").flatMap(UUID.init(uuidString:)) else { throw Abort(.notFound, reason: "There is no such token.") }
+        try await req.db.writeTransaction { db in
+            guard let t = try await APITokenModel.find(id, on: db), t.role == "editor" else {
+                throw Abort(.notFound, reason: "There is no such editor token (admin tokens are revoked with `vigil token revoke`).")
+            }
+            if t.revokedAt == nil { t.revokedAt = Date(); try await t.update(on: db) }
+        }
+        return req.redirect(to: "/editor", redirectType: .normal)
+    }
+}
+
+/// `vigil editor grant|revoke|list`: who may use `/editor`.
+struct EditorCommand: AsyncCommand {
+    struct Signature: CommandSignature {
+        @Argument(name: "action", help: "grant | revoke | list")
+        var action: String
+        @Option(name: "email", help: "For grant and revoke: the account's e-mail address.")
+        var email: String?
+    }
+    var help: String {
+        "Makes an account an editor (`editor grant --email E`) or a supporter again (`editor revoke --email E`; the API tokens "
+            + "they made are revoked too); `editor list` shows the editors. Either way their sessions end, so the next log-in "
+            + "gets the session rules of the new role (editors: 30 minutes idle, never remembered)."
+    }
+
+    func run(using context: CommandContext, signature: Signature) async throws {
+        let db = context.application.db
+        switch signature.action {
+        case "list":
+            for s in try await SupporterModel.query(on: db).filter(\.$role == "editor").sort(\.$email).all() {
+                context.console.print("\(s.email)  \(s.displayName)\(s.emailVerifiedAt == nil ? "  (address not confirmed)" : "")")
+            }
+        case "grant", "revoke":
+            guard let raw = signature.email, EmailAddress.problem(raw.lowercased()) == nil else {
+                throw CommandProblem(description: "Give --email with the address of an existing account.")
+            }
+            let email = raw.lowercased()
+            let message = try await Self.setRole(email: email, editor: signature.action == "grant", on: db)
+            context.console.print(message)
+        default:
+            throw CommandProblem(description: "Unknown action \"\(signature.action)\": use grant, revoke or list.")
+        }
+    }
+
+    static func setRole(email: String, editor: Bool, on db: any Database) async throws -> String {
+        try await db.writeTransaction { db in
+            guard let s = try await SupporterModel.query(on: db).filter(\.$email == email).first() else {
+                throw CommandProblem(description: "There is no account with the address \(email); sign up at /signup first.")
+            }
+            s.role = editor ? "editor" : "supporter"; s.updatedAt = Date()
+            try await s.update(on: db)
+            try await SessionModel.query(on: db).filter(\.$supporterID == s.id!).delete()
+            var revoked = 0
+            if !editor {
+                let tokens = try await APITokenModel.query(on: db).filter(\.$createdBy == s.id!).filter(\.$revokedAt == nil).all()
+                for t in tokens { t.revokedAt = Date(); try await t.update(on: db) }
+                revoked = tokens.count
+            }
+            return editor ? "\(email) is now an editor; their sessions have ended."
+                : "\(email) is a supporter again; their sessions have ended and \(revoked) API token(s) they made are revoked."
+        }
+    }
+}
