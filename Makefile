@@ -44,8 +44,10 @@ py-test:
 
 ## Benchmarks, side by side with the competitor on this machine (results: BENCHMARKS.md).
 bench: deps release
+	@scripts/ensure-packages.sh wrk
 	@python3 -m pip install --quiet --disable-pip-version-check weasyprint
 	python3 bench/pdf_vs_weasyprint.py
+	python3 bench/report_burst.py
 
 format:
 	$(SWIFT) format --in-place --recursive Sources Tests Package.swift

@@ -5,12 +5,14 @@ same settings: WAL, synchronous=FULL), and prints reports per second and the rat
 
 Each report is a real form post (CSRF token, idempotency key, an official, a channel) from its
 own client address (through a trusted proxy header, so that the per-address rate limit of 120 a
-minute does not stop the burst), answered only after its commit.
+minute does not stop the burst), answered only after its commit. The load comes from wrk (C,
+keep-alive connections, a Lua script making each request unique); a Python client first checks
+that every acknowledged report is counted.
 
     make bench
-    python3 bench/report_burst.py [--reports N] [--clients C]
+    python3 bench/report_burst.py [--seconds S] [--clients C]
 """
-import argparse, http.client, os, pathlib, re, socket, sqlite3, statistics, subprocess, sys, tempfile, threading, time
+import argparse, http.client, os, shutil, pathlib, re, socket, sqlite3, statistics, subprocess, sys, tempfile, threading, time
 import urllib.parse, urllib.request, uuid
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -68,7 +70,7 @@ def burst(port, cookie, csrf, target, n, clients):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--reports", type=int, default=3000)
+    ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--clients", type=int, default=64)
     ap.add_argument("--binary", default=str(ROOT / ".build/release/vigil"))
     args = ap.parse_args()
@@ -102,26 +104,102 @@ def main():
         csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
         target = re.search(r'name="targets\[\]" value="([^"]+)"', page).group(1)
         before = totals(base)
-        burst(port, cookie, csrf, target, 200, 16)  # warm up
+        _, _, errors = burst(port, cookie, csrf, target, 300, 16)  # warm-up and a correctness check
+        if errors:
+            sys.exit(f"{len(errors)} reports were refused: {sorted(set(errors))}")
+        sent = 300
         print(f"SQLite on this disk, one durable commit per report (the limit without group commit): {limit:,.0f}/s")
-        print(f"{'clients':>7} {'reports':>8} {'reports/s':>10} {'p50_ms':>7} {'p99_ms':>7} {'vs per-commit limit':>20}")
-        sent = 200
-        for clients in (1, 16, args.clients):
-            n = args.reports if clients > 1 else min(args.reports, 500)
-            rate, lat, errors = burst(port, cookie, csrf, target, n, clients)
+        print(f"{'connections':>11} {'reports':>8} {'reports/s':>10} {'p50_ms':>7} {'p99_ms':>7} {'vs per-commit limit':>20}")
+        script = pathlib.Path(tmp) / "report.lua"
+        script.write_text(WRK_SCRIPT)
+        wenv = dict(os.environ, BENCH_CSRF=urllib.parse.quote(csrf, safe=""), BENCH_COOKIE=cookie, BENCH_TARGET=target, BENCH_DOC=DOC)
+        for connections in (1, 16, args.clients):
+            wenv["BENCH_RUN"] = uuid.uuid4().hex[:12]
+            out = subprocess.run(["wrk", "-t", str(min(2, connections)), "-c", str(connections), "-d", f"{args.seconds}s", "--latency",
+                                  "-s", str(script), base], env=wenv, capture_output=True, check=True).stdout.decode()
+            if "Non-2xx" in out:
+                sys.exit("some reports were refused:\n" + out)
+            n = int(re.search(r"(\d+) requests in", out).group(1))
+            rate = float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1))
+            p50, p99 = (ms(re.search(rf"\s{q}%\s+([0-9.]+\w+)", out).group(1)) for q in ("50", "99"))
             sent += n
-            if errors:
-                sys.exit(f"{len(errors)} reports were refused: {sorted(set(errors))}")
-            lat.sort()
-            print(f"{clients:>7} {n:>8} {rate:>10,.0f} {statistics.median(lat) * 1000:>7.1f} {lat[int(len(lat) * 0.99)] * 1000:>7.1f}"
-                  f" {rate / limit:>19.1f}x")
+            print(f"{connections:>11} {n:>8} {rate:>10,.0f} {p50:>7.1f} {p99:>7.1f} {rate / limit:>19.2f}x")
         counted = totals(base) - before
-        print(f"counted {counted} of {sent} reports sent (totals API)")
-        if counted != sent:
-            sys.exit("some acknowledged reports were not counted")
+        # wrk does not count the requests still in flight when it stops; the server may have.
+        print(f"counted {counted} reports; wrk saw {sent} acknowledged")
+        if not sent <= counted <= sent + 1 + 16 + args.clients:  # at most one in flight per connection per run
+            sys.exit("the count does not match the acknowledged reports")
     finally:
         server.terminate()
         server.wait()
+    if shutil.which("strace"):
+        fsyncs_per_report(binary, env, args, tmp)
+
+
+def fsyncs_per_report(binary, env, args, tmp):
+    """The same burst with the server's fsync calls counted (strace with a seccomp filter, so only
+    those calls stop): how many durable commits the reports cost."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = f"{tmp}/strace.txt"
+    tracer = subprocess.Popen(["strace", "-f", "--seccomp-bpf", "-e", "trace=fsync,fdatasync", "-c", "-o", log, "--",
+                               str(binary), "serve", "--port", str(port)], env=env, cwd=ROOT,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(base + "/healthz", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        with urllib.request.urlopen(f"{base}/report?document={DOC}") as r:
+            page = r.read().decode()
+            cookie = "; ".join(c.split(";")[0] for c in r.headers.get_all("Set-Cookie"))
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+        target = re.search(r'name="targets\[\]" value="([^"]+)"', page).group(1)
+        script = pathlib.Path(tmp) / "report.lua"
+        wenv = dict(os.environ, BENCH_CSRF=urllib.parse.quote(csrf, safe=""), BENCH_COOKIE=cookie, BENCH_TARGET=target, BENCH_DOC=DOC, BENCH_RUN=uuid.uuid4().hex[:12])
+        out = subprocess.run(["wrk", "-t", "2", "-c", str(args.clients), "-d", "5s", "-s", str(script), base], env=wenv,
+                             capture_output=True, check=True).stdout.decode()
+        n = int(re.search(r"(\d+) requests in", out).group(1))
+    finally:
+        child = subprocess.run(["pgrep", "-P", str(tracer.pid)], capture_output=True).stdout.split()
+        for pid in child:
+            os.kill(int(pid), 15)
+        tracer.wait(30)
+    calls = 0
+    for line in pathlib.Path(log).read_text().splitlines():
+        parts = line.split()
+        if parts and parts[-1] in ("fsync", "fdatasync"):
+            calls += int(parts[3])
+    print(f"under strace, {args.clients} connections: {n} reports cost {calls} fsync calls ({calls / max(n, 1):.3f} per report;"
+          f" one commit per report would need at least {n})")
+
+
+WRK_SCRIPT = r"""
+local csrf, cookie, target, doc = os.getenv("BENCH_CSRF"), os.getenv("BENCH_COOKIE"), os.getenv("BENCH_TARGET"), os.getenv("BENCH_DOC")
+local run = os.getenv("BENCH_RUN")
+local threads = 0
+function setup(thread) threads = threads + 1; thread:set("tid", threads) end
+local counter = 0
+function request()
+  counter = counter + 1
+  local key = string.format("wrk-%s-%d-%d", run, tid, counter)
+  local ip = string.format("10.%d.%d.%d", tid, math.floor(counter / 256) % 256, counter % 256)
+  if counter >= 65536 then ip = string.format("11.%d.%d.%d", tid, math.floor(counter / 65536) % 256, math.floor(counter / 256) % 256) end
+  local body = "csrf=" .. csrf .. "&document=" .. doc .. "&channel=letter&key=" .. key .. "&targets%5B%5D=" .. target
+  return wrk.format("POST", "/report", {["Content-Type"] = "application/x-www-form-urlencoded", ["Cookie"] = cookie,
+                                         ["X-Forwarded-For"] = ip}, body)
+end
+"""
+
+
+def ms(text):
+    """wrk's "1.23ms" / "850.00us" / "1.02s" in milliseconds."""
+    value, unit = re.match(r"([0-9.]+)(\w+)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
 
 
 def totals(base):

@@ -15,7 +15,7 @@ func registerRoutes(_ app: Application) throws {
                                                            passwords: Passwords(secret: secret)))
             try app.register(collection: FollowController(views: site.views, catalogue: site.catalogue, auth: Auth(secret: secret, tls: app.vigil.tls), secret: secret))
             try app.register(collection: EditorController(views: site.views, strings: site.strings, auth: Auth(secret: secret, tls: app.vigil.tls),
-                                                          passwords: Passwords(secret: secret)))
+                                                          passwords: Passwords(secret: secret), baseURL: app.vigil.baseURL))
             try app.register(collection: ReportController(views: site.views, strings: site.strings, auth: Auth(secret: secret, tls: app.vigil.tls)))
             try app.register(collection: AccountController(
                 views: site.views, catalogue: site.catalogue, auth: Auth(secret: secret, tls: app.vigil.tls),

@@ -73,6 +73,7 @@ struct EditorTests {
             let (page, html) = try await b.get("/editor")
             #expect(page.status == .ok && html.contains("E-mails waiting to be sent") && html.contains("No tokens yet."))
             #expect(page.headers.first(name: .cacheControl) == "no-store")
+            #expect(html.contains(#"<a href="/editor">Your account</a>"#) && !html.contains(#"<a href="/login">"#), "the header knows who is logged in")
 
             // Wrong password, no label, forged form: nothing made.
             #expect(try await b.post("/editor/tokens", ["label": "Import script", "current": "not my password"], csrfFrom: "/editor").0.status == .unauthorized)
@@ -83,6 +84,7 @@ struct EditorTests {
 
             let (made, shown) = try await b.post("/editor/tokens", ["label": "Import script", "current": password], csrfFrom: "/editor")
             #expect(made.status == .ok && made.headers.first(name: .cacheControl) == "no-store")
+            #expect(shown.contains("http://127.0.0.1:8080/api/v1/bundles"))
             let token = try #require(shown.firstMatch(of: #/<code class="token" id="token">(vgl_[A-Za-z0-9_-]+)</code>/#)?.1).description
             let row = try #require(try await APITokenModel.query(on: app.db).first())
             #expect(row.role == "editor" && row.label == "Import script" && row.createdBy != nil && row.tokenHash != token)

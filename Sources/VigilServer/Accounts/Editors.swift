@@ -23,6 +23,7 @@ struct EditorController: RouteCollection {
     let strings: Strings
     let auth: Auth
     let passwords: Passwords
+    let baseURL: String
 
     func boot(routes: any RoutesBuilder) throws {
         routes.get("editor", use: page)
@@ -103,7 +104,8 @@ struct EditorController: RouteCollection {
             return token
         }
         // Shown once, on a page no cache keeps.
-        return try pages.render(req, "editor-token", title: strings["editor_token_title"], ["token": .string(token), "label": .string(label)])
+        return try pages.render(req, "editor-token", title: strings["editor_token_title"], ["token": .string(token), "label": .string(label),
+                                                                                              "base": .string(baseURL)])
     }
 
     func revokeToken(req: Request) async throws -> Response {

@@ -59,25 +59,33 @@ struct ReportController: RouteCollection {
     func submit(req: Request) async throws -> Response {
         let form = try req.content.decode(ReportForm.self)
         try auth.checkCSRF(req, token: form.csrf)
-        let row = try await documentRow(req, form.document)
-        guard let ta = row.document.takeAction, !ta.targets.isEmpty else { throw Abort(.badRequest, reason: "This document asks for no action.") }
+        // One small read on the hot path: the document and the officials it names.
+        guard let documentID = form.document, Slug.problem(documentID) == nil else { throw Abort(.notFound, reason: "There is no such document.") }
+        let sql = req.db as! any SQLDatabase
+        let rows = try await sql.raw("""
+            SELECT d.id AS id, t.target_id AS target FROM documents d LEFT JOIN document_targets t ON t.document_id = d.id
+            WHERE d.id = \(bind: documentID)
+            """).all()
+        guard !rows.isEmpty else { throw Abort(.notFound, reason: "There is no such document.") }
+        let named = rows.compactMap { try? $0.decode(column: "target", as: String?.self) }
+        guard !named.isEmpty else { throw Abort(.badRequest, reason: "This document asks for no action.") }
         guard let channel = form.channel.flatMap(ActionChannel.init(rawValue:)) else {
             throw Abort(.badRequest, reason: "Choose how you acted: \(ActionChannel.allCases.map(\.rawValue).joined(separator: ", ")).")
         }
         let chosen = (form.targets ?? []) + (form.target.map { [$0] } ?? [])
         guard !chosen.isEmpty else { throw Abort(.badRequest, reason: "Choose at least one official you wrote to.") }
-        let allowed = Set(ta.targets.map(\.target))
+        let allowed = Set(named)
         guard chosen.allSatisfy(allowed.contains), chosen.count <= allowed.count else {
             throw Abort(.badRequest, reason: "Choose officials named in this document.")
         }
         let key = form.key ?? ""
-        let check = ActionReport(documentID: row.document.id, targetID: nil, channel: channel, idempotencyKey: key, anonymous: req.currentSession == nil)
+        let check = ActionReport(documentID: documentID, targetID: nil, channel: channel, idempotencyKey: key, anonymous: req.currentSession == nil)
         if let problem = check.problems().first { throw Abort(.badRequest, reason: "\(problem.path): \(problem.message)") }
         let supporter = req.currentSession?.supporter.id
         // The rate-limit hit and every official's report join the same group commit.
         let outcome = try await req.application.reportBatcher.submit(ReportRequest(
             reports: Set(chosen).sorted().map {
-                PendingReport(documentID: row.document.id, targetID: $0, channel: channel, key: "\(key):\($0):\(channel.rawValue)", supporterID: supporter)
+                PendingReport(documentID: documentID, targetID: $0, channel: channel, key: "\(key):\($0):\(channel.rawValue)", supporterID: supporter)
             },
             rateKey: "report:ip:\(clientIP(req, trustedProxies: req.application.vigil.trustedProxies))"))
         guard case .recorded(let anyNew) = outcome else {
@@ -85,7 +93,7 @@ struct ReportController: RouteCollection {
             throw Abort(.tooManyRequests, headers: ["Retry-After": String(wait)], reason: "Too many reports at once; wait \(wait) seconds.")
         }
         // Post/redirect/get: a reload does not post again, and a repeated post is counted once.
-        return req.redirect(to: "/report?document=\(row.document.id)&thanks=\(anyNew ? "new" : "seen")", redirectType: .normal)
+        return req.redirect(to: "/report?document=\(documentID)&thanks=\(anyNew ? "new" : "seen")", redirectType: .normal)
     }
 
     func undo(req: Request) async throws -> Response {

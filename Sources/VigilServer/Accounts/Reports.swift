@@ -73,8 +73,10 @@ actor ReportBatcher {
     }
 
     private func flushLoop() async {
-        // Let concurrent requests join this batch.
-        try? await Task.sleep(for: .milliseconds(2))
+        // No waiting for company: the first report goes at once, and the ones that arrive while
+        // its commit runs form the next batch (classic group commit). A yield lets requests that
+        // are already running join the first batch.
+        await Task.yield()
         while !pending.isEmpty {
             let batch = Array(pending.prefix(maxBatch))
             pending.removeFirst(batch.count)

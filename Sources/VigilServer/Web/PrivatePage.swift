@@ -24,6 +24,10 @@ struct PrivatePage: Sendable {
         var context = values
         context["page"] = Self.frame(title: title, description: description, strings: strings)
         context["csrf"] = .string(token)
+        // Pages that are never cached may say who is logged in (cached public pages say "Log in";
+        // /login sends a logged-in visitor on to the account).
+        context["signed_in"] = .bool(req.currentSession != nil)
+        context["editor_nav"] = .bool(req.currentSession?.supporter.isEditor == true)
         context["t"] = strings.templateValue
         let response = Response(status: status, headers: ["Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"],
                                 body: .init(string: try views.render(template, .object(context))))
