@@ -44,10 +44,11 @@ py-test:
 
 ## Benchmarks, side by side with the competitor on this machine (results: BENCHMARKS.md).
 bench: deps release
-	@scripts/ensure-packages.sh wrk
+	@scripts/ensure-packages.sh wrk nginx-light strace
 	@python3 -m pip install --quiet --disable-pip-version-check weasyprint
 	python3 bench/pdf_vs_weasyprint.py
 	python3 bench/report_burst.py
+	python3 bench/pages_vs_nginx.py
 
 format:
 	$(SWIFT) format --in-place --recursive Sources Tests Package.swift

@@ -1,9 +1,15 @@
 import Logging
+import NIOCore
+import NIOPosix
 import Vapor
 
 /// Runs the `vigil` command line: `serve`, `migrate`, `import`, `export`, `demo`, `token`.
 public enum VigilMain {
     public static func run() async {
+        // Swift concurrency runs on NIO's event loops: an async route handler no longer hops to
+        // another thread pool and back for every request. (Blocking work — bcrypt, PDF and DOCX
+        // rendering, SQLite — runs on thread pools, never on an event loop.)
+        _ = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         var env: Environment
         do {
             env = try Environment.detect()

@@ -16,7 +16,7 @@ final class PageCache: @unchecked Sendable {
 
     private let lock = NSLock()
     private var entries: [String: Entry] = [:]
-    private var stamp: (value: String, modified: Date, checked: Date)?
+    private var stamp: (value: String, modified: Date, modifiedHTTP: String, checked: Date)?
     private let maxEntries = 5000
     let enabled: Bool
 
@@ -26,11 +26,13 @@ final class PageCache: @unchecked Sendable {
         lock.withLock { entries.removeAll(); stamp = nil }
     }
 
-    private func currentStamp(_ req: Request) async throws -> (String, Date) {
-        if let s = lock.withLock({ stamp }), Date().timeIntervalSince(s.checked) < 1 { return (s.value, s.modified) }
+    /// The content stamp, when it changed, and that time as an HTTP date (formatted once, not per request).
+    private func currentStamp(_ req: Request) async throws -> (String, Date, String) {
+        if let s = lock.withLock({ stamp }), Date().timeIntervalSince(s.checked) < 1 { return (s.value, s.modified, s.modifiedHTTP) }
         let fresh = try await SiteData(db: req.db).contentStamp()
-        lock.withLock { stamp = (fresh.stamp, fresh.modified, Date()) }
-        return (fresh.stamp, fresh.modified)
+        let http = Self.httpDate(fresh.modified)
+        lock.withLock { stamp = (fresh.stamp, fresh.modified, http, Date()) }
+        return (fresh.stamp, fresh.modified, http)
     }
 
     func respond(to req: Request, key: String, contentType: String, cacheControl: String,
@@ -40,7 +42,7 @@ final class PageCache: @unchecked Sendable {
 
     func respondBytes(to req: Request, key: String, contentType: String, cacheControl: String,
                       build: () async throws -> Data) async throws -> Response {
-        let (stampValue, modified) = try await currentStamp(req)
+        let (stampValue, modified, modifiedHTTP) = try await currentStamp(req)
         var entry = enabled ? lock.withLock({ entries[key] }) : nil
         if entry == nil || entry!.stamp != stampValue {
             let bytes = try await build()
@@ -57,7 +59,7 @@ final class PageCache: @unchecked Sendable {
         let e = entry!
         var headers = HTTPHeaders()
         headers.replaceOrAdd(name: .eTag, value: e.etag)
-        headers.replaceOrAdd(name: .lastModified, value: Self.httpDate(modified))
+        headers.replaceOrAdd(name: .lastModified, value: modifiedHTTP)
         headers.replaceOrAdd(name: .cacheControl, value: cacheControl)
         headers.replaceOrAdd(name: .vary, value: "Accept-Encoding")
         if let match = req.headers.first(name: .ifNoneMatch) {

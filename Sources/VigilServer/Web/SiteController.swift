@@ -106,12 +106,17 @@ struct SiteController: RouteCollection {
     static func parseFilters(_ req: Request, extra: Set<String> = []) throws -> SiteData.Filters {
         var f = SiteData.Filters()
         let allowed: Set<String> = Set(["q", "country", "region", "theme", "status", "kind", "outcome", "language", "page"]).union(extra)
-        for key in (req.url.query ?? "").split(separator: "&").map({ String($0.split(separator: "=").first ?? "") }) {
-            let name = key.removingPercentEncoding ?? key
+        // The query is parsed once, here (asking Vapor for each key would parse it once per key).
+        var values: [String: String] = [:]
+        for pair in (req.url.query ?? "").split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            func decoded(_ s: Substring) -> String? { String(s).replacingOccurrences(of: "+", with: " ").removingPercentEncoding }
+            let name = decoded(parts[0]) ?? String(parts[0])
             if !allowed.contains(name) { throw Abort(.badRequest, reason: "Unknown filter \"\(name)\".") }
+            if values[name] == nil, parts.count == 2, let v = decoded(parts[1]) { values[name] = v }
         }
         func value(_ k: String) -> String? {
-            guard let v = req.query[String.self, at: k]?.trimmingCharacters(in: .whitespaces), !v.isEmpty else { return nil }
+            guard let v = values[k]?.trimmingCharacters(in: .whitespaces), !v.isEmpty else { return nil }
             return v
         }
         f.q = String((value("q") ?? "").prefix(200))
