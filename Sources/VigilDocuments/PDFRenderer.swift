@@ -112,7 +112,12 @@ final class Layouter {
         case line(layout: OpaquePointer, index: Int32, x: Double, baseline: Double, color: (Double, Double, Double))
         case rect(x: Double, y: Double, w: Double, h: Double, color: (Double, Double, Double))
         case outline(title: String, y: Double)
+        /// A clickable area over a link's text (a PDF link annotation).
+        case link(uri: String, x: Double, y: Double, w: Double, h: Double)
     }
+
+    /// The addresses of the links in a layout made from Markdown, in the order they appear.
+    var linkURLs: [OpaquePointer: [String]] = [:]
 
     let cr: OpaquePointer
     let pageWidth: Double, pageHeight: Double
@@ -171,6 +176,42 @@ final class Layouter {
         return layout
     }
 
+    /// A layout of Markdown inlines (after an optional plain prefix such as a bullet), whose links
+    /// become clickable where their text lands.
+    func inlineLayout(_ inlines: [Markdown.Inline], prefix: String = "", size: Double, bold: Bool = false, width: Double,
+                      language: String) -> OpaquePointer {
+        let layout = makeLayout(prefix + Self.markup(inlines), size: size, bold: bold, width: width, language: language)
+        let urls = Self.links(inlines)
+        if !urls.isEmpty { linkURLs[layout] = urls }
+        return layout
+    }
+
+    /// The byte ranges of the underlined spans of a layout: the links `markup` made, in order.
+    static func underlinedRanges(_ layout: OpaquePointer) -> [(start: Int32, end: Int32)] {
+        guard let list = pango_layout_get_attributes(layout) else { return [] }
+        let all = pango_attr_list_get_attributes(list)
+        defer { g_slist_free_full(all) { pango_attribute_destroy($0?.assumingMemoryBound(to: PangoAttribute.self)) } }
+        var ranges: [(start: Int32, end: Int32)] = []
+        var node = all
+        while let n = node {
+            if let raw = n.pointee.data {
+                let attr = raw.assumingMemoryBound(to: PangoAttribute.self)
+                if attr.pointee.klass.pointee.type == PANGO_ATTR_UNDERLINE,
+                   raw.assumingMemoryBound(to: PangoAttrInt.self).pointee.value != Int32(PANGO_UNDERLINE_NONE.rawValue) {
+                    ranges.append((Int32(attr.pointee.start_index), Int32(attr.pointee.end_index)))
+                }
+            }
+            node = n.pointee.next
+        }
+        // A span nested in a link (a URL inside a link's own text) is part of that link.
+        var merged: [(start: Int32, end: Int32)] = []
+        for r in ranges.sorted(by: { $0.start != $1.start ? $0.start < $1.start : $0.end > $1.end }) {
+            if let last = merged.last, r.start >= last.start, r.end <= last.end { continue }
+            merged.append(r)
+        }
+        return merged
+    }
+
     /// Places every line of a layout, breaking to a new page where needed.
     func flow(_ layout: OpaquePointer, x: Double, color: (Double, Double, Double) = PDFRenderer.ink, spaceAfter: Double,
               background: (Double, Double, Double)? = nil, bar: (Double, Double, Double)? = nil, padding: Double = 0) {
@@ -178,6 +219,12 @@ final class Layouter {
         defer { pango_layout_iter_free(iter) }
         var index: Int32 = 0
         var first = true
+        // Links: each underlined range with its address (only when they pair up one to one).
+        var links: [(start: Int32, end: Int32, uri: String)] = []
+        if let urls = linkURLs[layout] {
+            let ranges = Self.underlinedRanges(layout)
+            if ranges.count == urls.count { links = zip(ranges, urls).map { ($0.start, $0.end, $1) } }
+        }
         y += padding
         repeat {
             var logical = PangoRectangle()
@@ -196,6 +243,19 @@ final class Layouter {
             }
             if let bar { add(.rect(x: x - padding - 4, y: y - 1, w: 3, h: lineHeight + 2 + padding, color: bar)) }
             add(.line(layout: layout, index: index, x: x + lineX, baseline: y + (baseline - lineTop), color: color))
+            if !links.isEmpty, let line = pango_layout_iter_get_line_readonly(iter) {
+                let lineStart = line.pointee.start_index, lineEnd = line.pointee.start_index + line.pointee.length
+                for link in links where link.start < lineEnd && link.end > lineStart {
+                    var ranges: UnsafeMutablePointer<Int32>?
+                    var count: Int32 = 0
+                    pango_layout_line_get_x_ranges(line, max(link.start, lineStart), min(link.end, lineEnd), &ranges, &count)
+                    for i in 0..<Int(count) {
+                        let from = Double(ranges![2 * i]) / Double(PANGO_SCALE), to = Double(ranges![2 * i + 1]) / Double(PANGO_SCALE)
+                        if to > from { add(.link(uri: link.uri, x: x + from, y: y, w: to - from, h: lineHeight)) }
+                    }
+                    g_free(ranges)
+                }
+            }
             y += lineHeight + Double(pango_layout_get_spacing(layout)) / Double(PANGO_SCALE)
             index += 1
         } while pango_layout_iter_next_line(iter) != 0
@@ -222,6 +282,17 @@ final class Layouter {
                 return "<span foreground=\"#0b4f8a\" underline=\"single\">\(label)</span>\(shown)"
             }
         }.joined()
+    }
+
+    /// The addresses of the links among the inlines, in the order `markup` writes them.
+    static func links(_ inlines: [Markdown.Inline]) -> [String] {
+        inlines.flatMap { i -> [String] in
+            switch i {
+            case .strong(let c), .emphasis(let c): return links(c)
+            case .link(_, let url): return [url]
+            default: return []
+            }
+        }
     }
 
     func document(_ doc: PrintableDocument) {
@@ -262,19 +333,19 @@ final class Layouter {
             flow(makeLayout(Self.escape(t), size: 11.5, bold: true, width: contentWidth, language: lang), x: margin, spaceAfter: 4)
         case .paragraph(let inlines, let style):
             switch style {
-            case .normal: flow(makeLayout(Self.markup(inlines), size: 10.5, width: contentWidth, language: lang), x: margin, spaceAfter: 7)
-            case .lead: flow(makeLayout(Self.markup(inlines), size: 12, width: contentWidth, language: lang), x: margin, color: PDFRenderer.muted, spaceAfter: 9)
-            case .small: flow(makeLayout(Self.markup(inlines), size: 9.5, width: contentWidth - 14, language: lang), x: margin + 14, color: PDFRenderer.muted, spaceAfter: 2)
+            case .normal: flow(inlineLayout(inlines, size: 10.5, width: contentWidth, language: lang), x: margin, spaceAfter: 7)
+            case .lead: flow(inlineLayout(inlines, size: 12, width: contentWidth, language: lang), x: margin, color: PDFRenderer.muted, spaceAfter: 9)
+            case .small: flow(inlineLayout(inlines, size: 9.5, width: contentWidth - 14, language: lang), x: margin + 14, color: PDFRenderer.muted, spaceAfter: 2)
             case .note:
-                flow(makeLayout(Self.markup(inlines), size: 10.5, bold: true, width: contentWidth - 16, language: lang), x: margin + 10,
+                flow(inlineLayout(inlines, size: 10.5, bold: true, width: contentWidth - 16, language: lang), x: margin + 10,
                      spaceAfter: 8, background: PDFRenderer.tint, bar: (0.122, 0.420, 0.208), padding: 3)
             }
         case .bullet(let inlines):
-            let l = makeLayout("•  " + Self.markup(inlines), size: 10.5, width: contentWidth - 14, language: lang)
+            let l = inlineLayout(inlines, prefix: "•  ", size: 10.5, width: contentWidth - 14, language: lang)
             pango_layout_set_indent(l, Int32(-8 * Double(PANGO_SCALE)))
             flow(l, x: margin + 14, spaceAfter: 3)
         case .numbered(let n, let inlines):
-            flow(makeLayout("\(n).  " + Self.markup(inlines), size: 10.5, width: contentWidth - 14, language: lang), x: margin + 14, spaceAfter: 3)
+            flow(inlineLayout(inlines, prefix: "\(n).  ", size: 10.5, width: contentWidth - 14, language: lang), x: margin + 14, spaceAfter: 3)
         case .address(let lines):
             ensureSpace(Double(lines.count) * 14 + 10)
             y += 4
@@ -347,6 +418,10 @@ final class Layouter {
                 pango_cairo_show_layout_line(cr, pango_layout_get_line_readonly(layout, index))
             case .outline(let title, let y):
                 _ = cairo_pdf_surface_add_outline(surface, 0, title, "page=\(number) pos=[\(Int(margin)) \(Int(y))]", cairo_pdf_outline_flags_t(rawValue: 0))
+            case .link(let uri, let x, let y, let w, let h):
+                let quoted = uri.replacingOccurrences(of: "\\", with: "%5C").replacingOccurrences(of: "'", with: "%27")
+                cairo_tag_begin(cr, CAIRO_TAG_LINK, "rect=[\(x) \(y) \(w) \(h)] uri='\(quoted)'")
+                cairo_tag_end(cr, CAIRO_TAG_LINK)
             }
         }
         // Footer: the urgent action, its address (a link) and the page number.
