@@ -224,3 +224,21 @@ def test_documents_are_cached_with_etags(server):
     except urllib.error.HTTPError as e:
         assert e.code == 304
     assert urllib.request.urlopen(server.base + "/urgent-actions/126-19/outcome.pdf").read() == body1
+
+
+def test_documents_are_labelled_in_their_own_language(server, tmp_path):
+    """A Russian, Arabic or Spanish document is printed with its labels, dates and page numbers in
+    that language, in PDF and in Word; one without a catalogue (Chinese) keeps English labels."""
+    ru = pdftotext(get(server, "/urgent-actions/126-19/initial/ru.pdf"), tmp_path, "ru")
+    for s in ["СРОЧНАЯ АКЦИЯ", "Примите меры", "Пожалуйста, действуйте как можно скорее, до 14 ноября 2019 г.", "Страница 1 из"]:
+        assert s in ru, s
+    assert "Take action" not in ru
+    ar = pdftotext(get(server, "/urgent-actions/77-26/initial.pdf"), tmp_path, "ar")
+    for s in ["تحرك عاجل", "تحركوا", "الصفحة"]:
+        assert s in ar, s
+    _, es = docx_text(get(server, "/urgent-actions/12-25/initial.docx"))
+    es_text = "\n".join(p.text for p in es.paragraphs)
+    for s in ["ACCIÓN URGENTE", "Actúe", "17 de marzo de 2025"]:
+        assert s in es_text, s
+    zh = pdftotext(get(server, "/urgent-actions/88-26/initial.pdf"), tmp_path, "zh")
+    assert "Take action" in zh

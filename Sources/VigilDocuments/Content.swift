@@ -26,9 +26,11 @@ public struct PrintableDocument: Sendable {
     public var isRightToLeft: Bool { LanguageTag.isRightToLeft(document.language) }
 }
 
-/// The words printed around the content. English by default; the server fills them from its
-/// string catalogue.
+/// The words printed around the content, in one language. English by default; the server fills
+/// them from its string catalogue (`doc_*` keys) in the document's language when it has them.
 public struct DocumentLabels: Sendable {
+    /// The language of these labels (and of the dates they print).
+    public var language = "en"
     public var masthead: [DocumentKind: String] = [.initial: "URGENT ACTION", .update: "URGENT ACTION UPDATE", .outcome: "URGENT ACTION OUTCOME"]
     public var aiIndex = "AI Index"
     public var published = "Date"
@@ -49,6 +51,8 @@ public struct DocumentLabels: Sendable {
     public var additionalInformation = "Additional information"
     public var noFurtherAction = "No further action is requested. Thank you to everyone who took action."
     public var page = "Page {n} of {m}"
+    /// Between the items of a list in running text (", "; Arabic "، ").
+    public var listSeparator = ", "
     public var statuses: [PersonStatus: String] = [
         .detained: "detained", .imprisoned: "imprisoned", .released: "released", .disappeared: "disappeared", .deceased: "deceased",
         .atRisk: "at risk", .onTrial: "on trial", .houseArrest: "under house arrest", .convicted: "convicted", .harassed: "harassed",
@@ -58,9 +62,52 @@ public struct DocumentLabels: Sendable {
     public static let english = DocumentLabels()
 
     public init() {}
+
+    /// Labels from a string table (`doc_masthead_initial`, `doc_take_action`, … `doc_status_detained`,
+    /// `doc_stage_appeal`); a key the table lacks keeps its English label.
+    public init(language: String, strings: [String: String]) {
+        self.language = language
+        func s(_ key: String, _ current: inout String) { if let v = strings["doc_" + key] { current = v } }
+        for kind in DocumentKind.allCases { if let v = strings["doc_masthead_\(kind.rawValue)"] { masthead[kind] = v } }
+        s("ai_index", &aiIndex); s("published", &published); s("outcome", &outcome)
+        for o in OutcomeResult.allCases { if let v = strings["doc_outcome_\(o.rawValue)"] { outcomes[o] = v } }
+        s("people", &people); s("take_action", &takeAction); s("deadline", &deadline); s("preferred_languages", &preferredLanguages)
+        s("write_to", &writeTo); s("salutation", &salutation); s("email", &email); s("fax", &fax); s("phone", &phone)
+        s("web_form", &webForm); s("copies_to", &copiesTo); s("letter", &letter); s("additional_information", &additionalInformation)
+        s("no_further_action", &noFurtherAction); s("page", &page); s("list_separator", &listSeparator)
+        for st in PersonStatus.allCases { if let v = strings["doc_status_\(st.rawValue)"] { statuses[st] = v } }
+        for st in SentenceStage.allCases { if let v = strings["doc_stage_\(st.rawValue)"] { stages[st] = v } }
+    }
+
+    /// A date as written in this language, to the precision given.
+    public func date(_ d: PartialDate) -> String { DateText.text(d, language: language) }
+
+    /// A language's name in this language ("ruso", "russe", "الروسية").
+    public func languageName(_ tag: String) -> String {
+        Locale(identifier: language).localizedString(forIdentifier: tag) ?? tag
+    }
 }
 
 public enum DateText {
+    /// In English as "12 November 2019"; in other languages as that language's CLDR long date
+    /// ("12 de noviembre de 2019", "12 ноября 2019 г."), with Western digits.
+    public static func text(_ d: PartialDate, language: String) -> String {
+        guard language != "en" else { return english(d) }
+        let f = DateFormatter()
+        f.calendar = Calendar(identifier: .gregorian)
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.locale = Locale(identifier: "\(language)@numbers=latn")
+        switch d.precision {
+        case .year: return String(d.year)
+        case .month: f.setLocalizedDateFormatFromTemplate("MMMMy")
+        case .day: f.setLocalizedDateFormatFromTemplate("dMMMMy")
+        }
+        var c = DateComponents()
+        c.year = d.year; c.month = d.month ?? 1; c.day = d.day ?? 1; c.hour = 12
+        guard let date = f.calendar.date(from: c) else { return english(d) }
+        return f.string(from: date)
+    }
+
     static let months = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"]
     /// "12 November 2019", "November 2019", "2019".
     public static func english(_ d: PartialDate) -> String {
@@ -121,7 +168,7 @@ extension PrintableDocument {
         var out = s.termDescription
         if let stage = s.stage { out += " (\(labels.stages[stage] ?? stage.rawValue))" }
         if let court = s.court { out += ", \(court)" }
-        if let date = s.date { out += ", \(DateText.english(date))" }
+        if let date = s.date { out += ", \(labels.date(date))" }
         return out
     }
 
@@ -129,11 +176,11 @@ extension PrintableDocument {
     public func blocks() -> [PrintItem] {
         let doc = document
         let lang = doc.language
-        let ui = "en"
+        let ui = labels.language
         var items: [PrintItem] = []
         var meta = [number.label]
         if let ai = doc.aiIndex { meta.append("\(labels.aiIndex) \(ai)") }
-        meta.append("\(labels.published): \(DateText.english(doc.published))")
+        meta.append("\(labels.published): \(labels.date(doc.published))")
         if let o = doc.outcome { meta.append("\(labels.outcome): \(labels.outcomes[o] ?? o.rawValue)") }
         items.append(PrintItem(.masthead(labels.masthead[doc.kind] ?? doc.kind.rawValue.uppercased(), meta: meta), language: ui))
         items.append(PrintItem(.title(doc.title), language: lang, outline: true))
@@ -154,10 +201,10 @@ extension PrintableDocument {
         if let ta = doc.takeAction {
             items.append(PrintItem(.heading(labels.takeAction), language: ui, outline: true))
             if let deadline = ta.deadline {
-                items.append(PrintItem(.paragraph([.strong(text(labels.deadline.replacingOccurrences(of: "{date}", with: DateText.english(deadline))))], .normal), language: ui))
+                items.append(PrintItem(.paragraph([.strong(text(labels.deadline.replacingOccurrences(of: "{date}", with: labels.date(deadline))))], .normal), language: ui))
             }
             if !ta.preferredLanguages.isEmpty {
-                let names = ta.preferredLanguages.map { Locale(identifier: "en").localizedString(forIdentifier: $0) ?? $0 }.joined(separator: ", ")
+                let names = ta.preferredLanguages.map(labels.languageName).joined(separator: labels.listSeparator)
                 items.append(PrintItem(.paragraph(text(labels.preferredLanguages.replacingOccurrences(of: "{languages}", with: names)), .normal), language: ui))
             }
             if !targets.isEmpty { items.append(PrintItem(.subheading(labels.writeTo), language: ui)) }

@@ -30,7 +30,29 @@ struct LanguageTests {
                 let translated = own.table[key]
                 #expect(translated != nil && translated != english[key], "\(lang): \(key) is not translated")
             }
+            // So is every word printed around a document (some are the same word, like "Fax": they must be in the file).
+            let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+                .appendingPathComponent("Resources/Locales/\(lang).json")
+            let raw = try JSONValue.parse(Data(contentsOf: file)).objectValue ?? [:]
+            for key in english.keys where key.hasPrefix("doc_") {
+                #expect(raw[key] != nil, "\(lang): \(key) is missing")
+            }
         }
+    }
+
+    @Test func documentsArePrintedWithLabelsAndDatesInTheirLanguage() throws {
+        let c = try Self.catalogue()
+        let ru = c.documentLabels(for: "ru")
+        #expect(ru.language == "ru" && ru.takeAction == "Примите меры" && ru.masthead[.initial] == "СРОЧНАЯ АКЦИЯ")
+        // CLDR puts a narrow no-break space before "г.": any space will do here.
+        let ruDate = ru.date(PartialDate("2019-11-14")!).components(separatedBy: .whitespaces).joined(separator: " ")
+        #expect(ruDate == "14 ноября 2019 г.")
+        #expect(c.documentLabels(for: "es").date(PartialDate("2025-03")!) == "marzo de 2025")
+        #expect(c.documentLabels(for: "ar").date(PartialDate("2026-12-15")!).contains("2026"), "Western digits in Arabic dates")
+        #expect(c.documentLabels(for: "ar").languageName("en") == "الإنجليزية")
+        let zh = c.documentLabels(for: "zh-Hans")
+        #expect(zh.language == "en" && zh.takeAction == "Take action", "no catalogue: English labels")
+        #expect(c.documentLabels(for: "en").date(PartialDate("2019-11-14")!) == "14 November 2019")
     }
 
     @Test func negotiationAndFallback() throws {

@@ -233,7 +233,8 @@ struct RenderCommand: AsyncCommand {
         let targets = try await Store(db: app.db).targets(ids: ta?.targets.map(\.target) ?? [])
         let printable = PrintableDocument(number: row.number, document: doc, caseTitle: kase.title, people: kase.people,
                                           targets: targets, copiesTo: (ta?.copiesTo ?? []).compactMap(\.text),
-                                          url: app.vigil.baseURL + SitePaths.document(row.number, doc))
+                                          url: app.vigil.baseURL + SitePaths.document(row.number, doc),
+                                          labels: app.site?.catalogue.documentLabels(for: doc.language) ?? .english)
         var times: [Double] = []
         var data = Data()
         for _ in 0..<repeats {

@@ -61,7 +61,8 @@ struct DownloadController: RouteCollection {
         }
         return PrintableDocument(number: number, document: doc, caseTitle: kase.title, people: kase.people,
                                  targets: (ta?.targets ?? []).compactMap { byID[$0.target] }, copiesTo: copies,
-                                 url: baseURL + SitePaths.document(number, doc))
+                                 url: baseURL + SitePaths.document(number, doc),
+                                 labels: req.application.site?.catalogue.documentLabels(for: doc.language) ?? .english)
     }
 
     func filename(_ number: UANumber, _ doc: Document, _ suffix: String) -> String {

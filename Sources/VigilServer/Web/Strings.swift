@@ -1,5 +1,6 @@
 import Foundation
 import VigilCore
+import VigilDocuments
 
 /// The UI strings of one language, from `Resources/Locales/{lang}.json`. English is complete;
 /// another language falls back to English string by string.
@@ -77,6 +78,13 @@ public struct Catalogue: Sendable {
             if let primary = lower.split(separator: "-").first, byLanguage[String(primary)] != nil { return String(primary) }
         }
         return "en"
+    }
+
+    /// The words printed around a document in its own language when a catalogue has them
+    /// (`doc_*` keys), else in English.
+    func documentLabels(for language: String) -> DocumentLabels {
+        let t = strings(for: language)
+        return t.language == "en" ? .english : DocumentLabels(language: t.language, strings: t.table)
     }
 
     /// Options for a language `<select>`: each language named in itself.
