@@ -135,6 +135,27 @@ struct LanguageTests {
             #expect(arHTML.hasPrefix(#"<!DOCTYPE html><html lang="ar" dir="rtl">"#))
             #expect(arabic.headersJSON.contains("List-Unsubscribe-Post"))
 
+            // A weekly digest in Russian lists the update in Russian once its translation is stored.
+            let weekly = Browser(app)
+            try await AccountTests().signUpAndVerify(app, weekly, email: "weekly@example.org", language: "ru")
+            _ = try await weekly.post("/login", ["email": "weekly@example.org", "password": AccountTests().password], csrfFrom: "/login")
+            _ = try await weekly.post("/follow", ["case": "demo-nour-hassan", "frequency": "weekly"], csrfFrom: "/follow?case=demo-nour-hassan")
+            if let f = try await FollowModel.query(on: app.db).filter(\.$digest == true).first() {
+                f.createdAt = Date().addingTimeInterval(-3600); try await f.update(on: app.db)
+            }
+            let update2 = #"{"id":"ua-77-26-2-ar","sequence":2,"kind":"update","language":"ar","published":"2026-11-22","title":"تأجيل المحاكمة","body":"تأجلت المحاكمة."}"#
+            let ru2 = #"{"id":"ua-77-26-2-ru","sequence":2,"kind":"update","language":"ru","translation_of":"ua-77-26-2-ar","published":"2026-11-22","title":"Суд отложен","body":"Суд отложен."}"#
+            for body in [update2, ru2] {
+                #expect(try await send(app, .POST, "/api/v1/urgent-actions/77-26/documents", headers: try await editorHeaders(app), json: body).status == .created)
+            }
+            let site = try #require(app.site), secret = try #require(app.serverSecret)
+            #expect(try await Digests.send(now: Date().addingTimeInterval(60), on: app.db, catalogue: site.catalogue,
+                                           baseURL: "http://127.0.0.1:8080", mailFrom: "v@example.org", secret: secret) == 1)
+            let digest = try #require(try await lastMail(to: "weekly@example.org", app))
+            #expect(digest.subject.hasPrefix("Ваша еженедельная сводка"))
+            #expect(digest.textBody.contains("Обновление срочной акции UA 77/26: Суд отложен"))
+            #expect(digest.textBody.contains("http://127.0.0.1:8080/urgent-actions/77-26/update-2/ru"))
+
             // The account page and the data export show how and in which language.
             #expect(try await fr.get("/account").1.contains(#"(An e-mail for each update or outcome · <span lang="fr">français</span>)"#))
             let export = try JSONValue.parse(Data(try await fr.get("/account/export.json").1.utf8))

@@ -242,10 +242,17 @@ enum Digests {
             guard !docs.isEmpty else { continue }
             let strings = catalogue.strings(for: theirs.compactMap(\.language).first ?? s.language)
             let numberOf = Dictionary(uniqueKeysWithValues: uas.map { ($0.id!, $0.number) })
+            // Each document in the reader's language when a translation is stored (by now, a week on, it often is).
+            let translations = Dictionary(grouping: try await DocumentModel.query(on: db).filter(\.$translationOf ~~ docs.compactMap(\.id)).all(),
+                                          by: { $0.translationOf ?? "" })
             let lines = docs.compactMap { d -> String? in
                 guard let raw = numberOf[d.urgentActionID], let n = UANumber(raw), let kind = DocumentKind(rawValue: d.kind) else { return nil }
-                let url = baseURL + SitePaths.document(n, kind: kind, sequence: d.sequence, language: d.language, isTranslation: false)
-                return "- \(strings["kind_\(kind.rawValue)"]) \(n.label): \(d.title)\n  \(url)"
+                let theirs = translations[d.id ?? ""] ?? []
+                let shown = theirs.first { $0.language == strings.language }
+                    ?? theirs.first { $0.language.split(separator: "-").first.map(String.init) == strings.language }
+                let url = baseURL + SitePaths.document(n, kind: kind, sequence: d.sequence, language: shown?.language ?? d.language,
+                                                       isTranslation: shown != nil)
+                return "- \(strings["kind_\(kind.rawValue)"]) \(n.label): \(shown?.title ?? d.title)\n  \(url)"
             }
             let unsubscribe = "\(baseURL)/unsubscribe?token=\(FollowController.unsubscribeToken(follow: theirs[0].id!, secret: secret))"
             let text = strings.format("mail_digest_text", ["name": s.displayName, "items": lines.joined(separator: "\n\n"), "account": baseURL + "/account",
