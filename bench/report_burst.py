@@ -12,10 +12,10 @@ that every acknowledged report is counted.
     make bench
     python3 bench/report_burst.py [--seconds S] [--clients C]
 """
-import argparse, http.client, os, shutil, pathlib, re, socket, sqlite3, statistics, subprocess, sys, tempfile, threading, time
-import urllib.parse, urllib.request, uuid
+import argparse, http.client, os, shutil, sqlite3, sys, threading, time, urllib.parse, urllib.request, uuid
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+from common import Serve, demo_env, release_binary, report_form, scratch_dir, wrk
+
 DOC = "ua-126-19-0-en"
 
 
@@ -34,11 +34,12 @@ def per_commit_limit(path, n):
 
 
 def burst(port, cookie, csrf, target, n, clients):
-    latencies, errors = [], []
+    """`n` reports from `clients` Python threads; returns the statuses other than 303."""
+    errors = []
     lock = threading.Lock()
     counter = iter(range(n))
 
-    def worker(w):
+    def worker():
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         while True:
             with lock:
@@ -48,129 +49,76 @@ def burst(port, cookie, csrf, target, n, clients):
             body = urllib.parse.urlencode({"csrf": csrf, "document": DOC, "channel": "letter", "key": f"bench-{uuid.uuid4()}",
                                            "targets[]": target})
             ip = f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}"
-            t = time.perf_counter()
             conn.request("POST", "/report", body, {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie,
                                                    "X-Forwarded-For": ip})
             r = conn.getresponse()
             r.read()
-            with lock:
-                latencies.append(time.perf_counter() - t)
-                if r.status != 303:
+            if r.status != 303:
+                with lock:
                     errors.append(r.status)
         conn.close()
 
-    threads = [threading.Thread(target=worker, args=(w,)) for w in range(clients)]
-    t = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
     for th in threads:
         th.start()
     for th in threads:
         th.join()
-    return n / (time.perf_counter() - t), latencies, errors
+    return errors
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--clients", type=int, default=64)
-    ap.add_argument("--binary", default=str(ROOT / ".build/release/vigil"))
+    ap.add_argument("--binary")
     args = ap.parse_args()
-    binary = pathlib.Path(args.binary)
-    if not binary.exists():
-        sys.exit("build first: swift build -c release (make bench does)")
-    tmp = tempfile.mkdtemp(prefix="vigil-bench-", dir=os.environ.get("BENCH_DIR", str(ROOT / ".build")))
+    binary = release_binary(args.binary)
+    tmp = scratch_dir()
     limit = per_commit_limit(f"{tmp}/limit.sqlite", 1000)
-
-    env = dict(os.environ, VIGIL_DATABASE_PATH=f"{tmp}/bench.sqlite", LOG_LEVEL="error", VIGIL_TRUSTED_PROXIES="127.0.0.1",
-               VIGIL_SECRET_FILE=f"{tmp}/secret")
-    env.pop("DATABASE_URL", None)
-    subprocess.run([str(binary), "migrate", "--yes"], env=env, check=True, capture_output=True, cwd=ROOT)
-    subprocess.run([str(binary), "demo"], env=env, check=True, capture_output=True, cwd=ROOT)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen([str(binary), "serve", "--port", str(port)], env=env, cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(base + "/healthz", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
-        with urllib.request.urlopen(f"{base}/report?document={DOC}") as r:
-            page = r.read().decode()
-            cookie = "; ".join(c.split(";")[0] for c in r.headers.get_all("Set-Cookie"))
-        csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
-        target = re.search(r'name="targets\[\]" value="([^"]+)"', page).group(1)
-        before = totals(base)
-        _, _, errors = burst(port, cookie, csrf, target, 300, 16)  # warm-up and a correctness check
+    env = demo_env(binary, tmp, VIGIL_TRUSTED_PROXIES="127.0.0.1")
+    script = tmp / "report.lua"
+    script.write_text(WRK_SCRIPT)
+    with Serve(binary, env) as server:
+        cookie, csrf, target = report_form(server.base, DOC)
+        before = totals(server.base)
+        errors = burst(server.port, cookie, csrf, target, 300, 16)  # warm-up and a correctness check
         if errors:
             sys.exit(f"{len(errors)} reports were refused: {sorted(set(errors))}")
         sent = 300
         print(f"SQLite on this disk, one durable commit per report (the limit without group commit): {limit:,.0f}/s")
         print(f"{'connections':>11} {'reports':>8} {'reports/s':>10} {'p50_ms':>7} {'p99_ms':>7} {'vs per-commit limit':>20}")
-        script = pathlib.Path(tmp) / "report.lua"
-        script.write_text(WRK_SCRIPT)
-        wenv = dict(os.environ, BENCH_CSRF=urllib.parse.quote(csrf, safe=""), BENCH_COOKIE=cookie, BENCH_TARGET=target, BENCH_DOC=DOC)
         for connections in (1, 16, args.clients):
-            wenv["BENCH_RUN"] = uuid.uuid4().hex[:12]
-            out = subprocess.run(["wrk", "-t", str(min(2, connections)), "-c", str(connections), "-d", f"{args.seconds}s", "--latency",
-                                  "-s", str(script), base], env=wenv, capture_output=True, check=True).stdout.decode()
-            if "Non-2xx" in out:
-                sys.exit("some reports were refused:\n" + out)
-            n = int(re.search(r"(\d+) requests in", out).group(1))
-            rate = float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1))
-            p50, p99 = (ms(re.search(rf"\s{q}%\s+([0-9.]+\w+)", out).group(1)) for q in ("50", "99"))
+            n, rate, p50, p99 = wrk_reports(server.base, script, cookie, csrf, target, connections, args.seconds, latency=True)
             sent += n
             print(f"{connections:>11} {n:>8} {rate:>10,.0f} {p50:>7.1f} {p99:>7.1f} {rate / limit:>19.2f}x")
-        counted = totals(base) - before
+        counted = totals(server.base) - before
         # wrk does not count the requests still in flight when it stops; the server may have.
         print(f"counted {counted} reports; wrk saw {sent} acknowledged")
         if not sent <= counted <= sent + 1 + 16 + args.clients:  # at most one in flight per connection per run
             sys.exit("the count does not match the acknowledged reports")
-    finally:
-        server.terminate()
-        server.wait()
     if shutil.which("strace"):
-        fsyncs_per_report(binary, env, args, tmp)
+        fsyncs_per_report(binary, env, args, tmp, script)
 
 
-def fsyncs_per_report(binary, env, args, tmp):
+def wrk_reports(base, script, cookie, csrf, target, connections, seconds, latency=False):
+    """A wrk burst of report posts, each with its own key and client address; every one must be accepted."""
+    wenv = dict(os.environ, BENCH_CSRF=urllib.parse.quote(csrf, safe=""), BENCH_COOKIE=cookie, BENCH_TARGET=target, BENCH_DOC=DOC,
+                BENCH_RUN=uuid.uuid4().hex[:12])
+    n, rate, p50, p99, out = wrk(["-t", str(min(2, connections)), "-c", str(connections), "-d", f"{seconds}s",
+                                  *(["--latency"] if latency else []), "-s", str(script), base], env=wenv)
+    if "Non-2xx" in out:
+        sys.exit("some reports were refused:\n" + out)
+    return n, rate, p50, p99
+
+
+def fsyncs_per_report(binary, env, args, tmp, script):
     """The same burst with the server's fsync calls counted (strace with a seccomp filter, so only
     those calls stop): how many durable commits the reports cost."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log = f"{tmp}/strace.txt"
-    tracer = subprocess.Popen(["strace", "-f", "--seccomp-bpf", "-e", "trace=fsync,fdatasync", "-c", "-o", log, "--",
-                               str(binary), "serve", "--port", str(port)], env=env, cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(base + "/healthz", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
-        with urllib.request.urlopen(f"{base}/report?document={DOC}") as r:
-            page = r.read().decode()
-            cookie = "; ".join(c.split(";")[0] for c in r.headers.get_all("Set-Cookie"))
-        csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
-        target = re.search(r'name="targets\[\]" value="([^"]+)"', page).group(1)
-        script = pathlib.Path(tmp) / "report.lua"
-        wenv = dict(os.environ, BENCH_CSRF=urllib.parse.quote(csrf, safe=""), BENCH_COOKIE=cookie, BENCH_TARGET=target, BENCH_DOC=DOC, BENCH_RUN=uuid.uuid4().hex[:12])
-        out = subprocess.run(["wrk", "-t", "2", "-c", str(args.clients), "-d", "5s", "-s", str(script), base], env=wenv,
-                             capture_output=True, check=True).stdout.decode()
-        n = int(re.search(r"(\d+) requests in", out).group(1))
-    finally:
-        child = subprocess.run(["pgrep", "-P", str(tracer.pid)], capture_output=True).stdout.split()
-        for pid in child:
-            os.kill(int(pid), 15)
-        tracer.wait(30)
+    log = tmp / "strace.txt"
+    with Serve(binary, env, prefix=["strace", "-f", "--seccomp-bpf", "-e", "trace=fsync,fdatasync", "-c", "-o", str(log), "--"]) as server:
+        n, _, _, _ = wrk_reports(server.base, script, *report_form(server.base, DOC), args.clients, 5)
     calls = 0
-    for line in pathlib.Path(log).read_text().splitlines():
+    for line in log.read_text().splitlines():
         parts = line.split()
         if parts and parts[-1] in ("fsync", "fdatasync"):
             calls += int(parts[3])
@@ -194,12 +142,6 @@ function request()
                                          ["X-Forwarded-For"] = ip}, body)
 end
 """
-
-
-def ms(text):
-    """wrk's "1.23ms" / "850.00us" / "1.02s" in milliseconds."""
-    value, unit = re.match(r"([0-9.]+)(\w+)", text).groups()
-    return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
 
 
 def totals(base):

@@ -7,10 +7,10 @@ import VaporTesting
 
 @Suite("Supporters' languages")
 struct LanguageTests {
-    static func catalogue() throws -> Catalogue {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        return try Catalogue.load(directory: root.appendingPathComponent("Resources/Locales").path)
-    }
+    static let locales = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Resources/Locales")
+
+    static func catalogue() throws -> Catalogue { try Catalogue.load(directory: locales.path) }
 
     @Test func everyCatalogueTranslatesEnglishKeysWithTheSamePlaceholders() throws {
         let c = try Self.catalogue()
@@ -31,9 +31,7 @@ struct LanguageTests {
                 #expect(translated != nil && translated != english[key], "\(lang): \(key) is not translated")
             }
             // So is every word printed around a document (some are the same word, like "Fax": they must be in the file).
-            let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-                .appendingPathComponent("Resources/Locales/\(lang).json")
-            let raw = try JSONValue.parse(Data(contentsOf: file)).objectValue ?? [:]
+            let raw = try JSONValue.parse(Data(contentsOf: Self.locales.appendingPathComponent("\(lang).json"))).objectValue ?? [:]
             for key in english.keys where key.hasPrefix("doc_") {
                 #expect(raw[key] != nil, "\(lang): \(key) is missing")
             }

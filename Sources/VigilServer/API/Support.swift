@@ -147,11 +147,11 @@ enum APIToken {
 
     static let roles = ["editor", "admin"]
 
-    /// Creates a token and returns it; only its hash is kept.
-    static func create(role: String, label: String?, on db: any Database) async throws -> String {
+    /// Creates a token (made on the command line, or by the editor `createdBy`) and returns it; only its hash is kept.
+    static func create(role: String, label: String?, createdBy: UUID? = nil, on db: any Database) async throws -> String {
         let token = generate()
         let row = APITokenModel()
-        row.tokenHash = hash(token); row.role = role; row.label = label; row.createdAt = Date()
+        row.tokenHash = hash(token); row.role = role; row.label = label; row.createdAt = Date(); row.createdBy = createdBy
         try await row.create(on: db)
         return token
     }

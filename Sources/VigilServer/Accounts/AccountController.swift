@@ -23,7 +23,7 @@ struct AccountController: RouteCollection {
     let baseURL: String
     let mailFrom: String
     let trustedProxies: [String]
-    var mailer: Mailer { Mailer(catalogue: catalogue, baseURL: baseURL, mailFrom: mailFrom) }
+    var mailer: Mailer { Mailer(catalogue: catalogue, mailFrom: mailFrom) }
 
     func boot(routes: any RoutesBuilder) throws {
         routes.get("signup", use: signupForm)
@@ -58,11 +58,9 @@ struct AccountController: RouteCollection {
 
     func clientIP(_ req: Request) -> String { VigilServer.clientIP(req, trustedProxies: trustedProxies) }
 
-    func limited(_ req: Request, key: String, limit: Int, window: Int) async throws {
-        if let wait = try await RateLimit.hit(key, limit: limit, window: window, on: req.db) {
-            throw Abort(.tooManyRequests, headers: ["Retry-After": String(max(1, wait))],
-                        reason: "Too many attempts. Please wait \(max(1, wait)) seconds and try again.")
-        }
+    /// Counts the attempt against every rule, in one commit; 429 when one of them refuses it.
+    func limited(_ req: Request, _ rules: [RateLimit.Rule]) async throws {
+        if let wait = try await RateLimit.hit(rules, on: req.db) { throw RateLimit.refusal(wait: wait) }
     }
 
     // MARK: - Sign up and verification
@@ -88,7 +86,7 @@ struct AccountController: RouteCollection {
     func signup(req: Request) async throws -> Response {
         let form = try req.content.decode(SignupForm.self)
         try auth.checkCSRF(req, token: form.csrf)
-        try await limited(req, key: "signup:ip:\(clientIP(req))", limit: 10, window: 3600)
+        try await limited(req, [.init(key: "signup:ip:\(clientIP(req))", limit: 10, window: 3600)])
         let email = (form.email ?? "").trimmingCharacters(in: .whitespaces).lowercased()
         let name = (form.display_name ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         let country = form.country.flatMap { $0.isEmpty ? nil : $0 }
@@ -171,10 +169,8 @@ struct AccountController: RouteCollection {
         let email = (form.email ?? "").trimmingCharacters(in: .whitespaces).lowercased()
         let ip = clientIP(req)
         // At most 5 a minute and 100 an hour reach password verification, per account and per address.
-        for (key, limit, window) in [("login:acct:\(email)", 5, 60), ("login:acct-h:\(email)", 100, 3600),
-                                     ("login:ip:\(ip)", 5, 60), ("login:ip-h:\(ip)", 100, 3600)] {
-            try await limited(req, key: key, limit: limit, window: window)
-        }
+        try await limited(req, [.init(key: "login:acct:\(email)", limit: 5, window: 60), .init(key: "login:acct-h:\(email)", limit: 100, window: 3600),
+                                .init(key: "login:ip:\(ip)", limit: 5, window: 60), .init(key: "login:ip-h:\(ip)", limit: 100, window: 3600)])
         let password = form.password ?? ""
         let supporter = try await SupporterModel.query(on: req.db).filter(\.$email == email).first()
         let ok: Bool
@@ -278,17 +274,11 @@ struct AccountController: RouteCollection {
     struct ChangePasswordForm: Content { var csrf: String?; var current: String?; var password: String? }
     struct ChangeEmailForm: Content { var csrf: String?; var current: String?; var email: String? }
 
-    func checkCurrentPassword(_ req: Request, _ me: CurrentSession, _ password: String?) async throws -> Bool {
-        try await limited(req, key: "reauth:\(me.supporter.id!.uuidString)", limit: 5, window: 60)
-        let hash = me.supporter.passwordHash ?? "", given = password ?? ""
-        return try await req.application.threadPool.runIfActive { passwords.verify(given, against: hash) }
-    }
-
     func changePassword(req: Request) async throws -> Response {
         let me = try requireSession(req)
         let form = try req.content.decode(ChangePasswordForm.self)
         try auth.checkCSRF(req, token: form.csrf)
-        guard try await checkCurrentPassword(req, me, form.current) else {
+        guard try await passwords.reauthenticate(req, me, form.current) else {
             return try message(req, title: strings["change_failed_title"], text: strings["change_wrong_password"], status: .unauthorized)
         }
         if let p = passwords.problem(form.password ?? "") {
@@ -310,7 +300,7 @@ struct AccountController: RouteCollection {
         let me = try requireSession(req)
         let form = try req.content.decode(ChangeEmailForm.self)
         try auth.checkCSRF(req, token: form.csrf)
-        guard try await checkCurrentPassword(req, me, form.current) else {
+        guard try await passwords.reauthenticate(req, me, form.current) else {
             return try message(req, title: strings["change_failed_title"], text: strings["change_wrong_password"], status: .unauthorized)
         }
         let email = (form.email ?? "").trimmingCharacters(in: .whitespaces).lowercased()
@@ -389,18 +379,15 @@ struct AccountController: RouteCollection {
         // Known and unknown addresses take the same path: one write transaction that counts the
         // attempt (and, for a known address, adds the token and the mail) and one commit.
         let wait = try await req.db.writeTransaction { db -> Int? in
-            for (key, limit) in [("reset:ip:\(ip)", 10), ("reset:acct:\(email)", 3)] {
-                if let wait = try await RateLimit.hit(key, limit: limit, window: 3600, inTransaction: db) { return wait }
-            }
+            let rules: [RateLimit.Rule] = [.init(key: "reset:ip:\(ip)", limit: 10, window: 3600), .init(key: "reset:acct:\(email)", limit: 3, window: 3600)]
+            if let wait = try await RateLimit.hit(rules, inTransaction: db) { return wait }
             guard let s = try await SupporterModel.query(on: db).filter(\.$email == email).first() else { return nil }
             let token = try await issueToken(for: s.id!, purpose: "reset", hours: 1, on: db)
             try await mailer.enqueue("reset", to: s.email, language: s.language,
                                      values: ["name": s.displayName, "url": "\(baseURL)/password-reset?token=\(token)"], on: db)
             return nil
         }
-        if let wait {
-            throw Abort(.tooManyRequests, headers: ["Retry-After": String(wait)], reason: "Too many attempts. Please wait \(wait) seconds and try again.")
-        }
+        if let wait { throw RateLimit.refusal(wait: wait) }
         return try message(req, title: strings["reset_sent_title"], text: strings["reset_sent_text"])
     }
 

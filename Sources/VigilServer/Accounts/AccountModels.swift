@@ -1,6 +1,7 @@
 import Fluent
 import Foundation
 import SQLKit
+import Vapor
 
 /// A logged-in browser. Only a SHA-256 of the cookie's token is stored: a copy of the database
 /// does not let anyone log in.
@@ -71,12 +72,30 @@ struct CreateSessionsAndTokens: AsyncMigration {
 /// Sliding-window limits kept in the database, so that every Vigil process sees the same
 /// counts: a hit is allowed when fewer than `limit` hits of the key fall in the last `window` seconds.
 enum RateLimit {
-    /// Counts one hit of `key`; returns nil when allowed, or the seconds to wait.
-    static func hit(_ key: String, limit: Int, window: Int, on db: any Database, now: Date = Date()) async throws -> Int? {
-        try await db.writeTransaction { db in try await hit(key, limit: limit, window: window, inTransaction: db, now: now) }
+    struct Rule: Sendable { let key: String; let limit: Int; let window: Int }
+
+    /// Counts one hit of each rule's key, in one transaction; nil when all allow it, else the
+    /// seconds to wait (the rules after the first refusal are not counted).
+    static func hit(_ rules: [Rule], on db: any Database) async throws -> Int? {
+        try await db.writeTransaction { db in try await hit(rules, inTransaction: db) }
     }
 
-    /// The same, inside a write transaction the caller holds (so the hit commits with the caller's writes).
+    /// The same, inside a write transaction the caller holds (so the hits commit with the caller's writes).
+    static func hit(_ rules: [Rule], inTransaction db: any Database) async throws -> Int? {
+        for r in rules {
+            if let wait = try await hit(r.key, limit: r.limit, window: r.window, inTransaction: db) { return wait }
+        }
+        return nil
+    }
+
+    /// The answer to a request over its limit: 429 with `Retry-After`.
+    static func refusal(wait: Int, reason: String? = nil) -> Abort {
+        let seconds = max(1, wait)
+        return Abort(.tooManyRequests, headers: ["Retry-After": String(seconds)],
+                     reason: reason ?? "Too many attempts. Please wait \(seconds) seconds and try again.")
+    }
+
+    /// Counts one hit of `key` inside the caller's write transaction; nil when allowed, else the seconds to wait.
     static func hit(_ key: String, limit: Int, window: Int, inTransaction db: any Database, now: Date = Date()) async throws -> Int? {
         let nowMS = Int64(now.timeIntervalSince1970 * 1000)
         let from = nowMS - Int64(window) * 1000

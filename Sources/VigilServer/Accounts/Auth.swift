@@ -138,3 +138,15 @@ struct SessionMiddleware: AsyncMiddleware {
         return response
     }
 }
+
+extension Passwords {
+    /// Asks a logged-in person for their password again before a sensitive change: at most 5
+    /// tries a minute per account (then 429), checked on the thread pool.
+    func reauthenticate(_ req: Request, _ me: CurrentSession, _ password: String?) async throws -> Bool {
+        if let wait = try await RateLimit.hit([.init(key: "reauth:\(me.supporter.id!.uuidString)", limit: 5, window: 60)], on: req.db) {
+            throw RateLimit.refusal(wait: wait)
+        }
+        let hash = me.supporter.passwordHash ?? "", given = password ?? ""
+        return try await req.application.threadPool.runIfActive { self.verify(given, against: hash) }
+    }
+}

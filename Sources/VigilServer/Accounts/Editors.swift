@@ -88,20 +88,11 @@ struct EditorController: RouteCollection {
             return try await render(req, me, status: .unprocessableEntity, extra: ["errors": .list([.string(strings["editor_label_bad"])])])
         }
         // A token publishes in the organisation's name: ask for the password again.
-        if let wait = try await RateLimit.hit("reauth:\(me.supporter.id!.uuidString)", limit: 5, window: 60, on: req.db) {
-            throw Abort(.tooManyRequests, headers: ["Retry-After": String(wait)], reason: "Too many attempts. Please wait \(wait) seconds and try again.")
-        }
-        let hash = me.supporter.passwordHash ?? "", given = form.current ?? ""
-        guard try await req.application.threadPool.runIfActive({ passwords.verify(given, against: hash) }) else {
+        guard try await passwords.reauthenticate(req, me, form.current) else {
             return try await render(req, me, status: .unauthorized, extra: ["errors": .list([.string(strings["change_wrong_password"])])])
         }
         let token = try await req.db.writeTransaction { db in
-            let token = try await APIToken.create(role: "editor", label: label, on: db)
-            if let row = try await APITokenModel.query(on: db).filter(\.$tokenHash == APIToken.hash(token)).first() {
-                row.createdBy = me.supporter.id
-                try await row.update(on: db)
-            }
-            return token
+            try await APIToken.create(role: "editor", label: label, createdBy: me.supporter.id, on: db)
         }
         // Shown once, on a page no cache keeps.
         return try pages.render(req, "editor-token", title: strings["editor_token_title"], ["token": .string(token), "label": .string(label),

@@ -148,11 +148,10 @@ enum Alerts {
         var follows = try await FollowModel.query(on: db).filter(\.$subjectKind == "case").filter(\.$subjectValue == caseID).all()
         if !countries.isEmpty { follows += try await FollowModel.query(on: db).filter(\.$subjectKind == "country").filter(\.$subjectValue ~~ countries).all() }
         if !themes.isEmpty { follows += try await FollowModel.query(on: db).filter(\.$subjectKind == "theme").filter(\.$subjectValue ~~ themes).all() }
-        // One message per supporter, unsubscribing from the follow that brought it (the case follow first).
+        // One message per supporter, unsubscribing from the follow that brought it (the case follow
+        // first). Digest follows bring none: those supporters hear of it in their weekly digest.
         var bySupporter: [UUID: FollowModel] = [:]
-        // Supporters who chose the weekly digest hear of it there.
-        let digestOnly = Set(follows.filter(\.digest).map(\.supporterID)).subtracting(follows.filter { !$0.digest }.map(\.supporterID))
-        for f in follows where !f.digest && bySupporter[f.supporterID] == nil && !digestOnly.contains(f.supporterID) { bySupporter[f.supporterID] = f }
+        for f in follows where !f.digest && bySupporter[f.supporterID] == nil { bySupporter[f.supporterID] = f }
         guard !bySupporter.isEmpty else { return 0 }
         let supporters = try await SupporterModel.query(on: db).filter(\.$id ~~ Array(bySupporter.keys)).all()
         let translations = try await DocumentModel.query(on: db).filter(\.$translationOf == doc.id).all()
@@ -161,8 +160,7 @@ enum Alerts {
             guard let follow = bySupporter[s.id!] else { continue }
             let t = catalogue.strings(for: follow.language ?? s.language)
             // The document in the reader's language when we have it, else the original.
-            let shown = translations.first { $0.language == t.language }
-                ?? translations.first { $0.language.split(separator: "-").first.map(String.init) == t.language }
+            let shown = translation(in: t.language, among: translations)
             let title = shown?.title ?? doc.title, summary = shown.map { $0.summary ?? "" } ?? doc.summary ?? ""
             let docLanguage = shown?.language ?? doc.language
             let url = baseURL + SitePaths.document(number, kind: doc.kind, sequence: doc.sequence, language: docLanguage, isTranslation: shown != nil)
@@ -187,6 +185,12 @@ enum Alerts {
             sent += 1
         }
         return sent
+    }
+
+    /// The translation in `language` (exactly, or by its primary subtag: "fr" finds "fr-CA"), if any.
+    static func translation(in language: String, among translations: [DocumentModel]) -> DocumentModel? {
+        translations.first { $0.language == language }
+            ?? translations.first { $0.language.split(separator: "-").first.map(String.init) == language }
     }
 }
 
@@ -247,9 +251,7 @@ enum Digests {
                                           by: { $0.translationOf ?? "" })
             let lines = docs.compactMap { d -> String? in
                 guard let raw = numberOf[d.urgentActionID], let n = UANumber(raw), let kind = DocumentKind(rawValue: d.kind) else { return nil }
-                let theirs = translations[d.id ?? ""] ?? []
-                let shown = theirs.first { $0.language == strings.language }
-                    ?? theirs.first { $0.language.split(separator: "-").first.map(String.init) == strings.language }
+                let shown = Alerts.translation(in: strings.language, among: translations[d.id ?? ""] ?? [])
                 let url = baseURL + SitePaths.document(n, kind: kind, sequence: d.sequence, language: shown?.language ?? d.language,
                                                        isTranslation: shown != nil)
                 return "- \(strings["kind_\(kind.rawValue)"]) \(n.label): \(shown?.title ?? d.title)\n  \(url)"

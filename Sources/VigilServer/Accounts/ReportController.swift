@@ -88,12 +88,13 @@ struct ReportController: RouteCollection {
                 PendingReport(documentID: documentID, targetID: $0, channel: channel, key: "\(key):\($0):\(channel.rawValue)", supporterID: supporter)
             },
             rateKey: "report:ip:\(clientIP(req, trustedProxies: req.application.vigil.trustedProxies))"))
-        guard case .recorded(let anyNew) = outcome else {
-            let wait = if case .limited(let w) = outcome { w } else { 60 }
-            throw Abort(.tooManyRequests, headers: ["Retry-After": String(wait)], reason: "Too many reports at once; wait \(wait) seconds.")
+        switch outcome {
+        case .limited(let wait):
+            throw RateLimit.refusal(wait: wait, reason: "Too many reports at once; wait \(wait) seconds.")
+        case .recorded(let anyNew):
+            // Post/redirect/get: a reload does not post again, and a repeated post is counted once.
+            return req.redirect(to: "/report?document=\(documentID)&thanks=\(anyNew ? "new" : "seen")", redirectType: .normal)
         }
-        // Post/redirect/get: a reload does not post again, and a repeated post is counted once.
-        return req.redirect(to: "/report?document=\(documentID)&thanks=\(anyNew ? "new" : "seen")", redirectType: .normal)
     }
 
     func undo(req: Request) async throws -> Response {

@@ -6,7 +6,6 @@ import VigilCore
 /// queues it in the outbox inside the caller's transaction.
 struct Mailer: Sendable {
     let catalogue: Catalogue
-    let baseURL: String
     let mailFrom: String
 
     /// A message made of two catalogue entries, `mail_{key}_subject` and `mail_{key}_text`.

@@ -108,9 +108,9 @@ struct SiteController: RouteCollection {
         let allowed: Set<String> = Set(["q", "country", "region", "theme", "status", "kind", "outcome", "language", "page"]).union(extra)
         // The query is parsed once, here (asking Vapor for each key would parse it once per key).
         var values: [String: String] = [:]
+        func decoded(_ s: Substring) -> String? { String(s).replacingOccurrences(of: "+", with: " ").removingPercentEncoding }
         for pair in (req.url.query ?? "").split(separator: "&") {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            func decoded(_ s: Substring) -> String? { String(s).replacingOccurrences(of: "+", with: " ").removingPercentEncoding }
             let name = decoded(parts[0]) ?? String(parts[0])
             if !allowed.contains(name) { throw Abort(.badRequest, reason: "Unknown filter \"\(name)\".") }
             if values[name] == nil, parts.count == 2, let v = decoded(parts[1]) { values[name] = v }
