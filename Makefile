@@ -15,7 +15,8 @@ PYTHON_TEST_PACKAGES := pytest jsonschema openapi-spec-validator selenium axe-co
 run: deps release
 	.build/release/vigil migrate --yes
 	.build/release/vigil demo --if-empty
-	.build/release/vigil serve --hostname $(HOST) --port $(PORT)
+	VIGIL_DEV_OUTBOX=$${VIGIL_DEV_OUTBOX:-$$([ -z "$$VIGIL_SMTP_URL$$VIGIL_SENDMAIL" ] && echo 1 || echo 0)} \
+	  .build/release/vigil serve --hostname $(HOST) --port $(PORT)
 
 deps:
 	@scripts/ensure-packages.sh $(SYSTEM_PACKAGES)

@@ -116,6 +116,8 @@ def demo_server(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env["VIGIL_DATABASE_PATH"] = str(tmp / "vigil.sqlite")
     env["LOG_LEVEL"] = "warning"
+    # As `make run` does: no mail server, so the tests read mail in the development outbox.
+    env["VIGIL_DEV_OUTBOX"] = "1"
     vigil = Vigil(env)
     vigil.run("migrate", "--yes")
     vigil.run("demo")

@@ -156,7 +156,7 @@ def test_docx_converts_in_libreoffice(server, tmp_path):
     assert soffice, "LibreOffice is installed by make test"
     for doc_id, path in DOCS.items():
         (tmp_path / f"{doc_id}.docx").write_bytes(get(server, path + ".docx"))
-    (tmp_path / "letter.docx").write_bytes(get(server, "/urgent-actions/77-26/initial/letter.docx?name=Ana"))
+    (tmp_path / "letter.docx").write_bytes(post_letter(server, "/urgent-actions/77-26/initial/letter", {"name": "Ana", "format": "docx"})[1])
     p = subprocess.run([soffice, "--headless", f"-env:UserInstallation=file://{tmp_path}/lo-profile", "--convert-to", "pdf",
                         "--outdir", str(tmp_path / "out"), *[str(f) for f in sorted(tmp_path.glob("*.docx"))]],
                        capture_output=True, timeout=300)
@@ -167,24 +167,31 @@ def test_docx_converts_in_libreoffice(server, tmp_path):
     assert "Conviction of prisoners of conscience upheld" in pdftotext((tmp_path / "out/ua-126-19-2-en.pdf").read_bytes(), tmp_path, "lo")
 
 
+def post_letter(server, path, fields):
+    """Letters are made by POST (the name stays out of addresses), with no CSRF token."""
+    return server.request("POST", path, raw=urllib.parse.urlencode(fields).encode(),
+                          headers={"Content-Type": "application/x-www-form-urlencoded"})
+
+
 def test_a_letter_with_initials_only_carries_no_full_name(server, tmp_path):
-    q = urllib.parse.urlencode({"target": "ru-prosecutor-general", "name": "Anna Maria Schmidt", "town": "Berlin", "initials": "1"})
-    status, body = server.request("GET", f"/urgent-actions/126-19/initial/letter.pdf?{q}")
+    fields = {"target": "ru-prosecutor-general", "name": "Anna Maria Schmidt", "town": "Berlin", "initials": "1"}
+    status, body = post_letter(server, "/urgent-actions/126-19/initial/letter", dict(fields, format="pdf"))
     assert status == 200
     text = pdftotext(body, tmp_path)
     assert "A. M. S." in text and "Berlin" in text
     for part in ["Anna", "Maria", "Schmidt"]:
         assert part not in text
-    docx, _ = docx_text(get(server, f"/urgent-actions/126-19/initial/letter.docx?{q}"))
+    status, body = post_letter(server, "/urgent-actions/126-19/initial/letter", dict(fields, format="docx"))
+    docx, _ = docx_text(body)
     assert "A. M. S." in docx and "Schmidt" not in docx
     # The Russian official gets the Russian model letter and salutation.
     assert "Уважаемый господин Генеральный прокурор" in text
-    status, _ = server.request("GET", "/urgent-actions/126-19/initial/letter.pdf?target=someone-else")
-    assert status == 400
-    status, _ = server.request("GET", "/urgent-actions/126-19/initial/letter.pdf?name=" + "x" * 200)
-    assert status == 400
-    status, _ = server.request("GET", "/urgent-actions/126-19/outcome/letter.pdf")
-    assert status == 404
+    assert post_letter(server, "/urgent-actions/126-19/initial/letter", {"target": "someone-else"})[0] == 400
+    assert post_letter(server, "/urgent-actions/126-19/initial/letter", {"name": "x" * 200})[0] == 400
+    assert post_letter(server, "/urgent-actions/126-19/outcome/letter", {})[0] == 404
+    # The old addresses, with the name in them, answer 405 and say how to make a letter now.
+    status, body = server.request("GET", "/urgent-actions/126-19/initial/letter.pdf?name=Anna")
+    assert status == 405 and b"form" in body
 
 
 def test_mailto_links_work_and_stay_short(server):

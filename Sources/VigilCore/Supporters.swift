@@ -25,9 +25,29 @@ public struct Supporter: Hashable, Sendable {
         let name = displayName.trimmingCharacters(in: .whitespacesAndNewlines)
         if name.isEmpty { issues.append(.init(path: "$.display_name", message: "must not be empty")) }
         if name.count > 80 { issues.append(.init(path: "$.display_name", message: "must be at most 80 characters")) }
+        if let p = DisplayName.problem(displayName) { issues.append(.init(path: "$.display_name", message: p)) }
         if let c = country, let p = CountryCode.problem(c) { issues.append(.init(path: "$.country", message: p)) }
         if let p = LanguageTag.problem(language) { issues.append(.init(path: "$.language", message: p)) }
         return issues
+    }
+}
+
+/// Names people give themselves, printed into e-mail and pages.
+public enum DisplayName {
+    /// Control characters (a newline would start a new mail line) and the bidi embedding,
+    /// override and isolate controls (U+202A–U+202E, U+2066–U+2069: "moc.elpmaxe" tricks) are
+    /// refused. Zero-width joiners and non-joiners (U+200C, U+200D) are not: Persian and many
+    /// Indic names need them.
+    public static func problem(_ name: String) -> String? {
+        for scalar in name.unicodeScalars {
+            if scalar.properties.generalCategory == .control {
+                return "must be on one line, without control characters"
+            }
+            if (0x202A...0x202E).contains(scalar.value) || (0x2066...0x2069).contains(scalar.value) {
+                return "must not contain text-direction control characters"
+            }
+        }
+        return nil
     }
 }
 
@@ -98,5 +118,31 @@ public struct Reply: Hashable, Sendable {
         }
         if let t = targetID, let p = Slug.problem(t) { issues.append(.init(path: "$.target", message: p)) }
         return issues
+    }
+}
+
+/// Fills `{name}` placeholders of a catalogue string in one pass: a value is inserted as it is
+/// and never read again, so a display name such as "{url}" stays that text instead of becoming
+/// the link the message carries. An unknown placeholder stays as written.
+public enum Placeholders {
+    public static func fill(_ template: String, _ values: [String: String]) -> String {
+        var out = ""
+        out.reserveCapacity(template.utf8.count)
+        var rest = template[...]
+        while let open = rest.firstIndex(of: "{") {
+            out += rest[..<open]
+            let after = rest.index(after: open)
+            guard let close = rest[after...].firstIndex(where: { !($0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_")) }),
+                  rest[close] == "}", close > after else {
+                out.append("{")
+                rest = rest[after...]
+                continue
+            }
+            let name = String(rest[after..<close])
+            if let value = values[name] { out += value } else { out += rest[open...close] }
+            rest = rest[rest.index(after: close)...]
+        }
+        out += rest
+        return out
     }
 }

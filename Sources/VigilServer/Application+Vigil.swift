@@ -23,9 +23,12 @@ extension Application {
 /// Called by the `vigil` executable and by the tests.
 public func configure(_ app: Application, _ configuration: VigilConfiguration) async throws {
     app.vigil = configuration
+    app.securityLog = SecurityLog(keep: app.environment == .testing)
     try configureDatabase(app, configuration)
     app.migrations.add(Migrations.all)
     app.reportBatcher = ReportBatcher(db: app.db)
+    app.renderPool = RenderPool()
+    app.lifecycle.use(RenderPoolLifecycle())
     app.site = try SiteResources.load(app: app, configuration: configuration)
     app.serverSecret = try ServerSecret.load()
     configureMiddleware(app, configuration)
@@ -38,12 +41,17 @@ public func configure(_ app: Application, _ configuration: VigilConfiguration) a
 func configureDatabase(_ app: Application, _ configuration: VigilConfiguration) throws {
     switch configuration.storage {
     case .sqlite(let path):
-        app.databases.use(.sqlite(.file(path), sqlLogLevel: .debug), as: .sqlite)
+        // No SQL logging: SQLKit logs bound values (password hashes, e-mail addresses, tokens).
+        // (On PostgreSQL the driver insists on a level; `RedactingLogHandler` drops the values.)
+        app.databases.use(.sqlite(.file(path), sqlLogLevel: nil), as: .sqlite)
         app.lifecycle.use(SQLiteJournal())
     case .postgres(let url):
         var config = try SQLPostgresConfiguration(url: url)
-        config.searchPath = nil
-        app.databases.use(.postgres(configuration: config, sqlLogLevel: .debug), as: .psql)
+        config.searchPath = configuration.postgresSearchPath
+        // Several connections per event loop: a transaction holds its connection for its whole
+        // length, and a burst of writes should queue in PostgreSQL, not time out in the pool.
+        app.databases.use(.postgres(configuration: config, maxConnectionsPerEventLoop: 4, connectionPoolTimeout: .seconds(30),
+                                    sqlLogLevel: .trace), as: .psql)
     }
 }
 
@@ -55,7 +63,8 @@ func configureMiddleware(_ app: Application, _ configuration: VigilConfiguration
     if let secret = app.serverSecret {
         app.middleware.use(SessionMiddleware(auth: Auth(secret: secret, tls: configuration.tls)))
     }
-    app.routes.defaultMaxBodySize = ByteCount(integerLiteral: configuration.maxBodyBytes)
+    // Forms need kilobytes; the API's writes and bundles get `maxBodyBytes` route by route.
+    app.routes.defaultMaxBodySize = ByteCount(integerLiteral: configuration.maxFormBytes)
 }
 
 /// Puts the SQLite file in WAL mode (persistent in the file) and checks that writes are

@@ -24,6 +24,19 @@ public struct VigilConfiguration: Sendable {
     public var pageCache: Bool = true
     /// Action reports older than this many months become anonymous (0: never).
     public var reportRetentionMonths: Int = 24
+    /// The development mail viewer at `/dev/outbox` (`VIGIL_DEV_OUTBOX=1`): only without a mail
+    /// transport, and only for loopback clients that came through no proxy.
+    public var devOutbox: Bool = false
+    /// Largest body of an HTML form post (log-in, sign-up, reports…): forms need kilobytes.
+    public var maxFormBytes: Int = 64 * 1024
+    /// Days an API token lives (`VIGIL_TOKEN_DAYS`).
+    public var tokenLifetimeDays: Int = 90
+    /// Most urgent actions in one letter-writing pack.
+    public var maxPackActions: Int = 40
+    /// PostgreSQL schemas to use instead of the server's default (tests give each run its own).
+    public var postgresSearchPath: [String]?
+    /// Bytes of rendered pages, feeds and documents kept in memory (`VIGIL_CACHE_MB`).
+    public var cacheBytes: Int = 128 * 1024 * 1024
 
     public init(storage: Storage = .sqlite(path: "./vigil.sqlite"), baseURL: String = "http://127.0.0.1:8080",
                 smtpURL: String? = nil, mailFrom: String = "Vigil <vigil@localhost>", viewsDirectory: String? = nil,
@@ -77,12 +90,35 @@ public struct VigilConfiguration: Sendable {
         if let from = value("VIGIL_MAIL_FROM") { c.mailFrom = from }
         c.viewsDirectory = value("VIGIL_VIEWS")
         c.trustedProxies = value("VIGIL_TRUSTED_PROXIES")?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } ?? []
-        if let tls = value("VIGIL_TLS") {
-            switch tls.lowercased() {
-            case "1", "true", "yes", "on": c.tls = true
-            case "0", "false", "no", "off": c.tls = false
-            default: throw Problem(description: "VIGIL_TLS must be true or false")
+        func flag(_ key: String) throws -> Bool? {
+            guard let v = value(key) else { return nil }
+            switch v.lowercased() {
+            case "1", "true", "yes", "on": return true
+            case "0", "false", "no", "off": return false
+            default: throw Problem(description: "\(key) must be true or false")
             }
+        }
+        // Served over https: secure cookies and HSTS, whether or not VIGIL_TLS says so
+        // (VIGIL_TLS=false cannot switch them off for an https origin).
+        c.tls = try flag("VIGIL_TLS") ?? false
+        if c.baseURL.hasPrefix("https://") { c.tls = true }
+        if try flag("VIGIL_DEV_OUTBOX") == true {
+            guard c.smtpURL == nil, c.sendmailPath == nil else {
+                throw Problem(description: "VIGIL_DEV_OUTBOX shows queued mail in the browser and is only for a laptop without a mail transport; unset it when VIGIL_SMTP_URL or VIGIL_SENDMAIL is set.")
+            }
+            c.devOutbox = true
+        }
+        if let days = value("VIGIL_TOKEN_DAYS") {
+            guard let n = Int(days), (1...3650).contains(n) else {
+                throw Problem(description: "VIGIL_TOKEN_DAYS must be a number of days from 1 to 3650")
+            }
+            c.tokenLifetimeDays = n
+        }
+        if let mb = value("VIGIL_CACHE_MB") {
+            guard let n = Int(mb), (1...65536).contains(n) else {
+                throw Problem(description: "VIGIL_CACHE_MB must be a number of megabytes from 1 to 65536")
+            }
+            c.cacheBytes = n * 1024 * 1024
         }
         if let months = value("VIGIL_REPORT_RETENTION_MONTHS") {
             guard let n = Int(months), (0...600).contains(n) else {

@@ -5,7 +5,7 @@ import VigilCore
 
 func registerRoutes(_ app: Application) throws {
     app.get("healthz", use: health)
-    try app.register(collection: APIController())
+    try app.register(collection: APIController(maxBodyBytes: app.vigil.maxBodyBytes))
     if let site = app.site {
         try app.register(collection: SiteController(views: site.views, strings: site.strings, cache: site.cache, baseURL: app.vigil.baseURL))
         try app.register(collection: FeedController(cache: site.cache, baseURL: app.vigil.baseURL, strings: site.strings))
@@ -22,8 +22,9 @@ func registerRoutes(_ app: Application) throws {
                 passwords: Passwords(secret: secret), baseURL: app.vigil.baseURL, mailFrom: app.vigil.mailFrom,
                 trustedProxies: app.vigil.trustedProxies))
         }
-        if app.environment == .development {
+        if app.vigil.devOutbox {
             try app.register(collection: DevOutboxController(views: site.views, strings: site.strings))
+            app.logger.warning("VIGIL_DEV_OUTBOX is on: queued mail, with its links, is readable at /dev/outbox from this machine. Never on a served site.")
         }
     }
 }

@@ -7,8 +7,8 @@ import VaporTesting
 
 @Suite("JSON API v1")
 struct APITests {
-    @Test func listsUrgentActionsWithTheirDocuments() async throws {
-        try await withApp { app in
+    @Test(arguments: TestStorage.available) func listsUrgentActionsWithTheirDocuments(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
             try await loadDemo(app)
             let res = try await send(app, .GET, "/api/v1/urgent-actions?country=RU")
             #expect(res.status == .ok)
@@ -22,8 +22,8 @@ struct APITests {
         }
     }
 
-    @Test func filters() async throws {
-        try await withApp { app in
+    @Test(arguments: TestStorage.available) func filters(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
             try await loadDemo(app)
             func numbers(_ query: String) async throws -> [String] {
                 let res = try await send(app, .GET, "/api/v1/urgent-actions?\(query)")
@@ -68,8 +68,8 @@ struct APITests {
         }
     }
 
-    @Test func readsOneOfEach() async throws {
-        try await withApp { app in
+    @Test(arguments: TestStorage.available) func readsOneOfEach(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
             try await loadDemo(app)
             #expect(try await send(app, .GET, "/api/v1/cases/crimean-tatar-defenders-kuku").json["people"]?.arrayValue?.count == 6)
             #expect(try await send(app, .GET, "/api/v1/urgent-actions/126-19").json["status"] == .string("closed"))
@@ -117,8 +117,8 @@ struct APITests {
         }
     }
 
-    @Test func writesNeedAnEditorToken() async throws {
-        try await withApp { app in
+    @Test(arguments: TestStorage.available) func writesNeedAnEditorToken(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
             let body = #"{"id":"x","title":"X","countries":["FR"]}"#
             #expect(try await send(app, .POST, "/api/v1/cases", json: body).status == .unauthorized)
             #expect(try await send(app, .POST, "/api/v1/cases", headers: ["Authorization": "Bearer vgl_wrong"], json: body).status == .unauthorized)
@@ -130,8 +130,8 @@ struct APITests {
         }
     }
 
-    @Test func createReplaceAndConflict() async throws {
-        try await withApp { app in
+    @Test(arguments: TestStorage.available) func createReplaceAndConflict(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
             try await loadDemo(app)
             let h = try await editorHeaders(app)
             let body = #"{"id":"new-case","title":"New","countries":["FR"],"people":[{"id":"np","name":"Née","status":"detained"}]}"#
@@ -155,8 +155,8 @@ struct APITests {
         }
     }
 
-    @Test func badBodiesAreRefusedWithReasons() async throws {
-        try await withApp { app in
+    @Test(arguments: TestStorage.available) func badBodiesAreRefusedWithReasons(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
             let h = try await editorHeaders(app)
             #expect(try await send(app, .POST, "/api/v1/cases", headers: h, json: "{", contentType: "application/json").status == .badRequest)
             #expect(try await send(app, .POST, "/api/v1/cases", headers: h, json: "{}", contentType: "text/plain").status == .unsupportedMediaType)
@@ -171,8 +171,8 @@ struct APITests {
         }
     }
 
-    @Test func anOutcomePostedToAnOpenActionClosesIt() async throws {
-        try await withApp { app in
+    @Test(arguments: TestStorage.available) func anOutcomePostedToAnOpenActionClosesIt(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
             try await loadDemo(app)
             let h = try await editorHeaders(app)
             let outcome = #"{"id":"ua-77-26-1-en","sequence":1,"kind":"outcome","outcome":"good-news","no_further_action":true,"language":"en","published":"2026-11-20","title":"Released","body":"Nour Hassan was released."}"#
@@ -188,8 +188,8 @@ struct APITests {
         }
     }
 
-    @Test func bundlesImportAllOrNothing() async throws {
-        try await withApp { app in
+    @Test(arguments: TestStorage.available) func bundlesImportAllOrNothing(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
             let h = try await editorHeaders(app)
             var demo = try demoBundle().json
             let good = demo.serialized()
@@ -206,8 +206,8 @@ struct APITests {
         }
     }
 
-    @Test func health() async throws {
-        try await withApp { app in
+    @Test(arguments: TestStorage.available) func health(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
             let res = try await send(app, .GET, "/healthz")
             #expect(res.status == .ok)
         }
@@ -217,8 +217,8 @@ struct APITests {
         }
     }
 
-    @Test func everyRouteIsInTheOpenAPIDocumentAndBack() async throws {
-        try await withApp { app in
+    @Test(arguments: TestStorage.available) func everyRouteIsInTheOpenAPIDocumentAndBack(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
             let doc = try await send(app, .GET, "/api/v1/openapi.json").json
             #expect(doc["openapi"] == .string("3.1.0"))
             var documented: Set<String> = []

@@ -35,7 +35,17 @@ final class Browser: @unchecked Sendable {
             .replacingOccurrences(of: "&quot;", with: "\"").replacingOccurrences(of: "&amp;", with: "&")
     }
 
-    func post(_ path: String, _ fields: [String: String], csrfFrom page: String? = nil) async throws -> (TestingHTTPResponse, String) {
+    /// Follows a link from an e-mail the way a person does: opens the page, presses its button.
+    func confirm(_ path: String) async throws -> (TestingHTTPResponse, String) {
+        let (page, html) = try await get(path)
+        guard page.status == .ok, let action = html.range(of: "<form method=\"post\" action=\"") else { return (page, html) }
+        let target = String(html[action.upperBound...].prefix { $0 != "\"" })
+        guard let t = html.range(of: "name=\"token\" value=\"") else { return (page, html) }
+        let token = String(html[t.upperBound...].prefix { $0 != "\"" })
+        return try await post(target, ["token": token, "csrf": Browser.csrf(in: html) ?? ""])
+    }
+
+    func post(_ path: String, _ fields: [String: String], csrfFrom page: String? = nil, headers extra: HTTPHeaders = [:]) async throws -> (TestingHTTPResponse, String) {
         var fields = fields
         if let page {
             let (_, html) = try await get(page)
@@ -45,6 +55,7 @@ final class Browser: @unchecked Sendable {
         allowed.insert(charactersIn: "-._~")
         let body = fields.map { "\($0.key)=\($0.value.addingPercentEncoding(withAllowedCharacters: allowed)!)" }.joined(separator: "&")
         var headers = cookieHeader
+        headers.add(contentsOf: extra)
         headers.add(name: .contentType, value: "application/x-www-form-urlencoded")
         let res = try await app.testing().sendRequest(.POST, path, headers: headers, body: ByteBuffer(string: body))
         remember(res)
@@ -71,12 +82,12 @@ struct AccountTests {
         #expect(res.status == .ok, "\(html.prefix(300))")
         let mail = try #require(try await lastMail(to: email, app))
         let verify = try #require(link(in: mail.textBody, path: "/verify?token="))
-        #expect(try await b.get(verify).0.status == .ok)
-        #expect(try await b.get(verify).0.status == .badRequest, "single use")
+        #expect(try await b.confirm(verify).0.status == .ok)
+        #expect(try await b.confirm(verify).0.status == .badRequest, "single use")
     }
 
-    @Test func signUpVerifyLogInAndOut() async throws {
-        try await withApp { app in
+    @Test(arguments: TestStorage.available) func signUpVerifyLogInAndOut(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
             let b = Browser(app)
             try await signUpAndVerify(app, b)
             let (login, _) = try await b.post("/login", ["email": "ANA@example.org", "password": password], csrfFrom: "/login")
@@ -98,8 +109,8 @@ struct AccountTests {
         }
     }
 
-    @Test func unknownAndUnverifiedAccountsGetTheSameAnswer() async throws {
-        try await withApp { app in
+    @Test(arguments: TestStorage.available) func unknownAndUnverifiedAccountsGetTheSameAnswer(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
             let b = Browser(app)
             _ = try await b.post("/signup", ["email": "new@example.org", "display_name": "N", "password": password], csrfFrom: "/signup")
             let (unverified, a) = try await b.post("/login", ["email": "new@example.org", "password": password], csrfFrom: "/login")
@@ -120,17 +131,17 @@ struct AccountTests {
             func main(_ s: String) -> Substring { s[s.range(of: "<main")!.lowerBound..<s.range(of: "</main>")!.upperBound] }
             #expect(main(k) == main(st))
             #expect(try await lastMail(to: "new@example.org", app)?.subject == "Reset your password")
-            // Three an hour per address; the fourth is refused before anything is written.
+            // Three an hour per address; the fourth gets the usual page, and nothing is written or sent.
             for _ in 0..<2 { _ = try await b.post("/password-reset", ["email": "new@example.org"], csrfFrom: "/password-reset") }
             let tokens = try await AuthTokenModel.query(on: app.db).filter(\.$purpose == "reset").count()
-            let (limited, _) = try await b.post("/password-reset", ["email": "new@example.org"], csrfFrom: "/password-reset")
-            #expect(limited.status == .tooManyRequests && Int(limited.headers.first(name: "Retry-After") ?? "") ?? 0 > 3000)
+            let (limited, l) = try await b.post("/password-reset", ["email": "new@example.org"], csrfFrom: "/password-reset")
+            #expect(limited.status == .ok && main(l) == main(k))
             #expect(try await AuthTokenModel.query(on: app.db).filter(\.$purpose == "reset").count() == tokens)
         }
     }
 
-    @Test func badSignupsAreExplained() async throws {
-        try await withApp { app in
+    @Test(arguments: TestStorage.available) func badSignupsAreExplained(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
             let b = Browser(app)
             let (res, html) = try await b.post("/signup", ["email": "nope", "display_name": "", "password": "short"], csrfFrom: "/signup")
             #expect(res.status == .unprocessableEntity)
@@ -139,8 +150,8 @@ struct AccountTests {
         }
     }
 
-    @Test func forgedFormsAreRefused() async throws {
-        try await withApp { app in
+    @Test(arguments: TestStorage.available) func forgedFormsAreRefused(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
             let b = Browser(app)
             try await signUpAndVerify(app, b)
             // No token, a wrong token, and a token from another browser.
@@ -157,8 +168,8 @@ struct AccountTests {
         }
     }
 
-    @Test func theSixthWrongPasswordInAMinuteGets429() async throws {
-        try await withApp { app in
+    @Test(arguments: TestStorage.available) func theSixthWrongPasswordInAMinuteGets429(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
             let b = Browser(app)
             try await signUpAndVerify(app, b)
             for _ in 1...5 {
@@ -171,8 +182,8 @@ struct AccountTests {
         }
     }
 
-    @Test func passwordResetEndsEverySession() async throws {
-        try await withApp { app in
+    @Test(arguments: TestStorage.available) func passwordResetEndsEverySession(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
             let b = Browser(app)
             try await signUpAndVerify(app, b)
             _ = try await b.post("/login", ["email": "ana@example.org", "password": password], csrfFrom: "/login")
@@ -195,8 +206,8 @@ struct AccountTests {
         }
     }
 
-    @Test func changingPasswordAndEmailNeedsThePasswordAndTellsTheOwner() async throws {
-        try await withApp { app in
+    @Test(arguments: TestStorage.available) func changingPasswordAndEmailNeedsThePasswordAndTellsTheOwner(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
             let b = Browser(app), other = Browser(app)
             try await signUpAndVerify(app, b)
             _ = try await b.post("/login", ["email": "ana@example.org", "password": password], csrfFrom: "/login")
@@ -211,14 +222,14 @@ struct AccountTests {
             #expect(try await lastMail(to: "ana@example.org", app)?.subject == "A change of e-mail address was requested")
             let confirmMail = try #require(try await lastMail(to: "ana.new@example.org", app))
             let confirm = try #require(link(in: confirmMail.textBody, path: "/account/email/confirm?token="))
-            #expect(try await b.get(confirm).0.status == .ok)
+            #expect(try await b.confirm(confirm).0.status == .ok)
             #expect(try await SupporterModel.query(on: app.db).first()?.email == "ana.new@example.org")
-            #expect(try await b.get(confirm).0.status == .badRequest, "single use")
+            #expect(try await b.confirm(confirm).0.status == .badRequest, "single use")
         }
     }
 
-    @Test func sessionsCanBeSeenAndRevoked() async throws {
-        try await withApp { app in
+    @Test(arguments: TestStorage.available) func sessionsCanBeSeenAndRevoked(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
             let phone = Browser(app), laptop = Browser(app)
             try await signUpAndVerify(app, phone)
             _ = try await phone.post("/login", ["email": "ana@example.org", "password": password], csrfFrom: "/login")
@@ -239,8 +250,8 @@ struct AccountTests {
 
 @Suite("Client addresses")
 struct ClientIPTests {
-    @Test func forwardedForIsBelievedOnlyFromTrustedProxies() async throws {
-        try await withApp { app in
+    @Test(arguments: TestStorage.available) func forwardedForIsBelievedOnlyFromTrustedProxies(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
             func request(peer: String, forwarded: String?) throws -> Request {
                 var headers = HTTPHeaders()
                 if let forwarded { headers.add(name: "X-Forwarded-For", value: forwarded) }

@@ -21,8 +21,8 @@ struct EditorTests {
         #expect(!cookie.lowercased().contains("max-age"), "an editor's cookie ends with the browser, even with remember me")
     }
 
-    @Test func editorSessionsAreShortAndNeverRemembered() async throws {
-        try await withApp { app in
+    @Test(arguments: TestStorage.available) func editorSessionsAreShortAndNeverRemembered(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
             let b = Browser(app)
             try await editor(app, b)
             let session = try #require(try await SessionModel.query(on: app.db).first())
@@ -38,8 +38,8 @@ struct EditorTests {
         }
     }
 
-    @Test func aRememberedSupporterSessionLosesItsLengthWhenTheAccountBecomesEditor() async throws {
-        try await withApp { app in
+    @Test(arguments: TestStorage.available) func aRememberedSupporterSessionLosesItsLengthWhenTheAccountBecomesEditor(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
             let b = Browser(app)
             try await AccountTests().signUpAndVerify(app, b, email: "editor@example.org")
             _ = try await b.post("/login", ["email": "editor@example.org", "password": password, "remember": "on"], csrfFrom: "/login")
@@ -51,8 +51,8 @@ struct EditorTests {
         }
     }
 
-    @Test func onlyEditorsGetTheEditorPage() async throws {
-        try await withApp { app in
+    @Test(arguments: TestStorage.available) func onlyEditorsGetTheEditorPage(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
             let anonymous = try await send(app, .GET, "/editor")
             #expect(anonymous.status == .seeOther)
             let b = Browser(app)
@@ -65,8 +65,8 @@ struct EditorTests {
         }
     }
 
-    @Test func editorsMakeAndRevokeAPITokensWithTheirPassword() async throws {
-        try await withApp { app in
+    @Test(arguments: TestStorage.available) func editorsMakeAndRevokeAPITokensWithTheirPassword(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
             try await loadDemo(app)
             let b = Browser(app)
             try await editor(app, b)
@@ -102,8 +102,8 @@ struct EditorTests {
         }
     }
 
-    @Test func demotingAnEditorRevokesTheirTokensAndErasureForgetsWhoMadeThem() async throws {
-        try await withApp { app in
+    @Test(arguments: TestStorage.available) func demotingAnEditorRevokesTheirTokensAndErasureForgetsWhoMadeThem(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
             let b = Browser(app)
             try await editor(app, b)
             _ = try await b.post("/editor/tokens", ["label": "Script", "current": password], csrfFrom: "/editor")

@@ -7,8 +7,8 @@ import VaporTesting
 
 @Suite("Following cases and alerts")
 struct FollowTests {
-    @Test func followGetAnAlertAndUnsubscribeInOneClick() async throws {
-        try await withApp { app in
+    @Test(arguments: TestStorage.available) func followGetAnAlertAndUnsubscribeInOneClick(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
             try await loadDemo(app)
             let b = Browser(app)
             #expect(try await b.get("/follow?case=demo-li-wei").0.status == .seeOther, "log in first")
@@ -47,8 +47,8 @@ struct FollowTests {
         }
     }
 
-    @Test func documentsPublishedThroughCasesAndBundlesAlertToo() async throws {
-        try await withApp { app in
+    @Test(arguments: TestStorage.available) func documentsPublishedThroughCasesAndBundlesAlertToo(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
             try await loadDemo(app)
             let b = Browser(app)
             try await AccountTests().signUpAndVerify(app, b, email: "case@example.org")
@@ -68,8 +68,8 @@ struct FollowTests {
         }
     }
 
-    @Test func aCommandLineImportAlertsFollowersUnlessToldNotTo() async throws {
-        try await withApp { app in
+    @Test(arguments: TestStorage.available) func aCommandLineImportAlertsFollowersUnlessToldNotTo(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
             try await loadDemo(app)
             let b = Browser(app)
             try await AccountTests().signUpAndVerify(app, b, email: "cli@example.org")
@@ -93,8 +93,8 @@ struct FollowTests {
         }
     }
 
-    @Test func aWeeklyDigestInsteadOfAnEmailPerUpdate() async throws {
-        try await withApp { app in
+    @Test(arguments: TestStorage.available) func aWeeklyDigestInsteadOfAnEmailPerUpdate(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
             try await loadDemo(app)
             let b = Browser(app)
             try await AccountTests().signUpAndVerify(app, b, email: "weekly@example.org")

@@ -66,8 +66,8 @@ struct LanguageTests {
         #expect(c.strings(for: "es")["log_in"] == c.english["log_in"], "untranslated UI strings fall back to English")
     }
 
-    @Test func signUpOffersTheBrowsersLanguageAndRefusesOthers() async throws {
-        try await withApp { app in
+    @Test(arguments: TestStorage.available) func signUpOffersTheBrowsersLanguageAndRefusesOthers(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
             let page = try await send(app, .GET, "/signup", headers: ["Accept-Language": "ar-EG,ar;q=0.9"])
             #expect(page.body.string.contains(#"<option value="ar" lang="ar" selected>"#))
             let b = Browser(app)
@@ -92,8 +92,8 @@ struct LanguageTests {
         }
     }
 
-    @Test func alertsComeInTheFollowsLanguageWithTheTranslation() async throws {
-        try await withApp { app in
+    @Test(arguments: TestStorage.available) func alertsComeInTheFollowsLanguageWithTheTranslation(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
             try await loadDemo(app)
             let fr = Browser(app), ar = Browser(app)
             try await AccountTests().signUpAndVerify(app, fr, email: "fr@example.org", language: "fr")

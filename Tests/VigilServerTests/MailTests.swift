@@ -1,5 +1,6 @@
 import Fluent
 import Foundation
+import NIOEmbedded
 import Testing
 import VaporTesting
 @testable import VigilServer
@@ -71,29 +72,6 @@ struct MailTests {
         #expect(MailMessage.encodeHeader("evil\r\nBcc: x@y") == "evil  Bcc: x@y", "no header injection")
     }
 
-    @Test func theDevelopmentOutboxPageExistsOnlyInDevelopment() async throws {
-        try await withApp { app in
-            let res = try await send(app, .GET, "/dev/outbox")
-            #expect(res.status == .notFound, "not in the testing environment")
-        }
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-dev-\(UUID().uuidString).sqlite").path
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        let app = try await Application.make(.development)
-        do {
-            try await configure(app, VigilConfiguration(storage: .sqlite(path: path)))
-            try await app.autoMigrate()
-            try await Outbox.enqueue(to: "a@example.org", subject: "<b>Hello</b>", text: "Body & more", html: nil, from: "v@example.org", on: app.db)
-            let res = try await send(app, .GET, "/dev/outbox")
-            let body = String(buffer: res.body)
-            #expect(res.status == .ok && body.contains("&lt;b&gt;Hello&lt;/b&gt;") && body.contains("Body &amp; more"))
-            #expect(res.headers.first(name: .cacheControl) == "no-store")
-        } catch {
-            try? await app.asyncShutdown()
-            throw error
-        }
-        try await app.asyncShutdown()
-    }
-
     @Test func configuration() throws {
         let c = try SMTPConfiguration(url: "smtps://user%40x:p%40ss@mail.example.org")
         #expect(c.security == .implicitTLS && c.port == 465 && c.username == "user@x" && c.password == "p@ss")
@@ -127,6 +105,39 @@ struct MailTests {
             Issue.record("expected a TLS error")
         } catch SMTPError.tlsRequiredButNotOffered {
         }
+    }
+
+    @Test(.enabled(if: SMTPSink.available)) func credentialsNeverCrossAPlainConnection() async throws {
+        // With a user and password, smtp:// insists on STARTTLS: the plain server (which offers
+        // none, as when an attacker strips it) gets no AUTH command at all.
+        #expect(try SMTPConfiguration(url: "smtp://u:p@mail.example.org").security == .startTLSRequired)
+        #expect(try SMTPConfiguration(url: "smtp://mail.example.org").security == .opportunistic)
+        #expect(try SMTPConfiguration(url: "smtp://u:p@127.0.0.1:25?auth=plaintext").security == .opportunistic)
+        let sink = try SMTPSink.endpoints()
+        do {
+            try await SMTPClient(configuration: try SMTPConfiguration(url: "smtp://vigil:correct%20horse@\(sink.plain)")).send(sampleMessage())
+            Issue.record("expected a TLS error")
+        } catch SMTPError.tlsRequiredButNotOffered {
+        }
+    }
+
+    @Test func repliesSentInClearBeforeTheTLSSwitchAreForgotten() throws {
+        let decoder = SMTPReplyDecoder(), handler = SMTPReplyHandler()
+        let channel = EmbeddedChannel(handlers: [decoder, handler])
+        func next() -> SMTPReply? {
+            var got: SMTPReply?
+            handler.next(on: channel.eventLoop).whenSuccess { got = $0 }
+            return got
+        }
+        // An attacker appends a reply of its own to the server's 220, in clear, in the same packet…
+        try channel.writeInbound(ByteBuffer(string: "220 go ahead\r\n250 injected\r\n250-half"))
+        #expect(next()?.code == 220)
+        // …and the client switches to TLS the way SMTPClient does: all of it is forgotten.
+        decoder.reset()
+        handler.discardEarly()
+        try channel.writeInbound(ByteBuffer(string: "250 fresh\r\n"))
+        #expect(next()?.lines == ["fresh"])
+        #expect(next() == nil)
     }
 
     @Test(.enabled(if: SMTPSink.available)) func theOutboxDeliversRetriesAndGivesUp() async throws {

@@ -7,8 +7,8 @@ import VaporTesting
 
 @Suite("Privacy")
 struct PrivacyTests {
-    @Test func exportThenDeleteErasesEverythingButAnonymousCounts() async throws {
-        try await withApp { app in
+    @Test(arguments: TestStorage.available) func exportThenDeleteErasesEverythingButAnonymousCounts(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
             try await loadDemo(app)
             let b = Browser(app)
             try await AccountTests().signUpAndVerify(app, b, email: "erase@example.org")
@@ -42,8 +42,8 @@ struct PrivacyTests {
         }
     }
 
-    @Test func oldReportsBecomeAnonymous() async throws {
-        try await withApp { app in
+    @Test(arguments: TestStorage.available) func oldReportsBecomeAnonymous(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
             try await loadDemo(app)
             let b = Browser(app)
             try await AccountTests().signUpAndVerify(app, b)
@@ -61,8 +61,8 @@ struct PrivacyTests {
         }
     }
 
-    @Test func thePrivacyPageSaysItPlainly() async throws {
-        try await withApp { app in
+    @Test(arguments: TestStorage.available) func thePrivacyPageSaysItPlainly(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
             let page = try await html(app, "/privacy")
             #expect(page.status == .ok && page.body.contains("No tracking") && page.body.contains("24"))
         }

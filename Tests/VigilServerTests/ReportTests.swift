@@ -15,8 +15,8 @@ struct ReportTests {
         return ["csrf": Browser.csrf(in: html) ?? "", "key": hidden("key") ?? "", "document": document]
     }
 
-    @Test func aReportCountsOnceEvenOnADoubleSubmit() async throws {
-        try await withApp { app in
+    @Test(arguments: TestStorage.available) func aReportCountsOnceEvenOnADoubleSubmit(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
             try await loadDemo(app)
             let b = Browser(app)
             var form = try await reportForm(b, "ua-126-19-0-en")
@@ -45,8 +45,8 @@ struct ReportTests {
         }
     }
 
-    @Test func badReportsAreRefused() async throws {
-        try await withApp { app in
+    @Test(arguments: TestStorage.available) func badReportsAreRefused(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
             try await loadDemo(app)
             let b = Browser(app)
             let base = try await reportForm(b, "ua-126-19-0-en")
@@ -66,8 +66,8 @@ struct ReportTests {
         }
     }
 
-    @Test func concurrentReportsShareCommits() async throws {
-        try await withApp { app in
+    @Test(arguments: TestStorage.available) func concurrentReportsShareCommits(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
             try await loadDemo(app)
             let batcher = app.reportBatcher
             let before = await batcher.batches
@@ -87,8 +87,8 @@ struct ReportTests {
         }
     }
 
-    @Test func supportersSeeAndUndoTheirReports() async throws {
-        try await withApp { app in
+    @Test(arguments: TestStorage.available) func supportersSeeAndUndoTheirReports(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
             try await loadDemo(app)
             let b = Browser(app)
             try await AccountTests().signUpAndVerify(app, b)

@@ -53,8 +53,8 @@ struct SendmailTests {
         #expect(e?.isPermanent == false && e?.description.contains("no answer within 1 s") == true)
     }
 
-    @Test func theOutboxWorkerMarksSentFailedOrRetries() async throws {
-        try await withApp { app in
+    @Test(arguments: TestStorage.available) func theOutboxWorkerMarksSentFailedOrRetries(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
             let ok = try script("cat > /dev/null")
             let noUser = try script("cat > /dev/null; exit 67")
             let tempFail = try script("cat > /dev/null; exit 75")

@@ -15,8 +15,8 @@ func html(_ app: Application, _ path: String, headers: HTTPHeaders = [:]) async 
 
 @Suite("Public site")
 struct SiteTests {
-    @Test func theOutcomePageCarriesEverythingTheAmnestyPageDoes() async throws {
-        try await withApp { app in
+    @Test(arguments: TestStorage.available) func theOutcomePageCarriesEverythingTheAmnestyPageDoes(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
             try await loadDemo(app)
             let page = try await html(app, "/urgent-actions/126-19/outcome")
             #expect(page.status == .ok)
@@ -42,8 +42,8 @@ struct SiteTests {
         }
     }
 
-    @Test func theInitialDocumentHasTheFullTakeActionBlock() async throws {
-        try await withApp { app in
+    @Test(arguments: TestStorage.available) func theInitialDocumentHasTheFullTakeActionBlock(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
             try await loadDemo(app)
             let b = try await html(app, "/urgent-actions/126-19/initial").body
             #expect(b.contains("Take action"))
@@ -63,8 +63,8 @@ struct SiteTests {
         }
     }
 
-    @Test func translationsAndRightToLeft() async throws {
-        try await withApp { app in
+    @Test(arguments: TestStorage.available) func translationsAndRightToLeft(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
             try await loadDemo(app)
             let ru = try await html(app, "/urgent-actions/126-19/initial/ru").body
             #expect(ru.contains("<html lang=\"ru\" dir=\"ltr\">"))
@@ -84,8 +84,8 @@ struct SiteTests {
         }
     }
 
-    @Test func theCasePageShowsPeopleTimelineAndActions() async throws {
-        try await withApp { app in
+    @Test(arguments: TestStorage.available) func theCasePageShowsPeopleTimelineAndActions(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
             try await loadDemo(app)
             let b = try await html(app, "/cases/crimean-tatar-defenders-kuku").body
             #expect(b.contains("<h1>Emir-Usein Kuku and five co-defendants</h1>"))
@@ -96,8 +96,8 @@ struct SiteTests {
         }
     }
 
-    @Test func listFiltersSearchAndEmptyResults() async throws {
-        try await withApp { app in
+    @Test(arguments: TestStorage.available) func listFiltersSearchAndEmptyResults(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
             try await loadDemo(app)
             let all = try await html(app, "/urgent-actions").body
             #expect(all.contains("11 documents"))
@@ -125,8 +125,8 @@ struct SiteTests {
         }
     }
 
-    @Test func pagination() async throws {
-        try await withApp { app in
+    @Test(arguments: TestStorage.available) func pagination(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
             try await loadDemo(app)
             // 11 documents, 20 a page: 15 more make a second page.
             let bundle = try demoBundle()
@@ -145,8 +145,8 @@ struct SiteTests {
         }
     }
 
-    @Test func homeAndOutcomes() async throws {
-        try await withApp { app in
+    @Test(arguments: TestStorage.available) func homeAndOutcomes(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
             try await loadDemo(app)
             let home = try await html(app, "/").body
             #expect(home.contains("Open urgent actions"))
@@ -158,8 +158,8 @@ struct SiteTests {
         }
     }
 
-    @Test func feedsSitemapAndRobots() async throws {
-        try await withApp { app in
+    @Test(arguments: TestStorage.available) func feedsSitemapAndRobots(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
             try await loadDemo(app)
             for path in ["/feed.atom", "/cases/crimean-tatar-defenders-kuku/feed.atom", "/countries/RU/feed.atom", "/themes/labour-rights/feed.atom"] {
                 let res = try await send(app, .GET, path)
@@ -180,8 +180,8 @@ struct SiteTests {
         }
     }
 
-    @Test func securityHeadersOnEveryResponse() async throws {
-        try await withApp { app in
+    @Test(arguments: TestStorage.available) func securityHeadersOnEveryResponse(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
             try await loadDemo(app)
             for path in ["/", "/urgent-actions/126-19/outcome", "/api/v1/cases", "/nope", "/api/v1/nope", "/css/site.css", "/feed.atom"] {
                 let res = try await send(app, .GET, path)
@@ -198,8 +198,8 @@ struct SiteTests {
         }
     }
 
-    @Test func conditionalRequestsAndInvalidation() async throws {
-        try await withApp { app in
+    @Test(arguments: TestStorage.available) func conditionalRequestsAndInvalidation(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
             try await loadDemo(app)
             let first = try await send(app, .GET, "/urgent-actions/126-19/outcome")
             let etag = try #require(first.headers.first(name: .eTag))
@@ -220,8 +220,8 @@ struct SiteTests {
         }
     }
 
-    @Test func errorPagesInTheSiteLook() async throws {
-        try await withApp { app in
+    @Test(arguments: TestStorage.available) func errorPagesInTheSiteLook(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
             let missing = try await html(app, "/no/such/page")
             #expect(missing.status == .notFound)
             #expect(missing.body.contains("<h1>Page not found</h1>") && missing.body.contains("class=\"skip-link\""))
@@ -231,8 +231,8 @@ struct SiteTests {
         }
     }
 
-    @Test func hostileStringsAreEscapedEverywhere() async throws {
-        try await withApp { app in
+    @Test(arguments: TestStorage.available) func hostileStringsAreEscapedEverywhere(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
             let evil = "\"\u{301}'><script>alert(1)</script><img src=x onerror=alert(2)>&amp;"
             let md = evil + " [x](javascript:alert(3)) <a href=\"javascript:alert(4)\">y</a>"
             let bundle = VigilBundle(

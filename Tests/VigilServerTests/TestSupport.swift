@@ -20,8 +20,7 @@ enum TestStorage: String, CaseIterable, Sendable, CustomTestStringConvertible {
     }
 }
 
-/// PostgreSQL tests share one database, so they take turns.
-let postgresTurn = AsyncLock()
+/// PostgreSQL tests share one database, each in a schema of its own, so they run in parallel.
 
 func postgresURL() throws -> String {
     guard let url = ProcessInfo.processInfo.environment["VIGIL_TEST_POSTGRES_URL"] else {
@@ -50,28 +49,48 @@ func withApp(_ storage: TestStorage = .sqlite, sqlitePath: String? = nil, migrat
         }
         try await run(VigilConfiguration(storage: .sqlite(path: path)), migrate: migrate, body)
     case .postgres:
-        let url = try postgresURL()
-        try await postgresTurn.withLock {
-            try await run(VigilConfiguration(storage: .postgres(url: url)), migrate: migrate, resetSchema: true, body)
-        }
+        var config = VigilConfiguration(storage: .postgres(url: try postgresURL()))
+        config.postgresSearchPath = ["t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")]
+        try await run(config, migrate: migrate, body)
     }
 }
 
-private func run(_ config: VigilConfiguration, migrate: Bool, resetSchema: Bool = false,
-                 _ body: @Sendable (Application) async throws -> Void) async throws {
+/// Runs `body` with an application configured like `config`, on SQLite or PostgreSQL as given.
+func withApp(_ storage: TestStorage, configure adjust: @Sendable (inout VigilConfiguration) -> Void,
+             _ body: @Sendable (Application) async throws -> Void) async throws {
+    switch storage {
+    case .sqlite:
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-test-\(UUID().uuidString).sqlite").path
+        defer {
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+        }
+        var config = VigilConfiguration(storage: .sqlite(path: path))
+        adjust(&config)
+        try await run(config, migrate: true, body)
+    case .postgres:
+        var config = VigilConfiguration(storage: .postgres(url: try postgresURL()))
+        config.postgresSearchPath = ["t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")]
+        adjust(&config)
+        try await run(config, migrate: true, body)
+    }
+}
+
+private func run(_ config: VigilConfiguration, migrate: Bool, _ body: @Sendable (Application) async throws -> Void) async throws {
     let app = try await Application.make(.testing)
+    let schema = config.postgresSearchPath?.first
     do {
         try await configure(app, config)
-        if resetSchema, let sql = app.db as? any SQLDatabase {
-            try await sql.raw("DROP SCHEMA public CASCADE").run()
-            try await sql.raw("CREATE SCHEMA public").run()
+        if let schema, let sql = app.db as? any SQLDatabase {
+            try await sql.raw("CREATE SCHEMA \(ident: schema)").run()
         }
         if migrate { try await app.autoMigrate() }
         try await body(app)
     } catch {
+        if let schema, let sql = app.db as? any SQLDatabase { try? await sql.raw("DROP SCHEMA \(ident: schema) CASCADE").run() }
         try? await app.asyncShutdown()
         throw error
     }
+    if let schema, let sql = app.db as? any SQLDatabase { try? await sql.raw("DROP SCHEMA \(ident: schema) CASCADE").run() }
     try await app.asyncShutdown()
 }
 
@@ -99,6 +118,6 @@ extension TestingHTTPResponse {
 }
 
 func editorHeaders(_ app: Application) async throws -> HTTPHeaders {
-    let token = try await APIToken.create(role: "editor", label: "test", on: app.db)
+    let token = try await APIToken.create(role: "editor", label: "test", on: app.db).token
     return ["Authorization": "Bearer \(token)"]
 }

@@ -7,6 +7,9 @@ import VigilCore
 /// `/api/v1`: cases, urgent actions, documents, targets and bundles in the shapes of the
 /// interchange format.
 struct APIController: RouteCollection {
+    /// Largest JSON body a write accepts (`VIGIL_MAX_BODY_BYTES`); forms elsewhere take far less.
+    var maxBodyBytes = 8 * 1024 * 1024
+
     func boot(routes: any RoutesBuilder) throws {
         let v1 = routes.grouped("api", "v1")
         v1.get("openapi.json", use: openAPI)
@@ -22,14 +25,24 @@ struct APIController: RouteCollection {
         v1.get("targets", ":id", use: getTarget)
         v1.get("export", use: exportBundle)
 
-        let editor = v1.grouped(EditorTokenMiddleware())
-        editor.post("cases", use: createCase)
-        editor.put("cases", ":id", use: replaceCase)
-        editor.post("targets", use: createTarget)
-        editor.put("targets", ":id", use: replaceTarget)
-        editor.post("urgent-actions", ":number", "documents", use: createDocument)
-        editor.put("urgent-actions", ":number", "documents", ":document", use: replaceDocument)
-        editor.post("bundles", use: importBundle)
+        let body = HTTPBodyStreamStrategy.collect(maxSize: ByteCount(integerLiteral: maxBodyBytes))
+        let editor = v1.grouped(EditorTokenMiddleware(scope: "write"))
+        editor.on(.POST, "cases", body: body, use: createCase)
+        editor.on(.PUT, "cases", ":id", body: body, use: replaceCase)
+        editor.on(.POST, "targets", body: body, use: createTarget)
+        editor.on(.PUT, "targets", ":id", body: body, use: replaceTarget)
+        editor.on(.POST, "urgent-actions", ":number", "documents", body: body, use: createDocument)
+        editor.on(.PUT, "urgent-actions", ":number", "documents", ":document", body: body, use: replaceDocument)
+        v1.grouped(EditorTokenMiddleware(scope: "import")).on(.POST, "bundles", body: body, use: importBundle)
+    }
+
+    /// Writes published content in one transaction, then lets this process's page cache see the
+    /// change at once (other processes see it within a second, through the content stamp).
+    /// Writes that are not content — accounts, reports, rate limits — never touch the cache.
+    func publishing<T: Sendable>(_ req: Request, _ body: @escaping @Sendable (any Database) async throws -> T) async throws -> T {
+        let result = try await req.db.writeTransaction(body)
+        req.application.site?.cache.contentChanged()
+        return result
     }
 
     // MARK: - OpenAPI
@@ -94,7 +107,7 @@ struct APIController: RouteCollection {
     func createCase(req: Request) async throws -> Response {
         let body = try jsonBody(req)
         let kase = try readCase(body)
-        let summary = try await req.db.writeTransaction { db in
+        let summary = try await publishing(req) { db in
             if try await CaseModel.find(kase.id, on: db) != nil {
                 throw Abort(.conflict, reason: "Case \"\(kase.id)\" already exists; use PUT /api/v1/cases/\(kase.id) to replace it.")
             }
@@ -115,7 +128,7 @@ struct APIController: RouteCollection {
         guard kase.id == id else {
             throw ValidationError([.init(path: "$.id", message: "is \"\(kase.id)\" but the URL names \"\(id)\"")])
         }
-        let summary = try await req.db.writeTransaction { db in
+        let summary = try await publishing(req) { db in
             let summary = try await Store(db: db).importBundle(VigilBundle(cases: [kase]), paths: ([], ["$"]))
             try await Alerts.enqueue(createdDocuments: summary.createdDocuments, on: db, app: req.application)
             return summary
@@ -282,7 +295,7 @@ struct APIController: RouteCollection {
         if let id, doc.id != id {
             throw ValidationError([.init(path: "$.id", message: "is \"\(doc.id)\" but the URL names \"\(id)\"")])
         }
-        let created = try await req.db.writeTransaction { db -> Bool in
+        let created = try await publishing(req) { db -> Bool in
             guard let ua = try await UrgentActionModel.find(number.slug, on: db) else {
                 throw Abort(.notFound, reason: "There is no \(number.label); create it as part of its case (PUT /api/v1/cases/{id}).")
             }
@@ -351,7 +364,7 @@ struct APIController: RouteCollection {
 
     func createTarget(req: Request) async throws -> Response {
         let target = try readTarget(try jsonBody(req))
-        try await req.db.writeTransaction { db in
+        try await publishing(req) { db in
             if try await TargetModel.find(target.id, on: db) != nil {
                 throw Abort(.conflict, reason: "Target \"\(target.id)\" already exists; use PUT /api/v1/targets/\(target.id) to replace it.")
             }
@@ -368,7 +381,7 @@ struct APIController: RouteCollection {
         guard target.id == id else {
             throw ValidationError([.init(path: "$.id", message: "is \"\(target.id)\" but the URL names \"\(id)\"")])
         }
-        let summary = try await req.db.writeTransaction { db in try await Store(db: db).write(target: target) }
+        let summary = try await publishing(req) { db in try await Store(db: db).write(target: target) }
         return jsonResponse(target.json, status: summary.created > 0 ? .created : .ok)
     }
 
@@ -376,7 +389,7 @@ struct APIController: RouteCollection {
 
     func importBundle(req: Request) async throws -> Response {
         let body = try jsonBody(req)
-        let summary = try await req.db.writeTransaction { db in
+        let summary = try await publishing(req) { db in
             let summary = try await Store(db: db).importBundle(json: body)
             try await Alerts.enqueue(createdDocuments: summary.createdDocuments, on: db, app: req.application)
             return summary
@@ -387,10 +400,17 @@ struct APIController: RouteCollection {
     func exportBundle(req: Request) async throws -> Response {
         let q = try ListQuery(req, allowed: ["case"])
         let store = Store(db: req.db)
-        if let c = try q.slug("case") {
+        let caseID = try q.slug("case")
+        if let c = caseID {
             guard try await CaseModel.find(c, on: req.db) != nil else { throw Abort(.notFound, reason: "There is no case \"\(c)\".") }
-            return jsonResponse(try await store.export(caseIDs: [c]).json)
         }
-        return jsonResponse(try await store.export().json)
+        // Serialised once per content version, not on every anonymous request.
+        guard let cache = req.application.site?.cache else {
+            return jsonResponse(try await store.export(caseIDs: caseID.map { [$0] }).json)
+        }
+        return try await cache.respond(to: req, key: "export|\(caseID ?? "")", contentType: "application/json; charset=utf-8",
+                                       cacheControl: "public, max-age=60") {
+            try await store.export(caseIDs: caseID.map { [$0] }).json.serialized(pretty: true)
+        }
     }
 }

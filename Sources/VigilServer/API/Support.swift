@@ -146,33 +146,69 @@ enum APIToken {
     }
 
     static let roles = ["editor", "admin"]
+    /// In increasing power: read < write < import.
+    static let scopes = ["read", "write", "import"]
 
-    /// Creates a token (made on the command line, or by the editor `createdBy`) and returns it; only its hash is kept.
-    static func create(role: String, label: String?, createdBy: UUID? = nil, on db: any Database) async throws -> String {
+    /// Creates a token (made on the command line, or by the editor `createdBy`) and returns it
+    /// with its id; only its hash is kept.
+    static func create(role: String, scope: String = "import", days: Int = 90, label: String?, createdBy: UUID? = nil,
+                       on db: any Database, now: Date = Date()) async throws -> (token: String, id: UUID) {
         let token = generate()
         let row = APITokenModel()
-        row.tokenHash = hash(token); row.role = role; row.label = label; row.createdAt = Date(); row.createdBy = createdBy
+        row.tokenHash = hash(token); row.role = role; row.label = label; row.createdAt = now; row.createdBy = createdBy
+        row.scope = scope; row.expiresAt = now.addingTimeInterval(TimeInterval(days) * 86_400)
         try await row.create(on: db)
-        return token
+        return (token, row.id!)
+    }
+
+    /// Revokes the tokens an account made (on erasure or loss of its role); returns how many.
+    @discardableResult
+    static func revoke(madeBy supporter: UUID, on db: any Database, now: Date = Date()) async throws -> Int {
+        let tokens = try await APITokenModel.query(on: db).filter(\.$createdBy == supporter).filter(\.$revokedAt == nil).all()
+        for t in tokens { t.revokedAt = now; try await t.update(on: db) }
+        return tokens.count
     }
 }
 
-/// Lets a request through only with a valid, unrevoked editor (or admin) token.
+/// Lets a request through only with a valid, unrevoked, unexpired editor (or admin) token
+/// whose scope covers `scope`; every write made with a token is a security event.
 struct EditorTokenMiddleware: AsyncMiddleware {
+    var scope = "write"
+
     func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
         guard let bearer = request.headers.bearerAuthorization else {
             throw Abort(.unauthorized, headers: ["WWW-Authenticate": "Bearer"],
                         reason: "This endpoint needs an editor's API token: Authorization: Bearer <token> (create one with `vigil token create --role editor`).")
         }
+        guard bearer.token.utf8.count <= 200 else {
+            throw Abort(.unauthorized, headers: ["WWW-Authenticate": "Bearer error=\"invalid_token\""], reason: "The API token is not valid.")
+        }
         let row = try await APITokenModel.query(on: request.db)
             .filter(\.$tokenHash == APIToken.hash(bearer.token)).first()
         guard let row, row.revokedAt == nil else {
+            request.securityLog.record("token.refused", ["reason": row == nil ? "unknown" : "revoked"])
             throw Abort(.unauthorized, headers: ["WWW-Authenticate": "Bearer error=\"invalid_token\""],
                         reason: "The API token is not valid or has been revoked.")
+        }
+        if let expiry = row.expiresAt, expiry <= Date() {
+            request.securityLog.record("token.refused", ["token": row.id!.uuidString.lowercased(), "reason": "expired"])
+            throw Abort(.unauthorized, headers: ["WWW-Authenticate": "Bearer error=\"invalid_token\""],
+                        reason: "The API token has expired; make a new one.")
         }
         guard ["editor", "admin"].contains(row.role) else {
             throw Abort(.forbidden, reason: "This token's role may not write.")
         }
-        return try await next.respond(to: request)
+        let have = APIToken.scopes.firstIndex(of: row.scope) ?? 0, need = APIToken.scopes.firstIndex(of: scope) ?? APIToken.scopes.count
+        guard have >= need else {
+            request.securityLog.record("token.refused", ["token": row.id!.uuidString.lowercased(), "reason": "scope", "scope": row.scope])
+            throw Abort(.forbidden, headers: ["WWW-Authenticate": "Bearer error=\"insufficient_scope\""],
+                        reason: "This token's scope is \(row.scope); this request needs \(scope).")
+        }
+        let response = try await next.respond(to: request)
+        if request.method != .GET, request.method != .HEAD {
+            request.securityLog.record("token.write", ["token": row.id!.uuidString.lowercased(), "method": request.method.rawValue,
+                                                       "path": request.url.path, "status": String(response.status.code)])
+        }
+        return response
     }
 }

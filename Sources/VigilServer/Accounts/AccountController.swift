@@ -3,15 +3,6 @@ import Foundation
 import Vapor
 import VigilCore
 
-/// The client's address: the peer, or — only when the peer is a configured trusted proxy — the
-/// nearest untrusted hop of X-Forwarded-For.
-func clientIP(_ req: Request, trustedProxies: [String]) -> String {
-    let peer = req.remoteAddress?.ipAddress ?? "unknown"
-    guard trustedProxies.contains(peer), let forwarded = req.headers.first(name: "X-Forwarded-For") else { return peer }
-    let hops = forwarded.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-    return hops.reversed().first { !trustedProxies.contains($0) } ?? peer
-}
-
 /// `/signup`, `/verify`, `/login`, `/logout`, `/account`, `/password-reset`.
 /// Every form carries a CSRF token; answers never tell whether an e-mail address has an account.
 struct AccountController: RouteCollection {
@@ -28,9 +19,12 @@ struct AccountController: RouteCollection {
     func boot(routes: any RoutesBuilder) throws {
         routes.get("signup", use: signupForm)
         routes.post("signup", use: signup)
-        routes.get("verify", use: verify)
+        routes.get("verify", use: verifyForm)
+        routes.post("verify", use: verify)
         routes.get("login", use: loginForm)
         routes.post("login", use: login)
+        routes.get("login", "link", use: loginLinkForm)
+        routes.post("login", "link", use: loginLink)
         routes.post("logout", use: logout)
         routes.get("account", use: account)
         routes.post("account", "sessions", ":id", "revoke", use: revokeSession)
@@ -38,7 +32,8 @@ struct AccountController: RouteCollection {
         routes.post("account", "password", use: changePassword)
         routes.post("account", "email", use: changeEmail)
         routes.post("account", "language", use: changeLanguage)
-        routes.get("account", "email", "confirm", use: confirmEmail)
+        routes.get("account", "email", "confirm", use: confirmEmailForm)
+        routes.post("account", "email", "confirm", use: confirmEmail)
         routes.get("password-reset", use: resetForm)
         routes.post("password-reset", use: resetRequest)
         routes.post("password-reset", "new", use: resetPassword)
@@ -56,11 +51,29 @@ struct AccountController: RouteCollection {
         try pages.message(req, title: title, text: text, status: status)
     }
 
-    func clientIP(_ req: Request) -> String { VigilServer.clientIP(req, trustedProxies: trustedProxies) }
+    /// The client's rate-limit address: IPv4, or the /64 of IPv6.
+    func clientIP(_ req: Request) -> String { clientRateAddress(req, trustedProxies: trustedProxies) }
 
-    /// Counts the attempt against every rule, in one commit; 429 when one of them refuses it.
+    /// Counts the attempt against every rule, in one commit; 429 when one of them refuses it (then nothing is written).
     func limited(_ req: Request, _ rules: [RateLimit.Rule]) async throws {
         if let wait = try await RateLimit.hit(rules, on: req.db) { throw RateLimit.refusal(wait: wait) }
+    }
+
+    /// A page with one button that posts `token` to `action`: links in e-mail only show this, so
+    /// that a mail scanner that follows every link changes nothing.
+    func confirmPage(_ req: Request, title: String, text: String, action: String, button: String) throws -> Response {
+        let token = req.query[String.self, at: "token"] ?? ""
+        guard !token.isEmpty, token.count < 200 else {
+            return try message(req, title: strings["verify_bad_title"], text: strings["verify_bad_text"], status: .badRequest)
+        }
+        return try render(req, "confirm", title: title, ["heading": .string(title), "text": .string(text), "action": .string(action),
+                                                         "token": .string(token), "button": .string(button)])
+    }
+
+    /// E-mail addresses are at most 254 characters (RFC 5321); longer input is refused before anything is counted or stored.
+    static func normalisedEmail(_ raw: String?) -> String? {
+        let email = (raw ?? "").trimmingCharacters(in: .whitespaces).lowercased()
+        return email.utf8.count <= 254 ? email : nil
     }
 
     // MARK: - Sign up and verification
@@ -86,8 +99,7 @@ struct AccountController: RouteCollection {
     func signup(req: Request) async throws -> Response {
         let form = try req.content.decode(SignupForm.self)
         try auth.checkCSRF(req, token: form.csrf)
-        try await limited(req, [.init(key: "signup:ip:\(clientIP(req))", limit: 10, window: 3600)])
-        let email = (form.email ?? "").trimmingCharacters(in: .whitespaces).lowercased()
+        let email = String((form.email ?? "").trimmingCharacters(in: .whitespaces).lowercased().prefix(300))
         let name = (form.display_name ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         let country = form.country.flatMap { $0.isEmpty ? nil : $0 }
         let language = form.language ?? "en"
@@ -102,12 +114,13 @@ struct AccountController: RouteCollection {
                 "languages": catalogue.options(selected: catalogue.contains(language) ? language : "en"),
             ])
         }
+        try await limited(req, [req.rateRule("signup:ip:\(clientIP(req))", limit: 10, window: 3600)])
         let hash = try await req.application.threadPool.runIfActive { try passwords.hash(form.password ?? "") }
         try await req.db.writeTransaction { db in
             if let existing = try await SupporterModel.query(on: db).filter(\.$email == email).first() {
                 // Same answer as for a new address; the owner of the address learns of the attempt.
                 try await mailer.enqueue("exists", to: existing.email, language: existing.language,
-                                         values: ["name": existing.displayName, "url": baseURL + "/password-reset"], on: db)
+                                         values: ["name": existing.displayName, "url": baseURL + "/password-reset"], supporter: existing.id, on: db)
                 return
             }
             let row = SupporterModel()
@@ -116,16 +129,16 @@ struct AccountController: RouteCollection {
             try await row.create(on: db)
             let token = try await issueToken(for: row.id!, purpose: "verify", hours: 48, on: db)
             try await mailer.enqueue("verify", to: email, language: language,
-                                     values: ["name": name, "url": "\(baseURL)/verify?token=\(token)"], on: db)
+                                     values: ["name": name, "url": "\(baseURL)/verify?token=\(token)"], supporter: row.id, on: db)
         }
         return try message(req, title: strings["signup_check_title"], text: strings["signup_check_text"])
     }
 
-    func issueToken(for supporter: UUID, purpose: String, hours: Int, on db: any Database) async throws -> String {
+    func issueToken(for supporter: UUID, purpose: String, hours: Int = 0, minutes: Int = 0, on db: any Database) async throws -> String {
         let token = Auth.randomToken()
         let row = AuthTokenModel()
         row.tokenHash = Auth.hash(token); row.supporterID = supporter; row.purpose = purpose
-        row.expiresAt = Date().addingTimeInterval(TimeInterval(hours * 3600))
+        row.expiresAt = Date().addingTimeInterval(TimeInterval(hours * 3600 + minutes * 60))
         try await row.create(on: db)
         return token
     }
@@ -142,8 +155,25 @@ struct AccountController: RouteCollection {
         }
     }
 
+    /// Pending single-use links that must not outlive a change of password: resets, e-mail
+    /// changes and log-in links (one asked for from a stolen session included).
+    static func voidPendingTokens(of supporter: UUID, on db: any Database) async throws {
+        try await AuthTokenModel.query(on: db).filter(\.$supporterID == supporter).filter(\.$usedAt == nil)
+            .group(.or) { $0.filter(\.$purpose == "reset").filter(\.$purpose == "login").filter(\.$purpose, .custom("LIKE"), "email:%") }
+            .delete()
+    }
+
+    func verifyForm(req: Request) async throws -> Response {
+        try confirmPage(req, title: strings["verify_confirm_title"], text: strings["verify_confirm_text"], action: "/verify",
+                        button: strings["verify_confirm_button"])
+    }
+
+    struct TokenForm: Content { var csrf: String?; var token: String? }
+
     func verify(req: Request) async throws -> Response {
-        guard let id = try await redeem(req.query[String.self, at: "token"], purpose: "verify", on: req.db) else {
+        let form = try req.content.decode(TokenForm.self)
+        try auth.checkCSRF(req, token: form.csrf)
+        guard let id = try await redeem(form.token, purpose: "verify", on: req.db) else {
             return try message(req, title: strings["verify_bad_title"], text: strings["verify_bad_text"], status: .badRequest)
         }
         try await req.db.writeTransaction { db in
@@ -163,15 +193,51 @@ struct AccountController: RouteCollection {
         return try render(req, "login", title: strings["login_title"])
     }
 
+    /// Log-in limits. Per account and client address, and per address, they slow an attacker
+    /// without touching the owner, who logs in from elsewhere. Beyond the much higher ceiling per
+    /// account (someone is trying from many addresses) passwords are not checked for a while, and
+    /// the owner logs in with a one-time link mailed to the account's address instead.
+    func loginRules(_ req: Request, email: String) -> (client: [RateLimit.Rule], account: RateLimit.Rule) {
+        let rules = Self.loginRuleKeys(email: email, ip: clientIP(req)).map { req.rateRule($0.key, limit: $0.limit, window: $0.window) }
+        return (Array(rules.prefix(4)), rules[4])
+    }
+
+    /// The log-in limits: four per client (per account and address, per address), then the
+    /// ceiling per account.
+    static func loginRuleKeys(email: String, ip: String) -> [(key: String, limit: Int, window: Int)] {
+        [("login:acct-ip:\(email)|\(ip)", 5, 60), ("login:acct-ip-h:\(email)|\(ip)", 30, 3600),
+         ("login:ip:\(ip)", 30, 60), ("login:ip-h:\(ip)", 300, 3600),
+         ("login:acct:\(email)", 60, 3600)]
+    }
+
     func login(req: Request) async throws -> Response {
         let form = try req.content.decode(LoginForm.self)
         try auth.checkCSRF(req, token: form.csrf)
-        let email = (form.email ?? "").trimmingCharacters(in: .whitespaces).lowercased()
-        let ip = clientIP(req)
-        // At most 5 a minute and 100 an hour reach password verification, per account and per address.
-        try await limited(req, [.init(key: "login:acct:\(email)", limit: 5, window: 60), .init(key: "login:acct-h:\(email)", limit: 100, window: 3600),
-                                .init(key: "login:ip:\(ip)", limit: 5, window: 60), .init(key: "login:ip-h:\(ip)", limit: 100, window: 3600)])
         let password = form.password ?? ""
+        // Nothing is counted or stored for input no account can have.
+        guard let email = Self.normalisedEmail(form.email), password.count <= 128 else {
+            req.securityLog.record("login.failure", ["reason": "malformed"])
+            return try render(req, "login", title: strings["login_title"], status: .unauthorized,
+                              ["errors": .list([.string(strings["login_failed"])])])
+        }
+        let rules = loginRules(req, email: email)
+        let decision = try await req.db.writeTransaction { db -> (wait: Int?, ceiling: Bool) in
+            if let wait = try await RateLimit.check(rules.client, on: db) { return (wait, false) }
+            if try await RateLimit.check([rules.account], on: db) != nil {
+                try await self.mailLoginLink(email: email, req: req, on: db)
+                return (nil, true)
+            }
+            try await RateLimit.record(rules.client + [rules.account], on: db)
+            return (nil, false)
+        }
+        if let wait = decision.wait {
+            req.securityLog.record("login.limited", ["scope": "client"])
+            throw RateLimit.refusal(wait: wait)
+        }
+        if decision.ceiling {
+            req.securityLog.record("login.limited", ["scope": "account"])
+            return try message(req, title: strings["login_link_sent_title"], text: strings["login_link_sent_text"], status: .tooManyRequests)
+        }
         let supporter = try await SupporterModel.query(on: req.db).filter(\.$email == email).first()
         let ok: Bool
         if let supporter, let hash = supporter.passwordHash {
@@ -181,18 +247,51 @@ struct AccountController: RouteCollection {
             ok = false
         }
         guard ok, let supporter, supporter.emailVerifiedAt != nil else {
+            req.securityLog.record("login.failure", account: supporter?.id)
             return try render(req, "login", title: strings["login_title"], status: .unauthorized,
                               ["errors": .list([.string(strings["login_failed"])]), "email": .string(email)])
         }
+        return try await startSession(req, supporter, remember: form.remember != nil, how: "password")
+    }
+
+    func startSession(_ req: Request, _ supporter: SupporterModel, remember: Bool, how: String) async throws -> Response {
         let (token, _) = try await req.db.writeTransaction { db in
-            try await auth.startSession(for: supporter.id!, remember: form.remember != nil, editor: supporter.isEditor,
+            try await auth.startSession(for: supporter.id!, remember: remember, editor: supporter.isEditor,
                                         device: Auth.device(from: req.headers.first(name: .userAgent)), on: db)
         }
+        req.securityLog.record("login.success", account: supporter.id, ["with": how, "role": supporter.role])
         let response = req.redirect(to: supporter.isEditor ? "/editor" : "/account", redirectType: .normal)
         // Editors are never remembered: their cookie ends with the browser.
-        let remembered = form.remember != nil && !supporter.isEditor
+        let remembered = remember && !supporter.isEditor
         response.cookies[auth.sessionCookie] = auth.cookie(token, maxAge: remembered ? Auth.rememberLife : nil)
         return response
+    }
+
+    /// Mails a one-time log-in link to a confirmed account at `email`, at most one every 15
+    /// minutes; for any other address it does nothing (the page says the same either way).
+    func mailLoginLink(email: String, req: Request, on db: any Database) async throws {
+        guard let s = try await SupporterModel.query(on: db).filter(\.$email == email).first(), s.emailVerifiedAt != nil else { return }
+        let rule = req.rateRule("login-link:\(s.id!.uuidString)", limit: 1, window: 900)
+        guard try await RateLimit.check([rule], on: db) == nil else { return }
+        try await RateLimit.record([rule], on: db)
+        let token = try await issueToken(for: s.id!, purpose: "login", minutes: 15, on: db)
+        try await mailer.enqueue("login_link", to: s.email, language: s.language,
+                                 values: ["name": s.displayName, "url": "\(baseURL)/login/link?token=\(token)"], supporter: s.id, on: db)
+    }
+
+    func loginLinkForm(req: Request) async throws -> Response {
+        try confirmPage(req, title: strings["login_link_title"], text: strings["login_link_text"], action: "/login/link",
+                        button: strings["login_link_button"])
+    }
+
+    func loginLink(req: Request) async throws -> Response {
+        let form = try req.content.decode(TokenForm.self)
+        try auth.checkCSRF(req, token: form.csrf)
+        guard let id = try await redeem(form.token, purpose: "login", on: req.db),
+              let supporter = try await SupporterModel.find(id, on: req.db), supporter.emailVerifiedAt != nil else {
+            return try message(req, title: strings["verify_bad_title"], text: strings["login_link_bad_text"], status: .badRequest)
+        }
+        return try await startSession(req, supporter, remember: false, how: "link")
     }
 
     struct CSRFForm: Content { var csrf: String? }
@@ -205,6 +304,7 @@ struct AccountController: RouteCollection {
         }
         let response = req.redirect(to: "/", redirectType: .normal)
         response.cookies[auth.sessionCookie] = auth.cookie("", maxAge: 0)
+        response.headers.replaceOrAdd(name: "Clear-Site-Data", value: "\"cookies\"")
         return response
     }
 
@@ -266,6 +366,7 @@ struct AccountController: RouteCollection {
         }
         let response = req.redirect(to: "/", redirectType: .normal)
         response.cookies[auth.sessionCookie] = auth.cookie("", maxAge: 0)
+        response.headers.replaceOrAdd(name: "Clear-Site-Data", value: "\"cookies\"")
         return response
     }
 
@@ -289,9 +390,11 @@ struct AccountController: RouteCollection {
             guard let s = try await SupporterModel.find(me.supporter.id, on: db) else { return }
             s.passwordHash = hash; s.updatedAt = Date()
             try await s.update(on: db)
-            // Other sessions end; this one stays.
+            // Other sessions end; this one stays. Pending links (an e-mail change asked for from a
+            // stolen session among them) die with the old password.
             try await SessionModel.query(on: db).filter(\.$supporterID == s.id!).filter(\.$id != me.session.id!).delete()
-            try await mailer.enqueue("changed", to: s.email, language: s.language, values: ["name": s.displayName], on: db)
+            try await Self.voidPendingTokens(of: s.id!, on: db)
+            try await mailer.enqueue("changed", to: s.email, language: s.language, values: ["name": s.displayName], supporter: s.id, on: db)
         }
         return try message(req, title: strings["change_password_done"], text: strings["change_password_done_text"])
     }
@@ -303,7 +406,7 @@ struct AccountController: RouteCollection {
         guard try await passwords.reauthenticate(req, me, form.current) else {
             return try message(req, title: strings["change_failed_title"], text: strings["change_wrong_password"], status: .unauthorized)
         }
-        let email = (form.email ?? "").trimmingCharacters(in: .whitespaces).lowercased()
+        let email = String((form.email ?? "").trimmingCharacters(in: .whitespaces).lowercased().prefix(300))
         if let p = EmailAddress.problem(email) {
             return try message(req, title: strings["change_failed_title"], text: p, status: .unprocessableEntity)
         }
@@ -312,10 +415,11 @@ struct AccountController: RouteCollection {
             if !taken {
                 let token = try await issueToken(for: me.supporter.id!, purpose: "email:\(email)", hours: 24, on: db)
                 try await mailer.enqueue("verify", to: email, language: me.supporter.language,
-                                         values: ["name": me.supporter.displayName, "url": "\(baseURL)/account/email/confirm?token=\(token)"], on: db)
+                                         values: ["name": me.supporter.displayName, "url": "\(baseURL)/account/email/confirm?token=\(token)"],
+                                         supporter: me.supporter.id, on: db)
             }
             try await mailer.enqueue("email_change", to: me.supporter.email, language: me.supporter.language,
-                                     values: ["name": me.supporter.displayName], on: db)
+                                     values: ["name": me.supporter.displayName], supporter: me.supporter.id, on: db)
         }
         // The same answer whether or not the new address is taken.
         return try message(req, title: strings["change_email_sent"], text: strings["change_email_sent_text"])
@@ -339,23 +443,38 @@ struct AccountController: RouteCollection {
         return req.redirect(to: "/account", redirectType: .normal)
     }
 
+    func confirmEmailForm(req: Request) async throws -> Response {
+        try confirmPage(req, title: strings["change_email_confirm_title"], text: strings["change_email_confirm_text"],
+                        action: "/account/email/confirm", button: strings["change_email_confirm_button"])
+    }
+
+    /// Moves the account to the new address. Every other session ends, and the old address is told.
     func confirmEmail(req: Request) async throws -> Response {
-        guard let token = req.query[String.self, at: "token"], token.count < 200 else {
+        let form = try req.content.decode(TokenForm.self)
+        try auth.checkCSRF(req, token: form.csrf)
+        guard let token = form.token, token.count < 200 else {
             return try message(req, title: strings["verify_bad_title"], text: strings["verify_bad_text"], status: .badRequest)
         }
-        let changed = try await req.db.writeTransaction { db -> Bool in
+        let current = req.currentSession?.session.id
+        let changed = try await req.db.writeTransaction { db -> UUID? in
             guard let row = try await AuthTokenModel.query(on: db).filter(\.$tokenHash == Auth.hash(token)).first(),
                   row.purpose.hasPrefix("email:"), row.usedAt == nil, row.expiresAt > Date(),
-                  let s = try await SupporterModel.find(row.supporterID, on: db) else { return false }
+                  let s = try await SupporterModel.find(row.supporterID, on: db) else { return nil }
             let email = String(row.purpose.dropFirst(6))
-            guard try await SupporterModel.query(on: db).filter(\.$email == email).first() == nil else { return false }
+            guard try await SupporterModel.query(on: db).filter(\.$email == email).first() == nil else { return nil }
             row.usedAt = Date()
             try await row.update(on: db)
+            let old = s.email
             s.email = email; s.emailVerifiedAt = Date(); s.updatedAt = Date()
             try await s.update(on: db)
-            return true
+            var others = SessionModel.query(on: db).filter(\.$supporterID == s.id!)
+            if let current { others = others.filter(\.$id != current) }
+            try await others.delete()
+            try await mailer.enqueue("email_changed", to: old, language: s.language, values: ["name": s.displayName], supporter: s.id, on: db)
+            return s.id
         }
-        guard changed else { return try message(req, title: strings["verify_bad_title"], text: strings["verify_bad_text"], status: .badRequest) }
+        guard let changed else { return try message(req, title: strings["verify_bad_title"], text: strings["verify_bad_text"], status: .badRequest) }
+        req.securityLog.record("account.email-changed", account: changed)
         return try message(req, title: strings["change_email_done"], text: strings["change_email_done_text"])
     }
 
@@ -374,17 +493,25 @@ struct AccountController: RouteCollection {
     func resetRequest(req: Request) async throws -> Response {
         let form = try req.content.decode(ResetRequestForm.self)
         try auth.checkCSRF(req, token: form.csrf)
-        let email = (form.email ?? "").trimmingCharacters(in: .whitespaces).lowercased()
+        guard let email = Self.normalisedEmail(form.email), EmailAddress.problem(email) == nil else {
+            return try render(req, "password-reset", title: strings["reset_title"], status: .unprocessableEntity,
+                              ["errors": .list([.string(strings["reset_bad_address"])])])
+        }
         let ip = clientIP(req)
         // Known and unknown addresses take the same path: one write transaction that counts the
-        // attempt (and, for a known address, adds the token and the mail) and one commit.
+        // attempt (and, for a known address, adds the token and the mail) and one commit. Over
+        // the limit for the address, the answer is the usual page and nothing is sent, so that
+        // no one can use up the owner's own resets.
         let wait = try await req.db.writeTransaction { db -> Int? in
-            let rules: [RateLimit.Rule] = [.init(key: "reset:ip:\(ip)", limit: 10, window: 3600), .init(key: "reset:acct:\(email)", limit: 3, window: 3600)]
-            if let wait = try await RateLimit.hit(rules, inTransaction: db) { return wait }
+            let client = req.rateRule("reset:ip:\(ip)", limit: 10, window: 3600)
+            if let wait = try await RateLimit.check([client], on: db) { return wait }
+            let account = req.rateRule("reset:acct:\(email)", limit: 3, window: 3600)
+            guard try await RateLimit.check([account], on: db) == nil else { return nil }
+            try await RateLimit.record([client, account], on: db)
             guard let s = try await SupporterModel.query(on: db).filter(\.$email == email).first() else { return nil }
             let token = try await issueToken(for: s.id!, purpose: "reset", hours: 1, on: db)
             try await mailer.enqueue("reset", to: s.email, language: s.language,
-                                     values: ["name": s.displayName, "url": "\(baseURL)/password-reset?token=\(token)"], on: db)
+                                     values: ["name": s.displayName, "url": "\(baseURL)/password-reset?token=\(token)"], supporter: s.id, on: db)
             return nil
         }
         if let wait { throw RateLimit.refusal(wait: wait) }
@@ -406,10 +533,14 @@ struct AccountController: RouteCollection {
             guard let s = try await SupporterModel.find(id, on: db) else { return }
             s.passwordHash = hash; s.emailVerifiedAt = s.emailVerifiedAt ?? Date(); s.updatedAt = Date()
             try await s.update(on: db)
-            // A new password ends every session, and the owner is told.
+            // A new password ends every session (on an account nobody had confirmed too: whoever
+            // signed up with someone else's address loses it) and every other pending link, and
+            // the owner is told.
             try await SessionModel.query(on: db).filter(\.$supporterID == id).delete()
-            try await mailer.enqueue("changed", to: s.email, language: s.language, values: ["name": s.displayName], on: db)
+            try await Self.voidPendingTokens(of: id, on: db)
+            try await mailer.enqueue("changed", to: s.email, language: s.language, values: ["name": s.displayName], supporter: s.id, on: db)
         }
+        req.securityLog.record("account.password-reset", account: id)
         return try message(req, title: strings["reset_done_title"], text: strings["reset_done_text"])
     }
 }

@@ -1,3 +1,4 @@
+import Crypto
 import Fluent
 import Foundation
 import SQLKit
@@ -71,21 +72,70 @@ struct CreateSessionsAndTokens: AsyncMigration {
 
 /// Sliding-window limits kept in the database, so that every Vigil process sees the same
 /// counts: a hit is allowed when fewer than `limit` hits of the key fall in the last `window` seconds.
+///
+/// Keys are stored as a keyed hash (HMAC-SHA256 with the server secret, 128 bits): a row is 32
+/// characters whatever the key was made of, and a copy of the database holds neither e-mail
+/// addresses nor client addresses. A refused request writes nothing.
 enum RateLimit {
-    struct Rule: Sendable { let key: String; let limit: Int; let window: Int }
+    struct Rule: Sendable {
+        /// The stored key: a keyed hash of what is limited.
+        let key: String
+        let limit: Int
+        let window: Int
+
+        init(hashedKey: String, limit: Int, window: Int) { key = hashedKey; self.limit = limit; self.window = window }
+
+        /// A rule on `raw` ("login:ip:192.0.2.1"), hashed with the server secret.
+        init(_ raw: String, limit: Int, window: Int, secret: ServerSecret) {
+            self.init(hashedKey: RateLimit.hashKey(raw, secret: secret), limit: limit, window: window)
+        }
+    }
+
+    static func hashKey(_ raw: String, secret: ServerSecret) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: Data(raw.utf8), using: secret.key(for: "rate-limit"))
+        return mac.prefix(16).map { String(format: "%02x", $0) }.joined()
+    }
 
     /// Counts one hit of each rule's key, in one transaction; nil when all allow it, else the
-    /// seconds to wait (the rules after the first refusal are not counted).
+    /// seconds to wait (and then nothing is counted).
     static func hit(_ rules: [Rule], on db: any Database) async throws -> Int? {
         try await db.writeTransaction { db in try await hit(rules, inTransaction: db) }
     }
 
     /// The same, inside a write transaction the caller holds (so the hits commit with the caller's writes).
-    static func hit(_ rules: [Rule], inTransaction db: any Database) async throws -> Int? {
-        for r in rules {
-            if let wait = try await hit(r.key, limit: r.limit, window: r.window, inTransaction: db) { return wait }
-        }
+    static func hit(_ rules: [Rule], inTransaction db: any Database, now: Date = Date()) async throws -> Int? {
+        if let wait = try await check(rules, on: db, now: now) { return wait }
+        try await record(rules, on: db, now: now)
         return nil
+    }
+
+    /// Whether every rule allows one more hit; nil when they do, else the longest wait. Writes nothing.
+    static func check(_ rules: [Rule], on db: any Database, now: Date = Date()) async throws -> Int? {
+        let nowMS = Int64(now.timeIntervalSince1970 * 1000)
+        let sql = db as! any SQLDatabase
+        var longest: Int?
+        for r in rules {
+            let from = nowMS - Int64(r.window) * 1000
+            let row = try await sql.raw("""
+                SELECT COUNT(*) AS n, MIN(at_ms) AS oldest FROM rate_limits WHERE key = \(bind: r.key) AND at_ms > \(bind: from)
+                """).first()
+            let hits = (try row?.decode(column: "n", as: Int.self)) ?? 0
+            if hits >= r.limit {
+                let oldest = (try? row?.decode(column: "oldest", as: Int64.self)) ?? nowMS
+                let wait = max(1, Int((oldest + Int64(r.window) * 1000 - nowMS + 999) / 1000))
+                longest = max(longest ?? 0, wait)
+            }
+        }
+        return longest
+    }
+
+    /// Counts one hit of each rule (call after `check` allowed it, in the same transaction).
+    static func record(_ rules: [Rule], on db: any Database, now: Date = Date()) async throws {
+        let sql = db as! any SQLDatabase
+        let nowMS = Int64(now.timeIntervalSince1970 * 1000)
+        for r in rules {
+            try await sql.raw("INSERT INTO rate_limits (id, key, at_ms) VALUES (\(bind: UUID()), \(bind: r.key), \(bind: nowMS))").run()
+        }
     }
 
     /// The answer to a request over its limit: 429 with `Retry-After`.
@@ -95,26 +145,16 @@ enum RateLimit {
                      reason: reason ?? "Too many attempts. Please wait \(seconds) seconds and try again.")
     }
 
-    /// Counts one hit of `key` inside the caller's write transaction; nil when allowed, else the seconds to wait.
-    static func hit(_ key: String, limit: Int, window: Int, inTransaction db: any Database, now: Date = Date()) async throws -> Int? {
-        let nowMS = Int64(now.timeIntervalSince1970 * 1000)
-        let from = nowMS - Int64(window) * 1000
-        let sql = db as! any SQLDatabase
-        let row = try await sql.raw("""
-            SELECT COUNT(*) AS n, MIN(at_ms) AS oldest FROM rate_limits WHERE key = \(bind: key) AND at_ms > \(bind: from)
-            """).first()
-        let hits = (try row?.decode(column: "n", as: Int.self)) ?? 0
-        if hits >= limit {
-            let oldest = (try? row?.decode(column: "oldest", as: Int64.self)) ?? nowMS
-            return max(1, Int((oldest + Int64(window) * 1000 - nowMS + 999) / 1000))
-        }
-        try await sql.raw("INSERT INTO rate_limits (id, key, at_ms) VALUES (\(bind: UUID()), \(bind: key), \(bind: nowMS))").run()
-        return nil
-    }
-
     /// Drops hits older than a day (the longest window).
     static func prune(on db: any Database, now: Date = Date()) async throws {
         let sql = db as! any SQLDatabase
         try await sql.raw("DELETE FROM rate_limits WHERE at_ms < \(bind: Int64(now.timeIntervalSince1970 * 1000) - 86_400_000)").run()
+    }
+}
+
+extension Request {
+    /// A rate-limit rule on `raw`, hashed with this server's secret.
+    func rateRule(_ raw: String, limit: Int, window: Int) -> RateLimit.Rule {
+        RateLimit.Rule(raw, limit: limit, window: window, secret: application.serverSecret ?? ServerSecret(keyBytes: Data(count: 32)))
     }
 }

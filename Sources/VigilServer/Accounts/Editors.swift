@@ -45,6 +45,8 @@ struct EditorController: RouteCollection {
         return try await render(req, me)
     }
 
+    func expired(_ t: APITokenModel) -> Bool { t.expiresAt.map { $0 <= Date() } ?? false }
+
     func render(_ req: Request, _ me: CurrentSession, status: HTTPStatus = .ok, extra: [String: TemplateValue] = [:]) async throws -> Response {
         let tokens = try await APITokenModel.query(on: req.db).sort(\.$createdAt, .descending).all()
         let makers = try await SupporterModel.query(on: req.db).filter(\.$id ~~ tokens.compactMap(\.createdBy)).all()
@@ -65,7 +67,10 @@ struct EditorController: RouteCollection {
                     "id": .string(t.id!.uuidString), "label": .string(t.label ?? "—"), "role": .string(t.role),
                     "created": .string(iso.string(from: t.createdAt)),
                     "by": .string(t.createdBy.flatMap { names[$0] } ?? strings["editor_by_cli"]),
-                    "active": .bool(t.revokedAt == nil), "revocable": .bool(t.revokedAt == nil && t.role == "editor"),
+                    "active": .bool(t.revokedAt == nil && !expired(t)), "revocable": .bool(t.revokedAt == nil && t.role == "editor"),
+                    "scope": .string(strings["editor_scope_\(t.scope)"]),
+                    "expires": .string(t.expiresAt.map(iso.string(from:)) ?? "—"),
+                    "state": .string(strings[t.revokedAt != nil ? "editor_token_revoked" : "editor_token_expired"]),
                 ]
             }),
             "mail_pending": .string(String(mail["pending", default: 0] + mail["sending", default: 0])),
@@ -77,7 +82,7 @@ struct EditorController: RouteCollection {
         return try pages.render(req, "editor", title: strings["editor_title"], status: status, values)
     }
 
-    struct TokenForm: Content { var csrf: String?; var label: String?; var current: String? }
+    struct TokenForm: Content { var csrf: String?; var label: String?; var current: String?; var scope: String? }
 
     func createToken(req: Request) async throws -> Response {
         let me = try requireEditor(req)
@@ -91,16 +96,22 @@ struct EditorController: RouteCollection {
         guard try await passwords.reauthenticate(req, me, form.current) else {
             return try await render(req, me, status: .unauthorized, extra: ["errors": .list([.string(strings["change_wrong_password"])])])
         }
-        let token = try await req.db.writeTransaction { db in
-            try await APIToken.create(role: "editor", label: label, createdBy: me.supporter.id, on: db)
+        let scope = form.scope ?? "import"
+        guard APIToken.scopes.contains(scope) else {
+            return try await render(req, me, status: .unprocessableEntity, extra: ["errors": .list([.string(strings["editor_scope_bad"])])])
         }
+        let days = req.application.vigil.tokenLifetimeDays
+        let (token, id) = try await req.db.writeTransaction { db in
+            try await APIToken.create(role: "editor", scope: scope, days: days, label: label, createdBy: me.supporter.id, on: db)
+        }
+        req.securityLog.record("token.created", account: me.supporter.id, ["token": id.uuidString.lowercased(), "role": "editor", "scope": scope])
         // Shown once, on a page no cache keeps.
         return try pages.render(req, "editor-token", title: strings["editor_token_title"], ["token": .string(token), "label": .string(label),
                                                                                               "base": .string(baseURL)])
     }
 
     func revokeToken(req: Request) async throws -> Response {
-        _ = try requireEditor(req)
+        let me = try requireEditor(req)
         try auth.checkCSRF(req, token: try req.content.decode(AccountController.CSRFForm.self).csrf)
         guard let id = req.parameters.get("id").flatMap(UUID.init(uuidString:)) else { throw Abort(.notFound, reason: "There is no such token.") }
         try await req.db.writeTransaction { db in
@@ -109,6 +120,7 @@ struct EditorController: RouteCollection {
             }
             if t.revokedAt == nil { t.revokedAt = Date(); try await t.update(on: db) }
         }
+        req.securityLog.record("token.revoked", account: me.supporter.id, ["token": id.uuidString.lowercased()])
         return req.redirect(to: "/editor", redirectType: .normal)
     }
 }
@@ -139,14 +151,15 @@ struct EditorCommand: AsyncCommand {
                 throw CommandProblem(description: "Give --email with the address of an existing account.")
             }
             let email = raw.lowercased()
-            let message = try await Self.setRole(email: email, editor: signature.action == "grant", on: db)
+            let message = try await Self.setRole(email: email, editor: signature.action == "grant", on: db,
+                                                 log: context.application.securityLog)
             context.console.print(message)
         default:
             throw CommandProblem(description: "Unknown action \"\(signature.action)\": use grant, revoke or list.")
         }
     }
 
-    static func setRole(email: String, editor: Bool, on db: any Database) async throws -> String {
+    static func setRole(email: String, editor: Bool, on db: any Database, log: SecurityLog? = nil) async throws -> String {
         try await db.writeTransaction { db in
             guard let s = try await SupporterModel.query(on: db).filter(\.$email == email).first() else {
                 throw CommandProblem(description: "There is no account with the address \(email); sign up at /signup first.")
@@ -155,11 +168,8 @@ struct EditorCommand: AsyncCommand {
             try await s.update(on: db)
             try await SessionModel.query(on: db).filter(\.$supporterID == s.id!).delete()
             var revoked = 0
-            if !editor {
-                let tokens = try await APITokenModel.query(on: db).filter(\.$createdBy == s.id!).filter(\.$revokedAt == nil).all()
-                for t in tokens { t.revokedAt = Date(); try await t.update(on: db) }
-                revoked = tokens.count
-            }
+            if !editor { revoked = try await APIToken.revoke(madeBy: s.id!, on: db) }
+            log?.record("account.role-changed", account: s.id, ["role": s.role, "tokens_revoked": String(revoked)])
             return editor ? "\(email) is now an editor; their sessions have ended."
                 : "\(email) is a supporter again; their sessions have ended and \(revoked) API token(s) they made are revoked."
         }

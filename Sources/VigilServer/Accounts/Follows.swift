@@ -181,7 +181,7 @@ enum Alerts {
                                      html: Mailer.htmlDocument(language: t.language, title: subject, body: body),
                                      headers: [("List-Unsubscribe", "<\(unsubscribe)>"), ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
                                                ("Content-Language", t.language)],
-                                     from: mailFrom, on: db)
+                                     from: mailFrom, supporter: s.id, on: db)
             sent += 1
         }
         return sent
@@ -263,7 +263,7 @@ enum Digests {
                 try await Outbox.enqueue(to: s.email, subject: strings.format("mail_digest_subject", ["n": String(lines.count)]), text: text, html: nil,
                                          headers: [("List-Unsubscribe", "<\(unsubscribe)>"), ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
                                                    ("Content-Language", strings.language)],
-                                         from: mailFrom, on: db)
+                                         from: mailFrom, supporter: s.id, on: db)
             }
             sent += 1
         }

@@ -74,21 +74,24 @@ struct PrivacyController: RouteCollection {
         guard let me = req.currentSession else { throw Abort.redirect(to: "/login") }
         let form = try req.content.decode(DeleteForm.self)
         try auth.checkCSRF(req, token: form.csrf)
-        let hash = me.supporter.passwordHash ?? ""
-        let password = form.password ?? ""
-        let ok = try await req.application.threadPool.runIfActive { passwords.verify(password, against: hash) }
-        guard ok else {
+        // The one limited re-authentication: a stolen session cannot guess the password here either.
+        guard try await passwords.reauthenticate(req, me, form.password) else {
             return try render(req, "account-delete", title: strings["delete_title"], status: .unauthorized,
                               ["errors": .list([.string(strings["delete_wrong_password"])])])
         }
         try await Self.erase(supporter: me.supporter, on: req.db)
+        req.securityLog.record("account.erased", account: me.supporter.id, ["by": "owner"])
         let r = try render(req, "account-message", title: strings["delete_done_title"], ["heading": .string(strings["delete_done_title"]),
                                                                                      "text": .string(strings["delete_done_text"])])
         r.cookies[auth.sessionCookie] = auth.cookie("", maxAge: 0)
+        r.headers.replaceOrAdd(name: "Clear-Site-Data", value: "\"cookies\"")
         return r
     }
 
-    /// Erases a supporter's personal data everywhere; their action reports stay, anonymous, so counts stay.
+    /// Erases a supporter's personal data everywhere; their action reports stay, anonymous, so
+    /// counts stay. The API tokens they made are revoked (and no longer name them); mail to every
+    /// address the account ever had goes. On SQLite the freed pages are overwritten
+    /// (`secure_delete`) and the journal is checkpointed, so the file keeps no copy of the address.
     static func erase(supporter: SupporterModel, on db: any Database) async throws {
         let id = supporter.id!, email = supporter.email
         try await db.writeTransaction { db in
@@ -96,9 +99,14 @@ struct PrivacyController: RouteCollection {
             try await SessionModel.query(on: db).filter(\.$supporterID == id).delete()
             try await AuthTokenModel.query(on: db).filter(\.$supporterID == id).delete()
             try await FollowModel.query(on: db).filter(\.$supporterID == id).delete()
+            try await APIToken.revoke(madeBy: id, on: db)
             try await APITokenModel.query(on: db).filter(\.$createdBy == id).set(\.$createdBy, to: nil).update()
-            try await OutboxMessageModel.query(on: db).filter(\.$toAddress == email).delete()
+            try await OutboxMessageModel.query(on: db).group(.or) { $0.filter(\.$toAddress == email).filter(\.$supporterID == id) }.delete()
             try await SupporterModel.query(on: db).filter(\.$id == id).delete()
+        }
+        if db.isSQLite, let sql = db as? any SQLDatabase {
+            // Best effort: a reader holding an old snapshot makes the checkpoint partial; the next one finishes it.
+            _ = try? await sql.raw("PRAGMA wal_checkpoint(TRUNCATE)").all()
         }
     }
 

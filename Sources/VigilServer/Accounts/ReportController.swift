@@ -87,7 +87,7 @@ struct ReportController: RouteCollection {
             reports: Set(chosen).sorted().map {
                 PendingReport(documentID: documentID, targetID: $0, channel: channel, key: "\(key):\($0):\(channel.rawValue)", supporterID: supporter)
             },
-            rateKey: "report:ip:\(clientIP(req, trustedProxies: req.application.vigil.trustedProxies))"))
+            rateRule: req.rateRule("report:ip:\(clientRateAddress(req, trustedProxies: req.application.vigil.trustedProxies))", limit: 120, window: 60)))
         switch outcome {
         case .limited(let wait):
             throw RateLimit.refusal(wait: wait, reason: "Too many reports at once; wait \(wait) seconds.")

@@ -32,9 +32,8 @@ struct PendingReport: Sendable {
 /// What one request reports (one report per official it names), and the rate-limit key it counts against.
 struct ReportRequest: Sendable {
     var reports: [PendingReport]
-    var rateKey: String?
-    var rateLimit = 120
-    var rateWindow = 60
+    /// The client's limit (its key already hashed).
+    var rateRule: RateLimit.Rule?
 }
 
 enum ReportOutcome: Sendable, Equatable {
@@ -97,8 +96,7 @@ actor ReportBatcher {
             var results: [ReportOutcome] = []
             var seen: Set<String> = []
             for request in requests {
-                if let key = request.rateKey,
-                   let wait = try await RateLimit.hit(key, limit: request.rateLimit, window: request.rateWindow, inTransaction: db) {
+                if let rule = request.rateRule, let wait = try await RateLimit.hit([rule], inTransaction: db) {
                     results.append(.limited(retryAfter: wait))
                     continue
                 }
@@ -144,7 +142,7 @@ enum ReportTotals {
     static func of(documents: [String], on db: any Database) async throws -> Totals {
         guard !documents.isEmpty else { return Totals() }
         let sql = db as! any SQLDatabase
-        let rows = try await sql.raw("SELECT channel, SUM(count) AS n FROM report_counters WHERE document_id IN (\(binds: documents)) GROUP BY channel").all()
+        let rows = try await sql.raw("SELECT channel, CAST(SUM(count) AS BIGINT) AS n FROM report_counters WHERE document_id IN (\(binds: documents)) GROUP BY channel").all()
         var t = Totals()
         for row in rows {
             let c = try row.decode(column: "channel", as: String.self)
@@ -171,7 +169,7 @@ enum ReportTotals {
 
     static func grandTotal(on db: any Database) async throws -> Int {
         let sql = db as! any SQLDatabase
-        return try await sql.raw("SELECT COALESCE(SUM(count), 0) AS n FROM report_counters").first()?.decode(column: "n", as: Int.self) ?? 0
+        return try await sql.raw("SELECT CAST(COALESCE(SUM(count), 0) AS BIGINT) AS n FROM report_counters").first()?.decode(column: "n", as: Int.self) ?? 0
     }
 }
 

@@ -159,10 +159,14 @@ struct TokenCommand: AsyncCommand {
         var label: String?
         @Option(name: "id", help: "For revoke: the token's id, as shown by list.")
         var id: String?
+        @Option(name: "scope", help: "For create: read, write (cases, documents, targets) or import (bundles too; the default).")
+        var scope: String?
+        @Option(name: "days", help: "For create: days until the token expires (default VIGIL_TOKEN_DAYS, 90).")
+        var days: Int?
     }
     var help: String {
-        "Manages API tokens. `token create --role editor [--label L]` prints a new token once (only its hash is stored); "
-            + "`token list` shows ids, roles and labels; `token revoke --id ID` revokes one."
+        "Manages API tokens. `token create --role editor [--scope read|write|import] [--days N] [--label L]` prints a new token "
+            + "once (only its hash is stored); `token list` shows ids, roles, scopes, expiry and labels; `token revoke --id ID` revokes one."
     }
 
     func run(using context: CommandContext, signature: Signature) async throws {
@@ -172,15 +176,21 @@ struct TokenCommand: AsyncCommand {
             guard let role = signature.role, APIToken.roles.contains(role) else {
                 throw CommandProblem(description: "Give --role editor or --role admin.")
             }
-            let token = try await db.writeTransaction { db in
-                try await APIToken.create(role: role, label: signature.label, on: db)
+            let scope = signature.scope ?? "import"
+            guard APIToken.scopes.contains(scope) else { throw CommandProblem(description: "--scope is read, write or import.") }
+            let days = signature.days ?? context.application.vigil.tokenLifetimeDays
+            guard (1...3650).contains(days) else { throw CommandProblem(description: "--days is a number of days from 1 to 3650.") }
+            let (token, id) = try await db.writeTransaction { db in
+                try await APIToken.create(role: role, scope: scope, days: days, label: signature.label, on: db)
             }
+            context.application.securityLog.record("token.created", ["token": id.uuidString.lowercased(), "role": role, "scope": scope, "by": "cli"])
             context.console.print(token)
             context.console.output("Keep this token safe: it is shown only once.", style: .info, newLine: true)
         case "list":
             for t in try await APITokenModel.query(on: db).sort(\.$createdAt).all() {
-                let state = t.revokedAt == nil ? "active" : "revoked"
-                context.console.print("\(t.id!.uuidString)  \(t.role)  \(state)  \(t.label ?? "")")
+                let state = t.revokedAt != nil ? "revoked" : (t.expiresAt.map { $0 <= Date() } ?? false) ? "expired" : "active"
+                let expiry = t.expiresAt.map { "expires \(ISO8601DateFormatter().string(from: $0))" } ?? ""
+                context.console.print("\(t.id!.uuidString)  \(t.role)  \(t.scope)  \(state)  \(expiry)  \(t.label ?? "")")
             }
         case "revoke":
             guard let raw = signature.id, let id = UUID(uuidString: raw) else {
@@ -193,6 +203,7 @@ struct TokenCommand: AsyncCommand {
                 t.revokedAt = Date()
                 try await t.update(on: db)
             }
+            context.application.securityLog.record("token.revoked", ["token": id.uuidString.lowercased(), "by": "cli"])
             context.console.print("Revoked \(raw).")
         default:
             throw CommandProblem(description: "Unknown action \"\(signature.action)\": use create, list or revoke.")

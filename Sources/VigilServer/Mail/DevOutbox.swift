@@ -2,8 +2,10 @@ import Fluent
 import Foundation
 import Vapor
 
-/// `/dev/outbox`: the queued mail, readable in the browser — registered only in the development
-/// environment, so that a laptop without an SMTP server still shows what would be sent.
+/// `/dev/outbox`: the queued mail, readable in the browser, so that a laptop without an SMTP
+/// server still shows what would be sent. Registered only with `VIGIL_DEV_OUTBOX=1` and no mail
+/// transport, and it answers only loopback clients that came through no proxy: mail holds
+/// password-reset links, and whoever reads them owns the accounts.
 struct DevOutboxController: RouteCollection {
     let views: ViewRenderer
     let strings: Strings
@@ -12,7 +14,17 @@ struct DevOutboxController: RouteCollection {
         routes.get("dev", "outbox", use: list)
     }
 
+    /// A loopback peer, with no sign of a proxy in between.
+    static func isLocal(_ req: Request) -> Bool {
+        guard let peer = req.remoteAddress?.ipAddress else { return false }
+        let address = ClientAddress.normalise(peer)
+        guard address.hasPrefix("127.") || address == "::1" else { return false }
+        return req.headers.first(name: "X-Forwarded-For") == nil && req.headers.first(name: "Forwarded") == nil
+            && req.headers.first(name: "X-Real-IP") == nil
+    }
+
     func list(req: Request) async throws -> Response {
+        guard Self.isLocal(req) else { throw Abort(.notFound) }
         let rows = try await OutboxMessageModel.query(on: req.db).sort(\.$createdAt, .descending).limit(200).all()
         let iso = ISO8601DateFormatter()
         let page = PrivatePage.frame(title: "Mail outbox", description: "Development outbox", strings: strings)

@@ -9,11 +9,14 @@ struct Mailer: Sendable {
     let mailFrom: String
 
     /// A message made of two catalogue entries, `mail_{key}_subject` and `mail_{key}_text`.
-    func enqueue(_ key: String, to address: String, language: String?, values: [String: String], on db: any Database) async throws {
+    /// `supporter`: the account the message is about, so that erasing the account erases its mail
+    /// to every address it ever had.
+    func enqueue(_ key: String, to address: String, language: String?, values: [String: String], supporter: UUID? = nil,
+                 on db: any Database) async throws {
         let t = catalogue.strings(for: language)
         try await Outbox.enqueue(to: address, subject: t.format("mail_\(key)_subject", values),
                                  text: t.format("mail_\(key)_text", values), html: nil,
-                                 headers: [("Content-Language", t.language)], from: mailFrom, on: db)
+                                 headers: [("Content-Language", t.language)], from: mailFrom, supporter: supporter, on: db)
     }
 
     /// A whole HTML document for the HTML alternative: `lang` and `dir` of the message's language.

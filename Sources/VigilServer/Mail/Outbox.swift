@@ -22,7 +22,15 @@ final class OutboxMessageModel: Model, @unchecked Sendable {
     @OptionalField(key: "last_error") var lastError: String?
     @Field(key: "created_at") var createdAt: Date
     @OptionalField(key: "sent_at") var sentAt: Date?
+    /// The account the message was for (nil for mail to no account).
+    @OptionalField(key: "supporter_id") var supporterID: UUID?
     init() {}
+
+    /// Once a message has gone (or will never go), its content has no use left: only the
+    /// envelope stays, for the delivery figures.
+    func dropContent() {
+        textBody = ""; htmlBody = nil; headersJSON = "[]"
+    }
 }
 
 struct CreateMailOutbox: AsyncMigration {
@@ -53,12 +61,27 @@ struct CreateMailOutbox: AsyncMigration {
     }
 }
 
+/// Outbox rows remember their account, so that erasure finds mail to earlier addresses too.
+struct AddOutboxSupporter: AsyncMigration {
+    func prepare(on db: any Database) async throws {
+        try await db.schema("mail_outbox").field("supporter_id", .uuid).update()
+        if let sql = db as? any SQLDatabase {
+            try await sql.create(index: "mail_outbox_supporter_idx").on("mail_outbox").column("supporter_id").run()
+        }
+    }
+    func revert(on db: any Database) async throws {
+        if let sql = db as? any SQLDatabase { try await sql.drop(index: "mail_outbox_supporter_idx").run() }
+        try await db.schema("mail_outbox").deleteField("supporter_id").update()
+    }
+}
+
 enum Outbox {
     /// Adds a message to the outbox on `db` (call it inside the transaction that makes the message necessary).
     @discardableResult
     static func enqueue(to: String, subject: String, text: String, html: String?, headers: [(String, String)] = [],
-                        from: String, on db: any Database, now: Date = Date()) async throws -> OutboxMessageModel {
+                        from: String, supporter: UUID? = nil, on db: any Database, now: Date = Date()) async throws -> OutboxMessageModel {
         let row = OutboxMessageModel()
+        row.supporterID = supporter
         row.toAddress = to; row.subject = subject; row.textBody = text; row.htmlBody = html
         row.headersJSON = String(decoding: try JSONSerialization.data(withJSONObject: headers.map { [$0.0, $0.1] }), as: UTF8.self)
         let domain = MailMessage.address(from).split(separator: "@").last.map(String.init) ?? "localhost"
@@ -115,6 +138,7 @@ struct OutboxWorker: Sendable {
                 try await db.writeTransaction { db in
                     guard let r = try await OutboxMessageModel.find(row.id, on: db) else { return }
                     r.status = "sent"; r.sentAt = now(); r.attempts += 1; r.lastError = nil
+                    r.dropContent()
                     try await r.update(on: db)
                 }
                 delivered += 1
@@ -126,6 +150,7 @@ struct OutboxWorker: Sendable {
                     r.lastError = String(describing: error).prefix(500).description
                     if permanent || r.attempts > Outbox.backoff.count {
                         r.status = "failed"
+                        r.dropContent()
                     } else {
                         r.status = "pending"
                         r.nextAttemptAt = now().addingTimeInterval(Outbox.backoff[r.attempts - 1])
@@ -164,8 +189,7 @@ struct OutboxWorkerLifecycle: LifecycleHandler {
                 if Date().timeIntervalSince(lastHousekeeping) > 3600 {
                     lastHousekeeping = Date()
                     do {
-                        try await PrivacyController.applyRetention(months: months, on: db)
-                        try await RateLimit.prune(on: db)
+                        try await Housekeeping.run(on: db, reportRetentionMonths: months)
                         if let catalogue = app.site?.catalogue, let secret = app.serverSecret {
                             try await Digests.send(on: db, catalogue: catalogue, baseURL: app.vigil.baseURL, mailFrom: app.vigil.mailFrom, secret: secret)
                         }
@@ -178,5 +202,42 @@ struct OutboxWorkerLifecycle: LifecycleHandler {
 
     func shutdownAsync(_ app: Application) async {
         box.task?.cancel()
+    }
+}
+
+/// What the hourly housekeeping of `vigil serve` removes: least data, kept no longer than needed.
+enum Housekeeping {
+    struct Result: Sendable, Equatable {
+        var anonymisedReports = 0, sessions = 0, tokens = 0, unverifiedAccounts = 0
+    }
+
+    /// Accounts whose address nobody confirmed within this long are erased.
+    static let unverifiedLifetime: TimeInterval = 7 * 86_400
+
+    @discardableResult
+    static func run(on db: any Database, reportRetentionMonths: Int, now: Date = Date()) async throws -> Result {
+        var r = Result()
+        r.anonymisedReports = try await PrivacyController.applyRetention(months: reportRetentionMonths, on: db, now: now)
+        try await db.writeTransaction { db in try await RateLimit.prune(on: db, now: now) }
+        r.sessions = try await db.writeTransaction { db in
+            // Past their end, or idle longer than they may be (the shortest idle limit is 30 minutes).
+            let candidates = try await SessionModel.query(on: db)
+                .group(.or) { $0.filter(\.$expiresAt <= now).filter(\.$lastSeenAt <= now.addingTimeInterval(-TimeInterval(Auth.editorIdle))) }
+                .all()
+            let ended = candidates.filter { $0.expiresAt <= now || now.timeIntervalSince($0.lastSeenAt) >= TimeInterval($0.idleSeconds) }
+            guard !ended.isEmpty else { return 0 }
+            try await SessionModel.query(on: db).filter(\.$id ~~ ended.compactMap(\.id)).delete()
+            return ended.count
+        }
+        r.tokens = try await db.writeTransaction { db in
+            let n = try await AuthTokenModel.query(on: db).group(.or) { $0.filter(\.$usedAt != nil).filter(\.$expiresAt <= now) }.count()
+            try await AuthTokenModel.query(on: db).group(.or) { $0.filter(\.$usedAt != nil).filter(\.$expiresAt <= now) }.delete()
+            return n
+        }
+        let stale = try await SupporterModel.query(on: db).filter(\.$emailVerifiedAt == nil)
+            .filter(\.$createdAt <= now.addingTimeInterval(-unverifiedLifetime)).all()
+        for s in stale { try await PrivacyController.erase(supporter: s, on: db) }
+        r.unverifiedAccounts = stale.count
+        return r
     }
 }

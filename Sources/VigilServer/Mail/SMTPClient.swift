@@ -6,6 +6,8 @@ import NIOSSL
 /// Where and how to deliver mail, from `VIGIL_SMTP_URL`:
 /// `smtp://user:pass@host:587` (STARTTLS when the server offers it; `?starttls=required` to insist),
 /// `smtps://user:pass@host:465` (implicit TLS). `?tls_verify=false` skips certificate checks (tests only).
+/// With credentials, `smtp://` requires STARTTLS: a password is never sent in clear unless the
+/// URL says `?auth=plaintext` (a relay on the same machine, say).
 public struct SMTPConfiguration: Sendable, Equatable {
     public enum Security: String, Sendable { case opportunistic, startTLSRequired, implicitTLS }
     public var host: String
@@ -15,6 +17,8 @@ public struct SMTPConfiguration: Sendable, Equatable {
     public var password: String?
     public var verifyCertificates: Bool
     public var heloName: String
+    /// Credentials may cross an unencrypted connection (only with `?auth=plaintext`).
+    public var allowPlaintextAuth = false
 
     public init(url: String, heloName: String = "localhost") throws {
         guard let c = URLComponents(string: url), let scheme = c.scheme, let host = c.host, !host.isEmpty else {
@@ -35,10 +39,13 @@ public struct SMTPConfiguration: Sendable, Equatable {
             case ("starttls", "opportunistic"): break
             case ("tls_verify", "false"): verifyCertificates = false
             case ("tls_verify", "true"): verifyCertificates = true
+            case ("auth", "plaintext"): allowPlaintextAuth = true
             default: throw SMTPError.configuration("VIGIL_SMTP_URL: unknown option \(item.name)=\(item.value ?? "")")
             }
         }
         self.heloName = heloName
+        // Credentials over smtp:// need STARTTLS, unless plain authentication was asked for by name.
+        if username != nil, security == .opportunistic, !allowPlaintextAuth { security = .startTLSRequired }
     }
 }
 
@@ -75,22 +82,49 @@ struct SMTPReply: Sendable {
 }
 
 /// Splits the byte stream into replies: `250-…` lines continue, `250 …` ends a reply.
-final class SMTPReplyDecoder: ByteToMessageDecoder {
+/// Its buffer can be dropped (`reset`) when the connection switches to TLS, so that nothing sent
+/// in clear before the switch is ever read as a reply.
+final class SMTPReplyDecoder: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
     typealias InboundOut = SMTPReply
-    var lines: [String] = []
+    private var buffer = ByteBuffer()
+    private var lines: [String] = []
+    /// A reply line longer than this is not SMTP.
+    static let maxLine = 64 * 1024
 
-    func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        guard let view = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) else { return .needMoreData }
-        let length = view - buffer.readerIndex + 1
-        guard var line = buffer.readString(length: length) else { return .needMoreData }
-        while line.hasSuffix("\n") || line.hasSuffix("\r") { line.removeLast() }
-        guard line.count >= 3, let code = Int(line.prefix(3)) else { throw SMTPError.unexpectedReply(command: "?", code: 0, text: line) }
-        let rest = line.dropFirst(3)
-        lines.append(String(rest.dropFirst()))
-        if rest.first == "-" { return .continue }
-        context.fireChannelRead(wrapInboundOut(SMTPReply(code: code, lines: lines)))
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var incoming = unwrapInboundIn(data)
+        buffer.writeBuffer(&incoming)
+        do {
+            while let reply = try next() { context.fireChannelRead(wrapInboundOut(reply)) }
+            if buffer.readableBytes > Self.maxLine { throw SMTPError.unexpectedReply(command: "?", code: 0, text: "reply line too long") }
+            buffer.discardReadBytes()
+        } catch {
+            reset()
+            context.fireErrorCaught(error)
+        }
+    }
+
+    /// Forgets everything received and not yet handed on (call on the event loop).
+    func reset() {
+        buffer.clear()
         lines = []
-        return .continue
+    }
+
+    private func next() throws -> SMTPReply? {
+        while let newline = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) {
+            let length = newline - buffer.readerIndex + 1
+            guard var line = buffer.readString(length: length) else { return nil }
+            // By scalars: "\r\n" is one Character, so hasSuffix("\n") would not see it.
+            while let last = line.unicodeScalars.last, last == "\n" || last == "\r" { line.unicodeScalars.removeLast() }
+            guard line.count >= 3, let code = Int(line.prefix(3)) else { throw SMTPError.unexpectedReply(command: "?", code: 0, text: String(line.prefix(200))) }
+            let rest = line.dropFirst(3)
+            lines.append(String(rest.dropFirst()))
+            if rest.first == "-" { continue }
+            defer { lines = [] }
+            return SMTPReply(code: code, lines: lines)
+        }
+        return nil
     }
 }
 
@@ -99,6 +133,9 @@ final class SMTPReplyHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = SMTPReply
     var waiting: [EventLoopPromise<SMTPReply>] = []
     var early: [SMTPReply] = []
+
+    /// Forgets replies that arrived before anyone asked (call on the event loop).
+    func discardEarly() { early.removeAll() }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let reply = unwrapInboundIn(data)
@@ -147,19 +184,20 @@ public struct SMTPClient: Sendable {
     public func send(_ message: MailMessage) async throws {
         let config = configuration
         let handler = SMTPReplyHandler()
+        let decoder = SMTPReplyDecoder()
         let implicitTLS = config.security == .implicitTLS ? try tlsHandler() : nil
         let channel = try await ClientBootstrap(group: group)
             .connectTimeout(.seconds(10))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let implicitTLS { try channel.pipeline.syncOperations.addHandler(implicitTLS) }
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(SMTPReplyDecoder()))
+                    try channel.pipeline.syncOperations.addHandler(decoder)
                     try channel.pipeline.syncOperations.addHandler(handler)
                 }
             }
             .connect(host: config.host, port: config.port).get()
         do {
-            try await converse(channel: channel, handler: handler, message: message)
+            try await converse(channel: channel, handler: handler, decoder: decoder, message: message)
             try? await channel.close().get()
         } catch {
             try? await channel.close().get()
@@ -167,7 +205,7 @@ public struct SMTPClient: Sendable {
         }
     }
 
-    private func converse(channel: any Channel, handler: SMTPReplyHandler, message: MailMessage) async throws {
+    private func converse(channel: any Channel, handler: SMTPReplyHandler, decoder: SMTPReplyDecoder, message: MailMessage) async throws {
         let loop = channel.eventLoop
         let deadline = timeout
         func reply() async throws -> SMTPReply {
@@ -198,7 +236,13 @@ public struct SMTPClient: Sendable {
             if offersTLS {
                 _ = try await command("STARTTLS", expect: [220])
                 let tls = try tlsHandler()
-                try await loop.submit { try channel.pipeline.syncOperations.addHandler(tls, position: .first) }.get()
+                // Whatever arrived in clear after the server's 220 (an attacker's injected
+                // replies) is thrown away with the old decoder; only what comes through TLS counts.
+                try await loop.submit {
+                    decoder.reset()
+                    handler.discardEarly()
+                    try channel.pipeline.syncOperations.addHandler(tls, position: .first)
+                }.get()
                 ehlo = try await command("EHLO \(configuration.heloName)", expect: [250])
             } else if configuration.security == .startTLSRequired {
                 throw SMTPError.tlsRequiredButNotOffered

@@ -37,6 +37,15 @@ struct SendmailTransport: Sendable {
     /// whole group is killed (a program that hangs in a child of its own is stopped too).
     /// posix_spawn rather than Foundation's Process: Process waits for every inheritor of its
     /// internal descriptors, so it cannot tell "the program exited" from "its child still runs".
+    /// What a mail program needs and nothing else: a PATH, a locale, a home and a temp directory.
+    static func minimalEnvironment(_ env: [String: String] = ProcessInfo.processInfo.environment) -> [String] {
+        var out = ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"]
+        for key in ["HOME", "LANG", "LC_ALL", "TMPDIR", "TZ", "USER", "LOGNAME"] {
+            if let v = env[key] { out.append("\(key)=\(v)") }
+        }
+        return out
+    }
+
     static func run(path: String, arguments: [String], input: Data, timeout: TimeInterval) throws {
         // A program that exits before reading everything must not kill Vigil with SIGPIPE.
         signal(SIGPIPE, SIG_IGN)
@@ -66,8 +75,11 @@ struct SendmailTransport: Sendable {
         posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
         defer { for a in argv { free(a) } }
+        // A minimal environment: never Vigil's secret key or the database password.
+        let envp = minimalEnvironment().map { strdup($0) } + [nil]
+        defer { for e in envp { free(e) } }
         var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, path, &actions, &attr, argv, environ)
+        let spawned = posix_spawn(&pid, path, &actions, &attr, argv, envp)
         close(inPipe[0]); close(errPipe[1])
         guard spawned == 0 else {
             close(inPipe[1]); close(errPipe[0])

@@ -180,7 +180,27 @@ final class APITokenModel: Model, @unchecked Sendable {
     @OptionalField(key: "revoked_at") var revokedAt: Date?
     /// The editor who made it on the web; nil for tokens made with `vigil token create`.
     @OptionalField(key: "created_by") var createdBy: UUID?
+    /// What the token may do: "read", "write" (cases, documents, targets) or "import" (bundles too).
+    @Field(key: "scope") var scope: String
+    /// After this the token no longer works; nil only for tokens made before expiry existed.
+    @OptionalField(key: "expires_at") var expiresAt: Date?
     init() {}
+}
+
+/// Tokens expire and carry a scope. Tokens that exist keep working for the default lifetime
+/// from the upgrade with the scope they had in effect (`import`: they could do everything).
+struct AddTokenScopeAndExpiry: AsyncMigration {
+    func prepare(on db: any Database) async throws {
+        // One column per statement: SQLite's ALTER TABLE adds one at a time.
+        try await db.schema("api_tokens").field("scope", .string, .required, .sql(.default("import"))).update()
+        try await db.schema("api_tokens").field("expires_at", .datetime).update()
+        try await APITokenModel.query(on: db).filter(\.$expiresAt == nil)
+            .set(\.$expiresAt, to: Date().addingTimeInterval(90 * 86_400)).update()
+    }
+    func revert(on db: any Database) async throws {
+        try await db.schema("api_tokens").deleteField("expires_at").update()
+        try await db.schema("api_tokens").deleteField("scope").update()
+    }
 }
 
 final class ActionReportModel: Model, @unchecked Sendable {

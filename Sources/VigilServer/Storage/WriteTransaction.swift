@@ -35,14 +35,6 @@ enum WriteGate {
     static let sqlite = AsyncLock()
 }
 
-/// Lets caches of this process drop what a committed write may have changed.
-enum WriteNotifications {
-    nonisolated(unsafe) private static var observers: [@Sendable () -> Void] = []
-    private static let lock = NSLock()
-    static func observe(_ f: @escaping @Sendable () -> Void) { lock.withLock { observers.append(f) } }
-    static func didCommit() { for f in lock.withLock({ observers }) { f() } }
-}
-
 extension Database {
     var isSQLite: Bool { (self as? any SQLDatabase)?.dialect.name == "sqlite" }
 
@@ -52,12 +44,6 @@ extension Database {
     /// while the server runs). On PostgreSQL: an ordinary transaction.
     /// Returns only after COMMIT, so an acknowledged write is durable (`synchronous=FULL`).
     func writeTransaction<T: Sendable>(_ body: @escaping @Sendable (any Database) async throws -> T) async throws -> T {
-        let result = try await writeTransactionUncached(body)
-        WriteNotifications.didCommit()
-        return result
-    }
-
-    private func writeTransactionUncached<T: Sendable>(_ body: @escaping @Sendable (any Database) async throws -> T) async throws -> T {
         guard isSQLite else {
             return try await transaction { try await body($0) }
         }
@@ -65,6 +51,9 @@ extension Database {
             try await self.withConnection { conn in
                 let sql = conn as! any SQLDatabase
                 try await sql.raw("PRAGMA busy_timeout = 10000").run()
+                // Deleted rows are overwritten with zeros, not left in free pages: an erased
+                // supporter's address must not survive in the file (a per-connection setting).
+                try await sql.raw("PRAGMA secure_delete = ON").run()
                 try await sql.raw("BEGIN IMMEDIATE").run()
                 do {
                     let result = try await body(conn)

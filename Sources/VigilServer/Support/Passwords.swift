@@ -19,11 +19,14 @@ public struct Passwords: Sendable {
         common = commonList
     }
 
-    public static func bundledCommonList() -> Set<String> {
+    /// Read once per process (10,000 lines).
+    public static func bundledCommonList() -> Set<String> { bundled }
+
+    private static let bundled: Set<String> = {
         guard let url = Bundle.module.url(forResource: "common-passwords", withExtension: "txt", subdirectory: "Resources"),
               let text = try? String(contentsOf: url, encoding: .utf8) else { return [] }
         return Set(text.split(whereSeparator: \.isNewline).map { $0.lowercased() }.filter { !$0.hasPrefix("#") })
-    }
+    }()
 
     /// What is wrong with a new password, in words a person can act on; nil when it is fine.
     public func problem(_ password: String) -> String? {
@@ -31,9 +34,24 @@ public struct Passwords: Sendable {
         if count < 12 { return "Use at least 12 characters; a few words together make a good password." }
         if count > 128 { return "Use at most 128 characters." }
         let lowered = password.lowercased()
-        if common.contains(lowered) { return "This password is in lists of common or leaked passwords; choose another." }
+        if isCommon(lowered) { return "This password is in lists of common or leaked passwords; choose another." }
         if Set(lowered).count <= 2 { return "This password repeats the same characters; choose another." }
         return nil
+    }
+
+    /// In the list as it is, as a listed password with digits or symbols added at the end
+    /// ("iloveyou2024!"), or as a listed password said twice or more ("qwertyqwertyqwerty").
+    func isCommon(_ lowered: String) -> Bool {
+        if common.contains(lowered) { return true }
+        let stem = String(lowered.reversed().drop { !$0.isLetter }.reversed())
+        if stem.count >= 4, stem != lowered, common.contains(stem) { return true }
+        let chars = Array(lowered)
+        for unit in 1...max(1, chars.count / 2) where chars.count % unit == 0 {
+            let head = Array(chars[0..<unit])
+            if stride(from: unit, to: chars.count, by: unit).allSatisfy({ Array(chars[$0..<$0 + unit]) == head }),
+               common.contains(String(head)) { return true }
+        }
+        return false
     }
 
     func prehash(_ password: String) -> String {

@@ -31,9 +31,26 @@ public struct ServerSecret: Sendable {
         var rng = SystemRandomNumberGenerator()
         for i in bytes.indices { bytes[i] = UInt8.random(in: 0...255, using: &rng) }
         let text = Data(bytes).base64EncodedString() + "\n"
-        // Create with owner-only permissions, and never replace an existing file.
-        guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) else {
-            throw Problem(description: "cannot create \(path); set VIGIL_SECRET_KEY or VIGIL_SECRET_FILE")
+        // Created owner-only from the first byte (O_CREAT with mode 0600, under a umask that
+        // cannot widen it) and never over an existing file (O_EXCL): a second process starting at
+        // the same moment reads the winner's secret instead of replacing it.
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        if fd < 0 {
+            if errno == EEXIST {
+                // Another process is writing it: wait for its content.
+                for _ in 0..<50 {
+                    if let data = FileManager.default.contents(atPath: path), !data.isEmpty { return try load(environment: environment) }
+                    usleep(20_000)
+                }
+            }
+            throw Problem(description: "cannot create \(path) (\(String(cString: strerror(errno)))); set VIGIL_SECRET_KEY or VIGIL_SECRET_FILE")
+        }
+        let written = text.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, $0.count - 1) }
+        let synced = fsync(fd) == 0
+        close(fd)
+        guard written == text.utf8.count, synced else {
+            unlink(path)
+            throw Problem(description: "cannot write \(path); set VIGIL_SECRET_KEY or VIGIL_SECRET_FILE")
         }
         return ServerSecret(keyBytes: Data(bytes))
     }

@@ -16,6 +16,11 @@ struct DownloadController: RouteCollection {
     func boot(routes: any RoutesBuilder) throws {
         routes.get("pack.pdf", use: pack)
         routes.get("urgent-actions", ":number", ":part", ":lang", ":file", use: translationLetter)
+        // Letters carry the supporter's name and town: by POST, so that they stay out of
+        // addresses, proxy logs and browser history. Making a letter changes nothing, so it needs
+        // no CSRF token, and the document page stays the same for everyone.
+        routes.post("urgent-actions", ":number", ":part", "letter", use: postLetter)
+        routes.post("urgent-actions", ":number", ":part", ":lang", "letter", use: postLetter)
     }
 
     enum Format: String { case pdf, docx
@@ -76,7 +81,7 @@ struct DownloadController: RouteCollection {
         let key = "file|\(format.rawValue)|\(paper.rawValue)|\(doc.id)"
         let response = try await cache.respondBytes(to: req, key: key, contentType: format.contentType, cacheControl: "public, max-age=300") {
             let printable = try await printable(req, number: number, doc: doc)
-            return try await req.application.threadPool.runIfActive {
+            return try await req.application.renderPool.run {
                 format == .pdf ? try PDFRenderer.render(printable, options: .init(paper: paper)) : try DOCXRenderer.render(printable)
             }
         }
@@ -86,40 +91,61 @@ struct DownloadController: RouteCollection {
 
     func translationLetter(req: Request) async throws -> Response {
         let raw = req.parameters.get("number") ?? ""
-        guard let number = UANumber(slug: raw) else { throw Abort(.notFound) }
+        guard UANumber(slug: raw) != nil else { throw Abort(.notFound) }
         let file = req.parameters.get("file") ?? ""
         guard file == "letter" || file.hasPrefix("letter.") else { throw Abort(.notFound) }
-        let lang = req.parameters.get("lang") ?? ""
-        guard LanguageTag.problem(lang) == nil else { throw Abort(.notFound) }
-        return try await letter(req, number: number, part: req.parameters.get("part") ?? "", language: lang, file: file)
+        throw Self.letterByGet
     }
 
-    /// `…/initial/letter.pdf?target=ID&name=…&town=…&initials=1` (or `…/letter?format=docx`).
-    func letter(_ req: Request, number: UANumber, part: String, language: String?, file: String) async throws -> Response {
-        let format: Format
-        if let (_, f) = Self.split(file) { format = f } else {
-            guard let f = Format(rawValue: req.query[String.self, at: "format"] ?? "pdf") else {
-                throw Abort(.badRequest, reason: "format is pdf or docx.")
-            }
-            format = f
+    /// Letters used to be made by GET, with the name in the address; say how to make one now.
+    static let letterByGet = Abort(.methodNotAllowed, headers: ["Allow": "POST"],
+                                   reason: "Letters are made with the form on the document page, so that your name stays out of web addresses. Open the document and use \"Write your letter\".")
+
+    struct LetterForm: Content {
+        var target: String?; var name: String?; var town: String?; var initials: String?; var format: String?; var paper: String?
+    }
+
+    /// `POST …/initial/letter` (or `…/initial/ru/letter`) with `target`, `name`, `town`, `initials`, `format`, `paper`.
+    func postLetter(req: Request) async throws -> Response {
+        let raw = req.parameters.get("number") ?? ""
+        guard let number = UANumber(slug: raw) else { throw Abort(.notFound, reason: "There is no such urgent action.") }
+        let lang = req.parameters.get("lang")
+        if let lang, LanguageTag.problem(lang) != nil { throw Abort(.notFound, reason: "There is no such translation.") }
+        // Every field has a default: an empty post makes the letter to the first official, unsigned.
+        let form = (req.body.data?.readableBytes ?? 0) == 0 ? LetterForm() : try req.content.decode(LetterForm.self)
+        return try await letter(req, number: number, part: req.parameters.get("part") ?? "", language: lang, form: form)
+    }
+
+    func letter(_ req: Request, number: UANumber, part: String, language: String?, form: LetterForm) async throws -> Response {
+        guard let format = Format(rawValue: form.format ?? "pdf") else {
+            throw Abort(.badRequest, reason: "format is pdf or docx.")
         }
         let (doc, all) = try await findDocument(req, number: number, part: part, language: language)
         guard let ta = doc.takeAction, !ta.targets.isEmpty else {
             throw Abort(.notFound, reason: "This document asks for no letters.")
         }
-        let targetID = req.query[String.self, at: "target"] ?? ta.targets[0].target
+        let targetID = form.target ?? ta.targets[0].target
         guard ta.targets.contains(where: { $0.target == targetID }), let target = try await Store(db: req.db).target(id: targetID) else {
             throw Abort(.badRequest, reason: "target must be one of the officials this document names.")
         }
-        func field(_ key: String) throws -> String? {
-            guard let v = req.query[String.self, at: key]?.trimmingCharacters(in: .whitespacesAndNewlines), !v.isEmpty else { return nil }
+        func field(_ key: String, _ value: String?) throws -> String? {
+            guard let v = value?.trimmingCharacters(in: .whitespacesAndNewlines), !v.isEmpty else { return nil }
             guard v.count <= 80, !v.unicodeScalars.contains(where: { $0.value < 0x20 }) else {
                 throw Abort(.badRequest, reason: "\(key) must be at most 80 characters, on one line.")
             }
             return v
         }
-        let name = try field("name"), town = try field("town")
-        let initials = ["1", "on", "true", "yes"].contains(req.query[String.self, at: "initials"] ?? "")
+        let name = try field("name", form.name), town = try field("town", form.town)
+        let initials = ["1", "on", "true", "yes"].contains(form.initials ?? "")
+        guard DisplayName.problem(name ?? "") == nil, DisplayName.problem(town ?? "") == nil else {
+            throw Abort(.badRequest, reason: "name and town must not contain control characters.")
+        }
+        // Each letter is a render of its own (never cached): a client may make a few a minute.
+        let ip = clientRateAddress(req, trustedProxies: req.application.vigil.trustedProxies)
+        if let wait = try await RateLimit.hit([req.rateRule("letter:ip:\(ip)", limit: 20, window: 60),
+                                               req.rateRule("letter:ip-h:\(ip)", limit: 200, window: 3600)], on: req.db) {
+            throw RateLimit.refusal(wait: wait, reason: "You have made many letters in a short time; wait \(wait) seconds and try again.")
+        }
         // The model letter in the target's preferred language when a translation exists.
         var letterDoc = doc
         if let preferred = target.languages.first(where: { l in all.contains { $0.sequence == doc.sequence && $0.language == l && $0.takeAction?.letter != nil } }),
@@ -128,8 +154,8 @@ struct DownloadController: RouteCollection {
         }
         let letter = AppealLetter(number: number, document: letterDoc, target: target, senderName: name, senderTown: town,
                                   initialsOnly: initials, date: PartialDate(Date()), url: baseURL + SitePaths.document(number, doc))
-        let paper = try paper(req)
-        let data = try await req.application.threadPool.runIfActive {
+        guard let paper = PaperSize(rawValue: (form.paper ?? "a4").lowercased()) else { throw Abort(.badRequest, reason: "paper is a4 or letter.") }
+        let data = try await req.application.renderPool.run {
             format == .pdf ? try PDFRenderer.render(letter: letter, options: .init(paper: paper)) : try DOCXRenderer.render(letter: letter)
         }
         // Personal: never cached, by us or by anyone on the way.
@@ -139,32 +165,39 @@ struct DownloadController: RouteCollection {
         ], body: .init(data: data))
     }
 
-    /// All open urgent actions matching the list's filters, in one PDF with a cover and contents.
+    /// All open urgent actions matching the list's filters, in one PDF with a cover and contents:
+    /// exactly the actions the list page shows for the same filters (a match in a translation
+    /// brings in its urgent action too), each with its newest original document. The cache key
+    /// is what the pack holds, not the query, so `q=a` and `q=a!` share one render.
     func pack(req: Request) async throws -> Response {
         var filters = try SiteController.parseFilters(req, extra: ["paper"])
         filters.status = .open
         filters.page = 1
         let paper = try paper(req)
-        let key = "pack|\(paper.rawValue)|\(SitePaths.list(filters.query))"
+        let data = SiteData(db: req.db)
+        let ids = try await data.filter(filters).ids
+        let matched = Set(try await data.documents(ids: ids).filter { $0.uaStatus == .open }.map(\.number))
+        guard !matched.isEmpty else { throw Abort(.notFound, reason: "No open urgent action matches these filters.") }
+        let limit = req.application.vigil.maxPackActions
+        guard matched.count <= limit else {
+            throw Abort(.unprocessableEntity, reason: "These filters match \(matched.count) open urgent actions; a pack holds at most \(limit). Narrow the filters (a country, a theme or a search) and try again.")
+        }
+        // The newest original document of each matched urgent action.
+        let chains = try await Store(db: req.db).documents(urgentActionIDs: matched.map(\.slug))
+        var latest: [String: Document] = [:]
+        for c in chains where c.document.translationOf == nil && (latest[c.uaID]?.sequence ?? -1) < c.document.sequence {
+            latest[c.uaID] = c.document
+        }
+        let chosen = matched.sorted(by: >).compactMap { n in latest[n.slug].map { (n, $0) } }
+        let key = "pack|\(paper.rawValue)|" + chosen.map(\.1.id).joined(separator: ",")
         let response = try await cache.respondBytes(to: req, key: key, contentType: "application/pdf", cacheControl: "public, max-age=300") {
-            let data = SiteData(db: req.db)
-            let ids = try await data.filter(filters).ids
-            let rows = try await data.documents(ids: ids).filter { $0.document.translationOf == nil && $0.uaStatus == .open }
-            // The newest document of each urgent action.
-            var latest: [UANumber: SiteData.DocumentRow] = [:]
-            for r in rows where (latest[r.number]?.document.sequence ?? -1) < r.document.sequence { latest[r.number] = r }
-            guard !latest.isEmpty else { throw Abort(.notFound, reason: "No open urgent action matches these filters.") }
             var docs: [PrintableDocument] = []
-            for r in latest.values.sorted(by: { $0.number > $1.number }) {
-                docs.append(try await printable(req, number: r.number, doc: r.document))
-            }
+            for (number, doc) in chosen { docs.append(try await printable(req, number: number, doc: doc)) }
             let today = PartialDate(Date())
-            var lines = [DateText.english(today), "\(docs.count) open urgent action\(docs.count == 1 ? "" : "s")"]
-            let described = filters.query.filter { $0.key != "status" }.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }
-            if !described.isEmpty { lines.append(described.joined(separator: " · ")) }
+            let lines = [DateText.english(today), "\(docs.count) open urgent action\(docs.count == 1 ? "" : "s")"]
             let cover = PDFRenderer.Cover(title: "Letter-writing pack", lines: lines)
             let documents = docs
-            return try await req.application.threadPool.runIfActive {
+            return try await req.application.renderPool.run {
                 try PDFRenderer.render(documents: documents, cover: cover, options: .init(paper: paper), title: "Letter-writing pack",
                                        date: today, language: "en")
             }

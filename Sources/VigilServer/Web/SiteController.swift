@@ -38,8 +38,11 @@ struct SiteController: RouteCollection {
         return .object(o)
     }
 
-    func render(_ req: Request, template: String, key: String, _ build: () async throws -> [String: TemplateValue]) async throws -> Response {
-        try await cache.respond(to: req, key: key, contentType: "text/html; charset=utf-8", cacheControl: "public, max-age=60") {
+    /// A cached page; `counts`: it shows action counts, so a new report renders it again (within a second).
+    func render(_ req: Request, template: String, key: String, counts: Bool = false,
+                _ build: @escaping @Sendable () async throws -> [String: TemplateValue]) async throws -> Response {
+        try await cache.respond(to: req, key: key, contentType: "text/html; charset=utf-8", cacheControl: "public, max-age=60",
+                                depends: counts ? .contentAndCounts : .content) {
             var context = try await build()
             context["t"] = strings.templateValue
             return try views.render(template, .object(context))
@@ -82,7 +85,7 @@ struct SiteController: RouteCollection {
 
     func home(req: Request) async throws -> Response {
         let today = Self.today()
-        return try await render(req, template: "home", key: "home|\(today)") {
+        return try await render(req, template: "home", key: "home|\(today)", counts: true) {
             let data = SiteData(db: req.db)
             let open = try await data.filter(.init(status: .open)).ids
             let latest = try await data.filter(.init()).ids.prefix(6)
@@ -252,7 +255,7 @@ struct SiteController: RouteCollection {
             return try await downloads.document(req, number: number, part: part, language: nil, format: format)
         }
         if let rawLang, rawLang == "letter" || rawLang.hasPrefix("letter.") {
-            return try await downloads.letter(req, number: number, part: rawPart, language: nil, file: rawLang)
+            throw DownloadController.letterByGet
         }
         if let rawLang, let (lang, format) = DownloadController.split(rawLang) {
             guard LanguageTag.problem(lang) == nil else { throw Abort(.notFound, reason: "There is no such translation.") }
@@ -264,7 +267,7 @@ struct SiteController: RouteCollection {
         if let rawLang, LanguageTag.problem(rawLang) != nil { throw Abort(.notFound, reason: "There is no such translation.") }
         let today = Self.today()
         let key = "doc|\(today)|\(number.slug)|\(rawPart)|\(rawLang ?? "")"
-        return try await render(req, template: "document", key: key) {
+        return try await render(req, template: "document", key: key, counts: true) {
             let all = try await Store(db: req.db).documents(urgentActionIDs: [number.slug]).map(\.document)
             let candidates = all.filter { $0.kind == kind && (sequence == nil || $0.sequence == sequence) }
             let doc: Document?

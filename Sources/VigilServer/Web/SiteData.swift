@@ -115,15 +115,19 @@ struct SiteData {
         var latest = Date(timeIntervalSince1970: 0)
         for table in ["documents", "cases", "targets", "urgent_actions"] {
             let row = try await sql.raw("SELECT COUNT(*) AS n, MAX(updated_at) AS m FROM \(ident: table)").first()
-            let n = (try? row?.decode(column: "n", as: Int.self)) ?? 0
-            let m = (try? row?.decode(column: "m", as: Date?.self)) ?? nil
+            let n = try row?.decode(column: "n", as: Int.self) ?? 0
+            let m = try row?.decode(column: "m", as: Date?.self) ?? nil
             if let m, m > latest { latest = m }
             parts.append("\(n):\(m?.timeIntervalSince1970 ?? 0)")
         }
-        // Report totals change pages too; the stamp is read at most once a second, so pages
-        // show new totals within a second without re-rendering on every report.
-        let reports = try await sql.raw("SELECT COALESCE(SUM(count), 0) AS n FROM report_counters").first()
-        parts.append("r\((try? reports?.decode(column: "n", as: Int.self)) ?? 0)")
         return (parts.joined(separator: "|"), latest)
+    }
+
+    /// A stamp that changes whenever report totals change (pages that show counts depend on it).
+    /// `SUM` of an integer column is NUMERIC on PostgreSQL: cast, so both databases give an integer.
+    func countsStamp() async throws -> String {
+        let sql = db as! any SQLDatabase
+        let row = try await sql.raw("SELECT CAST(COALESCE(SUM(count), 0) AS BIGINT) AS n, COUNT(*) AS k FROM report_counters").first()
+        return "r\(try row?.decode(column: "n", as: Int.self) ?? 0):\(try row?.decode(column: "k", as: Int.self) ?? 0)"
     }
 }

@@ -32,11 +32,11 @@ final class SiteResources: Sendable {
         let catalogue = try Catalogue.load(directory: root + "Resources/Locales")
         let views = ViewRenderer(directories: dirs)
         // Parse every built-in template now, so a broken override fails at start, not on a visitor.
-        for name in ["home", "list", "document", "case", "outcomes", "error", "layout/head", "layout/foot", "partials/ua-card", "dev-outbox", "signup", "login", "account", "account-message", "password-reset", "password-new", "report", "follow", "unsubscribe", "privacy", "account-delete", "editor", "editor-token"] {
+        for name in ["home", "list", "document", "case", "outcomes", "error", "layout/head", "layout/foot", "partials/ua-card", "dev-outbox", "signup", "login", "account", "account-message", "password-reset", "password-new", "report", "follow", "unsubscribe", "privacy", "account-delete", "editor", "editor-token", "confirm"] {
             _ = try views.template(name)
         }
-        let cache = PageCache(enabled: configuration.pageCache)
-        WriteNotifications.observe { [weak cache] in cache?.invalidate() }
+        // No write hook: only a change of published content invalidates, through the content stamp.
+        let cache = PageCache(enabled: configuration.pageCache, maxBytes: configuration.cacheBytes)
         return SiteResources(views: views, catalogue: catalogue, cache: cache)
     }
 }

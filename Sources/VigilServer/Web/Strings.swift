@@ -11,9 +11,7 @@ public struct Strings: Sendable {
     public subscript(_ key: String) -> String { table[key] ?? key }
 
     public func format(_ key: String, _ values: [String: String]) -> String {
-        var s = self[key]
-        for (k, v) in values { s = s.replacingOccurrences(of: "{\(k)}", with: v) }
-        return s
+        Placeholders.fill(self[key], values)
     }
 
     var templateValue: TemplateValue { .object(table.mapValues { .string($0) }) }

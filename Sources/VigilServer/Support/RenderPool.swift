@@ -1,0 +1,53 @@
+import Foundation
+import NIOPosix
+import Vapor
+
+/// The threads that render PDFs and Word files, apart from the application's thread pool: a
+/// burst of downloads queues here and never delays password hashing, which runs on the other.
+/// The queue is bounded: beyond `maxWaiting` renders waiting, a request is answered 503 with
+/// `Retry-After` instead of waiting without end.
+final class RenderPool: @unchecked Sendable {
+    let pool: NIOThreadPool
+    let maxWaiting: Int
+    private let lock = NSLock()
+    private var waiting = 0
+
+    init(threads: Int = System.coreCount, maxWaiting: Int = 64) {
+        pool = NIOThreadPool(numberOfThreads: max(1, threads))
+        self.maxWaiting = maxWaiting
+        pool.start()
+    }
+
+    func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        let admitted = lock.withLock { () -> Bool in
+            guard waiting < maxWaiting else { return false }
+            waiting += 1
+            return true
+        }
+        guard admitted else {
+            throw Abort(.serviceUnavailable, headers: ["Retry-After": "5"],
+                        reason: "Many documents are being prepared right now; please try again in a few seconds.")
+        }
+        defer { lock.withLock { waiting -= 1 } }
+        return try await pool.runIfActive(work)
+    }
+
+    func shutdown() async {
+        try? await pool.shutdownGracefully()
+    }
+}
+
+extension Application {
+    private struct RenderPoolKey: StorageKey { typealias Value = RenderPool }
+    /// Made in `configure`; shut down with the application.
+    var renderPool: RenderPool {
+        get { storage[RenderPoolKey.self]! }
+        set { storage[RenderPoolKey.self] = newValue }
+    }
+}
+
+struct RenderPoolLifecycle: LifecycleHandler {
+    func shutdownAsync(_ app: Application) async {
+        await app.renderPool.shutdown()
+    }
+}
