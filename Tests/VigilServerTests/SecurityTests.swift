@@ -477,6 +477,19 @@ struct SecurityTests {
         }
     }
 
+    @Test func lettersAreLimitedPerClient() async throws {
+        try await withApp { app in
+            try await loadDemo(app)
+            let b = Browser(app)
+            var statuses: [HTTPStatus] = []
+            for _ in 0..<21 {
+                statuses.append(try await b.post("/urgent-actions/126-19/initial/letter", ["format": "docx", "target": "ru-prosecutor-general"]).0.status)
+            }
+            #expect(statuses.prefix(20).allSatisfy { $0 == .ok })
+            #expect(statuses.last == .tooManyRequests)
+        }
+    }
+
     // 18. PostgreSQL's SUM.
     @Test(arguments: TestStorage.available) func pagesAndTotalsAnswerAfterAReport(storage: TestStorage) async throws {
         try await withApp(storage) { app in
