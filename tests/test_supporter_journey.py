@@ -142,6 +142,9 @@ def test_mail_can_go_through_a_sendmail_program(tmp_path):
     relay = pathlib.Path(__file__).with_name("sendmail_relay.py")
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env.update(VIGIL_DATABASE_PATH=str(tmp_path / "vigil.sqlite"), LOG_LEVEL="warning", VIGIL_SENDMAIL=str(relay),
+               # The relay finds the test SMTP server through this variable; the mail program gets
+               # no other of Vigil's environment.
+               VIGIL_SENDMAIL_ENV="VIGIL_TEST_SMTP_PLAIN",
                VIGIL_MAIL_FROM="Vigil <vigil@example.org>", VIGIL_SECRET_FILE=str(tmp_path / "secret"))
     vigil = Vigil(env)
     vigil.run("migrate", "--yes")

@@ -33,6 +33,8 @@ public struct VigilConfiguration: Sendable {
     public var tokenLifetimeDays: Int = 90
     /// Most urgent actions in one letter-writing pack.
     public var maxPackActions: Int = 40
+    /// Variables passed to the sendmail program besides the minimal set (`VIGIL_SENDMAIL_ENV`).
+    public var sendmailEnvironment: [String] = []
     /// PostgreSQL schemas to use instead of the server's default (tests give each run its own).
     public var postgresSearchPath: [String]?
     /// Bytes of rendered pages, feeds and documents kept in memory (`VIGIL_CACHE_MB`).
@@ -86,6 +88,13 @@ public struct VigilConfiguration: Sendable {
                 throw Problem(description: "VIGIL_SENDMAIL must be the absolute path of an executable sendmail-compatible program (like /usr/sbin/sendmail); \(sendmail) is not.")
             }
             c.sendmailPath = sendmail
+        }
+        if let names = value("VIGIL_SENDMAIL_ENV") {
+            let list = names.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            if let bad = list.first(where: { SendmailTransport.neverPassed.contains($0) }) {
+                throw Problem(description: "VIGIL_SENDMAIL_ENV may not pass \(bad) to the mail program.")
+            }
+            c.sendmailEnvironment = list
         }
         if let from = value("VIGIL_MAIL_FROM") { c.mailFrom = from }
         c.viewsDirectory = value("VIGIL_VIEWS")

@@ -427,6 +427,9 @@ struct SecurityTests {
     @Test func theMailProgramGetsAMinimalEnvironment() {
         let env = SendmailTransport.minimalEnvironment(["VIGIL_SECRET_KEY": "s", "DATABASE_URL": "postgres://u:p@h/d", "HOME": "/root", "PATH": "/x"])
         #expect(env.contains("HOME=/root") && !env.joined().contains("VIGIL_SECRET_KEY") && !env.joined().contains("postgres://"))
+        let asked = SendmailTransport.minimalEnvironment(["VIGIL_SECRET_KEY": "s", "RELAY": "r"], passing: ["RELAY", "VIGIL_SECRET_KEY"])
+        #expect(asked.contains("RELAY=r") && !asked.joined().contains("VIGIL_SECRET_KEY"))
+        #expect(throws: VigilConfiguration.Problem.self) { try VigilConfiguration.fromEnvironment(["VIGIL_SENDMAIL_ENV": "HOME,DATABASE_URL"]) }
     }
 
     // 15. Password list.

@@ -176,7 +176,7 @@ struct OutboxWorkerLifecycle: LifecycleHandler {
             let client = SMTPClient(configuration: try SMTPConfiguration(url: url))
             worker = OutboxWorker(db: app.db, sender: { try await client.send($0) }, from: app.vigil.mailFrom)
         } else if let path = app.vigil.sendmailPath {
-            let transport = SendmailTransport(path: path)
+            let transport = SendmailTransport(path: path, passEnvironment: app.vigil.sendmailEnvironment)
             worker = OutboxWorker(db: app.db, sender: { try await transport.send($0) }, from: app.vigil.mailFrom)
         }
         let logger = app.logger, db = app.db, months = app.vigil.reportRetentionMonths

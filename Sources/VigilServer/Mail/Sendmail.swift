@@ -15,16 +15,19 @@ struct SendmailError: Error, CustomStringConvertible {
 struct SendmailTransport: Sendable {
     let path: String
     var timeout: TimeInterval = 60
+    /// Further variables the program may see (`VIGIL_SENDMAIL_ENV`), beside the minimal set.
+    var passEnvironment: [String] = []
 
     func send(_ message: MailMessage) async throws {
         // Local mail programs expect local line endings.
         let data = Data(message.rendered().replacingOccurrences(of: "\r\n", with: "\n").utf8)
         let arguments = ["-i", "-f", MailMessage.address(message.from), "--", MailMessage.address(message.to)]
         let (path, timeout) = (self.path, self.timeout)
+        let environment = Self.minimalEnvironment(passing: passEnvironment)
         try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
             DispatchQueue.global().async {
                 do {
-                    try Self.run(path: path, arguments: arguments, input: data, timeout: timeout)
+                    try Self.run(path: path, arguments: arguments, input: data, timeout: timeout, environment: environment)
                     done.resume()
                 } catch {
                     done.resume(throwing: error)
@@ -37,16 +40,21 @@ struct SendmailTransport: Sendable {
     /// whole group is killed (a program that hangs in a child of its own is stopped too).
     /// posix_spawn rather than Foundation's Process: Process waits for every inheritor of its
     /// internal descriptors, so it cannot tell "the program exited" from "its child still runs".
-    /// What a mail program needs and nothing else: a PATH, a locale, a home and a temp directory.
-    static func minimalEnvironment(_ env: [String: String] = ProcessInfo.processInfo.environment) -> [String] {
-        var out = ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"]
-        for key in ["HOME", "LANG", "LC_ALL", "TMPDIR", "TZ", "USER", "LOGNAME"] {
+    /// What a mail program needs and nothing else: a PATH, a locale, a home and a temp directory,
+    /// and the variables the operator named in `VIGIL_SENDMAIL_ENV` (never Vigil's secret or the
+    /// database URL: the configuration refuses those names).
+    static func minimalEnvironment(_ env: [String: String] = ProcessInfo.processInfo.environment, passing: [String] = []) -> [String] {
+        var out = ["PATH=\(env["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin")"]
+        for key in ["HOME", "LANG", "LC_ALL", "TMPDIR", "TZ", "USER", "LOGNAME"] + passing where !neverPassed.contains(key) {
             if let v = env[key] { out.append("\(key)=\(v)") }
         }
         return out
     }
 
-    static func run(path: String, arguments: [String], input: Data, timeout: TimeInterval) throws {
+    static let neverPassed: Set<String> = ["VIGIL_SECRET_KEY", "VIGIL_SECRET_FILE", "DATABASE_URL", "VIGIL_SMTP_URL"]
+
+    static func run(path: String, arguments: [String], input: Data, timeout: TimeInterval,
+                    environment: [String] = minimalEnvironment()) throws {
         // A program that exits before reading everything must not kill Vigil with SIGPIPE.
         signal(SIGPIPE, SIG_IGN)
         var inPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1]
@@ -76,7 +84,7 @@ struct SendmailTransport: Sendable {
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
         defer { for a in argv { free(a) } }
         // A minimal environment: never Vigil's secret key or the database password.
-        let envp = minimalEnvironment().map { strdup($0) } + [nil]
+        let envp = environment.map { strdup($0) } + [nil]
         defer { for e in envp { free(e) } }
         var pid: pid_t = 0
         let spawned = posix_spawn(&pid, path, &actions, &attr, argv, envp)
