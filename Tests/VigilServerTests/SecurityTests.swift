@@ -493,6 +493,18 @@ struct SecurityTests {
         }
     }
 
+    @Test func anonymousReportsKeepOnlyTheirHour() async throws {
+        try await withApp { app in
+            try await loadDemo(app)
+            let b = Browser(app)
+            _ = try await b.post("/report", ["document": "ua-126-19-0-en", "channel": "letter", "key": "hour-test-key-1", "targets[]": "ru-prosecutor-general"],
+                                 csrfFrom: "/report?document=ua-126-19-0-en")
+            let report = try #require(try await ActionReportModel.query(on: app.db).first())
+            #expect(report.supporterID == nil)
+            #expect(report.createdAt.timeIntervalSince1970.truncatingRemainder(dividingBy: 3600) == 0)
+        }
+    }
+
     // 18. PostgreSQL's SUM.
     @Test(arguments: TestStorage.available) func pagesAndTotalsAnswerAfterAReport(storage: TestStorage) async throws {
         try await withApp(storage) { app in

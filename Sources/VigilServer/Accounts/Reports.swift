@@ -108,7 +108,7 @@ actor ReportBatcher {
                     try await sql.raw("""
                         INSERT INTO action_reports (id, document_id, target_id, channel, idempotency_key, supporter_id, created_at)
                         VALUES (\(bind: UUID()), \(bind: r.documentID), \(bind: r.targetID), \(bind: r.channel.rawValue), \(bind: r.key),
-                                \(bind: r.supporterID), \(bind: Date()))
+                                \(bind: r.supporterID), \(bind: ReportTime.stored(for: r.supporterID)))
                         """).run()
                     try await ReportTotals.bump(document: r.documentID, channel: r.channel.rawValue, by: 1, on: sql)
                     anyNew = true
@@ -117,6 +117,16 @@ actor ReportBatcher {
             }
             return results
         }
+    }
+}
+
+/// When a report is kept as made. An anonymous report keeps only its hour: written in the same
+/// commit as the rate-limit hit of its client's address, an exact time would tie the two rows
+/// together for anyone who holds the database and the server secret.
+enum ReportTime {
+    static func stored(for supporter: UUID?, now: Date = Date()) -> Date {
+        guard supporter == nil else { return now }
+        return Date(timeIntervalSince1970: (now.timeIntervalSince1970 / 3600).rounded(.down) * 3600)
     }
 }
 
