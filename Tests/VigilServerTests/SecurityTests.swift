@@ -140,6 +140,19 @@ struct SecurityTests {
         }
     }
 
+    @Test(arguments: TestStorage.available) func spentHitsArePrunedAsSoonAsTheirWindowEnds(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
+            let secret = try #require(app.serverSecret)
+            let now = Date()
+            try await RateLimit.record([RateLimit.Rule("report:ip:192.0.2.1", limit: 120, window: 60, secret: secret),
+                                        RateLimit.Rule("login:ip-h:192.0.2.1", limit: 300, window: 3600, secret: secret)], on: app.db, now: now)
+            try await RateLimit.prune(on: app.db, now: now.addingTimeInterval(61))
+            #expect(try await countRows(app, "rate_limits") == 1, "the minute's hit is gone, the hour's stays")
+            try await RateLimit.prune(on: app.db, now: now.addingTimeInterval(3601))
+            #expect(try await countRows(app, "rate_limits") == 0)
+        }
+    }
+
     @Test func aRefusedRequestWritesNothing() async throws {
         try await withApp { app in
             let b = Browser(app)

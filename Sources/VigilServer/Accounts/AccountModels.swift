@@ -70,6 +70,21 @@ struct CreateSessionsAndTokens: AsyncMigration {
     }
 }
 
+/// Each hit remembers when its window ends, so that it is pruned as soon as it no longer counts.
+struct AddRateLimitExpiry: AsyncMigration {
+    func prepare(on db: any Database) async throws {
+        // Rows from before have no end: 0 prunes them at once (they were at most a day old).
+        try await db.schema("rate_limits").field("expires_ms", .int64, .required, .sql(.default(0))).update()
+        if let sql = db as? any SQLDatabase {
+            try await sql.create(index: "rate_limits_expires_idx").on("rate_limits").column("expires_ms").run()
+        }
+    }
+    func revert(on db: any Database) async throws {
+        if let sql = db as? any SQLDatabase { try await sql.drop(index: "rate_limits_expires_idx").run() }
+        try await db.schema("rate_limits").deleteField("expires_ms").update()
+    }
+}
+
 /// Sliding-window limits kept in the database, so that every Vigil process sees the same
 /// counts: a hit is allowed when fewer than `limit` hits of the key fall in the last `window` seconds.
 ///
@@ -134,7 +149,10 @@ enum RateLimit {
         let sql = db as! any SQLDatabase
         let nowMS = Int64(now.timeIntervalSince1970 * 1000)
         for r in rules {
-            try await sql.raw("INSERT INTO rate_limits (id, key, at_ms) VALUES (\(bind: UUID()), \(bind: r.key), \(bind: nowMS))").run()
+            let expires = nowMS + Int64(r.window) * 1000
+            try await sql.raw("""
+                INSERT INTO rate_limits (id, key, at_ms, expires_ms) VALUES (\(bind: UUID()), \(bind: r.key), \(bind: nowMS), \(bind: expires))
+                """).run()
         }
     }
 
@@ -145,10 +163,11 @@ enum RateLimit {
                      reason: reason ?? "Too many attempts. Please wait \(seconds) seconds and try again.")
     }
 
-    /// Drops hits older than a day (the longest window).
+    /// Drops hits whose window has passed: they can no longer refuse anything, and a row that
+    /// is gone cannot tie an address's hash to anything else written at that moment.
     static func prune(on db: any Database, now: Date = Date()) async throws {
         let sql = db as! any SQLDatabase
-        try await sql.raw("DELETE FROM rate_limits WHERE at_ms < \(bind: Int64(now.timeIntervalSince1970 * 1000) - 86_400_000)").run()
+        try await sql.raw("DELETE FROM rate_limits WHERE expires_ms <= \(bind: Int64(now.timeIntervalSince1970 * 1000))").run()
     }
 }
 

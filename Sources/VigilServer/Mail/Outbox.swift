@@ -181,10 +181,15 @@ struct OutboxWorkerLifecycle: LifecycleHandler {
         }
         let logger = app.logger, db = app.db, months = app.vigil.reportRetentionMonths
         box.task = Task {
-            var lastHousekeeping = Date.distantPast
+            var lastHousekeeping = Date.distantPast, lastPrune = Date.distantPast
             while !Task.isCancelled {
                 if let worker {
                     do { try await worker.runOnce() } catch { logger.warning("mail outbox: \(error)") }
+                }
+                // Spent rate-limit hits go every minute (a report's within two minutes of it).
+                if Date().timeIntervalSince(lastPrune) > 60 {
+                    lastPrune = Date()
+                    do { try await db.writeTransaction { db in try await RateLimit.prune(on: db) } } catch { logger.warning("rate limits: \(error)") }
                 }
                 if Date().timeIntervalSince(lastHousekeeping) > 3600 {
                     lastHousekeeping = Date()

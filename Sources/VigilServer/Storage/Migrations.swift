@@ -9,7 +9,7 @@ enum Migrations {
         CreateTargets(), CreateCases(), CreatePeople(), CreateTimelineEvents(), CreateUrgentActions(),
         CreateDocuments(), CreateSupporters(), CreateAPITokens(), CreateActionReports(), CreateFollows(),
         CreateReplies(), CreateSearchIndex(), CreateMailOutbox(), CreateSessionsAndTokens(), CreateReportCounters(), AddDigests(), AddFollowLanguage(), AddEditors(),
-        AddOutboxSupporter(), AddTokenScopeAndExpiry(),
+        AddOutboxSupporter(), AddTokenScopeAndExpiry(), AddRateLimitExpiry(),
     ]
 }
 
