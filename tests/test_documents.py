@@ -216,6 +216,17 @@ def test_the_letter_writing_pack(server, tmp_path):
     assert "UA 88/26" in cn and "UA 77/26" not in cn
     get(server, "/pack.pdf?country=RU", expect=404)
     get(server, "/pack.pdf?colour=red", expect=400)
+    # The pack holds exactly the open actions the list shows for the same search, matches found
+    # only in a translation included.
+    for q in ["rights", "права", "release"]:
+        listed = set(re.findall(r"UA \d+/\d\d", get(server, "/urgent-actions?" + urllib.parse.urlencode({"q": q, "status": "open"})).decode()))
+        status, body = server.request("GET", "/pack.pdf?" + urllib.parse.urlencode({"q": q}))
+        if not listed:
+            assert status == 404
+            continue
+        assert status == 200
+        held = set(re.findall(r"UA \d+/\d\d", pdftotext(body, tmp_path)))
+        assert held == listed, (q, held, listed)
 
 
 def test_documents_are_cached_with_etags(server):

@@ -107,31 +107,42 @@ final class PageCache: @unchecked Sendable {
             lock.withLock { builds += 1 }
             return (Self.make(try await build(), stamp: stamp, modified: modified, modifiedHTTP: modifiedHTTP), true)
         }
-        let flightKey = key + "\u{0}" + stamp
-        let (task, built): (Task<Entry, any Error>, Bool) = lock.withLock {
+        enum Found { case stored(Entry), running(Task<Entry, any Error>, flightKey: String), started(Task<Entry, any Error>, flightKey: String) }
+        // A hit, the hot path, is one dictionary lookup under the lock: no task, no key building.
+        let found: Found = lock.withLock {
             clock += 1
             if var e = entries[key], e.stamp == stamp {
                 e.lastUsed = clock
                 entries[key] = e
-                return (Task { e }, false)
+                return .stored(e)
             }
-            if let running = building[flightKey] { return (running, false) }
+            let flightKey = key + "\u{0}" + stamp
+            if let running = building[flightKey] { return .running(running, flightKey: flightKey) }
             builds += 1
             let t = Task { () throws -> Entry in
                 Self.make(try await build(), stamp: stamp, modified: modified, modifiedHTTP: modifiedHTTP)
             }
             building[flightKey] = t
-            return (t, true)
+            return .started(t, flightKey: flightKey)
         }
-        do {
-            let e = try await task.value
-            lock.withLock {
-                if building.removeValue(forKey: flightKey) != nil { store(key, e) }
+        switch found {
+        case .stored(let e):
+            return (e, false)
+        case .running(let task, _):
+            // Another request renders it and stores it; wait for that render.
+            return (try await task.value, false)
+        case .started(let task, let flightKey):
+            do {
+                let e = try await task.value
+                lock.withLock {
+                    building.removeValue(forKey: flightKey)
+                    store(key, e)
+                }
+                return (e, true)
+            } catch {
+                lock.withLock { _ = building.removeValue(forKey: flightKey) }
+                throw error
             }
-            return (e, built)
-        } catch {
-            lock.withLock { _ = building.removeValue(forKey: flightKey) }
-            throw error
         }
     }
 
