@@ -87,7 +87,16 @@ struct SendmailTransport: Sendable {
         let envp = environment.map { strdup($0) } + [nil]
         defer { for e in envp { free(e) } }
         var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, path, &actions, &attr, argv, envp)
+        var spawned = posix_spawn(&pid, path, &actions, &attr, argv, envp)
+        // ETXTBSY: the program file is still open for writing somewhere (being replaced by an
+        // upgrade, or a descriptor inherited by another process's fork for a moment). Wait a
+        // little rather than count a busy file as a failed delivery.
+        var tries = 0
+        while spawned == ETXTBSY, tries < 50 {
+            usleep(20_000)
+            tries += 1
+            spawned = posix_spawn(&pid, path, &actions, &attr, argv, envp)
+        }
         close(inPipe[0]); close(errPipe[1])
         guard spawned == 0 else {
             close(inPipe[1]); close(errPipe[0])
