@@ -18,6 +18,12 @@ public struct UrgentAction: Hashable, Sendable {
         self.number = number; self.status = status; self.documents = documents
     }
 
+    /// The status an urgent action has once published: an outcome closes it, whatever status it
+    /// was given. `kinds` are the kinds of all its documents, stored and new.
+    public static func status(_ declared: UrgentActionStatus, documentKinds kinds: some Sequence<DocumentKind>) -> UrgentActionStatus {
+        kinds.contains(.outcome) ? .closed : declared
+    }
+
     static func read(_ value: JSONValue, path: String, diagnostics d: Diagnostics) -> UrgentAction? {
         guard var r = ObjectReader(value, path: path, diagnostics: d) else { return nil }
         defer { r.finish() }

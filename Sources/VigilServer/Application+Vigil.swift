@@ -4,12 +4,6 @@ import FluentSQLiteDriver
 import Vapor
 
 extension Application {
-    private struct SecretKey: StorageKey { typealias Value = ServerSecret }
-    var serverSecret: ServerSecret? {
-        get { storage[SecretKey.self] }
-        set { storage[SecretKey.self] = newValue }
-    }
-
     private struct ConfigurationKey: StorageKey { typealias Value = VigilConfiguration }
 
     /// The configuration this application was set up with.
@@ -29,8 +23,7 @@ public func configure(_ app: Application, _ configuration: VigilConfiguration) a
     app.reportBatcher = ReportBatcher(db: app.db)
     app.renderPool = RenderPool()
     app.lifecycle.use(RenderPoolLifecycle())
-    app.site = try SiteResources.load(app: app, configuration: configuration)
-    app.serverSecret = try ServerSecret.load()
+    app.vigilServices = try VigilServices.build(app: app, configuration: configuration)
     configureMiddleware(app, configuration)
     try registerRoutes(app)
     registerCommands(app)
@@ -60,9 +53,7 @@ func configureMiddleware(_ app: Application, _ configuration: VigilConfiguration
     app.middleware.use(SecurityHeadersMiddleware(tls: configuration.tls))
     app.middleware.use(VigilErrorMiddleware(environment: app.environment))
     app.middleware.use(FileMiddleware(publicDirectory: app.directory.publicDirectory, defaultFile: nil))
-    if let secret = app.serverSecret {
-        app.middleware.use(SessionMiddleware(auth: Auth(secret: secret, tls: configuration.tls)))
-    }
+    app.middleware.use(SessionMiddleware(auth: app.vigilServices.auth))
     // Forms need kilobytes; the API's writes and bundles get `maxBodyBytes` route by route.
     app.routes.defaultMaxBodySize = ByteCount(integerLiteral: configuration.maxFormBytes)
 }

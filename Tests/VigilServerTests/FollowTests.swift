@@ -104,8 +104,8 @@ struct FollowTests {
             let update = #"{"id":"ua-88-26-1-en","sequence":1,"kind":"update","language":"en","published":"2026-11-20","title":"Li Wei charged","body":"Charged."}"#
             #expect(try await send(app, .POST, "/api/v1/urgent-actions/88-26/documents", headers: try await editorHeaders(app), json: update).status == .created)
             #expect(try await lastMail(to: "weekly@example.org", app)?.subject == "Confirm your e-mail address", "no immediate alert")
-            let site = try #require(app.site)
-            let secret = try #require(app.serverSecret)
+            let site = app.vigilServices
+            let secret = app.vigilServices.secret
             let now = Date().addingTimeInterval(60)
             #expect(try await Digests.send(now: now, on: app.db, catalogue: site.catalogue, baseURL: "http://127.0.0.1:8080", mailFrom: "v@example.org", secret: secret) == 1)
             let digest = try #require(try await lastMail(to: "weekly@example.org", app))

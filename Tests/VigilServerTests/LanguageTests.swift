@@ -146,7 +146,7 @@ struct LanguageTests {
             for body in [update2, ru2] {
                 #expect(try await send(app, .POST, "/api/v1/urgent-actions/77-26/documents", headers: try await editorHeaders(app), json: body).status == .created)
             }
-            let site = try #require(app.site), secret = try #require(app.serverSecret)
+            let site = app.vigilServices, secret = site.secret
             #expect(try await Digests.send(now: Date().addingTimeInterval(60), on: app.db, catalogue: site.catalogue,
                                            baseURL: "http://127.0.0.1:8080", mailFrom: "v@example.org", secret: secret) == 1)
             let digest = try #require(try await lastMail(to: "weekly@example.org", app))

@@ -48,7 +48,7 @@ struct SecurityTests {
     @Test(arguments: TestStorage.available) func writesThatAreNotContentLeaveRenderedDocumentsAlone(storage: TestStorage) async throws {
         try await withApp(storage) { app in
             try await loadDemo(app)
-            let cache = try #require(app.site?.cache)
+            let cache = app.vigilServices.cache
             #expect(try await send(app, .GET, "/urgent-actions/126-19/initial.pdf").status == .ok)
             let builds = cache.buildCount
             // A refused log-in, a report and a session: none of them is content.
@@ -68,7 +68,7 @@ struct SecurityTests {
     @Test func manyRequestsForAMissingEntryRenderItOnce() async throws {
         try await withApp { app in
             try await loadDemo(app)
-            let cache = try #require(app.site?.cache)
+            let cache = app.vigilServices.cache
             let before = cache.buildCount
             try await withThrowingTaskGroup(of: HTTPStatus.self) { group in
                 for _ in 0..<8 { group.addTask { try await send(app, .GET, "/urgent-actions/126-19/outcome.pdf").status } }
@@ -81,7 +81,7 @@ struct SecurityTests {
     @Test func theCacheIsBoundedInBytes() async throws {
         try await withApp(.sqlite, configure: { $0.cacheBytes = 40_000 }) { app in
             try await loadDemo(app)
-            let cache = try #require(app.site?.cache)
+            let cache = app.vigilServices.cache
             for path in ["/", "/urgent-actions", "/urgent-actions/126-19/initial", "/urgent-actions/126-19/outcome", "/outcomes",
                          "/cases/crimean-tatar-defenders-kuku", "/feed.atom", "/sitemap.xml"] {
                 _ = try await send(app, .GET, path)
@@ -93,7 +93,7 @@ struct SecurityTests {
     @Test func packsAreKeyedByWhatTheyHoldAndCapped() async throws {
         try await withApp { app in
             try await loadDemo(app)
-            let cache = try #require(app.site?.cache)
+            let cache = app.vigilServices.cache
             let first = try await send(app, .GET, "/pack.pdf?q=rights")
             #expect(first.status == .ok)
             let builds = cache.buildCount
@@ -142,7 +142,7 @@ struct SecurityTests {
 
     @Test(arguments: TestStorage.available) func spentHitsArePrunedAsSoonAsTheirWindowEnds(storage: TestStorage) async throws {
         try await withApp(storage) { app in
-            let secret = try #require(app.serverSecret)
+            let secret = app.vigilServices.secret
             let now = Date()
             try await RateLimit.record([RateLimit.Rule("report:ip:192.0.2.1", limit: 120, window: 60, secret: secret),
                                         RateLimit.Rule("login:ip-h:192.0.2.1", limit: 300, window: 3600, secret: secret)], on: app.db, now: now)
@@ -202,7 +202,7 @@ struct SecurityTests {
                 AccountController.loginRuleKeys(email: "ana@example.org", ip: ip)
             }
             // Fill the attacker's per-account-and-address limit: the owner's address is untouched.
-            let secret = try #require(app.serverSecret)
+            let secret = app.vigilServices.secret
             let attackerRules = rules("203.0.113.7").map { RateLimit.Rule($0.key, limit: $0.limit, window: $0.window, secret: secret) }
             for _ in 0..<5 { _ = try await RateLimit.hit([attackerRules[0]], on: app.db) }
             #expect(try await RateLimit.check([attackerRules[0]], on: app.db) != nil)
@@ -466,7 +466,7 @@ struct SecurityTests {
             // A squatter's session (say, made before verification was required) ends when the owner resets.
             let squatter = try #require(try await SupporterModel.query(on: app.db).first())
             _ = try await app.db.writeTransaction { db in
-                try await Auth(secret: app.serverSecret!, tls: false).startSession(for: squatter.id!, remember: true, device: "x", on: db)
+                try await Auth(secret: app.vigilServices.secret, tls: false).startSession(for: squatter.id!, remember: true, device: "x", on: db)
             }
             let owner = Browser(app)
             _ = try await owner.post("/password-reset", ["email": "victim@example.org"], csrfFrom: "/password-reset")

@@ -6,9 +6,10 @@ import VigilCore
 
 /// `/api/v1`: cases, urgent actions, documents, targets and bundles in the shapes of the
 /// interchange format.
-struct APIController: RouteCollection {
+struct APIController: RouteCollection, UsesServices {
+    let services: VigilServices
     /// Largest JSON body a write accepts (`VIGIL_MAX_BODY_BYTES`); forms elsewhere take far less.
-    var maxBodyBytes = 8 * 1024 * 1024
+    var maxBodyBytes: Int { services.configuration.maxBodyBytes }
 
     func boot(routes: any RoutesBuilder) throws {
         let v1 = routes.grouped("api", "v1")
@@ -36,13 +37,10 @@ struct APIController: RouteCollection {
         v1.grouped(EditorTokenMiddleware(scope: "import")).on(.POST, "bundles", body: body, use: importBundle)
     }
 
-    /// Writes published content in one transaction, then lets this process's page cache see the
-    /// change at once (other processes see it within a second, through the content stamp).
-    /// Writes that are not content — accounts, reports, rate limits — never touch the cache.
-    func publishing<T: Sendable>(_ req: Request, _ body: @escaping @Sendable (any Database) async throws -> T) async throws -> T {
-        let result = try await req.db.writeTransaction(body)
-        req.application.site?.cache.contentChanged()
-        return result
+    /// Every write goes through the publisher: checked, written in one transaction with its
+    /// alerts and its publishing-log entry, and the cached pages it affects dropped.
+    func publish(_ req: Request, _ change: Publisher.Change) async throws -> Publisher.Result {
+        try await publisher.publish(change, by: req.publishingAuthor, on: req.db)
     }
 
     // MARK: - OpenAPI
@@ -105,17 +103,8 @@ struct APIController: RouteCollection {
     }
 
     func createCase(req: Request) async throws -> Response {
-        let body = try jsonBody(req)
-        let kase = try readCase(body)
-        let summary = try await publishing(req) { db in
-            if try await CaseModel.find(kase.id, on: db) != nil {
-                throw Abort(.conflict, reason: "Case \"\(kase.id)\" already exists; use PUT /api/v1/cases/\(kase.id) to replace it.")
-            }
-            let summary = try await Store(db: db).importBundle(VigilBundle(cases: [kase]), paths: ([], ["$"]))
-            try await Alerts.enqueue(createdDocuments: summary.createdDocuments, on: db, app: req.application)
-            return summary
-        }
-        _ = summary
+        let kase = try readCase(try jsonBody(req))
+        _ = try await publish(req, .createCase(kase))
         let stored = try await Store(db: req.db).cases(ids: [kase.id]).first!
         return jsonResponse(stored.json, status: .created, location: "/api/v1/cases/\(kase.id)")
     }
@@ -128,16 +117,10 @@ struct APIController: RouteCollection {
         guard kase.id == id else {
             throw ValidationError([.init(path: "$.id", message: "is \"\(kase.id)\" but the URL names \"\(id)\"")])
         }
-        let summary = try await publishing(req) { db in
-            let summary = try await Store(db: db).importBundle(VigilBundle(cases: [kase]), paths: ([], ["$"]))
-            try await Alerts.enqueue(createdDocuments: summary.createdDocuments, on: db, app: req.application)
-            return summary
-        }
+        let result = try await publish(req, .replaceCase(kase))
         let stored = try await Store(db: req.db).cases(ids: [id]).first!
-        return jsonResponse(stored.json, status: summary.created > 0 && isNewCase(summary) ? .created : .ok)
+        return jsonResponse(stored.json, status: result.createdSubject ? .created : .ok)
     }
-
-    private func isNewCase(_ s: WriteSummary) -> Bool { s.updated == 0 && s.unchanged == 0 }
 
     func readCase(_ body: JSONValue) throws -> Case {
         let d = Diagnostics()
@@ -292,39 +275,7 @@ struct APIController: RouteCollection {
         let doc = Document.read(body, path: "$", diagnostics: d)
         try d.throwIfAny()
         guard let doc else { throw Abort(.badRequest, reason: "The document could not be read.") }
-        if let id, doc.id != id {
-            throw ValidationError([.init(path: "$.id", message: "is \"\(doc.id)\" but the URL names \"\(id)\"")])
-        }
-        let created = try await publishing(req) { db -> Bool in
-            guard let ua = try await UrgentActionModel.find(number.slug, on: db) else {
-                throw Abort(.notFound, reason: "There is no \(number.label); create it as part of its case (PUT /api/v1/cases/{id}).")
-            }
-            let existing = try await DocumentModel.find(doc.id, on: db)
-            if id == nil, existing != nil {
-                throw Abort(.conflict, reason: "Document \"\(doc.id)\" already exists; use PUT to replace it.")
-            }
-            var status = UrgentActionStatus(rawValue: ua.status) ?? .open
-            if doc.kind == .outcome { status = .closed }
-            let store = Store(db: db)
-            let stub = Case(id: ua.caseID, title: "-", countries: [],
-                            urgentActions: [UrgentAction(number: number, status: status, documents: [doc])])
-            let state = try await store.existingState(cases: [stub], targets: [])
-            let issues = ReferenceRules.check(targets: [], cases: [.init(stub, path: "$")], existing: state)
-                .map { ValidationIssue(path: $0.path.replacingOccurrences(of: "$.urgent_actions[0].documents[0]", with: "$")
-                                        .replacingOccurrences(of: "$.urgent_actions[0]", with: "$.urgent_action"), message: $0.message) }
-            if !issues.isEmpty { throw ValidationError(issues) }
-            let summary = try await store.write(urgentAction: UrgentAction(number: number, status: status, documents: [doc]), caseID: ua.caseID)
-            if summary.created + summary.updated > 0, let c = try await CaseModel.find(ua.caseID, on: db) {
-                c.updatedAt = Date()
-                try await c.update(on: db)
-            }
-            // A newly published document: tell the people who follow the case, its countries or themes.
-            if existing == nil, let catalogue = req.application.site?.catalogue, let secret = req.application.serverSecret {
-                _ = try await Alerts.enqueue(document: doc, number: number, caseID: ua.caseID, on: db, catalogue: catalogue,
-                                             baseURL: req.application.vigil.baseURL, mailFrom: req.application.vigil.mailFrom, secret: secret)
-            }
-            return existing == nil
-        }
+        let created = try await publish(req, .document(number, doc, replacing: id)).createdSubject
         let stored = try await documentJSON(ids: [doc.id], db: req.db).first!
         return jsonResponse(stored, status: created ? .created : .ok,
                             location: created ? "/api/v1/urgent-actions/\(number.slug)/documents/\(doc.id)" : nil)
@@ -364,12 +315,7 @@ struct APIController: RouteCollection {
 
     func createTarget(req: Request) async throws -> Response {
         let target = try readTarget(try jsonBody(req))
-        try await publishing(req) { db in
-            if try await TargetModel.find(target.id, on: db) != nil {
-                throw Abort(.conflict, reason: "Target \"\(target.id)\" already exists; use PUT /api/v1/targets/\(target.id) to replace it.")
-            }
-            _ = try await Store(db: db).write(target: target)
-        }
+        _ = try await publish(req, .createTarget(target))
         return jsonResponse(target.json, status: .created, location: "/api/v1/targets/\(target.id)")
     }
 
@@ -381,20 +327,15 @@ struct APIController: RouteCollection {
         guard target.id == id else {
             throw ValidationError([.init(path: "$.id", message: "is \"\(target.id)\" but the URL names \"\(id)\"")])
         }
-        let summary = try await publishing(req) { db in try await Store(db: db).write(target: target) }
-        return jsonResponse(target.json, status: summary.created > 0 ? .created : .ok)
+        let result = try await publish(req, .replaceTarget(target))
+        return jsonResponse(target.json, status: result.createdSubject ? .created : .ok)
     }
 
     // MARK: - Bundles
 
     func importBundle(req: Request) async throws -> Response {
         let body = try jsonBody(req)
-        let summary = try await publishing(req) { db in
-            let summary = try await Store(db: db).importBundle(json: body)
-            try await Alerts.enqueue(createdDocuments: summary.createdDocuments, on: db, app: req.application)
-            return summary
-        }
-        return jsonResponse(summary.json)
+        return jsonResponse(try await publish(req, .bundle(body)).summary.json)
     }
 
     func exportBundle(req: Request) async throws -> Response {
@@ -405,12 +346,10 @@ struct APIController: RouteCollection {
             guard try await CaseModel.find(c, on: req.db) != nil else { throw Abort(.notFound, reason: "There is no case \"\(c)\".") }
         }
         // Serialised once per content version, not on every anonymous request.
-        guard let cache = req.application.site?.cache else {
-            return jsonResponse(try await store.export(caseIDs: caseID.map { [$0] }).json)
-        }
+        let tags: Set<String> = caseID.map { [CacheTag.case($0), CacheTag.listing] } ?? [CacheTag.listing]
         return try await cache.respond(to: req, key: "export|\(caseID ?? "")", contentType: "application/json; charset=utf-8",
                                        cacheControl: "public, max-age=60") {
-            try await store.export(caseIDs: caseID.map { [$0] }).json.serialized(pretty: true)
+            (try await store.export(caseIDs: caseID.map { [$0] }).json.serialized(pretty: true), tags)
         }
     }
 }

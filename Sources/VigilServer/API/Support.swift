@@ -204,11 +204,21 @@ struct EditorTokenMiddleware: AsyncMiddleware {
             throw Abort(.forbidden, headers: ["WWW-Authenticate": "Bearer error=\"insufficient_scope\""],
                         reason: "This token's scope is \(row.scope); this request needs \(scope).")
         }
+        request.storage[APITokenIDKey.self] = row.id!
         let response = try await next.respond(to: request)
         if request.method != .GET, request.method != .HEAD {
             request.securityLog.record("token.write", ["token": row.id!.uuidString.lowercased(), "method": request.method.rawValue,
                                                        "path": request.url.path, "status": String(response.status.code)])
         }
         return response
+    }
+}
+
+struct APITokenIDKey: StorageKey { typealias Value = UUID }
+
+extension Request {
+    /// Who makes a publishing write through the API: the token that authorised the request.
+    var publishingAuthor: Author {
+        storage[APITokenIDKey.self].map(Author.token) ?? Author(kind: "api")
     }
 }

@@ -5,15 +5,8 @@ import VigilCore
 
 /// `/signup`, `/verify`, `/login`, `/logout`, `/account`, `/password-reset`.
 /// Every form carries a CSRF token; answers never tell whether an e-mail address has an account.
-struct AccountController: RouteCollection {
-    let views: ViewRenderer
-    let catalogue: Catalogue
-    var strings: Strings { catalogue.english }
-    let auth: Auth
-    let passwords: Passwords
-    let baseURL: String
-    let mailFrom: String
-    let trustedProxies: [String]
+struct AccountController: RouteCollection, UsesServices {
+    let services: VigilServices
     var mailer: Mailer { Mailer(catalogue: catalogue, mailFrom: mailFrom) }
 
     func boot(routes: any RoutesBuilder) throws {

@@ -174,6 +174,6 @@ enum RateLimit {
 extension Request {
     /// A rate-limit rule on `raw`, hashed with this server's secret.
     func rateRule(_ raw: String, limit: Int, window: Int) -> RateLimit.Rule {
-        RateLimit.Rule(raw, limit: limit, window: window, secret: application.serverSecret ?? ServerSecret(keyBytes: Data(count: 32)))
+        RateLimit.Rule(raw, limit: limit, window: window, secret: application.vigilServices.secret)
     }
 }

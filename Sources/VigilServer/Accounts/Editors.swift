@@ -18,12 +18,8 @@ struct AddEditors: AsyncMigration {
 /// `/editor`: what an editor does in the browser — make and revoke the API tokens their tools
 /// publish with, and see that mail and reports flow. Editors log in at `/login` like supporters;
 /// their sessions end after 30 idle minutes and are never remembered.
-struct EditorController: RouteCollection {
-    let views: ViewRenderer
-    let strings: Strings
-    let auth: Auth
-    let passwords: Passwords
-    let baseURL: String
+struct EditorController: RouteCollection, UsesServices {
+    let services: VigilServices
 
     func boot(routes: any RoutesBuilder) throws {
         routes.get("editor", use: page)

@@ -7,12 +7,8 @@ import VigilCore
 
 /// Following a case, a country or a theme; alert e-mails when an update or outcome is published;
 /// one-click unsubscribe (RFC 8058).
-struct FollowController: RouteCollection {
-    let views: ViewRenderer
-    let catalogue: Catalogue
-    var strings: Strings { catalogue.english }
-    let auth: Auth
-    let secret: ServerSecret
+struct FollowController: RouteCollection, UsesServices {
+    let services: VigilServices
 
     func boot(routes: any RoutesBuilder) throws {
         routes.get("follow", use: form)
@@ -125,22 +121,25 @@ struct FollowController: RouteCollection {
 /// Queues the alert e-mails for a newly published update or outcome, in the publishing transaction.
 /// Each alert is in the language of the follow (or the supporter), and carries the document's
 /// translation into that language when one is stored.
-enum Alerts {
-    /// Alerts for every document a write created (API writes and `vigil import`).
+struct Alerts: Sendable {
+    let catalogue: Catalogue
+    let baseURL: String
+    let mailFrom: String
+    let secret: ServerSecret
+
+    /// Alerts for every document a publishing write created.
     @discardableResult
-    static func enqueue(createdDocuments ids: [String], on db: any Database, app: Application) async throws -> Int {
-        guard !ids.isEmpty, let catalogue = app.site?.catalogue, let secret = app.serverSecret else { return 0 }
+    func enqueue(createdDocuments ids: [String], on db: any Database) async throws -> Int {
+        guard !ids.isEmpty else { return 0 }
         var sent = 0
         for stored in try await Store(db: db).documents(ids: ids) {
             guard let ua = try await UrgentActionModel.find(stored.uaID, on: db), let number = UANumber(ua.number) else { continue }
-            sent += try await enqueue(document: stored.document, number: number, caseID: ua.caseID, on: db, catalogue: catalogue,
-                                      baseURL: app.vigil.baseURL, mailFrom: app.vigil.mailFrom, secret: secret)
+            sent += try await enqueue(document: stored.document, number: number, caseID: ua.caseID, on: db)
         }
         return sent
     }
 
-    static func enqueue(document doc: Document, number: UANumber, caseID: String, on db: any Database,
-                        catalogue: Catalogue, baseURL: String, mailFrom: String, secret: ServerSecret) async throws -> Int {
+    func enqueue(document doc: Document, number: UANumber, caseID: String, on db: any Database) async throws -> Int {
         // Originals only: a translation of something already announced is no news.
         guard doc.translationOf == nil else { return 0 }
         let countries = try await CaseCountryModel.query(on: db).filter(\.$caseID == caseID).all().map(\.country)
@@ -160,7 +159,7 @@ enum Alerts {
             guard let follow = bySupporter[s.id!] else { continue }
             let t = catalogue.strings(for: follow.language ?? s.language)
             // The document in the reader's language when we have it, else the original.
-            let shown = translation(in: t.language, among: translations)
+            let shown = Self.translation(in: t.language, among: translations)
             let title = shown?.title ?? doc.title, summary = shown.map { $0.summary ?? "" } ?? doc.summary ?? ""
             let docLanguage = shown?.language ?? doc.language
             let url = baseURL + SitePaths.document(number, kind: doc.kind, sequence: doc.sequence, language: docLanguage, isTranslation: shown != nil)

@@ -6,11 +6,8 @@ import VigilCore
 
 /// "Download my data", "delete my account", the privacy page, and the retention rule that
 /// makes old action reports anonymous.
-struct PrivacyController: RouteCollection {
-    let views: ViewRenderer
-    let strings: Strings
-    let auth: Auth
-    let passwords: Passwords
+struct PrivacyController: RouteCollection, UsesServices {
+    let services: VigilServices
 
     func boot(routes: any RoutesBuilder) throws {
         routes.get("privacy", use: privacy)

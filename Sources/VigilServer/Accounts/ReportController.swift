@@ -6,10 +6,8 @@ import VigilCore
 
 /// "I sent a letter": `/report?document=ID` (a page of its own, never cached, so that every visit
 /// gets its own idempotency key), totals in the API, and undo for one's own reports.
-struct ReportController: RouteCollection {
-    let views: ViewRenderer
-    let strings: Strings
-    let auth: Auth
+struct ReportController: RouteCollection, UsesServices {
+    let services: VigilServices
 
     func boot(routes: any RoutesBuilder) throws {
         routes.get("report", use: form)

@@ -46,11 +46,8 @@ struct ImportCommand: AsyncCommand {
 
     /// Imports in one transaction; returns the summary and the number of alert e-mails queued.
     static func importBundle(_ value: JSONValue, alerts: Bool, app: Application) async throws -> (WriteSummary, Int) {
-        try await app.db.writeTransaction { db in
-            let summary = try await Store(db: db).importBundle(json: value)
-            let queued = alerts ? try await Alerts.enqueue(createdDocuments: summary.createdDocuments, on: db, app: app) : 0
-            return (summary, queued)
-        }
+        let result = try await app.vigilServices.publisher.publish(.bundle(value), by: .commandLine, alerts: alerts, on: app.db)
+        return (result.summary, result.alertsQueued)
     }
 
     func run(using context: CommandContext, signature: Signature) async throws {
@@ -144,7 +141,9 @@ struct DemoCommand: AsyncCommand {
             throw CommandProblem(description: "The database is not empty (\(count) case(s)); the demo loads only into an empty database.")
         }
         let bundle = try VigilBundle.parse(try DemoData.bundleData())
-        let summary = try await db.writeTransaction { db in try await Store(db: db).importBundle(bundle) }
+        // The demo's documents are old news: loading them alerts nobody.
+        let summary = try await context.application.vigilServices.publisher
+            .publish(.bundleValue(bundle), by: .commandLine, alerts: false, on: db).summary
         context.console.print("Loaded the demo: \(bundle.cases.count) cases, \(bundle.targets.count) targets (\(summary.created) records).")
     }
 }
@@ -235,17 +234,11 @@ struct RenderCommand: AsyncCommand {
         if let p = Slug.problem(signature.document) { throw CommandProblem(description: "document \(p)") }
         let repeats = signature.repeatCount ?? 1
         guard (1...10_000).contains(repeats) else { throw CommandProblem(description: "--repeat is 1 to 10000.") }
-        guard let row = try await SiteData(db: app.db).documents(ids: [signature.document]).first,
-              let kase = try await Store(db: app.db).cases(ids: [row.caseID]).first else {
+        // The same loader and assembler as the served download: the file is the one the site serves.
+        guard let stored = try await DocumentData.load(id: signature.document, on: app.db) else {
             throw CommandProblem(description: "There is no document \"\(signature.document)\".")
         }
-        let doc = row.document
-        let ta = doc.takeAction
-        let targets = try await Store(db: app.db).targets(ids: ta?.targets.map(\.target) ?? [])
-        let printable = PrintableDocument(number: row.number, document: doc, caseTitle: kase.title, people: kase.people,
-                                          targets: targets, copiesTo: (ta?.copiesTo ?? []).compactMap(\.text),
-                                          url: app.vigil.baseURL + SitePaths.document(row.number, doc),
-                                          labels: app.site?.catalogue.documentLabels(for: doc.language) ?? .english)
+        let printable = stored.printable(baseURL: app.vigil.baseURL, catalogue: app.vigilServices.catalogue)
         var times: [Double] = []
         var data = Data()
         for _ in 0..<repeats {

@@ -6,9 +6,8 @@ import Vapor
 /// server still shows what would be sent. Registered only with `VIGIL_DEV_OUTBOX=1` and no mail
 /// transport, and it answers only loopback clients that came through no proxy: mail holds
 /// password-reset links, and whoever reads them owns the accounts.
-struct DevOutboxController: RouteCollection {
-    let views: ViewRenderer
-    let strings: Strings
+struct DevOutboxController: RouteCollection, UsesServices {
+    let services: VigilServices
 
     func boot(routes: any RoutesBuilder) throws {
         routes.get("dev", "outbox", use: list)

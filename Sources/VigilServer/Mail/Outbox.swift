@@ -195,9 +195,9 @@ struct OutboxWorkerLifecycle: LifecycleHandler {
                     lastHousekeeping = Date()
                     do {
                         try await Housekeeping.run(on: db, reportRetentionMonths: months)
-                        if let catalogue = app.site?.catalogue, let secret = app.serverSecret {
-                            try await Digests.send(on: db, catalogue: catalogue, baseURL: app.vigil.baseURL, mailFrom: app.vigil.mailFrom, secret: secret)
-                        }
+                        let services = app.vigilServices
+                        try await Digests.send(on: db, catalogue: services.catalogue, baseURL: services.baseURL,
+                                               mailFrom: services.configuration.mailFrom, secret: services.secret)
                     } catch { logger.warning("housekeeping: \(error)") }
                 }
                 try? await Task.sleep(for: .seconds(5))

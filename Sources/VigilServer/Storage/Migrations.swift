@@ -9,8 +9,17 @@ enum Migrations {
         CreateTargets(), CreateCases(), CreatePeople(), CreateTimelineEvents(), CreateUrgentActions(),
         CreateDocuments(), CreateSupporters(), CreateAPITokens(), CreateActionReports(), CreateFollows(),
         CreateReplies(), CreateSearchIndex(), CreateMailOutbox(), CreateSessionsAndTokens(), CreateReportCounters(), AddDigests(), AddFollowLanguage(), AddEditors(),
-        AddOutboxSupporter(), AddTokenScopeAndExpiry(), AddRateLimitExpiry(),
+        AddOutboxSupporter(), AddTokenScopeAndExpiry(), AddRateLimitExpiry(), CreatePublishingLog(),
     ]
+}
+
+extension Database {
+    func createIndex(_ name: String, on table: String, _ columns: String...) async throws {
+        guard let sql = self as? any SQLDatabase else { return }
+        var builder = sql.create(index: name).on(table)
+        for c in columns { builder = builder.column(c) }
+        try await builder.run()
+    }
 }
 
 private func index(_ db: any Database, _ name: String, on table: String, _ columns: String...) async throws {

@@ -10,10 +10,20 @@ struct WriteSummary: Sendable, Equatable {
     var unchanged = 0
     /// Documents this write created (for alerts to followers).
     var createdDocuments: [String] = []
+    /// What this write created or changed, by id: what the publishing log records and what the
+    /// page cache invalidates.
+    var changedCases: Set<String> = []
+    var changedTargets: Set<String> = []
+    var changedUrgentActions: Set<String> = []
+    var changedDocuments: Set<String> = []
+
+    var changedAnything: Bool { created + updated > 0 }
 
     static func += (a: inout WriteSummary, b: WriteSummary) {
         a.created += b.created; a.updated += b.updated; a.unchanged += b.unchanged
         a.createdDocuments += b.createdDocuments
+        a.changedCases.formUnion(b.changedCases); a.changedTargets.formUnion(b.changedTargets)
+        a.changedUrgentActions.formUnion(b.changedUrgentActions); a.changedDocuments.formUnion(b.changedDocuments)
     }
     var json: JSONValue {
         .object(["created": .number(Double(created)), "updated": .number(Double(updated)), "unchanged": .number(Double(unchanged))])
@@ -208,13 +218,13 @@ struct Store: Sendable {
             try await row.update(on: db)
             let named = try await DocumentTargetModel.query(on: db).filter(\.$targetID == t.id).all().map(\.documentID)
             try await SearchIndex.update(documentIDs: named, on: db)
-            return WriteSummary(updated: 1)
+            return WriteSummary(updated: 1, changedTargets: [t.id])
         }
         let row = TargetModel()
         row.apply(t)
         row.createdAt = now(); row.updatedAt = row.createdAt
         try await row.create(on: db)
-        return WriteSummary(created: 1)
+        return WriteSummary(created: 1, changedTargets: [t.id])
     }
 
     /// Creates or replaces a case: its own fields, people and timeline are replaced; its urgent
@@ -255,6 +265,7 @@ struct Store: Sendable {
             row.updatedAt = time
             try await row.update(on: db)
         }
+        if caseTouched || childChanged { summary.changedCases.insert(c.id) }
         return summary
     }
 
@@ -312,9 +323,17 @@ struct Store: Sendable {
             if s.created + s.updated > 0 { touched = true }
             summary += s
         }
+        // The domain's rule, applied where every urgent action is written: an outcome closes it.
+        let kinds = try await DocumentModel.query(on: db).filter(\.$urgentActionID == row.id!).all().compactMap { DocumentKind(rawValue: $0.kind) }
+        let status = UrgentAction.status(UrgentActionStatus(rawValue: row.status) ?? .open, documentKinds: kinds)
+        if status.rawValue != row.status {
+            row.status = status.rawValue
+            touched = true
+        }
         if touched {
             row.updatedAt = time
             try await row.update(on: db)
+            summary.changedUrgentActions.insert(row.id!)
         }
         return summary
     }
@@ -337,6 +356,7 @@ struct Store: Sendable {
             summary.created = 1
             summary.createdDocuments = [doc.id]
         }
+        summary.changedDocuments = [doc.id]
         try await DocumentTargetModel.query(on: db).filter(\.$documentID == doc.id).delete()
         for (i, ref) in (doc.takeAction?.targets ?? []).enumerated() {
             try await DocumentTargetModel(documentID: doc.id, targetID: ref.target, position: i).create(on: db)

@@ -16,7 +16,7 @@ struct VigilErrorMiddleware: AsyncMiddleware {
     }
 
     /// The site's own error page: the 404 and 500 pages in the site's look.
-    static func errorPage(status: HTTPResponseStatus, reason: String, site: SiteResources) throws -> String {
+    static func errorPage(status: HTTPResponseStatus, reason: String, site: VigilServices) throws -> String {
         let t = site.strings
         let heading: String, message: String
         switch status.code {
@@ -60,7 +60,7 @@ struct VigilErrorMiddleware: AsyncMiddleware {
         } else if status.code >= 500 {
             request.logger.error("\(status.code) \(reason)")
         }
-        if !request.url.path.hasPrefix("/api/"), let site = request.application.site,
+        if !request.url.path.hasPrefix("/api/"), case let site = request.application.vigilServices,
            let html = try? errorPage(status: status, reason: reason, site: site) {
             headers.replaceOrAdd(name: .contentType, value: "text/html; charset=utf-8")
             headers.replaceOrAdd(name: .cacheControl, value: "no-store")

@@ -8,10 +8,8 @@ import VigilDocuments
 /// Urgent actions as PDF and Word, personalised appeal letters, and the letter-writing pack.
 /// Rendering runs on the application's thread pool, never on an event loop; documents are
 /// rendered once per content version and served from the page cache with an ETag.
-struct DownloadController: RouteCollection {
-    let cache: PageCache
-    let baseURL: String
-    let strings: Strings
+struct DownloadController: RouteCollection, UsesServices {
+    let services: VigilServices
 
     func boot(routes: any RoutesBuilder) throws {
         routes.get("pack.pdf", use: pack)
@@ -42,34 +40,6 @@ struct DownloadController: RouteCollection {
         return size
     }
 
-    /// Finds the document a download path names: the original at `…/initial`, a translation at `…/initial/ru`.
-    func findDocument(_ req: Request, number: UANumber, part: String, language: String?) async throws -> (Document, [Document]) {
-        guard let (kind, sequence) = SitePaths.parsePart(part) else { throw Abort(.notFound, reason: "There is no such document in \(number.label).") }
-        let all = try await Store(db: req.db).documents(urgentActionIDs: [number.slug]).map(\.document)
-        let candidates = all.filter { $0.kind == kind && (sequence == nil || $0.sequence == sequence) }
-        let doc = language.map { l in candidates.first { $0.language == l && $0.translationOf != nil } } ?? candidates.first { $0.translationOf == nil }
-        guard let doc else { throw Abort(.notFound, reason: "There is no such document in \(number.label).") }
-        return (doc, all)
-    }
-
-    func printable(_ req: Request, number: UANumber, doc: Document) async throws -> PrintableDocument {
-        guard let row = try await SiteData(db: req.db).documents(ids: [doc.id]).first,
-              let kase = try await Store(db: req.db).cases(ids: [row.caseID]).first else { throw Abort(.notFound) }
-        let ta = doc.takeAction
-        let store = Store(db: req.db)
-        let targets = try await store.targets(ids: ta?.targets.map(\.target) ?? [])
-        let byID = Dictionary(uniqueKeysWithValues: targets.map { ($0.id, $0) })
-        let copyTargets = Dictionary(uniqueKeysWithValues: try await store.targets(ids: ta?.copiesTo.compactMap(\.target) ?? []).map { ($0.id, $0) })
-        let copies = (ta?.copiesTo ?? []).map { c in
-            [c.text, c.target.flatMap { copyTargets[$0] }.map { [$0.title, $0.organisation].compactMap { $0 }.joined(separator: ", ") }]
-                .compactMap { $0 }.joined(separator: " — ")
-        }
-        return PrintableDocument(number: number, document: doc, caseTitle: kase.title, people: kase.people,
-                                 targets: (ta?.targets ?? []).compactMap { byID[$0.target] }, copiesTo: copies,
-                                 url: baseURL + SitePaths.document(number, doc),
-                                 labels: req.application.site?.catalogue.documentLabels(for: doc.language) ?? .english)
-    }
-
     func filename(_ number: UANumber, _ doc: Document, _ suffix: String) -> String {
         "UA-\(number.slug)-\(SitePaths.part(kind: doc.kind, sequence: doc.sequence))-\(doc.language).\(suffix)"
     }
@@ -77,15 +47,16 @@ struct DownloadController: RouteCollection {
     /// `…/outcome.pdf`, `…/initial/ru.docx`.
     func document(_ req: Request, number: UANumber, part: String, language: String?, format: Format) async throws -> Response {
         let paper = try paper(req)
-        let (doc, _) = try await findDocument(req, number: number, part: part, language: language)
-        let key = "file|\(format.rawValue)|\(paper.rawValue)|\(doc.id)"
+        let data = try await DocumentData.load(number: number, part: part, language: language, on: req.db)
+        let key = "file|\(format.rawValue)|\(paper.rawValue)|\(data.document.id)"
+        let printable = data.printable(baseURL: baseURL, catalogue: catalogue)
         let response = try await cache.respondBytes(to: req, key: key, contentType: format.contentType, cacheControl: "public, max-age=300") {
-            let printable = try await printable(req, number: number, doc: doc)
-            return try await req.application.renderPool.run {
+            let bytes = try await req.application.renderPool.run {
                 format == .pdf ? try PDFRenderer.render(printable, options: .init(paper: paper)) : try DOCXRenderer.render(printable)
             }
+            return (bytes, data.cacheTags)
         }
-        response.headers.replaceOrAdd(name: .contentDisposition, value: "inline; filename=\"\(filename(number, doc, format.rawValue))\"")
+        response.headers.replaceOrAdd(name: .contentDisposition, value: "inline; filename=\"\(filename(number, data.document, format.rawValue))\"")
         return response
     }
 
@@ -120,12 +91,13 @@ struct DownloadController: RouteCollection {
         guard let format = Format(rawValue: form.format ?? "pdf") else {
             throw Abort(.badRequest, reason: "format is pdf or docx.")
         }
-        let (doc, all) = try await findDocument(req, number: number, part: part, language: language)
+        let stored = try await DocumentData.load(number: number, part: part, language: language, on: req.db)
+        let doc = stored.document, all = stored.chain
         guard let ta = doc.takeAction, !ta.targets.isEmpty else {
             throw Abort(.notFound, reason: "This document asks for no letters.")
         }
         let targetID = form.target ?? ta.targets[0].target
-        guard ta.targets.contains(where: { $0.target == targetID }), let target = try await Store(db: req.db).target(id: targetID) else {
+        guard let target = stored.targets.first(where: { $0.id == targetID }) else {
             throw Abort(.badRequest, reason: "target must be one of the officials this document names.")
         }
         func field(_ key: String, _ value: String?) throws -> String? {
@@ -190,17 +162,23 @@ struct DownloadController: RouteCollection {
         }
         let chosen = matched.sorted(by: >).compactMap { n in latest[n.slug].map { (n, $0) } }
         let key = "pack|\(paper.rawValue)|" + chosen.map(\.1.id).joined(separator: ",")
+        let (baseURL, catalogue) = (self.baseURL, self.catalogue)
         let response = try await cache.respondBytes(to: req, key: key, contentType: "application/pdf", cacheControl: "public, max-age=300") {
             var docs: [PrintableDocument] = []
-            for (number, doc) in chosen { docs.append(try await printable(req, number: number, doc: doc)) }
+            for (_, doc) in chosen {
+                guard let data = try await DocumentData.load(id: doc.id, on: req.db) else { continue }
+                docs.append(data.printable(baseURL: baseURL, catalogue: catalogue))
+            }
             let today = PartialDate(Date())
             let lines = [DateText.english(today), "\(docs.count) open urgent action\(docs.count == 1 ? "" : "s")"]
             let cover = PDFRenderer.Cover(title: "Letter-writing pack", lines: lines)
             let documents = docs
-            return try await req.application.renderPool.run {
+            let bytes = try await req.application.renderPool.run {
                 try PDFRenderer.render(documents: documents, cover: cover, options: .init(paper: paper), title: "Letter-writing pack",
                                        date: today, language: "en")
             }
+            // A pack shows whatever the list matched: any change of content may change it.
+            return (bytes, [CacheTag.listing])
         }
         response.headers.replaceOrAdd(name: .contentDisposition, value: "inline; filename=\"letter-writing-pack.pdf\"")
         return response

@@ -5,10 +5,8 @@ import Vapor
 import VigilCore
 
 /// Atom feeds (all, per case, per country, per theme), the sitemap and robots.txt.
-struct FeedController: RouteCollection {
-    let cache: PageCache
-    let baseURL: String
-    let strings: Strings
+struct FeedController: RouteCollection, UsesServices {
+    let services: VigilServices
 
     func boot(routes: any RoutesBuilder) throws {
         routes.get("feed.atom", use: all)
@@ -89,7 +87,8 @@ struct FeedController: RouteCollection {
                     """
             }
             out += "</feed>\n"
-            return out
+            // A feed lists what its filter matches: any change of content may change it.
+            return (out, [CacheTag.listing])
         }
     }
 
@@ -105,7 +104,7 @@ struct FeedController: RouteCollection {
             for (path, lastmod) in urls {
                 out += "<url><loc>\(Self.xml(baseURL + path))</loc>\(lastmod.map { "<lastmod>\($0)</lastmod>" } ?? "")</url>\n"
             }
-            return out + "</urlset>\n"
+            return (out + "</urlset>\n", [CacheTag.listing])
         }
     }
 

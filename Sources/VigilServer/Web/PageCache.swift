@@ -1,146 +1,185 @@
 import Crypto
+import Fluent
 import Foundation
 import NIOCore
 import Vapor
 
 /// Rendered public pages, feeds and documents, kept as ready bytes.
 ///
-/// An entry depends on what it shows: every entry on the published content (the content stamp:
-/// counts and latest `updated_at` of the content tables), and pages that show action counts on
-/// the report totals as well (the counts stamp). PDFs, DOCX files, feeds and packs depend on
-/// the content alone, so a report, a log-in or any other write that is not content never makes
-/// them render again. The stamps are read at most once a second, so a change made by any Vigil
-/// process shows within a second; a content write in this process shows at once
-/// (`contentChanged`). Many requests for the same missing entry render it once. The cache is
-/// bounded in bytes; the least recently used entries go first.
+/// Each entry carries tags naming what it shows (`CacheTag`: the listings, a case, a target).
+/// The publisher drops the entries whose tags a change touches, right after its commit; every
+/// process also reads the publishing log's newest entries at most once a second and drops what
+/// a change made by another process touches. An entry whose render began before a change it
+/// depends on is not kept. Pages that show action counts also depend on the report totals (the
+/// counts stamp, read at most once a second), so reports, log-ins and other writes that are not
+/// content never make PDFs, feeds or lists render again. Many requests for the same missing
+/// entry render it once. The cache is bounded in bytes; the least recently used entries go first.
 /// Answers conditional requests (`If-None-Match`, `If-Modified-Since`) with 304.
 final class PageCache: @unchecked Sendable {
-    enum Dependency: Sendable { case content, contentAndCounts }
-
     struct Entry: Sendable {
         var body: ByteBuffer
         var etag: String
-        var stamp: String
+        var tags: Set<String>
+        /// The counts stamp it was rendered with (pages that show counts), else nil.
+        var counts: String?
         var modifiedHTTP: String
         var modified: Date
         var lastUsed: UInt64 = 0
     }
 
-    private struct Stamp { var value: String; var modified: Date; var modifiedHTTP: String; var checked: Date }
+    private struct Counts { var value: String; var modified: Date; var checked: Date }
+    private struct Flight { var task: Task<Entry, any Error>; var generation: UInt64 }
 
     private let lock = NSLock()
     private var entries: [String: Entry] = [:]
     private var bytes = 0
     private var clock: UInt64 = 0
-    private var content: Stamp?
-    private var counts: Stamp?
-    private var building: [String: Task<Entry, any Error>] = [:]
+    /// Bumped by every invalidation; a render that began in an older generation is not kept
+    /// when one of its tags was invalidated since.
+    private var generation: UInt64 = 0
+    private var invalidatedAt: [String: UInt64] = [:]
+    private var counts: Counts?
+    private var building: [String: Flight] = [:]
+    /// Publishing-log entries already applied (by sequence), with when they were seen.
+    private var seenLog: [Int: Date] = [:]
+    private var logChecked = Date.distantPast
     private(set) var builds = 0
     let enabled: Bool
     let maxBytes: Int
+    /// How far back the log is read: longer than any publishing transaction stays open.
+    static let logWindow: TimeInterval = 600
 
     init(enabled: Bool = true, maxBytes: Int = 128 * 1024 * 1024) { self.enabled = enabled; self.maxBytes = maxBytes }
 
-    /// Published content changed in this process: read the stamps again on the next request.
-    func contentChanged() {
-        lock.withLock { content = nil; counts = nil }
+    /// Drops the entries that show any of `tags` (and notes the log entry that said so).
+    func invalidate(tags: Set<String>, logEntry: Int? = nil) {
+        lock.withLock {
+            if let logEntry { seenLog[logEntry] = Date() }
+            guard !tags.isEmpty else { return }
+            generation += 1
+            for t in tags { invalidatedAt[t] = generation }
+            for (k, e) in entries where !e.tags.isDisjoint(with: tags) {
+                entries.removeValue(forKey: k)
+                bytes -= e.body.readableBytes
+            }
+        }
     }
 
     /// Drops every entry (for tests and tools).
     func invalidate() {
-        lock.withLock { entries.removeAll(); bytes = 0; content = nil; counts = nil }
+        lock.withLock {
+            generation += 1
+            entries.removeAll(); bytes = 0; counts = nil
+            invalidatedAt.removeAll()
+            for k in building.keys { building[k]?.generation = 0 }
+        }
     }
 
     var storedBytes: Int { lock.withLock { bytes } }
     var buildCount: Int { lock.withLock { builds } }
 
-    private func contentStamp(_ req: Request) async throws -> Stamp {
-        if let s = lock.withLock({ content }), Date().timeIntervalSince(s.checked) < 1 { return s }
-        let fresh = try await SiteData(db: req.db).contentStamp()
-        let s = Stamp(value: fresh.stamp, modified: fresh.modified, modifiedHTTP: Self.httpDate(fresh.modified), checked: Date())
-        lock.withLock { content = s }
-        return s
+    /// Applies the changes other processes logged since the last look (at most once a second).
+    private func followLog(_ req: Request) async throws {
+        let due = lock.withLock { () -> Bool in
+            guard Date().timeIntervalSince(logChecked) >= 1 else { return false }
+            logChecked = Date()
+            return true
+        }
+        guard due else { return }
+        let since = Date().addingTimeInterval(-Self.logWindow)
+        let rows = try await PublishingLogModel.query(on: req.db).filter(\.$at >= since).all()
+        var tags: Set<String> = []
+        lock.withLock {
+            for row in rows where seenLog[row.id!] == nil {
+                seenLog[row.id!] = Date()
+                tags.formUnion(row.changes.cacheTags)
+            }
+            seenLog = seenLog.filter { Date().timeIntervalSince($0.value) < Self.logWindow * 2 }
+        }
+        if !tags.isEmpty { invalidate(tags: tags) }
     }
 
     /// The counts stamp; its time is when this process first saw the totals as they are.
-    private func countsStamp(_ req: Request) async throws -> Stamp {
+    private func countsStamp(_ req: Request) async throws -> Counts {
         if let s = lock.withLock({ counts }), Date().timeIntervalSince(s.checked) < 1 { return s }
         let value = try await SiteData(db: req.db).countsStamp()
         return lock.withLock {
             if let old = counts, old.value == value {
-                counts = Stamp(value: value, modified: old.modified, modifiedHTTP: old.modifiedHTTP, checked: Date())
+                counts = Counts(value: value, modified: old.modified, checked: Date())
             } else {
-                let now = Date(timeIntervalSince1970: floor(Date().timeIntervalSince1970))
-                counts = Stamp(value: value, modified: now, modifiedHTTP: Self.httpDate(now), checked: Date())
+                counts = Counts(value: value, modified: Date(timeIntervalSince1970: floor(Date().timeIntervalSince1970)), checked: Date())
             }
             return counts!
         }
     }
 
-    func respond(to req: Request, key: String, contentType: String, cacheControl: String, depends: Dependency = .content,
-                 build: @escaping @Sendable () async throws -> String) async throws -> Response {
-        try await respondBytes(to: req, key: key, contentType: contentType, cacheControl: cacheControl, depends: depends) {
-            Data(try await build().utf8)
+    /// A cached text response. `build` renders it and names what it shows (its cache tags);
+    /// `counts`: it shows action counts, so a change of the report totals renders it again.
+    func respond(to req: Request, key: String, contentType: String, cacheControl: String, counts: Bool = false,
+                 build: @escaping @Sendable () async throws -> (String, Set<String>)) async throws -> Response {
+        try await respondBytes(to: req, key: key, contentType: contentType, cacheControl: cacheControl, counts: counts) {
+            let (text, tags) = try await build()
+            return (Data(text.utf8), tags)
         }
     }
 
-    func respondBytes(to req: Request, key: String, contentType: String, cacheControl: String, depends: Dependency = .content,
-                      build: @escaping @Sendable () async throws -> Data) async throws -> Response {
-        let c = try await contentStamp(req)
-        var stamp = c.value, modified = c.modified, modifiedHTTP = c.modifiedHTTP
-        if depends == .contentAndCounts {
-            let n = try await countsStamp(req)
-            stamp += "|" + n.value
-            if n.modified > modified { modified = n.modified; modifiedHTTP = n.modifiedHTTP }
-        }
-        let (entry, built) = try await entry(key: key, stamp: stamp, modified: modified, modifiedHTTP: modifiedHTTP, build: build)
+    func respondBytes(to req: Request, key: String, contentType: String, cacheControl: String, counts: Bool = false,
+                      build: @escaping @Sendable () async throws -> (Data, Set<String>)) async throws -> Response {
+        try await followLog(req)
+        let stamp = counts ? try await countsStamp(req) : nil
+        let (entry, built) = try await entry(key: key, counts: stamp, build: build)
         let res = response(req, entry, contentType: contentType, cacheControl: cacheControl)
         // For operators and the tests: whether this request rendered the bytes or found them.
         res.headers.replaceOrAdd(name: "X-Cache", value: built ? "MISS" : "HIT")
         return res
     }
 
-    /// The entry for `key` at `stamp`: stored, being built by another request, or built now.
-    private func entry(key: String, stamp: String, modified: Date, modifiedHTTP: String,
-                       build: @escaping @Sendable () async throws -> Data) async throws -> (Entry, built: Bool) {
+    /// The entry for `key`: stored, being built by another request, or built now.
+    private func entry(key: String, counts: Counts?, build: @escaping @Sendable () async throws -> (Data, Set<String>)) async throws -> (Entry, built: Bool) {
+        let now = Date(timeIntervalSince1970: floor(Date().timeIntervalSince1970))
+        let modified = max(now, counts?.modified ?? now)
         guard enabled else {
             lock.withLock { builds += 1 }
-            return (Self.make(try await build(), stamp: stamp, modified: modified, modifiedHTTP: modifiedHTTP), true)
+            let (data, tags) = try await build()
+            return (Self.make(data, tags: tags, counts: counts?.value, modified: modified), true)
         }
-        enum Found { case stored(Entry), running(Task<Entry, any Error>, flightKey: String), started(Task<Entry, any Error>, flightKey: String) }
+        enum Found { case stored(Entry), running(Task<Entry, any Error>), started(Task<Entry, any Error>, flightKey: String, generation: UInt64) }
         // A hit, the hot path, is one dictionary lookup under the lock: no task, no key building.
         let found: Found = lock.withLock {
             clock += 1
-            if var e = entries[key], e.stamp == stamp {
+            if var e = entries[key], e.counts == counts?.value {
                 e.lastUsed = clock
                 entries[key] = e
                 return .stored(e)
             }
-            let flightKey = key + "\u{0}" + stamp
-            if let running = building[flightKey] { return .running(running, flightKey: flightKey) }
+            let flightKey = key + "\u{0}" + (counts?.value ?? "")
+            if let running = building[flightKey], running.generation == generation { return .running(running.task) }
             builds += 1
             let t = Task { () throws -> Entry in
-                Self.make(try await build(), stamp: stamp, modified: modified, modifiedHTTP: modifiedHTTP)
+                let (data, tags) = try await build()
+                return Self.make(data, tags: tags, counts: counts?.value, modified: modified)
             }
-            building[flightKey] = t
-            return .started(t, flightKey: flightKey)
+            building[flightKey] = Flight(task: t, generation: generation)
+            return .started(t, flightKey: flightKey, generation: generation)
         }
         switch found {
         case .stored(let e):
             return (e, false)
-        case .running(let task, _):
+        case .running(let task):
             // Another request renders it and stores it; wait for that render.
             return (try await task.value, false)
-        case .started(let task, let flightKey):
+        case .started(let task, let flightKey, let started):
             do {
                 let e = try await task.value
                 lock.withLock {
-                    building.removeValue(forKey: flightKey)
-                    store(key, e)
+                    if building[flightKey]?.task == task { building.removeValue(forKey: flightKey) }
+                    // Content it shows changed while it rendered: serve it this once, keep nothing.
+                    let stale = e.tags.contains { (invalidatedAt[$0] ?? 0) > started }
+                    if !stale { store(key, e) }
                 }
                 return (e, true)
             } catch {
-                lock.withLock { _ = building.removeValue(forKey: flightKey) }
+                lock.withLock { if building[flightKey]?.task == task { building.removeValue(forKey: flightKey) } }
                 throw error
             }
         }
@@ -167,9 +206,10 @@ final class PageCache: @unchecked Sendable {
         }
     }
 
-    private static func make(_ data: Data, stamp: String, modified: Date, modifiedHTTP: String) -> Entry {
+    private static func make(_ data: Data, tags: Set<String>, counts: String?, modified: Date) -> Entry {
         let digest = SHA256.hash(data: data).prefix(12).map { String(format: "%02x", $0) }.joined()
-        return Entry(body: ByteBuffer(data: data), etag: "\"\(digest)\"", stamp: stamp, modifiedHTTP: modifiedHTTP, modified: modified)
+        return Entry(body: ByteBuffer(data: data), etag: "\"\(digest)\"", tags: tags, counts: counts,
+                     modifiedHTTP: httpDate(modified), modified: modified)
     }
 
     private func response(_ req: Request, _ e: Entry, contentType: String, cacheControl: String) -> Response {

@@ -6,11 +6,8 @@ import VigilCore
 import VigilDocuments
 
 /// The public site: server-rendered pages that work without JavaScript.
-struct SiteController: RouteCollection {
-    let views: ViewRenderer
-    let strings: Strings
-    let cache: PageCache
-    let baseURL: String
+struct SiteController: RouteCollection, UsesServices {
+    let services: VigilServices
 
     func boot(routes: any RoutesBuilder) throws {
         routes.get(use: home)
@@ -38,14 +35,15 @@ struct SiteController: RouteCollection {
         return .object(o)
     }
 
-    /// A cached page; `counts`: it shows action counts, so a new report renders it again (within a second).
+    /// A cached page. `build` gives the template's values and the cache tags of what it shows;
+    /// `counts`: it shows action counts, so a change of the totals renders it again (within a second).
     func render(_ req: Request, template: String, key: String, counts: Bool = false,
-                _ build: @escaping @Sendable () async throws -> [String: TemplateValue]) async throws -> Response {
+                _ build: @escaping @Sendable () async throws -> ([String: TemplateValue], Set<String>)) async throws -> Response {
         try await cache.respond(to: req, key: key, contentType: "text/html; charset=utf-8", cacheControl: "public, max-age=60",
-                                depends: counts ? .contentAndCounts : .content) {
-            var context = try await build()
+                                counts: counts) {
+            var (context, tags) = try await build()
             context["t"] = strings.templateValue
-            return try views.render(template, .object(context))
+            return (try views.render(template, .object(context)), tags)
         }
     }
 
@@ -95,12 +93,12 @@ struct SiteController: RouteCollection {
             var seen: Set<UANumber> = []
             let openCards = open.compactMap { byID[$0] }.filter { $0.document.translationOf == nil && seen.insert($0.number).inserted }
             let reported = try await ReportTotals.grandTotal(on: req.db)
-            return [
+            return ([
                 "page": page(title: strings["home_title"], description: strings["home_lead"], path: "/"),
                 "totals": .string(strings.format(reported == 1 ? "home_totals_one" : "home_totals_many", ["n": String(reported)])),
                 "open": .list(openCards.map { card($0, today: today) }),
                 "latest": .list(latest.compactMap { byID[$0] }.filter { $0.document.kind != .initial }.map { card($0, today: today) }),
-            ]
+            ], [CacheTag.listing])
         }
     }
 
@@ -211,7 +209,7 @@ struct SiteController: RouteCollection {
                 ]
             }
             let count = total == 1 ? strings["results_one"] : strings.format("results_many", ["n": String(total)])
-            return [
+            return ([
                 "page": page(title: strings["list_title"], description: strings["home_lead"], path: SitePaths.list(f.query), nav: "actions"),
                 "filters": ["q": .string(f.q)],
                 "selects": .list(selects),
@@ -219,7 +217,7 @@ struct SiteController: RouteCollection {
                 "result_count": .string(count),
                 "widen": .list(widen),
                 "pagination": pagination,
-            ]
+            ], [CacheTag.listing])
         }
     }
 
@@ -250,7 +248,7 @@ struct SiteController: RouteCollection {
         let number = try numberParameter(req)
         let rawPart = req.parameters.get("part") ?? ""
         let rawLang = req.parameters.get("lang")
-        let downloads = DownloadController(cache: cache, baseURL: baseURL, strings: strings)
+        let downloads = DownloadController(services: services)
         if rawLang == nil, let (part, format) = DownloadController.split(rawPart) {
             return try await downloads.document(req, number: number, part: part, language: nil, format: format)
         }
@@ -261,34 +259,21 @@ struct SiteController: RouteCollection {
             guard LanguageTag.problem(lang) == nil else { throw Abort(.notFound, reason: "There is no such translation.") }
             return try await downloads.document(req, number: number, part: rawPart, language: lang, format: format)
         }
-        guard let (kind, sequence) = SitePaths.parsePart(rawPart) else {
+        guard SitePaths.parsePart(rawPart) != nil else {
             throw Abort(.notFound, reason: "There is no such document in \(number.label).")
         }
         if let rawLang, LanguageTag.problem(rawLang) != nil { throw Abort(.notFound, reason: "There is no such translation.") }
         let today = Self.today()
         let key = "doc|\(today)|\(number.slug)|\(rawPart)|\(rawLang ?? "")"
         return try await render(req, template: "document", key: key, counts: true) {
-            let all = try await Store(db: req.db).documents(urgentActionIDs: [number.slug]).map(\.document)
-            let candidates = all.filter { $0.kind == kind && (sequence == nil || $0.sequence == sequence) }
-            let doc: Document?
-            if let rawLang {
-                doc = candidates.first { $0.language == rawLang && $0.translationOf != nil }
-            } else {
-                doc = candidates.first { $0.translationOf == nil }
-            }
-            guard let doc else { throw Abort(.notFound, reason: "There is no such document in \(number.label).") }
-            guard let row = try await SiteData(db: req.db).documents(ids: [doc.id]).first,
-                  let kase = try await Store(db: req.db).cases(ids: [row.caseID]).first else {
-                throw Abort(.notFound)
-            }
-            return try await documentContext(doc: doc, row: row, kase: kase, chain: all, today: today, db: req.db)
+            let data = try await DocumentData.load(number: number, part: rawPart, language: rawLang, on: req.db)
+            return (try await documentContext(data, today: today, db: req.db), data.cacheTags)
         }
     }
 
-    func documentContext(doc: Document, row: SiteData.DocumentRow, kase: Case, chain: [Document], today: String,
-                         db: any Database) async throws -> [String: TemplateValue] {
-        let number = row.number
-        let path = SitePaths.document(number, doc)
+    func documentContext(_ data: DocumentData, today: String, db: any Database) async throws -> [String: TemplateValue] {
+        let number = data.number, doc = data.document, chain = data.chain, kase = data.kase
+        let path = data.path
         let rtl = LanguageTag.isRightToLeft(doc.language)
         // Translations of this document (same sequence), the original first.
         let family = chain.filter { $0.sequence == doc.sequence }
@@ -329,14 +314,10 @@ struct SiteController: RouteCollection {
             if let deadline = ta.deadline {
                 docValue["deadline"] = .string(deadline.description)
                 docValue["deadline_label"] = .string(Format.date(deadline))
-                docValue["days_left"] = .string(row.uaStatus == .open ? daysLeft(deadline, today: today) : "")
+                docValue["days_left"] = .string(data.urgentActionStatus == .open ? daysLeft(deadline, today: today) : "")
             }
-            let targets = try await Store(db: db).targets(ids: ta.targets.map(\.target))
-            let targetByID = Dictionary(uniqueKeysWithValues: targets.map { ($0.id, $0) })
-            let copyTargets = try await Store(db: db).targets(ids: ta.copiesTo.compactMap(\.target))
-            let copyByID = Dictionary(uniqueKeysWithValues: copyTargets.map { ($0.id, $0) })
             let letterText = Markdown.parse(ta.letter ?? "").map(\.plainText).joined(separator: "\n\n")
-            let targetValues: [TemplateValue] = ta.targets.compactMap { targetByID[$0.target] }.map { t in
+            let targetValues: [TemplateValue] = data.targets.map { t in
                 var mailto: TemplateValue = false
                 var shortened = false
                 if let email = t.email {
@@ -355,11 +336,7 @@ struct SiteController: RouteCollection {
                     "social": .list(t.social.sorted { $0.key < $1.key }.map { ["network": .string(Self.themeLabel($0.key)), "handle": .string($0.value)] }),
                 ]
             }
-            let copies: [TemplateValue] = ta.copiesTo.map { c in
-                let named = c.target.flatMap { copyByID[$0] }
-                let parts = [c.text, named.map { [$0.title, $0.organisation].compactMap { $0 }.joined(separator: ", ") }].compactMap { $0 }
-                return .string(parts.joined(separator: " — "))
-            }
+            let copies: [TemplateValue] = data.copiesTo.map { .string($0) }
             takeAction = [
                 "deadline_sentence": ta.deadline.map { .string(strings.format("deadline_sentence", ["date": Format.date($0)])) } ?? false,
                 "preferred_languages": .string(ta.preferredLanguages.map { Format.languageName($0) }.joined(separator: ", ")),
@@ -377,7 +354,7 @@ struct SiteController: RouteCollection {
                          lang: doc.language, nav: "actions", feed: (kase.title, SitePaths.caseFeed(kase.id)), alternates: alternates,
                          ogType: "article"),
             "doc": .object(docValue),
-            "people": .list(kase.people.map(personValue)),
+            "people": .list(data.caseAtDate.people.map(personValue)),
             "take_action": takeAction,
             "translations": .list(translations),
             "chain": .list(chainItems), "prev": prev, "next": next,
@@ -441,7 +418,7 @@ struct SiteController: RouteCollection {
                     }),
                 ]
             }
-            return [
+            return ([
                 "page": page(title: kase.title, description: kase.summary ?? kase.title, path: SitePaths.case(kase.id),
                              feed: (kase.title, SitePaths.caseFeed(kase.id))),
                 "title": .string(kase.title), "summary": kase.summary.template, "region": kase.region.template,
@@ -449,7 +426,7 @@ struct SiteController: RouteCollection {
                 "themes": .list(kase.themes.map { ["label": .string(Self.themeLabel($0)), "href": .string(SitePaths.list(["theme": $0]))] }),
                 "people": .list(kase.people.map(personValue)), "timeline": .list(timeline), "urgent_actions": .list(uas),
                 "follow_href": .string(SitePaths.follow(kase.id)),
-            ]
+            ], [CacheTag.case(kase.id)])
         }
     }
 
@@ -466,10 +443,10 @@ struct SiteController: RouteCollection {
                 return ["key": .string(result.rawValue), "label": .string(strings["outcome_\(result.rawValue)"]),
                         "count": .string(String(items.count)), "items": .list(items.map { card($0, today: today) })]
             }
-            return [
+            return ([
                 "page": page(title: strings["outcomes_title"], description: strings["outcomes_lead"], path: SitePaths.outcomes, nav: "outcomes"),
                 "groups": .list(groups),
-            ]
+            ], [CacheTag.listing])
         }
     }
 }

@@ -1,17 +1,11 @@
 import Foundation
 import Vapor
 
-/// Templates, UI strings and the page cache of the public site.
-final class SiteResources: Sendable {
+/// Templates and UI strings of the site, found at start.
+struct SiteResources: Sendable {
     let views: ViewRenderer
     /// Every catalogue: English for the site, and the languages of supporters' e-mail.
     let catalogue: Catalogue
-    var strings: Strings { catalogue.english }
-    let cache: PageCache
-
-    init(views: ViewRenderer, catalogue: Catalogue, cache: PageCache) {
-        self.views = views; self.catalogue = catalogue; self.cache = cache
-    }
 
     /// Finds `Resources/Views` and `Resources/Locales` under the working directory; templates in
     /// `VIGIL_VIEWS` override the built-in ones file by file.
@@ -35,16 +29,6 @@ final class SiteResources: Sendable {
         for name in ["home", "list", "document", "case", "outcomes", "error", "layout/head", "layout/foot", "partials/ua-card", "dev-outbox", "signup", "login", "account", "account-message", "password-reset", "password-new", "report", "follow", "unsubscribe", "privacy", "account-delete", "editor", "editor-token", "confirm"] {
             _ = try views.template(name)
         }
-        // No write hook: only a change of published content invalidates, through the content stamp.
-        let cache = PageCache(enabled: configuration.pageCache, maxBytes: configuration.cacheBytes)
-        return SiteResources(views: views, catalogue: catalogue, cache: cache)
-    }
-}
-
-extension Application {
-    private struct SiteKey: StorageKey { typealias Value = SiteResources }
-    var site: SiteResources? {
-        get { storage[SiteKey.self] }
-        set { storage[SiteKey.self] = newValue }
+        return SiteResources(views: views, catalogue: catalogue)
     }
 }

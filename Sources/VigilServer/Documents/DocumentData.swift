@@ -1,0 +1,81 @@
+import Fluent
+import Foundation
+import Vapor
+import VigilCore
+import VigilDocuments
+
+/// Everything one document's page, PDF, DOCX and letters show, read in a fixed number of
+/// queries: the one loader behind the document page, the downloads, the pack, the letters and
+/// `vigil render`.
+struct DocumentData: Sendable {
+    var number: UANumber
+    var document: Document
+    /// Every document of its urgent action, in reading order.
+    var chain: [Document]
+    var urgentActionStatus: UrgentActionStatus
+    /// The whole case as stored (the case page tells the whole story).
+    var kase: Case
+    /// The officials the take-action block names, in its order.
+    var targets: [Target]
+    /// Officials named among the copies.
+    var copyTargets: [String: Target]
+
+    /// The case as it stood on the document's date: a document is a snapshot in time.
+    var caseAtDate: Case { kase.asOf(document.published) }
+
+    /// What the document shows, for the page cache: its case and the officials it names.
+    var cacheTags: Set<String> {
+        Set([CacheTag.case(kase.id)]).union(targets.map { CacheTag.target($0.id) }).union(copyTargets.keys.map(CacheTag.target))
+    }
+
+    /// The copies-to lines as printed: the text, then the named official's title and organisation.
+    var copiesTo: [String] {
+        (document.takeAction?.copiesTo ?? []).map { c in
+            [c.text, c.target.flatMap { copyTargets[$0] }.map { [$0.title, $0.organisation].compactMap { $0 }.joined(separator: ", ") }]
+                .compactMap { $0 }.joined(separator: " — ")
+        }
+    }
+
+    var path: String { SitePaths.document(number, document) }
+
+    /// The document a site path names: the original at `…/initial`, a translation at `…/initial/ru`.
+    static func load(number: UANumber, part: String, language: String?, on db: any Database) async throws -> DocumentData {
+        let missing = Abort(.notFound, reason: "There is no such document in \(number.label).")
+        guard let (kind, sequence) = SitePaths.parsePart(part) else { throw missing }
+        let chain = try await Store(db: db).documents(urgentActionIDs: [number.slug]).map(\.document)
+        let candidates = chain.filter { $0.kind == kind && (sequence == nil || $0.sequence == sequence) }
+        let doc = language.map { l in candidates.first { $0.language == l && $0.translationOf != nil } } ?? candidates.first { $0.translationOf == nil }
+        guard let doc else { throw missing }
+        guard let data = try await load(document: doc, chain: chain, on: db) else { throw missing }
+        return data
+    }
+
+    /// A document by its id, or nil.
+    static func load(id: String, on db: any Database) async throws -> DocumentData? {
+        guard let stored = try await Store(db: db).documents(ids: [id]).first else { return nil }
+        let chain = try await Store(db: db).documents(urgentActionIDs: [stored.uaID]).map(\.document)
+        return try await load(document: stored.document, chain: chain, on: db)
+    }
+
+    private static func load(document doc: Document, chain: [Document], on db: any Database) async throws -> DocumentData? {
+        let store = Store(db: db)
+        guard let stored = try await store.documents(ids: [doc.id]).first,
+              let ua = try await UrgentActionModel.find(stored.uaID, on: db), let number = UANumber(ua.number),
+              let kase = try await store.cases(ids: [ua.caseID]).first else { return nil }
+        let ta = doc.takeAction
+        let named = (ta?.targets.map(\.target) ?? []) + (ta?.copiesTo.compactMap(\.target) ?? [])
+        let found = Dictionary(uniqueKeysWithValues: try await store.targets(ids: Array(Set(named))).map { ($0.id, $0) })
+        let copies = Dictionary(uniqueKeysWithValues: (ta?.copiesTo.compactMap(\.target) ?? []).compactMap { id in found[id].map { (id, $0) } })
+        return DocumentData(number: number, document: doc, chain: chain,
+                            urgentActionStatus: UrgentActionStatus(rawValue: ua.status) ?? .open, kase: kase,
+                            targets: (ta?.targets ?? []).compactMap { found[$0.target] }, copyTargets: copies)
+    }
+
+    /// The one assembler of what the PDF and DOCX renderers print: used by the downloads, the
+    /// pack, `vigil render` and the tests, so a rendered file is the same wherever it is made.
+    func printable(baseURL: String, catalogue: Catalogue) -> PrintableDocument {
+        PrintableDocument(number: number, document: document, caseTitle: kase.title, people: caseAtDate.people,
+                          targets: targets, copiesTo: copiesTo, url: baseURL + path,
+                          labels: catalogue.documentLabels(for: document.language))
+    }
+}

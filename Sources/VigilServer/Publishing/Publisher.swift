@@ -1,0 +1,143 @@
+import Fluent
+import Foundation
+import Vapor
+import VigilCore
+
+/// A publishing request refused for a reason the caller can fix (a conflict, a missing parent).
+struct PublishingRefusal: AbortError, CustomStringConvertible {
+    var status: HTTPResponseStatus
+    var reason: String
+    var description: String { reason }
+}
+
+/// The one path by which published content — cases, their people and timeline, urgent actions,
+/// documents and targets — is written. `vigil import`, `vigil demo`, the API (and later the
+/// newsroom, the scheduler and federation) call it. One call:
+///
+/// 1. checks the change with the domain's rules (VigilCore: form, references, an outcome closes
+///    its urgent action) against what is stored;
+/// 2. writes it in one transaction, or nothing;
+/// 3. in the same transaction, queues the alert e-mails for newly published originals and
+///    records what changed, who changed it and when in the publishing log;
+/// 4. after the commit, drops exactly the cached pages and documents the change affects (other
+///    processes read the log and do the same within a second).
+///
+/// Nothing else writes content; account, report and rate-limit writes never touch the cache.
+struct Publisher: Sendable {
+    let cache: PageCache
+    let alerts: Alerts
+    let now: @Sendable () -> Date
+
+    enum Change: Sendable {
+        /// A `vigil.bundle/1` document (`vigil import`, `POST /api/v1/bundles`): all or nothing.
+        case bundle(JSONValue)
+        /// A bundle already read (the demo).
+        case bundleValue(VigilBundle)
+        case createCase(Case)
+        case replaceCase(Case)
+        case createTarget(Target)
+        case replaceTarget(Target)
+        /// One document of an existing urgent action; `replacing` is the id the URL names.
+        case document(UANumber, Document, replacing: String?)
+
+        var action: String {
+            switch self {
+            case .bundle, .bundleValue: "bundle.import"
+            case .createCase: "case.create"
+            case .replaceCase: "case.replace"
+            case .createTarget: "target.create"
+            case .replaceTarget: "target.replace"
+            case .document(_, _, let replacing): replacing == nil ? "document.create" : "document.replace"
+            }
+        }
+    }
+
+    struct Result: Sendable {
+        var summary: WriteSummary
+        var changes: ChangeSet
+        /// Alert e-mails queued to followers.
+        var alertsQueued: Int
+        /// The publishing log's entry, when anything changed.
+        var logEntry: Int?
+        /// Whether the one thing a create/replace names did not exist before.
+        var createdSubject: Bool
+    }
+
+    /// Checks and writes `change`; throws `ValidationError` or `PublishingRefusal` having written nothing.
+    func publish(_ change: Change, by author: Author, alerts sendAlerts: Bool = true, on db: any Database) async throws -> Result {
+        let result = try await db.writeTransaction { db in
+            let (summary, createdSubject) = try await write(change, on: db)
+            var changes = ChangeSet(cases: summary.changedCases, targets: summary.changedTargets,
+                                    urgentActions: summary.changedUrgentActions, documents: summary.changedDocuments)
+            // A document written on its own changes its case's pages too.
+            if !changes.urgentActions.isEmpty {
+                let uas = try await UrgentActionModel.query(on: db).filter(\.$id ~~ changes.urgentActions.sorted()).all()
+                changes.cases.formUnion(uas.map(\.caseID))
+            }
+            let queued = sendAlerts ? try await alerts.enqueue(createdDocuments: summary.createdDocuments, on: db) : 0
+            let entry = changes.isEmpty ? nil
+                : try await PublishingLog.record(changes, action: change.action, author: author, summary: summary, at: now(), on: db)
+            return Result(summary: summary, changes: changes, alertsQueued: queued, logEntry: entry, createdSubject: createdSubject)
+        }
+        cache.invalidate(tags: result.changes.cacheTags, logEntry: result.logEntry)
+        return result
+    }
+
+    private func write(_ change: Change, on db: any Database) async throws -> (WriteSummary, Bool) {
+        let store = Store(db: db, now: now)
+        switch change {
+        case .bundle(let json):
+            return (try await store.importBundle(json: json), false)
+        case .bundleValue(let bundle):
+            return (try await store.importBundle(bundle), false)
+        case .createCase(let kase):
+            if try await CaseModel.find(kase.id, on: db) != nil {
+                throw PublishingRefusal(status: .conflict, reason: "Case \"\(kase.id)\" already exists; use PUT /api/v1/cases/\(kase.id) to replace it.")
+            }
+            return (try await store.importBundle(VigilBundle(cases: [kase]), paths: ([], ["$"])), true)
+        case .replaceCase(let kase):
+            let existed = try await CaseModel.find(kase.id, on: db) != nil
+            return (try await store.importBundle(VigilBundle(cases: [kase]), paths: ([], ["$"])), !existed)
+        case .createTarget(let target):
+            if try await TargetModel.find(target.id, on: db) != nil {
+                throw PublishingRefusal(status: .conflict, reason: "Target \"\(target.id)\" already exists; use PUT /api/v1/targets/\(target.id) to replace it.")
+            }
+            return (try await store.write(target: target), true)
+        case .replaceTarget(let target):
+            let summary = try await store.write(target: target)
+            return (summary, summary.created > 0)
+        case .document(let number, let doc, let replacing):
+            return try await write(document: doc, of: number, replacing: replacing, store: store)
+        }
+    }
+
+    /// One document of a stored urgent action, checked as part of its case would be.
+    private func write(document doc: Document, of number: UANumber, replacing id: String?, store: Store) async throws -> (WriteSummary, Bool) {
+        let db = store.db
+        if let id, doc.id != id {
+            throw ValidationError([.init(path: "$.id", message: "is \"\(doc.id)\" but the URL names \"\(id)\"")])
+        }
+        guard let ua = try await UrgentActionModel.find(number.slug, on: db) else {
+            throw PublishingRefusal(status: .notFound, reason: "There is no \(number.label); create it as part of its case (PUT /api/v1/cases/{id}).")
+        }
+        let existing = try await DocumentModel.find(doc.id, on: db)
+        if id == nil, existing != nil {
+            throw PublishingRefusal(status: .conflict, reason: "Document \"\(doc.id)\" already exists; use PUT to replace it.")
+        }
+        // The domain's rule: an outcome closes its urgent action.
+        let status = UrgentAction.status(UrgentActionStatus(rawValue: ua.status) ?? .open, documentKinds: [doc.kind])
+        let action = UrgentAction(number: number, status: status, documents: [doc])
+        let stub = Case(id: ua.caseID, title: "-", countries: [], urgentActions: [action])
+        let state = try await store.existingState(cases: [stub], targets: [])
+        let issues = ReferenceRules.check(targets: [], cases: [.init(stub, path: "$")], existing: state)
+            .map { ValidationIssue(path: $0.path.replacingOccurrences(of: "$.urgent_actions[0].documents[0]", with: "$")
+                                    .replacingOccurrences(of: "$.urgent_actions[0]", with: "$.urgent_action"), message: $0.message) }
+        if !issues.isEmpty { throw ValidationError(issues) }
+        let summary = try await store.write(urgentAction: action, caseID: ua.caseID)
+        if summary.changedAnything, let c = try await CaseModel.find(ua.caseID, on: db) {
+            c.updatedAt = now()
+            try await c.update(on: db)
+        }
+        return (summary, existing == nil)
+    }
+}

@@ -1,0 +1,70 @@
+import Foundation
+import Vapor
+
+/// The configured services, built once at start (`configure`) and handed to every controller,
+/// command and job through its initialiser. None is optional: a service that could not be built
+/// stops the start, so nothing can silently skip alerts or rate limits for want of one.
+struct VigilServices: Sendable {
+    let configuration: VigilConfiguration
+    /// Templates (`Resources/Views`, overridden file by file from `VIGIL_VIEWS`).
+    let views: ViewRenderer
+    /// Every string catalogue: English for the site, and the languages of supporters' e-mail.
+    let catalogue: Catalogue
+    /// Rendered pages, feeds and documents.
+    let cache: PageCache
+    let secret: ServerSecret
+    let auth: Auth
+    let passwords: Passwords
+    /// Alert e-mails to the followers of newly published documents.
+    let alerts: Alerts
+    /// The one path by which published content is written.
+    let publisher: Publisher
+    /// The clock every write reads.
+    let now: @Sendable () -> Date
+
+    var strings: Strings { catalogue.english }
+    var baseURL: String { configuration.baseURL }
+
+    static func build(app: Application, configuration: VigilConfiguration) throws -> VigilServices {
+        let site = try SiteResources.load(app: app, configuration: configuration)
+        let secret = try ServerSecret.load()
+        let now: @Sendable () -> Date = { Date() }
+        let cache = PageCache(enabled: configuration.pageCache, maxBytes: configuration.cacheBytes)
+        let alerts = Alerts(catalogue: site.catalogue, baseURL: configuration.baseURL, mailFrom: configuration.mailFrom, secret: secret)
+        return VigilServices(configuration: configuration, views: site.views, catalogue: site.catalogue, cache: cache, secret: secret,
+                        auth: Auth(secret: secret, tls: configuration.tls), passwords: Passwords(secret: secret), alerts: alerts,
+                        publisher: Publisher(cache: cache, alerts: alerts, now: now), now: now)
+    }
+}
+
+extension Application {
+    private struct ServicesKey: StorageKey { typealias Value = VigilServices }
+
+    /// The services `configure` built. Asking before `configure` is a programming error.
+    var vigilServices: VigilServices {
+        get {
+            guard let s = storage[ServicesKey.self] else { fatalError("configure(_:_:) builds the services before anything uses them") }
+            return s
+        }
+        set { storage[ServicesKey.self] = newValue }
+    }
+}
+
+/// A controller, command or job built with the services: it reads each one by name.
+protocol UsesServices {
+    var services: VigilServices { get }
+}
+
+extension UsesServices {
+    var views: ViewRenderer { services.views }
+    var catalogue: Catalogue { services.catalogue }
+    var strings: Strings { services.catalogue.english }
+    var cache: PageCache { services.cache }
+    var auth: Auth { services.auth }
+    var passwords: Passwords { services.passwords }
+    var secret: ServerSecret { services.secret }
+    var publisher: Publisher { services.publisher }
+    var baseURL: String { services.configuration.baseURL }
+    var mailFrom: String { services.configuration.mailFrom }
+    var trustedProxies: [String] { services.configuration.trustedProxies }
+}
