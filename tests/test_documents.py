@@ -260,3 +260,26 @@ def test_documents_are_labelled_in_their_own_language(server, tmp_path):
         assert s in es_text, s
     zh = pdftotext(get(server, "/urgent-actions/88-26/initial.pdf"), tmp_path, "zh")
     assert "Take action" in zh
+
+
+def test_a_document_shows_its_people_as_they_were_on_its_date(server, tmp_path):
+    """UA 126/19 was issued on 3 October 2019: its PDF and DOCX must not show the sentences of
+    12 November 2019 and 25 June 2020. The update shows the first; the outcome both."""
+    def texts(path):
+        return [" ".join(pdftotext(get(server, path + ".pdf"), tmp_path).split()),
+                " ".join(docx_text(get(server, path + ".docx"))[0].split())]
+    for flat in texts("/urgent-actions/126-19/initial"):
+        assert "Emir-Usein Kuku" in flat
+        assert "12 November 2019" not in flat and "25 June 2020" not in flat
+        assert "Military Court of Appeals" not in flat
+    for flat in texts("/urgent-actions/126-19/update-1"):
+        assert "12 November 2019" in flat and "25 June 2020" not in flat
+    for flat in texts("/urgent-actions/126-19/outcome"):
+        assert "12 November 2019" in flat and "25 June 2020" in flat
+
+
+@pytest.mark.parametrize("doc_id", ["ua-126-19-0-en", "ua-126-19-2-en", "ua-88-26-0-zh"])
+def test_vigil_render_makes_the_pdf_that_is_served(server, tmp_path, doc_id):
+    out = tmp_path / "rendered.pdf"
+    server.vigil.run("render", doc_id, "-o", str(out))
+    assert out.read_bytes() == get(server, DOCS.get(doc_id, "/urgent-actions/88-26/initial") + ".pdf")

@@ -137,7 +137,7 @@ struct SiteTests {
                                                                 title: "Update \(i)", body: "More news \(i)."))
             }
             let withExtras = kase
-            _ = try await app.db.writeTransaction { db in try await Store(db: db).write(case: withExtras) }
+            try await publish(app, VigilBundle(cases: [withExtras]))
             let first = try await html(app, "/urgent-actions").body
             #expect(first.contains("26 documents") && first.contains("rel=\"next\" href=\"/urgent-actions?page=2\""))
             let second = try await html(app, "/urgent-actions?page=2").body
@@ -251,7 +251,7 @@ struct SiteTests {
                                                                 letter: md, otherChannels: md),
                                          additionalInformation: md, quote: Quote(text: evil, by: evil)),
                              ])])])
-            _ = try await app.db.writeTransaction { db in try await Store(db: db).importBundle(bundle) }
+            try await publish(app, bundle)
             for path in ["/", "/urgent-actions", "/urgent-actions?q=script", "/urgent-actions/666-20/initial", "/cases/evil-case",
                          "/outcomes", "/feed.atom", "/cases/evil-case/feed.atom", "/sitemap.xml",
                          "/urgent-actions?q=" + SitePaths.percentEncode(evil)] {

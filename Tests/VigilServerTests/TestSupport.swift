@@ -98,9 +98,15 @@ func demoBundle() throws -> VigilBundle {
     try VigilBundle.parse(try DemoData.bundleData())
 }
 
+/// Publishes a bundle as `vigil import --no-alerts` does.
+@discardableResult
+func publish(_ app: Application, _ bundle: VigilBundle) async throws -> Publisher.Result {
+    try await app.vigilServices.publisher.publish(.bundleValue(bundle), by: .commandLine, alerts: false, on: app.db)
+}
+
+/// Loads the demo through the publisher, as `vigil demo` does.
 func loadDemo(_ app: Application) async throws {
-    let bundle = try demoBundle()
-    _ = try await app.db.writeTransaction { db in try await Store(db: db).importBundle(bundle) }
+    _ = try await app.vigilServices.publisher.publish(.bundleValue(try demoBundle()), by: .commandLine, alerts: false, on: app.db)
 }
 
 /// Sends a request (path may carry a query string) and returns the response.

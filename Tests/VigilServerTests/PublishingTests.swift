@@ -1,0 +1,157 @@
+import Fluent
+import Foundation
+import Testing
+import VaporTesting
+@testable import VigilCore
+@testable import VigilDocuments
+@testable import VigilServer
+
+/// The one publishing path: what it logs, what it invalidates, and the documents it serves.
+@Suite("Publishing")
+struct PublishingTests {
+    func cacheState(_ app: Application, _ path: String) async throws -> String {
+        let res = try await send(app, .GET, path)
+        #expect(res.status == .ok, "\(path)")
+        return res.headers.first(name: "X-Cache") ?? "none"
+    }
+
+    @Test(arguments: TestStorage.available) func everyChangeIsLoggedWithWhoAndWhat(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
+            try await loadDemo(app)
+            var log = try await PublishingLog.recent(on: app.db)
+            #expect(log.count == 1)
+            #expect(log.first?.author == "cli" && log.first?.action == "bundle.import")
+            #expect(log.first?.changes.cases == ["crimean-tatar-defenders-kuku", "demo-ana-morales", "demo-li-wei", "demo-nour-hassan"])
+            #expect(log.first?.changes.documents.count == 11)
+
+            // The same bundle again changes nothing, so logs nothing.
+            try await loadDemo(app)
+            #expect(try await PublishingLog.recent(on: app.db).count == 1)
+
+            // An API write names its token.
+            let token = try await APIToken.create(role: "editor", label: "log test", on: app.db)
+            var target = try #require(try await Store(db: app.db).target(id: "ru-prosecutor-general"))
+            target.title = "Prosecutor General (acting)"
+            let res = try await send(app, .PUT, "/api/v1/targets/ru-prosecutor-general", headers: ["Authorization": "Bearer \(token.token)"],
+                                     json: target.json.serialized())
+            #expect(res.status == .ok)
+            log = try await PublishingLog.recent(on: app.db)
+            #expect(log.count == 2)
+            let entry = try #require(log.first)
+            #expect(entry.author == "token:" + token.id.uuidString.lowercased())
+            #expect(entry.action == "target.replace" && entry.changes.targets == ["ru-prosecutor-general"] && entry.updated == 1)
+            #expect(abs(entry.at.timeIntervalSinceNow) < 60)
+
+            // A refused write writes nothing, and logs nothing.
+            var broken = try demoBundle()
+            broken.cases[0].title = "Changed"
+            broken.cases[0].people[0].id = "Not A Slug"
+            let json = broken.json
+            await #expect(throws: ValidationError.self) {
+                try await app.vigilServices.publisher.publish(.bundle(json), by: .commandLine, on: app.db)
+            }
+            #expect(try await PublishingLog.recent(on: app.db).count == 2)
+            #expect(try await Store(db: app.db).cases(ids: [broken.cases[0].id]).first?.title != "Changed")
+        }
+    }
+
+    @Test(arguments: TestStorage.available) func aChangeRendersAgainOnlyWhatShowsIt(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
+            try await loadDemo(app)
+            let kuku = "/urgent-actions/126-19/initial.pdf", li = "/urgent-actions/88-26/initial.pdf", home = "/"
+            for path in [kuku, li, home, "/cases/demo-li-wei"] { _ = try await cacheState(app, path) }
+            #expect(try await cacheState(app, kuku) == "HIT")
+            #expect(try await cacheState(app, li) == "HIT")
+
+            // A change to one case: its documents and the listings render again, the other case's do not.
+            var bundle = try demoBundle()
+            var kase = try #require(bundle.cases.first { $0.id == "demo-li-wei" })
+            kase.summary = (kase.summary ?? "") + " Updated."
+            bundle.cases = [kase]
+            bundle.targets = []
+            let result = try await publish(app, bundle)
+            #expect(result.changes.cases == ["demo-li-wei"])
+            #expect(try await cacheState(app, kuku) == "HIT")
+            #expect(try await cacheState(app, li) == "MISS")
+            #expect(try await cacheState(app, home) == "MISS")
+            #expect(try await cacheState(app, "/cases/demo-li-wei") == "MISS")
+
+            // A change to an official: only the documents that name them.
+            var target = try #require(try await Store(db: app.db).target(id: "ru-prosecutor-general"))
+            target.title = "Prosecutor General (acting)"
+            _ = try await app.vigilServices.publisher.publish(.replaceTarget(target), by: .commandLine, on: app.db)
+            #expect(try await cacheState(app, li) == "HIT")
+            #expect(try await cacheState(app, kuku) == "MISS")
+            let text = try await send(app, .GET, "/urgent-actions/126-19/initial")
+            #expect(String(buffer: text.body).contains("Prosecutor General (acting)"))
+        }
+    }
+
+    /// Two processes on one database: a change published by one drops the other's cached copy
+    /// within a second, through the publishing log.
+    @Test func anotherProcessSeesAChangeWithinASecond() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-two-\(UUID().uuidString).sqlite").path
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        try await withApp(.sqlite, sqlitePath: path) { reader in
+            try await loadDemo(reader)
+            let page = "/cases/demo-li-wei"
+            _ = try await cacheState(reader, page)
+            #expect(try await cacheState(reader, page) == "HIT")
+            try await withApp(.sqlite, sqlitePath: path, migrate: false) { writer in
+                var kase = try #require(try demoBundle().cases.first { $0.id == "demo-li-wei" })
+                kase.title = "Li Wei: a title changed in another process"
+                try await publish(writer, VigilBundle(cases: [kase]))
+            }
+            try await Task.sleep(for: .milliseconds(1100))
+            let res = try await send(reader, .GET, page)
+            #expect(res.headers.first(name: "X-Cache") == "MISS")
+            #expect(String(buffer: res.body).contains("a title changed in another process"))
+        }
+    }
+
+    /// The initial UA 126/19 of 3 October 2019 shows its people as they were then: no sentences
+    /// handed down on 12 November 2019 or 25 June 2020. The update shows the first, the outcome both.
+    @Test(arguments: TestStorage.available) func documentsShowTheirPeopleAsOfTheirDate(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
+            try await loadDemo(app)
+            func page(_ path: String) async throws -> String {
+                let res = try await send(app, .GET, path)
+                #expect(res.status == .ok, "\(path)")
+                return String(buffer: res.body)
+            }
+            let initial = try await page("/urgent-actions/126-19/initial")
+            #expect(initial.contains("Emir-Usein Kuku"))
+            #expect(!initial.contains("12 November 2019") && !initial.contains("25 June 2020"))
+            #expect(!initial.contains("Imprisoned"), "on 3 October 2019 they were not yet sentenced")
+            let russian = try await page("/urgent-actions/126-19/initial/ru")
+            #expect(!russian.contains("12 November 2019") && !russian.contains("25 June 2020"))
+            let update = try await page("/urgent-actions/126-19/update-1")
+            #expect(update.contains("12 November 2019") && !update.contains("25 June 2020"))
+            let outcome = try await page("/urgent-actions/126-19/outcome")
+            #expect(outcome.contains("12 November 2019") && outcome.contains("25 June 2020"))
+            // The case page tells the whole story.
+            let kase = try await page("/cases/crimean-tatar-defenders-kuku")
+            #expect(kase.contains("25 June 2020"))
+
+            // What the PDF and DOCX print is assembled from the same snapshot.
+            let data = try #require(try await DocumentData.load(id: "ua-126-19-0-en", on: app.db))
+            let printable = data.printable(baseURL: app.vigil.baseURL, catalogue: app.vigilServices.catalogue)
+            #expect(printable.people.count == 6)
+            #expect(printable.people.allSatisfy { $0.sentences.isEmpty })
+        }
+    }
+
+    /// `vigil render` and the download use one loader and one assembler: the same bytes.
+    @Test(arguments: ["ua-126-19-0-en", "ua-126-19-2-en", "ua-77-26-0-ar"])
+    func theServedPDFIsTheOneTheAssemblerMakes(documentID: String) async throws {
+        try await withApp { app in
+            try await loadDemo(app)
+            let data = try #require(try await DocumentData.load(id: documentID, on: app.db))
+            let made = try PDFRenderer.render(data.printable(baseURL: app.vigil.baseURL, catalogue: app.vigilServices.catalogue),
+                                              options: .init(paper: .a4))
+            let served = try await send(app, .GET, data.path + ".pdf")
+            #expect(served.status == .ok)
+            #expect(Data(buffer: served.body) == made)
+        }
+    }
+}
