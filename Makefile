@@ -50,6 +50,7 @@ bench: deps release
 	python3 bench/pdf_vs_weasyprint.py
 	python3 bench/report_burst.py
 	python3 bench/pages_vs_nginx.py
+	python3 bench/cached_page_under_reports.py
 	python3 bench/markdown_adversarial.py
 
 format:

@@ -73,24 +73,24 @@ struct APIController: RouteCollection, UsesServices {
 
     // MARK: - Cases
 
+    /// Runs a list query: ids and sort keys of one page (one more row tells whether a next page exists).
+    func pageOfKeys(_ req: Request, _ q: CatalogueQuery, _ subject: CatalogueQuery.Subject, select: SQLQueryString,
+                    after: SQLQueryString?, order: SQLQueryString, columns: [String]) async throws -> (keys: [[String]], next: [String]?) {
+        var query: SQLQueryString = "SELECT \(select) \(CatalogueQuery.from(subject)) WHERE 1 = 1"
+        query += q.conditions(subject)
+        if let after { query += after }
+        query += " ORDER BY \(order) LIMIT \(literal: q.limit + 1)"
+        let rows = try await (req.db as! any SQLDatabase).raw(query).all()
+        let keys = try rows.map { row in try columns.map { try row.decode(column: $0, as: String.self) } }
+        let page = Array(keys.prefix(q.limit))
+        return (page, keys.count > q.limit ? page.last : nil)
+    }
+
     func listCases(req: Request) async throws -> Response {
-        let q = try ListQuery(req, allowed: ["country", "theme", "status", "updated_since"])
-        let sql = req.db as! any SQLDatabase
-        var query: SQLQueryString = "SELECT c.id FROM cases c WHERE 1 = 1"
-        if let country = try q.country() {
-            query += " AND EXISTS (SELECT 1 FROM case_countries x WHERE x.case_id = c.id AND x.country = \(bind: country))"
-        }
-        if let theme = try q.slug("theme") {
-            query += " AND EXISTS (SELECT 1 FROM case_themes x WHERE x.case_id = c.id AND x.theme = \(bind: theme))"
-        }
-        if let status = try q.oneOf("status", CaseStatus.self) { query += " AND c.status = \(bind: status.rawValue)" }
-        if let since = try q.updatedSince() { query += " AND c.updated_at >= \(bind: since)" }
-        if let after = q.cursor?.first { query += " AND c.id > \(bind: after)" }
-        query += " ORDER BY c.id LIMIT \(literal: q.limit + 1)"
-        let ids = try await sql.raw(query).all().map { try $0.decode(column: "id", as: String.self) }
-        let pageIDs = Array(ids.prefix(q.limit))
-        let cases = try await Store(db: req.db).cases(ids: pageIDs)
-        let next = ids.count > q.limit ? pageIDs.last.map { [$0] } : nil
+        let q = try CatalogueQuery(req.url.query, allowed: [.country, .theme, .status, .updatedSince, .limit, .cursor])
+        let (keys, next) = try await pageOfKeys(req, q, .cases, select: "c.id", after: q.cursor.map { " AND c.id > \(bind: $0[0])" },
+                                                order: "c.id", columns: ["id"])
+        let cases = try await Store(db: req.db).cases(ids: keys.map { $0[0] })
         return jsonResponse(page(cases.map(\.json), limit: q.limit, next: next))
     }
 
@@ -132,34 +132,12 @@ struct APIController: RouteCollection, UsesServices {
     // MARK: - Urgent actions
 
     func listUrgentActions(req: Request) async throws -> Response {
-        let q = try ListQuery(req, allowed: ["country", "theme", "status", "kind", "language", "updated_since", "case"])
-        let sql = req.db as! any SQLDatabase
-        var query: SQLQueryString = "SELECT u.id, u.sort_key FROM urgent_actions u WHERE 1 = 1"
-        if let country = try q.country() {
-            query += " AND EXISTS (SELECT 1 FROM case_countries x WHERE x.case_id = u.case_id AND x.country = \(bind: country))"
-        }
-        if let theme = try q.slug("theme") {
-            query += " AND EXISTS (SELECT 1 FROM case_themes x WHERE x.case_id = u.case_id AND x.theme = \(bind: theme))"
-        }
-        if let c = try q.slug("case") { query += " AND u.case_id = \(bind: c)" }
-        if let status = try q.oneOf("status", UrgentActionStatus.self) { query += " AND u.status = \(bind: status.rawValue)" }
-        let kind = try q.oneOf("kind", DocumentKind.self)
-        let language = try q.language()
-        if kind != nil || language != nil {
-            query += " AND EXISTS (SELECT 1 FROM documents d WHERE d.urgent_action_id = u.id"
-            if let kind { query += " AND d.kind = \(bind: kind.rawValue)" }
-            if let language { query += " AND d.language = \(bind: language)" }
-            query += ")"
-        }
-        if let since = try q.updatedSince() { query += " AND u.updated_at >= \(bind: since)" }
-        if let after = q.cursor?.first { query += " AND u.sort_key < \(bind: after)" }
-        query += " ORDER BY u.sort_key DESC LIMIT \(literal: q.limit + 1)"
-        let rows = try await sql.raw(query).all()
-        let keys = try rows.map { (try $0.decode(column: "id", as: String.self), try $0.decode(column: "sort_key", as: String.self)) }
-        let pageKeys = Array(keys.prefix(q.limit))
-        let items = try await urgentActionJSON(ids: pageKeys.map(\.0), db: req.db)
-        let next = keys.count > q.limit ? pageKeys.last.map { [$0.1] } : nil
-        return jsonResponse(page(items, limit: q.limit, next: next))
+        let q = try CatalogueQuery(req.url.query, allowed: [.country, .theme, .status, .kind, .language, .updatedSince, .caseID, .limit, .cursor])
+        let (keys, next) = try await pageOfKeys(req, q, .urgentActions, select: "u.id, u.sort_key",
+                                                after: q.cursor.map { " AND u.sort_key < \(bind: $0[0])" },
+                                                order: "u.sort_key DESC", columns: ["id", "sort_key"])
+        let items = try await urgentActionJSON(ids: keys.map { $0[0] }, db: req.db)
+        return jsonResponse(page(items, limit: q.limit, next: next.map { [$0[1]] }))
     }
 
     /// Urgent actions as in the bundle, with the id of their case added.
@@ -207,31 +185,16 @@ struct APIController: RouteCollection, UsesServices {
     // MARK: - Documents
 
     func listDocuments(req: Request) async throws -> Response {
-        let q = try ListQuery(req, allowed: ["country", "theme", "status", "kind", "language", "updated_since", "case"])
-        let sql = req.db as! any SQLDatabase
-        var query: SQLQueryString = "SELECT d.id, d.published FROM documents d JOIN urgent_actions u ON u.id = d.urgent_action_id WHERE 1 = 1"
-        if let country = try q.country() {
-            query += " AND EXISTS (SELECT 1 FROM case_countries x WHERE x.case_id = u.case_id AND x.country = \(bind: country))"
-        }
-        if let theme = try q.slug("theme") {
-            query += " AND EXISTS (SELECT 1 FROM case_themes x WHERE x.case_id = u.case_id AND x.theme = \(bind: theme))"
-        }
-        if let c = try q.slug("case") { query += " AND u.case_id = \(bind: c)" }
-        if let status = try q.oneOf("status", UrgentActionStatus.self) { query += " AND u.status = \(bind: status.rawValue)" }
-        if let kind = try q.oneOf("kind", DocumentKind.self) { query += " AND d.kind = \(bind: kind.rawValue)" }
-        if let language = try q.language() { query += " AND d.language = \(bind: language)" }
-        if let since = try q.updatedSince() { query += " AND d.updated_at >= \(bind: since)" }
+        let q = try CatalogueQuery(req.url.query, allowed: [.country, .theme, .status, .kind, .language, .updatedSince, .caseID, .limit, .cursor])
+        var after: SQLQueryString?
         if let cursor = q.cursor {
             guard cursor.count == 2 else { throw Abort(.badRequest, reason: "cursor is not valid; pass the next_cursor of the previous page unchanged.") }
-            query += " AND (d.published < \(bind: cursor[0]) OR (d.published = \(bind: cursor[0]) AND d.id > \(bind: cursor[1])))"
+            after = " AND (d.published < \(bind: cursor[0]) OR (d.published = \(bind: cursor[0]) AND d.id > \(bind: cursor[1])))"
         }
-        query += " ORDER BY d.published DESC, d.id ASC LIMIT \(literal: q.limit + 1)"
-        let rows = try await sql.raw(query).all()
-        let keys = try rows.map { (try $0.decode(column: "id", as: String.self), try $0.decode(column: "published", as: String.self)) }
-        let pageKeys = Array(keys.prefix(q.limit))
-        let docs = try await documentJSON(ids: pageKeys.map(\.0), db: req.db)
-        let next = keys.count > q.limit ? pageKeys.last.map { [$0.1, $0.0] } : nil
-        return jsonResponse(page(docs, limit: q.limit, next: next))
+        let (keys, next) = try await pageOfKeys(req, q, .documents, select: "d.id, d.published", after: after,
+                                                order: "d.published DESC, d.id ASC", columns: ["id", "published"])
+        let docs = try await documentJSON(ids: keys.map { $0[0] }, db: req.db)
+        return jsonResponse(page(docs, limit: q.limit, next: next.map { [$0[1], $0[0]] }))
     }
 
     /// Documents as in the bundle, with their urgent action's number and case added.
@@ -284,17 +247,10 @@ struct APIController: RouteCollection, UsesServices {
     // MARK: - Targets
 
     func listTargets(req: Request) async throws -> Response {
-        let q = try ListQuery(req, allowed: ["country", "updated_since"])
-        let sql = req.db as! any SQLDatabase
-        var query: SQLQueryString = "SELECT t.id FROM targets t WHERE 1 = 1"
-        if let country = try q.country() { query += " AND t.country = \(bind: country)" }
-        if let since = try q.updatedSince() { query += " AND t.updated_at >= \(bind: since)" }
-        if let after = q.cursor?.first { query += " AND t.id > \(bind: after)" }
-        query += " ORDER BY t.id LIMIT \(literal: q.limit + 1)"
-        let ids = try await sql.raw(query).all().map { try $0.decode(column: "id", as: String.self) }
-        let pageIDs = Array(ids.prefix(q.limit))
-        let targets = try await Store(db: req.db).targets(ids: pageIDs)
-        let next = ids.count > q.limit ? pageIDs.last.map { [$0] } : nil
+        let q = try CatalogueQuery(req.url.query, allowed: [.country, .updatedSince, .limit, .cursor])
+        let (keys, next) = try await pageOfKeys(req, q, .targets, select: "t.id", after: q.cursor.map { " AND t.id > \(bind: $0[0])" },
+                                                order: "t.id", columns: ["id"])
+        let targets = try await Store(db: req.db).targets(ids: keys.map { $0[0] })
         return jsonResponse(page(targets.map(\.json), limit: q.limit, next: next))
     }
 
@@ -339,9 +295,8 @@ struct APIController: RouteCollection, UsesServices {
     }
 
     func exportBundle(req: Request) async throws -> Response {
-        let q = try ListQuery(req, allowed: ["case"])
+        let caseID = try CatalogueQuery(req.url.query, allowed: [.caseID]).caseID
         let store = Store(db: req.db)
-        let caseID = try q.slug("case")
         if let c = caseID {
             guard try await CaseModel.find(c, on: req.db) != nil else { throw Abort(.notFound, reason: "There is no case \"\(c)\".") }
         }

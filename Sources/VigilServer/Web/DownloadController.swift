@@ -34,10 +34,9 @@ struct DownloadController: RouteCollection, UsesServices {
         return nil
     }
 
+    /// `?paper=a4|letter`, the only parameter a download takes.
     func paper(_ req: Request) throws -> PaperSize {
-        guard let p = req.query[String.self, at: "paper"] else { return .a4 }
-        guard let size = PaperSize(rawValue: p.lowercased()) else { throw Abort(.badRequest, reason: "paper is a4 or letter.") }
-        return size
+        try CatalogueQuery(req.url.query, allowed: [.paper]).paper ?? .a4
     }
 
     func filename(_ number: UANumber, _ doc: Document, _ suffix: String) -> String {
@@ -142,10 +141,10 @@ struct DownloadController: RouteCollection, UsesServices {
     /// brings in its urgent action too), each with its newest original document. The cache key
     /// is what the pack holds, not the query, so `q=a` and `q=a!` share one render.
     func pack(req: Request) async throws -> Response {
-        var filters = try SiteController.parseFilters(req, extra: ["paper"])
+        var filters = try SiteController.parseFilters(req, extra: [.paper])
         filters.status = .open
         filters.page = 1
-        let paper = try paper(req)
+        let paper = filters.paper ?? .a4
         let data = SiteData(db: req.db)
         let ids = try await data.filter(filters).ids
         let matched = Set(try await data.documents(ids: ids).filter { $0.uaStatus == .open }.map(\.number))

@@ -28,13 +28,15 @@ struct FeedController: RouteCollection, UsesServices {
         guard Slug.problem(id) == nil, let c = try await CaseModel.find(id, on: req.db) else {
             throw Abort(.notFound, reason: "There is no such case.")
         }
-        return try await feed(req, key: "feed|case|\(id)", title: c.title, path: SitePaths.caseFeed(id), filters: .init(), caseID: id)
+        var f = CatalogueQuery()
+        f.caseID = id
+        return try await feed(req, key: "feed|case|\(id)", title: c.title, path: SitePaths.caseFeed(id), filters: f)
     }
 
     func byCountry(req: Request) async throws -> Response {
         let code = req.parameters.get("country") ?? ""
         guard CountryCode.problem(code) == nil else { throw Abort(.notFound, reason: "There is no such country.") }
-        var f = SiteData.Filters()
+        var f = CatalogueQuery()
         f.country = code
         return try await feed(req, key: "feed|country|\(code)", title: "\(strings["site_name"]): \(Format.countryName(code))",
                               path: SitePaths.countryFeed(code), filters: f)
@@ -43,19 +45,17 @@ struct FeedController: RouteCollection, UsesServices {
     func byTheme(req: Request) async throws -> Response {
         let theme = req.parameters.get("theme") ?? ""
         guard Slug.problem(theme) == nil else { throw Abort(.notFound, reason: "There is no such theme.") }
-        var f = SiteData.Filters()
+        var f = CatalogueQuery()
         f.theme = theme
         return try await feed(req, key: "feed|theme|\(theme)", title: "\(strings["site_name"]): \(SiteController.themeLabel(theme))",
                               path: SitePaths.themeFeed(theme), filters: f)
     }
 
-    func feed(_ req: Request, key: String, title: String, path: String, filters: SiteData.Filters, caseID: String? = nil) async throws -> Response {
+    func feed(_ req: Request, key: String, title: String, path: String, filters: CatalogueQuery) async throws -> Response {
         try await cache.respond(to: req, key: key, contentType: "application/atom+xml; charset=utf-8", cacheControl: "public, max-age=300") {
             let data = SiteData(db: req.db)
-            var ids = try await data.filter(filters).ids
-            var rows = try await data.documents(ids: ids)
-            if let caseID { rows = rows.filter { $0.caseID == caseID }; ids = rows.map(\.document.id) }
-            rows = Array(rows.prefix(100))
+            // The newest 100: a feed is bounded however large the archive.
+            let rows = try await data.documents(ids: Array(try await data.filter(filters).ids.prefix(100)))
             let updated = rows.map { $0.document.published.earliest }.max() ?? "2000-01-01"
             var out = """
                 <?xml version="1.0" encoding="utf-8"?>

@@ -39,6 +39,7 @@ final class PageCache: @unchecked Sendable {
     private var generation: UInt64 = 0
     private var invalidatedAt: [String: UInt64] = [:]
     private var counts: Counts?
+    private var countsRefresh: Task<String, any Error>?
     private var building: [String: Flight] = [:]
     /// Publishing-log entries already applied (by sequence), with when they were seen.
     private var seenLog: [Int: Date] = [:]
@@ -99,17 +100,43 @@ final class PageCache: @unchecked Sendable {
         if !tags.isEmpty { invalidate(tags: tags) }
     }
 
-    /// The counts stamp; its time is when this process first saw the totals as they are.
+    /// The counts stamp; its time is when this process first saw the totals as they are. One
+    /// request a second reads it again; requests that come meanwhile use the value it replaces,
+    /// so a burst of reports never makes page hits queue for the database.
     private func countsStamp(_ req: Request) async throws -> Counts {
-        if let s = lock.withLock({ counts }), Date().timeIntervalSince(s.checked) < 1 { return s }
-        let value = try await SiteData(db: req.db).countsStamp()
-        return lock.withLock {
-            if let old = counts, old.value == value {
-                counts = Counts(value: value, modified: old.modified, checked: Date())
-            } else {
-                counts = Counts(value: value, modified: Date(timeIntervalSince1970: floor(Date().timeIntervalSince1970)), checked: Date())
+        enum Next { case use(Counts), wait(Task<String, any Error>), refresh(Task<String, any Error>) }
+        let db = req.db
+        let next: Next = lock.withLock {
+            if let s = counts, Date().timeIntervalSince(s.checked) < 1 { return .use(s) }
+            if let running = countsRefresh { return counts.map { .use($0) } ?? .wait(running) }
+            let t = Task { try await SiteData(db: db).countsStamp() }
+            countsRefresh = t
+            return .refresh(t)
+        }
+        switch next {
+        case .use(let s):
+            return s
+        case .wait(let t):
+            // The first read since start: everyone waits for it (the refresher stores it).
+            let value = try await t.value
+            return lock.withLock {
+                counts ?? Counts(value: value, modified: Date(timeIntervalSince1970: floor(Date().timeIntervalSince1970)), checked: Date())
             }
-            return counts!
+        case .refresh(let t):
+            let value: String
+            do { value = try await t.value } catch {
+                lock.withLock { countsRefresh = nil }
+                throw error
+            }
+            return lock.withLock {
+                countsRefresh = nil
+                if let old = counts, old.value == value {
+                    counts = Counts(value: value, modified: old.modified, checked: Date())
+                } else {
+                    counts = Counts(value: value, modified: Date(timeIntervalSince1970: floor(Date().timeIntervalSince1970)), checked: Date())
+                }
+                return counts!
+            }
         }
     }
 

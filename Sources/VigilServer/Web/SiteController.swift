@@ -104,53 +104,9 @@ struct SiteController: RouteCollection, UsesServices {
 
     // MARK: - List and search
 
-    static func parseFilters(_ req: Request, extra: Set<String> = []) throws -> SiteData.Filters {
-        var f = SiteData.Filters()
-        let allowed: Set<String> = Set(["q", "country", "region", "theme", "status", "kind", "outcome", "language", "page"]).union(extra)
-        // The query is parsed once, here (asking Vapor for each key would parse it once per key).
-        var values: [String: String] = [:]
-        func decoded(_ s: Substring) -> String? { String(s).replacingOccurrences(of: "+", with: " ").removingPercentEncoding }
-        for pair in (req.url.query ?? "").split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let name = decoded(parts[0]) ?? String(parts[0])
-            if !allowed.contains(name) { throw Abort(.badRequest, reason: "Unknown filter \"\(name)\".") }
-            if values[name] == nil, parts.count == 2, let v = decoded(parts[1]) { values[name] = v }
-        }
-        func value(_ k: String) -> String? {
-            guard let v = values[k]?.trimmingCharacters(in: .whitespaces), !v.isEmpty else { return nil }
-            return v
-        }
-        f.q = String((value("q") ?? "").prefix(200))
-        if let c = value("country") {
-            guard CountryCode.problem(c) == nil else { throw Abort(.badRequest, reason: "Unknown country \"\(c)\".") }
-            f.country = c
-        }
-        f.region = value("region").map { String($0.prefix(200)) }
-        if let t = value("theme") {
-            guard Slug.problem(t) == nil else { throw Abort(.badRequest, reason: "Unknown theme \"\(t)\".") }
-            f.theme = t
-        }
-        if let s = value("status") {
-            guard let v = UrgentActionStatus(rawValue: s) else { throw Abort(.badRequest, reason: "Status is open or closed.") }
-            f.status = v
-        }
-        if let k = value("kind") {
-            guard let v = DocumentKind(rawValue: k) else { throw Abort(.badRequest, reason: "Document kind is initial, update or outcome.") }
-            f.kind = v
-        }
-        if let o = value("outcome") {
-            guard let v = OutcomeResult(rawValue: o) else { throw Abort(.badRequest, reason: "Outcome is good-news, bad-news or mixed.") }
-            f.outcome = v
-        }
-        if let l = value("language") {
-            guard LanguageTag.problem(l) == nil else { throw Abort(.badRequest, reason: "Unknown language \"\(l)\".") }
-            f.language = l
-        }
-        if let p = value("page") {
-            guard let n = Int(p), (1...10_000).contains(n) else { throw Abort(.badRequest, reason: "Page must be a number from 1.") }
-            f.page = n
-        }
-        return f
+    /// The list's filters, checked (an unknown one is refused).
+    static func parseFilters(_ req: Request, extra: Set<CatalogueQuery.Key> = []) throws -> CatalogueQuery {
+        try CatalogueQuery(req.url.query, allowed: CatalogueQuery.siteKeys.union(extra))
     }
 
     static let pageSize = 20
@@ -158,7 +114,7 @@ struct SiteController: RouteCollection, UsesServices {
     func list(req: Request) async throws -> Response {
         let f = try Self.parseFilters(req)
         let today = Self.today()
-        let key = "list|\(today)|\(SitePaths.list(f.query))"
+        let key = "list|\(today)|\(SitePaths.list(f.siteValues))"
         return try await render(req, template: "list", key: key) {
             let data = SiteData(db: req.db)
             let (ids, snippets) = try await data.filter(f)
@@ -191,15 +147,15 @@ struct SiteController: RouteCollection, UsesServices {
             var widen: [TemplateValue] = []
             var base = f
             base.page = 1
-            for (key, value) in base.query.sorted(by: { $0.key < $1.key }) {
-                var q = base.query
+            for (key, value) in base.siteValues.sorted(by: { $0.key < $1.key }) {
+                var q = base.siteValues
                 q.removeValue(forKey: key)
                 widen.append(["href": .string(SitePaths.list(q)), "label": .string("\(strings["widen_remove"]): \(key) = \(value)")])
             }
             widen.append(["href": .string(SitePaths.urgentActions), "label": .string(strings["widen_all"])])
             var pagination: TemplateValue = false
             if pages > 1 {
-                var prevQ = f.query, nextQ = f.query
+                var prevQ = f.siteValues, nextQ = f.siteValues
                 prevQ["page"] = f.page - 1 > 1 ? String(f.page - 1) : nil
                 nextQ["page"] = String(f.page + 1)
                 pagination = [
@@ -210,7 +166,7 @@ struct SiteController: RouteCollection, UsesServices {
             }
             let count = total == 1 ? strings["results_one"] : strings.format("results_many", ["n": String(total)])
             return ([
-                "page": page(title: strings["list_title"], description: strings["home_lead"], path: SitePaths.list(f.query), nav: "actions"),
+                "page": page(title: strings["list_title"], description: strings["home_lead"], path: SitePaths.list(f.siteValues), nav: "actions"),
                 "filters": ["q": .string(f.q)],
                 "selects": .list(selects),
                 "results": .list(rows.map { card($0, snippet: snippets[$0.document.id], today: today) }),

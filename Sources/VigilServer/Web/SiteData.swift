@@ -35,49 +35,15 @@ struct SiteData {
         }
     }
 
-    struct Filters: Sendable, Equatable {
-        var q = ""
-        var country: String?
-        var region: String?
-        var theme: String?
-        var status: UrgentActionStatus?
-        var kind: DocumentKind?
-        var outcome: OutcomeResult?
-        var language: String?
-        var page = 1
-
-        var query: [String: String] {
-            var d: [String: String] = [:]
-            if !q.isEmpty { d["q"] = q }
-            d["country"] = country; d["region"] = region; d["theme"] = theme; d["status"] = status?.rawValue
-            d["kind"] = kind?.rawValue; d["outcome"] = outcome?.rawValue; d["language"] = language
-            if page > 1 { d["page"] = String(page) }
-            return d
-        }
-    }
-
     /// Ids of the documents that match, ranked by relevance when there is a query, else newest
     /// first; and the search snippets.
-    func filter(_ f: Filters) async throws -> (ids: [String], snippets: [String: String]) {
+    func filter(_ f: CatalogueQuery) async throws -> (ids: [String], snippets: [String: String]) {
         let sql = db as! any SQLDatabase
-        var query: SQLQueryString = """
-            SELECT d.id, d.published FROM documents d JOIN urgent_actions u ON u.id = d.urgent_action_id
-            JOIN cases c ON c.id = u.case_id WHERE 1 = 1
-            """
-        if let country = f.country {
-            query += " AND EXISTS (SELECT 1 FROM case_countries x WHERE x.case_id = u.case_id AND x.country = \(bind: country))"
-        }
-        if let theme = f.theme {
-            query += " AND EXISTS (SELECT 1 FROM case_themes x WHERE x.case_id = u.case_id AND x.theme = \(bind: theme))"
-        }
-        if let region = f.region { query += " AND c.region = \(bind: region)" }
-        if let status = f.status { query += " AND u.status = \(bind: status.rawValue)" }
-        if let kind = f.kind { query += " AND d.kind = \(bind: kind.rawValue)" }
-        if let outcome = f.outcome { query += " AND d.outcome = \(bind: outcome.rawValue)" }
-        if let language = f.language { query += " AND d.language = \(bind: language)" }
+        var query: SQLQueryString = "SELECT d.id, d.published \(CatalogueQuery.from(.documents)) WHERE 1 = 1"
+        query += f.conditions(.documents)
         var snippets: [String: String] = [:]
         var ranks: [String: Double] = [:]
-        if !f.q.trimmingCharacters(in: .whitespaces).isEmpty {
+        if f.hasSearch {
             let hits = try await SearchIndex.search(f.q, on: db)
             guard !hits.isEmpty else { return ([], [:]) }
             for h in hits {

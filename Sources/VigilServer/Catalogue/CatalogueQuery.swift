@@ -1,0 +1,224 @@
+import Fluent
+import Foundation
+import SQLKit
+import Vapor
+import VigilCore
+import VigilDocuments
+
+/// The one query over what is published — documents, urgent actions, cases and targets — used
+/// by the site's list and search, the feeds, the letter-writing pack and every API list. A query
+/// string is parsed once, here, and checked: an unknown or repeated parameter, or a value that
+/// cannot be, is refused with a message naming it. The filters become SQL in one place
+/// (`conditions`), so the site and the API cannot disagree about what a filter means.
+struct CatalogueQuery: Sendable, Equatable {
+    enum Key: String, CaseIterable, Sendable {
+        case q, country, region, theme, status, kind, outcome, language
+        case caseID = "case"
+        case updatedSince = "updated_since"
+        case page, limit, cursor, paper
+    }
+
+    /// The filters of the site's list (and its pack and feeds).
+    static let siteKeys: Set<Key> = [.q, .country, .region, .theme, .status, .kind, .outcome, .language, .page]
+
+    var q = ""
+    var country: String?
+    var region: String?
+    var theme: String?
+    /// `open` or `closed`: of the urgent action (documents, urgent actions) or of the case (cases).
+    var status: UrgentActionStatus?
+    var kind: DocumentKind?
+    var outcome: OutcomeResult?
+    var language: String?
+    var caseID: String?
+    var updatedSince: Date?
+    /// The site's pages, from 1.
+    var page = 1
+    /// The API's pages: at most `limit` items after `cursor`.
+    var limit = 20
+    var cursor: [String]?
+    var paper: PaperSize?
+
+    init(status: UrgentActionStatus? = nil, kind: DocumentKind? = nil) {
+        self.status = status; self.kind = kind
+    }
+
+    /// Parses and checks a query string; only the keys in `allowed` are accepted.
+    init(_ query: String?, allowed: Set<Key>) throws {
+        var values: [Key: String] = [:]
+        for part in (query ?? "").split(separator: "&") {
+            let kv = part.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let rawKey = String(kv[0]).replacingOccurrences(of: "+", with: " ")
+            let name = rawKey.removingPercentEncoding ?? rawKey
+            guard let key = Key(rawValue: name), allowed.contains(key) else {
+                let accepted = allowed.map(\.rawValue).sorted().joined(separator: ", ")
+                throw Abort(.badRequest, reason: "Unknown query parameter \"\(name.prefix(100))\"; this page accepts: \(accepted).")
+            }
+            let raw = kv.count > 1 ? String(kv[1]).replacingOccurrences(of: "+", with: " ") : ""
+            guard let value = raw.removingPercentEncoding else {
+                throw Abort(.badRequest, reason: "The query parameter \"\(name)\" is not correctly percent-encoded.")
+            }
+            guard values[key] == nil else { throw Abort(.badRequest, reason: "The query parameter \"\(name)\" is given twice.") }
+            let trimmed = value.trimmingCharacters(in: .whitespaces)
+            if !trimmed.isEmpty { values[key] = trimmed }
+        }
+        q = String((values[.q] ?? "").prefix(200))
+        if let c = values[.country] {
+            if let p = CountryCode.problem(c) { throw Abort(.badRequest, reason: "country \(p).") }
+            country = c
+        }
+        region = values[.region].map { String($0.prefix(200)) }
+        theme = try Self.slug(values[.theme], "theme")
+        caseID = try Self.slug(values[.caseID], "case")
+        status = try Self.oneOf(values[.status], "status", UrgentActionStatus.self)
+        kind = try Self.oneOf(values[.kind], "kind", DocumentKind.self)
+        outcome = try Self.oneOf(values[.outcome], "outcome", OutcomeResult.self)
+        if let l = values[.language] {
+            if let p = LanguageTag.problem(l) { throw Abort(.badRequest, reason: "language: \(p).") }
+            language = l
+        }
+        if let v = values[.updatedSince] { updatedSince = try Self.date(v) }
+        if let p = values[.page] {
+            guard let n = Int(p), (1...10_000).contains(n) else { throw Abort(.badRequest, reason: "page must be a whole number from 1 to 10000.") }
+            page = n
+        }
+        if let l = values[.limit] {
+            guard let n = Int(l), (1...100).contains(n) else { throw Abort(.badRequest, reason: "limit must be a whole number from 1 to 100.") }
+            limit = n
+        }
+        if let c = values[.cursor] {
+            guard let decoded = Cursor.decode(c) else {
+                throw Abort(.badRequest, reason: "cursor is not valid; pass the next_cursor of the previous page unchanged.")
+            }
+            cursor = decoded
+        }
+        paper = try Self.oneOf(values[.paper]?.lowercased(), "paper", PaperSize.self)
+    }
+
+    static func slug(_ v: String?, _ key: String) throws -> String? {
+        guard let v else { return nil }
+        if let p = Slug.problem(v) { throw Abort(.badRequest, reason: "\(key) \(p).") }
+        return v
+    }
+
+    static func oneOf<E: RawRepresentable & CaseIterable>(_ v: String?, _ key: String, _ type: E.Type) throws -> E? where E.RawValue == String {
+        guard let v else { return nil }
+        guard let e = E(rawValue: v) else {
+            throw Abort(.badRequest, reason: "\(key) must be one of \(E.allCases.map(\.rawValue).joined(separator: ", ")).")
+        }
+        return e
+    }
+
+    /// `updated_since`: an ISO 8601 date (`2026-01-31`) or date-time (`2026-01-31T12:00:00Z`).
+    static func date(_ v: String) throws -> Date {
+        let full = ISO8601DateFormatter()
+        if let d = full.date(from: v) { return d }
+        let frac = ISO8601DateFormatter()
+        frac.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let d = frac.date(from: v) { return d }
+        let day = ISO8601DateFormatter()
+        day.formatOptions = [.withFullDate]
+        if v.count == 10, let d = day.date(from: v) { return d }
+        throw Abort(.badRequest, reason: "updated_since must be an ISO 8601 date or date-time, like 2026-01-31 or 2026-01-31T12:00:00Z.")
+    }
+
+    /// The site's list filters as query values (for links: `SitePaths.list`).
+    var siteValues: [String: String] {
+        var d: [String: String] = [:]
+        if !q.isEmpty { d["q"] = q }
+        d["country"] = country; d["region"] = region; d["theme"] = theme; d["status"] = status?.rawValue
+        d["kind"] = kind?.rawValue; d["outcome"] = outcome?.rawValue; d["language"] = language
+        if page > 1 { d["page"] = String(page) }
+        return d
+    }
+
+    var hasSearch: Bool { !q.trimmingCharacters(in: .whitespaces).isEmpty }
+
+    // MARK: - SQL
+
+    /// What a list is of; each reads its rows under fixed aliases.
+    enum Subject: Sendable {
+        /// `documents d JOIN urgent_actions u JOIN cases c`
+        case documents
+        /// `urgent_actions u JOIN cases c`
+        case urgentActions
+        /// `cases c`
+        case cases
+        /// `targets t`
+        case targets
+    }
+
+    /// The `FROM` clause of a subject.
+    static func from(_ subject: Subject) -> SQLQueryString {
+        switch subject {
+        case .documents: "FROM documents d JOIN urgent_actions u ON u.id = d.urgent_action_id JOIN cases c ON c.id = u.case_id"
+        case .urgentActions: "FROM urgent_actions u JOIN cases c ON c.id = u.case_id"
+        case .cases: "FROM cases c"
+        case .targets: "FROM targets t"
+        }
+    }
+
+    /// The filters as `AND …` conditions on `subject` (search words are matched separately,
+    /// by the search index). Every filter means the same on every list.
+    func conditions(_ subject: Subject) -> SQLQueryString {
+        var sql: SQLQueryString = ""
+        if subject == .targets {
+            if let country { sql += " AND t.country = \(bind: country)" }
+            if let updatedSince { sql += " AND t.updated_at >= \(bind: updatedSince)" }
+            return sql
+        }
+        // Case-level filters: every other subject reads its case as `c`.
+        if let country { sql += " AND EXISTS (SELECT 1 FROM case_countries x WHERE x.case_id = c.id AND x.country = \(bind: country))" }
+        if let theme { sql += " AND EXISTS (SELECT 1 FROM case_themes x WHERE x.case_id = c.id AND x.theme = \(bind: theme))" }
+        if let region { sql += " AND c.region = \(bind: region)" }
+        if let caseID { sql += " AND c.id = \(bind: caseID)" }
+        if let status { sql += subject == .cases ? " AND c.status = \(bind: status.rawValue)" : " AND u.status = \(bind: status.rawValue)" }
+        // Document-level filters: the row itself, or some document of the urgent action.
+        if kind != nil || outcome != nil || language != nil {
+            switch subject {
+            case .documents:
+                if let kind { sql += " AND d.kind = \(bind: kind.rawValue)" }
+                if let outcome { sql += " AND d.outcome = \(bind: outcome.rawValue)" }
+                if let language { sql += " AND d.language = \(bind: language)" }
+            case .urgentActions, .cases:
+                sql += subject == .cases
+                    ? " AND EXISTS (SELECT 1 FROM documents d JOIN urgent_actions u ON u.id = d.urgent_action_id WHERE u.case_id = c.id"
+                    : " AND EXISTS (SELECT 1 FROM documents d WHERE d.urgent_action_id = u.id"
+                if let kind { sql += " AND d.kind = \(bind: kind.rawValue)" }
+                if let outcome { sql += " AND d.outcome = \(bind: outcome.rawValue)" }
+                if let language { sql += " AND d.language = \(bind: language)" }
+                sql += ")"
+            case .targets:
+                break
+            }
+        }
+        if let updatedSince {
+            switch subject {
+            case .documents: sql += " AND d.updated_at >= \(bind: updatedSince)"
+            case .urgentActions: sql += " AND u.updated_at >= \(bind: updatedSince)"
+            case .cases: sql += " AND c.updated_at >= \(bind: updatedSince)"
+            case .targets: break
+            }
+        }
+        return sql
+    }
+}
+
+/// Opaque page cursors: base64url of the sort key of the last item on the page.
+enum Cursor {
+    static func encode(_ parts: [String]) -> String {
+        let json = JSONValue.array(parts.map { .string($0) }).serialized(pretty: false)
+        return Data(json.utf8).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+    static func decode(_ s: String) -> [String]? {
+        guard s.count <= 1024 else { return nil }
+        var b = s.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while b.count % 4 != 0 { b += "=" }
+        guard let data = Data(base64Encoded: b), let v = try? JSONValue.parse(data), let a = v.arrayValue,
+              !a.isEmpty, a.count <= 4 else { return nil }
+        let parts = a.compactMap(\.stringValue)
+        return parts.count == a.count ? parts : nil
+    }
+}

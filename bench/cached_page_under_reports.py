@@ -1,0 +1,269 @@
+#!/usr/bin/env python3
+"""A cached document page that shows the action-report totals (UA 126/19, initial), loaded by wrk
+while action reports arrive at a steady rate (200 a second), side by side with the same page and the
+same load with no reports arriving. Prints requests per second, latency and the ratio (goal: ≥ 0.8×).
+
+The page depends on the report totals, which the page cache re-reads at most once a second: while
+reports arrive, it renders again about once a second and serves the cached bytes in between. The
+reports are real form posts (CSRF token, idempotency key, an official, a channel), each from its
+own client address through the trusted-proxy header (so that the per-address limit of 120 a minute
+stays out of the way), paced by a schedule (report i is due at start + i / rate) over keep-alive
+connections, each answered only after its commit. A sampler fetches the page every 50 ms in both
+phases and counts `X-Cache: HIT|MISS` and the distinct ETags it saw (one per render it caught).
+Phases alternate (no reports, reports, …) so that drift on the machine hits both alike. Afterwards
+every acknowledged report must be counted (totals API) and the page must show the new total.
+
+    make bench
+    python3 bench/cached_page_under_reports.py [--seconds S] [--runs N] [--rate R] [--connections C] [--binary PATH]
+
+For a quick check against a debug build: --binary .build/debug/vigil (or VIGIL_BENCH_BINARY).
+"""
+import argparse, http.client, json, os, pathlib, re, shutil, statistics, sys, threading, time, urllib.parse, urllib.request, uuid
+
+from common import Serve, demo_env, release_binary, report_form, scratch_dir, wrk
+
+DOC = "ua-126-19-0-en"
+PAGE = "/urgent-actions/126-19/initial"
+SHOWN_TOTAL = re.compile(r"([0-9][0-9,.\u202f\u00a0]*) actions? reported so far")
+
+
+class Sampler(threading.Thread):
+    """Fetches the page every `interval` seconds until stopped; counts X-Cache values, statuses and ETags."""
+
+    def __init__(self, port, interval=0.05):
+        super().__init__(daemon=True)
+        self.port, self.interval = port, interval
+        self.stop = threading.Event()
+        self.cache = {}
+        self.statuses = {}
+        self.etags = []
+
+    def run(self):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        next_at = time.monotonic()
+        while not self.stop.is_set():
+            try:
+                conn.request("GET", PAGE)
+                r = conn.getresponse()
+                r.read()
+                self.statuses[r.status] = self.statuses.get(r.status, 0) + 1
+                x = r.getheader("X-Cache", "none")
+                self.cache[x] = self.cache.get(x, 0) + 1
+                etag = r.getheader("ETag")
+                if etag and (not self.etags or self.etags[-1] != etag):
+                    self.etags.append(etag)
+            except (OSError, http.client.HTTPException) as e:
+                self.statuses[type(e).__name__] = self.statuses.get(type(e).__name__, 0) + 1
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+            next_at += self.interval
+            self.stop.wait(max(0.0, next_at - time.monotonic()))
+        conn.close()
+
+    def summary(self):
+        n = sum(self.cache.values())
+        bad = {k: v for k, v in self.statuses.items() if k != 200}
+        return {"samples": n, "hit": self.cache.get("HIT", 0), "miss": self.cache.get("MISS", 0),
+                "other": n - self.cache.get("HIT", 0) - self.cache.get("MISS", 0), "etags": len(set(self.etags)), "errors": bad}
+
+
+class Reporter(threading.Thread):
+    """Posts reports at `rate` a second for `seconds` from `workers` keep-alive connections: report i
+    is due at start + i / rate (a worker that is late posts at once, so the schedule catches up).
+    No report starts after the window: a server that cannot keep up shows as a lower achieved rate."""
+
+    def __init__(self, port, form, rate, seconds, first_address, workers=32):
+        super().__init__(daemon=True)
+        self.port, self.form, self.rate, self.seconds, self.first = port, form, rate, seconds, first_address
+        self.workers = workers
+        self.n = int(rate * seconds)
+        self.lock = threading.Lock()
+        self.next = 0
+        self.acked = 0
+        self.errors = {}
+        self.latencies = []
+        self.lateness = []
+        self.elapsed = 0.0
+
+    def run(self):
+        self.start_at = time.monotonic() + 0.05
+        threads = [threading.Thread(target=self.worker) for _ in range(self.workers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.elapsed = time.monotonic() - self.start_at
+
+    @property
+    def achieved(self):
+        """Acknowledged reports per second of the window."""
+        return self.acked / self.seconds
+
+    def worker(self):
+        cookie, csrf, target = self.form
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        while True:
+            with self.lock:
+                i = self.next
+                self.next += 1
+            if i >= self.n or time.monotonic() >= self.start_at + self.seconds:
+                break
+            due = self.start_at + i / self.rate
+            wait = due - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            a = self.first + i
+            ip = f"10.{(a >> 16) & 255}.{(a >> 8) & 255}.{a & 255}"
+            body = urllib.parse.urlencode({"csrf": csrf, "document": DOC, "channel": "letter", "key": f"bench-{uuid.uuid4()}",
+                                           "targets[]": target})
+            t = time.monotonic()
+            try:
+                conn.request("POST", "/report", body, {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie,
+                                                       "X-Forwarded-For": ip})
+                r = conn.getresponse()
+                r.read()
+                status = r.status
+            except (OSError, http.client.HTTPException) as e:
+                status = type(e).__name__
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+            done = time.monotonic()
+            with self.lock:
+                if status == 303:
+                    self.acked += 1
+                    self.latencies.append((done - t) * 1000)
+                    self.lateness.append(max(0.0, t - due) * 1000)
+                else:
+                    self.errors[status] = self.errors.get(status, 0) + 1
+        conn.close()
+
+
+def pct(values, q):
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, int(q / 100 * len(s)))]
+
+
+def load_page(base, seconds, connections):
+    """wrk on the page; returns (requests, req/s, p50 ms, p99 ms)."""
+    n, rate, p50, p99, out = wrk(["-t", str(min(2, connections)), "-c", str(connections), "-d", f"{seconds}s", "--latency",
+                                  base + PAGE])
+    if "Non-2xx" in out or "Socket errors" in out:
+        sys.exit(f"{PAGE} answered with errors:\n{out}")
+    return n, rate, p50, p99
+
+
+def cpu_seconds(pid):
+    """User + system CPU seconds of process `pid` so far (Linux /proc)."""
+    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def total(base):
+    with urllib.request.urlopen(f"{base}/api/v1/totals") as r:
+        return json.load(r)["documents"].get(DOC, {}).get("total", 0)
+
+
+def shown_total(base):
+    """The page's status and the total it shows (None if the sentence is not found)."""
+    with urllib.request.urlopen(base + PAGE) as r:
+        status, page = r.status, r.read().decode()
+    m = SHOWN_TOTAL.search(page)
+    return status, int(re.sub(r"\D", "", m.group(1))) if m else None
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--rate", type=float, default=200)
+    ap.add_argument("--connections", type=int, default=8)
+    ap.add_argument("--binary", default=os.environ.get("VIGIL_BENCH_BINARY"))
+    args = ap.parse_args()
+    binary = release_binary(os.path.abspath(args.binary) if args.binary else None)
+    if not shutil.which("wrk"):
+        sys.exit("needs wrk (make bench installs it)")
+    tmp = scratch_dir()
+    env = demo_env(binary, tmp, VIGIL_TRUSTED_PROXIES="127.0.0.1")
+    rate_label = f"{args.rate:g}"
+    with Serve(binary, env) as server:
+        form = report_form(server.base, DOC)
+        # Warm-up: the page rendered and cached, the report path exercised, wrk's connections opened once.
+        for _ in range(20):
+            urllib.request.urlopen(server.base + PAGE).read()
+        before = total(server.base)
+        warm = Reporter(server.port, form, rate=args.rate, seconds=1, first_address=0)
+        warm.run()
+        if warm.errors:
+            sys.exit(f"warm-up reports were refused: {warm.errors}")
+        next_address = warm.n
+        acked = warm.acked
+        load_page(server.base, 2, args.connections)
+        time.sleep(1.1)  # the totals settle, so that phase A starts on a cached page
+
+        print(f"{binary}; page {PAGE}; wrk -t{min(2, args.connections)} -c{args.connections}, {args.seconds} s per run;"
+              f" reports at {rate_label}/s from 32 paced keep-alive clients; page sampled every 50 ms")
+        print(f"{'run':>3} {'phase':<11} {'req/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'reports':>8} {'reports/s':>9}"
+              f" {'rep p50':>7} {'rep p99':>7} {'late p99':>8} {'HIT':>5} {'MISS':>5} {'etags':>5} {'vigil cpu':>9} {'py cpu':>6}")
+        a_rates, b_rates, ratios, behind = [], [], [], []
+        for run in range(1, args.runs + 1):
+            for phase in ("no reports", "reports"):
+                sampler = Sampler(server.port)
+                reporter = None
+                if phase == "reports":
+                    reporter = Reporter(server.port, form, rate=args.rate, seconds=args.seconds, first_address=next_address)
+                    next_address += reporter.n
+                    reporter.start()
+                sampler.start()
+                t0, srv0, py0 = time.monotonic(), cpu_seconds(server.proc.pid), time.process_time()
+                _, rate, p50, p99 = load_page(server.base, args.seconds, args.connections)
+                wall = time.monotonic() - t0
+                srv_cpu, py_cpu = (cpu_seconds(server.proc.pid) - srv0) / wall * 100, (time.process_time() - py0) / wall * 100
+                sampler.stop.set()
+                sampler.join()
+                s = sampler.summary()
+                if s["errors"]:
+                    sys.exit(f"the sampler saw errors: {s['errors']}")
+                cols = f"{'':>8} {'':>9} {'':>7} {'':>7} {'':>8}"
+                if reporter:
+                    reporter.join()
+                    if reporter.errors:
+                        sys.exit(f"reports were refused or failed: {reporter.errors}")
+                    acked += reporter.acked
+                    cols = (f"{reporter.acked:>8} {reporter.achieved:>9.1f} {pct(reporter.latencies, 50):>7.1f}"
+                            f" {pct(reporter.latencies, 99):>7.1f} {pct(reporter.lateness, 99):>8.1f}")
+                    if reporter.achieved < 0.95 * args.rate:
+                        behind.append(f"run {run}: {reporter.achieved:.0f}/s")
+                    b_rates.append(rate)
+                    ratios.append(rate / a_rates[-1])
+                else:
+                    a_rates.append(rate)
+                print(f"{run:>3} {phase:<11} {rate:>9,.0f} {p50:>7.2f} {p99:>7.2f} {cols} {s['hit']:>5} {s['miss']:>5} {s['etags']:>5}"
+                      f" {srv_cpu:>8.0f}% {py_cpu:>5.0f}%"
+                      + (f"  (other X-Cache: {s['other']})" if s["other"] else ""))
+                time.sleep(1.1)  # the totals settle between phases
+
+        counted = total(server.base) - before
+        status, shown = shown_total(server.base)
+        after = total(server.base)
+        print(f"counted {counted} reports; the clients saw {acked} acknowledged; the page answers {status} and shows {shown}"
+              f" (totals API: {after})")
+        if counted != acked:
+            sys.exit("the count does not match the acknowledged reports")
+        if status != 200 or shown != after:
+            sys.exit("the page does not show the current total")
+
+    for run, (a, b, r) in enumerate(zip(a_rates, b_rates, ratios), 1):
+        print(f"run {run}: no reports {a:,.0f} req/s, reports {b:,.0f} req/s, ratio {r:.2f}×")
+    if behind:
+        print(f"the server did not keep up with {rate_label} reports/s beside wrk ({', '.join(behind)}): those runs measure a lower rate")
+    ratio = statistics.median(ratios)
+    print(f"goal ≥ 0.8×: {'met' if ratio >= 0.8 else 'NOT met'}")
+    print(f"cached_page_under_reports: no_reports={statistics.median(a_rates):,.0f} req/s"
+          f" under_{rate_label}_reports_per_s={statistics.median(b_rates):,.0f} req/s"
+          f" ratio={ratio:.2f}× (range {min(ratios):.2f}–{max(ratios):.2f})")
+
+
+if __name__ == "__main__":
+    main()
