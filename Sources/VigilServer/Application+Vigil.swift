@@ -28,7 +28,7 @@ public func configure(_ app: Application, _ configuration: VigilConfiguration) a
     try registerRoutes(app)
     registerCommands(app)
     app.lifecycle.use(SchemaCheck())
-    app.lifecycle.use(OutboxWorkerLifecycle())
+    app.lifecycle.use(SchedulerLifecycle())
 }
 
 func configureDatabase(_ app: Application, _ configuration: VigilConfiguration) throws {

@@ -163,54 +163,7 @@ struct OutboxWorker: Sendable {
     }
 }
 
-/// Runs the outbox worker in `vigil serve` when `VIGIL_SMTP_URL` or `VIGIL_SENDMAIL` is set.
-struct OutboxWorkerLifecycle: LifecycleHandler {
-    final class Box: @unchecked Sendable { var task: Task<Void, Never>? }
-    let box = Box()
-
-    func didBootAsync(_ app: Application) async throws {
-        let args = app.environment.arguments.dropFirst()
-        guard (args.first(where: { !$0.hasPrefix("-") }) ?? "serve") == "serve", app.environment != .testing else { return }
-        var worker: OutboxWorker?
-        if let url = app.vigil.smtpURL {
-            let client = SMTPClient(configuration: try SMTPConfiguration(url: url))
-            worker = OutboxWorker(db: app.db, sender: { try await client.send($0) }, from: app.vigil.mailFrom)
-        } else if let path = app.vigil.sendmailPath {
-            let transport = SendmailTransport(path: path, passEnvironment: app.vigil.sendmailEnvironment)
-            worker = OutboxWorker(db: app.db, sender: { try await transport.send($0) }, from: app.vigil.mailFrom)
-        }
-        let logger = app.logger, db = app.db, months = app.vigil.reportRetentionMonths
-        box.task = Task {
-            var lastHousekeeping = Date.distantPast, lastPrune = Date.distantPast
-            while !Task.isCancelled {
-                if let worker {
-                    do { try await worker.runOnce() } catch { logger.warning("mail outbox: \(error)") }
-                }
-                // Spent rate-limit hits go every minute (a report's within two minutes of it).
-                if Date().timeIntervalSince(lastPrune) > 60 {
-                    lastPrune = Date()
-                    do { try await db.writeTransaction { db in try await RateLimit.prune(on: db) } } catch { logger.warning("rate limits: \(error)") }
-                }
-                if Date().timeIntervalSince(lastHousekeeping) > 3600 {
-                    lastHousekeeping = Date()
-                    do {
-                        try await Housekeeping.run(on: db, reportRetentionMonths: months)
-                        let services = app.vigilServices
-                        try await Digests.send(on: db, catalogue: services.catalogue, baseURL: services.baseURL,
-                                               mailFrom: services.configuration.mailFrom, secret: services.secret)
-                    } catch { logger.warning("housekeeping: \(error)") }
-                }
-                try? await Task.sleep(for: .seconds(5))
-            }
-        }
-    }
-
-    func shutdownAsync(_ app: Application) async {
-        box.task?.cancel()
-    }
-}
-
-/// What the hourly housekeeping of `vigil serve` removes: least data, kept no longer than needed.
+/// What the hourly housekeeping of `vigil serve` removes (run by the `Scheduler`): least data, kept no longer than needed.
 enum Housekeeping {
     struct Result: Sendable, Equatable {
         var anonymisedReports = 0, sessions = 0, tokens = 0, unverifiedAccounts = 0

@@ -1,0 +1,131 @@
+import Fluent
+import Foundation
+import Vapor
+
+/// Runs Vigil's periodic jobs — mail delivery, rate-limit pruning, housekeeping, digests — each
+/// on its own interval, in `vigil serve` only. Every job is due at start, then again once its
+/// interval has passed since it last started; a job still running is never started a second
+/// time, and a job that throws is logged and tried again at its next interval, leaving the
+/// others alone.
+///
+/// Time is the `Duration` since the scheduler started, so that tests drive `tick(at:)` (or the
+/// pure `due(_:lastStarts:running:at:)`) without waiting.
+actor Scheduler {
+    struct Job: Sendable {
+        let name: String
+        let every: Duration
+        let run: @Sendable () async throws -> Void
+
+        init(_ name: String, every: Duration, run: @escaping @Sendable () async throws -> Void) {
+            self.name = name; self.every = every; self.run = run
+        }
+    }
+
+    /// The jobs due at `now`: never started, or last started at least their interval ago — and not running.
+    static func due(_ jobs: [Job], lastStarts: [String: Duration], running: Set<String>, at now: Duration) -> [Job] {
+        jobs.filter { job in
+            guard !running.contains(job.name) else { return false }
+            guard let last = lastStarts[job.name] else { return true }
+            return now - last >= job.every
+        }
+    }
+
+    let jobs: [Job]
+    let logger: Logger
+    /// When each job last started (time since the scheduler started).
+    private(set) var lastStarts: [String: Duration] = [:]
+    /// The jobs running now.
+    private var running: [String: Task<Void, Never>] = [:]
+
+    init(jobs: [Job], logger: Logger) {
+        self.jobs = jobs; self.logger = logger
+    }
+
+    var runningJobs: Set<String> { Set(running.keys) }
+
+    /// Starts the jobs due at `now`, each in a task of its own, and returns those tasks by job name.
+    @discardableResult
+    func tick(at now: Duration) -> [String: Task<Void, Never>] {
+        var started: [String: Task<Void, Never>] = [:]
+        for job in Self.due(jobs, lastStarts: lastStarts, running: runningJobs, at: now) {
+            lastStarts[job.name] = now
+            let logger = logger
+            let task = Task.detached {
+                do {
+                    try await job.run()
+                } catch is CancellationError {
+                } catch {
+                    logger.warning("scheduled job \(job.name) failed: \(error)")
+                }
+                await self.finished(job.name)
+            }
+            running[job.name] = task
+            started[job.name] = task
+        }
+        return started
+    }
+
+    private func finished(_ name: String) {
+        running[name] = nil
+    }
+
+    /// Ticks every `resolution` of `clock` until cancelled, then cancels the jobs still running.
+    func run<C: Clock>(clock: C, resolution: Duration = .seconds(1)) async where C.Duration == Duration {
+        let start = clock.now
+        while !Task.isCancelled {
+            tick(at: start.duration(to: clock.now))
+            try? await clock.sleep(for: resolution)
+        }
+        for task in running.values { task.cancel() }
+    }
+
+    func run() async {
+        await run(clock: ContinuousClock())
+    }
+
+    /// Every periodic job of `vigil serve`, in one place. `mail` only when a transport is configured.
+    static func standardJobs(app: Application) throws -> [Job] {
+        let db = app.db, services = app.vigilServices, config = services.configuration
+        var jobs: [Job] = []
+        var worker: OutboxWorker?
+        if let url = config.smtpURL {
+            let client = SMTPClient(configuration: try SMTPConfiguration(url: url))
+            worker = OutboxWorker(db: db, sender: { try await client.send($0) }, from: config.mailFrom)
+        } else if let path = config.sendmailPath {
+            let transport = SendmailTransport(path: path, passEnvironment: config.sendmailEnvironment)
+            worker = OutboxWorker(db: db, sender: { try await transport.send($0) }, from: config.mailFrom)
+        }
+        if let worker {
+            jobs.append(Job("mail", every: .seconds(5)) { try await worker.runOnce() })
+        }
+        // Spent rate-limit hits go every minute (a report's within two minutes of it).
+        jobs.append(Job("rate-limits", every: .seconds(60)) {
+            try await db.writeTransaction { db in try await RateLimit.prune(on: db) }
+        })
+        jobs.append(Job("housekeeping", every: .seconds(3600)) {
+            try await Housekeeping.run(on: db, reportRetentionMonths: config.reportRetentionMonths)
+        })
+        jobs.append(Job("digests", every: .seconds(3600)) {
+            try await Digests.send(on: db, catalogue: services.catalogue, baseURL: services.baseURL,
+                                   mailFrom: config.mailFrom, secret: services.secret)
+        })
+        return jobs
+    }
+}
+
+/// Runs the standard jobs in `vigil serve` (not in other commands, nor in tests).
+struct SchedulerLifecycle: LifecycleHandler {
+    final class Box: @unchecked Sendable { var task: Task<Void, Never>? }
+    let box = Box()
+
+    func didBootAsync(_ app: Application) async throws {
+        let args = app.environment.arguments.dropFirst()
+        guard (args.first(where: { !$0.hasPrefix("-") }) ?? "serve") == "serve", app.environment != .testing else { return }
+        let scheduler = Scheduler(jobs: try Scheduler.standardJobs(app: app), logger: app.logger)
+        box.task = Task { await scheduler.run() }
+    }
+
+    func shutdownAsync(_ app: Application) async {
+        box.task?.cancel()
+    }
+}
