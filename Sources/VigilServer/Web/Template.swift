@@ -2,7 +2,7 @@ import Foundation
 import VigilCore
 
 /// A value a template can show. Strings are always escaped; only `.html` is written as is.
-public indirect enum TemplateValue: Sendable {
+public indirect enum TemplateValue: Sendable, Equatable {
     case string(String)
     case html(TrustedHTML)
     case bool(Bool)
@@ -57,10 +57,10 @@ extension Optional where Wrapped == String {
 public struct Template: Sendable {
     indirect enum Node: Sendable {
         case text(String)
-        case value([String], raw: Bool)
-        case section([String], inverted: Bool, [Node])
-        case conditional([String], [Node])
-        case partial(String)
+        case value([String], raw: Bool, line: Int)
+        case section([String], inverted: Bool, [Node], line: Int)
+        case conditional([String], [Node], line: Int)
+        case partial(String, line: Int)
     }
 
     struct SyntaxError: Error, CustomStringConvertible {
@@ -73,14 +73,19 @@ public struct Template: Sendable {
     public init(name: String, source: String) throws {
         self.name = name
         var index = source.startIndex
-        var stack: [(name: [String], kind: Character, nodes: [Node])] = [([], " ", [])]
+        var stack: [(name: [String], kind: Character, nodes: [Node], line: Int)] = [([], " ", [], 1)]
         func append(_ n: Node) { stack[stack.count - 1].nodes.append(n) }
+        // the line of the current tag, counted as the parser goes (for the checker's messages)
+        var line = 1
+        var counted = source.startIndex
         while index < source.endIndex {
             guard let open = source.range(of: "{{", range: index..<source.endIndex) else {
                 append(.text(String(source[index...])))
                 break
             }
             if open.lowerBound > index { append(.text(String(source[index..<open.lowerBound]))) }
+            line += source.utf8[counted..<open.lowerBound].lazy.filter { $0 == UInt8(ascii: "\n") }.count
+            counted = open.lowerBound
             let triple = source[open.upperBound...].hasPrefix("{")
             let closeToken = triple ? "}}}" : "}}"
             let tagStart = triple ? source.index(after: open.upperBound) : open.upperBound
@@ -90,22 +95,23 @@ public struct Template: Sendable {
             let tag = source[tagStart..<close.lowerBound].trimmingCharacters(in: .whitespaces)
             index = close.upperBound
             if triple {
-                append(.value(Self.path(tag), raw: true))
+                append(.value(Self.path(tag), raw: true, line: line))
                 continue
             }
             guard let first = tag.first else { throw SyntaxError(description: "\(name): empty tag") }
             let rest = tag.dropFirst().trimmingCharacters(in: .whitespaces)
             switch first {
             case "!": continue
-            case "#", "^", "?": stack.append((Self.path(rest), first, []))
+            case "#", "^", "?": stack.append((Self.path(rest), first, [], line))
             case "/":
                 guard stack.count > 1, stack.last!.name == Self.path(rest) else {
                     throw SyntaxError(description: "\(name): {{/\(rest)}} closes nothing open")
                 }
                 let done = stack.removeLast()
-                append(done.kind == "?" ? .conditional(done.name, done.nodes) : .section(done.name, inverted: done.kind == "^", done.nodes))
-            case ">": append(.partial(rest))
-            default: append(.value(Self.path(tag), raw: false))
+                append(done.kind == "?" ? .conditional(done.name, done.nodes, line: done.line)
+                                        : .section(done.name, inverted: done.kind == "^", done.nodes, line: done.line))
+            case ">": append(.partial(rest, line: line))
+            default: append(.value(Self.path(tag), raw: false, line: line))
             }
         }
         guard stack.count == 1 else {
@@ -130,10 +136,10 @@ public struct Template: Sendable {
         for node in nodes {
             switch node {
             case .text(let t): out += t
-            case .value(let path, let raw):
+            case .value(let path, let raw, _):
                 guard let v = Self.lookup(path, in: stack) else { continue }
                 if raw, case .html(let h) = v { out += h.html } else { out += v.rendered }
-            case .section(let path, let inverted, let children):
+            case .section(let path, let inverted, let children, _):
                 let v = Self.lookup(path, in: stack)
                 if inverted {
                     if !(v?.isTruthy ?? false) { try render(children, stack: stack, partials: partials, into: &out, depth: depth + 1) }
@@ -145,11 +151,11 @@ public struct Template: Sendable {
                 } else {
                     try render(children, stack: stack + [v], partials: partials, into: &out, depth: depth + 1)
                 }
-            case .conditional(let path, let children):
+            case .conditional(let path, let children, _):
                 if Self.lookup(path, in: stack)?.isTruthy ?? false {
                     try render(children, stack: stack, partials: partials, into: &out, depth: depth + 1)
                 }
-            case .partial(let name):
+            case .partial(let name, _):
                 let t = try partials(name)
                 try t.render(t.nodes, stack: stack, partials: partials, into: &out, depth: depth + 1)
             }
@@ -201,6 +207,21 @@ public final class ViewRenderer: Sendable {
 
     public func render(_ name: String, _ context: TemplateValue) throws -> String {
         try template(name).render(context, partials: { try self.template($0) })
+    }
+
+    /// Renders a page from its model, with the UI strings as `t` — what `check(_:model:)` checked.
+    public func render<M: TemplateModel>(_ name: String, _ model: M, strings: Strings) throws -> String {
+        try render(name, TemplateValue.page(model, strings: strings))
+    }
+
+    /// Checks at start that a template (and the partials it includes, where it includes them)
+    /// names only values the model has, and writes `{{{…}}}` only for HTML. With `strings`, names
+    /// under `t` must be keys of that catalogue; without, any `t.name` is accepted.
+    /// Throws `TemplateProblems` listing every problem, or the error of a template that is
+    /// missing or does not parse, or `TemplateSchema.ExampleProblem` for an example that cannot
+    /// teach the model's shape.
+    public func check(_ name: String, model: any TemplateModel.Type, strings: Strings? = nil) throws {
+        try template(name).check(against: TemplateSchema.page(model, strings: strings), partials: { try self.template($0) })
     }
 }
 
