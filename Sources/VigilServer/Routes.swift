@@ -4,21 +4,28 @@ import Vapor
 import VigilCore
 
 func registerRoutes(_ app: Application) throws {
-    let services = app.vigilServices
-    app.get("healthz", use: health)
-    try app.register(collection: APIController(services: services))
-    try app.register(collection: SiteController(services: services))
-    try app.register(collection: FeedController(services: services))
-    try app.register(collection: DownloadController(services: services))
-    try app.register(collection: PrivacyController(services: services))
-    try app.register(collection: FollowController(services: services))
-    try app.register(collection: EditorController(services: services))
-    try app.register(collection: ReportController(services: services))
-    try app.register(collection: AccountController(services: services))
+    let router = makeRouter(app.vigilServices, devOutbox: app.vigil.devOutbox)
     if app.vigil.devOutbox {
-        try app.register(collection: DevOutboxController(services: services))
         app.logger.warning("VIGIL_DEV_OUTBOX is on: queued mail, with its links, is readable at /dev/outbox from this machine. Never on a served site.")
     }
+    router.register(on: app)
+}
+
+/// Every controller's handlers, by route name.
+func makeRouter(_ services: VigilServices, devOutbox: Bool) -> Router {
+    let router = Router()
+    router.on(.health, use: health)
+    APIController(services: services).register(router)
+    SiteController(services: services).register(router)
+    FeedController(services: services).register(router)
+    DownloadController(services: services).register(router)
+    PrivacyController(services: services).register(router)
+    FollowController(services: services).register(router)
+    EditorController(services: services).register(router)
+    ReportController(services: services).register(router)
+    AccountController(services: services).register(router)
+    if devOutbox { DevOutboxController(services: services).register(router) }
+    return router
 }
 
 /// 200 when the database answers, 503 when it does not.

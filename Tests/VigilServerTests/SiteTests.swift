@@ -108,16 +108,16 @@ struct SiteTests {
             #expect(kuku.contains("<mark>Dzhepparov</mark>"))
             #expect(!kuku.contains("**"), "snippets show text, not Markdown")
             #expect(kuku.contains("UA 126/19"))
-            let arabic = try await html(app, "/urgent-actions?q=" + SitePaths.percentEncode("محامية")).body
+            let arabic = try await html(app, "/urgent-actions?q=" + Endpoint.percentEncode("محامية")).body
             #expect(arabic.contains("UA 77/26"))
-            let chinese = try await html(app, "/urgent-actions?q=" + SitePaths.percentEncode("李伟")).body
+            let chinese = try await html(app, "/urgent-actions?q=" + Endpoint.percentEncode("李伟")).body
             #expect(chinese.contains("UA 88/26") && chinese.contains("<mark>李伟</mark>"))
             let target = try await html(app, "/urgent-actions?q=procuratorate").body
             #expect(target.contains("UA 88/26"), "targets are searchable")
             let none = try await html(app, "/urgent-actions?q=zzzzqqq&country=RU").body
             #expect(none.contains("Nothing matches"))
             #expect(none.contains("href=\"/urgent-actions?country=RU\"") && none.contains("href=\"/urgent-actions?q=zzzzqqq\""))
-            let operators = try await html(app, "/urgent-actions?q=" + SitePaths.percentEncode("\"NEAR( * OR -:"))
+            let operators = try await html(app, "/urgent-actions?q=" + Endpoint.percentEncode("\"NEAR( * OR -:"))
             #expect(operators.status == .ok, "query syntax is never passed through")
             #expect(try await html(app, "/urgent-actions?country=XX").status == .badRequest)
             #expect(try await html(app, "/urgent-actions?colour=red").status == .badRequest)
@@ -254,7 +254,7 @@ struct SiteTests {
             try await publish(app, bundle)
             for path in ["/", "/urgent-actions", "/urgent-actions?q=script", "/urgent-actions/666-20/initial", "/cases/evil-case",
                          "/outcomes", "/feed.atom", "/cases/evil-case/feed.atom", "/sitemap.xml",
-                         "/urgent-actions?q=" + SitePaths.percentEncode(evil)] {
+                         "/urgent-actions?q=" + Endpoint.percentEncode(evil)] {
                 let res = try await send(app, .GET, path)
                 let body = String(buffer: res.body)
                 #expect(res.status == .ok, "\(path)")

@@ -6,35 +6,32 @@ import VigilCore
 
 /// `/api/v1`: cases, urgent actions, documents, targets and bundles in the shapes of the
 /// interchange format.
-struct APIController: RouteCollection, UsesServices {
+struct APIController: UsesServices {
     let services: VigilServices
     /// Largest JSON body a write accepts (`VIGIL_MAX_BODY_BYTES`); forms elsewhere take far less.
     var maxBodyBytes: Int { services.configuration.maxBodyBytes }
 
-    func boot(routes: any RoutesBuilder) throws {
-        let v1 = routes.grouped("api", "v1")
-        v1.get("openapi.json", use: openAPI)
-        v1.get("cases", use: listCases)
-        v1.get("cases", ":id", use: getCase)
-        v1.get("urgent-actions", use: listUrgentActions)
-        v1.get("urgent-actions", ":number", use: getUrgentAction)
-        v1.get("urgent-actions", ":number", "documents", use: listDocumentsOfUA)
-        v1.get("urgent-actions", ":number", "documents", ":document", use: getDocumentOfUA)
-        v1.get("documents", use: listDocuments)
-        v1.get("documents", ":document", use: getDocument)
-        v1.get("targets", use: listTargets)
-        v1.get("targets", ":id", use: getTarget)
-        v1.get("export", use: exportBundle)
-
-        let body = HTTPBodyStreamStrategy.collect(maxSize: ByteCount(integerLiteral: maxBodyBytes))
-        let editor = v1.grouped(EditorTokenMiddleware(scope: "write"))
-        editor.on(.POST, "cases", body: body, use: createCase)
-        editor.on(.PUT, "cases", ":id", body: body, use: replaceCase)
-        editor.on(.POST, "targets", body: body, use: createTarget)
-        editor.on(.PUT, "targets", ":id", body: body, use: replaceTarget)
-        editor.on(.POST, "urgent-actions", ":number", "documents", body: body, use: createDocument)
-        editor.on(.PUT, "urgent-actions", ":number", "documents", ":document", body: body, use: replaceDocument)
-        v1.grouped(EditorTokenMiddleware(scope: "import")).on(.POST, "bundles", body: body, use: importBundle)
+    func register(_ r: Router) {
+        r.on(.apiOpenAPI, use: openAPI)
+        r.on(.apiCases, use: listCases)
+        r.on(.apiCase, use: getCase)
+        r.on(.apiUrgentActions, use: listUrgentActions)
+        r.on(.apiUrgentAction, use: getUrgentAction)
+        r.on(.apiUrgentActionDocuments, use: listDocumentsOfUA)
+        r.on(.apiUrgentActionDocument, use: getDocumentOfUA)
+        r.on(.apiDocuments, use: listDocuments)
+        r.on(.apiDocument, use: getDocument)
+        r.on(.apiTargets, use: listTargets)
+        r.on(.apiTarget, use: getTarget)
+        r.on(.apiExport, use: exportBundle)
+        let write: [any Middleware] = [EditorTokenMiddleware(scope: "write")]
+        r.on(.apiCreateCase, middleware: write, maxBody: maxBodyBytes, use: createCase)
+        r.on(.apiReplaceCase, middleware: write, maxBody: maxBodyBytes, use: replaceCase)
+        r.on(.apiCreateTarget, middleware: write, maxBody: maxBodyBytes, use: createTarget)
+        r.on(.apiReplaceTarget, middleware: write, maxBody: maxBodyBytes, use: replaceTarget)
+        r.on(.apiCreateDocument, middleware: write, maxBody: maxBodyBytes, use: createDocument)
+        r.on(.apiReplaceDocument, middleware: write, maxBody: maxBodyBytes, use: replaceDocument)
+        r.on(.apiBundles, middleware: [EditorTokenMiddleware(scope: "import")], maxBody: maxBodyBytes, use: importBundle)
     }
 
     /// Every write goes through the publisher: checked, written in one transaction with its
@@ -58,13 +55,13 @@ struct APIController: RouteCollection, UsesServices {
     // MARK: - Path parameters
 
     func slugParameter(_ req: Request, _ name: String, what: String) throws -> String {
-        let v = req.parameters.get(name) ?? ""
+        let v = req.endpoint[.id] ?? ""
         if let p = Slug.problem(v) { throw Abort(.badRequest, reason: "The \(what) id \(p).") }
         return v
     }
 
     func uaParameter(_ req: Request) throws -> UANumber {
-        let raw = req.parameters.get("number") ?? ""
+        let raw = req.endpoint[.number] ?? ""
         guard let n = UANumber(slug: raw) else {
             throw Abort(.badRequest, reason: "\"\(raw)\" is not an urgent action number; write UA 126/19 as 126-19.")
         }
@@ -106,7 +103,7 @@ struct APIController: RouteCollection, UsesServices {
         let kase = try readCase(try jsonBody(req))
         _ = try await publish(req, .createCase(kase))
         let stored = try await Store(db: req.db).cases(ids: [kase.id]).first!
-        return jsonResponse(stored.json, status: .created, location: "/api/v1/cases/\(kase.id)")
+        return jsonResponse(stored.json, status: .created, location: Endpoint.apiCase(kase.id).path)
     }
 
     func replaceCase(req: Request) async throws -> Response {
@@ -241,7 +238,7 @@ struct APIController: RouteCollection, UsesServices {
         let created = try await publish(req, .document(number, doc, replacing: id)).createdSubject
         let stored = try await documentJSON(ids: [doc.id], db: req.db).first!
         return jsonResponse(stored, status: created ? .created : .ok,
-                            location: created ? "/api/v1/urgent-actions/\(number.slug)/documents/\(doc.id)" : nil)
+                            location: created ? Endpoint.apiDocument(number, doc.id).path : nil)
     }
 
     // MARK: - Targets
@@ -272,7 +269,7 @@ struct APIController: RouteCollection, UsesServices {
     func createTarget(req: Request) async throws -> Response {
         let target = try readTarget(try jsonBody(req))
         _ = try await publish(req, .createTarget(target))
-        return jsonResponse(target.json, status: .created, location: "/api/v1/targets/\(target.id)")
+        return jsonResponse(target.json, status: .created, location: Endpoint.apiTarget(target.id).path)
     }
 
     func replaceTarget(req: Request) async throws -> Response {

@@ -5,31 +5,31 @@ import VigilCore
 
 /// `/signup`, `/verify`, `/login`, `/logout`, `/account`, `/password-reset`.
 /// Every form carries a CSRF token; answers never tell whether an e-mail address has an account.
-struct AccountController: RouteCollection, UsesServices {
+struct AccountController: UsesServices {
     let services: VigilServices
     var mailer: Mailer { Mailer(catalogue: catalogue, mailFrom: mailFrom) }
 
-    func boot(routes: any RoutesBuilder) throws {
-        routes.get("signup", use: signupForm)
-        routes.post("signup", use: signup)
-        routes.get("verify", use: verifyForm)
-        routes.post("verify", use: verify)
-        routes.get("login", use: loginForm)
-        routes.post("login", use: login)
-        routes.get("login", "link", use: loginLinkForm)
-        routes.post("login", "link", use: loginLink)
-        routes.post("logout", use: logout)
-        routes.get("account", use: account)
-        routes.post("account", "sessions", ":id", "revoke", use: revokeSession)
-        routes.post("account", "logout-everywhere", use: logoutEverywhere)
-        routes.post("account", "password", use: changePassword)
-        routes.post("account", "email", use: changeEmail)
-        routes.post("account", "language", use: changeLanguage)
-        routes.get("account", "email", "confirm", use: confirmEmailForm)
-        routes.post("account", "email", "confirm", use: confirmEmail)
-        routes.get("password-reset", use: resetForm)
-        routes.post("password-reset", use: resetRequest)
-        routes.post("password-reset", "new", use: resetPassword)
+    func register(_ r: Router) {
+        r.on(.signupForm, use: signupForm)
+        r.on(.signup, use: signup)
+        r.on(.verifyForm, use: verifyForm)
+        r.on(.verify, use: verify)
+        r.on(.loginForm, use: loginForm)
+        r.on(.login, use: login)
+        r.on(.loginLinkForm, use: loginLinkForm)
+        r.on(.loginLink, use: loginLink)
+        r.on(.logout, use: logout)
+        r.on(.account, use: account)
+        r.on(.revokeSession, use: revokeSession)
+        r.on(.logoutEverywhere, use: logoutEverywhere)
+        r.on(.changePassword, use: changePassword)
+        r.on(.changeEmail, use: changeEmail)
+        r.on(.changeLanguage, use: changeLanguage)
+        r.on(.confirmEmailForm, use: confirmEmailForm)
+        r.on(.confirmEmail, use: confirmEmail)
+        r.on(.passwordResetForm, use: resetForm)
+        r.on(.passwordReset, use: resetRequest)
+        r.on(.passwordNew, use: resetPassword)
     }
 
     // MARK: - Rendering
@@ -113,7 +113,7 @@ struct AccountController: RouteCollection, UsesServices {
             if let existing = try await SupporterModel.query(on: db).filter(\.$email == email).first() {
                 // Same answer as for a new address; the owner of the address learns of the attempt.
                 try await mailer.enqueue("exists", to: existing.email, language: existing.language,
-                                         values: ["name": existing.displayName, "url": baseURL + "/password-reset"], supporter: existing.id, on: db)
+                                         values: ["name": existing.displayName, "url": services.url(Endpoint(.passwordResetForm))], supporter: existing.id, on: db)
                 return
             }
             let row = SupporterModel()
@@ -122,7 +122,7 @@ struct AccountController: RouteCollection, UsesServices {
             try await row.create(on: db)
             let token = try await issueToken(for: row.id!, purpose: "verify", hours: 48, on: db)
             try await mailer.enqueue("verify", to: email, language: language,
-                                     values: ["name": name, "url": "\(baseURL)/verify?token=\(token)"], supporter: row.id, on: db)
+                                     values: ["name": name, "url": services.url(.withToken(.verifyForm, token))], supporter: row.id, on: db)
         }
         return try message(req, title: strings["signup_check_title"], text: strings["signup_check_text"])
     }
@@ -157,7 +157,7 @@ struct AccountController: RouteCollection, UsesServices {
     }
 
     func verifyForm(req: Request) async throws -> Response {
-        try confirmPage(req, title: strings["verify_confirm_title"], text: strings["verify_confirm_text"], action: "/verify",
+        try confirmPage(req, title: strings["verify_confirm_title"], text: strings["verify_confirm_text"], action: Endpoint(.verify).path,
                         button: strings["verify_confirm_button"])
     }
 
@@ -182,7 +182,7 @@ struct AccountController: RouteCollection, UsesServices {
     struct LoginForm: Content { var csrf: String?; var email: String?; var password: String?; var remember: String? }
 
     func loginForm(req: Request) async throws -> Response {
-        if req.currentSession != nil { return req.redirect(to: "/account") }
+        if req.currentSession != nil { return req.redirect(to: Endpoint.account.path) }
         return try render(req, "login", title: strings["login_title"])
     }
 
@@ -253,7 +253,7 @@ struct AccountController: RouteCollection, UsesServices {
                                         device: Auth.device(from: req.headers.first(name: .userAgent)), on: db)
         }
         req.securityLog.record("login.success", account: supporter.id, ["with": how, "role": supporter.role])
-        let response = req.redirect(to: supporter.isEditor ? "/editor" : "/account", redirectType: .normal)
+        let response = req.redirect(to: (supporter.isEditor ? Endpoint.editor : Endpoint.account).path, redirectType: .normal)
         // Editors are never remembered: their cookie ends with the browser.
         let remembered = remember && !supporter.isEditor
         response.cookies[auth.sessionCookie] = auth.cookie(token, maxAge: remembered ? Auth.rememberLife : nil)
@@ -269,11 +269,11 @@ struct AccountController: RouteCollection, UsesServices {
         try await RateLimit.record([rule], on: db)
         let token = try await issueToken(for: s.id!, purpose: "login", minutes: 15, on: db)
         try await mailer.enqueue("login_link", to: s.email, language: s.language,
-                                 values: ["name": s.displayName, "url": "\(baseURL)/login/link?token=\(token)"], supporter: s.id, on: db)
+                                 values: ["name": s.displayName, "url": services.url(.withToken(.loginLinkForm, token))], supporter: s.id, on: db)
     }
 
     func loginLinkForm(req: Request) async throws -> Response {
-        try confirmPage(req, title: strings["login_link_title"], text: strings["login_link_text"], action: "/login/link",
+        try confirmPage(req, title: strings["login_link_title"], text: strings["login_link_text"], action: Endpoint(.loginLink).path,
                         button: strings["login_link_button"])
     }
 
@@ -304,7 +304,7 @@ struct AccountController: RouteCollection, UsesServices {
     // MARK: - Account
 
     func requireSession(_ req: Request) throws -> CurrentSession {
-        guard let s = req.currentSession else { throw Abort.redirect(to: "/login") }
+        guard let s = req.currentSession else { throw Abort.redirect(to: Endpoint.loginForm.path) }
         return s
     }
 
@@ -322,20 +322,21 @@ struct AccountController: RouteCollection, UsesServices {
             if f.subjectKind == "theme" { label = SiteController.themeLabel(f.subjectValue) }
             let how = strings[f.digest ? "follow_weekly" : "follow_each"]
             let language = f.language ?? me.supporter.language
-            followValues.append(["id": .string(f.id!.uuidString), "label": .string(label), "how": .string(how),
+            followValues.append(["id": .string(f.id!.uuidString), "remove_action": .string(Endpoint(.removeFollow, [f.id!.uuidString]).path), "label": .string(label), "how": .string(how),
                                  "lang": .string(language), "language": .string(Format.nativeLanguageName(language))])
         }
         return try render(req, "account", title: strings["account_title"], [
             "follows": .list(followValues),
             "reports": .list(reports.map { r in
-                ["id": .string(r.id!.uuidString), "document": .string(r.documentID), "channel": .string(strings["channel_\(r.channel)"]),
+                ["id": .string(r.id!.uuidString), "document": .string(r.documentID),
+                 "undo_action": .string(Endpoint(.undoReport, [r.id!.uuidString]).path), "report_href": .string(Endpoint.reportForm(document: r.documentID).path), "channel": .string(strings["channel_\(r.channel)"]),
                  "date": .string(iso.string(from: r.createdAt))]
             }),
             "name": .string(me.supporter.displayName), "email": .string(me.supporter.email), "editor": .bool(me.supporter.isEditor),
             "country": me.supporter.country.map { .string(Format.countryName($0)) } ?? false,
             "languages": catalogue.options(selected: me.supporter.language),
             "sessions": .list(sessions.map { s in
-                ["id": .string(s.id!.uuidString), "device": .string(s.device), "last_seen": .string(iso.string(from: s.lastSeenAt)),
+                ["id": .string(s.id!.uuidString), "revoke_action": .string(Endpoint(.revokeSession, [s.id!.uuidString]).path), "device": .string(s.device), "last_seen": .string(iso.string(from: s.lastSeenAt)),
                  "current": .bool(s.id == me.session.id)]
             }),
         ])
@@ -344,11 +345,11 @@ struct AccountController: RouteCollection, UsesServices {
     func revokeSession(req: Request) async throws -> Response {
         let me = try requireSession(req)
         try auth.checkCSRF(req, token: try req.content.decode(CSRFForm.self).csrf)
-        guard let id = req.parameters.get("id").flatMap(UUID.init(uuidString:)) else { throw Abort(.notFound) }
+        guard let id = req.endpoint[.uuid].flatMap(UUID.init(uuidString:)) else { throw Abort(.notFound) }
         try await req.db.writeTransaction { db in
             try await SessionModel.query(on: db).filter(\.$id == id).filter(\.$supporterID == me.supporter.id!).delete()
         }
-        return req.redirect(to: id == me.session.id ? "/" : "/account", redirectType: .normal)
+        return req.redirect(to: (id == me.session.id ? Endpoint.home : Endpoint.account).path, redirectType: .normal)
     }
 
     func logoutEverywhere(req: Request) async throws -> Response {
@@ -408,7 +409,7 @@ struct AccountController: RouteCollection, UsesServices {
             if !taken {
                 let token = try await issueToken(for: me.supporter.id!, purpose: "email:\(email)", hours: 24, on: db)
                 try await mailer.enqueue("verify", to: email, language: me.supporter.language,
-                                         values: ["name": me.supporter.displayName, "url": "\(baseURL)/account/email/confirm?token=\(token)"],
+                                         values: ["name": me.supporter.displayName, "url": services.url(.withToken(.confirmEmailForm, token))],
                                          supporter: me.supporter.id, on: db)
             }
             try await mailer.enqueue("email_change", to: me.supporter.email, language: me.supporter.language,
@@ -433,12 +434,12 @@ struct AccountController: RouteCollection, UsesServices {
             s.language = language; s.updatedAt = Date()
             try await s.update(on: db)
         }
-        return req.redirect(to: "/account", redirectType: .normal)
+        return req.redirect(to: Endpoint.account.path, redirectType: .normal)
     }
 
     func confirmEmailForm(req: Request) async throws -> Response {
         try confirmPage(req, title: strings["change_email_confirm_title"], text: strings["change_email_confirm_text"],
-                        action: "/account/email/confirm", button: strings["change_email_confirm_button"])
+                        action: Endpoint(.confirmEmail).path, button: strings["change_email_confirm_button"])
     }
 
     /// Moves the account to the new address. Every other session ends, and the old address is told.
@@ -504,7 +505,7 @@ struct AccountController: RouteCollection, UsesServices {
             guard let s = try await SupporterModel.query(on: db).filter(\.$email == email).first() else { return nil }
             let token = try await issueToken(for: s.id!, purpose: "reset", hours: 1, on: db)
             try await mailer.enqueue("reset", to: s.email, language: s.language,
-                                     values: ["name": s.displayName, "url": "\(baseURL)/password-reset?token=\(token)"], supporter: s.id, on: db)
+                                     values: ["name": s.displayName, "url": services.url(.withToken(.passwordResetForm, token))], supporter: s.id, on: db)
             return nil
         }
         if let wait { throw RateLimit.refusal(wait: wait) }

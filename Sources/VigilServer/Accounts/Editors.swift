@@ -18,20 +18,20 @@ struct AddEditors: AsyncMigration {
 /// `/editor`: what an editor does in the browser — make and revoke the API tokens their tools
 /// publish with, and see that mail and reports flow. Editors log in at `/login` like supporters;
 /// their sessions end after 30 idle minutes and are never remembered.
-struct EditorController: RouteCollection, UsesServices {
+struct EditorController: UsesServices {
     let services: VigilServices
 
-    func boot(routes: any RoutesBuilder) throws {
-        routes.get("editor", use: page)
-        routes.post("editor", "tokens", use: createToken)
-        routes.post("editor", "tokens", ":id", "revoke", use: revokeToken)
+    func register(_ r: Router) {
+        r.on(.editor, use: page)
+        r.on(.createToken, use: createToken)
+        r.on(.revokeToken, use: revokeToken)
     }
 
     var pages: PrivatePage { PrivatePage(views: views, strings: strings, auth: auth) }
 
     /// The editor's session, or: log in first (anonymous) / 403 (a supporter).
     func requireEditor(_ req: Request) throws -> CurrentSession {
-        guard let me = req.currentSession else { throw Abort.redirect(to: "/login") }
+        guard let me = req.currentSession else { throw Abort.redirect(to: Endpoint.loginForm.path) }
         guard me.supporter.isEditor else { throw Abort(.forbidden, reason: strings["editor_only"]) }
         return me
     }
@@ -60,7 +60,7 @@ struct EditorController: RouteCollection, UsesServices {
             "name": .string(me.supporter.displayName),
             "tokens": .list(tokens.map { t in
                 [
-                    "id": .string(t.id!.uuidString), "label": .string(t.label ?? "—"), "role": .string(t.role),
+                    "id": .string(t.id!.uuidString), "revoke_action": .string(Endpoint(.revokeToken, [t.id!.uuidString]).path), "label": .string(t.label ?? "—"), "role": .string(t.role),
                     "created": .string(iso.string(from: t.createdAt)),
                     "by": .string(t.createdBy.flatMap { names[$0] } ?? strings["editor_by_cli"]),
                     "active": .bool(t.revokedAt == nil && !expired(t)), "revocable": .bool(t.revokedAt == nil && t.role == "editor"),
@@ -109,7 +109,7 @@ struct EditorController: RouteCollection, UsesServices {
     func revokeToken(req: Request) async throws -> Response {
         let me = try requireEditor(req)
         try auth.checkCSRF(req, token: try req.content.decode(AccountController.CSRFForm.self).csrf)
-        guard let id = req.parameters.get("id").flatMap(UUID.init(uuidString:)) else { throw Abort(.notFound, reason: "There is no such token.") }
+        guard let id = req.endpoint[.uuid].flatMap(UUID.init(uuidString:)) else { throw Abort(.notFound, reason: "There is no such token.") }
         try await req.db.writeTransaction { db in
             guard let t = try await APITokenModel.find(id, on: db), t.role == "editor" else {
                 throw Abort(.notFound, reason: "There is no such editor token (admin tokens are revoked with `vigil token revoke`).")
@@ -117,7 +117,7 @@ struct EditorController: RouteCollection, UsesServices {
             if t.revokedAt == nil { t.revokedAt = Date(); try await t.update(on: db) }
         }
         req.securityLog.record("token.revoked", account: me.supporter.id, ["token": id.uuidString.lowercased()])
-        return req.redirect(to: "/editor", redirectType: .normal)
+        return req.redirect(to: Endpoint.editor.path, redirectType: .normal)
     }
 }
 

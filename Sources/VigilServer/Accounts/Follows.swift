@@ -7,15 +7,15 @@ import VigilCore
 
 /// Following a case, a country or a theme; alert e-mails when an update or outcome is published;
 /// one-click unsubscribe (RFC 8058).
-struct FollowController: RouteCollection, UsesServices {
+struct FollowController: UsesServices {
     let services: VigilServices
 
-    func boot(routes: any RoutesBuilder) throws {
-        routes.get("follow", use: form)
-        routes.post("follow", use: follow)
-        routes.post("account", "follows", ":id", "remove", use: remove)
-        routes.get("unsubscribe", use: unsubscribeForm)
-        routes.post("unsubscribe", use: unsubscribe)
+    func register(_ r: Router) {
+        r.on(.followForm, use: form)
+        r.on(.follow, use: follow)
+        r.on(.removeFollow, use: remove)
+        r.on(.unsubscribeForm, use: unsubscribeForm)
+        r.on(.unsubscribe, use: unsubscribe)
     }
 
     static func subject(_ req: Request) throws -> FollowSubject {
@@ -43,7 +43,7 @@ struct FollowController: RouteCollection, UsesServices {
     func form(req: Request) async throws -> Response {
         let subject = try Self.subject(req)
         guard let me = req.currentSession else {
-            return req.redirect(to: "/login")
+            return req.redirect(to: Endpoint.loginForm.path)
         }
         let name = try await label(subject, on: req.db)
         return try pages.render(req, "follow", title: strings["follow_title"], ["kind": .string(subject.kind), "value": .string(subject.value),
@@ -51,7 +51,7 @@ struct FollowController: RouteCollection, UsesServices {
     }
 
     func follow(req: Request) async throws -> Response {
-        guard let me = req.currentSession else { throw Abort.redirect(to: "/login") }
+        guard let me = req.currentSession else { throw Abort.redirect(to: Endpoint.loginForm.path) }
         try auth.checkCSRF(req, token: try req.content.decode(AccountController.CSRFForm.self).csrf)
         let subject = try Self.subject(req)
         _ = try await label(subject, on: req.db)
@@ -70,17 +70,17 @@ struct FollowController: RouteCollection, UsesServices {
             f.language = language
             try await f.save(on: db)
         }
-        return req.redirect(to: "/account", redirectType: .normal)
+        return req.redirect(to: Endpoint.account.path, redirectType: .normal)
     }
 
     func remove(req: Request) async throws -> Response {
-        guard let me = req.currentSession else { throw Abort.redirect(to: "/login") }
+        guard let me = req.currentSession else { throw Abort.redirect(to: Endpoint.loginForm.path) }
         try auth.checkCSRF(req, token: try req.content.decode(AccountController.CSRFForm.self).csrf)
-        guard let id = req.parameters.get("id").flatMap(UUID.init(uuidString:)) else { throw Abort(.notFound) }
+        guard let id = req.endpoint[.uuid].flatMap(UUID.init(uuidString:)) else { throw Abort(.notFound) }
         try await req.db.writeTransaction { db in
             try await FollowModel.query(on: db).filter(\.$id == id).filter(\.$supporterID == me.supporter.id!).delete()
         }
-        return req.redirect(to: "/account", redirectType: .normal)
+        return req.redirect(to: Endpoint.account.path, redirectType: .normal)
     }
 
     // MARK: Unsubscribe (no log-in, no CSRF: the signed token is the authority)
@@ -162,8 +162,8 @@ struct Alerts: Sendable {
             let shown = Self.translation(in: t.language, among: translations)
             let title = shown?.title ?? doc.title, summary = shown.map { $0.summary ?? "" } ?? doc.summary ?? ""
             let docLanguage = shown?.language ?? doc.language
-            let url = baseURL + SitePaths.document(number, kind: doc.kind, sequence: doc.sequence, language: docLanguage, isTranslation: shown != nil)
-            let unsubscribe = "\(baseURL)/unsubscribe?token=\(FollowController.unsubscribeToken(follow: follow.id!, secret: secret))"
+            let url = baseURL + Endpoint.document(number, kind: doc.kind, sequence: doc.sequence, language: docLanguage, isTranslation: shown != nil).path
+            let unsubscribe = baseURL + Endpoint.withToken(.unsubscribe, FollowController.unsubscribeToken(follow: follow.id!, secret: secret)).path
             let kindLabel = t["kind_\(doc.kind.rawValue)"]
             let subject = "\(kindLabel) \(number.label): \(title)"
             let text = t.format("mail_alert_text", ["name": s.displayName, "kind": kindLabel, "number": number.label, "title": title,
@@ -251,12 +251,12 @@ enum Digests {
             let lines = docs.compactMap { d -> String? in
                 guard let raw = numberOf[d.urgentActionID], let n = UANumber(raw), let kind = DocumentKind(rawValue: d.kind) else { return nil }
                 let shown = Alerts.translation(in: strings.language, among: translations[d.id ?? ""] ?? [])
-                let url = baseURL + SitePaths.document(n, kind: kind, sequence: d.sequence, language: shown?.language ?? d.language,
-                                                       isTranslation: shown != nil)
+                let url = baseURL + Endpoint.document(n, kind: kind, sequence: d.sequence, language: shown?.language ?? d.language,
+                                                       isTranslation: shown != nil).path
                 return "- \(strings["kind_\(kind.rawValue)"]) \(n.label): \(shown?.title ?? d.title)\n  \(url)"
             }
-            let unsubscribe = "\(baseURL)/unsubscribe?token=\(FollowController.unsubscribeToken(follow: theirs[0].id!, secret: secret))"
-            let text = strings.format("mail_digest_text", ["name": s.displayName, "items": lines.joined(separator: "\n\n"), "account": baseURL + "/account",
+            let unsubscribe = baseURL + Endpoint.withToken(.unsubscribe, FollowController.unsubscribeToken(follow: theirs[0].id!, secret: secret)).path
+            let text = strings.format("mail_digest_text", ["name": s.displayName, "items": lines.joined(separator: "\n\n"), "account": baseURL + Endpoint.account.path,
                                                            "unsubscribe": unsubscribe])
             _ = try await db.writeTransaction { db in
                 try await Outbox.enqueue(to: s.email, subject: strings.format("mail_digest_subject", ["n": String(lines.count)]), text: text, html: nil,

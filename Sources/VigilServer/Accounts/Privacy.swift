@@ -6,14 +6,14 @@ import VigilCore
 
 /// "Download my data", "delete my account", the privacy page, and the retention rule that
 /// makes old action reports anonymous.
-struct PrivacyController: RouteCollection, UsesServices {
+struct PrivacyController: UsesServices {
     let services: VigilServices
 
-    func boot(routes: any RoutesBuilder) throws {
-        routes.get("privacy", use: privacy)
-        routes.get("account", "export.json", use: export)
-        routes.get("account", "delete", use: deleteForm)
-        routes.post("account", "delete", use: delete)
+    func register(_ r: Router) {
+        r.on(.privacy, use: privacy)
+        r.on(.accountExport, use: export)
+        r.on(.accountDeleteForm, use: deleteForm)
+        r.on(.accountDelete, use: delete)
     }
 
     func render(_ req: Request, _ template: String, title: String, status: HTTPStatus = .ok, _ values: [String: TemplateValue] = [:]) throws -> Response {
@@ -26,7 +26,7 @@ struct PrivacyController: RouteCollection, UsesServices {
 
     /// Everything linked to the account, as JSON.
     func export(req: Request) async throws -> Response {
-        guard let me = req.currentSession else { throw Abort.redirect(to: "/login") }
+        guard let me = req.currentSession else { throw Abort.redirect(to: Endpoint.loginForm.path) }
         let s = me.supporter
         let iso = ISO8601DateFormatter()
         let sessions = try await SessionModel.query(on: req.db).filter(\.$supporterID == s.id!).all()
@@ -61,14 +61,14 @@ struct PrivacyController: RouteCollection, UsesServices {
     }
 
     func deleteForm(req: Request) async throws -> Response {
-        guard req.currentSession != nil else { throw Abort.redirect(to: "/login") }
+        guard req.currentSession != nil else { throw Abort.redirect(to: Endpoint.loginForm.path) }
         return try render(req, "account-delete", title: strings["delete_title"])
     }
 
     struct DeleteForm: Content { var csrf: String?; var password: String? }
 
     func delete(req: Request) async throws -> Response {
-        guard let me = req.currentSession else { throw Abort.redirect(to: "/login") }
+        guard let me = req.currentSession else { throw Abort.redirect(to: Endpoint.loginForm.path) }
         let form = try req.content.decode(DeleteForm.self)
         try auth.checkCSRF(req, token: form.csrf)
         // The one limited re-authentication: a stolen session cannot guess the password here either.

@@ -6,15 +6,15 @@ import VigilCore
 
 /// "I sent a letter": `/report?document=ID` (a page of its own, never cached, so that every visit
 /// gets its own idempotency key), totals in the API, and undo for one's own reports.
-struct ReportController: RouteCollection, UsesServices {
+struct ReportController: UsesServices {
     let services: VigilServices
 
-    func boot(routes: any RoutesBuilder) throws {
-        routes.get("report", use: form)
-        routes.post("report", use: submit)
-        routes.post("account", "reports", ":id", "undo", use: undo)
-        routes.get("api", "v1", "urgent-actions", ":number", "totals", use: uaTotals)
-        routes.get("api", "v1", "totals", use: allTotals)
+    func register(_ r: Router) {
+        r.on(.reportForm, use: form)
+        r.on(.report, use: submit)
+        r.on(.undoReport, use: undo)
+        r.on(.apiUrgentActionTotals, use: uaTotals)
+        r.on(.apiTotals, use: allTotals)
     }
 
     func documentRow(_ req: Request, _ id: String?) async throws -> SiteData.DocumentRow {
@@ -35,7 +35,7 @@ struct ReportController: RouteCollection, UsesServices {
             "key": .string(Auth.randomToken()),
             "document": .string(doc.id), "doc_title": .string(doc.title), "doc_lang": .string(doc.language),
             "doc_dir": .string(LanguageTag.isRightToLeft(doc.language) ? "rtl" : "ltr"),
-            "doc_href": .string(SitePaths.document(row.number, doc)), "number": .string(row.number.label),
+            "doc_href": .string(Endpoint.document(row.number, doc).path), "number": .string(row.number.label),
             "targets": .list(targets.map { ["id": .string($0.id), "title": .string([$0.title, $0.organisation].compactMap { $0 }.joined(separator: ", "))] }),
             "channels": .list(ActionChannel.allCases.enumerated().map { i, c in
                 ["value": .string(c.rawValue), "label": .string(strings["channel_\(c.rawValue)"]), "checked": .bool(i == 0)]
@@ -91,14 +91,14 @@ struct ReportController: RouteCollection, UsesServices {
             throw RateLimit.refusal(wait: wait, reason: "Too many reports at once; wait \(wait) seconds.")
         case .recorded(let anyNew):
             // Post/redirect/get: a reload does not post again, and a repeated post is counted once.
-            return req.redirect(to: "/report?document=\(documentID)&thanks=\(anyNew ? "new" : "seen")", redirectType: .normal)
+            return req.redirect(to: Endpoint.reportForm(document: documentID, thanks: anyNew ? "new" : "seen").path, redirectType: .normal)
         }
     }
 
     func undo(req: Request) async throws -> Response {
-        guard let me = req.currentSession else { throw Abort.redirect(to: "/login") }
+        guard let me = req.currentSession else { throw Abort.redirect(to: Endpoint.loginForm.path) }
         try auth.checkCSRF(req, token: try req.content.decode(AccountController.CSRFForm.self).csrf)
-        guard let id = req.parameters.get("id").flatMap(UUID.init(uuidString:)) else { throw Abort(.notFound) }
+        guard let id = req.endpoint[.uuid].flatMap(UUID.init(uuidString:)) else { throw Abort(.notFound) }
         try await req.db.writeTransaction { db in
             guard let r = try await ActionReportModel.find(id, on: db), r.supporterID == me.supporter.id else {
                 throw Abort(.notFound, reason: "There is no such report of yours.")
@@ -106,11 +106,11 @@ struct ReportController: RouteCollection, UsesServices {
             try await r.delete(on: db)
             try await ReportTotals.bump(document: r.documentID, channel: r.channel, by: -1, on: db as! any SQLDatabase)
         }
-        return req.redirect(to: "/account", redirectType: .normal)
+        return req.redirect(to: Endpoint.account.path, redirectType: .normal)
     }
 
     func uaTotals(req: Request) async throws -> Response {
-        let raw = req.parameters.get("number") ?? ""
+        let raw = req.endpoint[.number] ?? ""
         guard let number = UANumber(slug: raw) else { throw Abort(.badRequest, reason: "\"\(raw)\" is not an urgent action number; write UA 126/19 as 126-19.") }
         let docs = try await Store(db: req.db).documents(urgentActionIDs: [number.slug]).map(\.document.id)
         guard !docs.isEmpty else { throw Abort(.notFound, reason: "There is no \(number.label).") }

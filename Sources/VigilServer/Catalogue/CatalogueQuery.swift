@@ -122,7 +122,7 @@ struct CatalogueQuery: Sendable, Equatable {
         throw Abort(.badRequest, reason: "updated_since must be an ISO 8601 date or date-time, like 2026-01-31 or 2026-01-31T12:00:00Z.")
     }
 
-    /// The site's list filters as query values (for links: `SitePaths.list`).
+    /// The site's list filters as query values (for links: `Endpoint.urgentActions`).
     var siteValues: [String: String] {
         var d: [String: String] = [:]
         if !q.isEmpty { d["q"] = q }

@@ -36,12 +36,12 @@ struct DocumentData: Sendable {
         }
     }
 
-    var path: String { SitePaths.document(number, document) }
+    var path: String { Endpoint.document(number, document).path }
 
     /// The document a site path names: the original at `…/initial`, a translation at `…/initial/ru`.
     static func load(number: UANumber, part: String, language: String?, on db: any Database) async throws -> DocumentData {
         let missing = Abort(.notFound, reason: "There is no such document in \(number.label).")
-        guard let (kind, sequence) = SitePaths.parsePart(part) else { throw missing }
+        guard let (kind, sequence) = Endpoint.parsePart(part) else { throw missing }
         let chain = try await Store(db: db).documents(urgentActionIDs: [number.slug]).map(\.document)
         let candidates = chain.filter { $0.kind == kind && (sequence == nil || $0.sequence == sequence) }
         let doc = language.map { l in candidates.first { $0.language == l && $0.translationOf != nil } } ?? candidates.first { $0.translationOf == nil }

@@ -6,11 +6,11 @@ import Vapor
 /// server still shows what would be sent. Registered only with `VIGIL_DEV_OUTBOX=1` and no mail
 /// transport, and it answers only loopback clients that came through no proxy: mail holds
 /// password-reset links, and whoever reads them owns the accounts.
-struct DevOutboxController: RouteCollection, UsesServices {
+struct DevOutboxController: UsesServices {
     let services: VigilServices
 
-    func boot(routes: any RoutesBuilder) throws {
-        routes.get("dev", "outbox", use: list)
+    func register(_ r: Router) {
+        r.on(.devOutbox, use: list)
     }
 
     /// A loopback peer, with no sign of a proxy in between.
@@ -31,7 +31,7 @@ struct DevOutboxController: RouteCollection, UsesServices {
             ["subject": .string(r.subject), "to": .string(r.toAddress), "status": .string(r.status), "attempts": .string(String(r.attempts)),
              "created": .string(iso.string(from: r.createdAt)), "error": r.lastError.template, "text": .string(r.textBody)]
         }
-        let html = try views.render("dev-outbox", ["page": page, "messages": .list(messages), "t": strings.templateValue])
+        let html = try views.render("dev-outbox", ["links": Endpoint.templateLinks, "page": page, "messages": .list(messages), "t": strings.templateValue])
         return Response(status: .ok, headers: ["Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"], body: .init(string: html))
     }
 }

@@ -26,7 +26,7 @@ struct VigilErrorMiddleware: AsyncMiddleware {
         default: heading = t["error_title"]; message = reason
         }
         let page = PrivatePage.frame(title: heading, description: message, strings: t)
-        return try site.views.render("error", ["page": page, "heading": .string(heading), "message": .string(message), "t": t.templateValue])
+        return try site.views.render("error", ["links": Endpoint.templateLinks, "page": page, "heading": .string(heading), "message": .string(message), "t": t.templateValue])
     }
 
     static func response(for error: any Error, request: Request) -> Response {
@@ -60,7 +60,7 @@ struct VigilErrorMiddleware: AsyncMiddleware {
         } else if status.code >= 500 {
             request.logger.error("\(status.code) \(reason)")
         }
-        if !request.url.path.hasPrefix("/api/"), case let site = request.application.vigilServices,
+        if !request.url.path.hasPrefix(Endpoint.apiRoot), case let site = request.application.vigilServices,
            let html = try? errorPage(status: status, reason: reason, site: site) {
             headers.replaceOrAdd(name: .contentType, value: "text/html; charset=utf-8")
             headers.replaceOrAdd(name: .cacheControl, value: "no-store")

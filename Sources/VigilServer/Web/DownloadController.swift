@@ -8,31 +8,23 @@ import VigilDocuments
 /// Urgent actions as PDF and Word, personalised appeal letters, and the letter-writing pack.
 /// Rendering runs on the application's thread pool, never on an event loop; documents are
 /// rendered once per content version and served from the page cache with an ETag.
-struct DownloadController: RouteCollection, UsesServices {
+struct DownloadController: UsesServices {
     let services: VigilServices
 
-    func boot(routes: any RoutesBuilder) throws {
-        routes.get("pack.pdf", use: pack)
-        routes.get("urgent-actions", ":number", ":part", ":lang", ":file", use: translationLetter)
+    func register(_ r: Router) {
+        r.on(.pack, use: pack)
+        r.on(.download, use: download)
+        r.on(.translationDownload, use: download)
         // Letters carry the supporter's name and town: by POST, so that they stay out of
         // addresses, proxy logs and browser history. Making a letter changes nothing, so it needs
         // no CSRF token, and the document page stays the same for everyone.
-        routes.post("urgent-actions", ":number", ":part", "letter", use: postLetter)
-        routes.post("urgent-actions", ":number", ":part", ":lang", "letter", use: postLetter)
+        r.on(.letter, use: postLetter)
+        r.on(.translationLetter, use: postLetter)
+        r.on(.oldLetter, use: letterByGet)
+        r.on(.oldTranslationLetter, use: letterByGet)
     }
 
-    enum Format: String { case pdf, docx
-        var contentType: String {
-            self == .pdf ? "application/pdf" : "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-        }
-    }
-
-    static func split(_ name: String) -> (String, Format)? {
-        for f in [Format.pdf, .docx] where name.hasSuffix(".\(f.rawValue)") {
-            return (String(name.dropLast(f.rawValue.count + 1)), f)
-        }
-        return nil
-    }
+    typealias Format = Endpoint.FileFormat
 
     /// `?paper=a4|letter`, the only parameter a download takes.
     func paper(_ req: Request) throws -> PaperSize {
@@ -40,11 +32,17 @@ struct DownloadController: RouteCollection, UsesServices {
     }
 
     func filename(_ number: UANumber, _ doc: Document, _ suffix: String) -> String {
-        "UA-\(number.slug)-\(SitePaths.part(kind: doc.kind, sequence: doc.sequence))-\(doc.language).\(suffix)"
+        "UA-\(number.slug)-\(Endpoint.part(kind: doc.kind, sequence: doc.sequence))-\(doc.language).\(suffix)"
     }
 
     /// `…/outcome.pdf`, `…/initial/ru.docx`.
-    func document(_ req: Request, number: UANumber, part: String, language: String?, format: Format) async throws -> Response {
+    func download(req: Request) async throws -> Response {
+        let route = req.endpoint
+        guard let number = UANumber(slug: route[.number] ?? "") else { throw Abort(.notFound, reason: "There is no such urgent action.") }
+        let file = route[.file] ?? route[.languageFile] ?? ""
+        guard let (name, format) = Endpoint.splitFile(file) else { throw Abort(.notFound) }
+        let part = route[.part] ?? name, language = route[.part] == nil ? nil : name
+        if let language, LanguageTag.problem(language) != nil { throw Abort(.notFound, reason: "There is no such translation.") }
         let paper = try paper(req)
         let data = try await DocumentData.load(number: number, part: part, language: language, on: req.db)
         let key = "file|\(format.rawValue)|\(paper.rawValue)|\(data.document.id)"
@@ -59,11 +57,7 @@ struct DownloadController: RouteCollection, UsesServices {
         return response
     }
 
-    func translationLetter(req: Request) async throws -> Response {
-        let raw = req.parameters.get("number") ?? ""
-        guard UANumber(slug: raw) != nil else { throw Abort(.notFound) }
-        let file = req.parameters.get("file") ?? ""
-        guard file == "letter" || file.hasPrefix("letter.") else { throw Abort(.notFound) }
+    func letterByGet(req: Request) async throws -> Response {
         throw Self.letterByGet
     }
 
@@ -77,13 +71,13 @@ struct DownloadController: RouteCollection, UsesServices {
 
     /// `POST …/initial/letter` (or `…/initial/ru/letter`) with `target`, `name`, `town`, `initials`, `format`, `paper`.
     func postLetter(req: Request) async throws -> Response {
-        let raw = req.parameters.get("number") ?? ""
-        guard let number = UANumber(slug: raw) else { throw Abort(.notFound, reason: "There is no such urgent action.") }
-        let lang = req.parameters.get("lang")
+        let route = req.endpoint
+        guard let number = UANumber(slug: route[.number] ?? "") else { throw Abort(.notFound, reason: "There is no such urgent action.") }
+        let lang = route[.language]
         if let lang, LanguageTag.problem(lang) != nil { throw Abort(.notFound, reason: "There is no such translation.") }
         // Every field has a default: an empty post makes the letter to the first official, unsigned.
         let form = (req.body.data?.readableBytes ?? 0) == 0 ? LetterForm() : try req.content.decode(LetterForm.self)
-        return try await letter(req, number: number, part: req.parameters.get("part") ?? "", language: lang, form: form)
+        return try await letter(req, number: number, part: route[.part] ?? "", language: lang, form: form)
     }
 
     func letter(_ req: Request, number: UANumber, part: String, language: String?, form: LetterForm) async throws -> Response {
@@ -124,7 +118,7 @@ struct DownloadController: RouteCollection, UsesServices {
             letterDoc = translated
         }
         let letter = AppealLetter(number: number, document: letterDoc, target: target, senderName: name, senderTown: town,
-                                  initialsOnly: initials, date: PartialDate(Date()), url: baseURL + SitePaths.document(number, doc))
+                                  initialsOnly: initials, date: PartialDate(Date()), url: baseURL + Endpoint.document(number, doc).path)
         guard let paper = PaperSize(rawValue: (form.paper ?? "a4").lowercased()) else { throw Abort(.badRequest, reason: "paper is a4 or letter.") }
         let data = try await req.application.renderPool.run {
             format == .pdf ? try PDFRenderer.render(letter: letter, options: .init(paper: paper)) : try DOCXRenderer.render(letter: letter)

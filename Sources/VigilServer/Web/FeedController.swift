@@ -5,50 +5,50 @@ import Vapor
 import VigilCore
 
 /// Atom feeds (all, per case, per country, per theme), the sitemap and robots.txt.
-struct FeedController: RouteCollection, UsesServices {
+struct FeedController: UsesServices {
     let services: VigilServices
 
-    func boot(routes: any RoutesBuilder) throws {
-        routes.get("feed.atom", use: all)
-        routes.get("cases", ":id", "feed.atom", use: byCase)
-        routes.get("countries", ":country", "feed.atom", use: byCountry)
-        routes.get("themes", ":theme", "feed.atom", use: byTheme)
-        routes.get("sitemap.xml", use: sitemap)
-        routes.get("robots.txt", use: robots)
+    func register(_ r: Router) {
+        r.on(.feed, use: all)
+        r.on(.caseFeed, use: byCase)
+        r.on(.countryFeed, use: byCountry)
+        r.on(.themeFeed, use: byTheme)
+        r.on(.sitemap, use: sitemap)
+        r.on(.robots, use: robots)
     }
 
     static func xml(_ s: String) -> String { XMLText.escape(s) }
 
     func all(req: Request) async throws -> Response {
-        try await feed(req, key: "feed|all", title: "\(strings["site_name"]): \(strings["list_title"])", path: SitePaths.feed, filters: .init())
+        try await feed(req, key: "feed|all", title: "\(strings["site_name"]): \(strings["list_title"])", path: Endpoint.feed.path, filters: .init())
     }
 
     func byCase(req: Request) async throws -> Response {
-        let id = req.parameters.get("id") ?? ""
+        let id = req.endpoint[.id] ?? ""
         guard Slug.problem(id) == nil, let c = try await CaseModel.find(id, on: req.db) else {
             throw Abort(.notFound, reason: "There is no such case.")
         }
         var f = CatalogueQuery()
         f.caseID = id
-        return try await feed(req, key: "feed|case|\(id)", title: c.title, path: SitePaths.caseFeed(id), filters: f)
+        return try await feed(req, key: "feed|case|\(id)", title: c.title, path: Endpoint.caseFeed(id).path, filters: f)
     }
 
     func byCountry(req: Request) async throws -> Response {
-        let code = req.parameters.get("country") ?? ""
+        let code = req.endpoint[.id] ?? ""
         guard CountryCode.problem(code) == nil else { throw Abort(.notFound, reason: "There is no such country.") }
         var f = CatalogueQuery()
         f.country = code
         return try await feed(req, key: "feed|country|\(code)", title: "\(strings["site_name"]): \(Format.countryName(code))",
-                              path: SitePaths.countryFeed(code), filters: f)
+                              path: Endpoint.countryFeed(code).path, filters: f)
     }
 
     func byTheme(req: Request) async throws -> Response {
-        let theme = req.parameters.get("theme") ?? ""
+        let theme = req.endpoint[.id] ?? ""
         guard Slug.problem(theme) == nil else { throw Abort(.notFound, reason: "There is no such theme.") }
         var f = CatalogueQuery()
         f.theme = theme
         return try await feed(req, key: "feed|theme|\(theme)", title: "\(strings["site_name"]): \(SiteController.themeLabel(theme))",
-                              path: SitePaths.themeFeed(theme), filters: f)
+                              path: Endpoint.themeFeed(theme).path, filters: f)
     }
 
     func feed(_ req: Request, key: String, title: String, path: String, filters: CatalogueQuery) async throws -> Response {
@@ -63,14 +63,14 @@ struct FeedController: RouteCollection, UsesServices {
                 <title>\(Self.xml(title))</title>
                 <id>\(Self.xml(baseURL + path))</id>
                 <link rel="self" type="application/atom+xml" href="\(Self.xml(baseURL + path))"/>
-                <link rel="alternate" type="text/html" href="\(Self.xml(baseURL + "/"))"/>
+                <link rel="alternate" type="text/html" href="\(Self.xml(baseURL + Endpoint.home.path))"/>
                 <updated>\(updated)T00:00:00Z</updated>
                 <author><name>\(Self.xml(strings["site_name"]))</name></author>
 
                 """
             for row in rows {
                 let d = row.document
-                let url = baseURL + SitePaths.document(row.number, d)
+                let url = baseURL + Endpoint.document(row.number, d).path
                 out += """
                     <entry xml:lang="\(Self.xml(d.language))">
                     <title>\(Self.xml("\(strings["kind_\(d.kind.rawValue)"]) \(row.number.label): \(d.title)"))</title>
@@ -97,9 +97,9 @@ struct FeedController: RouteCollection, UsesServices {
             let data = SiteData(db: req.db)
             let rows = try await data.documents(ids: try await data.filter(.init()).ids)
             let caseIDs = try await CaseModel.query(on: req.db).sort(\.$id).all().compactMap(\.id)
-            var urls = [(SitePaths.home, nil as String?), (SitePaths.urgentActions, nil), (SitePaths.outcomes, nil)]
-            urls += caseIDs.map { (SitePaths.case($0), nil) }
-            urls += rows.map { (SitePaths.document($0.number, $0.document), $0.document.published.description) }
+            var urls = [(Endpoint.home.path, nil as String?), (Endpoint.urgentActions().path, nil), (Endpoint.outcomes.path, nil)]
+            urls += caseIDs.map { (Endpoint.kase($0).path, nil) }
+            urls += rows.map { (Endpoint.document($0.number, $0.document).path, $0.document.published.description) }
             var out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n"
             for (path, lastmod) in urls {
                 out += "<url><loc>\(Self.xml(baseURL + path))</loc>\(lastmod.map { "<lastmod>\($0)</lastmod>" } ?? "")</url>\n"
@@ -111,11 +111,11 @@ struct FeedController: RouteCollection, UsesServices {
     func robots(req: Request) async throws -> Response {
         let body = """
             User-agent: *
-            Disallow: /account
-            Disallow: /login
-            Disallow: /signup
-            Disallow: /api/
-            Sitemap: \(baseURL)/sitemap.xml
+            Disallow: \(Endpoint.account.path)
+            Disallow: \(Endpoint.loginForm.path)
+            Disallow: \(Endpoint(.signupForm).path)
+            Disallow: \(Endpoint.apiRoot)
+            Sitemap: \(baseURL + Endpoint(.sitemap).path)
 
             """
         return Response(status: .ok, headers: ["Content-Type": "text/plain; charset=utf-8", "Cache-Control": "public, max-age=86400"],

@@ -29,6 +29,7 @@ struct PrivatePage: Sendable {
         context["signed_in"] = .bool(req.currentSession != nil)
         context["editor_nav"] = .bool(req.currentSession?.supporter.isEditor == true)
         context["t"] = strings.templateValue
+        context["links"] = Endpoint.templateLinks
         let response = Response(status: status, headers: ["Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"],
                                 body: .init(string: try views.render(template, .object(context))))
         if let newCookie { response.cookies[auth.csrfCookie] = auth.cookie(newCookie, maxAge: nil) }

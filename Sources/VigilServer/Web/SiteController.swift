@@ -6,17 +6,17 @@ import VigilCore
 import VigilDocuments
 
 /// The public site: server-rendered pages that work without JavaScript.
-struct SiteController: RouteCollection, UsesServices {
+struct SiteController: UsesServices {
     let services: VigilServices
 
-    func boot(routes: any RoutesBuilder) throws {
-        routes.get(use: home)
-        routes.get("urgent-actions", use: list)
-        routes.get("urgent-actions", ":number", use: urgentAction)
-        routes.get("urgent-actions", ":number", ":part", use: document)
-        routes.get("urgent-actions", ":number", ":part", ":lang", use: document)
-        routes.get("cases", ":id", use: casePage)
-        routes.get("outcomes", use: outcomes)
+    func register(_ r: Router) {
+        r.on(.home, use: home)
+        r.on(.urgentActions, use: list)
+        r.on(.urgentAction, use: urgentAction)
+        r.on(.document, use: document)
+        r.on(.translation, use: document)
+        r.on(.kase, use: casePage)
+        r.on(.outcomes, use: outcomes)
     }
 
     // MARK: - Page frame
@@ -43,6 +43,7 @@ struct SiteController: RouteCollection, UsesServices {
                                 counts: counts) {
             var (context, tags) = try await build()
             context["t"] = strings.templateValue
+            context["links"] = Endpoint.templateLinks
             return (try views.render(template, .object(context)), tags)
         }
     }
@@ -52,7 +53,7 @@ struct SiteController: RouteCollection, UsesServices {
     func card(_ row: SiteData.DocumentRow, snippet: String? = nil, today: String) -> TemplateValue {
         let d = row.document
         var o: [String: TemplateValue] = [
-            "href": .string(SitePaths.document(row.number, d)), "title": .string(d.title), "lang": .string(d.language),
+            "href": .string(Endpoint.document(row.number, d).path), "title": .string(d.title), "lang": .string(d.language),
             "dir": .string(LanguageTag.isRightToLeft(d.language) ? "rtl" : "ltr"), "kind": .string(d.kind.rawValue),
             "kind_label": .string(strings["kind_\(d.kind.rawValue)"]), "number_label": .string(row.number.label),
             "countries": .string(row.countries.map { Format.countryName($0) }.joined(separator: ", ")),
@@ -114,7 +115,7 @@ struct SiteController: RouteCollection, UsesServices {
     func list(req: Request) async throws -> Response {
         let f = try Self.parseFilters(req)
         let today = Self.today()
-        let key = "list|\(today)|\(SitePaths.list(f.siteValues))"
+        let key = "list|\(today)|\(Endpoint.urgentActions(f.siteValues).path)"
         return try await render(req, template: "list", key: key) {
             let data = SiteData(db: req.db)
             let (ids, snippets) = try await data.filter(f)
@@ -150,9 +151,9 @@ struct SiteController: RouteCollection, UsesServices {
             for (key, value) in base.siteValues.sorted(by: { $0.key < $1.key }) {
                 var q = base.siteValues
                 q.removeValue(forKey: key)
-                widen.append(["href": .string(SitePaths.list(q)), "label": .string("\(strings["widen_remove"]): \(key) = \(value)")])
+                widen.append(["href": .string(Endpoint.urgentActions(q).path), "label": .string("\(strings["widen_remove"]): \(key) = \(value)")])
             }
-            widen.append(["href": .string(SitePaths.urgentActions), "label": .string(strings["widen_all"])])
+            widen.append(["href": .string(Endpoint.urgentActions().path), "label": .string(strings["widen_all"])])
             var pagination: TemplateValue = false
             if pages > 1 {
                 var prevQ = f.siteValues, nextQ = f.siteValues
@@ -160,13 +161,13 @@ struct SiteController: RouteCollection, UsesServices {
                 nextQ["page"] = String(f.page + 1)
                 pagination = [
                     "label": .string(strings.format("results_page", ["page": "\(f.page) / \(pages)"])),
-                    "prev": f.page > 1 ? .string(SitePaths.list(prevQ)) : false,
-                    "next": f.page < pages ? .string(SitePaths.list(nextQ)) : false,
+                    "prev": f.page > 1 ? .string(Endpoint.urgentActions(prevQ).path) : false,
+                    "next": f.page < pages ? .string(Endpoint.urgentActions(nextQ).path) : false,
                 ]
             }
             let count = total == 1 ? strings["results_one"] : strings.format("results_many", ["n": String(total)])
             return ([
-                "page": page(title: strings["list_title"], description: strings["home_lead"], path: SitePaths.list(f.siteValues), nav: "actions"),
+                "page": page(title: strings["list_title"], description: strings["home_lead"], path: Endpoint.urgentActions(f.siteValues).path, nav: "actions"),
                 "filters": ["q": .string(f.q)],
                 "selects": .list(selects),
                 "results": .list(rows.map { card($0, snippet: snippets[$0.document.id], today: today) }),
@@ -185,7 +186,7 @@ struct SiteController: RouteCollection, UsesServices {
     // MARK: - Urgent action and document pages
 
     func numberParameter(_ req: Request) throws -> UANumber {
-        let raw = req.parameters.get("number") ?? ""
+        let raw = req.endpoint[.number] ?? ""
         guard let n = UANumber(slug: raw) else { throw Abort(.notFound, reason: "There is no urgent action \"\(raw)\".") }
         return n
     }
@@ -197,27 +198,13 @@ struct SiteController: RouteCollection, UsesServices {
         guard let latest = docs.filter({ $0.translationOf == nil }).max(by: { $0.sequence < $1.sequence }) else {
             throw Abort(.notFound, reason: "There is no \(number.label).")
         }
-        return req.redirect(to: SitePaths.document(number, latest))
+        return req.redirect(to: Endpoint.document(number, latest).path)
     }
 
     func document(req: Request) async throws -> Response {
         let number = try numberParameter(req)
-        let rawPart = req.parameters.get("part") ?? ""
-        let rawLang = req.parameters.get("lang")
-        let downloads = DownloadController(services: services)
-        if rawLang == nil, let (part, format) = DownloadController.split(rawPart) {
-            return try await downloads.document(req, number: number, part: part, language: nil, format: format)
-        }
-        if let rawLang, rawLang == "letter" || rawLang.hasPrefix("letter.") {
-            throw DownloadController.letterByGet
-        }
-        if let rawLang, let (lang, format) = DownloadController.split(rawLang) {
-            guard LanguageTag.problem(lang) == nil else { throw Abort(.notFound, reason: "There is no such translation.") }
-            return try await downloads.document(req, number: number, part: rawPart, language: lang, format: format)
-        }
-        guard SitePaths.parsePart(rawPart) != nil else {
-            throw Abort(.notFound, reason: "There is no such document in \(number.label).")
-        }
+        let rawPart = req.endpoint[.part] ?? ""
+        let rawLang = req.endpoint[.language]
         if let rawLang, LanguageTag.problem(rawLang) != nil { throw Abort(.notFound, reason: "There is no such translation.") }
         let today = Self.today()
         let key = "doc|\(today)|\(number.slug)|\(rawPart)|\(rawLang ?? "")"
@@ -235,7 +222,7 @@ struct SiteController: RouteCollection, UsesServices {
         let family = chain.filter { $0.sequence == doc.sequence }
             .sorted { ($0.translationOf == nil ? 0 : 1, $0.language) < ($1.translationOf == nil ? 0 : 1, $1.language) }
         let translations: [TemplateValue] = family.count > 1 ? family.map {
-            ["lang": .string($0.language), "href": .string(SitePaths.document(number, $0)), "name": .string(Format.nativeLanguageName($0.language)),
+            ["lang": .string($0.language), "href": .string(Endpoint.document(number, $0).path), "name": .string(Format.nativeLanguageName($0.language)),
              "current": .bool($0.id == doc.id)]
         } : []
         // The chain: originals in sequence order, each in this page's language when translated.
@@ -246,12 +233,12 @@ struct SiteController: RouteCollection, UsesServices {
             d.kind == .update ? "\(strings["kind_update"]) \(d.sequence)" : strings["kind_\(d.kind.rawValue)"]
         }
         let chainItems: [TemplateValue] = steps.map {
-            ["href": .string(SitePaths.document(number, $0)), "label": .string(stepLabel($0)), "current": .bool($0.sequence == doc.sequence),
+            ["href": .string(Endpoint.document(number, $0).path), "label": .string(stepLabel($0)), "current": .bool($0.sequence == doc.sequence),
              "published": .string($0.published.description), "published_label": .string(Format.date($0.published))]
         }
         var prev: TemplateValue = false, next: TemplateValue = false
-        if let index, index > 0 { prev = ["href": .string(SitePaths.document(number, steps[index - 1])), "label": .string(stepLabel(steps[index - 1]))] }
-        if let index, index + 1 < steps.count { next = ["href": .string(SitePaths.document(number, steps[index + 1])), "label": .string(stepLabel(steps[index + 1]))] }
+        if let index, index > 0 { prev = ["href": .string(Endpoint.document(number, steps[index - 1]).path), "label": .string(stepLabel(steps[index - 1]))] }
+        if let index, index + 1 < steps.count { next = ["href": .string(Endpoint.document(number, steps[index + 1]).path), "label": .string(stepLabel(steps[index + 1]))] }
 
         var docValue: [String: TemplateValue] = [
             "lang": .string(doc.language), "dir": .string(rtl ? "rtl" : "ltr"), "kind": .string(doc.kind.rawValue),
@@ -260,7 +247,7 @@ struct SiteController: RouteCollection, UsesServices {
             "ai_index": doc.aiIndex.template, "published": .string(doc.published.description),
             "published_label": .string(Format.date(doc.published)), "summary": doc.summary.template,
             "body": .html(HTML.markdown(doc.body)), "additional_information": .html(HTML.markdown(doc.additionalInformation)),
-            "no_further_action": .bool(doc.noFurtherAction), "case_href": .string(SitePaths.case(kase.id)),
+            "no_further_action": .bool(doc.noFurtherAction), "case_href": .string(Endpoint.kase(kase.id).path),
             "case_title": .string(kase.title), "pdf_href": .string(path + ".pdf"), "docx_href": .string(path + ".docx"),
         ]
         if let outcome = doc.outcome { docValue["outcome_label"] = .string(strings["outcome_\(outcome.rawValue)"]) }
@@ -298,16 +285,16 @@ struct SiteController: RouteCollection, UsesServices {
                 "preferred_languages": .string(ta.preferredLanguages.map { Format.languageName($0) }.joined(separator: ", ")),
                 "targets": .list(targetValues), "copies_to": .list(copies),
                 "letter": .html(HTML.markdown(ta.letter)), "other_channels": .html(HTML.markdown(ta.otherChannels)),
-                "letter_action": .string(path + "/letter"),
-                "report_href": ta.targets.isEmpty ? false : .string("/report?document=\(doc.id)"),
+                "letter_action": .string(Endpoint.letter(number, doc).path),
+                "report_href": ta.targets.isEmpty ? false : .string(Endpoint.reportForm(document: doc.id).path),
                 "report_total": .string(try await reportTotalText(doc.id, db: db)),
                 "ua_total": .string(try await uaTotalText(number, chain: chain, db: db)),
             ]
         }
-        let alternates = family.filter { $0.id != doc.id }.map { ($0.language, SitePaths.document(number, $0)) }
+        let alternates = family.filter { $0.id != doc.id }.map { ($0.language, Endpoint.document(number, $0).path) }
         return [
             "page": page(title: "\(strings["kind_\(doc.kind.rawValue)"]): \(doc.title)", description: doc.summary ?? doc.title, path: path,
-                         lang: doc.language, nav: "actions", feed: (kase.title, SitePaths.caseFeed(kase.id)), alternates: alternates,
+                         lang: doc.language, nav: "actions", feed: (kase.title, Endpoint.caseFeed(kase.id).path), alternates: alternates,
                          ogType: "article"),
             "doc": .object(docValue),
             "people": .list(data.caseAtDate.people.map(personValue)),
@@ -347,7 +334,7 @@ struct SiteController: RouteCollection, UsesServices {
     // MARK: - Case page
 
     func casePage(req: Request) async throws -> Response {
-        let id = req.parameters.get("id") ?? ""
+        let id = req.endpoint[.id] ?? ""
         guard Slug.problem(id) == nil else { throw Abort(.notFound, reason: "There is no such case.") }
         return try await render(req, template: "case", key: "case|\(id)") {
             guard let kase = try await Store(db: req.db).cases(ids: [id]).first else {
@@ -366,7 +353,7 @@ struct SiteController: RouteCollection, UsesServices {
                     "label": .string(ua.number.label), "status": .string(ua.status.rawValue), "status_label": .string(strings["status_\(ua.status.rawValue)"]),
                     "documents": .list(ua.documents.map { d in
                         [
-                            "href": .string(SitePaths.document(ua.number, d)), "title": .string(d.title), "lang": .string(d.language),
+                            "href": .string(Endpoint.document(ua.number, d).path), "title": .string(d.title), "lang": .string(d.language),
                             "dir": .string(LanguageTag.isRightToLeft(d.language) ? "rtl" : "ltr"),
                             "kind_label": .string(strings["kind_\(d.kind.rawValue)"]), "language_name": .string(Format.languageName(d.language)),
                             "published": .string(d.published.description), "published_label": .string(Format.date(d.published)),
@@ -375,13 +362,13 @@ struct SiteController: RouteCollection, UsesServices {
                 ]
             }
             return ([
-                "page": page(title: kase.title, description: kase.summary ?? kase.title, path: SitePaths.case(kase.id),
-                             feed: (kase.title, SitePaths.caseFeed(kase.id))),
+                "page": page(title: kase.title, description: kase.summary ?? kase.title, path: Endpoint.kase(kase.id).path,
+                             feed: (kase.title, Endpoint.caseFeed(kase.id).path)),
                 "title": .string(kase.title), "summary": kase.summary.template, "region": kase.region.template,
                 "countries": .string(kase.countries.map { Format.countryName($0) }.joined(separator: ", ")),
-                "themes": .list(kase.themes.map { ["label": .string(Self.themeLabel($0)), "href": .string(SitePaths.list(["theme": $0]))] }),
+                "themes": .list(kase.themes.map { ["label": .string(Self.themeLabel($0)), "href": .string(Endpoint.urgentActions(["theme": $0]).path)] }),
                 "people": .list(kase.people.map(personValue)), "timeline": .list(timeline), "urgent_actions": .list(uas),
-                "follow_href": .string(SitePaths.follow(kase.id)),
+                "follow_href": .string(Endpoint.follow(case: kase.id).path),
             ], [CacheTag.case(kase.id)])
         }
     }
@@ -400,7 +387,7 @@ struct SiteController: RouteCollection, UsesServices {
                         "count": .string(String(items.count)), "items": .list(items.map { card($0, today: today) })]
             }
             return ([
-                "page": page(title: strings["outcomes_title"], description: strings["outcomes_lead"], path: SitePaths.outcomes, nav: "outcomes"),
+                "page": page(title: strings["outcomes_title"], description: strings["outcomes_lead"], path: Endpoint.outcomes.path, nav: "outcomes"),
                 "groups": .list(groups),
             ], [CacheTag.listing])
         }

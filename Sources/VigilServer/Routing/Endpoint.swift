@@ -1,0 +1,371 @@
+import Foundation
+import Vapor
+import VigilCore
+
+/// Every address Vigil answers, as a value. The one table below (`Endpoint.Name`: a method and a
+/// pattern for each) registers every route with the router, prints every link — on pages, in
+/// feeds, in e-mails, in API `Location` headers — and parses an address back into a route. No
+/// other code spells a path: a template receives URLs in its model.
+struct Endpoint: Hashable, Sendable, CustomStringConvertible {
+    let name: Name
+    /// The values of the pattern's parameters, in pattern order.
+    let values: [String]
+    /// Query values; printed in the order `name.queryKeys` gives, empty ones left out.
+    let query: [String: String]
+
+    init(_ name: Name, _ values: [String] = [], query: [String: String] = [:]) {
+        precondition(values.count == name.segments.filter(\.isParameter).count, "\(name) takes \(name.segments.filter(\.isParameter).count) values")
+        self.name = name
+        self.values = values
+        self.query = query.filter { !$0.value.isEmpty && name.queryKeys.contains($0.key) }
+    }
+
+    /// What a path segment may hold. The kinds tell apart routes of the same shape
+    /// (`/urgent-actions/126-19/initial` is a page, `…/initial.pdf` a file, `…/initial/letter` an old letter link).
+    enum Parameter: String, Sendable {
+        /// An urgent action's number as in its address: `126-19`.
+        case number
+        /// `initial`, `update-2`, `outcome`.
+        case part
+        /// A document's part and format: `initial.pdf`, `outcome.docx`.
+        case file
+        /// A translation's language: `ru`, `zh-Hans`.
+        case language
+        /// A translation's language and format: `ru.pdf`.
+        case languageFile
+        /// `letter`, `letter.pdf`, `letter.docx`: letters are made by POST now.
+        case oldLetter
+        /// A case, target or document id; a country code; a theme.
+        case id
+        /// A session, follow, report or token id.
+        case uuid
+
+        func accepts(_ s: String) -> Bool {
+            guard !s.isEmpty, s.utf8.count <= 200 else { return false }
+            let isFile = s.hasSuffix(".pdf") || s.hasSuffix(".docx")
+            let isOldLetter = s == "letter" || s.hasPrefix("letter.")
+            switch self {
+            case .number, .id: return !isFile || self == .id
+            case .part: return Endpoint.parsePart(s) != nil
+            case .file: return isFile && Endpoint.parsePart(Endpoint.splitFile(s)?.0 ?? "") != nil
+            case .language: return !isFile && !isOldLetter && !s.contains(".")
+            case .languageFile: return isFile && !isOldLetter
+            case .oldLetter: return isOldLetter
+            case .uuid: return UUID(uuidString: s) != nil
+            }
+        }
+    }
+
+    enum Segment: Sendable, Equatable {
+        case literal(String)
+        case parameter(Parameter)
+        var isParameter: Bool { if case .parameter = self { true } else { false } }
+    }
+
+    /// Every route: its method, pattern and query keys. Where two share a method and a shape,
+    /// the first whose parameters accept the address wins.
+    enum Name: String, CaseIterable, Sendable {
+        // The public site.
+        case home, urgentActions, urgentAction, oldLetter, oldTranslationLetter
+        case document, download, translation, translationDownload, letter, translationLetter
+        case kase, outcomes, pack
+        case feed, caseFeed, countryFeed, themeFeed, sitemap, robots, health
+        case stylesheet, printStylesheet
+        // Supporters: accounts, reports, follows, privacy.
+        case signupForm, signup, verifyForm, verify, loginForm, login, loginLinkForm, loginLink, logout
+        case account, revokeSession, logoutEverywhere, changePassword, changeEmail, changeLanguage
+        case confirmEmailForm, confirmEmail, passwordResetForm, passwordReset, passwordNew
+        case reportForm, report, undoReport, followForm, follow, removeFollow, unsubscribeForm, unsubscribe
+        case privacy, accountExport, accountDeleteForm, accountDelete
+        // Editors.
+        case editor, createToken, revokeToken
+        case devOutbox
+        // The API.
+        case apiOpenAPI, apiCases, apiCase, apiCreateCase, apiReplaceCase
+        case apiUrgentActions, apiUrgentAction, apiUrgentActionTotals, apiUrgentActionDocuments, apiUrgentActionDocument
+        case apiCreateDocument, apiReplaceDocument, apiDocuments, apiDocument
+        case apiTargets, apiTarget, apiCreateTarget, apiReplaceTarget, apiExport, apiBundles, apiTotals
+
+        var method: HTTPMethod {
+            switch self {
+            case .letter, .translationLetter, .signup, .verify, .login, .loginLink, .logout, .revokeSession, .logoutEverywhere,
+                 .changePassword, .changeEmail, .changeLanguage, .confirmEmail, .passwordReset, .passwordNew, .report, .undoReport,
+                 .follow, .removeFollow, .unsubscribe, .accountDelete, .createToken, .revokeToken,
+                 .apiCreateCase, .apiCreateDocument, .apiCreateTarget, .apiBundles:
+                return .POST
+            case .apiReplaceCase, .apiReplaceDocument, .apiReplaceTarget:
+                return .PUT
+            default:
+                return .GET
+            }
+        }
+
+        /// Served from `Public/` by the file middleware, not by a handler.
+        var isStatic: Bool { self == .stylesheet || self == .printStylesheet }
+
+        var segments: [Segment] {
+            let ua: [Segment] = [.literal("urgent-actions"), .parameter(.number)]
+            let api = Endpoint.apiSegments.map(Segment.literal)
+            func l(_ parts: String...) -> [Segment] { parts.map(Segment.literal) }
+            switch self {
+            case .home: return []
+            case .urgentActions: return l("urgent-actions")
+            case .urgentAction: return ua
+            case .oldLetter: return ua + [.parameter(.part), .parameter(.oldLetter)]
+            case .oldTranslationLetter: return ua + [.parameter(.part), .parameter(.language), .parameter(.oldLetter)]
+            case .document: return ua + [.parameter(.part)]
+            case .download: return ua + [.parameter(.file)]
+            case .translation: return ua + [.parameter(.part), .parameter(.language)]
+            case .translationDownload: return ua + [.parameter(.part), .parameter(.languageFile)]
+            case .letter: return ua + [.parameter(.part), .literal("letter")]
+            case .translationLetter: return ua + [.parameter(.part), .parameter(.language), .literal("letter")]
+            case .kase: return [.literal("cases"), .parameter(.id)]
+            case .outcomes: return l("outcomes")
+            case .pack: return l("pack.pdf")
+            case .feed: return l("feed.atom")
+            case .caseFeed: return [.literal("cases"), .parameter(.id), .literal("feed.atom")]
+            case .countryFeed: return [.literal("countries"), .parameter(.id), .literal("feed.atom")]
+            case .themeFeed: return [.literal("themes"), .parameter(.id), .literal("feed.atom")]
+            case .sitemap: return l("sitemap.xml")
+            case .robots: return l("robots.txt")
+            case .health: return l("healthz")
+            case .stylesheet: return l("css", "site.css")
+            case .printStylesheet: return l("css", "print.css")
+            case .signupForm, .signup: return l("signup")
+            case .verifyForm, .verify: return l("verify")
+            case .loginForm, .login: return l("login")
+            case .loginLinkForm, .loginLink: return l("login", "link")
+            case .logout: return l("logout")
+            case .account: return l("account")
+            case .revokeSession: return [.literal("account"), .literal("sessions"), .parameter(.uuid), .literal("revoke")]
+            case .logoutEverywhere: return l("account", "logout-everywhere")
+            case .changePassword: return l("account", "password")
+            case .changeEmail: return l("account", "email")
+            case .changeLanguage: return l("account", "language")
+            case .confirmEmailForm, .confirmEmail: return l("account", "email", "confirm")
+            case .passwordResetForm, .passwordReset: return l("password-reset")
+            case .passwordNew: return l("password-reset", "new")
+            case .reportForm, .report: return l("report")
+            case .undoReport: return [.literal("account"), .literal("reports"), .parameter(.uuid), .literal("undo")]
+            case .followForm, .follow: return l("follow")
+            case .removeFollow: return [.literal("account"), .literal("follows"), .parameter(.uuid), .literal("remove")]
+            case .unsubscribeForm, .unsubscribe: return l("unsubscribe")
+            case .privacy: return l("privacy")
+            case .accountExport: return l("account", "export.json")
+            case .accountDeleteForm, .accountDelete: return l("account", "delete")
+            case .editor: return l("editor")
+            case .createToken: return l("editor", "tokens")
+            case .revokeToken: return [.literal("editor"), .literal("tokens"), .parameter(.uuid), .literal("revoke")]
+            case .devOutbox: return l("dev", "outbox")
+            case .apiOpenAPI: return api + l("openapi.json")
+            case .apiCases, .apiCreateCase: return api + l("cases")
+            case .apiCase, .apiReplaceCase: return api + [.literal("cases"), .parameter(.id)]
+            case .apiUrgentActions: return api + l("urgent-actions")
+            case .apiUrgentAction: return api + [.literal("urgent-actions"), .parameter(.number)]
+            case .apiUrgentActionTotals: return api + [.literal("urgent-actions"), .parameter(.number), .literal("totals")]
+            case .apiUrgentActionDocuments, .apiCreateDocument: return api + [.literal("urgent-actions"), .parameter(.number), .literal("documents")]
+            case .apiUrgentActionDocument, .apiReplaceDocument:
+                return api + [.literal("urgent-actions"), .parameter(.number), .literal("documents"), .parameter(.id)]
+            case .apiDocuments: return api + l("documents")
+            case .apiDocument: return api + [.literal("documents"), .parameter(.id)]
+            case .apiTargets, .apiCreateTarget: return api + l("targets")
+            case .apiTarget, .apiReplaceTarget: return api + [.literal("targets"), .parameter(.id)]
+            case .apiExport: return api + l("export")
+            case .apiBundles: return api + l("bundles")
+            case .apiTotals: return api + l("totals")
+            }
+        }
+
+        /// The query keys a link to this route may carry, in the order they are printed.
+        var queryKeys: [String] {
+            switch self {
+            case .urgentActions: return ["q", "country", "region", "theme", "status", "kind", "outcome", "language", "page"]
+            case .pack: return ["q", "country", "region", "theme", "status", "kind", "outcome", "language", "paper"]
+            case .download, .translationDownload: return ["paper"]
+            case .verifyForm, .loginLinkForm, .confirmEmailForm, .passwordResetForm, .unsubscribeForm, .unsubscribe: return ["token"]
+            case .reportForm: return ["document", "thanks"]
+            case .followForm: return ["case", "country", "theme"]
+            case .apiCases: return ["country", "theme", "status", "updated_since", "limit", "cursor"]
+            case .apiUrgentActions, .apiDocuments: return ["country", "theme", "status", "kind", "language", "updated_since", "case", "limit", "cursor"]
+            case .apiTargets: return ["country", "updated_since", "limit", "cursor"]
+            case .apiExport: return ["case"]
+            default: return []
+            }
+        }
+    }
+
+    static let apiSegments = ["api", "v1"]
+    /// `/api/v1/`: everything under it answers in JSON.
+    static var apiRoot: String { "/" + apiSegments.joined(separator: "/") + "/" }
+
+    /// The value of the pattern's parameter of this kind (each kind appears once in a pattern).
+    subscript(_ parameter: Parameter) -> String? {
+        var i = 0
+        for s in name.segments {
+            guard case .parameter(let p) = s else { continue }
+            if p == parameter { return values[i] }
+            i += 1
+        }
+        return nil
+    }
+
+    /// The path, with its query string: `/urgent-actions/126-19/initial`, `/urgent-actions?country=RU`.
+    var path: String {
+        var values = self.values.makeIterator()
+        let parts = name.segments.map { s -> String in
+            switch s {
+            case .literal(let l): return l
+            case .parameter: return Self.percentEncode(values.next()!)
+            }
+        }
+        let items = name.queryKeys.compactMap { k in query[k].map { "\(k)=\(Self.percentEncode($0))" } }
+        return "/" + parts.joined(separator: "/") + (items.isEmpty ? "" : "?" + items.joined(separator: "&"))
+    }
+
+    var description: String { "\(name.method) \(path)" }
+
+    /// The route an address names, or nil. The query keeps only the keys the route prints.
+    static func parse(method: HTTPMethod, path: String, query: String? = nil) -> Endpoint? {
+        let raw = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+        let segments = raw.count == 1 && raw.first == "" ? [] : raw.map { String($0).removingPercentEncoding ?? String($0) }
+        for name in Name.allCases where name.method == method && name.segments.count == segments.count {
+            var values: [String] = []
+            var matched = true
+            for (pattern, s) in zip(name.segments, segments) {
+                switch pattern {
+                case .literal(let l): matched = l == s
+                case .parameter(let p): matched = p.accepts(s); values.append(s)
+                }
+                if !matched { break }
+            }
+            guard matched else { continue }
+            var q: [String: String] = [:]
+            for pair in (query ?? "").split(separator: "&") {
+                let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                let key = String(kv[0]).removingPercentEncoding ?? String(kv[0])
+                let value = kv.count > 1 ? (String(kv[1]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? "") : ""
+                if q[key] == nil { q[key] = value }
+            }
+            return Endpoint(name, values, query: q)
+        }
+        return nil
+    }
+
+    // MARK: - Parts of document addresses
+
+    /// `initial`, `update-2`, `outcome`: the readable part of a document's path.
+    static func part(kind: DocumentKind, sequence: Int) -> String {
+        switch kind {
+        case .initial: return "initial"
+        case .update: return "update-\(sequence)"
+        case .outcome: return "outcome"
+        }
+    }
+
+    /// Parses the part after the number: `initial`, `update-2`, `outcome`.
+    static func parsePart(_ s: String) -> (DocumentKind, Int?)? {
+        switch s {
+        case "initial": return (.initial, 0)
+        case "outcome": return (.outcome, nil)
+        default:
+            guard s.hasPrefix("update-"), let n = Int(s.dropFirst(7)), n >= 1, n <= 999, String(n) == s.dropFirst(7) else { return nil }
+            return (.update, n)
+        }
+    }
+
+    enum FileFormat: String, Sendable, CaseIterable {
+        case pdf, docx
+        var contentType: String {
+            self == .pdf ? "application/pdf" : "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+        }
+    }
+
+    /// `initial.pdf` → (`initial`, .pdf).
+    static func splitFile(_ name: String) -> (String, FileFormat)? {
+        for f in FileFormat.allCases where name.hasSuffix(".\(f.rawValue)") {
+            return (String(name.dropLast(f.rawValue.count + 1)), f)
+        }
+        return nil
+    }
+
+    static func percentEncode(_ s: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return s.addingPercentEncoding(withAllowedCharacters: allowed) ?? s
+    }
+}
+
+// MARK: - Links, by what they show
+
+extension Endpoint {
+    static let home = Endpoint(.home)
+    static let outcomes = Endpoint(.outcomes)
+    static let feed = Endpoint(.feed)
+    static let account = Endpoint(.account)
+    static let editor = Endpoint(.editor)
+    static let loginForm = Endpoint(.loginForm)
+
+    /// The list, filtered and paged (`SiteData` query values).
+    static func urgentActions(_ query: [String: String] = [:]) -> Endpoint { Endpoint(.urgentActions, query: query) }
+    static func urgentAction(_ number: UANumber) -> Endpoint { Endpoint(.urgentAction, [number.slug]) }
+
+    /// A document's page: `/urgent-actions/126-19/outcome`, or `…/initial/ru` for a translation.
+    static func document(_ number: UANumber, kind: DocumentKind, sequence: Int, language: String, isTranslation: Bool) -> Endpoint {
+        let part = part(kind: kind, sequence: sequence)
+        return isTranslation ? Endpoint(.translation, [number.slug, part, language]) : Endpoint(.document, [number.slug, part])
+    }
+
+    static func document(_ number: UANumber, _ doc: Document) -> Endpoint {
+        document(number, kind: doc.kind, sequence: doc.sequence, language: doc.language, isTranslation: doc.translationOf != nil)
+    }
+
+    /// `…/outcome.pdf`, `…/initial/ru.docx`.
+    static func download(_ number: UANumber, _ doc: Document, _ format: FileFormat) -> Endpoint {
+        let part = part(kind: doc.kind, sequence: doc.sequence)
+        return doc.translationOf != nil
+            ? Endpoint(.translationDownload, [number.slug, part, "\(doc.language).\(format.rawValue)"])
+            : Endpoint(.download, [number.slug, "\(part).\(format.rawValue)"])
+    }
+
+    /// Where a document's letter form posts.
+    static func letter(_ number: UANumber, _ doc: Document) -> Endpoint {
+        let part = part(kind: doc.kind, sequence: doc.sequence)
+        return doc.translationOf != nil ? Endpoint(.translationLetter, [number.slug, part, doc.language]) : Endpoint(.letter, [number.slug, part])
+    }
+
+    static func kase(_ id: String) -> Endpoint { Endpoint(.kase, [id]) }
+    static func caseFeed(_ id: String) -> Endpoint { Endpoint(.caseFeed, [id]) }
+    static func countryFeed(_ code: String) -> Endpoint { Endpoint(.countryFeed, [code]) }
+    static func themeFeed(_ theme: String) -> Endpoint { Endpoint(.themeFeed, [theme]) }
+    static func follow(case id: String) -> Endpoint { Endpoint(.followForm, query: ["case": id]) }
+    static func reportForm(document id: String, thanks: String? = nil) -> Endpoint {
+        Endpoint(.reportForm, query: ["document": id, "thanks": thanks ?? ""])
+    }
+    static func withToken(_ name: Name, _ token: String) -> Endpoint { Endpoint(name, query: ["token": token]) }
+    static func apiCase(_ id: String) -> Endpoint { Endpoint(.apiCase, [id]) }
+    static func apiTarget(_ id: String) -> Endpoint { Endpoint(.apiTarget, [id]) }
+    static func apiDocument(_ number: UANumber, _ id: String) -> Endpoint { Endpoint(.apiUrgentActionDocument, [number.slug, id]) }
+}
+
+extension Endpoint.Name {
+    /// `loginForm` → `login_form`: the name templates know the route by.
+    var templateKey: String {
+        let chars = Array(rawValue)
+        var out = ""
+        for (i, c) in chars.enumerated() {
+            if c.isUppercase, i > 0, chars[i - 1].isLowercase || (i + 1 < chars.count && chars[i + 1].isLowercase && chars[i - 1].isUppercase) {
+                out += "_"
+            }
+            out += c.lowercased()
+        }
+        return out
+    }
+}
+
+extension Endpoint {
+    /// `links`: every route without parameters, by its template key (`{{links.login_form}}`).
+    /// Every page receives it, so no template spells an address.
+    static let templateLinks: TemplateValue = .object(Dictionary(uniqueKeysWithValues: Name.allCases
+        .filter { !$0.segments.contains(where: \.isParameter) }
+        .map { ($0.templateKey, TemplateValue.string(Endpoint($0).path)) }))
+}
