@@ -17,13 +17,11 @@ extension Application {
 /// Called by the `vigil` executable and by the tests.
 public func configure(_ app: Application, _ configuration: VigilConfiguration) async throws {
     app.vigil = configuration
-    app.securityLog = SecurityLog(keep: app.environment == .testing)
     try configureDatabase(app, configuration)
     app.migrations.add(Migrations.all)
-    app.reportBatcher = ReportBatcher(db: app.db)
-    app.renderPool = RenderPool()
+    app.vigilServices = try VigilServices.build(app: app, configuration: configuration,
+                                                securityLog: SecurityLog(keep: app.environment == .testing))
     app.lifecycle.use(RenderPoolLifecycle())
-    app.vigilServices = try VigilServices.build(app: app, configuration: configuration)
     configureMiddleware(app, configuration)
     try registerRoutes(app)
     registerCommands(app)

@@ -21,11 +21,17 @@ struct VigilServices: Sendable {
     let publisher: Publisher
     /// The clock every write reads.
     let now: @Sendable () -> Date
+    /// Action reports, committed in groups.
+    let reportBatcher: ReportBatcher
+    /// Threads for PDF and DOCX rendering, apart from the event loops and bcrypt.
+    let renderPool: RenderPool
+    /// Security events (log-ins, refusals, token use), to the log.
+    let securityLog: SecurityLog
 
     var strings: Strings { catalogue.english }
     var baseURL: String { configuration.baseURL }
 
-    static func build(app: Application, configuration: VigilConfiguration) throws -> VigilServices {
+    static func build(app: Application, configuration: VigilConfiguration, securityLog: SecurityLog) throws -> VigilServices {
         let site = try SiteResources.load(app: app, configuration: configuration)
         let secret = try ServerSecret.load()
         let now: @Sendable () -> Date = { Date() }
@@ -33,7 +39,8 @@ struct VigilServices: Sendable {
         let alerts = Alerts(catalogue: site.catalogue, baseURL: configuration.baseURL, mailFrom: configuration.mailFrom, secret: secret)
         return VigilServices(configuration: configuration, views: site.views, catalogue: site.catalogue, cache: cache, secret: secret,
                         auth: Auth(secret: secret, tls: configuration.tls), passwords: Passwords(secret: secret), alerts: alerts,
-                        publisher: Publisher(cache: cache, alerts: alerts, now: now), now: now)
+                        publisher: Publisher(cache: cache, alerts: alerts, now: now), now: now,
+                        reportBatcher: ReportBatcher(db: app.db), renderPool: RenderPool(), securityLog: securityLog)
     }
 }
 

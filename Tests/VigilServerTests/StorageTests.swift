@@ -34,7 +34,7 @@ struct StorageTests {
         }
         try await withApp(storage) { app in
             let bundle = try VigilBundle.parse(Data(first.value!.utf8))
-            _ = try await app.db.writeTransaction { db in try await Store(db: db).importBundle(bundle) }
+            _ = try await app.db.writeTransaction { db in try await ContentWriter(db: db).importBundle(bundle) }
             let second = try await Store(db: app.db).export().json.serialized()
             #expect(second == first.value)
         }
@@ -45,7 +45,7 @@ struct StorageTests {
         try await withApp(storage) { app in
             try await loadDemo(app)
             let before = try await timestamps(app.db)
-            let summary = try await app.db.writeTransaction { db in try await Store(db: db).importBundle(try demoBundle()) }
+            let summary = try await app.db.writeTransaction { db in try await ContentWriter(db: db).importBundle(try demoBundle()) }
             #expect(summary.created == 0 && summary.updated == 0 && summary.unchanged > 0)
             #expect(try await timestamps(app.db) == before)
         }
@@ -67,7 +67,7 @@ struct StorageTests {
             demo.cases.append(fresh)
             let broken = demo
             await #expect(throws: ValidationError.self) {
-                try await app.db.writeTransaction { db in try await Store(db: db).importBundle(broken) }
+                try await app.db.writeTransaction { db in try await ContentWriter(db: db).importBundle(broken) }
             }
             #expect(try await Store(db: app.db).export().json == before)
             #expect(try await CaseModel.find("fresh-case", on: app.db) == nil)
@@ -83,7 +83,7 @@ struct StorageTests {
             kase.urgentActions[0].documents[0].title = "Convictions upheld on appeal"
             let partial = kase
             let summary = try await app.db.writeTransaction { db in
-                try await Store(db: db).importBundle(VigilBundle(cases: [partial]))
+                try await ContentWriter(db: db).importBundle(VigilBundle(cases: [partial]))
             }
             #expect(summary.updated == 1)
             let stored = try await Store(db: app.db).cases(ids: [kase.id]).first!
@@ -101,7 +101,7 @@ struct StorageTests {
             kase.timeline.append(TimelineEvent(date: PartialDate("2026-11")!, kind: .release, people: [kase.people[0].id], summary: "Released"))
             kase.themes = ["labour-rights"]
             let replacement = kase
-            _ = try await app.db.writeTransaction { db in try await Store(db: db).write(case: replacement) }
+            _ = try await app.db.writeTransaction { db in try await ContentWriter(db: db).write(case: replacement) }
             let stored = try await Store(db: app.db).cases(ids: [kase.id]).first!
             #expect(stored == kase)
         }
@@ -114,7 +114,7 @@ struct StorageTests {
                 for i in 0..<40 {
                     group.addTask {
                         _ = try await app.db.writeTransaction { db in
-                            try await Store(db: db).write(target: Target(id: "t-\(i)", title: "Official \(i)", country: "FR"))
+                            try await ContentWriter(db: db).write(target: Target(id: "t-\(i)", title: "Official \(i)", country: "FR"))
                         }
                     }
                 }

@@ -36,10 +36,6 @@ struct AccountController: UsesServices {
 
     var pages: PrivatePage { PrivatePage(views: views, strings: strings, auth: auth) }
 
-    func render(_ req: Request, _ template: String, title: String, status: HTTPStatus = .ok, _ values: [String: TemplateValue] = [:]) throws -> Response {
-        try pages.render(req, template, title: title, status: status, values)
-    }
-
     func message(_ req: Request, title: String, text: String, status: HTTPStatus = .ok) throws -> Response {
         try pages.message(req, title: title, text: text, status: status)
     }
@@ -59,8 +55,8 @@ struct AccountController: UsesServices {
         guard !token.isEmpty, token.count < 200 else {
             return try message(req, title: strings["verify_bad_title"], text: strings["verify_bad_text"], status: .badRequest)
         }
-        return try render(req, "confirm", title: title, ["heading": .string(title), "text": .string(text), "action": .string(action),
-                                                         "token": .string(token), "button": .string(button)])
+        return try pages.render(req, "confirm", title: title,
+                                content: ConfirmPage(heading: title, text: text, action: action, token: token, button: button))
     }
 
     /// E-mail addresses are at most 254 characters (RFC 5321); longer input is refused before anything is counted or stored.
@@ -77,16 +73,8 @@ struct AccountController: UsesServices {
     }
 
     func signupForm(req: Request) async throws -> Response {
-        try render(req, "signup", title: strings["signup_title"], [
-            "countries": countryOptions(selected: nil),
-            "languages": catalogue.options(selected: catalogue.negotiate(acceptLanguage: req.headers.first(name: .acceptLanguage))),
-        ])
-    }
-
-    func countryOptions(selected: String?) -> TemplateValue {
-        .list([["value": "", "label": .string(strings["signup_country_none"]), "selected": .bool(selected == nil)]]
-              + CountryCode.all.map { ($0, Format.countryName($0)) }.sorted { $0.1 < $1.1 }
-                .map { ["value": .string($0.0), "label": .string($0.1), "selected": .bool($0.0 == selected)] })
+        try pages.render(req, "signup", title: strings["signup_title"], content: SignupPage.form(
+            strings: strings, catalogue: catalogue, language: catalogue.negotiate(acceptLanguage: req.headers.first(name: .acceptLanguage))))
     }
 
     func signup(req: Request) async throws -> Response {
@@ -101,11 +89,9 @@ struct AccountController: UsesServices {
         if !catalogue.contains(language) { problems.append(strings["language_bad"]) }
         if let p = passwords.problem(form.password ?? "") { problems.append(p) }
         if !problems.isEmpty {
-            return try render(req, "signup", title: strings["signup_title"], status: .unprocessableEntity, [
-                "errors": .list(problems.map { .string($0) }), "email": .string(email), "display_name": .string(name),
-                "countries": countryOptions(selected: country),
-                "languages": catalogue.options(selected: catalogue.contains(language) ? language : "en"),
-            ])
+            return try pages.render(req, "signup", title: strings["signup_title"], status: .unprocessableEntity, content: SignupPage.form(
+                strings: strings, catalogue: catalogue, country: country, language: catalogue.contains(language) ? language : "en",
+                errors: problems, email: email, displayName: name))
         }
         try await limited(req, [req.rateRule("signup:ip:\(clientIP(req))", limit: 10, window: 3600)])
         let hash = try await req.application.threadPool.runIfActive { try passwords.hash(form.password ?? "") }
@@ -183,7 +169,7 @@ struct AccountController: UsesServices {
 
     func loginForm(req: Request) async throws -> Response {
         if req.currentSession != nil { return req.redirect(to: Endpoint.account.path) }
-        return try render(req, "login", title: strings["login_title"])
+        return try pages.render(req, "login", title: strings["login_title"], content: LoginPage())
     }
 
     /// Log-in limits. Per account and client address, and per address, they slow an attacker
@@ -210,8 +196,8 @@ struct AccountController: UsesServices {
         // Nothing is counted or stored for input no account can have.
         guard let email = Self.normalisedEmail(form.email), password.count <= 128 else {
             req.securityLog.record("login.failure", ["reason": "malformed"])
-            return try render(req, "login", title: strings["login_title"], status: .unauthorized,
-                              ["errors": .list([.string(strings["login_failed"])])])
+            return try pages.render(req, "login", title: strings["login_title"], status: .unauthorized,
+                                    content: LoginPage(errors: [strings["login_failed"]]))
         }
         let rules = loginRules(req, email: email)
         let decision = try await req.db.writeTransaction { db -> (wait: Int?, ceiling: Bool) in
@@ -241,8 +227,8 @@ struct AccountController: UsesServices {
         }
         guard ok, let supporter, supporter.emailVerifiedAt != nil else {
             req.securityLog.record("login.failure", account: supporter?.id)
-            return try render(req, "login", title: strings["login_title"], status: .unauthorized,
-                              ["errors": .list([.string(strings["login_failed"])]), "email": .string(email)])
+            return try pages.render(req, "login", title: strings["login_title"], status: .unauthorized,
+                                    content: LoginPage(errors: [strings["login_failed"]], email: email))
         }
         return try await startSession(req, supporter, remember: form.remember != nil, how: "password")
     }
@@ -310,36 +296,8 @@ struct AccountController: UsesServices {
 
     func account(req: Request) async throws -> Response {
         let me = try requireSession(req)
-        let sessions = try await SessionModel.query(on: req.db).filter(\.$supporterID == me.supporter.id!).sort(\.$lastSeenAt, .descending).all()
-        let iso = ISO8601DateFormatter()
-        let reports = try await ActionReportModel.query(on: req.db).filter(\.$supporterID == me.supporter.id!).sort(\.$createdAt, .descending).limit(200).all()
-        let follows = try await FollowModel.query(on: req.db).filter(\.$supporterID == me.supporter.id!).sort(\.$createdAt).all()
-        var followValues: [TemplateValue] = []
-        for f in follows {
-            var label = f.subjectValue
-            if f.subjectKind == "case" { label = try await CaseModel.find(f.subjectValue, on: req.db)?.title ?? label }
-            if f.subjectKind == "country" { label = Format.countryName(f.subjectValue) }
-            if f.subjectKind == "theme" { label = SiteController.themeLabel(f.subjectValue) }
-            let how = strings[f.digest ? "follow_weekly" : "follow_each"]
-            let language = f.language ?? me.supporter.language
-            followValues.append(["id": .string(f.id!.uuidString), "remove_action": .string(Endpoint(.removeFollow, [f.id!.uuidString]).path), "label": .string(label), "how": .string(how),
-                                 "lang": .string(language), "language": .string(Format.nativeLanguageName(language))])
-        }
-        return try render(req, "account", title: strings["account_title"], [
-            "follows": .list(followValues),
-            "reports": .list(reports.map { r in
-                ["id": .string(r.id!.uuidString), "document": .string(r.documentID),
-                 "undo_action": .string(Endpoint(.undoReport, [r.id!.uuidString]).path), "report_href": .string(Endpoint.reportForm(document: r.documentID).path), "channel": .string(strings["channel_\(r.channel)"]),
-                 "date": .string(iso.string(from: r.createdAt))]
-            }),
-            "name": .string(me.supporter.displayName), "email": .string(me.supporter.email), "editor": .bool(me.supporter.isEditor),
-            "country": me.supporter.country.map { .string(Format.countryName($0)) } ?? false,
-            "languages": catalogue.options(selected: me.supporter.language),
-            "sessions": .list(sessions.map { s in
-                ["id": .string(s.id!.uuidString), "revoke_action": .string(Endpoint(.revokeSession, [s.id!.uuidString]).path), "device": .string(s.device), "last_seen": .string(iso.string(from: s.lastSeenAt)),
-                 "current": .bool(s.id == me.session.id)]
-            }),
-        ])
+        let page = try await AccountPage.load(for: me, on: req.db, strings: strings, catalogue: catalogue)
+        return try pages.render(req, "account", title: strings["account_title"], content: page)
     }
 
     func revokeSession(req: Request) async throws -> Response {
@@ -479,17 +437,17 @@ struct AccountController: UsesServices {
 
     func resetForm(req: Request) async throws -> Response {
         if let token = req.query[String.self, at: "token"] {
-            return try render(req, "password-new", title: strings["reset_new_title"], ["token": .string(token)])
+            return try pages.render(req, "password-new", title: strings["reset_new_title"], content: PasswordNewPage(token: token))
         }
-        return try render(req, "password-reset", title: strings["reset_title"])
+        return try pages.render(req, "password-reset", title: strings["reset_title"], content: PasswordResetPage())
     }
 
     func resetRequest(req: Request) async throws -> Response {
         let form = try req.content.decode(ResetRequestForm.self)
         try auth.checkCSRF(req, token: form.csrf)
         guard let email = Self.normalisedEmail(form.email), EmailAddress.problem(email) == nil else {
-            return try render(req, "password-reset", title: strings["reset_title"], status: .unprocessableEntity,
-                              ["errors": .list([.string(strings["reset_bad_address"])])])
+            return try pages.render(req, "password-reset", title: strings["reset_title"], status: .unprocessableEntity,
+                                    content: PasswordResetPage(errors: [strings["reset_bad_address"]]))
         }
         let ip = clientIP(req)
         // Known and unknown addresses take the same path: one write transaction that counts the
@@ -516,8 +474,8 @@ struct AccountController: UsesServices {
         let form = try req.content.decode(ResetForm.self)
         try auth.checkCSRF(req, token: form.csrf)
         if let p = passwords.problem(form.password ?? "") {
-            return try render(req, "password-new", title: strings["reset_new_title"], status: .unprocessableEntity,
-                              ["token": .string(form.token ?? ""), "errors": .list([.string(p)])])
+            return try pages.render(req, "password-new", title: strings["reset_new_title"], status: .unprocessableEntity,
+                                    content: PasswordNewPage(token: form.token ?? "", errors: [p]))
         }
         guard let id = try await redeem(form.token, purpose: "reset", on: req.db) else {
             return try message(req, title: strings["verify_bad_title"], text: strings["reset_bad_text"], status: .badRequest)

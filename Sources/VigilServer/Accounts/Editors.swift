@@ -37,45 +37,14 @@ struct EditorController: UsesServices {
     }
 
     func page(req: Request) async throws -> Response {
-        let me = try requireEditor(req)
-        return try await render(req, me)
+        _ = try requireEditor(req)
+        return try await render(req)
     }
 
-    func expired(_ t: APITokenModel) -> Bool { t.expiresAt.map { $0 <= Date() } ?? false }
-
-    func render(_ req: Request, _ me: CurrentSession, status: HTTPStatus = .ok, extra: [String: TemplateValue] = [:]) async throws -> Response {
-        let tokens = try await APITokenModel.query(on: req.db).sort(\.$createdAt, .descending).all()
-        let makers = try await SupporterModel.query(on: req.db).filter(\.$id ~~ tokens.compactMap(\.createdBy)).all()
-        let names = Dictionary(uniqueKeysWithValues: makers.map { ($0.id!, $0.displayName) })
-        let iso = ISO8601DateFormatter()
-        let sql = req.db as! any SQLDatabase
-        var mail: [String: Int] = [:]
-        let dayAgo = Date().addingTimeInterval(-86_400)
-        for row in try await sql.raw("""
-            SELECT status, COUNT(*) AS n FROM mail_outbox WHERE status <> 'sent' OR sent_at > \(bind: dayAgo) GROUP BY status
-            """).all() {
-            mail[try row.decode(column: "status", as: String.self)] = try row.decode(column: "n", as: Int.self)
-        }
-        var values: [String: TemplateValue] = [
-            "name": .string(me.supporter.displayName),
-            "tokens": .list(tokens.map { t in
-                [
-                    "id": .string(t.id!.uuidString), "revoke_action": .string(Endpoint(.revokeToken, [t.id!.uuidString]).path), "label": .string(t.label ?? "—"), "role": .string(t.role),
-                    "created": .string(iso.string(from: t.createdAt)),
-                    "by": .string(t.createdBy.flatMap { names[$0] } ?? strings["editor_by_cli"]),
-                    "active": .bool(t.revokedAt == nil && !expired(t)), "revocable": .bool(t.revokedAt == nil && t.role == "editor"),
-                    "scope": .string(strings["editor_scope_\(t.scope)"]),
-                    "expires": .string(t.expiresAt.map(iso.string(from:)) ?? "—"),
-                    "state": .string(strings[t.revokedAt != nil ? "editor_token_revoked" : "editor_token_expired"]),
-                ]
-            }),
-            "mail_pending": .string(String(mail["pending", default: 0] + mail["sending", default: 0])),
-            "mail_failed": .string(String(mail["failed", default: 0])),
-            "mail_sent": .string(String(mail["sent", default: 0])),
-            "reports": .string(String(try await ReportTotals.grandTotal(on: req.db))),
-        ]
-        values.merge(extra) { _, new in new }
-        return try pages.render(req, "editor", title: strings["editor_title"], status: status, values)
+    /// The editor page, with what was wrong with a form when there was something.
+    func render(_ req: Request, status: HTTPStatus = .ok, errors: [String] = []) async throws -> Response {
+        let page = try await EditorPage.load(on: req.db, strings: strings, errors: errors)
+        return try pages.render(req, "editor", title: strings["editor_title"], status: status, content: page)
     }
 
     struct TokenForm: Content { var csrf: String?; var label: String?; var current: String?; var scope: String? }
@@ -86,15 +55,15 @@ struct EditorController: UsesServices {
         try auth.checkCSRF(req, token: form.csrf)
         let label = (form.label ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         guard !label.isEmpty, label.count <= 80, !label.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-            return try await render(req, me, status: .unprocessableEntity, extra: ["errors": .list([.string(strings["editor_label_bad"])])])
+            return try await render(req, status: .unprocessableEntity, errors: [strings["editor_label_bad"]])
         }
         // A token publishes in the organisation's name: ask for the password again.
         guard try await passwords.reauthenticate(req, me, form.current) else {
-            return try await render(req, me, status: .unauthorized, extra: ["errors": .list([.string(strings["change_wrong_password"])])])
+            return try await render(req, status: .unauthorized, errors: [strings["change_wrong_password"]])
         }
         let scope = form.scope ?? "import"
         guard APIToken.scopes.contains(scope) else {
-            return try await render(req, me, status: .unprocessableEntity, extra: ["errors": .list([.string(strings["editor_scope_bad"])])])
+            return try await render(req, status: .unprocessableEntity, errors: [strings["editor_scope_bad"]])
         }
         let days = req.application.vigil.tokenLifetimeDays
         let (token, id) = try await req.db.writeTransaction { db in
@@ -102,8 +71,8 @@ struct EditorController: UsesServices {
         }
         req.securityLog.record("token.created", account: me.supporter.id, ["token": id.uuidString.lowercased(), "role": "editor", "scope": scope])
         // Shown once, on a page no cache keeps.
-        return try pages.render(req, "editor-token", title: strings["editor_token_title"], ["token": .string(token), "label": .string(label),
-                                                                                              "base": .string(baseURL)])
+        return try pages.render(req, "editor-token", title: strings["editor_token_title"],
+                                content: EditorTokenPage(label: label, token: token, base: baseURL))
     }
 
     func revokeToken(req: Request) async throws -> Response {

@@ -28,16 +28,6 @@ struct FollowController: UsesServices {
         throw Abort(.badRequest, reason: "Say what to follow: a case, a country or a theme.")
     }
 
-    func label(_ s: FollowSubject, on db: any Database) async throws -> String {
-        switch s {
-        case .case(let id):
-            guard let c = try await CaseModel.find(id, on: db) else { throw Abort(.notFound, reason: "There is no such case.") }
-            return c.title
-        case .country(let c): return Format.countryName(c)
-        case .theme(let t): return SiteController.themeLabel(t)
-        }
-    }
-
     var pages: PrivatePage { PrivatePage(views: views, strings: strings, auth: auth) }
 
     func form(req: Request) async throws -> Response {
@@ -45,16 +35,15 @@ struct FollowController: UsesServices {
         guard let me = req.currentSession else {
             return req.redirect(to: Endpoint.loginForm.path)
         }
-        let name = try await label(subject, on: req.db)
-        return try pages.render(req, "follow", title: strings["follow_title"], ["kind": .string(subject.kind), "value": .string(subject.value),
-                                        "label": .string(name), "languages": catalogue.options(selected: me.supporter.language)])
+        let page = try await FollowPage.load(subject, language: me.supporter.language, on: req.db, catalogue: catalogue)
+        return try pages.render(req, "follow", title: strings["follow_title"], content: page)
     }
 
     func follow(req: Request) async throws -> Response {
         guard let me = req.currentSession else { throw Abort.redirect(to: Endpoint.loginForm.path) }
         try auth.checkCSRF(req, token: try req.content.decode(AccountController.CSRFForm.self).csrf)
         let subject = try Self.subject(req)
-        _ = try await label(subject, on: req.db)
+        _ = try await FollowPage.label(subject, on: req.db)  // 404 for a case that does not exist
         let frequency = (try? req.content.get(String.self, at: "frequency")) ?? "each"
         guard frequency == "each" || frequency == "weekly" else { throw Abort(.badRequest, reason: "Frequency is \"each\" or \"weekly\".") }
         let language = (try? req.content.get(String.self, at: "language")) ?? me.supporter.language
@@ -102,11 +91,12 @@ struct FollowController: UsesServices {
     }
 
     func unsubscribeForm(req: Request) async throws -> Response {
-        guard let id = followID(req.query[String.self, at: "token"]) else {
+        let token = req.query[String.self, at: "token"]
+        guard let token, let id = followID(token) else {
             return try pages.message(req, title: strings["verify_bad_title"], text: strings["unsubscribe_bad"], status: .badRequest)
         }
-        return try pages.render(req, "unsubscribe", title: strings["unsubscribe_title"], ["token": .string(req.query[String.self, at: "token"]!),
-                                              "gone": .bool(try await FollowModel.find(id, on: req.db) == nil)])
+        let page = try await UnsubscribePage.load(token: token, follow: id, on: req.db)
+        return try pages.render(req, "unsubscribe", title: strings["unsubscribe_title"], content: page)
     }
 
     /// RFC 8058 one-click: mail clients POST `List-Unsubscribe=One-Click` to the link itself.

@@ -16,12 +16,11 @@ struct PrivacyController: UsesServices {
         r.on(.accountDelete, use: delete)
     }
 
-    func render(_ req: Request, _ template: String, title: String, status: HTTPStatus = .ok, _ values: [String: TemplateValue] = [:]) throws -> Response {
-        try PrivatePage(views: views, strings: strings, auth: auth).render(req, template, title: title, status: status, values)
-    }
+    var pages: PrivatePage { PrivatePage(views: views, strings: strings, auth: auth) }
 
     func privacy(req: Request) async throws -> Response {
-        try render(req, "privacy", title: strings["privacy_title"], ["retention": .string(String(req.application.vigil.reportRetentionMonths))])
+        try pages.render(req, "privacy", title: strings["privacy_title"],
+                         content: PrivacyPage(retention: req.application.vigil.reportRetentionMonths))
     }
 
     /// Everything linked to the account, as JSON.
@@ -62,7 +61,7 @@ struct PrivacyController: UsesServices {
 
     func deleteForm(req: Request) async throws -> Response {
         guard req.currentSession != nil else { throw Abort.redirect(to: Endpoint.loginForm.path) }
-        return try render(req, "account-delete", title: strings["delete_title"])
+        return try pages.render(req, "account-delete", title: strings["delete_title"], content: AccountDeletePage())
     }
 
     struct DeleteForm: Content { var csrf: String?; var password: String? }
@@ -73,13 +72,12 @@ struct PrivacyController: UsesServices {
         try auth.checkCSRF(req, token: form.csrf)
         // The one limited re-authentication: a stolen session cannot guess the password here either.
         guard try await passwords.reauthenticate(req, me, form.password) else {
-            return try render(req, "account-delete", title: strings["delete_title"], status: .unauthorized,
-                              ["errors": .list([.string(strings["delete_wrong_password"])])])
+            return try pages.render(req, "account-delete", title: strings["delete_title"], status: .unauthorized,
+                                    content: AccountDeletePage(errors: [strings["delete_wrong_password"]]))
         }
         try await Self.erase(supporter: me.supporter, on: req.db)
         req.securityLog.record("account.erased", account: me.supporter.id, ["by": "owner"])
-        let r = try render(req, "account-message", title: strings["delete_done_title"], ["heading": .string(strings["delete_done_title"]),
-                                                                                     "text": .string(strings["delete_done_text"])])
+        let r = try pages.message(req, title: strings["delete_done_title"], text: strings["delete_done_text"])
         r.cookies[auth.sessionCookie] = auth.cookie("", maxAge: 0)
         r.headers.replaceOrAdd(name: "Clear-Site-Data", value: "\"cookies\"")
         return r

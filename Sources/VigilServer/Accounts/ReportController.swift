@@ -17,37 +17,11 @@ struct ReportController: UsesServices {
         r.on(.apiTotals, use: allTotals)
     }
 
-    func documentRow(_ req: Request, _ id: String?) async throws -> SiteData.DocumentRow {
-        guard let id, Slug.problem(id) == nil, let row = try await SiteData(db: req.db).documents(ids: [id]).first else {
-            throw Abort(.notFound, reason: "There is no such document.")
-        }
-        return row
-    }
-
     func form(req: Request) async throws -> Response {
-        let row = try await documentRow(req, req.query[String.self, at: "document"])
-        let doc = row.document
-        guard let ta = doc.takeAction, !ta.targets.isEmpty else { throw Abort(.notFound, reason: "This document asks for no action.") }
-        let targets = try await Store(db: req.db).targets(ids: ta.targets.map(\.target))
-        let totals = try await ReportTotals.of(documents: [doc.id], on: req.db)
-        let thanks = req.query[String.self, at: "thanks"]
-        let context: [String: TemplateValue] = [
-            "key": .string(Auth.randomToken()),
-            "document": .string(doc.id), "doc_title": .string(doc.title), "doc_lang": .string(doc.language),
-            "doc_dir": .string(LanguageTag.isRightToLeft(doc.language) ? "rtl" : "ltr"),
-            "doc_href": .string(Endpoint.document(row.number, doc).path), "number": .string(row.number.label),
-            "targets": .list(targets.map { ["id": .string($0.id), "title": .string([$0.title, $0.organisation].compactMap { $0 }.joined(separator: ", "))] }),
-            "channels": .list(ActionChannel.allCases.enumerated().map { i, c in
-                ["value": .string(c.rawValue), "label": .string(strings["channel_\(c.rawValue)"]), "checked": .bool(i == 0)]
-            }),
-            "total": .string(strings.format(totals.total == 1 ? "report_total_one" : "report_total_many", ["n": String(totals.total)])),
-            "by_channel": .list(ActionChannel.allCases.compactMap { c in
-                totals.byChannel[c.rawValue].map { ["label": .string(strings["channel_\(c.rawValue)"]), "n": .string(String($0))] }
-            }),
-            "thanks": thanks == "new" ? .string(strings["report_thanks"]) : (thanks == "seen" ? .string(strings["report_seen"]) : false),
-        ]
+        let page = try await ReportPage.load(document: req.query[String.self, at: "document"], thanks: req.query[String.self, at: "thanks"],
+                                             on: req.db, strings: strings)
         return try PrivatePage(views: views, strings: strings, auth: auth).render(req, "report", title: strings["report_title"],
-                                                                                 description: doc.title, context)
+                                                                                 description: page.docTitle, content: page)
     }
 
     struct ReportForm: Content {

@@ -184,10 +184,6 @@ enum ReportTotals {
 }
 
 extension Application {
-    private struct BatcherKey: StorageKey { typealias Value = ReportBatcher }
-    /// Made once in `configure`, so every request shares one batcher.
-    var reportBatcher: ReportBatcher {
-        get { storage[BatcherKey.self]! }
-        set { storage[BatcherKey.self] = newValue }
-    }
+    /// Made once in `configure` with the other services, so every request shares one batcher.
+    var reportBatcher: ReportBatcher { vigilServices.reportBatcher }
 }

@@ -11,6 +11,7 @@ func registerCommands(_ app: Application) {
     app.asyncCommands.use(TokenCommand(), as: "token")
     app.asyncCommands.use(EditorCommand(), as: "editor")
     app.asyncCommands.use(RenderCommand(), as: "render")
+    app.asyncCommands.use(TemplatesCommand(), as: "templates")
 }
 
 /// Problems a command reports to its user, without a stack trace.
@@ -256,5 +257,15 @@ struct RenderCommand: AsyncCommand {
         } else if signature.output == nil {
             FileHandle.standardOutput.write(data)
         }
+    }
+}
+
+/// Prints the reference of template values (`docs/theming.md` holds it).
+struct TemplatesCommand: AsyncCommand {
+    struct Signature: CommandSignature {}
+    var help: String { "Prints, for every page template, the values it can use, generated from the page models (the reference in docs/theming.md)." }
+
+    func run(using context: CommandContext, signature: Signature) async throws {
+        FileHandle.standardOutput.write(Data(try Pages.reference().utf8))
     }
 }

@@ -24,14 +24,10 @@ struct DevOutboxController: UsesServices {
 
     func list(req: Request) async throws -> Response {
         guard Self.isLocal(req) else { throw Abort(.notFound) }
-        let rows = try await OutboxMessageModel.query(on: req.db).sort(\.$createdAt, .descending).limit(200).all()
-        let iso = ISO8601DateFormatter()
-        let page = PrivatePage.frame(title: "Mail outbox", description: "Development outbox", strings: strings)
-        let messages: [TemplateValue] = rows.map { r in
-            ["subject": .string(r.subject), "to": .string(r.toAddress), "status": .string(r.status), "attempts": .string(String(r.attempts)),
-             "created": .string(iso.string(from: r.createdAt)), "error": r.lastError.template, "text": .string(r.textBody)]
-        }
-        let html = try views.render("dev-outbox", ["links": Endpoint.templateLinks, "page": page, "messages": .list(messages), "t": strings.templateValue])
+        // No form and no session: rendered as is, without the CSRF cookie of PrivatePage.
+        let page = Page(page: PageFrame(title: "Mail outbox", description: "Development outbox", strings: strings),
+                        content: try await DevOutboxPage.load(on: req.db))
+        let html = try views.render("dev-outbox", page, strings: strings)
         return Response(status: .ok, headers: ["Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"], body: .init(string: html))
     }
 }

@@ -84,7 +84,7 @@ struct Publisher: Sendable {
     }
 
     private func write(_ change: Change, on db: any Database) async throws -> (WriteSummary, Bool) {
-        let store = Store(db: db, now: now)
+        let store = ContentWriter(db: db, now: now)
         switch change {
         case .bundle(let json):
             return (try await store.importBundle(json: json), false)
@@ -112,7 +112,7 @@ struct Publisher: Sendable {
     }
 
     /// One document of a stored urgent action, checked as part of its case would be.
-    private func write(document doc: Document, of number: UANumber, replacing id: String?, store: Store) async throws -> (WriteSummary, Bool) {
+    private func write(document doc: Document, of number: UANumber, replacing id: String?, store: ContentWriter) async throws -> (WriteSummary, Bool) {
         let db = store.db
         if let id, doc.id != id {
             throw ValidationError([.init(path: "$.id", message: "is \"\(doc.id)\" but the URL names \"\(id)\"")])

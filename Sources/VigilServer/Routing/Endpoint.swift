@@ -361,11 +361,3 @@ extension Endpoint.Name {
         return out
     }
 }
-
-extension Endpoint {
-    /// `links`: every route without parameters, by its template key (`{{links.login_form}}`).
-    /// Every page receives it, so no template spells an address.
-    static let templateLinks: TemplateValue = .object(Dictionary(uniqueKeysWithValues: Name.allCases
-        .filter { !$0.segments.contains(where: \.isParameter) }
-        .map { ($0.templateKey, TemplateValue.string(Endpoint($0).path)) }))
-}

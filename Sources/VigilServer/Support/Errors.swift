@@ -17,16 +17,9 @@ struct VigilErrorMiddleware: AsyncMiddleware {
 
     /// The site's own error page: the 404 and 500 pages in the site's look.
     static func errorPage(status: HTTPResponseStatus, reason: String, site: VigilServices) throws -> String {
-        let t = site.strings
-        let heading: String, message: String
-        switch status.code {
-        case 404: heading = t["error_404_title"]; message = reason.isEmpty || reason == "Not Found" ? t["error_404_text"] : reason
-        case 500...: heading = t["error_500_title"]; message = t["error_500_text"]
-        case 400: heading = t["error_400_title"]; message = reason
-        default: heading = t["error_title"]; message = reason
-        }
-        let page = PrivatePage.frame(title: heading, description: message, strings: t)
-        return try site.views.render("error", ["links": Endpoint.templateLinks, "page": page, "heading": .string(heading), "message": .string(message), "t": t.templateValue])
+        let content = ErrorPage(status: status, reason: reason, strings: site.strings)
+        let page = Page(page: PageFrame(title: content.heading, description: content.message, strings: site.strings), content: content)
+        return try site.views.render("error", page, strings: site.strings)
     }
 
     static func response(for error: any Error, request: Request) -> Response {

@@ -38,12 +38,8 @@ final class RenderPool: @unchecked Sendable {
 }
 
 extension Application {
-    private struct RenderPoolKey: StorageKey { typealias Value = RenderPool }
-    /// Made in `configure`; shut down with the application.
-    var renderPool: RenderPool {
-        get { storage[RenderPoolKey.self]! }
-        set { storage[RenderPoolKey.self] = newValue }
-    }
+    /// Made in `configure` with the other services; shut down with the application.
+    var renderPool: RenderPool { vigilServices.renderPool }
 }
 
 struct RenderPoolLifecycle: LifecycleHandler {

@@ -40,12 +40,8 @@ final class SecurityLog: @unchecked Sendable {
 }
 
 extension Application {
-    private struct SecurityLogKey: StorageKey { typealias Value = SecurityLog }
-    var securityLog: SecurityLog {
-        // Set once in `configure`; an unconfigured application logs without keeping.
-        get { storage[SecurityLogKey.self] ?? SecurityLog() }
-        set { storage[SecurityLogKey.self] = newValue }
-    }
+    /// Made in `configure` with the other services.
+    var securityLog: SecurityLog { vigilServices.securityLog }
 }
 
 extension Request {

@@ -25,10 +25,9 @@ struct SiteResources: Sendable {
         }
         let catalogue = try Catalogue.load(directory: root + "Resources/Locales")
         let views = ViewRenderer(directories: dirs)
-        // Parse every built-in template now, so a broken override fails at start, not on a visitor.
-        for name in ["home", "list", "document", "case", "outcomes", "error", "layout/head", "layout/foot", "partials/ua-card", "dev-outbox", "signup", "login", "account", "account-message", "password-reset", "password-new", "report", "follow", "unsubscribe", "privacy", "account-delete", "editor", "editor-token", "confirm"] {
-            _ = try views.template(name)
-        }
+        // Check every page against its model now, so a broken override fails at start, not on a visitor.
+        try Pages.check(views: views, strings: catalogue.english)
+        // The layout and the partials are checked where pages include them.
         return SiteResources(views: views, catalogue: catalogue)
     }
 }

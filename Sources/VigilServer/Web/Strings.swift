@@ -85,12 +85,6 @@ public struct Catalogue: Sendable {
         return t.language == "en" ? .english : DocumentLabels(language: t.language, strings: t.table)
     }
 
-    /// Options for a language `<select>`: each language named in itself.
-    func options(selected: String) -> TemplateValue {
-        .list(languages.map { ["value": .string($0), "label": .string(Format.nativeLanguageName($0)), "lang": .string($0),
-                               "selected": .bool($0 == selected)] })
-    }
-
     public static func load(directory: String) throws -> Catalogue {
         let english = try Strings.load(directory: directory)
         let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []

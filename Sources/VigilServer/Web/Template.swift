@@ -39,10 +39,6 @@ extension TemplateValue: ExpressibleByStringLiteral, ExpressibleByBooleanLiteral
     }
 }
 
-extension Optional where Wrapped == String {
-    var template: TemplateValue { self.map(TemplateValue.string) ?? .bool(false) }
-}
-
 /// A small logic-less template language (a Mustache subset), written for Vigil so that
 /// escaping is ours and tested:
 ///

@@ -1,0 +1,188 @@
+import Fluent
+import Foundation
+import VigilCore
+import VigilDocuments
+
+/// `/urgent-actions/{number}/{part}[/{lang}]`: one document of an urgent action — its text, its
+/// people as they were on its date, what to do and whom to write to, its translations and its
+/// place in the urgent action's chain.
+struct DocumentPage: TemplateModel {
+    struct Doc: Encodable, Sendable {
+        var lang: String
+        var dir: String
+        var kind: String
+        var kindLabel: String
+        var numberLabel: String
+        var title: String
+        var aiIndex: String?
+        var published: String
+        var publishedLabel: String
+        var summary: String?
+        var body: TrustedHTML
+        var additionalInformation: TrustedHTML?
+        var noFurtherAction: Bool
+        var caseHref: String
+        var caseTitle: String
+        var pdfHref: String
+        var docxHref: String
+        var outcomeLabel: String?
+        var quote: Quote?
+        var deadline: String?
+        var deadlineLabel: String?
+        var daysLeft: String?
+    }
+    struct Quote: Encodable, Sendable { var text: String; var by: String? }
+    struct Translation: Encodable, Sendable {
+        var lang: String
+        var href: String
+        var name: String
+        var current: Bool
+    }
+    struct Step: Encodable, Sendable {
+        var href: String
+        var label: String
+        var current: Bool
+        var published: String
+        var publishedLabel: String
+    }
+    struct TakeAction: Encodable, Sendable {
+        var deadlineSentence: String?
+        var preferredLanguages: String
+        var targets: [Official]
+        var copiesTo: [String]
+        var letter: TrustedHTML?
+        var otherChannels: TrustedHTML?
+        var letterAction: String
+        var reportHref: String?
+        var reportTotal: String
+        var uaTotal: String
+    }
+    struct Official: Encodable, Sendable {
+        var id: String
+        var title: String
+        var name: String?
+        var organisation: String?
+        var address: [String]
+        var salutation: String?
+        var salutationLang: String
+        var email: String?
+        var fax: String?
+        var phone: String?
+        var webForm: String?
+        var channelNotes: String?
+        var mailto: String?
+        var mailtoShortened: Bool
+        var social: [Social]
+    }
+    struct Social: Encodable, Sendable { var network: String; var handle: String }
+
+    var doc: Doc
+    var people: [PersonCard]
+    var takeAction: TakeAction?
+    var translations: [Translation]
+    var chain: [Step]
+    var prev: LabelledLink?
+    var next: LabelledLink?
+
+    static func load(_ data: DocumentData, _ inputs: SitePageInputs) async throws -> (PageFrame, DocumentPage) {
+        let strings = inputs.strings, number = data.number, doc = data.document, chain = data.chain, kase = data.kase
+        let path = data.path
+        // Translations of this document (same sequence), the original first.
+        let family = chain.filter { $0.sequence == doc.sequence }
+            .sorted { ($0.translationOf == nil ? 0 : 1, $0.language) < ($1.translationOf == nil ? 0 : 1, $1.language) }
+        let translations = family.count > 1 ? family.map {
+            Translation(lang: $0.language, href: Endpoint.document(number, $0).path, name: Format.nativeLanguageName($0.language), current: $0.id == doc.id)
+        } : []
+        // The chain: originals in sequence order, each in this page's language when translated.
+        let originals = chain.filter { $0.translationOf == nil }.sorted { $0.sequence < $1.sequence }
+        let steps: [Document] = originals.map { o in chain.first { $0.sequence == o.sequence && $0.language == doc.language } ?? o }
+        let index = steps.firstIndex { $0.sequence == doc.sequence }
+        func stepLabel(_ d: Document) -> String {
+            d.kind == .update ? "\(strings["kind_update"]) \(d.sequence)" : strings["kind_\(d.kind.rawValue)"]
+        }
+        func link(_ d: Document) -> LabelledLink { LabelledLink(href: Endpoint.document(number, d).path, label: stepLabel(d)) }
+
+        var page = DocumentPage(
+            doc: Doc(lang: doc.language, dir: LanguageTag.isRightToLeft(doc.language) ? "rtl" : "ltr", kind: doc.kind.rawValue,
+                     kindLabel: strings["kind_\(doc.kind.rawValue)"], numberLabel: number.label, title: doc.title, aiIndex: doc.aiIndex,
+                     published: doc.published.description, publishedLabel: Format.date(doc.published), summary: doc.summary,
+                     body: HTML.markdown(doc.body), additionalInformation: doc.additionalInformation.map { HTML.markdown($0) },
+                     noFurtherAction: doc.noFurtherAction, caseHref: Endpoint.kase(kase.id).path, caseTitle: kase.title,
+                     pdfHref: Endpoint.download(number, doc, .pdf).path, docxHref: Endpoint.download(number, doc, .docx).path,
+                     outcomeLabel: doc.outcome.map { strings["outcome_\($0.rawValue)"] }, quote: doc.quote.map { Quote(text: $0.text, by: $0.by) }),
+            people: data.caseAtDate.people.map { PersonCard($0, strings: strings) },
+            translations: translations,
+            chain: steps.map {
+                Step(href: Endpoint.document(number, $0).path, label: stepLabel($0), current: $0.sequence == doc.sequence,
+                     published: $0.published.description, publishedLabel: Format.date($0.published))
+            },
+            prev: index.flatMap { $0 > 0 ? link(steps[$0 - 1]) : nil },
+            next: index.flatMap { $0 + 1 < steps.count ? link(steps[$0 + 1]) : nil })
+        if let ta = doc.takeAction {
+            if let deadline = ta.deadline {
+                page.doc.deadline = deadline.description
+                page.doc.deadlineLabel = Format.date(deadline)
+                page.doc.daysLeft = data.urgentActionStatus == .open ? inputs.daysLeft(deadline) : ""
+            }
+            let letterText = Markdown.parse(ta.letter ?? "").map(\.plainText).joined(separator: "\n\n")
+            let officials = data.targets.map { t in
+                let mail = t.email.map { Mailto.link(to: $0, subject: "\(number.label): \(doc.title)", body: letterText, fullTextURL: inputs.baseURL + path) }
+                let salutationLang = t.salutation[doc.language] != nil ? doc.language
+                    : (t.salutation["en"] != nil ? "en" : t.salutation.keys.sorted().first ?? doc.language)
+                return Official(id: t.id, title: t.title, name: t.name, organisation: t.organisation, address: t.address,
+                                salutation: t.salutation(for: doc.language), salutationLang: salutationLang, email: t.email, fax: t.fax,
+                                phone: t.phone, webForm: t.webForm, channelNotes: t.channelNotes, mailto: mail?.url,
+                                mailtoShortened: mail?.shortened ?? false,
+                                social: t.social.sorted { $0.key < $1.key }.map { Social(network: SitePageInputs.themeLabel($0.key), handle: $0.value) })
+            }
+            let documentTotal = try await ReportTotals.of(documents: [doc.id], on: inputs.db).total
+            let actionTotal = try await ReportTotals.of(documents: chain.map(\.id), on: inputs.db).total
+            page.takeAction = TakeAction(
+                deadlineSentence: ta.deadline.map { strings.format("deadline_sentence", ["date": Format.date($0)]) },
+                preferredLanguages: ta.preferredLanguages.map { Format.languageName($0) }.joined(separator: ", "),
+                targets: officials, copiesTo: data.copiesTo,
+                letter: ta.letter.map { HTML.markdown($0) }, otherChannels: ta.otherChannels.map { HTML.markdown($0) },
+                letterAction: Endpoint.letter(number, doc).path,
+                reportHref: ta.targets.isEmpty ? nil : Endpoint.reportForm(document: doc.id).path,
+                reportTotal: strings.format(documentTotal == 1 ? "report_total_one" : "report_total_many", ["n": String(documentTotal)]),
+                uaTotal: strings.format(actionTotal == 1 ? "report_ua_total_one" : "report_ua_total_many",
+                                        ["n": String(actionTotal), "ua": number.label]))
+        }
+        let frame = inputs.frame(
+            title: "\(strings["kind_\(doc.kind.rawValue)"]): \(doc.title)", description: doc.summary ?? doc.title,
+            endpoint: .document(number, doc), lang: doc.language, nav: .actions,
+            feed: .init(title: kase.title, href: Endpoint.caseFeed(kase.id).path),
+            alternates: family.filter { $0.id != doc.id }.map { .init(lang: $0.language, href: inputs.baseURL + Endpoint.document(number, $0).path) },
+            ogType: "article")
+        return (frame, page)
+    }
+
+    static let example: DocumentPage = {
+        let official = Official(id: "ru-prosecutor-general", title: "Prosecutor General", name: "Igor Krasnov",
+                                organisation: "Prosecutor General's Office", address: ["ul. Bolshaya Dmitrovka 15a", "Moscow 125993"],
+                                salutation: "Dear Prosecutor General", salutationLang: "en", email: "info@genproc.example", fax: "+7 495 987 58 41",
+                                phone: "+7 495 692 17 29", webForm: "https://epp.genproc.example", channelNotes: "Faxes are often busy.",
+                                mailto: "mailto:info@genproc.example?subject=UA%20126%2F19", mailtoShortened: true,
+                                social: [Social(network: "Telegram", handle: "@genproc")])
+        return DocumentPage(
+            doc: Doc(lang: "en", dir: "ltr", kind: "initial", kindLabel: "Urgent action", numberLabel: "UA 126/19",
+                     title: "Crimean Tatar activists face long prison terms", aiIndex: "EUR 46/1234/2019", published: "2019-10-03",
+                     publishedLabel: "3 October 2019", summary: "Six men are on trial.", body: HTML.markdown("They are **prisoners of conscience**."),
+                     additionalInformation: HTML.markdown("More background."), noFurtherAction: true,
+                     caseHref: "/cases/crimean-tatar-defenders-kuku", caseTitle: "Crimean Tatar defenders",
+                     pdfHref: "/urgent-actions/126-19/initial.pdf", docxHref: "/urgent-actions/126-19/initial.docx", outcomeLabel: "Bad news",
+                     quote: Quote(text: "The truth cannot be locked up.", by: "Emir-Usein Kuku"), deadline: "2019-11-14",
+                     deadlineLabel: "14 November 2019", daysLeft: "3 days left"),
+            people: [.example],
+            takeAction: TakeAction(deadlineSentence: "Please take action before 14 November 2019.", preferredLanguages: "Russian, English",
+                                   targets: [official], copiesTo: ["Ambassador of the Russian Federation"],
+                                   letter: HTML.markdown("Dear Prosecutor General, release them."), otherChannels: HTML.markdown("Share on social media."),
+                                   letterAction: "/urgent-actions/126-19/initial/letter", reportHref: "/report?document=ua-126-19-0-en",
+                                   reportTotal: "12 actions reported", uaTotal: "40 actions reported for UA 126/19"),
+            translations: [Translation(lang: "ru", href: "/urgent-actions/126-19/initial/ru", name: "Русский", current: false)],
+            chain: [Step(href: "/urgent-actions/126-19/initial", label: "Urgent action", current: true, published: "2019-10-03",
+                         publishedLabel: "3 October 2019")],
+            prev: LabelledLink(href: "/urgent-actions/126-19/initial", label: "Urgent action"),
+            next: LabelledLink(href: "/urgent-actions/126-19/update-1", label: "Update 1"))
+    }()
+}

@@ -1,0 +1,25 @@
+import Foundation
+import Vapor
+import VigilCore
+
+/// `error`: the site's own error page (404, 500, …) in the site's look. No form, no session: it
+/// is rendered for any request that failed, outside `PrivatePage`.
+struct ErrorPage: TemplateModel {
+    var heading: String
+    var message: String
+
+    static let example = ErrorPage(heading: "Page not found", message: "There is no page at this address.")
+}
+
+extension ErrorPage {
+    /// The words for `status`: the reason given for a 404 (unless Vapor's bare "Not Found"), a
+    /// 400 and others; never the reason of a 500.
+    init(status: HTTPResponseStatus, reason: String, strings t: Strings) {
+        switch status.code {
+        case 404: self.init(heading: t["error_404_title"], message: reason.isEmpty || reason == "Not Found" ? t["error_404_text"] : reason)
+        case 500...: self.init(heading: t["error_500_title"], message: t["error_500_text"])
+        case 400: self.init(heading: t["error_400_title"], message: reason)
+        default: self.init(heading: t["error_title"], message: reason)
+        }
+    }
+}

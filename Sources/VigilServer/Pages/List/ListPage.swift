@@ -1,0 +1,90 @@
+import Foundation
+import Vapor
+import VigilCore
+
+/// `/urgent-actions`: every document matching the filters and the search, 20 a page, with the
+/// filters' choices, ways to widen an empty result, and pagination.
+struct ListPage: TemplateModel {
+    struct Filters: Encodable, Sendable { var q: String }
+    struct Select: Encodable, Sendable {
+        var name: String
+        var label: String
+        var options: [Option]
+    }
+    struct Option: Encodable, Sendable {
+        var value: String
+        var label: String
+        var selected: Bool
+    }
+    struct Pagination: Encodable, Sendable {
+        var label: String
+        var prev: String?
+        var next: String?
+    }
+
+    var filters: Filters
+    var selects: [Select]
+    var results: [DocumentCard]
+    var resultCount: String
+    var widen: [LabelledLink]
+    var pagination: Pagination?
+
+    static let pageSize = 20
+
+    static let example = ListPage(
+        filters: Filters(q: "poet"),
+        selects: [Select(name: "country", label: "Country", options: [Option(value: "RU", label: "Russia", selected: true)])],
+        results: [.example], resultCount: "26 documents",
+        widen: [LabelledLink(href: "/urgent-actions", label: "All urgent actions")],
+        pagination: Pagination(label: "Page 1 / 2", prev: "/urgent-actions", next: "/urgent-actions?page=2"))
+
+    static func load(_ f: CatalogueQuery, _ inputs: SitePageInputs) async throws -> (PageFrame, ListPage) {
+        let data = SiteData(db: inputs.db), strings = inputs.strings
+        let (ids, snippets) = try await data.filter(f)
+        let total = ids.count
+        let pages = max(1, (total + pageSize - 1) / pageSize)
+        if f.page > pages && total > 0 { throw Abort(.notFound, reason: "There is no page \(f.page) of these results.") }
+        let slice = Array(ids.dropFirst((f.page - 1) * pageSize).prefix(pageSize))
+        let rows = try await data.documents(ids: slice)
+        let facets = try await data.facets()
+        func select(_ name: String, _ values: [(String, String)], selected: String?) -> Select {
+            Select(name: name, label: strings["filter_\(name)"],
+                   options: [Option(value: "", label: strings["filter_any"], selected: selected == nil)]
+                       + values.map { Option(value: $0.0, label: $0.1, selected: $0.0 == selected) })
+        }
+        let selects = [
+            select("country", facets.countries.map { ($0, Format.countryName($0)) }.sorted { $0.1 < $1.1 }, selected: f.country),
+            select("region", facets.regions.map { ($0, $0) }, selected: f.region),
+            select("theme", facets.themes.map { ($0, SitePageInputs.themeLabel($0)) }, selected: f.theme),
+            select("status", UrgentActionStatus.allCases.map { ($0.rawValue, strings["status_\($0.rawValue)"]) }, selected: f.status?.rawValue),
+            select("kind", DocumentKind.allCases.map { ($0.rawValue, strings["kind_\($0.rawValue)"]) }, selected: f.kind?.rawValue),
+            select("outcome", OutcomeResult.allCases.map { ($0.rawValue, strings["outcome_\($0.rawValue)"]) }, selected: f.outcome?.rawValue),
+            select("language", facets.languages.map { ($0, Format.languageName($0)) }, selected: f.language),
+        ]
+        // Ways to widen an empty result: drop one filter at a time.
+        var base = f
+        base.page = 1
+        var widen = base.siteValues.sorted(by: { $0.key < $1.key }).map { key, value in
+            var q = base.siteValues
+            q.removeValue(forKey: key)
+            return LabelledLink(href: Endpoint.urgentActions(q).path, label: "\(strings["widen_remove"]): \(key) = \(value)")
+        }
+        widen.append(LabelledLink(href: Endpoint.urgentActions().path, label: strings["widen_all"]))
+        var pagination: Pagination?
+        if pages > 1 {
+            var prevQ = f.siteValues, nextQ = f.siteValues
+            prevQ["page"] = f.page - 1 > 1 ? String(f.page - 1) : nil
+            nextQ["page"] = String(f.page + 1)
+            pagination = Pagination(label: strings.format("results_page", ["page": "\(f.page) / \(pages)"]),
+                                    prev: f.page > 1 ? Endpoint.urgentActions(prevQ).path : nil,
+                                    next: f.page < pages ? Endpoint.urgentActions(nextQ).path : nil)
+        }
+        let model = ListPage(
+            filters: Filters(q: f.q), selects: selects,
+            results: rows.map { DocumentCard($0, snippet: snippets[$0.document.id], strings: strings, today: inputs.today) },
+            resultCount: total == 1 ? strings["results_one"] : strings.format("results_many", ["n": String(total)]),
+            widen: widen, pagination: pagination)
+        return (inputs.frame(title: strings["list_title"], description: strings["home_lead"], endpoint: .urgentActions(f.siteValues), nav: .actions),
+                model)
+    }
+}

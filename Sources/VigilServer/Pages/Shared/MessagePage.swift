@@ -1,0 +1,11 @@
+import Foundation
+
+/// `account-message`: a page that only says something — a heading and a sentence (a sent mail,
+/// a done change, a bad link). `PrivatePage.message` renders it.
+struct MessagePage: TemplateModel {
+    var heading: String
+    var text: String
+
+    static let example = MessagePage(heading: "Check your e-mail",
+                                     text: "We have sent a link to confirm your address. It is valid for 48 hours.")
+}

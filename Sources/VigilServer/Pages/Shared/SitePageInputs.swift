@@ -1,0 +1,103 @@
+import Fluent
+import Foundation
+import VigilCore
+
+/// What a public page's loader reads from: the database, the site's strings, the base address
+/// and today's date (deadlines count from it).
+struct SitePageInputs: Sendable {
+    let db: any Database
+    let strings: Strings
+    let baseURL: String
+    let today: String
+
+    static func today() -> String { PartialDate(Date()).description }
+
+    /// "3 days left", "1 day left", "Deadline passed".
+    func daysLeft(_ deadline: PartialDate) -> String { Self.daysLeft(deadline, today: today, strings: strings) }
+
+    static func daysLeft(_ deadline: PartialDate, today: String, strings: Strings) -> String {
+        guard let n = Format.daysBetween(today, deadline.earliest) else { return "" }
+        if n < 0 { return strings["deadline_passed"] }
+        return n == 1 ? strings["days_left_one"] : strings.format("days_left_many", ["n": String(n)])
+    }
+
+    /// `unfair-trials` → "Unfair trials".
+    static func themeLabel(_ slug: String) -> String {
+        let words = slug.split(separator: "-").joined(separator: " ")
+        return words.prefix(1).uppercased() + words.dropFirst()
+    }
+
+    func frame(title: String, description: String, endpoint: Endpoint, lang: String? = nil, nav: PageFrame.Nav? = nil,
+               feed: PageFrame.FeedLink? = nil, alternates: [PageFrame.Alternate] = [], ogType: String = "website") -> PageFrame {
+        PageFrame(title: title, description: description, canonical: baseURL + endpoint.path, lang: lang, strings: strings,
+                  nav: nav, feed: feed, alternates: alternates, ogType: ogType)
+    }
+}
+
+/// One document in a list: the home page, the list and search, the outcomes (`partials/ua-card`).
+struct DocumentCard: Encodable, Sendable {
+    var href: String
+    var title: String
+    var lang: String
+    var dir: String
+    var kind: String
+    var kindLabel: String
+    var numberLabel: String
+    var countries: String
+    var published: String
+    var publishedLabel: String
+    var summary: String?
+    var outcome: String?
+    var outcomeLabel: String?
+    /// The search match, with the words in `<mark>`.
+    var snippet: TrustedHTML?
+    var deadline: String?
+    var deadlineLabel: String?
+
+    init(_ row: SiteData.DocumentRow, snippet: String? = nil, strings: Strings, today: String) {
+        let d = row.document
+        href = Endpoint.document(row.number, d).path
+        title = d.title
+        lang = d.language
+        dir = LanguageTag.isRightToLeft(d.language) ? "rtl" : "ltr"
+        kind = d.kind.rawValue
+        kindLabel = strings["kind_\(d.kind.rawValue)"]
+        numberLabel = row.number.label
+        countries = row.countries.map { Format.countryName($0) }.joined(separator: ", ")
+        published = d.published.description
+        publishedLabel = Format.date(d.published)
+        summary = d.summary
+        outcome = d.outcome?.rawValue
+        outcomeLabel = d.outcome.map { strings["outcome_\($0.rawValue)"] }
+        self.snippet = snippet.map(SearchIndex.snippetHTML)
+        if row.uaStatus == .open, let deadline = d.takeAction?.deadline, deadline.earliest >= today {
+            self.deadline = deadline.description
+            deadlineLabel = "\(strings["deadline"]): \(Format.date(deadline)) \(SitePageInputs.daysLeft(deadline, today: today, strings: strings))"
+        }
+    }
+
+    static let example: DocumentCard = {
+        var c = DocumentCard(SiteData.DocumentRow.example, snippet: "the \u{2}poet\u{3} was arrested",
+                             strings: Strings(language: "en", table: [:]), today: "2026-01-01")
+        c.outcome = "good-news"; c.outcomeLabel = "Good news"
+        return c
+    }()
+}
+
+/// A link with its words.
+struct LabelledLink: Encodable, Sendable {
+    var href: String
+    var label: String
+}
+
+extension SiteData.DocumentRow {
+    /// An open urgent action's initial document with a deadline: every value a card can show.
+    static let example = SiteData.DocumentRow(
+        document: Document(id: "ua-126-19-0-en", sequence: 0, kind: .initial, language: "en", published: PartialDate("2019-10-03")!,
+                           title: "Crimean Tatar activists face long prison terms", summary: "Six men are on trial in Rostov-on-Don.",
+                           body: "They are prisoners of conscience.",
+                           takeAction: TakeAction(deadline: PartialDate("2030-11-14"), preferredLanguages: ["ru"], targets: [], copiesTo: [],
+                                                  letter: nil, otherChannels: nil)),
+        number: UANumber("126/19")!, uaStatus: .open, caseID: "crimean-tatar-defenders-kuku", caseTitle: "Crimean Tatar defenders",
+        countries: ["RU", "UA"])
+}

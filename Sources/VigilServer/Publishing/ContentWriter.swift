@@ -1,0 +1,246 @@
+import Fluent
+import Foundation
+import SQLKit
+import VigilCore
+
+/// Turns domain values into rows: the writing half of storage. Only the `Publisher` calls it,
+/// inside its write transaction; everything else reads through `Store`.
+struct ContentWriter: Sendable {
+    let db: any Database
+    var now: @Sendable () -> Date = { Date() }
+
+    init(db: any Database, now: @escaping @Sendable () -> Date = { Date() }) {
+        self.db = db
+        self.now = now
+    }
+
+    /// What storage holds that the reference rules need to see for these cases and targets.
+    func existingState(cases: [Case], targets: [Target]) async throws -> ExistingState {
+        var state = ExistingState()
+        var refs: Set<String> = Set(targets.map(\.id))
+        for c in cases {
+            for ua in c.urgentActions {
+                for d in ua.documents {
+                    for t in d.takeAction?.targets ?? [] { refs.insert(t.target) }
+                    for ct in d.takeAction?.copiesTo ?? [] { if let t = ct.target { refs.insert(t) } }
+                }
+            }
+        }
+        if !refs.isEmpty {
+            state.targetIDs = Set(try await TargetModel.query(on: db).filter(\.$id ~~ refs.sorted()).all().compactMap(\.id))
+        }
+        let numbers = cases.flatMap { $0.urgentActions.map(\.number) }
+        var uaIDs: [String] = []
+        if !numbers.isEmpty {
+            for ua in try await UrgentActionModel.query(on: db).filter(\.$id ~~ numbers.map(\.slug)).all() {
+                if let n = UANumber(ua.number) { state.urgentActionCases[n] = ua.caseID }
+                uaIDs.append(ua.id!)
+            }
+        }
+        let docIDs = cases.flatMap { $0.urgentActions.flatMap { $0.documents.map(\.id) } }
+        var docRows: [String: DocumentModel] = [:]
+        if !uaIDs.isEmpty {
+            for d in try await DocumentModel.query(on: db).filter(\.$urgentActionID ~~ uaIDs).all() { docRows[d.id!] = d }
+        }
+        if !docIDs.isEmpty {
+            for d in try await DocumentModel.query(on: db).filter(\.$id ~~ docIDs).all() { docRows[d.id!] = d }
+        }
+        state.documents = docRows.values.compactMap { d in
+            guard let n = UANumber(slug: d.urgentActionID), let k = DocumentKind(rawValue: d.kind) else { return nil }
+            return .init(id: d.id!, uaNumber: n, sequence: d.sequence, language: d.language, kind: k, translationOf: d.translationOf)
+        }
+        let personIDs = cases.flatMap { $0.people.map(\.id) }
+        if !personIDs.isEmpty {
+            for p in try await PersonModel.query(on: db).filter(\.$id ~~ personIDs).all() { state.personCases[p.id!] = p.caseID }
+        }
+        return state
+    }
+
+    // MARK: - Writing (inside the publisher's write transaction)
+
+    /// Checks a bundle against storage and writes it, or throws `ValidationError` having written nothing.
+    /// Targets and cases are created or replaced; documents not in the bundle are kept, since a
+    /// bundle may carry only part of an urgent action's chain.
+    func importBundle(_ bundle: VigilBundle, paths: (targets: [String], cases: [String])? = nil,
+                      earlierIssues: [ValidationIssue] = []) async throws -> WriteSummary {
+        let targetPaths = paths?.targets ?? bundle.targets.indices.map { "$.targets[\($0)]" }
+        let casePaths = paths?.cases ?? bundle.cases.indices.map { "$.cases[\($0)]" }
+        let existing = try await existingState(cases: bundle.cases, targets: bundle.targets)
+        let issues = earlierIssues + ReferenceRules.check(
+            targets: zip(bundle.targets, targetPaths).map { .init($0, path: $1) },
+            cases: zip(bundle.cases, casePaths).map { .init($0, path: $1) },
+            existing: existing)
+        if !issues.isEmpty { throw ValidationError(issues) }
+        var summary = WriteSummary()
+        for t in bundle.targets { summary += try await write(target: t) }
+        for c in bundle.cases { summary += try await write(case: c) }
+        return summary
+    }
+
+    /// Reads, checks and imports a bundle's JSON: every problem, of form or of reference, is
+    /// reported together, and nothing is written unless there are none.
+    func importBundle(json value: JSONValue) async throws -> WriteSummary {
+        let d = Diagnostics()
+        guard let located = VigilBundle.readLocated(value, diagnostics: d) else {
+            try d.throwIfAny()
+            return WriteSummary()
+        }
+        return try await importBundle(located.bundle, paths: (located.targetPaths, located.casePaths), earlierIssues: d.issues)
+    }
+
+    func write(target t: Target) async throws -> WriteSummary {
+        let hash = contentHash(t.json)
+        if let row = try await TargetModel.find(t.id, on: db) {
+            if row.contentHash == hash { return WriteSummary(unchanged: 1) }
+            row.apply(t)
+            row.updatedAt = now()
+            try await row.update(on: db)
+            let named = try await DocumentTargetModel.query(on: db).filter(\.$targetID == t.id).all().map(\.documentID)
+            try await SearchIndex.update(documentIDs: named, on: db)
+            return WriteSummary(updated: 1, changedTargets: [t.id])
+        }
+        let row = TargetModel()
+        row.apply(t)
+        row.createdAt = now(); row.updatedAt = row.createdAt
+        try await row.create(on: db)
+        return WriteSummary(created: 1, changedTargets: [t.id])
+    }
+
+    /// Creates or replaces a case: its own fields, people and timeline are replaced; its urgent
+    /// actions and documents given here are created or replaced.
+    func write(case c: Case) async throws -> WriteSummary {
+        var summary = WriteSummary()
+        let own = c.withoutUrgentActions
+        let hash = contentHash(own.json)
+        let time = now()
+        var caseTouched = false
+        if let row = try await CaseModel.find(c.id, on: db) {
+            if row.contentHash != hash {
+                row.title = c.title; row.summary = c.summary; row.region = c.region; row.status = c.status.rawValue
+                row.contentHash = hash; row.updatedAt = time
+                try await row.update(on: db)
+                try await replaceChildren(of: c)
+                summary.updated += 1
+                caseTouched = true
+            } else {
+                summary.unchanged += 1
+            }
+        } else {
+            let row = CaseModel()
+            row.id = c.id; row.title = c.title; row.summary = c.summary; row.region = c.region; row.status = c.status.rawValue
+            row.contentHash = hash; row.createdAt = time; row.updatedAt = time
+            try await row.create(on: db)
+            try await replaceChildren(of: c)
+            summary.created += 1
+            caseTouched = true
+        }
+        var childChanged = false
+        for ua in c.urgentActions {
+            let s = try await write(urgentAction: ua, caseID: c.id)
+            if s.created + s.updated > 0 { childChanged = true }
+            summary += s
+        }
+        if childChanged && !caseTouched, let row = try await CaseModel.find(c.id, on: db) {
+            row.updatedAt = time
+            try await row.update(on: db)
+        }
+        if caseTouched || childChanged { summary.changedCases.insert(c.id) }
+        return summary
+    }
+
+    private func replaceChildren(of c: Case) async throws {
+        try await CaseCountryModel.query(on: db).filter(\.$caseID == c.id).delete()
+        try await CaseThemeModel.query(on: db).filter(\.$caseID == c.id).delete()
+        try await PersonModel.query(on: db).filter(\.$caseID == c.id).delete()
+        try await TimelineEventModel.query(on: db).filter(\.$caseID == c.id).delete()
+        for (i, country) in c.countries.enumerated() {
+            try await CaseCountryModel(caseID: c.id, position: i, country: country).create(on: db)
+        }
+        for (i, theme) in c.themes.enumerated() {
+            try await CaseThemeModel(caseID: c.id, position: i, theme: theme).create(on: db)
+        }
+        for (i, p) in c.people.enumerated() {
+            let row = PersonModel()
+            row.apply(p, caseID: c.id, position: i)
+            try await row.create(on: db)
+        }
+        for (i, e) in c.timeline.enumerated() {
+            let row = TimelineEventModel()
+            row.apply(e, caseID: c.id, position: i)
+            try await row.create(on: db)
+        }
+        // People's names are searchable in the case's documents.
+        let uaIDs = try await UrgentActionModel.query(on: db).filter(\.$caseID == c.id).all().compactMap(\.id)
+        if !uaIDs.isEmpty {
+            let docIDs = try await DocumentModel.query(on: db).filter(\.$urgentActionID ~~ uaIDs).all().compactMap(\.id)
+            try await SearchIndex.update(documentIDs: docIDs, on: db)
+        }
+    }
+
+    /// Creates or replaces an urgent action's row and the documents given (others are kept).
+    func write(urgentAction ua: UrgentAction, caseID: String) async throws -> WriteSummary {
+        var summary = WriteSummary()
+        let time = now()
+        let row: UrgentActionModel
+        var touched = false
+        if let existing = try await UrgentActionModel.find(ua.number.slug, on: db) {
+            row = existing
+            if row.status != ua.status.rawValue {
+                row.status = ua.status.rawValue
+                touched = true
+            }
+        } else {
+            row = UrgentActionModel()
+            row.id = ua.number.slug; row.number = ua.number.description; row.caseID = caseID
+            row.status = ua.status.rawValue; row.sortKey = ua.number.sortKey
+            row.createdAt = time; row.updatedAt = time
+            try await row.create(on: db)
+            touched = true
+        }
+        for doc in ua.documents {
+            let s = try await write(document: doc, urgentActionID: row.id!)
+            if s.created + s.updated > 0 { touched = true }
+            summary += s
+        }
+        // The domain's rule, applied where every urgent action is written: an outcome closes it.
+        let kinds = try await DocumentModel.query(on: db).filter(\.$urgentActionID == row.id!).all().compactMap { DocumentKind(rawValue: $0.kind) }
+        let status = UrgentAction.status(UrgentActionStatus(rawValue: row.status) ?? .open, documentKinds: kinds)
+        if status.rawValue != row.status {
+            row.status = status.rawValue
+            touched = true
+        }
+        if touched {
+            row.updatedAt = time
+            try await row.update(on: db)
+            summary.changedUrgentActions.insert(row.id!)
+        }
+        return summary
+    }
+
+    func write(document doc: Document, urgentActionID: String) async throws -> WriteSummary {
+        let hash = contentHash(doc.json)
+        let time = now()
+        var summary = WriteSummary()
+        if let row = try await DocumentModel.find(doc.id, on: db) {
+            if row.contentHash == hash && row.urgentActionID == urgentActionID { return WriteSummary(unchanged: 1) }
+            row.apply(doc, urgentActionID: urgentActionID)
+            row.updatedAt = time
+            try await row.update(on: db)
+            summary.updated = 1
+        } else {
+            let row = DocumentModel()
+            row.apply(doc, urgentActionID: urgentActionID)
+            row.createdAt = time; row.updatedAt = time
+            try await row.create(on: db)
+            summary.created = 1
+            summary.createdDocuments = [doc.id]
+        }
+        summary.changedDocuments = [doc.id]
+        try await DocumentTargetModel.query(on: db).filter(\.$documentID == doc.id).delete()
+        for (i, ref) in (doc.takeAction?.targets ?? []).enumerated() {
+            try await DocumentTargetModel(documentID: doc.id, targetID: ref.target, position: i).create(on: db)
+        }
+        try await SearchIndex.update(documentIDs: [doc.id], on: db)
+        return summary
+    }
+}
