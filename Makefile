@@ -41,7 +41,7 @@ swift-test:
 
 py-test:
 	$(SWIFT) build
-	VIGIL_BIN=$(CURDIR)/.build/debug/vigil python3 -m pytest -q tests
+	VIGIL_BIN=$(CURDIR)/.build/debug/vigil python3 -m pytest -q blackbox
 
 ## Benchmarks, side by side with the competitor on this machine (results: BENCHMARKS.md).
 bench: deps release

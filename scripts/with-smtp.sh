@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Starts the SMTP test server (tests/smtp_sink.py, aiosmtpd) on 127.0.0.1, runs the given command
+# Starts the SMTP test server (blackbox/smtp_sink.py, aiosmtpd) on 127.0.0.1, runs the given command
 # with VIGIL_TEST_SMTP_* pointing at it, then stops it.
 set -euo pipefail
 DIR=$(mktemp -d /tmp/vigil-smtp.XXXXXX)
 free_port() { python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"; }
 PLAIN=${VIGIL_TEST_SMTP_PORT:-$(free_port)}
 TLS=${VIGIL_TEST_SMTP_TLS_PORT:-$(free_port)}
-python3 "$(dirname "$0")/../tests/smtp_sink.py" "$DIR/mail" "$PLAIN" "$TLS" > "$DIR/log" 2>&1 &
+python3 "$(dirname "$0")/../blackbox/smtp_sink.py" "$DIR/mail" "$PLAIN" "$TLS" > "$DIR/log" 2>&1 &
 PID=$!
 cleanup() { kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; rm -rf "$DIR"; }
 trap cleanup EXIT

@@ -32,59 +32,6 @@ final class AuthTokenModel: Model, @unchecked Sendable {
     init() {}
 }
 
-struct CreateSessionsAndTokens: AsyncMigration {
-    func prepare(on db: any Database) async throws {
-        try await db.schema("sessions")
-            .id()
-            .field("token_hash", .string, .required)
-            .field("supporter_id", .uuid, .required, .references("supporters", "id", onDelete: .cascade))
-            .field("created_at", .datetime, .required)
-            .field("last_seen_at", .datetime, .required)
-            .field("expires_at", .datetime, .required)
-            .field("idle_seconds", .int, .required)
-            .field("device", .string, .required)
-            .unique(on: "token_hash")
-            .create()
-        try await db.schema("auth_tokens")
-            .id()
-            .field("token_hash", .string, .required)
-            .field("supporter_id", .uuid, .required, .references("supporters", "id", onDelete: .cascade))
-            .field("purpose", .string, .required)
-            .field("expires_at", .datetime, .required)
-            .field("used_at", .datetime)
-            .unique(on: "token_hash")
-            .create()
-        try await db.schema("rate_limits")
-            .id()
-            .field("key", .string, .required)
-            .field("at_ms", .int64, .required)
-            .create()
-        if let sql = db as? any SQLDatabase {
-            try await sql.create(index: "rate_limits_key_at_idx").on("rate_limits").column("key").column("at_ms").run()
-        }
-    }
-    func revert(on db: any Database) async throws {
-        try await db.schema("rate_limits").delete()
-        try await db.schema("auth_tokens").delete()
-        try await db.schema("sessions").delete()
-    }
-}
-
-/// Each hit remembers when its window ends, so that it is pruned as soon as it no longer counts.
-struct AddRateLimitExpiry: AsyncMigration {
-    func prepare(on db: any Database) async throws {
-        // Rows from before have no end: 0 prunes them at once (they were at most a day old).
-        try await db.schema("rate_limits").field("expires_ms", .int64, .required, .sql(.default(0))).update()
-        if let sql = db as? any SQLDatabase {
-            try await sql.create(index: "rate_limits_expires_idx").on("rate_limits").column("expires_ms").run()
-        }
-    }
-    func revert(on db: any Database) async throws {
-        if let sql = db as? any SQLDatabase { try await sql.drop(index: "rate_limits_expires_idx").run() }
-        try await db.schema("rate_limits").deleteField("expires_ms").update()
-    }
-}
-
 /// Sliding-window limits kept in the database, so that every Vigil process sees the same
 /// counts: a hit is allowed when fewer than `limit` hits of the key fall in the last `window` seconds.
 ///

@@ -184,26 +184,6 @@ struct Alerts: Sendable {
 }
 
 
-struct AddFollowLanguage: AsyncMigration {
-    func prepare(on db: any Database) async throws {
-        try await db.schema("follows").field("language", .string).update()
-    }
-    func revert(on db: any Database) async throws {
-        try await db.schema("follows").deleteField("language").update()
-    }
-}
-
-struct AddDigests: AsyncMigration {
-    func prepare(on db: any Database) async throws {
-        try await db.schema("follows").field("digest", .bool, .required, .sql(.default(false))).update()
-        try await db.schema("supporters").field("last_digest_at", .datetime).update()
-    }
-    func revert(on db: any Database) async throws {
-        try await db.schema("supporters").deleteField("last_digest_at").update()
-        try await db.schema("follows").deleteField("digest").update()
-    }
-}
-
 /// The weekly digest: for each supporter with digest follows, one e-mail listing the original
 /// documents published on what they follow since their last digest (at most one a week).
 enum Digests {

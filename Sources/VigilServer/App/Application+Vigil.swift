@@ -71,6 +71,14 @@ struct SQLiteJournal: LifecycleHandler {
                 try await Task.sleep(for: .milliseconds(20))
             }
             try await sql.raw("PRAGMA synchronous = FULL").run()
+            // Every connection (one per event loop) waits for a moment's lock held by another
+            // process — a `vigil import` beside the server, a checkpoint — instead of failing a
+            // read at once with "database is locked".
+            for loop in app.eventLoopGroup.makeIterator() {
+                if let db = app.databases.database(logger: app.logger, on: loop) as? any SQLDatabase {
+                    try await db.raw("PRAGMA busy_timeout = 10000").run()
+                }
+            }
         } catch {
             // Keep running: /healthz reports the database as unreachable.
             app.logger.error("Cannot open the SQLite database: \(error)")

@@ -4,17 +4,6 @@ import SQLKit
 import Vapor
 import VigilCore
 
-struct AddEditors: AsyncMigration {
-    func prepare(on db: any Database) async throws {
-        try await db.schema("supporters").field("role", .string, .required, .sql(.default("supporter"))).update()
-        try await db.schema("api_tokens").field("created_by", .uuid).update()
-    }
-    func revert(on db: any Database) async throws {
-        try await db.schema("api_tokens").deleteField("created_by").update()
-        try await db.schema("supporters").deleteField("role").update()
-    }
-}
-
 /// `/editor`: what an editor does in the browser — make and revoke the API tokens their tools
 /// publish with, and see that mail and reports flow. Editors log in at `/login` like supporters;
 /// their sessions end after 30 idle minutes and are never remembered.

@@ -5,7 +5,7 @@ import jsonschema
 from conftest import ROOT, BIN, normalise
 
 SCHEMA = json.loads((ROOT / "docs/vigil.bundle.schema.json").read_text())
-PARTNER = ROOT / "tests/fixtures/partner-bundle.json"
+PARTNER = ROOT / "blackbox/fixtures/partner-bundle.json"
 
 
 def test_help_texts_say_what_each_command_does(sqlite_vigil):
