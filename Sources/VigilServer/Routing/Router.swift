@@ -1,7 +1,9 @@
 import Foundation
 import Vapor
 
-/// Registers handlers by route name. Routes that share a method and a shape (`/urgent-actions/{}/{}`
+/// Registers handlers by route name. Each controller's `register(_:)` is the table of its routes,
+/// one `on(.name, use: handler)` a line: those tables look alike by design (a duplicate finder
+/// pairs them), as do Fluent's model and migration declarations and the page models' fields. Routes that share a method and a shape (`/urgent-actions/{}/{}`
 /// is a page or a file) become one Vapor route that parses the address into a `Endpoint` and runs
 /// the handler of the name it parses as; every handler reads its parameters from that route.
 final class Router {

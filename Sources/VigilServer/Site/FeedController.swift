@@ -34,21 +34,24 @@ struct FeedController: UsesServices {
     }
 
     func byCountry(req: Request) async throws -> Response {
-        let code = req.endpoint[.id] ?? ""
-        guard CountryCode.problem(code) == nil else { throw Abort(.notFound, reason: "There is no such country.") }
-        var f = CatalogueQuery()
-        f.country = code
-        return try await feed(req, key: "feed|country|\(code)", title: "\(strings["site_name"]): \(Format.countryName(code))",
-                              path: Endpoint.countryFeed(code).path, filters: f)
+        try await subjectFeed(req, kind: "country", problem: CountryCode.problem, label: { Format.countryName($0) },
+                              endpoint: Endpoint.countryFeed) { $0.country = $1 }
     }
 
     func byTheme(req: Request) async throws -> Response {
-        let theme = req.endpoint[.id] ?? ""
-        guard Slug.problem(theme) == nil else { throw Abort(.notFound, reason: "There is no such theme.") }
+        try await subjectFeed(req, kind: "theme", problem: Slug.problem, label: SitePageInputs.themeLabel,
+                              endpoint: Endpoint.themeFeed) { $0.theme = $1 }
+    }
+
+    /// The feed of one country or theme: what the list shows with that one filter.
+    private func subjectFeed(_ req: Request, kind: String, problem: (String) -> String?, label: (String) -> String,
+                             endpoint: (String) -> Endpoint, filter: (inout CatalogueQuery, String) -> Void) async throws -> Response {
+        let value = req.endpoint[.id] ?? ""
+        guard problem(value) == nil else { throw Abort(.notFound, reason: "There is no such \(kind).") }
         var f = CatalogueQuery()
-        f.theme = theme
-        return try await feed(req, key: "feed|theme|\(theme)", title: "\(strings["site_name"]): \(SiteController.themeLabel(theme))",
-                              path: Endpoint.themeFeed(theme).path, filters: f)
+        filter(&f, value)
+        return try await feed(req, key: "feed|\(kind)|\(value)", title: "\(strings["site_name"]): \(label(value))",
+                              path: endpoint(value).path, filters: f)
     }
 
     func feed(_ req: Request, key: String, title: String, path: String, filters: CatalogueQuery) async throws -> Response {

@@ -40,8 +40,6 @@ struct SiteController: UsesServices {
         }
     }
 
-    static func themeLabel(_ slug: String) -> String { SitePageInputs.themeLabel(slug) }
-
     /// The list's filters, checked (an unknown one is refused).
     static func parseFilters(_ req: Request, extra: Set<CatalogueQuery.Key> = []) throws -> CatalogueQuery {
         try CatalogueQuery(req.url.query, allowed: CatalogueQuery.siteKeys.union(extra))

@@ -207,33 +207,18 @@ final class TemplateValueEncoder: Encoder {
         }
     }
 
-    struct Unkeyed: UnkeyedEncodingContainer {
+    struct Unkeyed: UnkeyedEncodingContainer, PrimitiveSink {
         let encoder: TemplateValueEncoder
         var codingPath: [any CodingKey] { encoder.codingPath }
         var count: Int { encoder.slot.items?.count ?? 0 }
         private var nextKey: TemplateCodingKey { TemplateCodingKey(index: count) }
 
-        private func put(_ v: TemplateValue) { encoder.slot.items!.append(Slot(v)) }
-        private func text<N: CustomStringConvertible>(_ n: N) { put(.string(n.description)) }
+        func put(_ v: TemplateValue) { encoder.slot.items!.append(Slot(v)) }
 
         mutating func encodeNil() throws {
             encoder.recorder.nils.append(codingPath + [nextKey])
             put(.bool(false))
         }
-        mutating func encode(_ value: Bool) throws { put(.bool(value)) }
-        mutating func encode(_ value: String) throws { put(.string(value)) }
-        mutating func encode(_ value: Double) throws { text(value) }
-        mutating func encode(_ value: Float) throws { text(value) }
-        mutating func encode(_ value: Int) throws { text(value) }
-        mutating func encode(_ value: Int8) throws { text(value) }
-        mutating func encode(_ value: Int16) throws { text(value) }
-        mutating func encode(_ value: Int32) throws { text(value) }
-        mutating func encode(_ value: Int64) throws { text(value) }
-        mutating func encode(_ value: UInt) throws { text(value) }
-        mutating func encode(_ value: UInt8) throws { text(value) }
-        mutating func encode(_ value: UInt16) throws { text(value) }
-        mutating func encode(_ value: UInt32) throws { text(value) }
-        mutating func encode(_ value: UInt64) throws { text(value) }
         mutating func encode<T: Encodable>(_ value: T) throws {
             let s = try TemplateValueEncoder.slot(for: value, codingPath: codingPath + [nextKey], recorder: encoder.recorder)
             encoder.slot.items!.append(s)
@@ -252,31 +237,16 @@ final class TemplateValueEncoder: Encoder {
         }
     }
 
-    struct Single: SingleValueEncodingContainer {
+    struct Single: SingleValueEncodingContainer, PrimitiveSink {
         let encoder: TemplateValueEncoder
         var codingPath: [any CodingKey] { encoder.codingPath }
 
-        private func put(_ v: TemplateValue) { encoder.slot.value = v }
-        private func text<N: CustomStringConvertible>(_ n: N) { put(.string(n.description)) }
+        func put(_ v: TemplateValue) { encoder.slot.value = v }
 
         mutating func encodeNil() throws {
             encoder.recorder.nils.append(codingPath)
             put(.bool(false))
         }
-        mutating func encode(_ value: Bool) throws { put(.bool(value)) }
-        mutating func encode(_ value: String) throws { put(.string(value)) }
-        mutating func encode(_ value: Double) throws { text(value) }
-        mutating func encode(_ value: Float) throws { text(value) }
-        mutating func encode(_ value: Int) throws { text(value) }
-        mutating func encode(_ value: Int8) throws { text(value) }
-        mutating func encode(_ value: Int16) throws { text(value) }
-        mutating func encode(_ value: Int32) throws { text(value) }
-        mutating func encode(_ value: Int64) throws { text(value) }
-        mutating func encode(_ value: UInt) throws { text(value) }
-        mutating func encode(_ value: UInt8) throws { text(value) }
-        mutating func encode(_ value: UInt16) throws { text(value) }
-        mutating func encode(_ value: UInt32) throws { text(value) }
-        mutating func encode(_ value: UInt64) throws { text(value) }
         mutating func encode<T: Encodable>(_ value: T) throws {
             let s = try TemplateValueEncoder.slot(for: value, codingPath: codingPath, recorder: encoder.recorder)
             encoder.slot.value = s.value
@@ -293,4 +263,28 @@ struct TemplateCodingKey: CodingKey {
     init(index: Int) { stringValue = String(index); intValue = index }
     init?(stringValue: String) { self.init(stringValue) }
     init?(intValue: Int) { self.init(index: intValue) }
+}
+
+/// The primitives the unkeyed and single-value containers write alike: flags as flags, text as
+/// text, numbers as their description.
+protocol PrimitiveSink {
+    func put(_ v: TemplateValue)
+}
+
+extension PrimitiveSink {
+    private func text<N: CustomStringConvertible>(_ n: N) { put(.string(n.description)) }
+    mutating func encode(_ value: Bool) throws { put(.bool(value)) }
+    mutating func encode(_ value: String) throws { put(.string(value)) }
+    mutating func encode(_ value: Double) throws { text(value) }
+    mutating func encode(_ value: Float) throws { text(value) }
+    mutating func encode(_ value: Int) throws { text(value) }
+    mutating func encode(_ value: Int8) throws { text(value) }
+    mutating func encode(_ value: Int16) throws { text(value) }
+    mutating func encode(_ value: Int32) throws { text(value) }
+    mutating func encode(_ value: Int64) throws { text(value) }
+    mutating func encode(_ value: UInt) throws { text(value) }
+    mutating func encode(_ value: UInt8) throws { text(value) }
+    mutating func encode(_ value: UInt16) throws { text(value) }
+    mutating func encode(_ value: UInt32) throws { text(value) }
+    mutating func encode(_ value: UInt64) throws { text(value) }
 }
