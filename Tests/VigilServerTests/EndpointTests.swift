@@ -113,3 +113,19 @@ struct EndpointTests {
         }
     }
 }
+
+extension EndpointTests {
+    /// API writes take bodies up to 8 MiB, but only after the token check: an anonymous client is
+    /// refused before its body is read (a larger body says "too large" only to an editor).
+    @Test func largeBodiesAreReadOnlyAfterTheTokenCheck() async throws {
+        try await withApp { app in
+            let big = String(repeating: "x", count: 9 * 1024 * 1024)
+            let anonymous = try await send(app, .POST, "/api/v1/bundles", json: big)
+            #expect(anonymous.status == .unauthorized)
+            let editor = try await send(app, .POST, "/api/v1/bundles", headers: try await editorHeaders(app), json: big)
+            #expect(editor.status == .payloadTooLarge)
+            let small = try await send(app, .POST, "/api/v1/bundles", headers: try await editorHeaders(app), json: "{\"format\": \"nope\"}")
+            #expect(small.status == .unprocessableEntity)
+        }
+    }
+}

@@ -44,10 +44,13 @@ struct DownloadController: UsesServices {
         let part = route[.part] ?? name, language = route[.part] == nil ? nil : name
         if let language, LanguageTag.problem(language) != nil { throw Abort(.notFound, reason: "There is no such translation.") }
         let paper = try paper(req)
+        // Read before the render: a change published meanwhile keeps this render out of the cache.
+        let mark = cache.mark
         let data = try await DocumentData.load(number: number, part: part, language: language, on: req.db)
         let key = "file|\(format.rawValue)|\(paper.rawValue)|\(data.document.id)"
         let printable = data.printable(baseURL: baseURL, catalogue: catalogue)
-        let response = try await cache.respondBytes(to: req, key: key, contentType: format.contentType, cacheControl: "public, max-age=300") {
+        let response = try await cache.respondBytes(to: req, key: key, contentType: format.contentType, cacheControl: "public, max-age=300",
+                                                    renderedFrom: mark) {
             let bytes = try await req.application.renderPool.run {
                 format == .pdf ? try PDFRenderer.render(printable, options: .init(paper: paper)) : try DOCXRenderer.render(printable)
             }

@@ -180,6 +180,12 @@ struct ContentWriter: Sendable {
     /// Creates or replaces an urgent action's row and the documents given (others are kept).
     func write(urgentAction ua: UrgentAction, caseID: String) async throws -> WriteSummary {
         var summary = WriteSummary()
+        // PostgreSQL: hold the urgent action's row until commit, so that two writers of one
+        // action (an outcome and a replaced case) cannot both decide its status from what the
+        // other has not yet committed. (SQLite writers are one at a time already.)
+        if !db.isSQLite, let sql = db as? any SQLDatabase {
+            try await sql.raw("SELECT id FROM urgent_actions WHERE id = \(bind: ua.number.slug) FOR UPDATE").run()
+        }
         let time = now()
         let row: UrgentActionModel
         var touched = false

@@ -29,7 +29,7 @@ final class Router {
     var unregistered: [Endpoint.Name] { Endpoint.Name.allCases.filter { !$0.isStatic && entries[$0] == nil } }
 
     /// Adds one Vapor route per method and shape.
-    func register(on routes: any RoutesBuilder) {
+    func register(on routes: any RoutesBuilder, defaultMaxBody: Int) {
         struct Shape: Hashable { var method: String; var parts: [String] }
         var shapes: [Shape: [Endpoint.Name]] = [:]
         var order: [Shape] = []
@@ -51,8 +51,11 @@ final class Router {
                 index += 1
                 return .parameter("p\(index)")
             }
-            let maxBody = names.compactMap { table[$0]?.maxBody }.max()
-            let body: HTTPBodyStreamStrategy = maxBody.map { .collect(maxSize: ByteCount(integerLiteral: $0)) } ?? .collect
+            // Routes that take large bodies (API writes) stream them: their middleware (the token
+            // check) runs first, and only then is the body collected, up to its limit, so an
+            // anonymous client cannot make the server hold megabytes before being refused.
+            let streams = names.contains { table[$0]?.maxBody != nil }
+            let body: HTTPBodyStreamStrategy = streams ? .stream : .collect
             let allowed = Set(names)
             routes.on(HTTPMethod(rawValue: shape.method), components, body: body) { req async throws -> Response in
                 // HEAD is answered by the GET route.
@@ -62,7 +65,16 @@ final class Router {
                     throw Abort(.notFound)
                 }
                 req.storage[EndpointKey.self] = route
-                let responder = entry.middleware.makeResponder(chainingTo: AsyncBasicResponder(closure: entry.handler))
+                let handler = entry.handler
+                let limit = entry.maxBody ?? defaultMaxBody
+                let responder = entry.middleware.makeResponder(chainingTo: AsyncBasicResponder { req in
+                    if streams {
+                        let body = try await req.body.collect(max: limit).get()
+                        // (A body that arrived whole, as in tests, is not measured by collect.)
+                        if (body?.readableBytes ?? 0) > limit { throw Abort(.payloadTooLarge) }
+                    }
+                    return try await handler(req)
+                })
                 return try await responder.respond(to: req).get()
             }
         }

@@ -25,12 +25,13 @@ struct FeedController: UsesServices {
 
     func byCase(req: Request) async throws -> Response {
         let id = req.endpoint[.id] ?? ""
+        let mark = cache.mark
         guard Slug.problem(id) == nil, let c = try await CaseModel.find(id, on: req.db) else {
             throw Abort(.notFound, reason: "There is no such case.")
         }
         var f = CatalogueQuery()
         f.caseID = id
-        return try await feed(req, key: "feed|case|\(id)", title: c.title, path: Endpoint.caseFeed(id).path, filters: f)
+        return try await feed(req, key: "feed|case|\(id)", title: c.title, path: Endpoint.caseFeed(id).path, filters: f, renderedFrom: mark)
     }
 
     func byCountry(req: Request) async throws -> Response {
@@ -54,8 +55,10 @@ struct FeedController: UsesServices {
                               path: endpoint(value).path, filters: f)
     }
 
-    func feed(_ req: Request, key: String, title: String, path: String, filters: CatalogueQuery) async throws -> Response {
-        try await cache.respond(to: req, key: key, contentType: "application/atom+xml; charset=utf-8", cacheControl: "public, max-age=300") {
+    func feed(_ req: Request, key: String, title: String, path: String, filters: CatalogueQuery,
+              renderedFrom mark: UInt64? = nil) async throws -> Response {
+        try await cache.respond(to: req, key: key, contentType: "application/atom+xml; charset=utf-8", cacheControl: "public, max-age=300",
+                                renderedFrom: mark) {
             let data = SiteData(db: req.db)
             // The newest 100: a feed is bounded however large the archive.
             let rows = try await data.documents(ids: Array(try await data.filter(filters).ids.prefix(100)))

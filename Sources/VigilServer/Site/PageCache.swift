@@ -38,17 +38,23 @@ final class PageCache: @unchecked Sendable {
     /// when one of its tags was invalidated since.
     private var generation: UInt64 = 0
     private var invalidatedAt: [String: UInt64] = [:]
+    private var invalidatedAll: UInt64 = 0
     private var counts: Counts?
     private var countsRefresh: Task<String, any Error>?
     private var building: [String: Flight] = [:]
     /// Publishing-log entries already applied (by sequence), with when they were seen.
     private var seenLog: [Int: Date] = [:]
     private var logChecked = Date.distantPast
+    /// The highest log entry applied, and when the log was last read successfully.
+    private var lastSeq: Int?
+    private var lastPoll: Date?
     private(set) var builds = 0
     let enabled: Bool
     let maxBytes: Int
     /// How far back the log is read: longer than any publishing transaction stays open.
     static let logWindow: TimeInterval = 600
+    /// Longer than a publishing transaction stays open (the time between its log entry and its commit).
+    static let longestPublish: TimeInterval = 60
 
     init(enabled: Bool = true, maxBytes: Int = 128 * 1024 * 1024) { self.enabled = enabled; self.maxBytes = maxBytes }
 
@@ -71,34 +77,61 @@ final class PageCache: @unchecked Sendable {
         lock.withLock {
             generation += 1
             entries.removeAll(); bytes = 0; counts = nil
-            invalidatedAt.removeAll()
-            for k in building.keys { building[k]?.generation = 0 }
+            // Renders that began before now are not kept: every tag counts as changed.
+            invalidatedAll = generation
         }
     }
 
     var storedBytes: Int { lock.withLock { bytes } }
     var buildCount: Int { lock.withLock { builds } }
 
-    /// Applies the changes other processes logged since the last look (at most once a second).
-    private func followLog(_ req: Request) async throws {
-        let due = lock.withLock { () -> Bool in
-            guard Date().timeIntervalSince(logChecked) >= 1 else { return false }
-            logChecked = Date()
-            return true
+    /// Applies the changes other processes logged since the last look (at most once a second):
+    /// every entry numbered after the last one applied, and every entry of the last ten minutes
+    /// (on PostgreSQL a transaction may commit after one numbered later). When this process has
+    /// not looked for nearly that long — no page requests for nine minutes, or the database was
+    /// unreachable — it cannot know what it missed, and drops every entry.
+    private func followLog(_ req: Request) async {
+        let now = Date()
+        let due = lock.withLock { () -> (lastSeq: Int?, lastPoll: Date?)? in
+            guard now.timeIntervalSince(logChecked) >= 1 else { return nil }
+            logChecked = now
+            return (lastSeq, lastPoll)
         }
-        guard due else { return }
-        let since = Date().addingTimeInterval(-Self.logWindow)
-        let rows = try await PublishingLogModel.query(on: req.db).filter(\.$at >= since).all()
+        guard let due else { return }
+        let since = now.addingTimeInterval(-Self.logWindow)
+        let rows: [PublishingLogModel]
+        do {
+            var q = PublishingLogModel.query(on: req.db)
+            if let last = due.lastSeq {
+                q = q.group(.or) { $0.filter(\.$id > last).filter(\.$at >= since) }
+            } else {
+                q = q.filter(\.$at >= since)
+            }
+            rows = try await q.all()
+        } catch {
+            // A cached page is still served; the next look that succeeds catches up.
+            req.logger.warning("page cache: cannot read the publishing log: \(error)")
+            return
+        }
+        if let lastPoll = due.lastPoll, now.timeIntervalSince(lastPoll) > Self.logWindow - Self.longestPublish {
+            invalidate()
+        }
         var tags: Set<String> = []
         lock.withLock {
             for row in rows where seenLog[row.id!] == nil {
-                seenLog[row.id!] = Date()
+                seenLog[row.id!] = now
                 tags.formUnion(row.changes.cacheTags)
             }
-            seenLog = seenLog.filter { Date().timeIntervalSince($0.value) < Self.logWindow * 2 }
+            seenLog = seenLog.filter { now.timeIntervalSince($0.value) < Self.logWindow * 2 }
+            lastSeq = max(lastSeq ?? 0, rows.compactMap(\.id).max() ?? 0)
+            lastPoll = now
         }
         if !tags.isEmpty { invalidate(tags: tags) }
     }
+
+    /// A mark to pass to `respondBytes(renderedFrom:)` when a response's content is read before
+    /// its build closure runs: an invalidation after the mark keeps the render from being stored.
+    var mark: UInt64 { lock.withLock { generation } }
 
     /// The counts stamp; its time is when this process first saw the totals as they are. One
     /// request a second reads it again; requests that come meanwhile use the value it replaces,
@@ -143,18 +176,20 @@ final class PageCache: @unchecked Sendable {
     /// A cached text response. `build` renders it and names what it shows (its cache tags);
     /// `counts`: it shows action counts, so a change of the report totals renders it again.
     func respond(to req: Request, key: String, contentType: String, cacheControl: String, counts: Bool = false,
+                 renderedFrom mark: UInt64? = nil,
                  build: @escaping @Sendable () async throws -> (String, Set<String>)) async throws -> Response {
-        try await respondBytes(to: req, key: key, contentType: contentType, cacheControl: cacheControl, counts: counts) {
+        try await respondBytes(to: req, key: key, contentType: contentType, cacheControl: cacheControl, counts: counts, renderedFrom: mark) {
             let (text, tags) = try await build()
             return (Data(text.utf8), tags)
         }
     }
 
     func respondBytes(to req: Request, key: String, contentType: String, cacheControl: String, counts: Bool = false,
+                      renderedFrom mark: UInt64? = nil,
                       build: @escaping @Sendable () async throws -> (Data, Set<String>)) async throws -> Response {
-        try await followLog(req)
+        await followLog(req)
         let stamp = counts ? try await countsStamp(req) : nil
-        let (entry, built) = try await entry(key: key, counts: stamp, build: build)
+        let (entry, built) = try await entry(key: key, counts: stamp, mark: mark, build: build)
         let res = response(req, entry, contentType: contentType, cacheControl: cacheControl)
         // For operators and the tests: whether this request rendered the bytes or found them.
         res.headers.replaceOrAdd(name: "X-Cache", value: built ? "MISS" : "HIT")
@@ -162,7 +197,8 @@ final class PageCache: @unchecked Sendable {
     }
 
     /// The entry for `key`: stored, being built by another request, or built now.
-    private func entry(key: String, counts: Counts?, build: @escaping @Sendable () async throws -> (Data, Set<String>)) async throws -> (Entry, built: Bool) {
+    private func entry(key: String, counts: Counts?, mark: UInt64?,
+                       build: @escaping @Sendable () async throws -> (Data, Set<String>)) async throws -> (Entry, built: Bool) {
         let now = Date(timeIntervalSince1970: floor(Date().timeIntervalSince1970))
         let modified = max(now, counts?.modified ?? now)
         guard enabled else {
@@ -187,7 +223,7 @@ final class PageCache: @unchecked Sendable {
                 return Self.make(data, tags: tags, counts: counts?.value, modified: modified)
             }
             building[flightKey] = Flight(task: t, generation: generation)
-            return .started(t, flightKey: flightKey, generation: generation)
+            return .started(t, flightKey: flightKey, generation: min(generation, mark ?? generation))
         }
         switch found {
         case .stored(let e):
@@ -201,7 +237,7 @@ final class PageCache: @unchecked Sendable {
                 lock.withLock {
                     if building[flightKey]?.task == task { building.removeValue(forKey: flightKey) }
                     // Content it shows changed while it rendered: serve it this once, keep nothing.
-                    let stale = e.tags.contains { (invalidatedAt[$0] ?? 0) > started }
+                    let stale = invalidatedAll > started || e.tags.contains { (invalidatedAt[$0] ?? 0) > started }
                     if !stale { store(key, e) }
                 }
                 return (e, true)
