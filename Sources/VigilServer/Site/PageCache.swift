@@ -118,9 +118,11 @@ final class PageCache: @unchecked Sendable {
         }
         var tags: Set<String> = []
         lock.withLock {
+            // The first look only learns where the log stands: nothing was cached before it.
+            let first = lastPoll == nil
             for row in rows where seenLog[row.id!] == nil {
                 seenLog[row.id!] = now
-                tags.formUnion(row.changes.cacheTags)
+                if !first { tags.formUnion(row.changes.cacheTags) }
             }
             seenLog = seenLog.filter { now.timeIntervalSince($0.value) < Self.logWindow * 2 }
             lastSeq = max(lastSeq ?? 0, rows.compactMap(\.id).max() ?? 0)
