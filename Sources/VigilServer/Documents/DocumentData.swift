@@ -41,33 +41,37 @@ struct DocumentData: Sendable {
     /// The document a site path names: the original at `…/initial`, a translation at `…/initial/ru`.
     static func load(number: UANumber, part: String, language: String?, on db: any Database) async throws -> DocumentData {
         let missing = Abort(.notFound, reason: "There is no such document in \(number.label).")
-        guard let (kind, sequence) = Endpoint.parsePart(part) else { throw missing }
-        let chain = try await Store(db: db).documents(urgentActionIDs: [number.slug]).map(\.document)
+        guard let (kind, sequence) = Endpoint.parsePart(part), let (ua, kase, chain) = try await action(number, on: db) else { throw missing }
         let candidates = chain.filter { $0.kind == kind && (sequence == nil || $0.sequence == sequence) }
         let doc = language.map { l in candidates.first { $0.language == l && $0.translationOf != nil } } ?? candidates.first { $0.translationOf == nil }
         guard let doc else { throw missing }
-        guard let data = try await load(document: doc, chain: chain, on: db) else { throw missing }
-        return data
+        return try await load(document: doc, number: number, status: ua, kase: kase, chain: chain, on: db)
     }
 
     /// A document by its id, or nil.
     static func load(id: String, on db: any Database) async throws -> DocumentData? {
-        guard let stored = try await Store(db: db).documents(ids: [id]).first else { return nil }
-        let chain = try await Store(db: db).documents(urgentActionIDs: [stored.uaID]).map(\.document)
-        return try await load(document: stored.document, chain: chain, on: db)
+        guard let stored = try await Store(db: db).documents(ids: [id]).first, let number = UANumber(slug: stored.uaID),
+              let (ua, kase, chain) = try await action(number, on: db) else { return nil }
+        return try await load(document: stored.document, number: number, status: ua, kase: kase, chain: chain, on: db)
     }
 
-    private static func load(document doc: Document, chain: [Document], on db: any Database) async throws -> DocumentData? {
+    /// An urgent action's status, its whole case, and its documents in reading order (from the case).
+    private static func action(_ number: UANumber, on db: any Database) async throws -> (UrgentActionStatus, Case, [Document])? {
+        guard let row = try await UrgentActionModel.find(number.slug, on: db),
+              let kase = try await Store(db: db).cases(ids: [row.caseID]).first,
+              let ua = kase.urgentActions.first(where: { $0.number == number }) else { return nil }
+        return (ua.status, kase, ua.documents)
+    }
+
+    private static func load(document doc: Document, number: UANumber, status: UrgentActionStatus, kase: Case, chain: [Document],
+                             on db: any Database) async throws -> DocumentData {
         let store = Store(db: db)
-        guard let stored = try await store.documents(ids: [doc.id]).first,
-              let ua = try await UrgentActionModel.find(stored.uaID, on: db), let number = UANumber(ua.number),
-              let kase = try await store.cases(ids: [ua.caseID]).first else { return nil }
         let ta = doc.takeAction
         let named = (ta?.targets.map(\.target) ?? []) + (ta?.copiesTo.compactMap(\.target) ?? [])
         let found = Dictionary(uniqueKeysWithValues: try await store.targets(ids: Array(Set(named))).map { ($0.id, $0) })
         let copies = Dictionary(uniqueKeysWithValues: (ta?.copiesTo.compactMap(\.target) ?? []).compactMap { id in found[id].map { (id, $0) } })
         return DocumentData(number: number, document: doc, chain: chain,
-                            urgentActionStatus: UrgentActionStatus(rawValue: ua.status) ?? .open, kase: kase,
+                            urgentActionStatus: status, kase: kase,
                             targets: (ta?.targets ?? []).compactMap { found[$0.target] }, copyTargets: copies)
     }
 

@@ -45,7 +45,8 @@ struct Endpoint: Hashable, Sendable, CustomStringConvertible {
             let isFile = s.hasSuffix(".pdf") || s.hasSuffix(".docx")
             let isOldLetter = s == "letter" || s.hasPrefix("letter.")
             switch self {
-            case .number, .id: return !isFile || self == .id
+            case .id: return true
+            case .number: return !isFile
             case .part: return Endpoint.parsePart(s) != nil
             case .file: return isFile && Endpoint.parsePart(Endpoint.splitFile(s)?.0 ?? "") != nil
             case .language: return !isFile && !isOldLetter && !s.contains(".")
