@@ -5,6 +5,10 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 BIN = os.environ.get("VIGIL_BIN", str(ROOT / ".build/debug/vigil"))
+# The demo's deadlines are read as on the day it was written, so that "open" means the same in
+# every run (the server logs a warning that this is for tests and demos only).
+TODAY = "2026-11-30"
+os.environ.setdefault("VIGIL_TODAY", TODAY)
 
 
 def storages():

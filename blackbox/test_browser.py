@@ -21,7 +21,10 @@ PAGES = {
     "login": "/login",
     "password-reset": "/password-reset",
     "report": "/report?document=ua-126-19-0-en",
+    "report-thanks": "/report?document=ua-126-19-0-en&thanks=new&followed=mail",
+    "follow-by-email": "/follow?case=demo-li-wei",
     "privacy": "/privacy",
+    "feeds": "/feeds",
 }
 
 

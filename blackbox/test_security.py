@@ -104,7 +104,7 @@ def test_hostile_traffic_does_not_make_a_cached_pdf_render_again(sqlite_vigil, s
 
     fetch()
     login_token, login_cookie = csrf_and_cookie(server, "/login")
-    report_token, report_cookie = csrf_and_cookie(server, "/report?document=ua-126-19-0-en")
+    report_token, report_cookie = csrf_and_cookie(server, "/report?document=ua-77-26-0-en")
     stop = threading.Event()
 
     def fetcher():
@@ -117,8 +117,8 @@ def test_hostile_traffic_does_not_make_a_cached_pdf_render_again(sqlite_vigil, s
     try:
         for i in range(200):
             form_post(server, "/login", {"csrf": login_token, "email": f"nobody{i % 3}@example.org", "password": "wrong password"}, login_cookie)
-            form_post(server, "/report", {"csrf": report_token, "document": "ua-126-19-0-en", "channel": "letter",
-                                          "key": f"hostile-report-{i:04d}", "targets[]": "ru-prosecutor-general"}, report_cookie)
+            form_post(server, "/report", {"csrf": report_token, "document": "ua-77-26-0-en", "channel": "letter",
+                                          "key": f"hostile-report-{i:04d}", "targets[]": "eg-public-prosecutor"}, report_cookie)
     finally:
         stop.set()
         t.join()
@@ -126,8 +126,8 @@ def test_hostile_traffic_does_not_make_a_cached_pdf_render_again(sqlite_vigil, s
     assert caches[0] == "MISS"
     assert caches[1:] and all(c == "HIT" for c in caches[1:]), caches
     # The document page shows counts, so it does follow the reports.
-    status, body = server.request("GET", "/urgent-actions/126-19/initial")
-    assert status == 200 and b"actions reported so far" in body
+    status, body = server.request("GET", "/urgent-actions/77-26/initial/en")
+    assert status == 200 and b"actions reported for UA 77/26" in body
 
 
 def test_no_log_line_carries_an_address_or_a_bound_value(sqlite_vigil, tmp_path):
@@ -165,19 +165,19 @@ def test_two_processes_on_postgresql_keep_answering_after_a_report(tmp_path):
     vigil.run("demo")
     a, b = Server(vigil).start(), Server(vigil).start()
     try:
-        token, cookie = csrf_and_cookie(a, "/report?document=ua-126-19-0-en")
-        status, _ = form_post(a, "/report", {"csrf": token, "document": "ua-126-19-0-en", "channel": "letter",
-                                             "key": "two-processes-report-1", "targets[]": "ru-prosecutor-general"}, cookie)
+        token, cookie = csrf_and_cookie(a, "/report?document=ua-77-26-0-en")
+        status, _ = form_post(a, "/report", {"csrf": token, "document": "ua-77-26-0-en", "channel": "letter",
+                                             "key": "two-processes-report-1", "targets[]": "eg-public-prosecutor"}, cookie)
         assert status in (200, 303)
         deadline = time.time() + 5
         while True:
             answers = {}
             for s in (a, b):
-                for path in ("/", "/urgent-actions/126-19/initial", "/api/v1/urgent-actions/126-19/totals", "/api/v1/totals"):
+                for path in ("/", "/urgent-actions/77-26/initial/en", "/api/v1/urgent-actions/77-26/totals", "/api/v1/totals"):
                     answers[(s.port, path)] = s.request("GET", path)
             assert all(st == 200 for st, _ in answers.values()), {k: v[0] for k, v in answers.items()}
-            totals = [json.loads(answers[(s.port, "/api/v1/urgent-actions/126-19/totals")][1])["total"] for s in (a, b)]
-            pages = [b"1 action reported so far" in answers[(s.port, "/urgent-actions/126-19/initial")][1] for s in (a, b)]
+            totals = [json.loads(answers[(s.port, "/api/v1/urgent-actions/77-26/totals")][1])["total"] for s in (a, b)]
+            pages = [b"1 action reported for UA 77/26" in answers[(s.port, "/urgent-actions/77-26/initial/en")][1] for s in (a, b)]
             if totals == [1, 1] and all(pages):
                 break
             assert time.time() < deadline, (totals, pages)

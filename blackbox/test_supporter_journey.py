@@ -83,19 +83,22 @@ def test_the_whole_journey(tmp_path):
         driver.find_element("css selector", "form.account-form button[type=submit]").click()
         wait_text(driver, "Your account")
         assert driver.current_url.endswith("/account")
-        # Report a letter on the UA 126/19 initial document: the count goes up by one, once.
+        # Report a letter on UA 77/26 (open until 15 December 2026): the count goes up by one, once.
         def total():
-            return json.loads(server.request("GET", "/api/v1/urgent-actions/126-19/totals")[1])["total"]
+            return json.loads(server.request("GET", "/api/v1/urgent-actions/77-26/totals")[1])["total"]
         before = total()
-        driver.get(base + "/urgent-actions/126-19/initial")
+        driver.get(base + "/urgent-actions/77-26/initial/en")
         driver.find_element("link text", "I took action: report it").click()
         wait_text(driver, "Count my action")
         driver.find_element("css selector", "form.report-form button[type=submit]").click()
-        wait_text(driver, "Your action is counted")
-        driver.back()  # the same form, the same key: a double submit
+        wait_text(driver, "your action is counted")
+        driver.back()  # back to the form, and send it again
         wait_text(driver, "Count my action")
         driver.find_element("css selector", "form.report-form button[type=submit]").click()
-        wait_text(driver, "already counted")
+        # The same official and channel from the same browser within a day: asked, not counted.
+        wait_text(driver, "Did you send another one?")
+        assert total() == before + 1
+        driver.find_element("link text", "No, it was the same one").click()
         assert total() == before + 1
         # Follow the case
         driver.get(base + "/cases/crimean-tatar-defenders-kuku")

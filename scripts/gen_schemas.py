@@ -136,7 +136,10 @@ COUNTRY_Q = q("country", "ISO 3166-1 alpha-2 country of the case.", COUNTRY)
 THEME_Q = q("theme", "Theme slug of the case.", SLUG)
 SINCE_Q = q("updated_since", "Only items changed at or after this ISO 8601 date or date-time.")
 CASE_Q = q("case", "Only this case.", SLUG)
-UA_STATUS = q("status", "open or closed", {"enum": ["open", "closed"]})
+UA_STATUS = q("status", "Where the urgent action stands today: open (can be acted on: not closed, deadline not passed, "
+                        "in the organisation's time zone), deadline-passed, or closed. For cases: open or closed is the case's own "
+                        "status; deadline-passed an open case with no urgent action open today.",
+              {"enum": ["open", "deadline-passed", "closed"]})
 KIND_Q = q("kind", "Document kind.", {"enum": ["initial", "update", "outcome"]})
 LANG_Q = q("language", "BCP 47 language tag of a document.", LANG)
 
@@ -226,7 +229,12 @@ paths = {
 
 # Listed items extend the base objects with case / urgent_action: the base objects forbid extra
 # members, so in OpenAPI the listed forms are their own closed objects.
-for name, base, extra in (("listed_urgent_action", "urgent_action", {"case": SLUG}),
+STANDING = {"case": SLUG,
+            "standing": {"enum": ["open", "deadline-passed", "closed"],
+                         "description": "Where it stands today: open means supporters can act on it now."},
+            "deadline_in_force": {"type": ["string", "null"],
+                                  "description": "The deadline of the newest document that gives one (an update's replaces the earlier)."}}
+for name, base, extra in (("listed_urgent_action", "urgent_action", STANDING),
                           ("listed_document", "document", {"case": SLUG, "urgent_action": {"type": "string"}})):
     b = json.loads(json.dumps(schemas[base]))
     b["properties"].update(extra)

@@ -16,8 +16,13 @@ public enum DOCXRenderer {
                    date: doc.document.published, footer: "\(doc.number.label) · \(doc.url)")
     }
 
-    public static func render(items: [PrintItem], title: String, language: String, date: PartialDate, footer: String?) throws -> Data {
+    /// `rightToLeft` makes every paragraph right to left (a letter in Arabic or Hebrew: the date,
+    /// the addresses, the signature and the body all start on the right); by default each
+    /// paragraph takes its direction from its own language.
+    public static func render(items: [PrintItem], title: String, language: String, date: PartialDate, footer: String?,
+                              rightToLeft: Bool? = nil) throws -> Data {
         var body = Body()
+        body.rightToLeft = rightToLeft
         for item in items { body.add(item) }
         if let footer { body.paragraph(runs: [Run(text: footer)], style: "Small", language: "en") }
         let stamp = String(format: "%04d-%02d-%02dT00:00:00Z", date.year, date.month ?? 1, date.day ?? 1)
@@ -61,6 +66,8 @@ public enum DOCXRenderer {
     struct Body {
         var xml = ""
         var links: [String] = []
+        /// The direction of every paragraph, when the whole flow has one.
+        var rightToLeft: Bool?
 
         static func isRTL(_ language: String) -> Bool { LanguageTag.isRightToLeft(language) }
 
@@ -73,14 +80,31 @@ public enum DOCXRenderer {
             return "<w:lang w:val=\"\(l)\"/>"
         }
 
+        /// In a right-to-left paragraph, a run split into its left-to-right pieces (Latin names,
+        /// initials, addresses) and the rest. Left-to-right pieces lose `w:rtl` (so Word resolves
+        /// their punctuation left to right) and are wrapped in LEFT-TO-RIGHT MARKs (so every other
+        /// reader, which applies the plain bidi algorithm, does too): "M. E." stays "M. E.".
+        static func directional(_ run: Run) -> [(run: Run, rtl: Bool)] {
+            guard !run.lineBreak else { return [(run, true)] }
+            return Bidi.segments(run.text).map { piece in
+                var r = run
+                r.text = piece.leftToRight ? "\(Bidi.lrm)\(piece.text)\(Bidi.lrm)" : piece.text
+                return (r, !piece.leftToRight)
+            }
+        }
+
         mutating func paragraph(runs: [Run], style: String, language: String, numbering: Int? = nil, keepNext: Bool = false) {
-            let rtl = Self.isRTL(language)
+            let rtl = rightToLeft ?? Self.isRTL(language)
             var p = "<w:p><w:pPr><w:pStyle w:val=\"\(style)\"/>"
             if keepNext { p += "<w:keepNext/>" }
             if let numbering { p += "<w:numPr><w:ilvl w:val=\"0\"/><w:numId w:val=\"\(numbering)\"/></w:numPr>" }
+            // A right-to-left letter: no side bars, which readers put on different sides (Word at the
+            // start, LibreOffice on the left); the indent alone sets the addresses apart.
+            if rightToLeft == true && ["Address", "Quote", "Note"].contains(style) { p += "<w:pBdr><w:left w:val=\"nil\"/></w:pBdr>" }
             if rtl { p += "<w:bidi/>" }
             p += "</w:pPr>"
-            for run in runs {
+            let pieces: [(run: Run, rtl: Bool)] = rtl ? runs.flatMap(Self.directional) : runs.map { ($0, false) }
+            for (run, runRTL) in pieces {
                 // Word rejects empty runs: a run always carries text or a break.
                 guard run.lineBreak || !run.text.isEmpty else { continue }
                 var rPr = ""
@@ -88,7 +112,7 @@ public enum DOCXRenderer {
                 if run.bold { rPr += "<w:b/><w:bCs/>" }
                 if run.italic { rPr += "<w:i/><w:iCs/>" }
                 if run.code { rPr += "<w:rFonts w:ascii=\"DejaVu Sans Mono\" w:hAnsi=\"DejaVu Sans Mono\"/>" }
-                if rtl { rPr += "<w:rtl/>" }
+                if runRTL { rPr += "<w:rtl/>" }
                 rPr += Self.langXML(language)
                 let content = run.lineBreak ? "<w:br/>" : "<w:t xml:space=\"preserve\">\(escape(run.text))</w:t>"
                 let r = "<w:r><w:rPr>\(rPr)</w:rPr>\(content)</w:r>"

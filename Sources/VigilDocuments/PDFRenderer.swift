@@ -48,13 +48,16 @@ public enum PDFRenderer {
         }
     }
 
-    /// A free flow of blocks (a letter): no masthead footer, page numbers only.
-    public static func render(items: [PrintItem], title: String, date: PartialDate, language: String, options: Options) throws -> Data {
-        try render(documents: [], cover: nil, options: options, title: title, date: date, language: language, items: items)
+    /// A free flow of blocks (a letter): no masthead footer, page numbers only. `rightToLeft` lays
+    /// every block out right to left, aligned on the right, with left-to-right runs isolated.
+    public static func render(items: [PrintItem], title: String, date: PartialDate, language: String, options: Options,
+                              rightToLeft: Bool = false) throws -> Data {
+        try render(documents: [], cover: nil, options: options, title: title, date: date, language: language, items: items,
+                   rightToLeft: rightToLeft)
     }
 
     public static func render(documents: [PrintableDocument], cover: Cover?, options: Options, title: String,
-                              date: PartialDate, language: String, items: [PrintItem]? = nil) throws -> Data {
+                              date: PartialDate, language: String, items: [PrintItem]? = nil, rightToLeft: Bool = false) throws -> Data {
         let (pageW, pageH) = options.paper.size
         let sink = PDFSink()
         let sinkPointer = Unmanaged.passUnretained(sink).toOpaque()
@@ -74,6 +77,7 @@ public enum PDFRenderer {
         defer { cairo_destroy(cr) }
 
         let layout = Layouter(cr: cr, pageWidth: pageW, pageHeight: pageH)
+        layout.rightToLeft = rightToLeft
         var starts: [(Int, PrintableDocument)] = []
         if let cover { layout.coverPage(cover) }
         for (i, doc) in documents.enumerated() {
@@ -127,6 +131,12 @@ final class Layouter {
     var pages: [[Op]] = [[]]
     var y: Double
     var layouts: [OpaquePointer] = []
+    /// Lay the flow's blocks out right to left (a letter in Arabic or Hebrew): each paragraph's
+    /// base direction is right to left whatever its first letter, lines align on the right, and
+    /// left-to-right runs are wrapped in isolates so their punctuation stays with them.
+    var rightToLeft = false
+    /// The footer and cover are laid out by their own rules, never right to left.
+    var footerMode = false
 
     init(cr: OpaquePointer, pageWidth: Double, pageHeight: Double) {
         self.cr = cr; self.pageWidth = pageWidth; self.pageHeight = pageHeight
@@ -170,8 +180,16 @@ final class Layouter {
         pango_layout_set_wrap(layout, PANGO_WRAP_WORD_CHAR)
         pango_layout_set_spacing(layout, Int32(size * 0.35 * Double(PANGO_SCALE)))
         if alignCenter { pango_layout_set_alignment(layout, PANGO_ALIGN_CENTER) }
-        // With auto-dir (the default), "left" means the start side: right for Arabic or Hebrew.
-        pango_layout_set_auto_dir(layout, 1)
+        if rightToLeft && !footerMode {
+            // One direction for the whole letter: a line that starts with a Latin name stays on the right.
+            pango_context_set_base_dir(context, PANGO_DIRECTION_RTL)
+            pango_layout_set_auto_dir(layout, 0)
+            pango_layout_context_changed(layout)
+            if !alignCenter { pango_layout_set_alignment(layout, PANGO_ALIGN_RIGHT) }
+        } else {
+            // With auto-dir (the default), "left" means the start side: right for Arabic or Hebrew.
+            pango_layout_set_auto_dir(layout, 1)
+        }
         pango_layout_set_markup(layout, markup, -1)
         return layout
     }
@@ -180,7 +198,7 @@ final class Layouter {
     /// become clickable where their text lands.
     func inlineLayout(_ inlines: [Markdown.Inline], prefix: String = "", size: Double, bold: Bool = false, width: Double,
                       language: String) -> OpaquePointer {
-        let layout = makeLayout(prefix + Self.markup(inlines), size: size, bold: bold, width: width, language: language)
+        let layout = makeLayout(prefix + markup(inlines), size: size, bold: bold, width: width, language: language)
         let urls = Self.links(inlines)
         if !urls.isEmpty { linkURLs[layout] = urls }
         return layout
@@ -238,10 +256,16 @@ final class Layouter {
             }
             // Position lines by their own offset within the paragraph, continuing from the cursor.
             let lineX = Double(logical.x) / Double(PANGO_SCALE)
+            // In a right-to-left flow an indented block's bar stands on its right, where its lines start.
+            let width = Double(pango_layout_get_width(layout)) / Double(PANGO_SCALE)
             if let background {
-                add(.rect(x: x - padding, y: y - 1, w: contentWidth - (x - margin) + 2 * padding, h: lineHeight + 2 + padding, color: background))
+                let from = rightToLeft ? margin - padding : x - padding
+                let to = rightToLeft ? x + width + padding : margin + contentWidth + padding
+                add(.rect(x: from, y: y - 1, w: to - from, h: lineHeight + 2 + padding, color: background))
             }
-            if let bar { add(.rect(x: x - padding - 4, y: y - 1, w: 3, h: lineHeight + 2 + padding, color: bar)) }
+            if let bar {
+                add(.rect(x: rightToLeft ? x + width + padding + 3 : x - padding - 4, y: y - 1, w: 3, h: lineHeight + 2 + padding, color: bar))
+            }
             add(.line(layout: layout, index: index, x: x + lineX, baseline: y + (baseline - lineTop), color: color))
             if !links.isEmpty, let line = pango_layout_iter_get_line_readonly(iter) {
                 let lineStart = line.pointee.start_index, lineEnd = line.pointee.start_index + line.pointee.length
@@ -268,8 +292,15 @@ final class Layouter {
 
     static func escape(_ s: String) -> String { XMLText.escape(s) }
 
-    static func markup(_ inlines: [Markdown.Inline]) -> String {
-        inlines.map { i -> String in
+    /// Escaped for Pango markup; in a right-to-left flow, with its left-to-right runs isolated.
+    func text(_ s: String) -> String { Self.escape(rightToLeft ? Bidi.isolatingLeftToRight(s) : s) }
+
+    func markup(_ inlines: [Markdown.Inline]) -> String { Self.markup(inlines, isolating: rightToLeft) }
+
+    static func markup(_ inlines: [Markdown.Inline], isolating: Bool = false) -> String {
+        func escape(_ s: String) -> String { Self.escape(isolating ? Bidi.isolatingLeftToRight(s) : s) }
+        func markup(_ inlines: [Markdown.Inline]) -> String { Self.markup(inlines, isolating: isolating) }
+        return inlines.map { i -> String in
             switch i {
             case .text(let s): return escape(s)
             case .strong(let c): return "<b>\(markup(c))</b>"
@@ -301,11 +332,14 @@ final class Layouter {
         }
     }
 
+    /// Where an indented block starts: indented from the left, or in a right-to-left flow from the right.
+    func indented(_ indent: Double) -> Double { rightToLeft ? margin : margin + indent }
+
     func block(_ item: PrintItem) {
         let lang = item.language
         switch item.block {
         case .masthead(let title, let meta):
-            let band = makeLayout(Self.escape(title), size: 22, bold: true, width: contentWidth - 24, language: lang)
+            let band = makeLayout(text(title), size: 22, bold: true, width: contentWidth - 24, language: lang)
             var ink = PangoRectangle()
             pango_layout_get_pixel_extents(band, nil, &ink)
             let bandHeight = Double(ink.height) + 22
@@ -314,50 +348,52 @@ final class Layouter {
             y += 11
             flow(band, x: margin + 12, color: (1, 1, 1), spaceAfter: 0)
             y = saved + bandHeight + 8
-            let metaLayout = makeLayout(Self.escape(meta.joined(separator: "   ·   ")), size: 9.5, bold: true, width: contentWidth, language: lang)
+            let metaLayout = makeLayout(text(meta.joined(separator: "   ·   ")), size: 9.5, bold: true, width: contentWidth, language: lang)
             flow(metaLayout, x: margin, color: PDFRenderer.muted, spaceAfter: 14)
         case .title(let t):
             if item.outline { add(.outline(title: t, y: y)) }
-            flow(makeLayout(Self.escape(t), size: 19, bold: true, width: contentWidth, language: lang), x: margin, spaceAfter: 10)
+            flow(makeLayout(text(t), size: 19, bold: true, width: contentWidth, language: lang), x: margin, spaceAfter: 10)
         case .heading(let t):
             ensureSpace(70)
             y += 8
             if item.outline { add(.outline(title: t, y: y)) }
-            flow(makeLayout(Self.escape(t), size: 14, bold: true, width: contentWidth, language: lang), x: margin, color: PDFRenderer.accent, spaceAfter: 6)
+            flow(makeLayout(text(t), size: 14, bold: true, width: contentWidth, language: lang), x: margin, color: PDFRenderer.accent, spaceAfter: 6)
             add(.rect(x: margin, y: y - 4, w: contentWidth, h: 0.8, color: PDFRenderer.accent))
             y += 4
         case .subheading(let t):
             ensureSpace(50)
             y += 4
             if item.outline { add(.outline(title: t, y: y)) }
-            flow(makeLayout(Self.escape(t), size: 11.5, bold: true, width: contentWidth, language: lang), x: margin, spaceAfter: 4)
+            flow(makeLayout(text(t), size: 11.5, bold: true, width: contentWidth, language: lang), x: margin, spaceAfter: 4)
         case .paragraph(let inlines, let style):
             switch style {
             case .normal: flow(inlineLayout(inlines, size: 10.5, width: contentWidth, language: lang), x: margin, spaceAfter: 7)
             case .lead: flow(inlineLayout(inlines, size: 12, width: contentWidth, language: lang), x: margin, color: PDFRenderer.muted, spaceAfter: 9)
-            case .small: flow(inlineLayout(inlines, size: 9.5, width: contentWidth - 14, language: lang), x: margin + 14, color: PDFRenderer.muted, spaceAfter: 2)
+            case .small: flow(inlineLayout(inlines, size: 9.5, width: contentWidth - 14, language: lang), x: indented(14), color: PDFRenderer.muted, spaceAfter: 2)
             case .note:
-                flow(inlineLayout(inlines, size: 10.5, bold: true, width: contentWidth - 16, language: lang), x: margin + 10,
+                flow(inlineLayout(inlines, size: 10.5, bold: true, width: contentWidth - 16, language: lang), x: indented(10),
                      spaceAfter: 8, background: PDFRenderer.tint, bar: (0.122, 0.420, 0.208), padding: 3)
             }
         case .bullet(let inlines):
             let l = inlineLayout(inlines, prefix: "•  ", size: 10.5, width: contentWidth - 14, language: lang)
             pango_layout_set_indent(l, Int32(-8 * Double(PANGO_SCALE)))
-            flow(l, x: margin + 14, spaceAfter: 3)
+            flow(l, x: indented(14), spaceAfter: 3)
         case .numbered(let n, let inlines):
-            flow(inlineLayout(inlines, prefix: "\(n).  ", size: 10.5, width: contentWidth - 14, language: lang), x: margin + 14, spaceAfter: 3)
+            // In a right-to-left flow the number keeps its dot after it ("1." not ".1").
+            let number = rightToLeft ? "\(Bidi.lri)\(n).\(Bidi.pdi)  " : "\(n).  "
+            flow(inlineLayout(inlines, prefix: number, size: 10.5, width: contentWidth - 14, language: lang), x: indented(14), spaceAfter: 3)
         case .address(let lines):
             ensureSpace(Double(lines.count) * 14 + 10)
             y += 4
-            let markup = lines.enumerated().map { $0.offset == 0 ? "<b>\(Self.escape($0.element))</b>" : Self.escape($0.element) }.joined(separator: "\n")
-            flow(makeLayout(markup, size: 10.5, width: contentWidth - 14, language: lang), x: margin + 14, spaceAfter: 4,
+            let markup = lines.enumerated().map { $0.offset == 0 ? "<b>\(text($0.element))</b>" : text($0.element) }.joined(separator: "\n")
+            flow(makeLayout(markup, size: 10.5, width: contentWidth - 14, language: lang), x: indented(14), spaceAfter: 4,
                  bar: PDFRenderer.accent)
         case .quote(let text, let by):
             y += 4
-            flow(makeLayout("<i>“\(Self.escape(text))”</i>", size: 12, width: contentWidth - 24, language: lang), x: margin + 16,
+            flow(makeLayout("<i>“\(self.text(text))”</i>", size: 12, width: contentWidth - 24, language: lang), x: indented(16),
                  spaceAfter: by == nil ? 10 : 2, background: PDFRenderer.tint, bar: PDFRenderer.accent, padding: 4)
             if let by {
-                flow(makeLayout("— \(Self.escape(by))", size: 10.5, bold: true, width: contentWidth - 24, language: lang), x: margin + 16,
+                flow(makeLayout("— \(self.text(by))", size: 10.5, bold: true, width: contentWidth - 24, language: lang), x: indented(16),
                      spaceAfter: 10)
             }
         }
@@ -406,6 +442,8 @@ final class Layouter {
     }
 
     func drawPage(_ ops: [Op], number: Int, of total: Int, footer doc: PrintableDocument?, surface: OpaquePointer) {
+        footerMode = true
+        defer { footerMode = false }
         for op in ops {
             switch op {
             case .rect(let x, let y, let w, let h, let c):

@@ -57,7 +57,7 @@ struct PublishingTests {
 
     @Test(arguments: TestStorage.available) func aChangeRendersAgainOnlyWhatShowsIt(storage: TestStorage) async throws {
         try await withApp(storage) { app in
-            try await loadDemo(app)
+            try await loadDemoWith126Open(app)
             let kuku = "/urgent-actions/126-19/initial.pdf", li = "/urgent-actions/88-26/initial.pdf", home = "/"
             for path in [kuku, li, home, "/cases/demo-li-wei"] { _ = try await cacheState(app, path) }
             #expect(try await cacheState(app, kuku) == "HIT")
@@ -87,34 +87,8 @@ struct PublishingTests {
         }
     }
 
-    /// Two processes on one database: a change published by one drops the other's cached copy
-    /// within a second, through the publishing log.
-    @Test(.disabled("Flaky under the full parallel suite: two apps on one SQLite file in one test process sometimes see no tables (\"no such table\"). Passes alone; cause not found yet — see the issue #10 closing note.")) func anotherProcessSeesAChangeWithinASecond() async throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-two-\(UUID().uuidString).sqlite").path
-        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
-        try await withApp(.sqlite, sqlitePath: path) { reader in
-            try await loadDemo(reader)
-            let page = "/cases/demo-li-wei"
-            _ = try await cacheState(reader, page)
-            #expect(try await cacheState(reader, page) == "HIT")
-            try await withApp(.sqlite, sqlitePath: path, migrate: false) { writer in
-                var kase = try #require(try demoBundle().cases.first { $0.id == "demo-li-wei" })
-                kase.title = "Li Wei: a title changed in another process"
-                try await publish(writer, VigilBundle(cases: [kase]))
-            }
-            // The change is in the database and in the log the reader follows.
-            #expect(try await PublishingLog.recent(on: reader.db).count == 2)
-            #expect(try await Store(db: reader.db).cases(ids: ["demo-li-wei"]).first?.title == "Li Wei: a title changed in another process")
-            try await Task.sleep(for: .milliseconds(1100))
-            var res = try await send(reader, .GET, page)
-            // Under a loaded test machine the reader's look at the log may be due a moment later.
-            for _ in 0..<20 where !String(buffer: res.body).contains("a title changed in another process") {
-                try await Task.sleep(for: .milliseconds(250))
-                res = try await send(reader, .GET, page)
-            }
-            #expect(String(buffer: res.body).contains("a title changed in another process"))
-        }
-    }
+    // Two processes on one database: blackbox/test_processes.py runs two real servers on one
+    // SQLite file and publishes from a third; blackbox/test_security.py does it on PostgreSQL.
 
     /// The initial UA 126/19 of 3 October 2019 shows its people as they were then: no sentences
     /// handed down on 12 November 2019 or 25 June 2020. The update shows the first, the outcome both.

@@ -17,7 +17,7 @@ struct ReportTests {
 
     @Test(arguments: TestStorage.available) func aReportCountsOnceEvenOnADoubleSubmit(storage: TestStorage) async throws {
         try await withApp(storage) { app in
-            try await loadDemo(app)
+            try await loadDemoWith126Open(app)
             let b = Browser(app)
             var form = try await reportForm(b, "ua-126-19-0-en")
             form["channel"] = "letter"
@@ -31,7 +31,7 @@ struct ReportTests {
             #expect(totals["total"] == .number(1) && totals["by_channel"]?["letter"] == .number(1))
             #expect(totals["documents"]?["ua-126-19-0-en"]?["total"] == .number(1))
             let page = try await html(app, "/urgent-actions/126-19/initial").body
-            #expect(page.contains("1 action reported so far."), "the page shows the new total")
+            #expect(page.contains("1 action reported for UA 126/19."), "the page shows the new total")
             #expect(try await html(app, "/").body.contains("1 action reported by supporters so far."))
             // A new visit gets a new key: a second supporter counts.
             var other = try await reportForm(Browser(app), "ua-126-19-0-en")

@@ -47,7 +47,7 @@ struct SecurityTests {
     // 2. The cache.
     @Test(arguments: TestStorage.available) func writesThatAreNotContentLeaveRenderedDocumentsAlone(storage: TestStorage) async throws {
         try await withApp(storage) { app in
-            try await loadDemo(app)
+            try await loadDemoWith126Open(app)
             let cache = app.vigilServices.cache
             #expect(try await send(app, .GET, "/urgent-actions/126-19/initial.pdf").status == .ok)
             let builds = cache.buildCount
@@ -480,7 +480,7 @@ struct SecurityTests {
     // 11. Letters.
     @Test func lettersAreMadeByPostOnly() async throws {
         try await withApp { app in
-            try await loadDemo(app)
+            try await loadDemoWith126Open(app)
             let get = try await send(app, .GET, "/urgent-actions/126-19/initial/letter.pdf?name=Ana&town=Kyiv")
             #expect(get.status == .methodNotAllowed)
             let page = String(buffer: try await send(app, .GET, "/urgent-actions/126-19/initial").body)

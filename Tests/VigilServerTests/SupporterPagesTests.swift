@@ -9,7 +9,7 @@ import VaporTesting
 struct SupporterPagesTests {
     /// The templates every supporter page is rendered from.
     static let templates = ["signup", "login", "account", "account-message", "password-reset", "password-new", "confirm", "privacy",
-                            "account-delete", "follow", "unsubscribe", "report", "editor", "editor-token", "dev-outbox", "error"]
+                            "account-delete", "follow", "follow-data", "unsubscribe", "report", "editor", "editor-token", "dev-outbox", "error"]
 
     @Test func everySupporterPageIsListedOnce() {
         let listed = SupporterPages.all.map(\.template)

@@ -75,7 +75,13 @@ func withApp(_ storage: TestStorage, configure adjust: @Sendable (inout VigilCon
     }
 }
 
+/// The date every test reads deadlines on (the demo was written on it): the clock is one per
+/// process, and tests run in parallel, so none may set another.
+let testToday = "2026-11-30"
+
 private func run(_ config: VigilConfiguration, migrate: Bool, _ body: @Sendable (Application) async throws -> Void) async throws {
+    var config = config
+    config.fixedToday = testToday
     let app = try await Application.make(.testing)
     let schema = config.postgresSearchPath?.first
     do {
@@ -126,4 +132,21 @@ extension TestingHTTPResponse {
 func editorHeaders(_ app: Application) async throws -> HTTPHeaders {
     let token = try await APIToken.create(role: "editor", label: "test", on: app.db).token
     return ["Authorization": "Bearer \(token)"]
+}
+
+/// The demo as it stood before UA 126/19's outcome, with the initial document's deadline moved
+/// after `testToday` and the update asking nothing new: for tests of the initial document's
+/// take-action block, which a closed action, or one with a newer ask, no longer shows.
+func loadDemoWith126Open(_ app: Application) async throws {
+    var bundle = try demoBundle()
+    let c = bundle.cases.firstIndex { $0.id == "crimean-tatar-defenders-kuku" }!
+    var ua = bundle.cases[c].urgentActions[0]
+    ua.status = .open
+    ua.documents = ua.documents.filter { $0.kind != .outcome }.map { d in
+        var d = d
+        if d.sequence == 0 { d.takeAction?.deadline = PartialDate("2026-12-14") } else { d.takeAction = nil }
+        return d
+    }
+    bundle.cases[c].urgentActions[0] = ua
+    try await publish(app, bundle)
 }

@@ -149,6 +149,10 @@ struct APIController: UsesServices {
                                   documents: (docs[id] ?? []).map(\.document))
             guard case .object(var o) = ua.json else { return nil }
             o["case"] = .string(row.caseID)
+            // Where it stands today, as every page and list reads it (`ActionStanding`).
+            let deadline = row.deadline.flatMap(PartialDate.init)
+            o["standing"] = .string(ActionStanding.of(status: ua.status, deadline: deadline, today: ActionClock.current.today()).rawValue)
+            o["deadline_in_force"] = deadline.map { .string($0.description) } ?? .null
             return .object(o)
         }
     }

@@ -2,6 +2,7 @@ import Fluent
 import FluentPostgresDriver
 import FluentSQLiteDriver
 import Vapor
+import VigilCore
 
 extension Application {
     private struct ConfigurationKey: StorageKey { typealias Value = VigilConfiguration }
@@ -16,7 +17,14 @@ extension Application {
 /// Sets up an application: database, migrations, middleware, routes, commands.
 /// Called by the `vigil` executable and by the tests.
 public func configure(_ app: Application, _ configuration: VigilConfiguration) async throws {
+    // Decided before anything prints a link: serve's own address when VIGIL_BASE_URL is unset.
+    let configuration = BaseURLResolution.resolve(configuration, app: app)
     app.vigil = configuration
+    ActionClock.current = ActionClock(timeZone: configuration.timeZone, fixedToday: configuration.fixedToday)
+    // Said by the server only: the other commands' output is read by scripts.
+    if let today = configuration.fixedToday, app.environment != .testing, BaseURLResolution.isServe(arguments: app.environment.arguments) {
+        app.logger.warning("VIGIL_TODAY is set: deadlines are read as on \(today), whatever the date. This is for tests and demos only.")
+    }
     try configureDatabase(app, configuration)
     app.migrations.add(Migrations.all)
     app.vigilServices = try VigilServices.build(app: app, configuration: configuration,

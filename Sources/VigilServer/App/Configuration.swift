@@ -1,4 +1,5 @@
 import Foundation
+import VigilCore
 
 /// Everything an operator can set, read once from the environment, with laptop defaults.
 public struct VigilConfiguration: Sendable {
@@ -10,6 +11,8 @@ public struct VigilConfiguration: Sendable {
     public var storage: Storage
     /// Public origin used in links, feeds and mail.
     public var baseURL: String
+    /// `VIGIL_BASE_URL` is not set: `vigil serve` puts its own host and port in `baseURL` (`BaseURLResolution`).
+    public var baseURLFollowsServer: Bool = false
     public var smtpURL: String?
     /// A sendmail-compatible program to pipe mail to, instead of SMTP.
     public var sendmailPath: String?
@@ -39,6 +42,11 @@ public struct VigilConfiguration: Sendable {
     public var postgresSearchPath: [String]?
     /// Bytes of rendered pages, feeds and documents kept in memory (`VIGIL_CACHE_MB`).
     public var cacheBytes: Int = 128 * 1024 * 1024
+    /// The organisation's time zone (`VIGIL_TIME_ZONE`, an IANA name): a deadline ends at the end
+    /// of its day there.
+    public var timeZone: TimeZone = TimeZone(identifier: "UTC")!
+    /// `VIGIL_TODAY=2026-11-30`: read deadlines as on that date (tests and demos only).
+    public var fixedToday: String?
 
     public init(storage: Storage = .sqlite(path: "./vigil.sqlite"), baseURL: String = "http://127.0.0.1:8080",
                 smtpURL: String? = nil, mailFrom: String = "Vigil <vigil@localhost>", viewsDirectory: String? = nil,
@@ -73,6 +81,8 @@ public struct VigilConfiguration: Sendable {
                 throw Problem(description: "VIGIL_BASE_URL must be an http(s) origin like https://ua.example.org")
             }
             c.baseURL = base.hasSuffix("/") ? String(base.dropLast()) : base
+        } else {
+            c.baseURLFollowsServer = true
         }
         if let smtp = value("VIGIL_SMTP_URL") {
             guard smtp.hasPrefix("smtp://") || smtp.hasPrefix("smtps://") else {
@@ -128,6 +138,18 @@ public struct VigilConfiguration: Sendable {
                 throw Problem(description: "VIGIL_CACHE_MB must be a number of megabytes from 1 to 65536")
             }
             c.cacheBytes = n * 1024 * 1024
+        }
+        if let zone = value("VIGIL_TIME_ZONE") {
+            guard let tz = ActionClock.zone(named: zone) else {
+                throw Problem(description: "VIGIL_TIME_ZONE must be an IANA time zone name like Europe/London or America/Bogota; \(zone.prefix(64)) is not.")
+            }
+            c.timeZone = tz
+        }
+        if let today = value("VIGIL_TODAY") {
+            guard let d = PartialDate(today), d.precision == .day else {
+                throw Problem(description: "VIGIL_TODAY must be a date like 2026-11-30 (it is for tests and demos only).")
+            }
+            c.fixedToday = d.description
         }
         if let months = value("VIGIL_REPORT_RETENTION_MONTHS") {
             guard let n = Int(months), (0...600).contains(n) else {

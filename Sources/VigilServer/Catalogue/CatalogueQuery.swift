@@ -25,8 +25,12 @@ struct CatalogueQuery: Sendable, Equatable {
     var country: String?
     var region: String?
     var theme: String?
-    /// `open` or `closed`: of the urgent action (documents, urgent actions) or of the case (cases).
-    var status: UrgentActionStatus?
+    /// Where the urgent action stands (`ActionStanding`): `open` (can be acted on today),
+    /// `deadline-passed` or `closed`. For cases: `open` and `closed` are the case's own status,
+    /// `deadline-passed` an open case with no urgent action open today.
+    var status: ActionStanding?
+    /// The organisation's date, against which deadlines are read.
+    var today = ActionClock.current.today()
     var kind: DocumentKind?
     var outcome: OutcomeResult?
     var language: String?
@@ -39,7 +43,7 @@ struct CatalogueQuery: Sendable, Equatable {
     var cursor: [String]?
     var paper: PaperSize?
 
-    init(status: UrgentActionStatus? = nil, kind: DocumentKind? = nil) {
+    init(status: ActionStanding? = nil, kind: DocumentKind? = nil) {
         self.status = status; self.kind = kind
     }
 
@@ -70,7 +74,7 @@ struct CatalogueQuery: Sendable, Equatable {
         region = values[.region].map { String($0.prefix(200)) }
         theme = try Self.slug(values[.theme], "theme")
         caseID = try Self.slug(values[.caseID], "case")
-        status = try Self.oneOf(values[.status], "status", UrgentActionStatus.self)
+        status = try Self.oneOf(values[.status], "status", ActionStanding.self)
         kind = try Self.oneOf(values[.kind], "kind", DocumentKind.self)
         outcome = try Self.oneOf(values[.outcome], "outcome", OutcomeResult.self)
         if let l = values[.language] {
@@ -158,6 +162,16 @@ struct CatalogueQuery: Sendable, Equatable {
         }
     }
 
+    /// `AND …` on an urgent action `u` that stands as `standing` on `today`: the SQL form of
+    /// `ActionStanding.of(status:deadline:today:)` (a test checks they agree).
+    static func standing(_ standing: ActionStanding, today: String) -> SQLQueryString {
+        switch standing {
+        case .open: " AND u.status = 'open' AND (u.deadline_last IS NULL OR u.deadline_last >= \(bind: today))"
+        case .deadlinePassed: " AND u.status = 'open' AND u.deadline_last < \(bind: today)"
+        case .closed: " AND u.status = 'closed'"
+        }
+    }
+
     /// The filters as `AND …` conditions on `subject` (search words are matched separately,
     /// by the search index). Every filter means the same on every list.
     func conditions(_ subject: Subject) -> SQLQueryString {
@@ -172,7 +186,19 @@ struct CatalogueQuery: Sendable, Equatable {
         if let theme { sql += " AND EXISTS (SELECT 1 FROM case_themes x WHERE x.case_id = c.id AND x.theme = \(bind: theme))" }
         if let region { sql += " AND c.region = \(bind: region)" }
         if let caseID { sql += " AND c.id = \(bind: caseID)" }
-        if let status { sql += subject == .cases ? " AND c.status = \(bind: status.rawValue)" : " AND u.status = \(bind: status.rawValue)" }
+        if let status {
+            if subject == .cases {
+                switch status {
+                case .open, .closed: sql += " AND c.status = \(bind: status.rawValue)"
+                case .deadlinePassed:
+                    sql += " AND c.status = 'open' AND NOT EXISTS (SELECT 1 FROM urgent_actions u WHERE u.case_id = c.id"
+                    sql += Self.standing(.open, today: today)
+                    sql += ")"
+                }
+            } else {
+                sql += Self.standing(status, today: today)
+            }
+        }
         // Document-level filters: the row itself, or some document of the urgent action.
         if kind != nil || outcome != nil || language != nil {
             switch subject {

@@ -10,14 +10,24 @@ struct SiteData {
     struct DocumentRow: Sendable {
         var document: Document
         var number: UANumber
-        var uaStatus: UrgentActionStatus
+        /// Where its urgent action stands today, and the deadline in force.
+        var standing: ActionStanding
+        var deadline: PartialDate?
+        /// The outcome that closed it (original language), when there is one.
+        var outcome: OutcomeLink?
         var caseID: String
         var caseTitle: String
         var countries: [String]
     }
 
-    /// Documents with their urgent action and case, in the order of `ids`.
-    func documents(ids: [String]) async throws -> [DocumentRow] {
+    struct OutcomeLink: Sendable {
+        var href: String
+        var result: OutcomeResult?
+    }
+
+    /// Documents with their urgent action and case, in the order of `ids`; `today` reads the
+    /// deadlines.
+    func documents(ids: [String], today: String = ActionClock.current.today()) async throws -> [DocumentRow] {
         guard !ids.isEmpty else { return [] }
         let docs = try await Store(db: db).documents(ids: ids)
         let uas = try await UrgentActionModel.query(on: db).filter(\.$id ~~ Array(Set(docs.map(\.uaID)))).all()
@@ -27,9 +37,25 @@ struct SiteData {
         let caseByID = Dictionary(uniqueKeysWithValues: cases.map { ($0.id!, $0) })
         let countries = try await CaseCountryModel.query(on: db).filter(\.$caseID ~~ caseIDs).sort(\.$position).all()
         let byID = Dictionary(uniqueKeysWithValues: docs.map { ($0.document.id, $0) })
+        // The outcomes of the closed ones, to link from their cards.
+        let closed = uas.filter { $0.status == UrgentActionStatus.closed.rawValue }.compactMap(\.id)
+        var outcomes: [String: OutcomeLink] = [:]
+        if !closed.isEmpty {
+            let rows = try await DocumentModel.query(on: db).filter(\.$urgentActionID ~~ closed).filter(\.$kind == DocumentKind.outcome.rawValue)
+                .filter(\.$translationOf == nil).all()
+            for o in rows {
+                guard let ua = uaByID[o.urgentActionID], let number = UANumber(ua.number) else { continue }
+                outcomes[o.urgentActionID] = OutcomeLink(
+                    href: Endpoint.document(number, kind: .outcome, sequence: o.sequence, language: o.language, isTranslation: false).path,
+                    result: o.outcome.flatMap(OutcomeResult.init(rawValue:)))
+            }
+        }
         return ids.compactMap { id in
             guard let d = byID[id], let ua = uaByID[d.uaID], let number = UANumber(ua.number), let c = caseByID[ua.caseID] else { return nil }
-            return DocumentRow(document: d.document, number: number, uaStatus: UrgentActionStatus(rawValue: ua.status) ?? .open,
+            let deadline = ua.deadline.flatMap(PartialDate.init)
+            return DocumentRow(document: d.document, number: number,
+                               standing: ActionStanding.of(status: UrgentActionStatus(rawValue: ua.status) ?? .open, deadline: deadline, today: today),
+                               deadline: deadline, outcome: outcomes[d.uaID],
                                caseID: c.id!, caseTitle: c.title,
                                countries: countries.filter { $0.caseID == c.id }.map(\.country))
         }

@@ -38,6 +38,14 @@ struct DocumentData: Sendable {
 
     var path: String { Endpoint.document(number, document).path }
 
+    /// The deadline in force for the whole urgent action (the newest one given).
+    var deadlineInForce: PartialDate? { UrgentAction.deadline(of: chain) }
+
+    /// Where the urgent action stands on `today` (`ActionStanding`).
+    func standing(today: String = ActionClock.current.today()) -> ActionStanding {
+        ActionStanding.of(status: urgentActionStatus, deadline: deadlineInForce, today: today)
+    }
+
     /// The document a site path names: the original at `…/initial`, a translation at `…/initial/ru`.
     static func load(number: UANumber, part: String, language: String?, on db: any Database) async throws -> DocumentData {
         let missing = Abort(.notFound, reason: "There is no such document in \(number.label).")

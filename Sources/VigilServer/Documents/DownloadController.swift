@@ -70,9 +70,12 @@ struct DownloadController: UsesServices {
 
     struct LetterForm: Content {
         var target: String?; var name: String?; var town: String?; var initials: String?; var format: String?; var paper: String?
+        /// The language of the letter; empty or absent: the official's preferred language when
+        /// the model letter is translated into it, else the document's language.
+        var language: String?
     }
 
-    /// `POST …/initial/letter` (or `…/initial/ru/letter`) with `target`, `name`, `town`, `initials`, `format`, `paper`.
+    /// `POST …/initial/letter` (or `…/initial/ru/letter`) with `target`, `name`, `town`, `initials`, `format`, `paper`, `language`.
     func postLetter(req: Request) async throws -> Response {
         let route = req.endpoint
         guard let number = UANumber(slug: route[.number] ?? "") else { throw Abort(.notFound, reason: "There is no such urgent action.") }
@@ -108,28 +111,37 @@ struct DownloadController: UsesServices {
         guard DisplayName.problem(name ?? "") == nil, DisplayName.problem(town ?? "") == nil else {
             throw Abort(.badRequest, reason: "name and town must not contain control characters.")
         }
+        // The model letter in the language asked for, or by default in the target's preferred
+        // language when a translation exists (the document page says which, and why).
+        let versions = LetterLanguage.versions(of: doc, in: all)
+        let chosen: String
+        if let asked = form.language?.trimmingCharacters(in: .whitespaces), !asked.isEmpty {
+            guard let version = versions.first(where: { $0.language == asked }) else {
+                let offered = versions.map(\.language).joined(separator: ", ")
+                throw Abort(.badRequest, reason: "language must be one of the languages this letter is translated into: \(offered).")
+            }
+            chosen = version.language
+        } else {
+            chosen = LetterLanguage.choose(for: target, available: versions.map(\.language), documentLanguage: doc.language).language
+        }
+        let letterDoc = versions.first(where: { $0.language == chosen }) ?? doc
+        guard let paper = PaperSize(rawValue: (form.paper ?? "a4").lowercased()) else { throw Abort(.badRequest, reason: "paper is a4 or letter.") }
         // Each letter is a render of its own (never cached): a client may make a few a minute.
         let ip = clientRateAddress(req, trustedProxies: req.application.vigil.trustedProxies)
         if let wait = try await RateLimit.hit([req.rateRule("letter:ip:\(ip)", limit: 20, window: 60),
                                                req.rateRule("letter:ip-h:\(ip)", limit: 200, window: 3600)], on: req.db) {
             throw RateLimit.refusal(wait: wait, reason: "You have made many letters in a short time; wait \(wait) seconds and try again.")
         }
-        // The model letter in the target's preferred language when a translation exists.
-        var letterDoc = doc
-        if let preferred = target.languages.first(where: { l in all.contains { $0.sequence == doc.sequence && $0.language == l && $0.takeAction?.letter != nil } }),
-           preferred != doc.language, let translated = all.first(where: { $0.sequence == doc.sequence && $0.language == preferred }) {
-            letterDoc = translated
-        }
         let letter = AppealLetter(number: number, document: letterDoc, target: target, senderName: name, senderTown: town,
                                   initialsOnly: initials, date: PartialDate(Date()), url: baseURL + Endpoint.document(number, doc).path)
-        guard let paper = PaperSize(rawValue: (form.paper ?? "a4").lowercased()) else { throw Abort(.badRequest, reason: "paper is a4 or letter.") }
         let data = try await req.application.renderPool.run {
             format == .pdf ? try PDFRenderer.render(letter: letter, options: .init(paper: paper)) : try DOCXRenderer.render(letter: letter)
         }
         // Personal: never cached, by us or by anyone on the way.
         return Response(status: .ok, headers: [
             "Content-Type": format.contentType, "Cache-Control": "no-store",
-            "Content-Disposition": "attachment; filename=\"letter-UA-\(number.slug)-\(target.id).\(format.rawValue)\"",
+            "Content-Disposition": "attachment; filename=\"letter-UA-\(number.slug)-\(target.id)-\(letterDoc.language).\(format.rawValue)\"",
+            "Content-Language": letterDoc.language,
         ], body: .init(data: data))
     }
 
@@ -144,7 +156,7 @@ struct DownloadController: UsesServices {
         let paper = filters.paper ?? .a4
         let data = SiteData(db: req.db)
         let ids = try await data.filter(filters).ids
-        let matched = Set(try await data.documents(ids: ids).filter { $0.uaStatus == .open }.map(\.number))
+        let matched = Set(try await data.documents(ids: ids).filter { $0.standing == .open }.map(\.number))
         guard !matched.isEmpty else { throw Abort(.notFound, reason: "No open urgent action matches these filters.") }
         let limit = req.application.vigil.maxPackActions
         guard matched.count <= limit else {

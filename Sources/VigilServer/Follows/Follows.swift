@@ -6,7 +6,9 @@ import Vapor
 import VigilCore
 
 /// Following a case, a country or a theme; alert e-mails when an update or outcome is published;
-/// one-click unsubscribe (RFC 8058).
+/// one-click unsubscribe (RFC 8058). `/follow?case=…` is the personal page the public pages link
+/// to: logged in, it follows (or says "Following — stop"); logged out, a case is followed with
+/// an e-mail address alone, confirmed by a mailed link (`EmailFollows`).
 struct FollowController: UsesServices {
     let services: VigilServices
 
@@ -16,6 +18,11 @@ struct FollowController: UsesServices {
         r.on(.removeFollow, use: remove)
         r.on(.unsubscribeForm, use: unsubscribeForm)
         r.on(.unsubscribe, use: unsubscribe)
+        r.on(.followConfirmForm, use: confirmForm)
+        r.on(.followConfirm, use: confirm)
+        r.on(.followData, use: dataPage)
+        r.on(.followDataExport, use: dataExport)
+        r.on(.followDataDelete, use: dataDelete)
     }
 
     static func subject(_ req: Request) throws -> FollowSubject {
@@ -29,18 +36,48 @@ struct FollowController: UsesServices {
     }
 
     var pages: PrivatePage { PrivatePage(views: views, strings: strings, auth: auth) }
+    var emailFollows: EmailFollows { EmailFollows(services: services) }
 
     func form(req: Request) async throws -> Response {
         let subject = try Self.subject(req)
         guard let me = req.currentSession else {
-            return req.redirect(to: Endpoint.loginForm.path)
+            // Without an account only a case can be followed (by e-mail); a country or a theme needs one.
+            guard case .case = subject else { return req.redirect(to: Endpoint.login(next: Endpoint.follow(subject).path).path) }
+            let page = try await FollowPage.load(subject, language: catalogue.negotiate(acceptLanguage: req.headers.first(name: .acceptLanguage)),
+                                                 following: nil, on: req.db, catalogue: catalogue, strings: strings)
+            return try pages.render(req, "follow", title: strings["follow_title"], content: page)
         }
-        let page = try await FollowPage.load(subject, language: me.supporter.language, on: req.db, catalogue: catalogue)
+        let existing = try await Self.existing(me.supporter.id!, subject, on: req.db)
+        let page = try await FollowPage.load(subject, language: existing?.language ?? me.supporter.language, following: existing,
+                                             email: me.supporter.email, on: req.db, catalogue: catalogue, strings: strings)
         return try pages.render(req, "follow", title: strings["follow_title"], content: page)
     }
 
+    static func existing(_ supporter: UUID, _ subject: FollowSubject, on db: any Database) async throws -> FollowModel? {
+        try await FollowModel.query(on: db).filter(\.$supporterID == supporter)
+            .filter(\.$subjectKind == subject.kind).filter(\.$subjectValue == subject.value).first()
+    }
+
+    /// Follows `subject` for an account: following again changes how and in which language, and
+    /// never makes a second follow. The consent is recorded with the notice's version.
+    static func follow(_ subject: FollowSubject, supporter: UUID, digest: Bool, language: String, consentText: String,
+                       on db: any Database) async throws {
+        try await db.writeTransaction { db in
+            let f = try await existing(supporter, subject, on: db) ?? FollowModel()
+            if f.id == nil {
+                f.supporterID = supporter; f.subjectKind = subject.kind; f.subjectValue = subject.value; f.createdAt = Date()
+            }
+            f.digest = digest
+            f.language = language
+            f.consentText = consentText; f.consentVersion = PrivacyNotice.version; f.consentAt = Date()
+            try await f.save(on: db)
+        }
+    }
+
+    struct EmailForm: Content { var csrf: String?; var email: String?; var language: String?; var consent: String? }
+
     func follow(req: Request) async throws -> Response {
-        guard let me = req.currentSession else { throw Abort.redirect(to: Endpoint.loginForm.path) }
+        guard let me = req.currentSession else { return try await followByEmail(req) }
         try auth.checkCSRF(req, token: try req.content.decode(AccountController.CSRFForm.self).csrf)
         let subject = try Self.subject(req)
         _ = try await FollowPage.label(subject, on: req.db)  // 404 for a case that does not exist
@@ -48,18 +85,36 @@ struct FollowController: UsesServices {
         guard frequency == "each" || frequency == "weekly" else { throw Abort(.badRequest, reason: "Frequency is \"each\" or \"weekly\".") }
         let language = (try? req.content.get(String.self, at: "language")) ?? me.supporter.language
         guard catalogue.contains(language) else { throw Abort(.unprocessableEntity, reason: strings["language_bad"]) }
-        try await req.db.writeTransaction { db in
-            // Following again changes how and in which language; it never makes a second follow.
-            let f = try await FollowModel.query(on: db).filter(\.$supporterID == me.supporter.id!)
-                .filter(\.$subjectKind == subject.kind).filter(\.$subjectValue == subject.value).first() ?? FollowModel()
-            if f.id == nil {
-                f.supporterID = me.supporter.id!; f.subjectKind = subject.kind; f.subjectValue = subject.value; f.createdAt = Date()
-            }
-            f.digest = frequency == "weekly"
-            f.language = language
-            try await f.save(on: db)
+        try await Self.follow(subject, supporter: me.supporter.id!, digest: frequency == "weekly", language: language,
+                              consentText: strings[EmailFollows.consentKey], on: req.db)
+        // The personal page now says "You are following …" and offers to stop.
+        return req.redirect(to: Endpoint.follow(subject).path, redirectType: .normal)
+    }
+
+    /// Logged out: a case followed with an e-mail address alone. The answer is the same whether
+    /// or not the address is known, or over its limit.
+    func followByEmail(_ req: Request) async throws -> Response {
+        let form = try req.content.decode(EmailForm.self)
+        try auth.checkCSRF(req, token: form.csrf)
+        let subject = try Self.subject(req)
+        guard case .case(let caseID) = subject else { throw Abort.redirect(to: Endpoint.login(next: Endpoint.follow(subject).path).path) }
+        let label = try await FollowPage.label(subject, on: req.db)
+        let email = AccountController.normalisedEmail(form.email) ?? ""
+        let language = form.language ?? "en"
+        var errors: [String] = []
+        if email.isEmpty || EmailAddress.problem(email) != nil { errors.append(strings["follow_email_bad"]) }
+        if !catalogue.contains(language) { errors.append(strings["language_bad"]) }
+        if form.consent != "1" { errors.append(strings["follow_consent_missing"]) }
+        guard errors.isEmpty else {
+            var page = try await FollowPage.load(subject, language: catalogue.contains(language) ? language : "en", following: nil,
+                                                 on: req.db, catalogue: catalogue, strings: strings)
+            page.errors = errors
+            page.email = String((form.email ?? "").prefix(254))
+            return try pages.render(req, "follow", title: strings["follow_title"], status: .unprocessableEntity, content: page)
         }
-        return req.redirect(to: Endpoint.account.path, redirectType: .normal)
+        try await emailFollows.start(email: email, caseID: caseID, caseTitle: label, language: language,
+                                     consentText: strings[EmailFollows.consentKey], req: req)
+        return try pages.message(req, title: strings["follow_check_title"], text: strings.format("follow_check_text", ["email": email]))
     }
 
     func remove(req: Request) async throws -> Response {
@@ -69,42 +124,124 @@ struct FollowController: UsesServices {
         try await req.db.writeTransaction { db in
             try await FollowModel.query(on: db).filter(\.$id == id).filter(\.$supporterID == me.supporter.id!).delete()
         }
+        // From the personal follow page, back to it; from the account, back there.
+        if let subject = try? Self.subject(req) { return req.redirect(to: Endpoint.follow(subject).path, redirectType: .normal) }
         return req.redirect(to: Endpoint.account.path, redirectType: .normal)
+    }
+
+    // MARK: Confirming an e-mail follow (a page with a button: a mail scanner confirms nothing)
+
+    func confirmForm(req: Request) async throws -> Response {
+        let token = req.query[String.self, at: "token"] ?? ""
+        guard !token.isEmpty, token.count < 200 else {
+            return try pages.message(req, title: strings["verify_bad_title"], text: strings["follow_confirm_bad"], status: .badRequest)
+        }
+        return try pages.render(req, "confirm", title: strings["follow_confirm_title"], content: ConfirmPage(
+            heading: strings["follow_confirm_title"], text: strings["follow_confirm_text"], action: Endpoint(.followConfirm).path,
+            token: token, button: strings["follow_confirm_button"]))
+    }
+
+    func confirm(req: Request) async throws -> Response {
+        let form = try req.content.decode(AccountController.TokenForm.self)
+        try auth.checkCSRF(req, token: form.csrf)
+        guard let f = try await EmailFollows.confirm(token: form.token, on: req.db) else {
+            return try pages.message(req, title: strings["verify_bad_title"], text: strings["follow_confirm_bad"], status: .badRequest)
+        }
+        let label = (try? await FollowPage.label(.case(f.caseID), on: req.db)) ?? f.caseID
+        return try pages.message(req, title: strings["follow_done_title"],
+                                 text: strings.format("follow_done_email", ["case": label, "email": f.email]))
     }
 
     // MARK: Unsubscribe (no log-in, no CSRF: the signed token is the authority)
 
     static func unsubscribeToken(follow: UUID, secret: ServerSecret) -> String {
-        let mac = HMAC<SHA256>.authenticationCode(for: Data(follow.uuidString.utf8), using: secret.key(for: "unsubscribe"))
-        let sig = Data(mac).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-        return "\(follow.uuidString).\(sig)"
+        EmailFollows.sign(follow, purpose: "unsubscribe", secret: secret)
     }
 
-    func followID(_ token: String?) -> UUID? {
+    /// The follow a token names: an account's (`UUID.sig`) or an e-mail follow's (`e.UUID.sig`).
+    enum Unsubscribing { case account(UUID), email(UUID) }
+
+    func followID(_ token: String?) -> Unsubscribing? {
         guard let token, token.count < 200 else { return nil }
-        let parts = token.split(separator: ".", maxSplits: 1).map(String.init)
-        guard parts.count == 2, let id = UUID(uuidString: parts[0]) else { return nil }
-        let expected = Data(Self.unsubscribeToken(follow: id, secret: secret).utf8)
-        guard auth.constantTimeEqual(expected, Data(token.utf8)) else { return nil }
-        return id
+        if token.hasPrefix("e.") {
+            return EmailFollows.verify(String(token.dropFirst(2)), purpose: "unsubscribe-email", secret: secret).map(Unsubscribing.email)
+        }
+        return EmailFollows.verify(token, purpose: "unsubscribe", secret: secret).map(Unsubscribing.account)
     }
 
     func unsubscribeForm(req: Request) async throws -> Response {
         let token = req.query[String.self, at: "token"]
-        guard let token, let id = followID(token) else {
+        guard let token, let which = followID(token) else {
             return try pages.message(req, title: strings["verify_bad_title"], text: strings["unsubscribe_bad"], status: .badRequest)
         }
-        let page = try await UnsubscribePage.load(token: token, follow: id, on: req.db)
+        let page: UnsubscribePage
+        switch which {
+        case .account(let id): page = try await UnsubscribePage.load(token: token, follow: id, on: req.db)
+        case .email(let id): page = UnsubscribePage(token: token, gone: try await EmailFollowModel.find(id, on: req.db) == nil)
+        }
         return try pages.render(req, "unsubscribe", title: strings["unsubscribe_title"], content: page)
     }
 
     /// RFC 8058 one-click: mail clients POST `List-Unsubscribe=One-Click` to the link itself.
     func unsubscribe(req: Request) async throws -> Response {
         let token = req.query[String.self, at: "token"] ?? (try? req.content.get(String.self, at: "token"))
-        guard let id = followID(token) else { throw Abort(.badRequest, reason: strings["unsubscribe_bad"]) }
-        try await req.db.writeTransaction { db in try await FollowModel.query(on: db).filter(\.$id == id).delete() }
+        guard let which = followID(token) else { throw Abort(.badRequest, reason: strings["unsubscribe_bad"]) }
+        switch which {
+        case .account(let id):
+            try await req.db.writeTransaction { db in try await FollowModel.query(on: db).filter(\.$id == id).delete() }
+        case .email(let id):
+            try await req.db.writeTransaction { db in
+                guard let f = try await EmailFollowModel.find(id, on: db) else { return }
+                try await f.delete(on: db)
+                // The last follow of an address gone, nothing about the address stays.
+                if try await EmailFollowModel.query(on: db).filter(\.$email == f.email).count() == 0 {
+                    try await OutboxMessageModel.query(on: db).filter(\.$toAddress == f.email).filter(\.$supporterID == nil).delete()
+                }
+            }
+        }
         return try pages.message(req, title: strings["unsubscribe_done"], text: strings["unsubscribe_done_text"])
+    }
+
+    // MARK: "My data" of an e-mail-only follower (the signed link in every mail)
+
+    func dataFollow(_ token: String?, on db: any Database) async throws -> EmailFollowModel? {
+        guard let id = EmailFollows.verify(token, purpose: "follow-data", secret: secret) else { return nil }
+        return try await EmailFollowModel.find(id, on: db)
+    }
+
+    func dataPage(req: Request) async throws -> Response {
+        let token = req.query[String.self, at: "token"]
+        guard EmailFollows.verify(token, purpose: "follow-data", secret: secret) != nil, let token else {
+            return try pages.message(req, title: strings["verify_bad_title"], text: strings["follow_data_bad"], status: .badRequest)
+        }
+        guard let f = try await dataFollow(token, on: req.db) else {
+            return try pages.message(req, title: strings["follow_data_title"], text: strings["follow_data_gone"])
+        }
+        let page = try await FollowDataPage.load(email: f.email, token: token, on: req.db, strings: strings)
+        return try pages.render(req, "follow-data", title: strings["follow_data_title"], content: page)
+    }
+
+    func dataExport(req: Request) async throws -> Response {
+        let form = try req.content.decode(AccountController.TokenForm.self)
+        try auth.checkCSRF(req, token: form.csrf)
+        guard let f = try await dataFollow(form.token, on: req.db) else {
+            return try pages.message(req, title: strings["verify_bad_title"], text: strings["follow_data_gone"], status: .notFound)
+        }
+        let value = try await EmailFollows.export(email: f.email, on: req.db)
+        return Response(status: .ok, headers: ["Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store",
+                                               "Content-Disposition": "attachment; filename=\"my-vigil-data.json\""],
+                        body: .init(string: value.serialized()))
+    }
+
+    func dataDelete(req: Request) async throws -> Response {
+        let form = try req.content.decode(AccountController.TokenForm.self)
+        try auth.checkCSRF(req, token: form.csrf)
+        guard let f = try await dataFollow(form.token, on: req.db) else {
+            return try pages.message(req, title: strings["verify_bad_title"], text: strings["follow_data_gone"], status: .notFound)
+        }
+        try await EmailFollows.erase(email: f.email, on: req.db)
+        req.securityLog.record("email-follower.erased", ["by": "owner"])
+        return try pages.message(req, title: strings["follow_data_deleted_title"], text: strings["follow_data_deleted_text"])
     }
 }
 
@@ -141,10 +278,43 @@ struct Alerts: Sendable {
         // first). Digest follows bring none: those supporters hear of it in their weekly digest.
         var bySupporter: [UUID: FollowModel] = [:]
         for f in follows where !f.digest && bySupporter[f.supporterID] == nil { bySupporter[f.supporterID] = f }
-        guard !bySupporter.isEmpty else { return 0 }
-        let supporters = try await SupporterModel.query(on: db).filter(\.$id ~~ Array(bySupporter.keys)).all()
+        // Confirmed followers of the case by e-mail alone.
+        let byEmail = try await EmailFollowModel.query(on: db).filter(\.$caseID == caseID).filter(\.$confirmedAt != nil).all()
+        guard !bySupporter.isEmpty || !byEmail.isEmpty else { return 0 }
+        let supporters = bySupporter.isEmpty ? [] : try await SupporterModel.query(on: db).filter(\.$id ~~ Array(bySupporter.keys)).all()
         let translations = try await DocumentModel.query(on: db).filter(\.$translationOf == doc.id).all()
         var sent = 0
+        var mailed: Set<String> = []
+        for f in byEmail where !supporters.contains(where: { $0.email == f.email && $0.emailVerifiedAt != nil && bySupporter[$0.id!] != nil }) {
+            guard !mailed.contains(f.email) else { continue }
+            mailed.insert(f.email)
+            let t = catalogue.strings(for: f.language)
+            let shown = Self.translation(in: t.language, among: translations)
+            let title = shown?.title ?? doc.title, summary = shown.map { $0.summary ?? "" } ?? doc.summary ?? ""
+            let docLanguage = shown?.language ?? doc.language
+            let url = baseURL + Endpoint.document(number, kind: doc.kind, sequence: doc.sequence, language: docLanguage, isTranslation: shown != nil).path
+            let unsubscribe = baseURL + Endpoint.withToken(.unsubscribe, EmailFollows.unsubscribeToken(f.id!, secret: secret)).path
+            let data = baseURL + Endpoint.withToken(.followData, EmailFollows.dataToken(f.id!, secret: secret)).path
+            let kindLabel = t["kind_\(doc.kind.rawValue)"]
+            let subject = "\(kindLabel) \(number.label): \(title)"
+            let text = t.format("mail_alert_email_text", ["kind": kindLabel, "number": number.label, "title": title, "summary": summary,
+                                                          "url": url, "unsubscribe": unsubscribe, "data": data])
+            let docDir = LanguageTag.isRightToLeft(docLanguage) ? "rtl" : "ltr"
+            let body = "<p>" + HTML.escape(t["mail_alert_email_intro"]) + "</p>"
+                + "<h1>" + HTML.escape(kindLabel + " " + number.label) + ": <span lang=\"\(HTML.escape(docLanguage))\" dir=\"\(docDir)\">"
+                + HTML.escape(title) + "</span></h1>"
+                + (summary.isEmpty ? "" : "<p lang=\"\(HTML.escape(docLanguage))\" dir=\"\(docDir)\">" + HTML.escape(summary) + "</p>")
+                + "<p><a href=\"" + HTML.escape(url) + "\">" + HTML.escape(t["mail_alert_read"]) + "</a></p>"
+                + "<p><small>" + HTML.escape(t.format("mail_why", ["site": baseURL])) + " <a href=\"" + HTML.escape(unsubscribe) + "\">"
+                + HTML.escape(t["unsubscribe_title"]) + "</a> · <a href=\"" + HTML.escape(data) + "\">" + HTML.escape(t["follow_data_link"])
+                + "</a></small></p>"
+            try await Outbox.enqueue(to: f.email, subject: subject, text: text,
+                                     html: Mailer.htmlDocument(language: t.language, title: subject, body: body),
+                                     headers: [("List-Unsubscribe", "<\(unsubscribe)>"), ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+                                               ("Content-Language", t.language)],
+                                     from: mailFrom, supporter: nil, on: db)
+            sent += 1
+        }
         for s in supporters where s.emailVerifiedAt != nil {
             guard let follow = bySupporter[s.id!] else { continue }
             let t = catalogue.strings(for: follow.language ?? s.language)

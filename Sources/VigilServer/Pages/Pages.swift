@@ -11,6 +11,7 @@ enum Pages {
         ("document", Page<DocumentPage>.self),
         ("case", Page<CasePage>.self),
         ("outcomes", Page<OutcomesPage>.self),
+        ("feeds", Page<FeedsPage>.self),
     ]
 
     static var all: [(template: String, model: any TemplateModel.Type)] { site + SupporterPages.all }

@@ -15,6 +15,7 @@ enum SupporterPages {
         ("privacy", Page<PrivacyPage>.self),
         ("account-delete", Page<AccountDeletePage>.self),
         ("follow", Page<FollowPage>.self),
+        ("follow-data", Page<FollowDataPage>.self),
         ("unsubscribe", Page<UnsubscribePage>.self),
         ("report", Page<ReportPage>.self),
         ("editor", Page<EditorPage>.self),

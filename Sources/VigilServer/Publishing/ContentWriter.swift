@@ -209,10 +209,18 @@ struct ContentWriter: Sendable {
             summary += s
         }
         // The domain's rule, applied where every urgent action is written: an outcome closes it.
-        let kinds = try await DocumentModel.query(on: db).filter(\.$urgentActionID == row.id!).all().compactMap { DocumentKind(rawValue: $0.kind) }
-        let status = UrgentAction.status(UrgentActionStatus(rawValue: row.status) ?? .open, documentKinds: kinds)
+        let stored = try await DocumentModel.query(on: db).filter(\.$urgentActionID == row.id!).all()
+        let status = UrgentAction.status(UrgentActionStatus(rawValue: row.status) ?? .open,
+                                         documentKinds: stored.compactMap { DocumentKind(rawValue: $0.kind) })
         if status.rawValue != row.status {
             row.status = status.rawValue
+            touched = true
+        }
+        // And the deadline in force, which decides whether supporters can still act.
+        let deadline = UrgentAction.deadline(ofRows: stored.map { ($0.sequence, $0.deadline.flatMap(PartialDate.init), $0.translationOf != nil) })
+        if deadline?.description != row.deadline {
+            row.deadline = deadline?.description
+            row.deadlineLast = deadline?.latest
             touched = true
         }
         if touched {

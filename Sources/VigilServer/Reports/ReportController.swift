@@ -1,3 +1,4 @@
+import Crypto
 import Fluent
 import SQLKit
 import Foundation
@@ -19,13 +20,18 @@ struct ReportController: UsesServices {
 
     func form(req: Request) async throws -> Response {
         let page = try await ReportPage.load(document: req.query[String.self, at: "document"], thanks: req.query[String.self, at: "thanks"],
-                                             on: req.db, strings: strings)
+                                             followed: req.query[String.self, at: "followed"], again: req.query[String.self, at: "again"] == "1",
+                                             supporter: req.currentSession?.supporter.id, on: req.db, strings: strings)
         return try PrivatePage(views: views, strings: strings, auth: auth).render(req, "report", title: strings["report_title"],
                                                                                  description: page.docTitle, content: page)
     }
 
     struct ReportForm: Content {
         var csrf: String?; var document: String?; var channel: String?; var key: String?; var targets: [String]?; var target: String?
+        /// "Tell me what happens" (`1`), and the address to write to when not logged in.
+        var follow: String?; var email: String?
+        /// `1`: the supporter says they sent another one, after being asked.
+        var confirm_again: String?
     }
 
     func submit(req: Request) async throws -> Response {
@@ -53,20 +59,89 @@ struct ReportController: UsesServices {
         let key = form.key ?? ""
         let check = ActionReport(documentID: documentID, targetID: nil, channel: channel, idempotencyKey: key, anonymous: req.currentSession == nil)
         if let problem = check.problems().first { throw Abort(.badRequest, reason: "\(problem.path): \(problem.message)") }
-        let supporter = req.currentSession?.supporter.id
+        // "Tell me what happens": logged out, it needs an address we can write to — checked before anything is counted.
+        let wantsFollow = form.follow == "1"
+        var followEmail: String?
+        if wantsFollow, req.currentSession == nil {
+            guard let email = AccountController.normalisedEmail(form.email), !email.isEmpty, EmailAddress.problem(email) == nil else {
+                throw Abort(.unprocessableEntity, reason: strings["report_follow_email_bad"])
+            }
+            followEmail = email
+        }
+        let officials = Set(chosen).sorted()
+        let pending = officials.map {
+            PendingReport(documentID: documentID, targetID: $0, channel: channel, key: "\(key):\($0):\(channel.rawValue)",
+                          supporterID: req.currentSession?.supporter.id)
+        }
+        // The same official and channel reported from this browser within a day: ask before counting
+        // (unless this is the very same form sent again, which is counted once anyway).
+        let now = Int(Date().timeIntervalSince1970)
+        let remembered = ReportedCookie.parse(req.cookies[ReportedCookie.name]?.string, now: now)
+        let hashes = officials.map { ReportedCookie.hash(document: documentID, target: $0, channel: channel.rawValue, secret: secret) }
+        let recent = Set(remembered.map(\.hash))
+        if form.confirm_again != "1", hashes.contains(where: recent.contains) {
+            let keys = pending.map(\.key)
+            let seen = try await ActionReportModel.query(on: req.db).filter(\.$idempotencyKey ~~ keys).count()
+            if seen < keys.count {
+                return try await askAgain(req, documentID: documentID, channel: channel, officials: officials,
+                                          follow: wantsFollow, email: form.email ?? "")
+            }
+        }
         // The rate-limit hit and every official's report join the same group commit.
         let outcome = try await req.application.reportBatcher.submit(ReportRequest(
-            reports: Set(chosen).sorted().map {
-                PendingReport(documentID: documentID, targetID: $0, channel: channel, key: "\(key):\($0):\(channel.rawValue)", supporterID: supporter)
-            },
+            reports: pending,
             rateRule: req.rateRule("report:ip:\(clientRateAddress(req, trustedProxies: req.application.vigil.trustedProxies))", limit: 120, window: 60)))
         switch outcome {
         case .limited(let wait):
             throw RateLimit.refusal(wait: wait, reason: "Too many reports at once; wait \(wait) seconds.")
         case .recorded(let anyNew):
+            if anyNew { cache.countsChanged() }
+            let followed = wantsFollow ? try await followCase(req, documentID: documentID, email: followEmail) : nil
             // Post/redirect/get: a reload does not post again, and a repeated post is counted once.
-            return req.redirect(to: Endpoint.reportForm(document: documentID, thanks: anyNew ? "new" : "seen").path, redirectType: .normal)
+            let response = req.redirect(to: Endpoint.reportForm(document: documentID, thanks: anyNew ? "new" : "seen", followed: followed).path,
+                                        redirectType: .normal)
+            let entries = remembered.filter { !hashes.contains($0.hash) } + hashes.map { ReportedCookie.Entry(hash: $0, at: now) }
+            response.cookies[ReportedCookie.name] = ReportedCookie.cookie(entries, tls: auth.tls)
+            return response
         }
+    }
+
+    /// "Did you send another one?": a page (200) whose form posts the same report again with
+    /// `confirm_again=1`. Nothing is counted.
+    func askAgain(_ req: Request, documentID: String, channel: ActionChannel, officials: [String], follow: Bool, email: String) async throws -> Response {
+        var page = try await ReportPage.load(document: documentID, supporter: req.currentSession?.supporter.id, on: req.db, strings: strings)
+        let titles = Dictionary(uniqueKeysWithValues: page.targets.map { ($0.id, $0.title) })
+        page.ask = ReportPage.Ask(officials: officials.map { titles[$0] ?? $0 }, channelLabel: strings["channel_\(channel.rawValue)"],
+                                  channel: channel.rawValue, targets: officials, follow: follow, email: String(email.prefix(254)))
+        return try PrivatePage(views: views, strings: strings, auth: auth).render(req, "report", title: strings["report_again_title"],
+                                                                                 description: page.docTitle, content: page)
+    }
+
+    /// The tick "Tell me what happens": logged in, the case is followed at once (idempotent);
+    /// logged out, an e-mail follow starts with its confirmation mail. Returns the `followed` of
+    /// the thanks page's address. The report is already counted: a refused follow (the client
+    /// asked for too many confirmation mails) does not undo it and is not reported as done.
+    func followCase(_ req: Request, documentID: String, email: String?) async throws -> String? {
+        guard let doc = try await DocumentModel.find(documentID, on: req.db),
+              let ua = try await UrgentActionModel.find(doc.urgentActionID, on: req.db),
+              let kase = try await CaseModel.find(ua.caseID, on: req.db) else { return nil }
+        if let me = req.currentSession {
+            let existing = try await FollowController.existing(me.supporter.id!, .case(kase.id!), on: req.db)
+            if existing == nil {
+                try await FollowController.follow(.case(kase.id!), supporter: me.supporter.id!, digest: false, language: me.supporter.language,
+                                                  consentText: strings["report_follow_tick"], on: req.db)
+            }
+            return "on"
+        }
+        guard let email else { return nil }
+        do {
+            try await EmailFollows(services: services).start(email: email, caseID: kase.id!, caseTitle: kase.title,
+                                                             language: catalogue.negotiate(acceptLanguage: req.headers.first(name: .acceptLanguage)),
+                                                             consentText: strings["report_follow_tick"], req: req)
+        } catch let error as AbortError where error.status == .tooManyRequests {
+            return nil
+        }
+        return "mail"
     }
 
     func undo(req: Request) async throws -> Response {
@@ -80,6 +155,7 @@ struct ReportController: UsesServices {
             try await r.delete(on: db)
             try await ReportTotals.bump(document: r.documentID, channel: r.channel, by: -1, on: db as! any SQLDatabase)
         }
+        cache.countsChanged()
         return req.redirect(to: Endpoint.account.path, redirectType: .normal)
     }
 
@@ -100,5 +176,46 @@ struct ReportController: UsesServices {
     func allTotals(req: Request) async throws -> Response {
         let all = try await ReportTotals.all(on: req.db)
         return jsonResponse(.object(["documents": .object(all.mapValues(\.json))]))
+    }
+}
+
+/// "Reported from this browser": the reports of the last day, remembered in the browser only
+/// (never on the server), so that a second report of the same official and channel asks first.
+/// The cookie holds no ids in clear: each entry is a keyed hash of document, official and channel
+/// (HMAC with the server secret, 96 bits) and the time. It is untrusted input: bounded in size,
+/// anything malformed is ignored.
+enum ReportedCookie {
+    static let name = "vigil-reported"
+    static let life = 86_400
+    static let maxEntries = 20
+    /// Longer values are ignored whole.
+    static let maxLength = 1_024
+
+    struct Entry: Equatable { var hash: String; var at: Int }
+
+    static func hash(document: String, target: String, channel: String, secret: ServerSecret) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: Data("\(document)\u{0}\(target)\u{0}\(channel)".utf8), using: secret.key(for: "reported"))
+        return String(Data(mac.prefix(12)).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_"))
+    }
+
+    /// The entries of the last day; nothing for a missing, oversized or malformed cookie.
+    static func parse(_ raw: String?, now: Int) -> [Entry] {
+        guard let raw, !raw.isEmpty, raw.utf8.count <= maxLength else { return [] }
+        let alphabet = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+        var out: [Entry] = []
+        for part in raw.split(separator: ".", omittingEmptySubsequences: true).prefix(maxEntries) {
+            let pair = part.split(separator: "~", omittingEmptySubsequences: false)
+            guard pair.count == 2, pair[0].count == 16, pair[0].allSatisfy(alphabet.contains),
+                  pair[1].count <= 12, pair[1].allSatisfy(\.isASCII), let at = Int(pair[1]), at > now - life, at <= now + 60 else { continue }
+            out.append(Entry(hash: String(pair[0]), at: at))
+        }
+        return out
+    }
+
+    /// The cookie for `entries`, the newest kept: HttpOnly, SameSite=Lax, Secure behind TLS, sent only to `/report`, for a day.
+    static func cookie(_ entries: [Entry], tls: Bool) -> HTTPCookies.Value {
+        let kept = entries.sorted { $0.at > $1.at }.prefix(maxEntries)
+        return HTTPCookies.Value(string: kept.map { "\($0.hash)~\($0.at)" }.joined(separator: "."), expires: nil, maxAge: life, domain: nil,
+                                 path: Endpoint(.report).path, isSecure: tls, isHTTPOnly: true, sameSite: .lax)
     }
 }

@@ -70,13 +70,14 @@ struct Endpoint: Hashable, Sendable, CustomStringConvertible {
         case home, urgentActions, urgentAction, oldLetter, oldTranslationLetter
         case document, download, translation, translationDownload, letter, translationLetter
         case kase, outcomes, pack
-        case feed, caseFeed, countryFeed, themeFeed, sitemap, robots, health
+        case feed, feeds, caseFeed, countryFeed, themeFeed, sitemap, robots, health
         case stylesheet, printStylesheet
         // Supporters: accounts, reports, follows, privacy.
         case signupForm, signup, verifyForm, verify, loginForm, login, loginLinkForm, loginLink, logout
         case account, revokeSession, logoutEverywhere, changePassword, changeEmail, changeLanguage
         case confirmEmailForm, confirmEmail, passwordResetForm, passwordReset, passwordNew
         case reportForm, report, undoReport, followForm, follow, removeFollow, unsubscribeForm, unsubscribe
+        case followConfirmForm, followConfirm, followData, followDataExport, followDataDelete
         case privacy, accountExport, accountDeleteForm, accountDelete
         // Editors.
         case editor, createToken, revokeToken
@@ -91,7 +92,7 @@ struct Endpoint: Hashable, Sendable, CustomStringConvertible {
             switch self {
             case .letter, .translationLetter, .signup, .verify, .login, .loginLink, .logout, .revokeSession, .logoutEverywhere,
                  .changePassword, .changeEmail, .changeLanguage, .confirmEmail, .passwordReset, .passwordNew, .report, .undoReport,
-                 .follow, .removeFollow, .unsubscribe, .accountDelete, .createToken, .revokeToken,
+                 .follow, .removeFollow, .unsubscribe, .followConfirm, .followDataExport, .followDataDelete, .accountDelete, .createToken, .revokeToken,
                  .apiCreateCase, .apiCreateDocument, .apiCreateTarget, .apiBundles:
                 return .POST
             case .apiReplaceCase, .apiReplaceDocument, .apiReplaceTarget:
@@ -124,6 +125,7 @@ struct Endpoint: Hashable, Sendable, CustomStringConvertible {
             case .outcomes: return l("outcomes")
             case .pack: return l("pack.pdf")
             case .feed: return l("feed.atom")
+            case .feeds: return l("feeds")
             case .caseFeed: return [.literal("cases"), .parameter(.id), .literal("feed.atom")]
             case .countryFeed: return [.literal("countries"), .parameter(.id), .literal("feed.atom")]
             case .themeFeed: return [.literal("themes"), .parameter(.id), .literal("feed.atom")]
@@ -151,6 +153,10 @@ struct Endpoint: Hashable, Sendable, CustomStringConvertible {
             case .followForm, .follow: return l("follow")
             case .removeFollow: return [.literal("account"), .literal("follows"), .parameter(.uuid), .literal("remove")]
             case .unsubscribeForm, .unsubscribe: return l("unsubscribe")
+            case .followConfirmForm, .followConfirm: return l("follow", "confirm")
+            case .followData: return l("follow", "data")
+            case .followDataExport: return l("follow", "data", "export.json")
+            case .followDataDelete: return l("follow", "data", "delete")
             case .privacy: return l("privacy")
             case .accountExport: return l("account", "export.json")
             case .accountDeleteForm, .accountDelete: return l("account", "delete")
@@ -183,8 +189,10 @@ struct Endpoint: Hashable, Sendable, CustomStringConvertible {
             case .urgentActions: return ["q", "country", "region", "theme", "status", "kind", "outcome", "language", "page"]
             case .pack: return ["q", "country", "region", "theme", "status", "kind", "outcome", "language", "paper"]
             case .download, .translationDownload: return ["paper"]
-            case .verifyForm, .loginLinkForm, .confirmEmailForm, .passwordResetForm, .unsubscribeForm, .unsubscribe: return ["token"]
-            case .reportForm: return ["document", "thanks"]
+            case .verifyForm, .loginLinkForm, .confirmEmailForm, .passwordResetForm, .unsubscribeForm, .unsubscribe, .followConfirmForm, .followData:
+                return ["token"]
+            case .reportForm: return ["document", "thanks", "followed", "again"]
+            case .loginForm: return ["next"]
             case .followForm: return ["case", "country", "theme"]
             case .apiCases: return ["country", "theme", "status", "updated_since", "limit", "cursor"]
             case .apiUrgentActions, .apiDocuments: return ["country", "theme", "status", "kind", "language", "updated_since", "case", "limit", "cursor"]
@@ -339,9 +347,13 @@ extension Endpoint {
     static func countryFeed(_ code: String) -> Endpoint { Endpoint(.countryFeed, [code]) }
     static func themeFeed(_ theme: String) -> Endpoint { Endpoint(.themeFeed, [theme]) }
     static func follow(case id: String) -> Endpoint { Endpoint(.followForm, query: ["case": id]) }
-    static func reportForm(document id: String, thanks: String? = nil) -> Endpoint {
-        Endpoint(.reportForm, query: ["document": id, "thanks": thanks ?? ""])
+    static func reportForm(document id: String, thanks: String? = nil, followed: String? = nil, again: Bool = false) -> Endpoint {
+        Endpoint(.reportForm, query: ["document": id, "thanks": thanks ?? "", "followed": followed ?? "", "again": again ? "1" : ""])
     }
+    /// The personal follow page of a case, country or theme (`FollowSubject`).
+    static func follow(_ subject: FollowSubject) -> Endpoint { Endpoint(.followForm, query: [subject.kind: subject.value]) }
+    /// The log-in form, returning to `next` (a local path) afterwards.
+    static func login(next: String?) -> Endpoint { Endpoint(.loginForm, query: ["next": next ?? ""]) }
     static func withToken(_ name: Name, _ token: String) -> Endpoint { Endpoint(name, query: ["token": token]) }
     static func apiCase(_ id: String) -> Endpoint { Endpoint(.apiCase, [id]) }
     static func apiTarget(_ id: String) -> Endpoint { Endpoint(.apiTarget, [id]) }

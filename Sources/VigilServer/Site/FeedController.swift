@@ -103,7 +103,8 @@ struct FeedController: UsesServices {
             let data = SiteData(db: req.db)
             let rows = try await data.documents(ids: try await data.filter(.init()).ids)
             let caseIDs = try await CaseModel.query(on: req.db).sort(\.$id).all().compactMap(\.id)
-            var urls = [(Endpoint.home.path, nil as String?), (Endpoint.urgentActions().path, nil), (Endpoint.outcomes.path, nil)]
+            var urls = [(Endpoint.home.path, nil as String?), (Endpoint.urgentActions().path, nil), (Endpoint.outcomes.path, nil),
+                        (Endpoint(.feeds).path, nil)]
             urls += caseIDs.map { (Endpoint.kase($0).path, nil) }
             urls += rows.map { (Endpoint.document($0.number, $0.document).path, $0.document.published.description) }
             var out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n"

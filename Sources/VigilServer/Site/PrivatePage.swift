@@ -22,7 +22,7 @@ struct PrivatePage: Sendable {
     }
 
     /// A page that only says something: a heading and a sentence.
-    func message(_ req: Request, title: String, text: String, status: HTTPStatus = .ok) throws -> Response {
-        try render(req, "account-message", title: title, status: status, content: MessagePage(heading: title, text: text))
+    func message(_ req: Request, title: String, text: String, status: HTTPStatus = .ok, next: LabelledLink? = nil) throws -> Response {
+        try render(req, "account-message", title: title, status: status, content: MessagePage(heading: title, text: text, next: next))
     }
 }

@@ -18,6 +18,7 @@ struct SiteController: UsesServices {
         r.on(.translation, use: document)
         r.on(.kase, use: casePage)
         r.on(.outcomes, use: outcomes)
+        r.on(.feeds, use: feeds)
     }
 
     /// A cached page. `build` loads the frame and the model and names the cache tags of what it
@@ -26,8 +27,11 @@ struct SiteController: UsesServices {
     func render<Content: TemplateModel>(_ req: Request, template: String, key: String, counts: Bool = false,
                                         _ build: @escaping @Sendable (SitePageInputs) async throws -> (PageFrame, Content, Set<String>)) async throws -> Response {
         let inputs = SitePageInputs(db: req.db, strings: strings, baseURL: baseURL, today: SitePageInputs.today())
-        return try await cache.respond(to: req, key: key, contentType: "text/html; charset=utf-8", cacheControl: "public, max-age=60",
-                                       counts: counts) {
+        // A page that shows counts is revalidated on every visit (its ETag changes with them), so
+        // that a supporter who has just reported sees the action counted; others may be reused
+        // for a minute.
+        return try await cache.respond(to: req, key: key, contentType: "text/html; charset=utf-8",
+                                       cacheControl: counts ? "public, no-cache" : "public, max-age=60", counts: counts) {
             let (frame, content, tags) = try await build(inputs)
             return (try views.render(template, Page(page: frame, content: content), strings: strings), tags)
         }
@@ -86,9 +90,18 @@ struct SiteController: UsesServices {
     func casePage(req: Request) async throws -> Response {
         let id = req.endpoint[.id] ?? ""
         guard Slug.problem(id) == nil else { throw Abort(.notFound, reason: "There is no such case.") }
-        return try await render(req, template: "case", key: "case|\(id)") { inputs in
+        return try await render(req, template: "case", key: "case|\(SitePageInputs.today())|\(id)") { inputs in
             let (frame, page) = try await CasePage.load(id: id, inputs)
             return (frame, page, [CacheTag.case(id)])
+        }
+    }
+
+    /// `/feeds`: the feeds there are and how to use them. Countries, themes and cases come and go
+    /// with what is published.
+    func feeds(req: Request) async throws -> Response {
+        try await render(req, template: "feeds", key: "feeds") { inputs in
+            let (frame, page) = try await FeedsPage.load(inputs)
+            return (frame, page, [CacheTag.listing])
         }
     }
 

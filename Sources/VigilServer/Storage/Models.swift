@@ -102,6 +102,10 @@ final class UrgentActionModel: Model, @unchecked Sendable {
     @Field(key: "number") var number: String
     @Field(key: "case_id") var caseID: String
     @Field(key: "status") var status: String
+    /// The deadline in force (`UrgentAction.deadline(of:)`), as written: `2019-11-14`, `2019-11`.
+    @OptionalField(key: "deadline") var deadline: String?
+    /// Its last day, `YYYY-MM-DD`: the action can be acted on while this is today or later.
+    @OptionalField(key: "deadline_last") var deadlineLast: String?
     /// `YYSSSSS`, for ordering by year then serial.
     @Field(key: "sort_key") var sortKey: String
     @Field(key: "created_at") var createdAt: Date
@@ -210,6 +214,10 @@ final class FollowModel: Model, @unchecked Sendable {
     @Field(key: "digest") var digest: Bool
     /// The language of this follow's alerts; nil: the supporter's language.
     @OptionalField(key: "language") var language: String?
+    /// The consent: what was agreed, under which privacy notice, when (nil for older follows).
+    @OptionalField(key: "consent_text") var consentText: String?
+    @OptionalField(key: "consent_version") var consentVersion: String?
+    @OptionalField(key: "consent_at") var consentAt: Date?
     init() {}
 }
 
@@ -221,5 +229,24 @@ final class ReplyModel: Model, @unchecked Sendable {
     @Field(key: "received") var received: String
     @Field(key: "summary") var summary: String
     @Field(key: "created_at") var createdAt: Date
+    init() {}
+}
+
+/// A follow of a case by an e-mail address alone (no account). Active once `confirmedAt` is set.
+final class EmailFollowModel: Model, @unchecked Sendable {
+    static let schema = "email_follows"
+    @ID(key: .id) var id: UUID?
+    @Field(key: "email") var email: String
+    @Field(key: "case_id") var caseID: String
+    @Field(key: "language") var language: String
+    /// What was agreed (the words shown), under which privacy notice (`PrivacyNotice.version`), when.
+    @Field(key: "consent_text") var consentText: String
+    @Field(key: "consent_version") var consentVersion: String
+    @Field(key: "consent_at") var consentAt: Date
+    @Field(key: "created_at") var createdAt: Date
+    @OptionalField(key: "confirmed_at") var confirmedAt: Date?
+    /// SHA-256 of the pending confirmation link's token; nil once confirmed.
+    @OptionalField(key: "token_hash") var tokenHash: String?
+    @OptionalField(key: "token_expires_at") var tokenExpiresAt: Date?
     init() {}
 }

@@ -160,16 +160,39 @@ struct AccountController: UsesServices {
             s.emailVerifiedAt = Date(); s.updatedAt = Date()
             try await s.update(on: db)
         }
-        return try message(req, title: strings["verify_ok_title"], text: strings["verify_ok_text"])
+        // The next step: log in (the address can now be used), or, already logged in, the account.
+        if req.currentSession != nil {
+            return try pages.message(req, title: strings["verify_ok_title"], text: strings["verify_ok_logged_in_text"],
+                                     next: LabelledLink(href: Endpoint.account.path, label: strings["verify_continue_account"]))
+        }
+        return try pages.message(req, title: strings["verify_ok_title"], text: strings["verify_ok_text"],
+                                 next: LabelledLink(href: Endpoint.loginForm.path, label: strings["verify_continue_login"]))
     }
 
     // MARK: - Log in and out
 
-    struct LoginForm: Content { var csrf: String?; var email: String?; var password: String?; var remember: String? }
+    struct LoginForm: Content { var csrf: String?; var email: String?; var password: String?; var remember: String?; var next: String? }
+
+    /// Where to go after logging in: a local path only (`/follow?case=…`), else nil. One leading
+    /// `/` and no second one, no `\`, no scheme, no control characters or spaces, at most 512
+    /// characters — checked on the value and on its percent-decoded form, so that neither
+    /// `//evil.example` nor `/%2F%2Fevil.example` leaves the site.
+    static func localPath(_ raw: String?) -> String? {
+        guard let raw, !raw.isEmpty, raw.utf8.count <= 512 else { return nil }
+        func safe(_ p: String) -> Bool {
+            guard p.hasPrefix("/"), !p.hasPrefix("//"), !p.contains("\\"), !p.contains("://") else { return false }
+            return p.unicodeScalars.allSatisfy { $0.value > 0x20 && $0.value != 0x7F && $0.isASCII }
+        }
+        guard safe(raw), let decoded = raw.removingPercentEncoding, safe(decoded) else { return nil }
+        // Decoded twice too: a path that a second decoding turns into `//…` is refused as well.
+        if let twice = decoded.removingPercentEncoding, !safe(twice) { return nil }
+        return raw
+    }
 
     func loginForm(req: Request) async throws -> Response {
-        if req.currentSession != nil { return req.redirect(to: Endpoint.account.path) }
-        return try pages.render(req, "login", title: strings["login_title"], content: LoginPage())
+        let next = Self.localPath(req.query[String.self, at: "next"])
+        if req.currentSession != nil { return req.redirect(to: next ?? Endpoint.account.path) }
+        return try pages.render(req, "login", title: strings["login_title"], content: LoginPage(next: next ?? ""))
     }
 
     /// Log-in limits. Per account and client address, and per address, they slow an attacker
@@ -193,11 +216,12 @@ struct AccountController: UsesServices {
         let form = try req.content.decode(LoginForm.self)
         try auth.checkCSRF(req, token: form.csrf)
         let password = form.password ?? ""
+        let next = Self.localPath(form.next)
         // Nothing is counted or stored for input no account can have.
         guard let email = Self.normalisedEmail(form.email), password.count <= 128 else {
             req.securityLog.record("login.failure", ["reason": "malformed"])
             return try pages.render(req, "login", title: strings["login_title"], status: .unauthorized,
-                                    content: LoginPage(errors: [strings["login_failed"]]))
+                                    content: LoginPage(errors: [strings["login_failed"]], next: next ?? ""))
         }
         let rules = loginRules(req, email: email)
         let decision = try await req.db.writeTransaction { db -> (wait: Int?, ceiling: Bool) in
@@ -228,18 +252,19 @@ struct AccountController: UsesServices {
         guard ok, let supporter, supporter.emailVerifiedAt != nil else {
             req.securityLog.record("login.failure", account: supporter?.id)
             return try pages.render(req, "login", title: strings["login_title"], status: .unauthorized,
-                                    content: LoginPage(errors: [strings["login_failed"]], email: email))
+                                    content: LoginPage(errors: [strings["login_failed"]], email: email, next: next ?? ""))
         }
-        return try await startSession(req, supporter, remember: form.remember != nil, how: "password")
+        return try await startSession(req, supporter, remember: form.remember != nil, how: "password", next: next)
     }
 
-    func startSession(_ req: Request, _ supporter: SupporterModel, remember: Bool, how: String) async throws -> Response {
+    /// Starts a session and goes on to `next` (a checked local path) or the account (the editor's page for editors).
+    func startSession(_ req: Request, _ supporter: SupporterModel, remember: Bool, how: String, next: String? = nil) async throws -> Response {
         let (token, _) = try await req.db.writeTransaction { db in
             try await auth.startSession(for: supporter.id!, remember: remember, editor: supporter.isEditor,
                                         device: Auth.device(from: req.headers.first(name: .userAgent)), on: db)
         }
         req.securityLog.record("login.success", account: supporter.id, ["with": how, "role": supporter.role])
-        let response = req.redirect(to: (supporter.isEditor ? Endpoint.editor : Endpoint.account).path, redirectType: .normal)
+        let response = req.redirect(to: next ?? (supporter.isEditor ? Endpoint.editor : Endpoint.account).path, redirectType: .normal)
         // Editors are never remembered: their cookie ends with the browser.
         let remembered = remember && !supporter.isEditor
         response.cookies[auth.sessionCookie] = auth.cookie(token, maxAge: remembered ? Auth.rememberLife : nil)

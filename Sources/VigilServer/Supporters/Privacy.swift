@@ -20,7 +20,7 @@ struct PrivacyController: UsesServices {
 
     func privacy(req: Request) async throws -> Response {
         try pages.render(req, "privacy", title: strings["privacy_title"],
-                         content: PrivacyPage(retention: req.application.vigil.reportRetentionMonths))
+                         content: PrivacyPage(retention: req.application.vigil.reportRetentionMonths, version: PrivacyNotice.version))
     }
 
     /// Everything linked to the account, as JSON.
@@ -44,7 +44,10 @@ struct PrivacyController: UsesServices {
             "follows": .array(follows.map { .object(["kind": .string($0.subjectKind), "value": .string($0.subjectValue),
                                                      "frequency": .string($0.digest ? "weekly" : "each"),
                                                      "language": $0.language.map { .string($0) } ?? .null,
-                                                     "since": .string(iso.string(from: $0.createdAt))]) }),
+                                                     "since": .string(iso.string(from: $0.createdAt)),
+                                                     "consent": EmailFollows.consentJSON(text: $0.consentText, version: $0.consentVersion, at: $0.consentAt)]) }),
+            // Follows of cases by this address without the account (before it, or beside it).
+            "email_follows": try await EmailFollows.export(email: s.email, on: req.db)["email_follows"] ?? .array([]),
             "action_reports": .array(reports.map { r in
                 var o = JSONObjectBuilder()
                 o.set("document", r.documentID); o.set("target", r.targetID); o.set("channel", r.channel)
@@ -94,6 +97,7 @@ struct PrivacyController: UsesServices {
             try await SessionModel.query(on: db).filter(\.$supporterID == id).delete()
             try await AuthTokenModel.query(on: db).filter(\.$supporterID == id).delete()
             try await FollowModel.query(on: db).filter(\.$supporterID == id).delete()
+            try await EmailFollowModel.query(on: db).filter(\.$email == email).delete()
             try await APIToken.revoke(madeBy: id, on: db)
             try await APITokenModel.query(on: db).filter(\.$createdBy == id).set(\.$createdBy, to: nil).update()
             try await OutboxMessageModel.query(on: db).group(.or) { $0.filter(\.$toAddress == email).filter(\.$supporterID == id) }.delete()
@@ -116,4 +120,10 @@ struct PrivacyController: UsesServices {
             return old
         }
     }
+}
+
+/// The privacy notice (`/privacy`) in force. Consent records name its version: raise it whenever
+/// the notice's words change, so that each consent says which words it was given under.
+enum PrivacyNotice {
+    static let version = "2026-1"
 }

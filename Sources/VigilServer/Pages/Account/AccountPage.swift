@@ -26,12 +26,20 @@ struct AccountPage: TemplateModel {
     }
 
     struct Report: Encodable, Sendable {
-        var document: String
-        var reportHref: String
+        /// The document's title (its id when it is no longer published).
+        var title: String
+        /// The document's page, while it is published.
+        var href: String?
+        /// "UA 126/19".
+        var ua: String?
         /// How the supporter acted (letter, e-mail, …), in words.
         var channel: String
-        /// ISO 8601.
+        /// The official written to: "to Vladimir Putin, President of the Russian Federation".
+        var official: String?
+        /// Readable: "27 February 2026".
         var date: String
+        /// ISO 8601.
+        var datetime: String
         var undoAction: String
     }
 
@@ -45,6 +53,8 @@ struct AccountPage: TemplateModel {
     var sessions: [Session]
     var follows: [Follow]
     var reports: [Report]
+    /// "Your latest 100 of 240 reported actions:", when the list shows only the latest.
+    var reportsShown: String?
 
     static let example = AccountPage(
         name: "Ana", email: "ana@example.org", editor: true, country: "Spain", languages: [.example],
@@ -52,17 +62,26 @@ struct AccountPage: TemplateModel {
                            revokeAction: "/account/sessions/6F9619FF-8B86-D011-B42D-00C04FC964FF/revoke")],
         follows: [Follow(label: "Crimean Tatar defenders", how: "each update", lang: "fr", language: "français",
                          removeAction: "/account/follows/6F9619FF-8B86-D011-B42D-00C04FC964FF/remove")],
-        reports: [Report(document: "ua-126-19-0-en", reportHref: "/report?document=ua-126-19-0-en", channel: "Letter",
-                         date: "2026-02-27T18:02:11Z", undoAction: "/account/reports/6F9619FF-8B86-D011-B42D-00C04FC964FF/undo")])
+        reports: [Report(title: "Crimean Tatar men sentenced to long prison terms", href: "/urgent-actions/126-19/update-1",
+                         ua: "UA 126/19", channel: "Letter", official: "to Vladimir Putin, President of the Russian Federation",
+                         date: "27 February 2026", datetime: "2026-02-27T18:02:11Z",
+                         undoAction: "/account/reports/6F9619FF-8B86-D011-B42D-00C04FC964FF/undo")],
+        reportsShown: "Your latest 100 of 240 reported actions:")
+
+    /// The most reports the page lists (the newest); the export holds them all.
+    static let reportLimit = 100
 
     /// The page of the signed-in supporter: their sessions (most recently seen first), their
-    /// latest 200 reports (newest first) and their follows (oldest first).
+    /// latest 100 reports (newest first) and their follows (oldest first).
     static func load(for me: CurrentSession, on db: any Database, strings: Strings, catalogue: Catalogue) async throws -> AccountPage {
         let supporter = me.supporter
         let sessions = try await SessionModel.query(on: db).filter(\.$supporterID == supporter.id!).sort(\.$lastSeenAt, .descending).all()
         let iso = ISO8601DateFormatter()
         let reports = try await ActionReportModel.query(on: db).filter(\.$supporterID == supporter.id!).sort(\.$createdAt, .descending)
-            .limit(200).all()
+            .limit(reportLimit).all()
+        let reportCount = reports.count < reportLimit ? reports.count
+            : try await ActionReportModel.query(on: db).filter(\.$supporterID == supporter.id!).count()
+        let listed = try await reportLines(reports, on: db, strings: strings)
         let follows = try await FollowModel.query(on: db).filter(\.$supporterID == supporter.id!).sort(\.$createdAt).all()
         var followed: [Follow] = []
         for f in follows {
@@ -84,10 +103,31 @@ struct AccountPage: TemplateModel {
                         revokeAction: Endpoint(.revokeSession, [s.id!.uuidString]).path)
             },
             follows: followed,
-            reports: reports.map { r in
-                Report(document: r.documentID, reportHref: Endpoint.reportForm(document: r.documentID).path,
-                       channel: strings["channel_\(r.channel)"], date: iso.string(from: r.createdAt),
-                       undoAction: Endpoint(.undoReport, [r.id!.uuidString]).path)
-            })
+            reports: listed,
+            reportsShown: reportCount > reports.count
+                ? strings.format("account_reports_latest", ["shown": String(reports.count), "n": String(reportCount)]) : nil)
+    }
+
+    /// Each report with its document's title and page, its urgent action, the official and a
+    /// readable date: three queries however many reports.
+    static func reportLines(_ reports: [ActionReportModel], on db: any Database, strings: Strings) async throws -> [Report] {
+        let docs = try await Store(db: db).documents(ids: Array(Set(reports.map(\.documentID))))
+        let docByID = Dictionary(docs.map { ($0.document.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let targetIDs = Array(Set(reports.compactMap(\.targetID)))
+        let targets = targetIDs.isEmpty ? [] : try await TargetModel.query(on: db).filter(\.$id ~~ targetIDs).all()
+        let targetByID = Dictionary(targets.map { ($0.id!, $0) }, uniquingKeysWith: { a, _ in a })
+        let iso = ISO8601DateFormatter()
+        return reports.map { r in
+            let stored = docByID[r.documentID]
+            let number = stored.flatMap { UANumber(slug: $0.uaID) }
+            let official = r.targetID.flatMap { targetByID[$0] }.map { t in
+                strings.format("account_report_to", ["official": [t.name, t.title].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ", ")])
+            }
+            return Report(title: stored?.document.title ?? r.documentID,
+                          href: stored.flatMap { s in number.map { Endpoint.document($0, s.document).path } },
+                          ua: number?.label, channel: strings["channel_\(r.channel)"], official: official,
+                          date: Format.date(PartialDate(ActionClock.current.today(r.createdAt)) ?? PartialDate(r.createdAt)), datetime: iso.string(from: r.createdAt),
+                          undoAction: Endpoint(.undoReport, [r.id!.uuidString]).path)
+        }
     }
 }

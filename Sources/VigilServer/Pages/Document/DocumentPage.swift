@@ -30,6 +30,22 @@ struct DocumentPage: TemplateModel {
         var deadline: String?
         var deadlineLabel: String?
         var daysLeft: String?
+        /// `open`, `deadline-passed` or `closed` (`ActionStanding`), and in words.
+        var standing: String = ActionStanding.open.rawValue
+        var standingLabel: String = ""
+        /// The outcome that closed the urgent action, when this is not it.
+        var outcomeHref: String?
+    }
+    /// A newer document of the same urgent action to read instead.
+    struct Superseded: Encodable, Sendable { var text: String; var href: String; var label: String }
+    /// In place of the take-action block when supporters can no longer act on this document.
+    struct ActionNotice: Encodable, Sendable {
+        var title: String
+        var text: String
+        /// What is live on the case: its other urgent actions open today, or this action's newer ask.
+        var live: [LabelledLink]
+        var followHref: String
+        var caseHref: String
     }
     struct Quote: Encodable, Sendable { var text: String; var by: String? }
     struct Translation: Encodable, Sendable {
@@ -56,6 +72,10 @@ struct DocumentPage: TemplateModel {
         var reportHref: String?
         var reportTotal: String
         var uaTotal: String
+        /// The languages the model letter is translated into, to choose from (none when only one).
+        var letterLanguages: [LetterLanguageChoice] = []
+        /// Next to the model letter: that it is the letter's text, and in which language the letter will be.
+        var letterNote: String?
     }
     struct Official: Encodable, Sendable {
         var id: String
@@ -73,11 +93,19 @@ struct DocumentPage: TemplateModel {
         var mailto: String?
         var mailtoShortened: Bool
         var social: [Social]
+        /// The letter builder's choice: "Prosecutor General (letter in Russian)".
+        var letterOption: String = ""
+        /// "Your letter will be in Russian, the official's preferred language."
+        var letterSentence: String = ""
     }
     struct Social: Encodable, Sendable { var network: String; var handle: String }
 
     var doc: Doc
     var people: [PersonCard]
+    var superseded: Superseded?
+    /// "Get updates on this case": the personal follow page (public pages are the same for all).
+    var followHref: String
+    var actionNotice: ActionNotice?
     var takeAction: TakeAction?
     var translations: [Translation]
     var chain: [Step]
@@ -111,6 +139,7 @@ struct DocumentPage: TemplateModel {
                      pdfHref: Endpoint.download(number, doc, .pdf).path, docxHref: Endpoint.download(number, doc, .docx).path,
                      outcomeLabel: doc.outcome.map { strings["outcome_\($0.rawValue)"] }, quote: doc.quote.map { Quote(text: $0.text, by: $0.by) }),
             people: data.caseAtDate.people.map { PersonCard($0, strings: strings) },
+            followHref: Endpoint.follow(case: kase.id).path,
             translations: translations,
             chain: steps.map {
                 Step(href: Endpoint.document(number, $0).path, label: stepLabel($0), current: $0.sequence == doc.sequence,
@@ -118,12 +147,38 @@ struct DocumentPage: TemplateModel {
             },
             prev: index.flatMap { $0 > 0 ? link(steps[$0 - 1]) : nil },
             next: index.flatMap { $0 + 1 < steps.count ? link(steps[$0 + 1]) : nil })
+        // Where the action stands, said on every document of it.
+        let today = inputs.today
+        let standing = data.standing(today: today)
+        let inForce = data.deadlineInForce
+        let outcome = originals.last { $0.kind == .outcome }
+        page.doc.standing = standing.rawValue
+        page.doc.standingLabel = Self.standingLabel(standing, deadline: inForce, outcome: outcome?.outcome, today: today, strings: strings)
+        if let outcome, outcome.sequence != doc.sequence {
+            page.doc.outcomeHref = Endpoint.document(number, steps.first { $0.sequence == outcome.sequence } ?? outcome).path
+        }
+        // A newer document of this action: read that one.
+        if let index, index + 1 < steps.count, let latest = steps.last {
+            let closedByIt = standing == .closed && latest.kind == .outcome
+            page.superseded = Superseded(text: strings.format(closedByIt ? "superseded_closed_text" : "superseded_text", ["ua": number.label]),
+                                         href: Endpoint.document(number, latest).path,
+                                         label: strings.format("superseded_link", ["label": stepLabel(latest), "date": Format.date(latest.published)]))
+        }
+        // A later document of an open action that asks again: its ask replaces this one's.
+        let newerAsk = steps.last { $0.sequence > doc.sequence && $0.takeAction != nil }
         if let ta = doc.takeAction {
             if let deadline = ta.deadline {
                 page.doc.deadline = deadline.description
                 page.doc.deadlineLabel = Format.date(deadline)
-                page.doc.daysLeft = data.urgentActionStatus == .open ? inputs.daysLeft(deadline) : ""
+                page.doc.daysLeft = deadline.latest < today ? strings["deadline_passed"]
+                    : (deadline == inForce && standing == .open ? inputs.daysLeft(deadline) : strings["deadline_replaced"])
             }
+            if standing != .open || newerAsk != nil {
+                page.actionNotice = Self.notice(standing, newerAsk: newerAsk, data: data, deadline: inForce, today: today,
+                                                stepLabel: stepLabel, strings: strings)
+            }
+        }
+        if let ta = doc.takeAction, page.actionNotice == nil {
             let letterText = Markdown.parse(ta.letter ?? "").map(\.plainText).joined(separator: "\n\n")
             let officials = data.targets.map { t in
                 let mail = t.email.map { Mailto.link(to: $0, subject: "\(number.label): \(doc.title)", body: letterText, fullTextURL: inputs.baseURL + path) }
@@ -135,7 +190,8 @@ struct DocumentPage: TemplateModel {
                                 mailtoShortened: mail?.shortened ?? false,
                                 social: t.social.sorted { $0.key < $1.key }.map { Social(network: SitePageInputs.themeLabel($0.key), handle: $0.value) })
             }
-            let documentTotal = try await ReportTotals.of(documents: [doc.id], on: inputs.db).total
+            // The whole action's total first; then this document's (with its translations).
+            let documentTotal = try await ReportTotals.of(documents: family.map(\.id), on: inputs.db).total
             let actionTotal = try await ReportTotals.of(documents: chain.map(\.id), on: inputs.db).total
             page.takeAction = TakeAction(
                 deadlineSentence: ta.deadline.map { strings.format("deadline_sentence", ["date": Format.date($0)]) },
@@ -144,9 +200,12 @@ struct DocumentPage: TemplateModel {
                 letter: ta.letter.map { HTML.markdown($0) }, otherChannels: ta.otherChannels.map { HTML.markdown($0) },
                 letterAction: Endpoint.letter(number, doc).path,
                 reportHref: ta.targets.isEmpty ? nil : Endpoint.reportForm(document: doc.id).path,
-                reportTotal: strings.format(documentTotal == 1 ? "report_total_one" : "report_total_many", ["n": String(documentTotal)]),
-                uaTotal: strings.format(actionTotal == 1 ? "report_ua_total_one" : "report_ua_total_many",
+                reportTotal: strings.format(documentTotal == 1 ? "report_doc_second_one" : "report_doc_second_many", ["n": String(documentTotal)]),
+                uaTotal: strings.format(actionTotal == 1 ? "report_ua_first_one" : "report_ua_first_many",
                                         ["n": String(actionTotal), "ua": number.label]))
+        }
+        if page.takeAction != nil {
+            Self.describeLetterLanguages(&page.takeAction!, document: doc, chain: chain, targets: data.targets, strings: strings)
         }
         let frame = inputs.frame(
             title: "\(strings["kind_\(doc.kind.rawValue)"]): \(doc.title)", description: doc.summary ?? doc.title,
@@ -157,13 +216,55 @@ struct DocumentPage: TemplateModel {
         return (frame, page)
     }
 
+    /// "Open · 3 days left", "Deadline passed on 14 November 2019", "Closed · Good news".
+    static func standingLabel(_ standing: ActionStanding, deadline: PartialDate?, outcome: OutcomeResult?, today: String,
+                              strings: Strings) -> String {
+        switch standing {
+        case .open:
+            guard let deadline, let n = Format.daysBetween(today, deadline.latest) else { return strings["standing_open_no_deadline"] }
+            return n == 0 ? strings["standing_open_last_day"]
+                : strings.format(n == 1 ? "standing_open_days_one" : "standing_open_days_many", ["n": String(n)])
+        case .deadlinePassed:
+            return strings.format("standing_deadline_passed", ["date": deadline.map(Format.date) ?? ""])
+        case .closed:
+            return outcome.map { strings.format("standing_closed_result", ["result": strings["outcome_\($0.rawValue)"]]) } ?? strings["standing_closed"]
+        }
+    }
+
+    /// What replaces the take-action block of a document supporters can no longer act on.
+    static func notice(_ standing: ActionStanding, newerAsk: Document?, data: DocumentData, deadline: PartialDate?, today: String,
+                       stepLabel: (Document) -> String, strings: Strings) -> ActionNotice {
+        let kase = data.kase, language = data.document.language
+        // The case's other urgent actions that are open today, each at its newest document.
+        var live: [LabelledLink] = []
+        if standing == .open, let newerAsk {
+            live.append(LabelledLink(href: Endpoint.document(data.number, newerAsk).path,
+                                     label: "\(data.number.label): \(stepLabel(newerAsk)) — \(newerAsk.title)"))
+        }
+        for ua in kase.urgentActions where ua.number != data.number {
+            guard ActionStanding.of(status: ua.status, deadline: UrgentAction.deadline(of: ua.documents), today: today) == .open,
+                  let latest = ua.documents.filter({ $0.translationOf == nil }).max(by: { $0.sequence < $1.sequence }) else { continue }
+            let shown = ua.documents.first { $0.sequence == latest.sequence && $0.language == language } ?? latest
+            live.append(LabelledLink(href: Endpoint.document(ua.number, shown).path, label: "\(ua.number.label): \(shown.title)"))
+        }
+        let (title, text): (String, String) = switch standing {
+        case .closed: (strings["action_closed_title"], strings["action_closed_text"])
+        case .deadlinePassed: (strings["action_passed_title"], strings.format("action_passed_text", ["date": deadline.map(Format.date) ?? ""]))
+        case .open: (strings["action_newer_title"], strings["action_newer_text"])
+        }
+        return ActionNotice(title: title, text: text, live: live, followHref: Endpoint.follow(case: kase.id).path,
+                            caseHref: Endpoint.kase(kase.id).path)
+    }
+
     static let example: DocumentPage = {
         let official = Official(id: "ru-prosecutor-general", title: "Prosecutor General", name: "Igor Krasnov",
                                 organisation: "Prosecutor General's Office", address: ["ul. Bolshaya Dmitrovka 15a", "Moscow 125993"],
                                 salutation: "Dear Prosecutor General", salutationLang: "en", email: "info@genproc.example", fax: "+7 495 987 58 41",
                                 phone: "+7 495 692 17 29", webForm: "https://epp.genproc.example", channelNotes: "Faxes are often busy.",
                                 mailto: "mailto:info@genproc.example?subject=UA%20126%2F19", mailtoShortened: true,
-                                social: [Social(network: "Telegram", handle: "@genproc")])
+                                social: [Social(network: "Telegram", handle: "@genproc")],
+                                letterOption: "Prosecutor General (letter in Russian)",
+                                letterSentence: "Your letter will be in Russian, the official's preferred language.")
         return DocumentPage(
             doc: Doc(lang: "en", dir: "ltr", kind: "initial", kindLabel: "Urgent action", numberLabel: "UA 126/19",
                      title: "Crimean Tatar activists face long prison terms", aiIndex: "EUR 46/1234/2019", published: "2019-10-03",
@@ -172,13 +273,23 @@ struct DocumentPage: TemplateModel {
                      caseHref: "/cases/crimean-tatar-defenders-kuku", caseTitle: "Crimean Tatar defenders",
                      pdfHref: "/urgent-actions/126-19/initial.pdf", docxHref: "/urgent-actions/126-19/initial.docx", outcomeLabel: "Bad news",
                      quote: Quote(text: "The truth cannot be locked up.", by: "Emir-Usein Kuku"), deadline: "2019-11-14",
-                     deadlineLabel: "14 November 2019", daysLeft: "3 days left"),
+                     deadlineLabel: "14 November 2019", daysLeft: "3 days left", standing: "closed", standingLabel: "Closed · Bad news",
+                     outcomeHref: "/urgent-actions/126-19/outcome"),
             people: [.example],
+            superseded: Superseded(text: "There is newer information on UA 126/19:", href: "/urgent-actions/126-19/outcome",
+                                   label: "Outcome, 21 July 2020"),
+            followHref: "/follow?case=crimean-tatar-defenders-kuku",
+            actionNotice: ActionNotice(title: "This urgent action is closed", text: "No further action is requested.",
+                                       live: [LabelledLink(href: "/urgent-actions/12-25/initial", label: "UA 12/25: Release her")],
+                                       followHref: "/follow?case=crimean-tatar-defenders-kuku", caseHref: "/cases/crimean-tatar-defenders-kuku"),
             takeAction: TakeAction(deadlineSentence: "Please take action before 14 November 2019.", preferredLanguages: "Russian, English",
                                    targets: [official], copiesTo: ["Ambassador of the Russian Federation"],
                                    letter: HTML.markdown("Dear Prosecutor General, release them."), otherChannels: HTML.markdown("Share on social media."),
                                    letterAction: "/urgent-actions/126-19/initial/letter", reportHref: "/report?document=ua-126-19-0-en",
-                                   reportTotal: "12 actions reported", uaTotal: "40 actions reported for UA 126/19"),
+                                   reportTotal: "12 actions reported", uaTotal: "40 actions reported for UA 126/19",
+                                   letterLanguages: [LetterLanguageChoice(value: "ru", label: "Russian (preferred)", selected: true),
+                                                     LetterLanguageChoice(value: "en", label: "English", selected: false)],
+                                   letterNote: "Your letter will be in Russian, the official's preferred language. Here is what it says in English:"),
             translations: [Translation(lang: "ru", href: "/urgent-actions/126-19/initial/ru", name: "Русский", current: false)],
             chain: [Step(href: "/urgent-actions/126-19/initial", label: "Urgent action", current: true, published: "2019-10-03",
                          publishedLabel: "3 October 2019")],

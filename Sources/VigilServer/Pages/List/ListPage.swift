@@ -23,6 +23,8 @@ struct ListPage: TemplateModel {
     }
 
     var filters: Filters
+    /// The label of the button that shows the filters on a narrow screen: "Filters (2 active)".
+    var filtersSummary: String
     var selects: [Select]
     var results: [DocumentCard]
     var resultCount: String
@@ -32,7 +34,7 @@ struct ListPage: TemplateModel {
     static let pageSize = 20
 
     static let example = ListPage(
-        filters: Filters(q: "poet"),
+        filters: Filters(q: "poet"), filtersSummary: "Filters (1 active)",
         selects: [Select(name: "country", label: "Country", options: [Option(value: "RU", label: "Russia", selected: true)])],
         results: [.example], resultCount: "26 documents",
         widen: [LabelledLink(href: "/urgent-actions", label: "All urgent actions")],
@@ -64,10 +66,12 @@ struct ListPage: TemplateModel {
         // Ways to widen an empty result: drop one filter at a time.
         var base = f
         base.page = 1
-        var widen = base.siteValues.sorted(by: { $0.key < $1.key }).map { key, value in
+        // In the order of the form: the search first.
+        let order = Endpoint.Name.urgentActions.queryKeys
+        var widen = base.siteValues.sorted(by: { (order.firstIndex(of: $0.key) ?? .max) < (order.firstIndex(of: $1.key) ?? .max) }).map { key, value in
             var q = base.siteValues
             q.removeValue(forKey: key)
-            return LabelledLink(href: Endpoint.urgentActions(q).path, label: "\(strings["widen_remove"]): \(key) = \(value)")
+            return LabelledLink(href: Endpoint.urgentActions(q).path, label: Self.removeLabel(key: key, value: value, strings: strings))
         }
         widen.append(LabelledLink(href: Endpoint.urgentActions().path, label: strings["widen_all"]))
         var pagination: Pagination?
@@ -79,12 +83,38 @@ struct ListPage: TemplateModel {
                                     prev: f.page > 1 ? Endpoint.urgentActions(prevQ).path : nil,
                                     next: f.page < pages ? Endpoint.urgentActions(nextQ).path : nil)
         }
+        let active = Self.activeFilterCount(f)
         let model = ListPage(
-            filters: Filters(q: f.q), selects: selects,
+            filters: Filters(q: f.q),
+            filtersSummary: active == 0 ? strings["filters_toggle"] : strings.format("filters_toggle_active", ["n": String(active)]),
+            selects: selects,
             results: rows.map { DocumentCard($0, snippet: snippets[$0.document.id], strings: strings, today: inputs.today) },
             resultCount: total == 1 ? strings["results_one"] : strings.format("results_many", ["n": String(total)]),
             widen: widen, pagination: pagination)
         return (inputs.frame(title: strings["list_title"], description: strings["home_lead"], endpoint: .urgentActions(f.siteValues), nav: .actions),
                 model)
+    }
+
+    /// The filters set besides the search (which stays in sight on every screen).
+    static func activeFilterCount(_ f: CatalogueQuery) -> Int {
+        f.siteValues.keys.filter { $0 != "q" && $0 != "page" }.count
+    }
+
+    /// "Remove search ‘poet’", "Remove country Russia": a way to widen the results, in words,
+    /// with the value as the filters name it.
+    static func removeLabel(key: String, value: String, strings: Strings) -> String {
+        let shown: String
+        switch key {
+        case "country": shown = Format.countryName(value)
+        case "theme": shown = SitePageInputs.themeLabel(value)
+        case "language": shown = Format.languageName(value)
+        case "status", "kind", "outcome":
+            let k = "\(key)_\(value)"
+            shown = strings[k] == k ? value : strings[k]
+        default: shown = value
+        }
+        let k = "widen_remove_\(key)"
+        return strings[k] == k ? strings.format("widen_remove_other", ["name": key, "value": shown])
+                               : strings.format(k, ["value": shown])
     }
 }

@@ -10,14 +10,16 @@ struct SitePageInputs: Sendable {
     let baseURL: String
     let today: String
 
-    static func today() -> String { PartialDate(Date()).description }
+    /// Today in the organisation's time zone (`VIGIL_TIME_ZONE`).
+    static func today() -> String { ActionClock.current.today() }
 
     /// "3 days left", "1 day left", "Deadline passed".
     func daysLeft(_ deadline: PartialDate) -> String { Self.daysLeft(deadline, today: today, strings: strings) }
 
     static func daysLeft(_ deadline: PartialDate, today: String, strings: Strings) -> String {
-        guard let n = Format.daysBetween(today, deadline.earliest) else { return "" }
+        guard let n = Format.daysBetween(today, deadline.latest) else { return "" }
         if n < 0 { return strings["deadline_passed"] }
+        if n == 0 { return strings["days_left_today"] }
         return n == 1 ? strings["days_left_one"] : strings.format("days_left_many", ["n": String(n)])
     }
 
@@ -53,6 +55,10 @@ struct DocumentCard: Encodable, Sendable {
     var snippet: TrustedHTML?
     var deadline: String?
     var deadlineLabel: String?
+    /// Where its urgent action stands today (`ActionStanding`), in words, and the outcome's page.
+    var standing: String
+    var standingLabel: String
+    var outcomeHref: String?
 
     init(_ row: SiteData.DocumentRow, snippet: String? = nil, strings: Strings, today: String) {
         let d = row.document
@@ -70,10 +76,13 @@ struct DocumentCard: Encodable, Sendable {
         outcome = d.outcome?.rawValue
         outcomeLabel = d.outcome.map { strings["outcome_\($0.rawValue)"] }
         self.snippet = snippet.map(SearchIndex.snippetHTML)
-        if row.uaStatus == .open, let deadline = d.takeAction?.deadline, deadline.earliest >= today {
+        standing = row.standing.rawValue
+        standingLabel = DocumentPage.standingLabel(row.standing, deadline: row.deadline, outcome: row.outcome?.result, today: today, strings: strings)
+        if row.standing == .open, let deadline = row.deadline {
             self.deadline = deadline.description
-            deadlineLabel = "\(strings["deadline"]): \(Format.date(deadline)) \(SitePageInputs.daysLeft(deadline, today: today, strings: strings))"
+            deadlineLabel = "\(strings["deadline"]): \(Format.date(deadline))"
         }
+        if d.kind != .outcome { outcomeHref = row.outcome?.href }
     }
 
     static let example: DocumentCard = {
@@ -98,6 +107,7 @@ extension SiteData.DocumentRow {
                            body: "They are prisoners of conscience.",
                            takeAction: TakeAction(deadline: PartialDate("2030-11-14"), preferredLanguages: ["ru"], targets: [], copiesTo: [],
                                                   letter: nil, otherChannels: nil)),
-        number: UANumber("126/19")!, uaStatus: .open, caseID: "crimean-tatar-defenders-kuku", caseTitle: "Crimean Tatar defenders",
+        number: UANumber("126/19")!, standing: .open, deadline: PartialDate("2030-11-14"),
+        outcome: SiteData.OutcomeLink(href: "/urgent-actions/126-19/outcome", result: .goodNews), caseID: "crimean-tatar-defenders-kuku", caseTitle: "Crimean Tatar defenders",
         countries: ["RU", "UA"])
 }

@@ -9,7 +9,8 @@ enum Migrations {
         CreateTargets(), CreateCases(), CreatePeople(), CreateTimelineEvents(), CreateUrgentActions(),
         CreateDocuments(), CreateSupporters(), CreateAPITokens(), CreateActionReports(), CreateFollows(),
         CreateReplies(), CreateSearchIndex(), CreateMailOutbox(), CreateSessionsAndTokens(), CreateReportCounters(), AddDigests(), AddFollowLanguage(), AddEditors(),
-        AddOutboxSupporter(), AddTokenScopeAndExpiry(), AddRateLimitExpiry(), CreatePublishingLog(),
+        AddOutboxSupporter(), AddTokenScopeAndExpiry(), AddRateLimitExpiry(), CreatePublishingLog(), AddUrgentActionDeadline(),
+        CreateEmailFollows(), AddFollowConsent(),
     ]
 }
 

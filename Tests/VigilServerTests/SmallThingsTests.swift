@@ -1,0 +1,241 @@
+import Fluent
+import Foundation
+import Testing
+import VaporTesting
+@testable import VigilCore
+@testable import VigilServer
+
+/// Issue 11, point 6: the list's filters fold on a phone, empty-result chips in words, the
+/// account's reports readable, confirming an address leads on, the feeds page, and the base URL
+/// that follows `vigil serve`'s own address.
+@Suite("Small things, all seen")
+struct SmallThingsTests {
+    func page(_ app: Application, _ path: String, headers: HTTPHeaders = [:]) async throws -> (HTTPStatus, String) {
+        let res = try await send(app, .GET, path, headers: headers)
+        return (res.status, String(buffer: res.body))
+    }
+
+    // MARK: - The list's filters and the ways to widen an empty result
+
+    @Test(arguments: TestStorage.available) func filtersFoldBehindAButtonThatCountsThem(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
+            try await loadDemo(app)
+            let (status, plain) = try await page(app, "/urgent-actions")
+            #expect(status == .ok)
+            #expect(plain.contains("<details class=\"filters-toggle\">") && plain.contains("<summary>Filters</summary>"))
+            // The search stays outside the fold; the selects are inside it.
+            let fold = try #require(plain.range(of: "<details class=\"filters-toggle\">"))
+            let search = try #require(plain.range(of: "id=\"q\""))
+            let country = try #require(plain.range(of: "id=\"f-country\""))
+            #expect(search.lowerBound < fold.lowerBound && fold.lowerBound < country.lowerBound)
+            #expect(!plain.contains("<details class=\"filters-toggle\" open"), "folded unless the stylesheet shows it on a wide screen")
+            let (_, filtered) = try await page(app, "/urgent-actions?q=tatar&country=RU&theme=unfair-trials&page=1")
+            #expect(filtered.contains("<summary>Filters (2 active)</summary>"), "the search and the page are not filters")
+        }
+    }
+
+    @Test(arguments: TestStorage.available) func emptyResultChipsSayWhatTheyRemove(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
+            try await loadDemo(app)
+            let (status, html) = try await page(app, "/urgent-actions?q=zzqxnothing&country=RU&theme=unfair-trials&kind=outcome&language=ru")
+            #expect(status == .ok)
+            #expect(html.contains(">Remove search ‘zzqxnothing’</a>"))
+            #expect(html.contains(">Remove country Russia</a>"))
+            #expect(html.contains(">Remove theme Unfair trials</a>"))
+            #expect(html.contains(">Remove document type Urgent Action outcome</a>"))
+            #expect(html.contains(">Remove language Russian</a>"))
+            #expect(!html.contains("q = zzqxnothing") && !html.contains("Remove:"))
+            // Each chip drops its own filter and keeps the others.
+            #expect(html.contains("href=\"/urgent-actions?q=zzqxnothing&amp;theme=unfair-trials&amp;kind=outcome&amp;language=ru\">Remove country Russia"))
+            // A hostile search is text in the chip, never markup.
+            let (_, hostile) = try await page(app, "/urgent-actions?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E")
+            #expect(hostile.contains("Remove search ‘&lt;script&gt;alert(1)&lt;/script&gt;’"))
+            #expect(!hostile.contains("<script>alert(1)"))
+        }
+    }
+
+    @Test func chipLabelsNameEveryFilter() throws {
+        let strings = try LanguageTests.catalogue().english
+        #expect(ListPage.removeLabel(key: "status", value: "closed", strings: strings) == "Remove status Closed")
+        #expect(ListPage.removeLabel(key: "outcome", value: "good-news", strings: strings) == "Remove outcome Good news")
+        #expect(ListPage.removeLabel(key: "region", value: "Europe and Central Asia", strings: strings) == "Remove region Europe and Central Asia")
+        #expect(ListPage.removeLabel(key: "status", value: "unknown-value", strings: strings) == "Remove status unknown-value")
+        #expect(ListPage.removeLabel(key: "case", value: "x", strings: strings) == "Remove case x")
+        var f = CatalogueQuery()
+        #expect(ListPage.activeFilterCount(f) == 0)
+        f.q = "poet"; f.country = "RU"; f.page = 3
+        #expect(ListPage.activeFilterCount(f) == 1)
+    }
+
+    // MARK: - The account's reports
+
+    func signedIn(_ app: Application, email: String = "ana@example.org") async throws -> Browser {
+        let b = Browser(app)
+        try await AccountTests().signUpAndVerify(app, b, email: email)
+        let (login, _) = try await b.post("/login", ["email": email, "password": AccountTests().password], csrfFrom: "/login")
+        #expect(login.status == .seeOther)
+        return b
+    }
+
+    @Test(arguments: TestStorage.available) func accountListsReportsWithTitlesLinksAndDates(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
+            try await loadDemo(app)
+            let b = try await signedIn(app)
+            var form = try await ReportTests().reportForm(b, "ua-126-19-0-en")
+            form["channel"] = "letter"; form["targets[]"] = "ru-prosecutor-general"
+            #expect(try await b.post("/report", form).0.status == .seeOther)
+            let report = try #require(try await ActionReportModel.query(on: app.db).first())
+            let doc = try #require(try await DocumentModel.find("ua-126-19-0-en", on: app.db))
+            let (_, html) = try await b.get("/account")
+            let today = Format.date(try #require(PartialDate(ActionClock.current.today(report.createdAt))))
+            #expect(html.contains("<a href=\"/urgent-actions/126-19/initial\">\(HTML.escape(doc.title))</a> (UA 126/19) · Letter to Prosecutor General · "))
+            #expect(html.contains(">\(today)</time>"))
+            #expect(html.contains("datetime=\"\(ISO8601DateFormatter().string(from: report.createdAt))\""))
+            #expect(!html.contains(">ua-126-19-0-en<"), "no bare document id")
+            #expect(!html.contains("Your latest"), "no count while every report is listed")
+        }
+    }
+
+    @Test(arguments: TestStorage.available) func accountListsOnlyTheLatestReports(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
+            try await loadDemo(app)
+            let b = try await signedIn(app)
+            let me = try #require(try await SupporterModel.query(on: app.db).first())
+            let start = Date().addingTimeInterval(-86_400 * 200)
+            for i in 0..<(AccountPage.reportLimit + 5) {
+                let r = ActionReportModel()
+                r.documentID = "ua-126-19-0-en"; r.targetID = "ru-prosecutor-general"; r.channel = "email"
+                r.idempotencyKey = "bulk-\(i)"; r.supporterID = me.id; r.createdAt = start.addingTimeInterval(Double(i) * 3600)
+                try await r.create(on: app.db)
+            }
+            let (_, html) = try await b.get("/account")
+            #expect(html.components(separatedBy: "/undo\"").count - 1 == AccountPage.reportLimit)
+            #expect(html.contains("Your latest \(AccountPage.reportLimit) of \(AccountPage.reportLimit + 5) reported actions:"))
+            // Another supporter's reports are not counted or shown.
+            let other = try await signedIn(app, email: "bo@example.org")
+            let (_, theirs) = try await other.get("/account")
+            #expect(!theirs.contains("/undo\"") && !theirs.contains("Your latest"))
+        }
+    }
+
+    // MARK: - Confirming the address
+
+    @Test(arguments: TestStorage.available) func confirmingTheAddressOffersToLogIn(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
+            let b = Browser(app)
+            _ = try await b.post("/signup", ["email": "ana@example.org", "display_name": "Ana", "password": AccountTests().password],
+                                 csrfFrom: "/signup")
+            let mail = try #require(try await lastMail(to: "ana@example.org", app))
+            let verify = try #require(link(in: mail.textBody, path: "/verify?token="))
+            let (res, html) = try await b.confirm(verify)
+            #expect(res.status == .ok)
+            #expect(html.contains("<a class=\"button\" href=\"/login\">Log in and continue</a>"))
+            // The address works: logging in from there succeeds.
+            let (login, _) = try await b.post("/login", ["email": "ana@example.org", "password": AccountTests().password], csrfFrom: "/login")
+            #expect(login.status == .seeOther && login.headers.first(name: .location) == "/account")
+            // Already logged in (a second address confirmed in the same browser): on to the account.
+            _ = try await b.post("/signup", ["email": "bo@example.org", "display_name": "Bo", "password": AccountTests().password],
+                                 csrfFrom: "/signup")
+            let secondMail = try #require(try await lastMail(to: "bo@example.org", app))
+            let second = try #require(link(in: secondMail.textBody, path: "/verify?token="))
+            let (_, signedIn) = try await b.confirm(second)
+            #expect(signedIn.contains("<a class=\"button\" href=\"/account\">Continue to your account</a>"))
+            // A used or forged link still says so, and offers no way on.
+            let (bad, badHTML) = try await b.confirm(verify)
+            #expect(bad.status == .badRequest && !badHTML.contains("class=\"button\""))
+        }
+    }
+
+    // MARK: - The feeds page
+
+    @Test(arguments: TestStorage.available) func feedsPageListsTheFeeds(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
+            try await loadDemo(app)
+            let base = app.vigil.baseURL
+            let res = try await send(app, .GET, "/feeds")
+            let html = String(buffer: res.body)
+            #expect(res.status == .ok && res.headers.first(name: .cacheControl) == "public, max-age=60")
+            #expect(html.contains("<h1>Feeds</h1>") && html.contains("What is a feed?"))
+            #expect(html.contains("href=\"\(base)/feed.atom\""))
+            #expect(html.contains("href=\"\(base)/countries/RU/feed.atom\">Russia</a>"))
+            #expect(html.contains("href=\"\(base)/countries/NI/feed.atom\">Nicaragua</a>"))
+            #expect(html.contains("href=\"\(base)/themes/unfair-trials/feed.atom\">Unfair trials</a>"))
+            #expect(html.contains("href=\"\(base)/cases/crimean-tatar-defenders-kuku/feed.atom\""))
+            #expect(html.contains("Every case has its own feed"))
+            #expect(html.contains("<link rel=\"canonical\" href=\"\(base)/feeds\">"))
+            // Every link it lists answers with a feed.
+            for path in ["/feed.atom", "/countries/RU/feed.atom", "/themes/unfair-trials/feed.atom", "/cases/crimean-tatar-defenders-kuku/feed.atom"] {
+                let feed = try await send(app, .GET, path)
+                #expect(feed.status == .ok && feed.headers.first(name: .contentType)?.hasPrefix("application/atom+xml") == true, "\(path)")
+            }
+            // The footer of every page points at it, not at raw XML; the sitemap lists it.
+            let (_, home) = try await page(app, "/")
+            #expect(home.contains("<li><a href=\"/feeds\">Feeds</a></li>"))
+            let (_, sitemap) = try await page(app, "/sitemap.xml")
+            #expect(sitemap.contains("<loc>\(base)/feeds</loc>"))
+        }
+    }
+
+    @Test(arguments: TestStorage.available) func feedsPageListsAtMostFiftyCases(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
+            try await loadDemo(app)
+            let demoCases = try await CaseModel.query(on: app.db).count()
+            let old = Date(timeIntervalSince1970: 1_000_000_000)
+            for i in 0..<60 {
+                let c = CaseModel()
+                c.id = String(format: "bulk-case-%02d", i); c.title = "Bulk case \(i)"; c.status = "open"; c.contentHash = "x"
+                c.createdAt = old; c.updatedAt = old.addingTimeInterval(Double(i))
+                try await c.create(on: app.db)
+            }
+            let (_, html) = try await page(app, "/feeds")
+            let listed = html.components(separatedBy: "<li><a type=\"application/atom+xml\" href=\"\(app.vigil.baseURL)/cases/").count - 1
+            #expect(listed == FeedsPage.caseLimit)
+            #expect(html.contains("The \(FeedsPage.caseLimit) most recently updated of \(demoCases + 60) cases."))
+            #expect(html.contains("Bulk case 59") && !html.contains("Bulk case 0<"), "the most recently updated first")
+        }
+    }
+
+    // MARK: - The base URL
+
+    @Test func serveOriginFollowsServesOptions() {
+        func origin(_ args: String...) -> BaseURLResolution.Resolved? {
+            BaseURLResolution.serveOrigin(arguments: ["vigil"] + args, defaultHostname: "127.0.0.1", defaultPort: 8080)
+        }
+        #expect(origin("serve", "--port", "8090") == .init(baseURL: "http://127.0.0.1:8090", warning: nil))
+        #expect(origin("serve", "-p", "8091", "--auto-migrate")?.baseURL == "http://127.0.0.1:8091")
+        #expect(origin("serve")?.baseURL == "http://127.0.0.1:8080")
+        #expect(origin("serve", "--hostname", "vigil.internal", "--port", "9000")?.baseURL == "http://vigil.internal:9000")
+        #expect(origin("serve", "--bind", "10.0.0.5:7000")?.baseURL == "http://10.0.0.5:7000")
+        #expect(origin("serve", "--hostname", "::1", "--port", "9000")?.baseURL == "http://[::1]:9000")
+        let all = origin("serve", "--hostname", "0.0.0.0", "--port", "9000")
+        #expect(all?.baseURL == "http://127.0.0.1:9000" && all?.warning?.contains("VIGIL_BASE_URL") == true)
+        #expect(origin("serve", "-H", "::", "-p", "9000")?.baseURL == "http://127.0.0.1:9000")
+        #expect(origin("serve", "--port", "99999") == nil, "serve refuses it itself")
+        #expect(origin("serve", "--unix-socket", "/tmp/v.sock")?.warning != nil)
+        #expect(BaseURLResolution.isServe(arguments: ["vigil"]))
+        #expect(BaseURLResolution.isServe(arguments: ["vigil", "serve", "--port", "1"]))
+        #expect(BaseURLResolution.isServe(arguments: ["vigil", "--port", "1"]))
+        #expect(!BaseURLResolution.isServe(arguments: ["vigil", "import", "x.json"]))
+        #expect(!BaseURLResolution.isServe(arguments: ["vigil", "render", "ua-126-19-0-en"]))
+    }
+
+    @Test func onlyAnUnsetBaseURLFollowsTheServer() throws {
+        #expect(try VigilConfiguration.fromEnvironment([:]).baseURLFollowsServer)
+        let set = try VigilConfiguration.fromEnvironment(["VIGIL_BASE_URL": "https://ua.example.org/"])
+        #expect(!set.baseURLFollowsServer && set.baseURL == "https://ua.example.org")
+        #expect(!VigilConfiguration().baseURLFollowsServer, "a configuration made in code keeps its base URL")
+    }
+
+    @Test(arguments: TestStorage.available) func aHostileHostHeaderDoesNotChangeLinks(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
+            try await loadDemo(app)
+            for path in ["/feeds", "/urgent-actions/126-19/initial"] {
+                let (_, html) = try await page(app, path, headers: ["Host": "evil.example:666", "X-Forwarded-Host": "evil.example"])
+                #expect(!html.contains("evil.example"), "\(path)")
+                #expect(html.contains("<link rel=\"canonical\" href=\"http://127.0.0.1:8080"))
+            }
+            let feed = String(buffer: try await send(app, .GET, "/feed.atom", headers: ["Host": "evil.example"]).body)
+            #expect(!feed.contains("evil.example") && feed.contains("http://127.0.0.1:8080/"))
+        }
+    }
+}

@@ -1,0 +1,167 @@
+import Fluent
+import Foundation
+import Testing
+import VaporTesting
+@testable import VigilCore
+@testable import VigilServer
+
+/// "You can act on this now": one definition (`ActionStanding`) behind every card, page, list
+/// filter and the API, on both databases. The tests read deadlines as on `testToday` (2026-11-30).
+@Suite("Where an urgent action stands")
+struct StandingTests {
+    /// The demo with UA 88/26's deadline moved to yesterday.
+    func demoWithPassedDeadline(_ app: Application) async throws {
+        var bundle = try demoBundle()
+        let i = bundle.cases.firstIndex { $0.id == "demo-li-wei" }!
+        for j in bundle.cases[i].urgentActions[0].documents.indices {
+            bundle.cases[i].urgentActions[0].documents[j].takeAction?.deadline = PartialDate("2026-11-29")
+        }
+        try await publish(app, bundle)
+    }
+
+    func numbers(_ json: JSONValue) -> [String] {
+        (json["data"]?.arrayValue ?? []).compactMap { $0["number"]?.stringValue }.sorted()
+    }
+
+    @Test(arguments: TestStorage.available) func everyListAgreesOnWhatIsOpen(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
+            try await demoWithPassedDeadline(app)
+            // The home page offers only what can be acted on today.
+            let home = try await html(app, "/").body
+            #expect(home.contains("/urgent-actions/77-26/initial"))
+            #expect(!home.contains("/urgent-actions/88-26/"), "a passed deadline is not an open action")
+            #expect(!home.contains("/urgent-actions/126-19/initial") && !home.contains("/urgent-actions/12-25/initial"))
+            #expect(home.contains("Open: 15 days left"), "77/26 ends on 15 December")
+            // The list's filter and the API's, the same three ways.
+            let open = try await html(app, "/urgent-actions?status=open").body
+            #expect(open.contains("/urgent-actions/77-26/initial") && !open.contains("/urgent-actions/88-26/initial"))
+            #expect(!open.contains("/urgent-actions/126-19/"))
+            let passed = try await html(app, "/urgent-actions?status=deadline-passed").body
+            #expect(passed.contains("/urgent-actions/88-26/initial") && !passed.contains("/urgent-actions/77-26/"))
+            #expect(passed.contains("Deadline passed on 29 November 2026"))
+            let closed = try await html(app, "/urgent-actions?status=closed").body
+            #expect(closed.contains("/urgent-actions/126-19/outcome") && closed.contains("/urgent-actions/12-25/outcome"))
+            #expect(!closed.contains("/urgent-actions/77-26/") && !closed.contains("/urgent-actions/88-26/"))
+            #expect(try await html(app, "/urgent-actions?status=nope").status == .badRequest)
+            #expect(numbers(try await send(app, .GET, "/api/v1/urgent-actions?status=open").json) == ["77/26"])
+            #expect(numbers(try await send(app, .GET, "/api/v1/urgent-actions?status=deadline-passed").json) == ["88/26"])
+            #expect(numbers(try await send(app, .GET, "/api/v1/urgent-actions?status=closed").json) == ["12/25", "126/19"])
+            let one = try await send(app, .GET, "/api/v1/urgent-actions/88-26").json
+            #expect(one["standing"]?.stringValue == "deadline-passed" && one["deadline_in_force"]?.stringValue == "2026-11-29")
+            #expect(one["status"]?.stringValue == "open", "the stored status is the interchange format's, unchanged")
+            // Cases: open cases with nothing open today — 88/26's, and the Crimean Tatar case,
+            // open while its one urgent action is closed.
+            let cases = try await send(app, .GET, "/api/v1/cases?status=deadline-passed").json
+            #expect((cases["data"]?.arrayValue ?? []).compactMap { $0["id"]?.stringValue }.sorted() == ["crimean-tatar-defenders-kuku", "demo-li-wei"])
+            // The pack of open actions holds only 77/26.
+            let pack = try await send(app, .GET, "/pack.pdf?country=CN")
+            #expect(pack.status == .notFound)
+        }
+    }
+
+    @Test(arguments: TestStorage.available) func aPassedDeadlineTakesAwayTheLetterAndAnUpdateBringsItBack(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
+            try await demoWithPassedDeadline(app)
+            let page = try await html(app, "/urgent-actions/88-26/initial").body
+            #expect(page.contains("The deadline of this urgent action has passed"))
+            #expect(page.contains("Deadline passed on 29 November 2026"))
+            #expect(!page.contains("letter-form") && !page.contains("/report?document="), "no letter builder, no report button")
+            #expect(page.contains("/follow?case=demo-li-wei"), "follow the case instead")
+            #expect(page.contains("There is no open urgent action on this case right now."))
+            // An update with a new deadline opens it again.
+            let update = #"{"id":"ua-88-26-1-en","sequence":1,"kind":"update","language":"en","published":"2026-11-30","title":"Li Wei moved","body":"Moved.","take_action":{"deadline":"2026-12-31","targets":[{"target":"cn-provincial-procurator"}],"letter":"Dear Minister, release Li Wei."}}"#
+            let posted = try await send(app, .POST, "/api/v1/urgent-actions/88-26/documents", headers: try await editorHeaders(app), json: update)
+            #expect(posted.status == .created, "\(posted.json)")
+            let open = try await html(app, "/urgent-actions?status=open").body
+            #expect(open.contains("/urgent-actions/88-26/"))
+            let initial = try await html(app, "/urgent-actions/88-26/initial").body
+            #expect(initial.contains("This is not the latest news on UA 88/26."))
+            #expect(initial.contains("A newer update asks for action") && initial.contains("href=\"/urgent-actions/88-26/update-1\""))
+            #expect(!initial.contains("letter-form"), "the old ask gives way to the newer one")
+            #expect(initial.contains("(replaced by the deadline of a later update)") || initial.contains("(deadline passed)"))
+            let newest = try await html(app, "/urgent-actions/88-26/update-1").body
+            #expect(newest.contains("letter-form") && newest.contains("Open: 31 days left"))
+            #expect(!newest.contains("This is not the latest news"))
+        }
+    }
+
+    @Test(arguments: TestStorage.available) func aClosedActionSaysSoOnEveryDocumentAndCard(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
+            try await loadDemo(app)
+            let initial = try await html(app, "/urgent-actions/126-19/initial").body
+            #expect(initial.contains("This urgent action is closed"))
+            #expect(initial.contains("Closed: Bad news") && initial.contains("href=\"/urgent-actions/126-19/outcome\""))
+            #expect(initial.contains("UA 126/19 is closed. Read how it ended: <a href=\"/urgent-actions/126-19/outcome\">"))
+            #expect(!initial.contains("letter-form") && !initial.contains("/report?document="))
+            // The Russian translation of the same document says it too.
+            let russian = try await html(app, "/urgent-actions/126-19/initial/ru").body
+            #expect(!russian.contains("letter-form") && russian.contains("take-action-over"))
+            let outcome = try await html(app, "/urgent-actions/126-19/outcome").body
+            #expect(outcome.contains("Closed: Bad news") && !outcome.contains("This is not the latest news"))
+            #expect(outcome.contains("Get updates on this case"))
+            // Cards: a closed action's card says closed and links its outcome.
+            let list = try await html(app, "/urgent-actions?q=Kuku").body
+            #expect(list.contains("standing-closed") && list.contains("Read the outcome"))
+            // The case page too.
+            let kase = try await html(app, "/cases/demo-ana-morales").body
+            #expect(kase.contains("Closed: Good news"))
+        }
+    }
+
+    @Test(arguments: TestStorage.available) func pagesWithCountsAreRevalidatedSoAReportShowsAtOnce(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
+            try await loadDemo(app)
+            let first = try await html(app, "/urgent-actions/77-26/initial")
+            #expect(first.headers.first(name: .cacheControl) == "public, no-cache")
+            #expect(try await html(app, "/").headers.first(name: .cacheControl) == "public, no-cache")
+            #expect(try await html(app, "/cases/demo-li-wei").headers.first(name: .cacheControl) == "public, max-age=60")
+            #expect(first.body.contains("0 actions reported for UA 77/26."))
+            let etag = try #require(first.headers.first(name: .eTag))
+            #expect(try await html(app, "/urgent-actions/77-26/initial", headers: ["If-None-Match": etag]).status == .notModified)
+            let b = Browser(app)
+            var form = try await ReportTests().reportForm(b, "ua-77-26-0-ar")
+            form["channel"] = "email"
+            form["targets[]"] = "eg-public-prosecutor"
+            let (posted, _) = try await b.post("/report", form)
+            #expect(posted.status == .seeOther, "\(form)")
+            #expect(try await ActionReportModel.query(on: app.db).count() == 1)
+            // The browser revalidates: the ETag it holds no longer matches, and the page it gets
+            // counts the report (the Arabic document's report counts for the English page too).
+            let again = try await html(app, "/urgent-actions/77-26/initial", headers: ["If-None-Match": etag])
+            #expect(again.status == .ok)
+            #expect(again.body.contains("1 action reported for UA 77/26.") && again.body.contains("1 of them for this document."))
+            let total = try #require(again.body.range(of: "1 action reported for UA 77/26."))
+            let perDocument = try #require(again.body.range(of: "1 of them for this document."))
+            #expect(total.lowerBound < perDocument.lowerBound, "the whole action's total comes first")
+        }
+    }
+
+    @Test func theTimeZoneIsCheckedAtStart() throws {
+        #expect(throws: VigilConfiguration.Problem.self) { try VigilConfiguration.fromEnvironment(["VIGIL_TIME_ZONE": "Mars/Olympus"]) }
+        #expect(throws: VigilConfiguration.Problem.self) { try VigilConfiguration.fromEnvironment(["VIGIL_TODAY": "2026-11"]) }
+        let c = try VigilConfiguration.fromEnvironment(["VIGIL_TIME_ZONE": "Asia/Tokyo"])
+        #expect(c.timeZone.identifier == "Asia/Tokyo")
+        #expect(try VigilConfiguration.fromEnvironment([:]).timeZone.secondsFromGMT(for: Date()) == 0)
+    }
+
+    @Test func theSQLConditionAgreesWithTheRule() async throws {
+        // Every standing, deadline shape and today against the SQL filter, on SQLite.
+        try await withApp { app in
+            try await loadDemo(app)
+            let rows = try await UrgentActionModel.query(on: app.db).all()
+            for today in ["2019-11-14", "2019-11-15", "2026-11-30", "2026-12-15", "2026-12-16", "2027-01-01"] {
+                for standing in ActionStanding.allCases {
+                    var q = CatalogueQuery(status: standing)
+                    q.today = today
+                    let ids = try await SiteData(db: app.db).filter(q).ids
+                    let docs = try await SiteData(db: app.db).documents(ids: ids, today: today)
+                    #expect(docs.allSatisfy { $0.standing == standing }, "\(today) \(standing)")
+                    let expected = rows.filter {
+                        ActionStanding.of(status: UrgentActionStatus(rawValue: $0.status)!, deadline: $0.deadline.flatMap(PartialDate.init), today: today) == standing
+                    }.compactMap(\.id)
+                    #expect(Set(docs.map(\.number.slug)) == Set(expected), "\(today) \(standing)")
+                }
+            }
+        }
+    }
+}
