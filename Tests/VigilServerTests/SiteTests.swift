@@ -52,7 +52,7 @@ struct SiteTests {
             #expect(b.contains("<strong>Prosecutor General</strong>"))
             #expect(b.contains("Prosecutor General&#39;s Office of the Russian Federation"))
             #expect(b.contains("<br>[Example address - check before sending]") && b.contains("<br>Moscow") && b.contains("<br>Russian Federation"))
-            #expect(b.contains("<span lang=\"en\">Dear Prosecutor General</span>"))
+            #expect(b.contains("<span lang=\"en\" dir=\"auto\">Dear Prosecutor General</span>"))
             #expect(b.contains("mailto:prosecutor-general@example.org"))
             #expect(b.contains("Diplomatic representatives of the Russian Federation accredited to your country"))
             #expect(b.contains("Model letter") && b.contains("I am writing to express my deep concern"))

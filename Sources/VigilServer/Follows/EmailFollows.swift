@@ -83,7 +83,15 @@ struct EmailFollows: Sendable {
 
     /// Erases follows that were never confirmed and whose link has expired.
     static func pruneUnconfirmed(on db: any Database, now: Date = Date()) async throws {
-        try await EmailFollowModel.query(on: db).filter(\.$confirmedAt == nil).filter(\.$tokenExpiresAt < now).delete()
+        let expired = try await EmailFollowModel.query(on: db).filter(\.$confirmedAt == nil).filter(\.$tokenExpiresAt < now).all()
+        guard !expired.isEmpty else { return }
+        try await EmailFollowModel.query(on: db).filter(\.$id ~~ expired.compactMap(\.id)).delete()
+        // The confirmation mail held the address too: it goes with the request, unless the
+        // address still follows something (then its mail is that follower's).
+        for email in Set(expired.map(\.email)) {
+            guard try await EmailFollowModel.query(on: db).filter(\.$email == email).count() == 0 else { continue }
+            try await OutboxMessageModel.query(on: db).filter(\.$toAddress == email).filter(\.$supporterID == nil).delete()
+        }
     }
 
     /// Erases everything stored about an e-mail-only follower: every follow of the address and
@@ -100,8 +108,37 @@ struct EmailFollows: Sendable {
 
     // MARK: Signed links (no log-in: the signature is the authority)
 
-    func dataToken(_ id: UUID) -> String { Self.sign(id, purpose: "follow-data", secret: services.secret) }
-    static func dataToken(_ id: UUID, secret: ServerSecret) -> String { sign(id, purpose: "follow-data", secret: secret) }
+    func dataToken(_ id: UUID) -> String { Self.dataToken(id, secret: services.secret) }
+
+    /// Days a "my data" link (download, delete) works: it carries the day it was made, and every
+    /// alert brings a fresh one, so a link in an old, forwarded or leaked mail stops working.
+    static let dataTokenDays = 90
+
+    /// `id.day.signature`, signed over the id and the day it was made.
+    static func dataToken(_ id: UUID, secret: ServerSecret, now: Date = Date()) -> String {
+        dataToken(id, day: Int(now.timeIntervalSince1970 / 86_400), secret: secret)
+    }
+
+    private static func dataToken(_ id: UUID, day: Int, secret: ServerSecret) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: Data("\(id.uuidString).\(day)".utf8), using: secret.key(for: "follow-data"))
+        let sig = Data(mac).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+        return "\(id.uuidString).\(day).\(sig)"
+    }
+
+    /// The follow a "my data" link names, or nil when it is not one of ours or older than `dataTokenDays`.
+    static func verifyData(_ token: String?, secret: ServerSecret, now: Date = Date()) -> UUID? {
+        guard let token, token.count < 200 else { return nil }
+        let parts = token.split(separator: ".", maxSplits: 2).map(String.init)
+        guard parts.count == 3, let id = UUID(uuidString: parts[0]), parts[1].count <= 8, let day = Int(parts[1]) else { return nil }
+        let today = Int(now.timeIntervalSince1970 / 86_400)
+        guard day <= today, today - day <= dataTokenDays else { return nil }
+        let expected = Data(dataToken(id, day: day, secret: secret).utf8), given = Data(token.utf8)
+        guard expected.count == given.count else { return nil }
+        var diff: UInt8 = 0
+        for (x, y) in zip(expected, given) { diff |= x ^ y }
+        return diff == 0 ? id : nil
+    }
     /// Unsubscribe tokens of e-mail follows start with `e.`, beside those of accounts' follows.
     static func unsubscribeToken(_ id: UUID, secret: ServerSecret) -> String { "e." + sign(id, purpose: "unsubscribe-email", secret: secret) }
 

@@ -114,7 +114,8 @@ struct FollowController: UsesServices {
         }
         try await emailFollows.start(email: email, caseID: caseID, caseTitle: label, language: language,
                                      consentText: strings[EmailFollows.consentKey], req: req)
-        return try pages.message(req, title: strings["follow_check_title"], text: strings.format("follow_check_text", ["email": email]))
+        return try pages.message(req, title: strings["follow_check_title"], text: strings.format("follow_check_text", ["email": email]),
+                                 next: LabelledLink(href: Endpoint.kase(caseID).path, label: strings["follow_back_to_case"]))
     }
 
     func remove(req: Request) async throws -> Response {
@@ -149,7 +150,8 @@ struct FollowController: UsesServices {
         }
         let label = (try? await FollowPage.label(.case(f.caseID), on: req.db)) ?? f.caseID
         return try pages.message(req, title: strings["follow_done_title"],
-                                 text: strings.format("follow_done_email", ["case": label, "email": f.email]))
+                                 text: strings.format("follow_done_email", ["case": label, "email": f.email]),
+                                 next: LabelledLink(href: Endpoint.kase(f.caseID).path, label: strings["follow_back_to_case"]))
     }
 
     // MARK: Unsubscribe (no log-in, no CSRF: the signed token is the authority)
@@ -205,13 +207,13 @@ struct FollowController: UsesServices {
     // MARK: "My data" of an e-mail-only follower (the signed link in every mail)
 
     func dataFollow(_ token: String?, on db: any Database) async throws -> EmailFollowModel? {
-        guard let id = EmailFollows.verify(token, purpose: "follow-data", secret: secret) else { return nil }
+        guard let id = EmailFollows.verifyData(token, secret: secret) else { return nil }
         return try await EmailFollowModel.find(id, on: db)
     }
 
     func dataPage(req: Request) async throws -> Response {
         let token = req.query[String.self, at: "token"]
-        guard EmailFollows.verify(token, purpose: "follow-data", secret: secret) != nil, let token else {
+        guard EmailFollows.verifyData(token, secret: secret) != nil, let token else {
             return try pages.message(req, title: strings["verify_bad_title"], text: strings["follow_data_bad"], status: .badRequest)
         }
         guard let f = try await dataFollow(token, on: req.db) else {

@@ -103,9 +103,8 @@ actor Scheduler {
             try await db.writeTransaction { db in try await RateLimit.prune(on: db) }
         })
         jobs.append(Job("housekeeping", every: .seconds(3600)) {
+            // Includes the e-mail follows never confirmed, once their link expired (48 hours).
             try await Housekeeping.run(on: db, reportRetentionMonths: config.reportRetentionMonths)
-            // E-mail follows never confirmed go when their link expires (48 hours).
-            try await db.writeTransaction { db in try await EmailFollows.pruneUnconfirmed(on: db) }
         })
         jobs.append(Job("digests", every: .seconds(3600)) {
             try await Digests.send(on: db, catalogue: services.catalogue, baseURL: services.baseURL,

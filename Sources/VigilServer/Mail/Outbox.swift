@@ -124,8 +124,11 @@ struct OutboxWorker: Sendable {
 /// What the hourly housekeeping of `vigil serve` removes (run by the `Scheduler`): least data, kept no longer than needed.
 enum Housekeeping {
     struct Result: Sendable, Equatable {
-        var anonymisedReports = 0, sessions = 0, tokens = 0, unverifiedAccounts = 0
+        var anonymisedReports = 0, sessions = 0, tokens = 0, unverifiedAccounts = 0, oldMail = 0
     }
+
+    /// Mail that was sent (or gave up) is kept this long, for support and the data export, then erased.
+    static let mailLifetime: TimeInterval = 30 * 86_400
 
     /// Accounts whose address nobody confirmed within this long are erased.
     static let unverifiedLifetime: TimeInterval = 7 * 86_400
@@ -154,6 +157,15 @@ enum Housekeeping {
             .filter(\.$createdAt <= now.addingTimeInterval(-unverifiedLifetime)).all()
         for s in stale { try await PrivacyController.erase(supporter: s, on: db) }
         r.unverifiedAccounts = stale.count
+        r.oldMail = try await db.writeTransaction { db in
+            func old() -> QueryBuilder<OutboxMessageModel> {
+                OutboxMessageModel.query(on: db).filter(\.$status ~~ ["sent", "failed"]).filter(\.$createdAt <= now.addingTimeInterval(-mailLifetime))
+            }
+            let n = try await old().count()
+            if n > 0 { try await old().delete() }
+            return n
+        }
+        try await db.writeTransaction { db in try await EmailFollows.pruneUnconfirmed(on: db, now: now) }
         return r
     }
 }

@@ -189,10 +189,11 @@ struct Endpoint: Hashable, Sendable, CustomStringConvertible {
             case .urgentActions: return ["q", "country", "region", "theme", "status", "kind", "outcome", "language", "page"]
             case .pack: return ["q", "country", "region", "theme", "status", "kind", "outcome", "language", "paper"]
             case .download, .translationDownload: return ["paper"]
-            case .verifyForm, .loginLinkForm, .confirmEmailForm, .passwordResetForm, .unsubscribeForm, .unsubscribe, .followConfirmForm, .followData:
+            case .verifyForm: return ["token", "next"]
+            case .loginLinkForm, .confirmEmailForm, .passwordResetForm, .unsubscribeForm, .unsubscribe, .followConfirmForm, .followData:
                 return ["token"]
             case .reportForm: return ["document", "thanks", "followed", "again"]
-            case .loginForm: return ["next"]
+            case .loginForm, .signupForm, .verify: return ["next"]
             case .followForm: return ["case", "country", "theme"]
             case .apiCases: return ["country", "theme", "status", "updated_since", "limit", "cursor"]
             case .apiUrgentActions, .apiDocuments: return ["country", "theme", "status", "kind", "language", "updated_since", "case", "limit", "cursor"]

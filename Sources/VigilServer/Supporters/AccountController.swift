@@ -69,12 +69,13 @@ struct AccountController: UsesServices {
 
     struct SignupForm: Content {
         var csrf: String?; var email: String?; var display_name: String?; var country: String?
-        var language: String?; var password: String?
+        var language: String?; var password: String?; var next: String?
     }
 
     func signupForm(req: Request) async throws -> Response {
         try pages.render(req, "signup", title: strings["signup_title"], content: SignupPage.form(
-            strings: strings, catalogue: catalogue, language: catalogue.negotiate(acceptLanguage: req.headers.first(name: .acceptLanguage))))
+            strings: strings, catalogue: catalogue, language: catalogue.negotiate(acceptLanguage: req.headers.first(name: .acceptLanguage)),
+            next: Self.localPath(req.query[String.self, at: "next"])))
     }
 
     func signup(req: Request) async throws -> Response {
@@ -84,6 +85,7 @@ struct AccountController: UsesServices {
         let name = (form.display_name ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         let country = form.country.flatMap { $0.isEmpty ? nil : $0 }
         let language = form.language ?? "en"
+        let next = Self.localPath(form.next)
         let supporter = Supporter(email: email, displayName: name, country: country, language: language)
         var problems = supporter.problems().map(\.message)
         if !catalogue.contains(language) { problems.append(strings["language_bad"]) }
@@ -91,7 +93,7 @@ struct AccountController: UsesServices {
         if !problems.isEmpty {
             return try pages.render(req, "signup", title: strings["signup_title"], status: .unprocessableEntity, content: SignupPage.form(
                 strings: strings, catalogue: catalogue, country: country, language: catalogue.contains(language) ? language : "en",
-                errors: problems, email: email, displayName: name))
+                errors: problems, email: email, displayName: name, next: next))
         }
         try await limited(req, [req.rateRule("signup:ip:\(clientIP(req))", limit: 10, window: 3600)])
         let hash = try await req.application.threadPool.runIfActive { try passwords.hash(form.password ?? "") }
@@ -108,7 +110,8 @@ struct AccountController: UsesServices {
             try await row.create(on: db)
             let token = try await issueToken(for: row.id!, purpose: "verify", hours: 48, on: db)
             try await mailer.enqueue("verify", to: email, language: language,
-                                     values: ["name": name, "url": services.url(.withToken(.verifyForm, token))], supporter: row.id, on: db)
+                                     values: ["name": name, "url": services.url(Endpoint(.verifyForm, query: ["token": token, "next": next ?? ""]))],
+                                     supporter: row.id, on: db)
         }
         return try message(req, title: strings["signup_check_title"], text: strings["signup_check_text"])
     }
@@ -143,8 +146,10 @@ struct AccountController: UsesServices {
     }
 
     func verifyForm(req: Request) async throws -> Response {
-        try confirmPage(req, title: strings["verify_confirm_title"], text: strings["verify_confirm_text"], action: Endpoint(.verify).path,
-                        button: strings["verify_confirm_button"])
+        // `next` rides on the form's address, to the log-in after it.
+        let next = Self.localPath(req.query[String.self, at: "next"]) ?? ""
+        return try confirmPage(req, title: strings["verify_confirm_title"], text: strings["verify_confirm_text"],
+                               action: Endpoint(.verify, query: ["next": next]).path, button: strings["verify_confirm_button"])
     }
 
     struct TokenForm: Content { var csrf: String?; var token: String? }
@@ -160,13 +165,15 @@ struct AccountController: UsesServices {
             s.emailVerifiedAt = Date(); s.updatedAt = Date()
             try await s.update(on: db)
         }
-        // The next step: log in (the address can now be used), or, already logged in, the account.
+        // The next step: log in (the address can now be used) and go on where the supporter was
+        // going; or, already logged in, go there (or to the account).
+        let next = Self.localPath(req.query[String.self, at: "next"])
         if req.currentSession != nil {
             return try pages.message(req, title: strings["verify_ok_title"], text: strings["verify_ok_logged_in_text"],
-                                     next: LabelledLink(href: Endpoint.account.path, label: strings["verify_continue_account"]))
+                                     next: LabelledLink(href: next ?? Endpoint.account.path, label: strings[next == nil ? "verify_continue_account" : "verify_continue"]))
         }
         return try pages.message(req, title: strings["verify_ok_title"], text: strings["verify_ok_text"],
-                                 next: LabelledLink(href: Endpoint.loginForm.path, label: strings["verify_continue_login"]))
+                                 next: LabelledLink(href: Endpoint(.loginForm, query: ["next": next ?? ""]).path, label: strings["verify_continue_login"]))
     }
 
     // MARK: - Log in and out

@@ -97,10 +97,19 @@ struct PrivacyController: UsesServices {
             try await SessionModel.query(on: db).filter(\.$supporterID == id).delete()
             try await AuthTokenModel.query(on: db).filter(\.$supporterID == id).delete()
             try await FollowModel.query(on: db).filter(\.$supporterID == id).delete()
-            try await EmailFollowModel.query(on: db).filter(\.$email == email).delete()
             try await APIToken.revoke(madeBy: id, on: db)
             try await APITokenModel.query(on: db).filter(\.$createdBy == id).set(\.$createdBy, to: nil).update()
-            try await OutboxMessageModel.query(on: db).group(.or) { $0.filter(\.$toAddress == email).filter(\.$supporterID == id) }.delete()
+            if supporter.emailVerifiedAt != nil {
+                // Whoever erases a confirmed account owns its address: its e-mail follows and
+                // every mail to it go too.
+                try await EmailFollowModel.query(on: db).filter(\.$email == email).delete()
+                try await OutboxMessageModel.query(on: db).group(.or) { $0.filter(\.$toAddress == email).filter(\.$supporterID == id) }.delete()
+            } else {
+                // Nobody proved the address of an unconfirmed account (anyone can sign up with
+                // someone else's): only what the account itself made goes, never the e-mail
+                // follows or mail of the address's real owner.
+                try await OutboxMessageModel.query(on: db).filter(\.$supporterID == id).delete()
+            }
             try await SupporterModel.query(on: db).filter(\.$id == id).delete()
         }
         if db.isSQLite, let sql = db as? any SQLDatabase {

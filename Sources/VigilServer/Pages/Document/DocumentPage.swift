@@ -170,8 +170,9 @@ struct DocumentPage: TemplateModel {
             if let deadline = ta.deadline {
                 page.doc.deadline = deadline.description
                 page.doc.deadlineLabel = Format.date(deadline)
+                // Days left are said once, by the standing line; here only what it does not say.
                 page.doc.daysLeft = deadline.latest < today ? strings["deadline_passed"]
-                    : (deadline == inForce && standing == .open ? inputs.daysLeft(deadline) : strings["deadline_replaced"])
+                    : (deadline == inForce && standing == .open ? "" : strings["deadline_replaced"])
             }
             if standing != .open || newerAsk != nil {
                 page.actionNotice = Self.notice(standing, newerAsk: newerAsk, data: data, deadline: inForce, today: today,

@@ -58,7 +58,7 @@ struct ListPage: TemplateModel {
             select("country", facets.countries.map { ($0, Format.countryName($0)) }.sorted { $0.1 < $1.1 }, selected: f.country),
             select("region", facets.regions.map { ($0, $0) }, selected: f.region),
             select("theme", facets.themes.map { ($0, SitePageInputs.themeLabel($0)) }, selected: f.theme),
-            select("status", UrgentActionStatus.allCases.map { ($0.rawValue, strings["status_\($0.rawValue)"]) }, selected: f.status?.rawValue),
+            select("status", ActionStanding.allCases.map { ($0.rawValue, strings["status_\($0.rawValue)"]) }, selected: f.status?.rawValue),
             select("kind", DocumentKind.allCases.map { ($0.rawValue, strings["kind_\($0.rawValue)"]) }, selected: f.kind?.rawValue),
             select("outcome", OutcomeResult.allCases.map { ($0.rawValue, strings["outcome_\($0.rawValue)"]) }, selected: f.outcome?.rawValue),
             select("language", facets.languages.map { ($0, Format.languageName($0)) }, selected: f.language),

@@ -65,6 +65,9 @@ struct ReportPage: TemplateModel {
     var followNote: String?
     /// Next steps: the personal follow page of the case, the open urgent actions, this form again on purpose.
     var followHref: String
+    /// The action is closed or its deadline passed: the form stays, for a letter sent in time,
+    /// under a notice that nobody is asked to write any more.
+    var lateNotice: String?
     var openHref: String
     var againHref: String
     /// The question before counting the same action twice from one browser within a day.
@@ -78,7 +81,9 @@ struct ReportPage: TemplateModel {
         uaTotal: "7 actions reported for UA 126/19.", total: "3 of them for this document.", byChannel: [ChannelTotal(label: "Letter", n: 3)],
         thanks: "Thank you — your action is counted.", following: true,
         followNote: "You are following this case: we will e-mail you when there is an update or an outcome.",
-        followHref: "/follow?case=crimean-tatar-defenders-kuku", openHref: "/urgent-actions?status=open",
+        followHref: "/follow?case=crimean-tatar-defenders-kuku",
+        lateNotice: "UA 126/19 is closed: supporters are no longer asked to write. If you sent your letter before, you can still count it.",
+        openHref: "/urgent-actions?status=open",
         againHref: "/report?document=ua-126-19-0-en&again=1",
         ask: Ask(officials: ["Prosecutor General, Prosecutor General's Office of the Russian Federation"], channelLabel: "Letter",
                  channel: "letter", targets: ["ru-prosecutor-general"], follow: true, email: "ana@example.org"))
@@ -127,7 +132,10 @@ struct ReportPage: TemplateModel {
             },
             thanks: showThanks ? (thanks == "new" ? strings["report_thanks"] : strings["report_seen"]) : nil,
             following: following, followNote: followNote,
-            followHref: Endpoint.follow(case: row.caseID).path, openHref: Endpoint.urgentActions(["status": ActionStanding.open.rawValue]).path,
+            followHref: Endpoint.follow(case: row.caseID).path,
+            lateNotice: row.standing == .open ? nil
+                : strings.format(row.standing == .closed ? "report_late_closed" : "report_late_passed", ["ua": row.number.label]),
+            openHref: Endpoint.urgentActions(["status": ActionStanding.open.rawValue]).path,
             againHref: Endpoint.reportForm(document: doc.id, again: true).path,
             ask: ask)
     }
