@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A cached document page that shows the action-report totals (UA 126/19, initial), loaded by wrk
+"""A cached document page that shows the action-report totals (UA 77/26, initial, in English: an action open on the demo's date), loaded by wrk
 while action reports arrive at a steady rate (200 a second), side by side with the same page and the
 same load with no reports arriving. Prints requests per second, latency and the ratio (goal: ≥ 0.8×).
 
@@ -22,9 +22,9 @@ import argparse, http.client, json, os, pathlib, re, shutil, statistics, sys, th
 
 from common import Serve, demo_env, release_binary, report_form, scratch_dir, wrk
 
-DOC = "ua-126-19-0-en"
-PAGE = "/urgent-actions/126-19/initial"
-SHOWN_TOTAL = re.compile(r"([0-9][0-9,.\u202f\u00a0]*) actions? reported so far")
+DOC = "ua-77-26-0-en"
+PAGE = "/urgent-actions/77-26/initial/en"
+SHOWN_TOTAL = re.compile(r"([0-9][0-9,.\u202f\u00a0]*) actions? reported for UA")
 
 
 class Sampler(threading.Thread):

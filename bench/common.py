@@ -19,7 +19,9 @@ def scratch_dir():
 
 def demo_env(binary, tmp, **extra):
     """The environment of a Vigil on a new SQLite file in `tmp` holding the demo data."""
-    env = dict(os.environ, VIGIL_DATABASE_PATH=f"{tmp}/bench.sqlite", LOG_LEVEL="error", VIGIL_SECRET_FILE=f"{tmp}/secret", **extra)
+    # The demo as on the day it was written: its actions open, their pages showing counts.
+    env = dict(os.environ, VIGIL_DATABASE_PATH=f"{tmp}/bench.sqlite", LOG_LEVEL="error", VIGIL_SECRET_FILE=f"{tmp}/secret",
+               VIGIL_TODAY="2026-11-30", **extra)
     env.pop("DATABASE_URL", None)
     subprocess.run([str(binary), "migrate", "--yes"], env=env, check=True, capture_output=True, cwd=ROOT)
     subprocess.run([str(binary), "demo"], env=env, check=True, capture_output=True, cwd=ROOT)

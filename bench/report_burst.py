@@ -16,7 +16,7 @@ import argparse, http.client, os, shutil, sqlite3, sys, threading, time, urllib.
 
 from common import Serve, demo_env, release_binary, report_form, scratch_dir, wrk
 
-DOC = "ua-126-19-0-en"
+DOC = "ua-77-26-0-en"
 
 
 def per_commit_limit(path, n):

@@ -95,7 +95,6 @@ struct ReportController: UsesServices {
         case .limited(let wait):
             throw RateLimit.refusal(wait: wait, reason: "Too many reports at once; wait \(wait) seconds.")
         case .recorded(let anyNew):
-            if anyNew { cache.countsChanged() }
             let followed = wantsFollow ? try await followCase(req, documentID: documentID, email: followEmail) : nil
             // Post/redirect/get: a reload does not post again, and a repeated post is counted once.
             let response = req.redirect(to: Endpoint.reportForm(document: documentID, thanks: anyNew ? "new" : "seen", followed: followed).path,
@@ -155,7 +154,6 @@ struct ReportController: UsesServices {
             try await r.delete(on: db)
             try await ReportTotals.bump(document: r.documentID, channel: r.channel, by: -1, on: db as! any SQLDatabase)
         }
-        cache.countsChanged()
         return req.redirect(to: Endpoint.account.path, redirectType: .normal)
     }
 

@@ -131,14 +131,6 @@ final class PageCache: @unchecked Sendable {
         if !tags.isEmpty { invalidate(tags: tags) }
     }
 
-    /// This process has just changed the report totals: the next page that shows counts reads
-    /// them again instead of using the last second's, so that a supporter sees their own report.
-    func countsChanged() {
-        lock.withLock {
-            if let c = counts { counts = Counts(value: c.value, modified: c.modified, checked: .distantPast) }
-        }
-    }
-
     /// A mark to pass to `respondBytes(renderedFrom:)` when a response's content is read before
     /// its build closure runs: an invalidation after the mark keeps the render from being stored.
     var mark: UInt64 { lock.withLock { generation } }
