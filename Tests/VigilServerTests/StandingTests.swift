@@ -167,4 +167,27 @@ struct StandingTests {
             }
         }
     }
+
+    /// `vigil demo` loaded after its deadlines passed still shows actions one can act on: their
+    /// deadlines move forward by the days since the demo was written; closed ones stay closed.
+    @Test func theDemoLoadedLaterStillHasOpenActions() throws {
+        let demo = try demoBundle()
+        func deadline(_ b: VigilBundle, _ number: String) -> String? {
+            let ua = b.cases.flatMap(\.urgentActions).first { $0.number.description == number }!
+            return UrgentAction.deadline(of: ua.documents)?.description
+        }
+        let same = DemoData.current(demo, today: "2026-11-30")
+        #expect(deadline(same, "77/26") == "2026-12-15" && deadline(same, "88/26") == "2026-12-31", "on the day it was written, nothing moves")
+        #expect(deadline(DemoData.current(demo, today: "2026-12-10"), "77/26") == "2026-12-15", "a deadline not yet passed stays")
+        let later = DemoData.current(demo, today: "2027-06-01")
+        #expect(deadline(later, "77/26") == "2027-06-16" && deadline(later, "88/26") == "2027-07-02")
+        #expect(deadline(later, "126/19") == deadline(demo, "126/19"), "a closed action keeps its dates")
+        for number in ["77/26", "88/26"] {
+            let ua = later.cases.flatMap(\.urgentActions).first { $0.number.description == number }!
+            #expect(ActionStanding.of(status: ua.status, deadline: UrgentAction.deadline(of: ua.documents), today: "2027-06-01") == .open)
+            // Every document of it (translations too) says the same deadline.
+            #expect(Set(ua.documents.compactMap { $0.takeAction?.deadline?.description }).count == 1)
+        }
+        #expect(DemoData.add(days: 1, to: PartialDate("2024-02-28")!)?.description == "2024-02-29")
+    }
 }

@@ -120,6 +120,40 @@ enum DemoData {
         }
         return data
     }
+
+    /// The day the demo was written: its open actions' deadlines are that many days after it.
+    static let writtenOn = "2026-11-30"
+
+    /// The demo as if written `today`: when its open actions' deadlines have passed, they move
+    /// forward by the days since it was written, so that a demo loaded later still shows actions
+    /// one can act on (and their pages, letters and report forms). On or before the day it was
+    /// written (the tests pin that day with `VIGIL_TODAY`), nothing moves.
+    static func current(_ bundle: VigilBundle, today: String) -> VigilBundle {
+        guard let shift = Format.daysBetween(writtenOn, today), shift > 0 else { return bundle }
+        var bundle = bundle
+        for c in bundle.cases.indices {
+            for u in bundle.cases[c].urgentActions.indices where bundle.cases[c].urgentActions[u].status == .open {
+                let ua = bundle.cases[c].urgentActions[u]
+                guard let deadline = UrgentAction.deadline(of: ua.documents), deadline.latest < today else { continue }
+                bundle.cases[c].urgentActions[u].documents = ua.documents.map { d in
+                    var d = d
+                    if let old = d.takeAction?.deadline, let moved = Self.add(days: shift, to: old) { d.takeAction?.deadline = moved }
+                    return d
+                }
+            }
+        }
+        return bundle
+    }
+
+    static func add(days: Int, to date: PartialDate) -> PartialDate? {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        guard date.precision == .day, let day = date.day, let month = date.month,
+              let start = calendar.date(from: DateComponents(year: date.year, month: month, day: day)),
+              let moved = calendar.date(byAdding: .day, value: days, to: start) else { return nil }
+        let c = calendar.dateComponents([.year, .month, .day], from: moved)
+        return PartialDate(year: c.year!, month: c.month, day: c.day)
+    }
 }
 
 struct DemoCommand: AsyncCommand {
@@ -141,7 +175,7 @@ struct DemoCommand: AsyncCommand {
             }
             throw CommandProblem(description: "The database is not empty (\(count) case(s)); the demo loads only into an empty database.")
         }
-        let bundle = try VigilBundle.parse(try DemoData.bundleData())
+        let bundle = DemoData.current(try VigilBundle.parse(try DemoData.bundleData()), today: ActionClock.current.today())
         // The demo's documents are old news: loading them alerts nobody.
         let summary = try await context.application.vigilServices.publisher
             .publish(.bundleValue(bundle), by: .commandLine, alerts: false, on: db).summary
