@@ -173,7 +173,32 @@ def post_letter(server, path, fields):
                           headers={"Content-Type": "application/x-www-form-urlencoded"})
 
 
-def test_a_letter_with_initials_only_carries_no_full_name(server, tmp_path):
+@pytest.fixture(scope="module")
+def open_server(tmp_path_factory):
+    """UA 126/19 open again (test_letter_language.open_bundle): the demo's is closed, and a closed
+    action makes no letters."""
+    from conftest import Server, Vigil
+    from test_letter_language import open_bundle
+    tmp = tmp_path_factory.mktemp("open-126")
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env.update(VIGIL_DATABASE_PATH=str(tmp / "vigil.sqlite"), LOG_LEVEL="warning")
+    vigil = Vigil(env)
+    vigil.run("migrate", "--yes")
+    (tmp / "bundle.json").write_text(json.dumps(open_bundle(), ensure_ascii=False))
+    vigil.run("import", str(tmp / "bundle.json"), "--no-alerts")
+    s = Server(vigil).start()
+    yield s
+    s.stop()
+
+
+def test_a_closed_action_makes_no_letters(server):
+    status, body = post_letter(server, "/urgent-actions/126-19/initial/letter", {"target": "ru-prosecutor-general"})
+    assert status == 410 and b"UA 126/19 is closed" in body and b"/urgent-actions/126-19/initial" in body
+    assert post_letter(server, "/urgent-actions/77-26/initial/letter", {"name": "Ana"})[0] == 200, "an open one does"
+
+
+def test_a_letter_with_initials_only_carries_no_full_name(open_server, tmp_path):
+    server = open_server
     fields = {"target": "ru-prosecutor-general", "name": "Anna Maria Schmidt", "town": "Berlin", "initials": "1"}
     status, body = post_letter(server, "/urgent-actions/126-19/initial/letter", dict(fields, format="pdf"))
     assert status == 200

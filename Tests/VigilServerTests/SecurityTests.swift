@@ -495,7 +495,7 @@ struct SecurityTests {
 
     @Test func lettersAreLimitedPerClient() async throws {
         try await withApp { app in
-            try await loadDemo(app)
+            try await loadDemoWith126Open(app)
             let b = Browser(app)
             var statuses: [HTTPStatus] = []
             for _ in 0..<21 {

@@ -68,6 +68,9 @@ struct StandingTests {
             #expect(!page.contains("letter-form") && !page.contains("/report?document="), "no letter builder, no report button")
             #expect(page.contains("/follow?case=demo-li-wei"), "follow the case instead")
             #expect(page.contains("There is no open urgent action on this case right now."))
+            // A form left open in a tab makes no letter either.
+            let late = try await Browser(app).post("/urgent-actions/88-26/initial/letter", ["target": "cn-provincial-procurator"])
+            #expect(late.0.status == .gone && late.1.contains("The deadline of UA 88/26 has passed"))
             // An update with a new deadline opens it again.
             let update = #"{"id":"ua-88-26-1-en","sequence":1,"kind":"update","language":"en","published":"2026-11-30","title":"Li Wei moved","body":"Moved.","take_action":{"deadline":"2026-12-31","targets":[{"target":"cn-provincial-procurator"}],"letter":"Dear Minister, release Li Wei."}}"#
             let posted = try await send(app, .POST, "/api/v1/urgent-actions/88-26/documents", headers: try await editorHeaders(app), json: update)
@@ -93,6 +96,8 @@ struct StandingTests {
             #expect(initial.contains("Closed: Bad news") && initial.contains("href=\"/urgent-actions/126-19/outcome\""))
             #expect(initial.contains("UA 126/19 is closed. Read how it ended: <a href=\"/urgent-actions/126-19/outcome\">"))
             #expect(!initial.contains("letter-form") && !initial.contains("/report?document="))
+            let closed = try await Browser(app).post("/urgent-actions/126-19/initial/ru/letter", ["target": "ru-prosecutor-general"])
+            #expect(closed.0.status == .gone && closed.1.contains("UA 126/19 is closed"))
             // The Russian translation of the same document says it too.
             let russian = try await html(app, "/urgent-actions/126-19/initial/ru").body
             #expect(!russian.contains("letter-form") && russian.contains("take-action-over"))

@@ -95,6 +95,15 @@ struct DownloadController: UsesServices {
         guard let ta = doc.takeAction, !ta.targets.isEmpty else {
             throw Abort(.notFound, reason: "This document asks for no letters.")
         }
+        // Only what is live: a form left open in a tab, or posted by hand, makes no letter for an
+        // action that is closed or past its deadline (its page offers none either).
+        switch stored.standing() {
+        case .open: break
+        case .closed:
+            throw Abort(.gone, reason: "\(number.label) is closed: supporters are no longer asked to write. Its page, \(stored.path), says how it ended and what is open on the case.")
+        case .deadlinePassed:
+            throw Abort(.gone, reason: "The deadline of \(number.label) has passed: a letter now would arrive too late. Its page, \(stored.path), says what is open on the case.")
+        }
         let targetID = form.target ?? ta.targets[0].target
         guard let target = stored.targets.first(where: { $0.id == targetID }) else {
             throw Abort(.badRequest, reason: "target must be one of the officials this document names.")
