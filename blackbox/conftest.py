@@ -158,3 +158,17 @@ def normalise(value):
     if isinstance(value, list):
         return [normalise(v) for v in value]
     return value
+
+
+def server_with_bundle(tmp, bundle, demo=False):
+    """A started server on a new SQLite file in `tmp`: the demo first when `demo`, then `bundle`
+    (a bundle as a dict) imported without alerts."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env.update(VIGIL_DATABASE_PATH=str(tmp / "vigil.sqlite"), LOG_LEVEL="warning")
+    vigil = Vigil(env)
+    vigil.run("migrate", "--yes")
+    if demo:
+        vigil.run("demo")
+    (tmp / "bundle.json").write_text(json.dumps(bundle, ensure_ascii=False))
+    vigil.run("import", str(tmp / "bundle.json"), "--no-alerts")
+    return Server(vigil).start()

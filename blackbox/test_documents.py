@@ -177,16 +177,9 @@ def post_letter(server, path, fields):
 def open_server(tmp_path_factory):
     """UA 126/19 open again (test_letter_language.open_bundle): the demo's is closed, and a closed
     action makes no letters."""
-    from conftest import Server, Vigil
+    from conftest import server_with_bundle
     from test_letter_language import open_bundle
-    tmp = tmp_path_factory.mktemp("open-126")
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env.update(VIGIL_DATABASE_PATH=str(tmp / "vigil.sqlite"), LOG_LEVEL="warning")
-    vigil = Vigil(env)
-    vigil.run("migrate", "--yes")
-    (tmp / "bundle.json").write_text(json.dumps(open_bundle(), ensure_ascii=False))
-    vigil.run("import", str(tmp / "bundle.json"), "--no-alerts")
-    s = Server(vigil).start()
+    s = server_with_bundle(tmp_path_factory.mktemp("open-126"), open_bundle())
     yield s
     s.stop()
 

@@ -6,7 +6,7 @@ import copy, io, json, os, pathlib, re, shutil, subprocess, urllib.parse
 
 import pytest
 
-from conftest import ROOT, Server, Vigil
+from conftest import ROOT, server_with_bundle
 from test_browser import axe_source, chromium_driver, run_axe
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
@@ -34,15 +34,7 @@ def open_bundle():
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("letters")
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env["VIGIL_DATABASE_PATH"] = str(tmp / "vigil.sqlite")
-    env["LOG_LEVEL"] = "warning"
-    vigil = Vigil(env)
-    vigil.run("migrate", "--yes")
-    (tmp / "bundle.json").write_text(json.dumps(open_bundle(), ensure_ascii=False))
-    vigil.run("import", str(tmp / "bundle.json"), "--no-alerts")
-    s = Server(vigil).start()
+    s = server_with_bundle(tmp_path_factory.mktemp("letters"), open_bundle())
     yield s
     s.stop()
 

@@ -14,14 +14,7 @@ SHOTS = pathlib.Path(os.environ.get("VIGIL_SHOTS", "/tmp/vigil-shots"))
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from conftest import Vigil, Server
-    tmp = tmp_path_factory.mktemp("standing")
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env["VIGIL_DATABASE_PATH"] = str(tmp / "vigil.sqlite")
-    env["LOG_LEVEL"] = "warning"
-    vigil = Vigil(env)
-    vigil.run("migrate", "--yes")
-    vigil.run("demo")
+    from conftest import server_with_bundle
     # UA 88/26's deadline passed yesterday.
     bundle = json.loads((ROOT / "Sources/VigilServer/Resources/demo.json").read_text())
     for case in bundle["cases"]:
@@ -29,10 +22,7 @@ def server(tmp_path_factory):
             if ua["number"] == "88/26":
                 for d in ua["documents"]:
                     d["take_action"]["deadline"] = "2026-11-29"
-    path = tmp / "expired.json"
-    path.write_text(json.dumps(bundle))
-    vigil.run("import", str(path), "--no-alerts")
-    s = Server(vigil).start()
+    s = server_with_bundle(tmp_path_factory.mktemp("standing"), bundle, demo=True)
     yield s
     s.stop()
 

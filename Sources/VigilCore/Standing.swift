@@ -33,8 +33,7 @@ extension UrgentAction {
     /// the earlier one in force; without any the action is open until it is closed. Translations
     /// repeat their original's deadline and are not read.
     public static func deadline(of documents: some Sequence<Document>) -> PartialDate? {
-        documents.filter { $0.translationOf == nil && $0.takeAction?.deadline != nil }
-            .max { $0.sequence < $1.sequence }?.takeAction?.deadline
+        deadline(ofRows: documents.map { ($0.sequence, $0.takeAction?.deadline, $0.translationOf != nil) })
     }
 
     /// The same rule over stored rows: `(sequence, deadline, is a translation)`.

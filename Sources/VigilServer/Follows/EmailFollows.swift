@@ -120,10 +120,7 @@ struct EmailFollows: Sendable {
     }
 
     private static func dataToken(_ id: UUID, day: Int, secret: ServerSecret) -> String {
-        let mac = HMAC<SHA256>.authenticationCode(for: Data("\(id.uuidString).\(day)".utf8), using: secret.key(for: "follow-data"))
-        let sig = Data(mac).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-        return "\(id.uuidString).\(day).\(sig)"
+        signed("\(id.uuidString).\(day)", purpose: "follow-data", secret: secret)
     }
 
     /// The follow a "my data" link names, or nil when it is not one of ours or older than `dataTokenDays`.
@@ -133,20 +130,21 @@ struct EmailFollows: Sendable {
         guard parts.count == 3, let id = UUID(uuidString: parts[0]), parts[1].count <= 8, let day = Int(parts[1]) else { return nil }
         let today = Int(now.timeIntervalSince1970 / 86_400)
         guard day <= today, today - day <= dataTokenDays else { return nil }
-        let expected = Data(dataToken(id, day: day, secret: secret).utf8), given = Data(token.utf8)
-        guard expected.count == given.count else { return nil }
-        var diff: UInt8 = 0
-        for (x, y) in zip(expected, given) { diff |= x ^ y }
-        return diff == 0 ? id : nil
+        return Auth.constantTimeEqual(Data(dataToken(id, day: day, secret: secret).utf8), Data(token.utf8)) ? id : nil
     }
     /// Unsubscribe tokens of e-mail follows start with `e.`, beside those of accounts' follows.
     static func unsubscribeToken(_ id: UUID, secret: ServerSecret) -> String { "e." + sign(id, purpose: "unsubscribe-email", secret: secret) }
 
     static func sign(_ id: UUID, purpose: String, secret: ServerSecret) -> String {
-        let mac = HMAC<SHA256>.authenticationCode(for: Data(id.uuidString.utf8), using: secret.key(for: purpose))
+        signed(id.uuidString, purpose: purpose, secret: secret)
+    }
+
+    /// `message.signature`: the HMAC of `message` under the key of `purpose`, base64url without padding.
+    private static func signed(_ message: String, purpose: String, secret: ServerSecret) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: Data(message.utf8), using: secret.key(for: purpose))
         let sig = Data(mac).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
             .replacingOccurrences(of: "=", with: "")
-        return "\(id.uuidString).\(sig)"
+        return "\(message).\(sig)"
     }
 
     /// The id a signed token names, or nil when it is not one of ours.
@@ -154,11 +152,7 @@ struct EmailFollows: Sendable {
         guard let token, token.count < 200 else { return nil }
         let parts = token.split(separator: ".", maxSplits: 1).map(String.init)
         guard parts.count == 2, let id = UUID(uuidString: parts[0]) else { return nil }
-        let expected = Data(sign(id, purpose: purpose, secret: secret).utf8), given = Data(token.utf8)
-        guard expected.count == given.count else { return nil }
-        var diff: UInt8 = 0
-        for (x, y) in zip(expected, given) { diff |= x ^ y }
-        return diff == 0 ? id : nil
+        return Auth.constantTimeEqual(Data(sign(id, purpose: purpose, secret: secret).utf8), Data(token.utf8)) ? id : nil
     }
 
     /// Everything stored about an e-mail-only follower, as the JSON of "download my data".

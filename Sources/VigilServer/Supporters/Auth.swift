@@ -63,7 +63,9 @@ struct Auth: Sendable {
         }
     }
 
-    func constantTimeEqual(_ a: Data, _ b: Data) -> Bool {
+    func constantTimeEqual(_ a: Data, _ b: Data) -> Bool { Self.constantTimeEqual(a, b) }
+
+    static func constantTimeEqual(_ a: Data, _ b: Data) -> Bool {
         var diff: UInt8 = 0
         for (x, y) in zip(a, b) { diff |= x ^ y }
         return diff == 0 && a.count == b.count

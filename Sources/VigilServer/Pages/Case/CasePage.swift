@@ -65,10 +65,11 @@ struct CasePage: TemplateModel {
                   summary: e.summary, people: e.people.compactMap { names[$0] }.joined(separator: ", "), source: e.source)
         }
         let actions = kase.urgentActions.sorted { $0.number > $1.number }.map { ua in
-            let standing = ActionStanding.of(status: ua.status, deadline: UrgentAction.deadline(of: ua.documents), today: inputs.today)
+            let deadline = UrgentAction.deadline(of: ua.documents)
+            let standing = ActionStanding.of(status: ua.status, deadline: deadline, today: inputs.today)
             let outcome = ua.documents.last { $0.kind == .outcome && $0.translationOf == nil }
             return Action(label: ua.number.label, status: standing.rawValue,
-                   statusLabel: DocumentPage.standingLabel(standing, deadline: UrgentAction.deadline(of: ua.documents), outcome: outcome?.outcome,
+                   statusLabel: DocumentPage.standingLabel(standing, deadline: deadline, outcome: outcome?.outcome,
                                                            today: inputs.today, strings: strings),
                    documents: ua.documents.map { d in
                        DocumentLink(href: Endpoint.document(ua.number, d).path, title: d.title, lang: d.language,
