@@ -30,7 +30,7 @@ def test_report_thanks_ask_again_and_follow_by_email(tmp_path):
     vigil.run("migrate", "--yes")
     vigil.run("demo")
     # The token is the word that starts with vgl_ (start-up warnings may come before it on stdout).
-    token = re.search(r"\bvgl_\S+", vigil.run("token", "create", "--role", "editor").stdout.decode()).group(0)
+    token = re.search(r"\bvgl_\S+", vigil.run("token", "create", "--role", "publisher").stdout.decode()).group(0)
     server = Server(vigil)
     server.env["VIGIL_BASE_URL"] = f"http://127.0.0.1:{server.port}"
     server.start()

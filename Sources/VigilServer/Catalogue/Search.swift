@@ -18,12 +18,22 @@ enum SearchIndex {
 
     static func isSQLite(_ db: any Database) -> Bool { db.isSQLite }
 
-    /// Rebuilds the index entry of each document.
+    /// Removes the index entries of the documents (those of a withdrawn urgent action).
+    static func remove(documentIDs: [String], on db: any Database) async throws {
+        guard !documentIDs.isEmpty, let sql = db as? any SQLDatabase else { return }
+        let table = db.isSQLite ? "documents_fts" : "document_search"
+        try await sql.raw("DELETE FROM \(unsafeRaw: table) WHERE document_id IN (\(binds: documentIDs))").run()
+    }
+
+    /// Rebuilds the index entry of each document; a document of a withdrawn urgent action has none.
     static func update(documentIDs: [String], on db: any Database) async throws {
         guard !documentIDs.isEmpty, let sql = db as? any SQLDatabase else { return }
-        let docs = try await DocumentModel.query(on: db).filter(\.$id ~~ documentIDs).all()
-        let uaIDs = Array(Set(docs.map(\.urgentActionID)))
+        let all = try await DocumentModel.query(on: db).filter(\.$id ~~ documentIDs).all()
+        let uaIDs = Array(Set(all.map(\.urgentActionID)))
         let uas = try await UrgentActionModel.query(on: db).filter(\.$id ~~ uaIDs).all()
+        let withdrawn = Set(uas.filter { $0.withdrawnAt != nil }.compactMap(\.id))
+        let docs = all.filter { !withdrawn.contains($0.urgentActionID) }
+        try await remove(documentIDs: all.filter { withdrawn.contains($0.urgentActionID) }.compactMap(\.id), on: db)
         let caseOf = Dictionary(uniqueKeysWithValues: uas.map { ($0.id!, $0.caseID) })
         let people = try await PersonModel.query(on: db).filter(\.$caseID ~~ Array(Set(uas.map(\.caseID)))).all()
         let links = try await DocumentTargetModel.query(on: db).filter(\.$documentID ~~ documentIDs).all()

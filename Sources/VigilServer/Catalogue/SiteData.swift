@@ -97,7 +97,10 @@ struct SiteData {
         return (try await column("SELECT DISTINCT country FROM case_countries ORDER BY country", "country"),
                 try await column("SELECT DISTINCT region FROM cases WHERE region IS NOT NULL ORDER BY region", "region"),
                 try await column("SELECT DISTINCT theme FROM case_themes ORDER BY theme", "theme"),
-                try await column("SELECT DISTINCT language FROM documents ORDER BY language", "language"))
+                try await column("""
+                    SELECT DISTINCT d.language FROM documents d JOIN urgent_actions u ON u.id = d.urgent_action_id AND u.withdrawn_at IS NULL
+                    ORDER BY d.language
+                    """, "language"))
     }
 
     /// A stamp that changes whenever published content changes (for caches and ETags).

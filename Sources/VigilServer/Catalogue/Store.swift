@@ -34,9 +34,13 @@ struct WriteSummary: Sendable, Equatable {
 struct Store: Sendable {
     let db: any Database
     var now: @Sendable () -> Date = { Date() }
+    /// Whether withdrawn urgent actions and their documents are read too (`Withdrawal`): only
+    /// for the newsroom's own writes. Every public read leaves them out.
+    var includeWithdrawn = false
 
-    init(db: any Database, now: @escaping @Sendable () -> Date = { Date() }) {
+    init(db: any Database, includeWithdrawn: Bool = false, now: @escaping @Sendable () -> Date = { Date() }) {
         self.db = db
+        self.includeWithdrawn = includeWithdrawn
         self.now = now
     }
 
@@ -66,7 +70,9 @@ struct Store: Sendable {
         let themes = try await CaseThemeModel.query(on: db).filter(\.$caseID ~~ found).sort(\.$position).all()
         let people = try await PersonModel.query(on: db).filter(\.$caseID ~~ found).sort(\.$position).all()
         let events = try await TimelineEventModel.query(on: db).filter(\.$caseID ~~ found).sort(\.$position).all()
-        let uas = try await UrgentActionModel.query(on: db).filter(\.$caseID ~~ found).sort(\.$sortKey).all()
+        var uaQuery = UrgentActionModel.query(on: db).filter(\.$caseID ~~ found)
+        if !includeWithdrawn { uaQuery = uaQuery.filter(\.$withdrawnAt == nil) }
+        let uas = try await uaQuery.sort(\.$sortKey).all()
         let docs = try await documents(urgentActionIDs: uas.compactMap(\.id))
         let docsByUA = Dictionary(grouping: docs, by: \.uaID)
         let uasByCase = Dictionary(grouping: uas, by: \.caseID)
@@ -102,6 +108,10 @@ struct Store: Sendable {
         if let ids {
             guard !ids.isEmpty else { return [] }
             q = q.filter(\.$id ~~ ids)
+        }
+        if !includeWithdrawn {
+            let withdrawn = try await Withdrawal.withdrawnIDs(on: db)
+            if !withdrawn.isEmpty { q = q.filter(\.$urgentActionID !~ withdrawn) }
         }
         let rows = try await q.all()
         let links = rows.isEmpty ? [] : try await DocumentTargetModel.query(on: db)

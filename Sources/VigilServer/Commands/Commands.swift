@@ -9,9 +9,11 @@ func registerCommands(_ app: Application) {
     app.asyncCommands.use(ExportCommand(), as: "export")
     app.asyncCommands.use(DemoCommand(), as: "demo")
     app.asyncCommands.use(TokenCommand(), as: "token")
-    app.asyncCommands.use(EditorCommand(), as: "editor")
+    app.asyncCommands.use(UserCommand(), as: "user")
     app.asyncCommands.use(RenderCommand(), as: "render")
     app.asyncCommands.use(TemplatesCommand(), as: "templates")
+    app.asyncCommands.use(AuditCommand(), as: "audit")
+    registerWithdrawalCommands(app)
 }
 
 /// Problems a command reports to its user, without a stack trace.
@@ -187,7 +189,7 @@ struct TokenCommand: AsyncCommand {
     struct Signature: CommandSignature {
         @Argument(name: "action", help: "create | list | revoke")
         var action: String
-        @Option(name: "role", help: "For create: editor or admin.")
+        @Option(name: "role", help: "For create: publisher (publishes) or admin.")
         var role: String?
         @Option(name: "label", help: "For create: a note to tell tokens apart (who or what uses it).")
         var label: String?
@@ -199,7 +201,7 @@ struct TokenCommand: AsyncCommand {
         var days: Int?
     }
     var help: String {
-        "Manages API tokens. `token create --role editor [--scope read|write|import] [--days N] [--label L]` prints a new token "
+        "Manages API tokens. `token create --role publisher [--scope read|write|import] [--days N] [--label L]` prints a new token "
             + "once (only its hash is stored); `token list` shows ids, roles, scopes, expiry and labels; `token revoke --id ID` revokes one."
     }
 
@@ -208,14 +210,17 @@ struct TokenCommand: AsyncCommand {
         switch signature.action {
         case "create":
             guard let role = signature.role, APIToken.roles.contains(role) else {
-                throw CommandProblem(description: "Give --role editor or --role admin.")
+                throw CommandProblem(description: "Give --role publisher (a token that publishes) or --role admin.")
             }
             let scope = signature.scope ?? "import"
             guard APIToken.scopes.contains(scope) else { throw CommandProblem(description: "--scope is read, write or import.") }
             let days = signature.days ?? context.application.vigil.tokenLifetimeDays
             guard (1...3650).contains(days) else { throw CommandProblem(description: "--days is a number of days from 1 to 3650.") }
             let (token, id) = try await db.writeTransaction { db in
-                try await APIToken.create(role: role, scope: scope, days: days, label: signature.label, on: db)
+                let made = try await APIToken.create(role: role, scope: scope, days: days, label: signature.label, on: db)
+                try await Audit.record("token.created", actor: .commandLine, subject: "token:" + made.id.uuidString.lowercased(),
+                                       detail: ["role": role, "scope": scope, "days": String(days)], on: db)
+                return made
             }
             context.application.securityLog.record("token.created", ["token": id.uuidString.lowercased(), "role": role, "scope": scope, "by": "cli"])
             context.console.print(token)
@@ -236,6 +241,8 @@ struct TokenCommand: AsyncCommand {
                 }
                 t.revokedAt = Date()
                 try await t.update(on: db)
+                try await Audit.record("token.revoked", actor: .commandLine, subject: "token:" + id.uuidString.lowercased(),
+                                       detail: ["role": t.role], on: db)
             }
             context.application.securityLog.record("token.revoked", ["token": id.uuidString.lowercased(), "by": "cli"])
             context.console.print("Revoked \(raw).")

@@ -58,15 +58,18 @@ struct DocumentData: Sendable {
 
     /// A document by its id, or nil.
     static func load(id: String, on db: any Database) async throws -> DocumentData? {
+        try await Withdrawal.check(document: id, on: db)
         guard let stored = try await Store(db: db).documents(ids: [id]).first, let number = UANumber(slug: stored.uaID),
               let (ua, kase, chain) = try await action(number, on: db) else { return nil }
         return try await load(document: stored.document, number: number, status: ua, kase: kase, chain: chain, on: db)
     }
 
-    /// An urgent action's status, its whole case, and its documents in reading order (from the case).
+    /// An urgent action's status, its whole case, and its documents in reading order (from the
+    /// case). A withdrawn action's addresses answer 410 (`Withdrawal.gone`).
     private static func action(_ number: UANumber, on db: any Database) async throws -> (UrgentActionStatus, Case, [Document])? {
-        guard let row = try await UrgentActionModel.find(number.slug, on: db),
-              let kase = try await Store(db: db).cases(ids: [row.caseID]).first,
+        guard let row = try await UrgentActionModel.find(number.slug, on: db) else { return nil }
+        if row.withdrawnAt != nil { throw Withdrawal.gone }
+        guard let kase = try await Store(db: db).cases(ids: [row.caseID]).first,
               let ua = kase.urgentActions.first(where: { $0.number == number }) else { return nil }
         return (ua.status, kase, ua.documents)
     }

@@ -61,6 +61,7 @@ struct DownloadController: UsesServices {
     }
 
     func letterByGet(req: Request) async throws -> Response {
+        if let number = UANumber(slug: req.endpoint[.number] ?? "") { try await Withdrawal.check(number, on: req.db) }
         throw Self.letterByGet
     }
 

@@ -18,28 +18,28 @@ struct EditorController: UsesServices {
 
     var pages: PrivatePage { PrivatePage(views: views, strings: strings, auth: auth) }
 
-    /// The editor's session, or: log in first (anonymous) / 403 (a supporter).
-    func requireEditor(_ req: Request) throws -> CurrentSession {
-        guard let me = req.currentSession else { throw Abort.redirect(to: Endpoint.loginForm.path) }
-        guard me.supporter.isEditor else { throw Abort(.forbidden, reason: strings["editor_only"]) }
-        return me
+    /// A publisher's or admin's session with its second factor (`NewsroomAccess`): publishers
+    /// make tokens that publish; admins see and revoke every token.
+    func requireEditor(_ req: Request) async throws -> CurrentSession {
+        try await NewsroomAccess.require(req, .publisher, .admin)
     }
 
     func page(req: Request) async throws -> Response {
-        _ = try requireEditor(req)
+        _ = try await requireEditor(req)
         return try await render(req)
     }
 
     /// The editor page, with what was wrong with a form when there was something.
     func render(_ req: Request, status: HTTPStatus = .ok, errors: [String] = []) async throws -> Response {
-        let page = try await EditorPage.load(on: req.db, strings: strings, errors: errors)
+        guard let me = req.currentSession else { throw Abort(.unauthorized) }
+        let page = try await EditorPage.load(on: req.db, for: me.supporter, strings: strings, errors: errors)
         return try pages.render(req, "editor", title: strings["editor_title"], status: status, content: page)
     }
 
     struct TokenForm: Content { var csrf: String?; var label: String?; var current: String?; var scope: String? }
 
     func createToken(req: Request) async throws -> Response {
-        let me = try requireEditor(req)
+        let me = try await requireEditor(req)
         let form = try req.content.decode(TokenForm.self)
         try auth.checkCSRF(req, token: form.csrf)
         let label = (form.label ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
@@ -47,6 +47,9 @@ struct EditorController: UsesServices {
             return try await render(req, status: .unprocessableEntity, errors: [strings["editor_label_bad"]])
         }
         // A token publishes in the organisation's name: ask for the password again.
+        guard me.supporter.roles.contains(.publisher) else {
+            return try await render(req, status: .forbidden, errors: [strings["editor_publishers_only"]])
+        }
         guard try await passwords.reauthenticate(req, me, form.current) else {
             return try await render(req, status: .unauthorized, errors: [strings["change_wrong_password"]])
         }
@@ -56,76 +59,35 @@ struct EditorController: UsesServices {
         }
         let days = req.application.vigil.tokenLifetimeDays
         let (token, id) = try await req.db.writeTransaction { db in
-            try await APIToken.create(role: "editor", scope: scope, days: days, label: label, createdBy: me.supporter.id, on: db)
+            let made = try await APIToken.create(role: "publisher", scope: scope, days: days, label: label, createdBy: me.supporter.id, on: db)
+            try await Audit.record("token.created", actor: .account(me.supporter.id!), subject: "token:" + made.id.uuidString.lowercased(),
+                                   detail: ["role": "publisher", "scope": scope, "days": String(days)], on: db)
+            return made
         }
-        req.securityLog.record("token.created", account: me.supporter.id, ["token": id.uuidString.lowercased(), "role": "editor", "scope": scope])
+        req.securityLog.record("token.created", account: me.supporter.id, ["token": id.uuidString.lowercased(), "role": "publisher", "scope": scope])
         // Shown once, on a page no cache keeps.
         return try pages.render(req, "editor-token", title: strings["editor_token_title"],
                                 content: EditorTokenPage(label: label, token: token, base: baseURL))
     }
 
     func revokeToken(req: Request) async throws -> Response {
-        let me = try requireEditor(req)
+        let me = try await requireEditor(req)
         try auth.checkCSRF(req, token: try req.content.decode(AccountController.CSRFForm.self).csrf)
         guard let id = req.endpoint[.uuid].flatMap(UUID.init(uuidString:)) else { throw Abort(.notFound, reason: "There is no such token.") }
         try await req.db.writeTransaction { db in
-            guard let t = try await APITokenModel.find(id, on: db), t.role == "editor" else {
-                throw Abort(.notFound, reason: "There is no such editor token (admin tokens are revoked with `vigil token revoke`).")
+            // Publishers revoke the tokens they made; admins any token made in the newsroom
+            // (tokens made on the command line are revoked there, with `vigil token revoke`).
+            guard let t = try await APITokenModel.find(id, on: db), let maker = t.createdBy,
+                  maker == me.supporter.id || me.supporter.roles.contains(.admin) else {
+                throw Abort(.notFound, reason: "There is no such token of yours (tokens made on the command line are revoked with `vigil token revoke`).")
             }
-            if t.revokedAt == nil { t.revokedAt = Date(); try await t.update(on: db) }
+            if t.revokedAt == nil {
+                t.revokedAt = Date(); try await t.update(on: db)
+                try await Audit.record("token.revoked", actor: .account(me.supporter.id!), subject: "token:" + id.uuidString.lowercased(),
+                                       detail: ["role": t.role], on: db)
+            }
         }
         req.securityLog.record("token.revoked", account: me.supporter.id, ["token": id.uuidString.lowercased()])
         return req.redirect(to: Endpoint.editor.path, redirectType: .normal)
-    }
-}
-
-/// `vigil editor grant|revoke|list`: who may use `/editor`.
-struct EditorCommand: AsyncCommand {
-    struct Signature: CommandSignature {
-        @Argument(name: "action", help: "grant | revoke | list")
-        var action: String
-        @Option(name: "email", help: "For grant and revoke: the account's e-mail address.")
-        var email: String?
-    }
-    var help: String {
-        "Makes an account an editor (`editor grant --email E`) or a supporter again (`editor revoke --email E`; the API tokens "
-            + "they made are revoked too); `editor list` shows the editors. Either way their sessions end, so the next log-in "
-            + "gets the session rules of the new role (editors: 30 minutes idle, never remembered)."
-    }
-
-    func run(using context: CommandContext, signature: Signature) async throws {
-        let db = context.application.db
-        switch signature.action {
-        case "list":
-            for s in try await SupporterModel.query(on: db).filter(\.$role == "editor").sort(\.$email).all() {
-                context.console.print("\(s.email)  \(s.displayName)\(s.emailVerifiedAt == nil ? "  (address not confirmed)" : "")")
-            }
-        case "grant", "revoke":
-            guard let raw = signature.email, EmailAddress.problem(raw.lowercased()) == nil else {
-                throw CommandProblem(description: "Give --email with the address of an existing account.")
-            }
-            let email = raw.lowercased()
-            let message = try await Self.setRole(email: email, editor: signature.action == "grant", on: db,
-                                                 log: context.application.securityLog)
-            context.console.print(message)
-        default:
-            throw CommandProblem(description: "Unknown action \"\(signature.action)\": use grant, revoke or list.")
-        }
-    }
-
-    static func setRole(email: String, editor: Bool, on db: any Database, log: SecurityLog? = nil) async throws -> String {
-        try await db.writeTransaction { db in
-            guard let s = try await SupporterModel.query(on: db).filter(\.$email == email).first() else {
-                throw CommandProblem(description: "There is no account with the address \(email); sign up at /signup first.")
-            }
-            s.role = editor ? "editor" : "supporter"; s.updatedAt = Date()
-            try await s.update(on: db)
-            try await SessionModel.query(on: db).filter(\.$supporterID == s.id!).delete()
-            var revoked = 0
-            if !editor { revoked = try await APIToken.revoke(madeBy: s.id!, on: db) }
-            log?.record("account.role-changed", account: s.id, ["role": s.role, "tokens_revoked": String(revoked)])
-            return editor ? "\(email) is now an editor; their sessions have ended."
-                : "\(email) is a supporter again; their sessions have ended and \(revoked) API token(s) they made are revoked."
-        }
     }
 }

@@ -377,7 +377,8 @@ enum Digests {
             if !countries.isEmpty { caseIDs.formUnion(try await CaseCountryModel.query(on: db).filter(\.$country ~~ countries).all().map(\.caseID)) }
             if !themes.isEmpty { caseIDs.formUnion(try await CaseThemeModel.query(on: db).filter(\.$theme ~~ themes).all().map(\.caseID)) }
             guard !caseIDs.isEmpty else { continue }
-            let uas = try await UrgentActionModel.query(on: db).filter(\.$caseID ~~ Array(caseIDs)).all()
+            // Not the withdrawn ones (`Withdrawal`).
+            let uas = try await UrgentActionModel.query(on: db).filter(\.$caseID ~~ Array(caseIDs)).filter(\.$withdrawnAt == nil).all()
             guard !uas.isEmpty else { continue }
             let docs = try await DocumentModel.query(on: db).filter(\.$urgentActionID ~~ uas.compactMap(\.id))
                 .filter(\.$createdAt > since).filter(\.$translationOf == nil).sort(\.$published).all()

@@ -20,6 +20,13 @@ enum SupporterPages {
         ("report", Page<ReportPage>.self),
         ("editor", Page<EditorPage>.self),
         ("editor-token", Page<EditorTokenPage>.self),
+        ("newsroom", Page<NewsroomHomePage>.self),
+        ("second-factor", Page<SecondFactorPage>.self),
+        ("login-code", Page<LoginCodePage>.self),
+        ("newsroom-accounts", Page<NewsroomAccountsPage>.self),
+        ("newsroom-audit", Page<NewsroomAuditPage>.self),
+        ("newsroom-urgent-actions", Page<NewsroomUrgentActionsPage>.self),
+        ("newsroom-urgent-action", Page<NewsroomUrgentActionPage>.self),
         ("dev-outbox", Page<DevOutboxPage>.self),
         ("error", Page<ErrorPage>.self),
     ]

@@ -27,6 +27,8 @@ struct Publisher: Sendable {
     let cache: PageCache
     let alerts: Alerts
     let now: @Sendable () -> Date
+    /// The organisation's calendar: the year of a newly numbered urgent action (`UANumbers`).
+    var clock: @Sendable () -> ActionClock = { ActionClock.current }
 
     enum Change: Sendable {
         /// A `vigil.bundle/1` document (`vigil import`, `POST /api/v1/bundles`): all or nothing.
@@ -39,6 +41,15 @@ struct Publisher: Sendable {
         case replaceTarget(Target)
         /// One document of an existing urgent action; `replacing` is the id the URL names.
         case document(UANumber, Document, replacing: String?)
+        /// A new urgent action of a stored case, numbered in the same transaction (`UANumbers`).
+        case newUrgentAction(NewUrgentAction)
+        /// Withdrawal for safety (`Withdrawal`): the urgent action, all its documents and
+        /// translations, leave every public read at once; the reason stays internal.
+        case withdraw(UANumber, reason: String)
+        /// A withdrawn urgent action back, as it now is.
+        case republish(UANumber)
+        /// `from` replaced by `to` in every stored copy of a withdrawn action and its case.
+        case redact(UANumber, from: String, to: String)
 
         var action: String {
             switch self {
@@ -48,6 +59,10 @@ struct Publisher: Sendable {
             case .createTarget: "target.create"
             case .replaceTarget: "target.replace"
             case .document(_, _, let replacing): replacing == nil ? "document.create" : "document.replace"
+            case .newUrgentAction: "urgent_action.create"
+            case .withdraw: "urgent_action.withdraw"
+            case .republish: "urgent_action.republish"
+            case .redact: "urgent_action.redact"
             }
         }
     }
@@ -77,6 +92,10 @@ struct Publisher: Sendable {
             let queued = sendAlerts ? try await alerts.enqueue(createdDocuments: summary.createdDocuments, on: db) : 0
             let entry = changes.isEmpty ? nil
                 : try await PublishingLog.record(changes, action: change.action, author: author, summary: summary, at: now(), on: db)
+            if !changes.isEmpty {
+                // The audit log: who changed what, in the same transaction (Newsroom/AuditLog.swift).
+                try await Audit.recordPublishing(change, author: author, changes: changes, summary: summary, logEntry: entry, on: db, now: now())
+            }
             return Result(summary: summary, changes: changes, alertsQueued: queued, logEntry: entry, createdSubject: createdSubject)
         }
         cache.invalidate(tags: result.changes.cacheTags, logEntry: result.logEntry)
@@ -108,6 +127,15 @@ struct Publisher: Sendable {
             return (summary, summary.created > 0)
         case .document(let number, let doc, let replacing):
             return try await write(document: doc, of: number, replacing: replacing, store: store)
+        case .newUrgentAction(let new):
+            return try await write(newUrgentAction: new, store: store)
+        case .withdraw(let number, let reason):
+            return (try await store.withdraw(number, reason: try Withdrawal.checkReason(reason)), false)
+        case .republish(let number):
+            return (try await store.republish(number), false)
+        case .redact(let number, let from, let to):
+            let (from, to) = try Withdrawal.checkRedaction(from: from, to: to)
+            return (try await store.redact(number, from: from, to: to), false)
         }
     }
 

@@ -41,10 +41,13 @@ struct ReportController: UsesServices {
         guard let documentID = form.document, Slug.problem(documentID) == nil else { throw Abort(.notFound, reason: "There is no such document.") }
         let sql = req.db as! any SQLDatabase
         let rows = try await sql.raw("""
-            SELECT d.id AS id, t.target_id AS target FROM documents d LEFT JOIN document_targets t ON t.document_id = d.id
+            SELECT d.id AS id, t.target_id AS target, CASE WHEN u.withdrawn_at IS NULL THEN 0 ELSE 1 END AS withdrawn FROM documents d
+            JOIN urgent_actions u ON u.id = d.urgent_action_id LEFT JOIN document_targets t ON t.document_id = d.id
             WHERE d.id = \(bind: documentID)
             """).all()
         guard !rows.isEmpty else { throw Abort(.notFound, reason: "There is no such document.") }
+        // No reports on a withdrawn action (`Withdrawal`).
+        if try rows[0].decode(column: "withdrawn", as: Int.self) != 0 { throw Withdrawal.gone }
         let named = rows.compactMap { try? $0.decode(column: "target", as: String?.self) }
         guard !named.isEmpty else { throw Abort(.badRequest, reason: "This document asks for no action.") }
         guard let channel = form.channel.flatMap(ActionChannel.init(rawValue:)) else {
@@ -160,6 +163,7 @@ struct ReportController: UsesServices {
     func uaTotals(req: Request) async throws -> Response {
         let raw = req.endpoint[.number] ?? ""
         guard let number = UANumber(slug: raw) else { throw Abort(.badRequest, reason: "\"\(raw)\" is not an urgent action number; write UA 126/19 as 126-19.") }
+        try await Withdrawal.check(number, on: req.db)
         let docs = try await Store(db: req.db).documents(urgentActionIDs: [number.slug]).map(\.document.id)
         guard !docs.isEmpty else { throw Abort(.notFound, reason: "There is no \(number.label).") }
         var perDocument: [String: JSONValue] = [:]
@@ -172,7 +176,12 @@ struct ReportController: UsesServices {
 
     /// Counts for every document, for partner sections to pull.
     func allTotals(req: Request) async throws -> Response {
-        let all = try await ReportTotals.all(on: req.db)
+        var all = try await ReportTotals.all(on: req.db)
+        // Not the documents of withdrawn actions (`Withdrawal`): their ids say what they were.
+        let withdrawn = try await Withdrawal.withdrawnIDs(on: req.db)
+        if !withdrawn.isEmpty {
+            for id in try await DocumentModel.query(on: req.db).filter(\.$urgentActionID ~~ withdrawn).all(\.$id) { all[id] = nil }
+        }
         return jsonResponse(.object(["documents": .object(all.mapValues(\.json))]))
     }
 }

@@ -79,21 +79,29 @@ struct Endpoint: Hashable, Sendable, CustomStringConvertible {
         case reportForm, report, undoReport, followForm, follow, removeFollow, unsubscribeForm, unsubscribe
         case followConfirmForm, followConfirm, followData, followDataExport, followDataDelete
         case privacy, accountExport, accountDeleteForm, accountDelete
-        // Editors.
-        case editor, createToken, revokeToken
+        // The newsroom: its home, second factor, accounts, API tokens.
+        case newsroom, secondFactorForm, secondFactorEnrol, recoveryCodes, loginCodeForm, loginCode
+        case newsroomAccounts, inviteAccount, changeRoles, resetSecondFactor
+        case editor, createToken, revokeToken, oldEditor
+        case newsroomAudit, newsroomAuditCSV
+        case newsroomUrgentActions, newsroomUrgentAction, withdrawUrgentAction, republishUrgentAction, redactUrgentAction
         case devOutbox
         // The API.
-        case apiOpenAPI, apiCases, apiCase, apiCreateCase, apiReplaceCase
+        case apiOpenAPI, apiCases, apiCase, apiCreateCase, apiReplaceCase, apiCreateUrgentAction
         case apiUrgentActions, apiUrgentAction, apiUrgentActionTotals, apiUrgentActionDocuments, apiUrgentActionDocument
         case apiCreateDocument, apiReplaceDocument, apiDocuments, apiDocument
         case apiTargets, apiTarget, apiCreateTarget, apiReplaceTarget, apiExport, apiBundles, apiTotals
+        case apiWithdrawUrgentAction, apiRepublishUrgentAction, apiRedactUrgentAction
 
         var method: HTTPMethod {
             switch self {
             case .letter, .translationLetter, .signup, .verify, .login, .loginLink, .logout, .revokeSession, .logoutEverywhere,
                  .changePassword, .changeEmail, .changeLanguage, .confirmEmail, .passwordReset, .passwordNew, .report, .undoReport,
                  .follow, .removeFollow, .unsubscribe, .followConfirm, .followDataExport, .followDataDelete, .accountDelete, .createToken, .revokeToken,
-                 .apiCreateCase, .apiCreateDocument, .apiCreateTarget, .apiBundles:
+                 .secondFactorEnrol, .recoveryCodes, .loginCode, .inviteAccount, .changeRoles, .resetSecondFactor,
+                 .withdrawUrgentAction, .republishUrgentAction, .redactUrgentAction,
+                 .apiCreateCase, .apiCreateDocument, .apiCreateTarget, .apiBundles, .apiCreateUrgentAction,
+                 .apiWithdrawUrgentAction, .apiRepublishUrgentAction, .apiRedactUrgentAction:
                 return .POST
             case .apiReplaceCase, .apiReplaceDocument, .apiReplaceTarget:
                 return .PUT
@@ -160,13 +168,28 @@ struct Endpoint: Hashable, Sendable, CustomStringConvertible {
             case .privacy: return l("privacy")
             case .accountExport: return l("account", "export.json")
             case .accountDeleteForm, .accountDelete: return l("account", "delete")
-            case .editor: return l("editor")
-            case .createToken: return l("editor", "tokens")
-            case .revokeToken: return [.literal("editor"), .literal("tokens"), .parameter(.uuid), .literal("revoke")]
+            case .newsroom: return l("newsroom")
+            case .secondFactorForm, .secondFactorEnrol: return l("newsroom", "second-factor")
+            case .recoveryCodes: return l("newsroom", "second-factor", "recovery-codes")
+            case .loginCodeForm, .loginCode: return l("login", "code")
+            case .newsroomAccounts, .inviteAccount: return l("newsroom", "accounts")
+            case .changeRoles: return [.literal("newsroom"), .literal("accounts"), .parameter(.uuid), .literal("roles")]
+            case .resetSecondFactor: return [.literal("newsroom"), .literal("accounts"), .parameter(.uuid), .literal("second-factor")]
+            case .editor, .createToken: return l("newsroom", "tokens")
+            case .revokeToken: return [.literal("newsroom"), .literal("tokens"), .parameter(.uuid), .literal("revoke")]
+            case .oldEditor: return l("editor")
+            case .newsroomAudit: return l("newsroom", "audit")
+            case .newsroomAuditCSV: return l("newsroom", "audit.csv")
+            case .newsroomUrgentActions: return l("newsroom", "urgent-actions")
+            case .newsroomUrgentAction: return [.literal("newsroom"), .literal("urgent-actions"), .parameter(.number)]
+            case .withdrawUrgentAction: return [.literal("newsroom"), .literal("urgent-actions"), .parameter(.number), .literal("withdraw")]
+            case .republishUrgentAction: return [.literal("newsroom"), .literal("urgent-actions"), .parameter(.number), .literal("republish")]
+            case .redactUrgentAction: return [.literal("newsroom"), .literal("urgent-actions"), .parameter(.number), .literal("redact")]
             case .devOutbox: return l("dev", "outbox")
             case .apiOpenAPI: return api + l("openapi.json")
             case .apiCases, .apiCreateCase: return api + l("cases")
             case .apiCase, .apiReplaceCase: return api + [.literal("cases"), .parameter(.id)]
+            case .apiCreateUrgentAction: return api + [.literal("cases"), .parameter(.id), .literal("urgent-actions")]
             case .apiUrgentActions: return api + l("urgent-actions")
             case .apiUrgentAction: return api + [.literal("urgent-actions"), .parameter(.number)]
             case .apiUrgentActionTotals: return api + [.literal("urgent-actions"), .parameter(.number), .literal("totals")]
@@ -180,6 +203,9 @@ struct Endpoint: Hashable, Sendable, CustomStringConvertible {
             case .apiExport: return api + l("export")
             case .apiBundles: return api + l("bundles")
             case .apiTotals: return api + l("totals")
+            case .apiWithdrawUrgentAction: return api + [.literal("urgent-actions"), .parameter(.number), .literal("withdraw")]
+            case .apiRepublishUrgentAction: return api + [.literal("urgent-actions"), .parameter(.number), .literal("republish")]
+            case .apiRedactUrgentAction: return api + [.literal("urgent-actions"), .parameter(.number), .literal("redact")]
             }
         }
 
@@ -199,6 +225,8 @@ struct Endpoint: Hashable, Sendable, CustomStringConvertible {
             case .apiUrgentActions, .apiDocuments: return ["country", "theme", "status", "kind", "language", "updated_since", "case", "limit", "cursor"]
             case .apiTargets: return ["country", "updated_since", "limit", "cursor"]
             case .apiExport: return ["case"]
+            case .newsroomAudit, .newsroomAuditCSV: return ["action", "actor", "subject", "from", "to", "before"]
+            case .newsroomUrgentActions: return ["number"]
             default: return []
             }
         }
@@ -314,10 +342,16 @@ extension Endpoint {
     static let account = Endpoint(.account)
     static let editor = Endpoint(.editor)
     static let loginForm = Endpoint(.loginForm)
+    static let newsroom = Endpoint(.newsroom)
+    static let secondFactorForm = Endpoint(.secondFactorForm)
+    static let loginCodeForm = Endpoint(.loginCodeForm)
+    static let newsroomAccounts = Endpoint(.newsroomAccounts)
 
     /// The list, filtered and paged (`SiteData` query values).
     static func urgentActions(_ query: [String: String] = [:]) -> Endpoint { Endpoint(.urgentActions, query: query) }
     static func urgentAction(_ number: UANumber) -> Endpoint { Endpoint(.urgentAction, [number.slug]) }
+    /// The newsroom's page of an urgent action: its documents, where it stands, withdrawal.
+    static func newsroomUrgentAction(_ number: UANumber) -> Endpoint { Endpoint(.newsroomUrgentAction, [number.slug]) }
 
     /// A document's page: `/urgent-actions/126-19/outcome`, or `…/initial/ru` for a translation.
     static func document(_ number: UANumber, kind: DocumentKind, sequence: Int, language: String, isTranslation: Bool) -> Endpoint {

@@ -14,7 +14,7 @@ struct PrivatePage: Sendable {
                                   status: HTTPStatus = .ok, content: C) throws -> Response {
         let (token, newCookie) = auth.csrfForPage(req)
         let page = Page(page: PageFrame(title: title, description: description, strings: strings), content: content,
-                        signedIn: req.currentSession != nil, editorNav: req.currentSession?.supporter.isEditor == true, csrf: token)
+                        signedIn: req.currentSession != nil, editorNav: req.currentSession?.supporter.isNewsroom == true, csrf: token)
         let response = Response(status: status, headers: ["Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"],
                                 body: .init(string: try views.render(template, page, strings: strings)))
         if let newCookie { response.cookies[auth.csrfCookie] = auth.cookie(newCookie, maxAge: nil) }

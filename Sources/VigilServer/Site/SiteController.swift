@@ -67,6 +67,7 @@ struct SiteController: UsesServices {
     /// `/urgent-actions/126-19` goes to the newest original document of the action.
     func urgentAction(req: Request) async throws -> Response {
         let number = try numberParameter(req)
+        try await Withdrawal.check(number, on: req.db)
         let docs = try await Store(db: req.db).documents(urgentActionIDs: [number.slug]).map(\.document)
         guard let latest = docs.filter({ $0.translationOf == nil }).max(by: { $0.sequence < $1.sequence }) else {
             throw Abort(.notFound, reason: "There is no \(number.label).")

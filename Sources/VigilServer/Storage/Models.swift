@@ -110,6 +110,10 @@ final class UrgentActionModel: Model, @unchecked Sendable {
     @Field(key: "sort_key") var sortKey: String
     @Field(key: "created_at") var createdAt: Date
     @Field(key: "updated_at") var updatedAt: Date
+    /// Set while the action is withdrawn for safety (`Withdrawal`): hidden from every public read.
+    @OptionalField(key: "withdrawn_at") var withdrawnAt: Date?
+    /// Why, for the newsroom only: never shown publicly, never in the audit log.
+    @OptionalField(key: "withdrawn_reason") var withdrawnReason: String?
     init() {}
 }
 
@@ -167,9 +171,14 @@ final class SupporterModel: Model, @unchecked Sendable {
     @Field(key: "created_at") var createdAt: Date
     @Field(key: "updated_at") var updatedAt: Date
     @OptionalField(key: "last_digest_at") var lastDigestAt: Date?
-    /// "supporter" or "editor" (granted with `vigil editor grant`; editors' sessions are short).
+    /// "supporter", or the newsroom roles the account holds, space-separated ("editor publisher"):
+    /// read and set through `roles` (Newsroom/Access.swift). Newsroom sessions are short.
     @Field(key: "role") var role: String
-    var isEditor: Bool { role == "editor" }
+    /// The TOTP secret, sealed with the server secret (`SecondFactor.seal`); nil until enrolled.
+    @OptionalField(key: "totp_secret") var totpSecret: String?
+    @OptionalField(key: "totp_enrolled_at") var totpEnrolledAt: Date?
+    /// The last 30-second step whose code was accepted: a code is never accepted twice.
+    @OptionalField(key: "totp_last_step") var totpLastStep: Int64?
     init() {}
 }
 

@@ -23,6 +23,7 @@ struct VigilErrorMiddleware: AsyncMiddleware {
     }
 
     static func response(for error: any Error, request: Request) -> Response {
+        if let page = error as? RenderedRefusal { return page.response }
         var status: HTTPResponseStatus
         var reason: String
         var issues: [ValidationIssue] = []

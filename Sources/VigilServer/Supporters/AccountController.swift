@@ -139,6 +139,12 @@ struct AccountController: UsesServices {
 
     /// Pending single-use links that must not outlive a change of password: resets, e-mail
     /// changes and log-in links (one asked for from a stolen session included).
+    /// A newsroom account's own security changes go to the audit log too (by id, never the address).
+    static func auditNewsroom(_ s: SupporterModel, _ action: String, on db: any Database) async throws {
+        guard s.isNewsroom else { return }
+        try await Audit.record(action, actor: .account(s.id!), subject: "account:\(s.id!.uuidString.lowercased())", on: db)
+    }
+
     static func voidPendingTokens(of supporter: UUID, on db: any Database) async throws {
         try await AuthTokenModel.query(on: db).filter(\.$supporterID == supporter).filter(\.$usedAt == nil)
             .group(.or) { $0.filter(\.$purpose == "reset").filter(\.$purpose == "login").filter(\.$purpose, .custom("LIKE"), "email:%") }
@@ -258,22 +264,44 @@ struct AccountController: UsesServices {
         }
         guard ok, let supporter, supporter.emailVerifiedAt != nil else {
             req.securityLog.record("login.failure", account: supporter?.id)
+            if let supporter, supporter.isNewsroom {
+                try await req.db.writeTransaction { db in
+                    try await Audit.record("login.failure", actor: .account(supporter.id!), subject: "account:\(supporter.id!.uuidString.lowercased())",
+                                           detail: ["with": "password"], on: db)
+                }
+            }
             return try pages.render(req, "login", title: strings["login_title"], status: .unauthorized,
                                     content: LoginPage(errors: [strings["login_failed"]], email: email, next: next ?? ""))
         }
         return try await startSession(req, supporter, remember: form.remember != nil, how: "password", next: next)
     }
 
-    /// Starts a session and goes on to `next` (a checked local path) or the account (the editor's page for editors).
-    func startSession(_ req: Request, _ supporter: SupporterModel, remember: Bool, how: String, next: String? = nil) async throws -> Response {
+    /// Starts a session and goes on to `next` (a checked local path) or the account (the newsroom
+    /// for newsroom accounts). An account with a second factor goes to `/login/code` first: its
+    /// session starts only once the code is given (`secondFactor`).
+    func startSession(_ req: Request, _ supporter: SupporterModel, remember: Bool, how: String, next: String? = nil,
+                      secondFactor: Bool = false) async throws -> Response {
+        if supporter.hasSecondFactor, !secondFactor {
+            let pending = SecondFactor(secret: secret).sign(
+                ["a": supporter.id!.uuidString, "r": remember ? "1" : "0", "h": how, "n": next ?? "", "f": SecondFactor(secret: secret).fingerprint(supporter),
+                 "exp": String(Int(Date().timeIntervalSince1970) + SecondFactor.pendingSeconds)], purpose: "pending-login")
+            let response = req.redirect(to: Endpoint.loginCodeForm.path, redirectType: .normal)
+            response.cookies[auth.pendingLoginCookie] = auth.cookie(pending, maxAge: SecondFactor.pendingSeconds)
+            return response
+        }
         let (token, _) = try await req.db.writeTransaction { db in
-            try await auth.startSession(for: supporter.id!, remember: remember, editor: supporter.isEditor,
-                                        device: Auth.device(from: req.headers.first(name: .userAgent)), on: db)
+            let started = try await auth.startSession(for: supporter.id!, remember: remember, editor: supporter.isNewsroom, secondFactor: secondFactor,
+                                                      device: Auth.device(from: req.headers.first(name: .userAgent)), on: db)
+            if supporter.isNewsroom {
+                try await Audit.record("login.success", actor: .account(supporter.id!), subject: "account:\(supporter.id!.uuidString.lowercased())",
+                                       detail: ["with": how, "second_factor": secondFactor ? "yes" : "no"], on: db)
+            }
+            return started
         }
         req.securityLog.record("login.success", account: supporter.id, ["with": how, "role": supporter.role])
-        let response = req.redirect(to: next ?? (supporter.isEditor ? Endpoint.editor : Endpoint.account).path, redirectType: .normal)
+        let response = req.redirect(to: next ?? (supporter.isNewsroom ? Endpoint.newsroom : Endpoint.account).path, redirectType: .normal)
         // Editors are never remembered: their cookie ends with the browser.
-        let remembered = remember && !supporter.isEditor
+        let remembered = remember && !supporter.isNewsroom
         response.cookies[auth.sessionCookie] = auth.cookie(token, maxAge: remembered ? Auth.rememberLife : nil)
         return response
     }
@@ -379,6 +407,7 @@ struct AccountController: UsesServices {
             try await SessionModel.query(on: db).filter(\.$supporterID == s.id!).filter(\.$id != me.session.id!).delete()
             try await Self.voidPendingTokens(of: s.id!, on: db)
             try await mailer.enqueue("changed", to: s.email, language: s.language, values: ["name": s.displayName], supporter: s.id, on: db)
+            try await Self.auditNewsroom(s, "account.password-changed", on: db)
         }
         return try message(req, title: strings["change_password_done"], text: strings["change_password_done_text"])
     }
@@ -455,6 +484,7 @@ struct AccountController: UsesServices {
             if let current { others = others.filter(\.$id != current) }
             try await others.delete()
             try await mailer.enqueue("email_changed", to: old, language: s.language, values: ["name": s.displayName], supporter: s.id, on: db)
+            try await Self.auditNewsroom(s, "account.email-changed", on: db)
             return s.id
         }
         guard let changed else { return try message(req, title: strings["verify_bad_title"], text: strings["verify_bad_text"], status: .badRequest) }
@@ -523,6 +553,7 @@ struct AccountController: UsesServices {
             try await SessionModel.query(on: db).filter(\.$supporterID == id).delete()
             try await Self.voidPendingTokens(of: id, on: db)
             try await mailer.enqueue("changed", to: s.email, language: s.language, values: ["name": s.displayName], supporter: s.id, on: db)
+            try await Self.auditNewsroom(s, "account.password-reset", on: db)
         }
         req.securityLog.record("account.password-reset", account: id)
         return try message(req, title: strings["reset_done_title"], text: strings["reset_done_text"])

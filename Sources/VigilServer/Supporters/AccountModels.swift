@@ -17,6 +17,19 @@ final class SessionModel: Model, @unchecked Sendable {
     @Field(key: "idle_seconds") var idleSeconds: Int
     /// "Firefox on Linux": enough for a person to tell their sessions apart; nothing more.
     @Field(key: "device") var device: String
+    /// When the second factor was given in this session (newsroom accounts only).
+    @OptionalField(key: "second_factor_at") var secondFactorAt: Date?
+    init() {}
+}
+
+/// A newsroom account's single-use recovery code (only its hash), for when the phone is lost.
+final class RecoveryCodeModel: Model, @unchecked Sendable {
+    static let schema = "recovery_codes"
+    @ID(key: .id) var id: UUID?
+    @Field(key: "supporter_id") var supporterID: UUID
+    @Field(key: "code_hash") var codeHash: String
+    @Field(key: "created_at") var createdAt: Date
+    @OptionalField(key: "used_at") var usedAt: Date?
     init() {}
 }
 

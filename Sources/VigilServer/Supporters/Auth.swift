@@ -11,6 +11,8 @@ struct Auth: Sendable {
 
     var sessionCookie: String { tls ? "__Host-vigil-session" : "vigil-session" }
     var csrfCookie: String { tls ? "__Host-vigil-csrf" : "vigil-csrf" }
+    /// Between the password and the second factor: who is logging in (signed, 10 minutes).
+    var pendingLoginCookie: String { tls ? "__Host-vigil-pending" : "vigil-pending" }
 
     static func randomToken() -> String {
         var bytes = [UInt8](repeating: 0, count: 32)
@@ -79,8 +81,8 @@ struct Auth: Sendable {
     static let editorIdle = 30 * 60, editorLife = 8 * 3600
 
     /// Starts a new session (a new token every log-in) and returns the cookie value.
-    func startSession(for supporter: UUID, remember: Bool, editor: Bool = false, device: String, on db: any Database,
-                      now: Date = Date()) async throws -> (String, SessionModel) {
+    func startSession(for supporter: UUID, remember: Bool, editor: Bool = false, secondFactor: Bool = false, device: String,
+                      on db: any Database, now: Date = Date()) async throws -> (String, SessionModel) {
         let token = Self.randomToken()
         let s = SessionModel()
         s.tokenHash = Self.hash(token); s.supporterID = supporter; s.createdAt = now; s.lastSeenAt = now
@@ -88,6 +90,7 @@ struct Auth: Sendable {
         s.idleSeconds = idle
         s.expiresAt = now.addingTimeInterval(TimeInterval(life))
         s.device = String(device.prefix(60))
+        s.secondFactorAt = secondFactor ? now : nil
         try await s.create(on: db)
         return (token, s)
     }
@@ -121,11 +124,11 @@ struct SessionMiddleware: AsyncMiddleware {
             let now = Date()
             let supporter = try await SupporterModel.find(session.supporterID, on: request.db)
             // An editor's session is held to the editors' idle limit whatever it was started with.
-            let idle = supporter?.isEditor == true ? min(session.idleSeconds, Auth.editorIdle) : session.idleSeconds
+            let idle = supporter?.isNewsroom == true ? min(session.idleSeconds, Auth.editorIdle) : session.idleSeconds
             if session.expiresAt > now, now.timeIntervalSince(session.lastSeenAt) < TimeInterval(idle), let supporter {
                 request.storage[CurrentSessionKey.self] = CurrentSession(session: session, supporter: supporter)
                 // Editors' sessions note every minute of use; supporters' every few minutes is enough.
-                if now.timeIntervalSince(session.lastSeenAt) > (supporter.isEditor ? 30 : 60) {
+                if now.timeIntervalSince(session.lastSeenAt) > (supporter.isNewsroom ? 30 : 60) {
                     session.lastSeenAt = now
                     try await request.db.writeTransaction { db in try await session.update(on: db) }
                 }

@@ -32,6 +32,11 @@ struct PrivacyController: UsesServices {
         let follows = try await FollowModel.query(on: req.db).filter(\.$supporterID == s.id!).all()
         let reports = try await ActionReportModel.query(on: req.db).filter(\.$supporterID == s.id!).all()
         let mail = try await OutboxMessageModel.query(on: req.db).filter(\.$toAddress == s.email).all()
+        let exporter = s.id!
+        try await req.db.writeTransaction { db in
+            try await Audit.record("data.exported", actor: .account(exporter), subject: "account:" + exporter.uuidString.lowercased(),
+                                   detail: ["format": "vigil.personal-data/1"], on: db)
+        }
         var account = JSONObjectBuilder()
         account.set("email", s.email); account.set("display_name", s.displayName); account.set("country", s.country)
         account.set("language", s.language); account.set("role", s.role); account.set("created_at", iso.string(from: s.createdAt))
@@ -78,6 +83,13 @@ struct PrivacyController: UsesServices {
             return try pages.render(req, "account-delete", title: strings["delete_title"], status: .unauthorized,
                                     content: AccountDeletePage(errors: [strings["delete_wrong_password"]]))
         }
+        // The organisation's last admin cannot leave it without one.
+        if me.supporter.roles.contains(.admin),
+           try await SupporterModel.query(on: req.db).filter(\.$role, .custom("LIKE"), "%admin%").all()
+               .filter({ $0.roles.contains(.admin) && $0.id != me.supporter.id && $0.passwordHash != nil }).isEmpty {
+            return try pages.render(req, "account-delete", title: strings["delete_title"], status: .conflict,
+                                    content: AccountDeletePage(errors: [strings["delete_last_admin"]]))
+        }
         try await Self.erase(supporter: me.supporter, on: req.db)
         req.securityLog.record("account.erased", account: me.supporter.id, ["by": "owner"])
         let r = try pages.message(req, title: strings["delete_done_title"], text: strings["delete_done_text"])
@@ -111,6 +123,8 @@ struct PrivacyController: UsesServices {
                 try await OutboxMessageModel.query(on: db).filter(\.$supporterID == id).delete()
             }
             try await SupporterModel.query(on: db).filter(\.$id == id).delete()
+            // By id only: the audit log never holds the address, so it survives the erasure unchanged.
+            try await Audit.record("account.erased", actor: .system, subject: "account:" + id.uuidString.lowercased(), on: db)
         }
         if db.isSQLite, let sql = db as? any SQLDatabase {
             // Best effort: a reader holding an old snapshot makes the checkpoint partial; the next one finishes it.

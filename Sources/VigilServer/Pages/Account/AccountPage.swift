@@ -95,7 +95,7 @@ struct AccountPage: TemplateModel {
                                    removeAction: Endpoint(.removeFollow, [f.id!.uuidString]).path))
         }
         return AccountPage(
-            name: supporter.displayName, email: supporter.email, editor: supporter.isEditor,
+            name: supporter.displayName, email: supporter.email, editor: supporter.isNewsroom,
             country: supporter.country.map { Format.countryName($0) },
             languages: LanguageOption.all(catalogue, selected: supporter.language),
             sessions: sessions.map { s in

@@ -39,8 +39,12 @@ struct EditorPage: TemplateModel {
                        revokeAction: "/editor/tokens/6F9619FF-8B86-D011-B42D-00C04FC964FF/revoke")],
         mailPending: 2, mailFailed: 0, mailSent: 31, reports: 1204)
 
-    static func load(on db: any Database, strings: Strings, errors: [String] = [], now: Date = Date()) async throws -> EditorPage {
-        let tokens = try await APITokenModel.query(on: db).sort(\.$createdAt, .descending).all()
+    /// An admin sees every token; a publisher the ones they made.
+    static func load(on db: any Database, for me: SupporterModel, strings: Strings, errors: [String] = [], now: Date = Date()) async throws -> EditorPage {
+        let admin = me.roles.contains(.admin)
+        var query = APITokenModel.query(on: db).sort(\.$createdAt, .descending).limit(500)
+        if !admin { query = query.filter(\.$createdBy == me.id!) }
+        let tokens = try await query.all()
         let makers = try await SupporterModel.query(on: db).filter(\.$id ~~ tokens.compactMap(\.createdBy)).all()
         let names = Dictionary(uniqueKeysWithValues: makers.map { ($0.id!, $0.displayName) })
         let iso = ISO8601DateFormatter()
@@ -60,7 +64,7 @@ struct EditorPage: TemplateModel {
                              by: t.createdBy.flatMap { names[$0] } ?? strings["editor_by_cli"], active: t.revokedAt == nil && !expired,
                              expires: t.expiresAt.map(iso.string(from:)) ?? "—",
                              state: strings[t.revokedAt != nil ? "editor_token_revoked" : "editor_token_expired"],
-                             revocable: t.revokedAt == nil && t.role == "editor",
+                             revocable: t.revokedAt == nil && t.createdBy != nil && (admin || t.createdBy == me.id),
                              revokeAction: Endpoint(.revokeToken, [t.id!.uuidString]).path)
             },
             mailPending: mail["pending", default: 0] + mail["sending", default: 0], mailFailed: mail["failed", default: 0],

@@ -19,6 +19,8 @@ extension ErrorPage {
         case 404: self.init(heading: t["error_404_title"], message: reason.isEmpty || reason == "Not Found" ? t["error_404_text"] : reason)
         case 500...: self.init(heading: t["error_500_title"], message: t["error_500_text"])
         case 400: self.init(heading: t["error_400_title"], message: reason)
+        // A withdrawn action's addresses (`Withdrawal`): a neutral notice that names nothing.
+        case 410 where reason == Withdrawal.goneReason: self.init(heading: t["error_withdrawn_title"], message: t["error_withdrawn_text"])
         default: self.init(heading: t["error_title"], message: reason)
         }
     }

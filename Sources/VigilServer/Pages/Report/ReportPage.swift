@@ -94,6 +94,7 @@ struct ReportPage: TemplateModel {
     /// the form after a report. `supporter`: who is logged in, if anyone.
     static func load(document id: String?, thanks: String? = nil, followed: String? = nil, again: Bool = false, supporter: UUID? = nil,
                      ask: Ask? = nil, on db: any Database, strings: Strings) async throws -> ReportPage {
+        if let id, Slug.problem(id) == nil { try await Withdrawal.check(document: id, on: db) }
         guard let id, Slug.problem(id) == nil, let row = try await SiteData(db: db).documents(ids: [id]).first else {
             throw Abort(.notFound, reason: "There is no such document.")
         }

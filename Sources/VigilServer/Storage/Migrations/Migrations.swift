@@ -10,7 +10,10 @@ enum Migrations {
         CreateDocuments(), CreateSupporters(), CreateAPITokens(), CreateActionReports(), CreateFollows(),
         CreateReplies(), CreateSearchIndex(), CreateMailOutbox(), CreateSessionsAndTokens(), CreateReportCounters(), AddDigests(), AddFollowLanguage(), AddEditors(),
         AddOutboxSupporter(), AddTokenScopeAndExpiry(), AddRateLimitExpiry(), CreatePublishingLog(), AddUrgentActionDeadline(),
-        CreateEmailFollows(), AddFollowConsent(),
+        CreateEmailFollows(), AddFollowConsent(), AddSecondFactor(),
+        CreateUANumberCounters(),
+        CreateAuditLog(),
+        AddUrgentActionWithdrawal(),
     ]
 }
 

@@ -1,0 +1,121 @@
+import Fluent
+import Foundation
+import VigilCore
+
+/// `/newsroom`: what needs the newsroom's attention — open urgent actions whose deadline passes
+/// within 7 days, documents of open actions that lack a translation into a working language —
+/// and the tools the account's roles open.
+struct NewsroomHomePage: TemplateModel {
+    struct Deadline: Encodable, Sendable {
+        /// "UA 77/26", the case's title, the action's newsroom page, and the last day (ISO date and in words).
+        var label: String
+        var title: String
+        var href: String
+        var deadline: String
+        var deadlineText: String
+    }
+
+    struct Untranslated: Encodable, Sendable {
+        var label: String
+        var title: String
+        var href: String
+        /// The document's language (its tag, for `lang`, and its name), and the working languages
+        /// it has no translation into ("Spanish, French").
+        var language: String
+        var languageName: String
+        var missing: String
+    }
+
+    /// An urgent action withdrawn for safety: off the public site until it is republished.
+    struct Withdrawn: Encodable, Sendable {
+        var label: String
+        var title: String
+        /// The action's newsroom page (its reason, redaction and republication).
+        var href: String
+        /// ISO 8601.
+        var since: String
+    }
+
+    var name: String
+    /// The account's roles, in words.
+    var roles: String
+    var tools: [LabelledLink]
+    var deadlines: [Deadline]
+    var untranslated: [Untranslated]
+    var withdrawn: [Withdrawn]
+    /// The working languages (VIGIL_LANGUAGES), e.g. "en, es, fr".
+    var languages: String
+
+    static let example = NewsroomHomePage(
+        name: "Ana", roles: "editor, publisher", tools: [LabelledLink(href: "/newsroom/tokens", label: "API tokens")],
+        deadlines: [Deadline(label: "UA 77/26", title: "Egypt: Lawyer held for defending detainees", href: "/newsroom/urgent-actions/77-26",
+                             deadline: "2026-12-05", deadlineText: "5 December 2026")],
+        untranslated: [Untranslated(label: "UA 77/26", title: "Lawyer held for defending detainees", href: "/urgent-actions/77-26/initial",
+                                    language: "en", languageName: "English", missing: "Spanish, French")],
+        withdrawn: [Withdrawn(label: "UA 12/25", title: "Belarus: Journalist detained", href: "/newsroom/urgent-actions/12-25",
+                              since: "2026-11-29T09:00:00Z")],
+        languages: "English, Spanish, French")
+
+    /// At most this many rows in each list; the full lists are the public list's filters.
+    static let limit = 50
+
+    static func load(for s: SupporterModel, on db: any Database, strings t: Strings, languages: [String], today: PartialDate) async throws -> NewsroomHomePage {
+        var tools: [LabelledLink] = []
+        let roles = s.roles
+        if !roles.isDisjoint(with: [.publisher, .admin]) { tools.append(LabelledLink(href: Endpoint.editor.path, label: t["editor_title"])) }
+        if roles.contains(.admin) {
+            tools.append(LabelledLink(href: Endpoint.newsroomAccounts.path, label: t["accounts_title"]))
+            tools.append(LabelledLink(href: Endpoint(.newsroomAudit).path, label: t["audit_title"]))
+        }
+        tools.append(LabelledLink(href: Endpoint(.newsroomUrgentActions).path, label: t["newsroom_ua_title"]))
+        tools.append(LabelledLink(href: Endpoint.secondFactorForm.path, label: t["second_factor_title"]))
+
+        let todayText = today.description
+        var utc = Calendar(identifier: .gregorian)
+        utc.timeZone = TimeZone(identifier: "UTC")!
+        let start = utc.date(from: DateComponents(year: today.year, month: today.month ?? 1, day: today.day ?? 1))!
+        let week = utc.dateComponents([.year, .month, .day], from: utc.date(byAdding: .day, value: 7, to: start)!)
+        let weekText = PartialDate(year: week.year!, month: week.month, day: week.day).description
+        let soon = try await UrgentActionModel.query(on: db).filter(\.$status == "open").filter(\.$withdrawnAt == nil)
+            .filter(\.$deadlineLast >= todayText).filter(\.$deadlineLast <= weekText)
+            .sort(\.$deadlineLast).limit(limit).all()
+        let open = try await UrgentActionModel.query(on: db).filter(\.$status == "open").filter(\.$withdrawnAt == nil)
+            .group(.or) { $0.filter(\.$deadlineLast == nil).filter(\.$deadlineLast >= todayText) }
+            .sort(\.$sortKey, .descending).limit(limit).all()
+        let pulled = try await UrgentActionModel.query(on: db).filter(\.$withdrawnAt != nil).sort(\.$withdrawnAt, .descending).limit(limit).all()
+        let caseIDs = Set(soon.map(\.caseID) + pulled.map(\.caseID))
+        let cases = try await CaseModel.query(on: db).filter(\.$id ~~ caseIDs.sorted()).all()
+        let titles = Dictionary(uniqueKeysWithValues: cases.map { ($0.id!, $0.title) })
+        let deadlines = soon.compactMap { ua -> Deadline? in
+            guard let n = UANumber(ua.number), let last = ua.deadlineLast, let d = PartialDate(last) else { return nil }
+            return Deadline(label: n.label, title: titles[ua.caseID] ?? "", href: Endpoint.newsroomUrgentAction(n).path,
+                            deadline: last, deadlineText: Format.date(d))
+        }
+
+        var untranslated: [Untranslated] = []
+        if !open.isEmpty {
+            let docs = try await DocumentModel.query(on: db).filter(\.$urgentActionID ~~ open.compactMap(\.id)).all()
+            var translated: [String: Set<String>] = [:]
+            for d in docs { if let of = d.translationOf { translated[of, default: []].insert(d.language) } }
+            let order = Dictionary(uniqueKeysWithValues: open.enumerated().map { ($1.id!, $0) })
+            for d in docs.filter({ $0.translationOf == nil }).sorted(by: { (order[$0.urgentActionID] ?? 0, $0.sequence) < (order[$1.urgentActionID] ?? 0, $1.sequence) }) {
+                let have = translated[d.id!, default: []].union([d.language])
+                let missing = languages.filter { !have.contains($0) }
+                guard !missing.isEmpty, let n = UANumber(slug: d.urgentActionID), let kind = DocumentKind(rawValue: d.kind) else { continue }
+                untranslated.append(Untranslated(label: n.label, title: d.title,
+                                                 href: Endpoint(.document, [n.slug, Endpoint.part(kind: kind, sequence: d.sequence)]).path,
+                                                 language: d.language, languageName: Format.languageName(d.language),
+                                                 missing: missing.map { Format.languageName($0) }.joined(separator: ", ")))
+                if untranslated.count == limit { break }
+            }
+        }
+        return NewsroomHomePage(name: s.displayName, roles: roles.sorted().map { t["role_\($0.rawValue)"] }.joined(separator: ", "),
+                                tools: tools, deadlines: deadlines, untranslated: untranslated,
+                                withdrawn: pulled.compactMap { ua in
+                                    guard let n = UANumber(ua.number), let at = ua.withdrawnAt else { return nil }
+                                    return Withdrawn(label: n.label, title: titles[ua.caseID] ?? "", href: Endpoint.newsroomUrgentAction(n).path,
+                                                     since: NewsroomController.iso(at))
+                                },
+                                languages: languages.map { Format.languageName($0) }.joined(separator: ", "))
+    }
+}
