@@ -133,6 +133,9 @@ final class SMTPReplyHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = SMTPReply
     var waiting: [EventLoopPromise<SMTPReply>] = []
     var early: [SMTPReply] = []
+    /// Set once the connection is gone: a reply asked for afterwards fails at once (it would
+    /// otherwise wait for ever, since the connection closes only once).
+    var closed: (any Error)?
 
     /// Forgets replies that arrived before anyone asked (call on the event loop).
     func discardEarly() { early.removeAll() }
@@ -143,18 +146,24 @@ final class SMTPReplyHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        for p in waiting { p.fail(SMTPError.connectionClosed) }
-        waiting = []
+        failAll(SMTPError.connectionClosed)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        failAll(error)
+        context.close(promise: nil)
+    }
+
+    /// Fails every reply waited for, and every later one (call on the event loop).
+    func failAll(_ error: any Error) {
+        if closed == nil { closed = error }
         for p in waiting { p.fail(error) }
         waiting = []
-        context.close(promise: nil)
     }
 
     func next(on loop: any EventLoop) -> EventLoopFuture<SMTPReply> {
         if !early.isEmpty { return loop.makeSucceededFuture(early.removeFirst()) }
+        if let closed { return loop.makeFailedFuture(closed) }
         let p = loop.makePromise(of: SMTPReply.self)
         waiting.append(p)
         return p.futureResult
@@ -210,7 +219,7 @@ public struct SMTPClient: Sendable {
         let deadline = timeout
         func reply() async throws -> SMTPReply {
             let future = loop.flatSubmit { handler.next(on: loop) }
-            let timer = loop.scheduleTask(in: deadline) { channel.close(promise: nil) }
+            let timer = loop.scheduleTask(in: deadline) { handler.failAll(SMTPError.timeout); channel.close(promise: nil) }
             defer { timer.cancel() }
             return try await future.get()
         }
@@ -220,7 +229,7 @@ public struct SMTPClient: Sendable {
                 channel.writeAndFlush(ByteBuffer(string: line + "\r\n"), promise: nil)
                 return f
             }
-            let timer = loop.scheduleTask(in: deadline) { channel.close(promise: nil) }
+            let timer = loop.scheduleTask(in: deadline) { handler.failAll(SMTPError.timeout); channel.close(promise: nil) }
             defer { timer.cancel() }
             let r = try await future.get()
             guard expect.contains(r.code) else {
