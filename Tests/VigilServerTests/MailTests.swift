@@ -121,6 +121,31 @@ struct MailTests {
         }
     }
 
+    /// A server that hangs up between two commands: the next reply fails at once instead of
+    /// waiting for ever (the connection closes only once, so a timeout's close cannot rescue it);
+    /// a timeout fails the reply it cuts short.
+    @Test func aReplyAskedForAfterTheServerHungUpFailsAtOnce() throws {
+        let handler = SMTPReplyHandler()
+        let channel = EmbeddedChannel(handlers: [SMTPReplyDecoder(), handler])
+        var waiting: Result<SMTPReply, any Error>?
+        handler.next(on: channel.eventLoop).whenComplete { waiting = $0 }
+        #expect(waiting == nil)
+        channel.pipeline.fireChannelInactive()
+        guard case .failure = waiting else { Issue.record("the reply waited for when the server hung up did not fail"); return }
+        var later: Result<SMTPReply, any Error>?
+        handler.next(on: channel.eventLoop).whenComplete { later = $0 }
+        guard case .failure(let error) = later else { Issue.record("a reply asked for after the hang-up waits for ever"); return }
+        guard case .connectionClosed? = error as? SMTPError else { Issue.record("\(error)"); return }
+        // A timeout fails what waits, with its own reason.
+        let other = SMTPReplyHandler()
+        let channel2 = EmbeddedChannel(handlers: [SMTPReplyDecoder(), other])
+        var cut: Result<SMTPReply, any Error>?
+        other.next(on: channel2.eventLoop).whenComplete { cut = $0 }
+        other.failAll(SMTPError.timeout)
+        guard case .failure(let reason) = cut else { Issue.record("a timeout left the reply waiting"); return }
+        guard case .timeout? = reason as? SMTPError else { Issue.record("\(reason)"); return }
+    }
+
     @Test func repliesSentInClearBeforeTheTLSSwitchAreForgotten() throws {
         let decoder = SMTPReplyDecoder(), handler = SMTPReplyHandler()
         let channel = EmbeddedChannel(handlers: [decoder, handler])
