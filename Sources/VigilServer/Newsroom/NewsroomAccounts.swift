@@ -23,14 +23,22 @@ enum NewsroomAccounts {
         }
     }
 
+    /// Whether an admin other than `account` can still manage accounts: one holding the role
+    /// with a password (an invited admin who never chose one cannot yet). The one "last admin"
+    /// rule, for role changes and for erasing one's own account. On the command line an admin
+    /// still to choose a password counts (`withPassword: false`): the server's operator is
+    /// setting accounts up and can always make another.
+    static func hasOtherAdmin(than account: UUID, withPassword: Bool = true, on db: any Database) async throws -> Bool {
+        try await SupporterModel.query(on: db).filter(\.$role, .custom("LIKE"), "%admin%").filter(\.$id != account).all()
+            .contains { $0.roles.contains(.admin) && (!withPassword || $0.passwordHash != nil) }
+    }
+
     static func setRoles(_ s: SupporterModel, roles: Set<NewsroomRole>, by actor: AuditActor, log: SecurityLog?,
                          inTransaction db: any Database) async throws -> (SupporterModel, revoked: Int) {
         let before = s.roles
         if before == roles { return (s, 0) }
         if before.contains(.admin), !roles.contains(.admin) {
-            let admins = try await SupporterModel.query(on: db).filter(\.$role, .custom("LIKE"), "%admin%").all()
-                .filter { $0.roles.contains(.admin) && $0.id != s.id }
-            if admins.isEmpty {
+            if try await !hasOtherAdmin(than: s.id!, withPassword: actor != .commandLine, on: db) {
                 throw Problem(description: "This is the last admin: make another account admin first, so that someone can still manage accounts.")
             }
         }

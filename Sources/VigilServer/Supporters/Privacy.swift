@@ -84,9 +84,7 @@ struct PrivacyController: UsesServices {
                                     content: AccountDeletePage(errors: [strings["delete_wrong_password"]]))
         }
         // The organisation's last admin cannot leave it without one.
-        if me.supporter.roles.contains(.admin),
-           try await SupporterModel.query(on: req.db).filter(\.$role, .custom("LIKE"), "%admin%").all()
-               .filter({ $0.roles.contains(.admin) && $0.id != me.supporter.id && $0.passwordHash != nil }).isEmpty {
+        if me.supporter.roles.contains(.admin), try await !NewsroomAccounts.hasOtherAdmin(than: me.supporter.id!, on: req.db) {
             return try pages.render(req, "account-delete", title: strings["delete_title"], status: .conflict,
                                     content: AccountDeletePage(errors: [strings["delete_last_admin"]]))
         }
