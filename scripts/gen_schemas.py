@@ -32,6 +32,9 @@ defs = {
         "salutation": {"type": "object", "propertyNames": LANG, "additionalProperties": TEXT},
         "languages": {"type": "array", "items": LANG},
         "valid_from": opt(DATE), "valid_to": opt(DATE), "channel_notes": opt(TEXT),
+        "successor_of": opt({**SLUG, "description": "The id of the target this official replaced in office (in the bundle or the directory). The predecessor keeps its row and gets a valid_to; documents keep showing whom they addressed."}),
+        "represents": opt({**COUNTRY, "description": "For a diplomatic mission: the country it represents. Given together with accredited_to."}),
+        "accredited_to": opt({**COUNTRY, "description": "For a diplomatic mission: the country it is accredited to (its host). Given together with represents."}),
     }, ["id", "title"]),
     "sentence": {
         **obj({"years": {"type": "integer", "minimum": 0, "maximum": 99}, "months": {"type": "integer", "minimum": 0, "maximum": 11},
@@ -42,7 +45,11 @@ defs = {
                   {"required": ["death"], "not": {"anyOf": [{"required": ["years"]}, {"required": ["months"]}, {"required": ["life"]}]}}],
     },
     "person": obj({
-        "id": SLUG, "name": TEXT, "pronouns": opt(TEXT), "role": opt(TEXT),
+        "id": SLUG, "name": TEXT,
+        "name_original": opt({"type": "string", "minLength": 1, "maxLength": 300,
+                              "description": "The name in its own script (\"Алексей Навальный\"); `name` stays in Latin letters. Needs name_original_language."}),
+        "name_original_language": opt({**LANG, "description": "The language tag of name_original (\"ru\", \"ar\"); given exactly when name_original is."}),
+        "pronouns": opt(TEXT), "role": opt(TEXT),
         "status": {"enum": ["detained", "imprisoned", "released", "disappeared", "deceased", "at-risk", "on-trial",
                             "house-arrest", "convicted", "harassed", "in-exile"]},
         "charges": {"type": "array", "items": TEXT},
@@ -55,7 +62,8 @@ defs = {
     "take_action": obj({
         "deadline": opt(DAY), "preferred_languages": {"type": "array", "items": LANG},
         "targets": {"type": "array", "items": obj({"target": SLUG}, ["target"])},
-        "copies_to": {"type": "array", "items": {**obj({"text": opt(TEXT), "target": opt(SLUG)}),
+        "copies_to": {"type": "array", "items": {**obj({"text": opt(TEXT), "target": opt(SLUG),
+                                                       "diplomatic_representatives_of": opt({**COUNTRY, "description": "The diplomatic representatives of this country accredited to the reader's country: shown as the embassy of the reader's country when the directory has one (a target with represents and accredited_to). Needs text; not with target."})}),
                                                  "anyOf": [{"required": ["text"]}, {"required": ["target"]}]}},
         "letter": opt(TEXT), "other_channels": opt(TEXT),
     }),
@@ -70,6 +78,9 @@ defs = {
         "take_action": opt({"$ref": "#/$defs/take_action"}),
         "additional_information": opt(TEXT),
         "quote": opt(obj({"text": TEXT, "by": opt(TEXT)}, ["text"])),
+        "corrections": {"type": "array", "maxItems": 50,
+                        "description": "Corrections after publication, oldest first; each date is on or after `published`. Left out when there are none.",
+                        "items": obj({"date": DAY, "note": {"type": "string", "minLength": 1, "maxLength": 2000}}, ["date", "note"])},
     }, ["id", "sequence", "kind", "language", "published", "title", "body"]),
     "urgent_action": obj({
         "number": {"type": "string", "pattern": "^[1-9][0-9]{0,3}/[0-9]{2}$"},
@@ -309,6 +320,150 @@ paths["/api/v1/urgent-actions/{number}/redact"] = {
              "operationId": "redactUrgentAction", "security": SEC, "requestBody": body("redaction"),
              "responses": {**ok("Redacted.", ref("withdrawal_state")), "409": err("The urgent action is published: withdraw it first."),
                            **WITHDRAWAL_ERRORS}}}
+
+# The newsroom's editorial workflow (/api/v1/drafts): the same service, rules and audit trail as
+# the newsroom's pages. Reads need a token of any scope; writes a write (or import) token. A token
+# acts with its maker's roles as they are now (a command-line token as a publisher).
+UUID_P = path_param("uuid", "The item's id.", {"type": "string", "format": "uuid"})
+REVISION_NO = {"type": "integer", "minimum": 1}
+STAMP = {"type": "string", "format": "date-time"}
+ACTOR = {"type": "object", "required": ["kind", "id"], "properties": {
+    "kind": {"enum": ["account", "token", "cli", "system"]}, "id": {"type": ["string", "null"], "format": "uuid"}}}
+schemas["draft_change"] = {"type": "object", "required": ["path", "before", "after"], "properties": {
+    "path": {"type": "string", "description": "The field's path in the item's JSON: title, people[0].name."},
+    "before": {"type": ["string", "null"]}, "after": {"type": ["string", "null"]}}}
+schemas["draft_issue"] = {"type": "object", "required": ["path", "message"], "properties": {
+    "path": {"type": "string", "description": "JSONPath of the problem in the content: $.title."}, "message": {"type": "string"}}}
+DRAFT_FIELDS = {
+    "id": {"type": "string", "format": "uuid"},
+    "kind": {"enum": ["case", "target", "document"]},
+    "state": {"enum": ["draft", "in_review", "approved", "scheduled", "published"]},
+    "title": {"type": "string"}, "language": {"type": ["string", "null"]},
+    "subject": {"type": ["string", "null"], "description": "The id it publishes as, once known (a new urgent action's document: once numbered)."},
+    "case": {"type": ["string", "null"], "description": "A document's case."},
+    "urgent_action": {"type": ["string", "null"], "description": "A document's urgent action number (126/19), once known: typed in, "
+                                                                 "given when first scheduled, or assigned when published."},
+    "number_typed": {"type": "boolean"},
+    "current_revision": REVISION_NO, "approved_revision": {"type": ["integer", "null"]}, "published_revision": {"type": ["integer", "null"]},
+    "scheduled_at": {"type": ["string", "null"], "format": "date-time"}, "schedule_zone": {"type": ["string", "null"]},
+    "scheduled_by": {"type": ["string", "null"]},
+    "published_at": {"type": ["string", "null"], "format": "date-time"},
+    "late_seconds": {"type": ["integer", "null"], "description": "How late a scheduled publication went out, when more than 90 seconds "
+                                                                "(Vigil was down or busy when it came due)."},
+    "review_after_publishing": {"type": "boolean", "description": "Published without review: waits for mark_reviewed by another publisher."},
+    "missed_schedule": {"type": ["string", "null"], "description": "Why a due schedule could not be published; it stays scheduled."},
+    "translation_of": {"type": ["string", "null"]},
+    "created_by": {"type": ["string", "null"]}, "created_at": STAMP, "updated_at": STAMP,
+}
+schemas["draft_summary"] = {"type": "object", "required": list(DRAFT_FIELDS), "properties": DRAFT_FIELDS}
+schemas["draft"] = {"type": "object", "required": list(DRAFT_FIELDS) + ["content", "problems", "revisions", "events"], "properties": {
+    **DRAFT_FIELDS,
+    "content": {"type": "object", "description": "The current revision: a case (without its urgent actions), a target or a document "
+                                                 "in the shapes of vigil.bundle/1; a new urgent action's document ids may hold {number}."},
+    "problems": {"type": "array", "items": ref("draft_issue"), "description": "What stops it from being submitted; empty when none."},
+    "revisions": {"type": "array", "maxItems": 200, "description": "Newest first, without their content.", "items": {
+        "type": "object", "required": ["number", "author", "created_at", "content_hash"], "properties": {
+            "number": REVISION_NO, "author": ACTOR, "comment": {"type": ["string", "null"]}, "created_at": STAMP,
+            "content_hash": {"type": "string"}}}},
+    "events": {"type": "array", "maxItems": 200, "description": "Newest first: who moved it, when, from which state to which.", "items": {
+        "type": "object", "required": ["at", "actor", "action", "from", "to", "revision"], "properties": {
+            "at": STAMP, "actor": ACTOR, "action": {"type": "string"}, "from": {"type": "string"}, "to": {"type": "string"},
+            "revision": REVISION_NO, "comment": {"type": ["string", "null"]}}}},
+}}
+schemas["draft_revision"] = {"type": "object", "required": ["item", "number", "content", "content_hash", "author", "created_at"], "properties": {
+    "item": {"type": "string", "format": "uuid"}, "number": REVISION_NO, "content": {"type": "object"},
+    "content_hash": {"type": "string"}, "author": ACTOR, "comment": {"type": ["string", "null"]}, "created_at": STAMP}}
+schemas["draft_comparison"] = {"type": "object", "required": ["item", "a", "b", "changes"], "properties": {
+    "item": {"type": "string", "format": "uuid"}, "a": REVISION_NO, "b": REVISION_NO,
+    "changes": {"type": "array", "items": ref("draft_change")}}}
+schemas["new_draft"] = obj({
+    "kind": {"enum": ["case", "target", "document"]},
+    "content": {"type": "object", "description": "The first revision; it may be incomplete (its problems are listed)."},
+    "case": {**SLUG, "description": "A document of a new urgent action: its case (published, or being written in the newsroom)."},
+    "urgent_action": {"type": "string", "description": "A document (update, outcome, translation) of an existing urgent action: 126/19."},
+    "number": {"type": "string", "pattern": "^[1-9][0-9]{0,3}/[0-9]{2}$",
+               "description": "A new urgent action's number typed in (it comes from elsewhere); 409 if taken. Left out, the number is "
+                              "given when the item is first scheduled, or when it is published."},
+    "translation_of": {**SLUG, "description": "The published document it translates (also read from the content's translation_of)."},
+    "comment": {"type": "string", "maxLength": 2000},
+}, ["kind", "content"])
+schemas["draft_save"] = obj({"base_revision": {**REVISION_NO, "description": "The revision the client started from."},
+                             "content": {"type": "object"}, "comment": {"type": "string", "maxLength": 2000}},
+                            ["base_revision", "content"])
+schemas["draft_restore"] = obj({"revision": {**REVISION_NO, "description": "The earlier revision whose content becomes the next."},
+                                "base_revision": REVISION_NO}, ["revision", "base_revision"])
+schemas["draft_open"] = obj({"kind": {"enum": ["case", "target", "document"]}, "subject": SLUG}, ["kind", "subject"])
+schemas["draft_step"] = obj({
+    "step": {"enum": ["submit", "request_changes", "approve", "schedule", "unschedule", "publish", "publish_without_review", "mark_reviewed"],
+             "description": "submit (editor: draft → in review); request_changes (publisher, comment required: → draft); approve "
+                            "(publisher, not the revision's author: in review → approved); schedule (publisher: approved → scheduled, "
+                            "with at); unschedule (→ approved); publish (publisher: approved → published); publish_without_review "
+                            "(publisher, comment required: from draft, in review or approved); mark_reviewed (another publisher)."},
+    "revision": {**REVISION_NO, "description": "The revision the client decided on: a newer one answers 409 with the changes."},
+    "comment": {"type": "string", "maxLength": 2000, "description": "Kept with the step; for a correction of a published document, "
+                                                                    "shown to readers as its dated note."},
+    "at": {"type": "string", "format": "date-time", "description": "schedule only: when, RFC 3339 with its offset; in the future, "
+                                                                    "at most 366 days ahead."},
+    "zone": {"type": "string", "description": "schedule only: the IANA time zone the time was chosen in (Europe/Madrid)."},
+}, ["step", "revision"])
+schemas["draft_stale"] = {"type": "object", "required": ["error", "reason", "base_revision", "current_revision", "changes"], "properties": {
+    "error": {"const": True}, "reason": {"type": "string"}, "code": {"type": "string"},
+    "base_revision": REVISION_NO, "current_revision": REVISION_NO, "changes": {"type": "array", "items": ref("draft_change")}}}
+schemas["error"]["properties"]["code"] = {"type": "string", "description": "For a workflow refusal: its kind (draft_refused_state, "
+                                                                          "draft_refused_own_work, …)."}
+STALE = {"409": {"description": "Stale: the item changed since the revision given; nothing was written. The changes between the two.",
+                 "content": {"application/json": {"schema": ref("draft_stale")}}}}
+READ_ERRORS = {"401": err("No valid API token: unpublished work is never public."), "403": err("The token may not read it (its maker no longer publishes).")}
+DRAFT_WRITE_ERRORS = {**WRITE_ERRORS, "403": err("The token's scope does not cover writes, or its roles do not allow this step "
+                                                 "(four eyes: the author of a revision cannot approve it).")}
+paths["/api/v1/drafts"] = {
+    "get": {"summary": "Newsroom items, most recently changed first.", "operationId": "listDrafts", "security": SEC,
+            "parameters": [q("state", "Only items in this state.", {"enum": ["draft", "in_review", "approved", "scheduled", "published"]}),
+                           q("kind", "Only items of this kind.", {"enum": ["case", "target", "document"]}), LIMIT, CURSOR],
+            "responses": {**ok("A page of items (without content).", page_of("draft_summary")), **BAD, **READ_ERRORS}},
+    "post": {"summary": "Start a new item: a case, a target, or a document (of a new urgent action, or of an existing one).",
+             "operationId": "createDraft", "security": SEC, "requestBody": body("new_draft"),
+             "responses": {**ok("Created; Location is the item.", ref("draft"), "201"), "409": err("The number typed in is taken."),
+                           **DRAFT_WRITE_ERRORS}}}
+paths["/api/v1/drafts/open"] = {
+    "post": {"summary": "The item that edits a published case, target or document: made on first use with what readers see as its "
+                        "published revision (the same item afterwards).",
+             "operationId": "openDraft", "security": SEC, "requestBody": body("draft_open"),
+             "responses": {**ok("The item.", ref("draft")), "404": err("Nothing published with that id."), **DRAFT_WRITE_ERRORS}}}
+paths["/api/v1/drafts/{uuid}"] = {
+    "parameters": [UUID_P],
+    "get": {"summary": "An item: where it stands, its current content and problems, its revisions and events.", "operationId": "getDraft",
+            "security": SEC, "responses": {**ok("The item.", ref("draft")), **NOTFOUND, **READ_ERRORS}},
+    "put": {"summary": "Save the next revision, from the revision the client started from. An item in review, approved, scheduled or "
+                       "published goes back to draft (a published one stays live as it was). The same content again saves nothing.",
+            "operationId": "saveDraft", "security": SEC, "requestBody": body("draft_save"),
+            "responses": {**ok("Saved.", ref("draft")), **STALE, **NOTFOUND, **DRAFT_WRITE_ERRORS}}}
+paths["/api/v1/drafts/{uuid}/revisions/{number}"] = {
+    "parameters": [UUID_P, path_param("number", "The revision's number.", {"type": "integer", "minimum": 1})],
+    "get": {"summary": "One revision of an item, with its content.", "operationId": "getDraftRevision", "security": SEC,
+            "responses": {**ok("The revision.", ref("draft_revision")), **BAD, **NOTFOUND, **READ_ERRORS}}}
+paths["/api/v1/drafts/{uuid}/compare"] = {
+    "parameters": [UUID_P],
+    "get": {"summary": "The fields that differ between two revisions.", "operationId": "compareDraftRevisions", "security": SEC,
+            "parameters": [{**q("a", "A revision number.", REVISION_NO), "required": True},
+                           {**q("b", "Another revision number.", REVISION_NO), "required": True}],
+            "responses": {**ok("The changes, field by field.", ref("draft_comparison")), **BAD, **NOTFOUND, **READ_ERRORS}}}
+paths["/api/v1/drafts/{uuid}/steps"] = {
+    "parameters": [UUID_P],
+    "post": {"summary": "Move an item one step in the workflow, with the browser's rules: roles, four eyes, comments, schedules. "
+                        "Publishing goes through the one publishing path; a scheduled item is published once when due, by whichever "
+                        "Vigil process finds it first.",
+             "operationId": "stepDraft", "security": SEC, "requestBody": body("draft_step"),
+             "responses": {**ok("The item after the step.", ref("draft")),
+                           "409": {"description": "Stale (a newer revision: draft_stale with the changes), or the step does not apply "
+                                                  "in the item's state, or someone moved it meanwhile (error with code).",
+                                   "content": {"application/json": {"schema": {"anyOf": [ref("draft_stale"), ref("error")]}}}},
+                           **NOTFOUND, **DRAFT_WRITE_ERRORS}}}
+paths["/api/v1/drafts/{uuid}/restore"] = {
+    "parameters": [UUID_P],
+    "post": {"summary": "Make an earlier revision's content the next revision.", "operationId": "restoreDraft", "security": SEC,
+             "requestBody": body("draft_restore"),
+             "responses": {**ok("Restored.", ref("draft")), **STALE, **NOTFOUND, **DRAFT_WRITE_ERRORS}}}
 
 openapi = {
     "openapi": "3.1.0",

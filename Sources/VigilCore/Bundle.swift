@@ -68,6 +68,18 @@ public struct ExistingState: Sendable {
         }
     }
     public var targetIDs: Set<String>
+    /// A stored official as the successor checks see it: whom it replaced, and whether it has left office.
+    public struct StoredTarget: Hashable, Sendable {
+        public var id: String
+        public var successorOf: String?
+        public var hasValidTo: Bool
+        public init(id: String, successorOf: String?, hasValidTo: Bool) {
+            self.id = id; self.successorOf = successorOf; self.hasValidTo = hasValidTo
+        }
+    }
+    /// Stored targets on the successor chains of the targets written, and those that replaced one
+    /// of them (by id).
+    public var successions: [String: StoredTarget] = [:]
     /// Which case each stored urgent action belongs to.
     public var urgentActionCases: [UANumber: String]
     /// Stored documents of the urgent actions concerned, and any stored document whose id is reused.
@@ -103,6 +115,7 @@ public enum ReferenceRules {
             if !seenTargets.insert(t.value.id).inserted { add("\(t.path).id", "target \"\(t.value.id)\" appears twice") }
             targetIDs.insert(t.value.id)
         }
+        issues += checkSuccessions(targets: targets, targetIDs: targetIDs, existing: existing)
         var seenCases: Set<String> = []
         var seenUAs: [UANumber: String] = [:]
         var seenDocIDs: [String: String] = [:]
@@ -130,6 +143,57 @@ public enum ReferenceRules {
                 }
                 seenUAs[ua.number] = kase.id
                 issues += checkDocuments(of: ua, path: uaPath, targetIDs: targetIDs, existing: existing, seenDocIDs: &seenDocIDs)
+            }
+        }
+        return issues
+    }
+
+    /// `successor_of` names a target in the bundle or the directory; following it never comes back
+    /// to where it started; an official has at most one successor, and one who was replaced has
+    /// a `valid_to` (the day they left office).
+    static func checkSuccessions(targets: [Located<Target>], targetIDs: Set<String>, existing: ExistingState) -> [ValidationIssue] {
+        var issues: [ValidationIssue] = []
+        func add(_ p: String, _ m: String) { issues.append(ValidationIssue(path: p, message: m)) }
+        // Who replaced whom after the write: stored, then the bundle's (which replace stored rows).
+        struct Link { var successorOf: String?; var hasValidTo: Bool; var path: String? }
+        var links: [String: Link] = [:]
+        for (id, t) in existing.successions { links[id] = Link(successorOf: t.successorOf, hasValidTo: t.hasValidTo, path: nil) }
+        for t in targets { links[t.value.id] = Link(successorOf: t.value.successorOf, hasValidTo: t.value.validTo != nil, path: t.path) }
+        var successors: [String: [String]] = [:]
+        for (id, l) in links.sorted(by: { $0.key < $1.key }) { if let p = l.successorOf { successors[p, default: []].append(id) } }
+        var cyclesReported: Set<Set<String>> = []
+        for t in targets {
+            guard let predecessor = t.value.successorOf, predecessor != t.value.id else { continue }
+            let p = "\(t.path).successor_of"
+            guard targetIDs.contains(predecessor) else {
+                add(p, "target \"\(predecessor)\" is not in the bundle or the directory")
+                continue
+            }
+            if let others = successors[predecessor]?.filter({ $0 != t.value.id }), let other = others.first {
+                add(p, "target \"\(predecessor)\" already has a successor, \"\(other)\"")
+            }
+            if let link = links[predecessor], !link.hasValidTo {
+                add(link.path.map { "\($0).valid_to" } ?? p,
+                    "target \"\(predecessor)\" was replaced by \"\(t.value.id)\": give the day it left office in valid_to")
+            }
+            // Follow the chain; coming back here is a cycle.
+            var chain = [t.value.id], current = predecessor
+            while chain.count <= links.count, let next = links[current] {
+                chain.append(current)
+                guard let n = next.successorOf else { break }
+                if n == t.value.id {
+                    if cyclesReported.insert(Set(chain)).inserted {
+                        add(p, "successor_of makes a cycle: \((chain + [t.value.id]).map { "\"\($0)\"" }.joined(separator: " → "))")
+                    }
+                    break
+                }
+                current = n
+            }
+        }
+        // A stored official replaced by another: a bundle that gives it again keeps its valid_to.
+        for t in targets where t.value.validTo == nil {
+            if let by = successors[t.value.id]?.first(where: { links[$0]?.path == nil }) {
+                add("\(t.path).valid_to", "target \"\(t.value.id)\" was replaced by \"\(by)\": give the day it left office in valid_to")
             }
         }
         return issues

@@ -103,16 +103,23 @@ public struct Sentence: Hashable, Sendable {
 /// Someone at risk in a case.
 public struct Person: Hashable, Sendable, Identifiable {
     public var id: String
+    /// The name in Latin letters, or as written in the documents' language.
     public var name: String
+    /// The name in its own script ("Алексей Навальный"), when that is not `name`.
+    public var nameOriginal: String?
+    /// The language tag of `nameOriginal` ("ru", "ar", "fa"): given exactly when it is.
+    public var nameOriginalLanguage: String?
     public var pronouns: String?
     public var role: String?
     public var status: PersonStatus
     public var charges: [String]
     public var sentences: [Sentence]
 
-    public init(id: String, name: String, pronouns: String? = nil, role: String? = nil, status: PersonStatus,
+    public init(id: String, name: String, nameOriginal: String? = nil, nameOriginalLanguage: String? = nil,
+                pronouns: String? = nil, role: String? = nil, status: PersonStatus,
                 charges: [String] = [], sentences: [Sentence] = []) {
-        self.id = id; self.name = name; self.pronouns = pronouns; self.role = role; self.status = status
+        self.id = id; self.name = name; self.nameOriginal = nameOriginal; self.nameOriginalLanguage = nameOriginalLanguage
+        self.pronouns = pronouns; self.role = role; self.status = status
         self.charges = charges; self.sentences = sentences
     }
 
@@ -122,19 +129,31 @@ public struct Person: Hashable, Sendable, Identifiable {
         let id = r.string("id", required: true)
         if let id, let p = Slug.problem(id) { d.add(r.child("id"), p) }
         let name = r.string("name", required: true, maxLength: 300)
+        let nameOriginal = r.string("name_original", maxLength: 300)
+        let nameOriginalLanguage = r.string("name_original_language")
+        if let l = nameOriginalLanguage, let p = LanguageTag.problem(l) { d.add(r.child("name_original_language"), p) }
+        if r.has("name_original") && !r.has("name_original_language") {
+            d.add(r.child("name_original_language"), "is required with \"name_original\": the language of the name in its own script")
+        }
+        if r.has("name_original_language") && !r.has("name_original") {
+            d.add(r.child("name_original_language"), "is only given with \"name_original\"")
+        }
         let pronouns = r.string("pronouns", maxLength: 40)
         let role = r.string("role", maxLength: 300)
         let status = r.enumValue("status", PersonStatus.self, required: true)
         let charges = r.strings("charges")
         let sentences = r.array("sentences", maxCount: 50) { Sentence.read($0, path: $1, diagnostics: d) }
         guard let id, let name, let status else { return nil }
-        return Person(id: id, name: name, pronouns: pronouns, role: role, status: status, charges: charges, sentences: sentences)
+        return Person(id: id, name: name, nameOriginal: nameOriginal, nameOriginalLanguage: nameOriginalLanguage,
+                      pronouns: pronouns, role: role, status: status, charges: charges, sentences: sentences)
     }
 
     public var json: JSONValue {
         var o = JSONObjectBuilder()
         o.set("id", id)
         o.set("name", name)
+        o.set("name_original", nameOriginal)
+        o.set("name_original_language", nameOriginalLanguage)
         o.set("pronouns", pronouns)
         o.set("role", role)
         o.set("status", status.rawValue)

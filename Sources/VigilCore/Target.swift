@@ -21,15 +21,25 @@ public struct Target: Hashable, Sendable, Identifiable {
     public var validFrom: PartialDate?
     public var validTo: PartialDate?
     public var channelNotes: String?
+    /// The id of the official this one replaced in office (`successor_of`): replacing an official
+    /// is a new target, and the old one stays, so documents still show whom they addressed.
+    public var successorOf: String?
+    /// For a diplomatic mission: the country it represents and the country it is accredited to
+    /// (ISO 3166-1 alpha-2), so that "the diplomatic representatives of X accredited to your
+    /// country" can name the embassy of the supporter's country.
+    public var represents: String?
+    public var accreditedTo: String?
 
     public init(id: String, title: String, name: String? = nil, organisation: String? = nil, address: [String] = [],
                 country: String? = nil, email: String? = nil, fax: String? = nil, phone: String? = nil,
                 social: [String: String] = [:], webForm: String? = nil, salutation: [String: String] = [:],
-                languages: [String] = [], validFrom: PartialDate? = nil, validTo: PartialDate? = nil, channelNotes: String? = nil) {
+                languages: [String] = [], validFrom: PartialDate? = nil, validTo: PartialDate? = nil, channelNotes: String? = nil,
+                successorOf: String? = nil, represents: String? = nil, accreditedTo: String? = nil) {
         self.id = id; self.title = title; self.name = name; self.organisation = organisation; self.address = address
         self.country = country; self.email = email; self.fax = fax; self.phone = phone; self.social = social
         self.webForm = webForm; self.salutation = salutation; self.languages = languages
         self.validFrom = validFrom; self.validTo = validTo; self.channelNotes = channelNotes
+        self.successorOf = successorOf; self.represents = represents; self.accreditedTo = accreditedTo
     }
 
     /// The salutation to use in `language`, falling back to English, then any.
@@ -45,8 +55,14 @@ public struct Target: Hashable, Sendable, Identifiable {
         return true
     }
 
+    /// Whether this is the mission of `country` accredited to `host`.
+    public func isMission(of country: String, accreditedTo host: String) -> Bool {
+        represents == country && accreditedTo == host
+    }
+
     static let fields: Set<String> = ["id", "title", "name", "organisation", "address", "country", "email", "fax", "phone",
-                                      "social", "web_form", "salutation", "languages", "valid_from", "valid_to", "channel_notes"]
+                                      "social", "web_form", "salutation", "languages", "valid_from", "valid_to", "channel_notes",
+                                      "successor_of", "represents", "accredited_to"]
 
     /// Reads a target, recording every problem in `diagnostics`. Nil when it cannot be used at all.
     public static func read(_ value: JSONValue, path: String, diagnostics d: Diagnostics) -> Target? {
@@ -77,6 +93,20 @@ public struct Target: Hashable, Sendable, Identifiable {
             d.add(r.child("valid_to"), "must not be before valid_from (\(f))")
         }
         t.channelNotes = r.string("channel_notes", maxLength: 2000)
+        t.successorOf = r.string("successor_of")
+        if let s = t.successorOf {
+            if let p = Slug.problem(s) { d.add(r.child("successor_of"), p) } else if s == id { d.add(r.child("successor_of"), "a target cannot succeed itself") }
+        }
+        t.represents = r.string("represents")
+        if let c = t.represents, let p = CountryCode.problem(c) { d.add(r.child("represents"), p) }
+        t.accreditedTo = r.string("accredited_to")
+        if let c = t.accreditedTo, let p = CountryCode.problem(c) { d.add(r.child("accredited_to"), p) }
+        switch (t.represents, t.accreditedTo) {
+        case (nil, .some): d.add(r.child("represents"), "a diplomatic mission gives both represents and accredited_to")
+        case (.some, nil): d.add(r.child("accredited_to"), "a diplomatic mission gives both represents and accredited_to")
+        case let (.some(a), .some(b)) where a == b: d.add(r.child("accredited_to"), "a mission is accredited to another country than the one it represents")
+        default: break
+        }
         guard id != nil, title != nil else { return nil }
         return t
     }
@@ -99,6 +129,10 @@ public struct Target: Hashable, Sendable, Identifiable {
         o.set("valid_from", validFrom?.description)
         o.set("valid_to", validTo?.description)
         o.set("channel_notes", channelNotes)
+        // Absent when not given, so that a target without them keeps its JSON and content hash.
+        o.set("successor_of", successorOf)
+        o.set("represents", represents)
+        o.set("accredited_to", accreditedTo)
         return o.value
     }
 }

@@ -57,7 +57,19 @@ public struct TargetRef: Hashable, Sendable {
 public struct CopyTo: Hashable, Sendable {
     public var text: String?
     public var target: String?
-    public init(text: String? = nil, target: String? = nil) { self.text = text; self.target = target }
+    /// "The diplomatic representatives of this country accredited to your country" (ISO 3166-1
+    /// alpha-2): shown as the embassy of the reader's country when the directory has one.
+    public var diplomaticRepresentativesOf: String?
+    public init(text: String? = nil, target: String? = nil, diplomaticRepresentativesOf: String? = nil) {
+        self.text = text; self.target = target; self.diplomaticRepresentativesOf = diplomaticRepresentativesOf
+    }
+
+    /// `{text, target, diplomatic_representatives_of}`, each only when given.
+    public var json: JSONValue {
+        var b = JSONObjectBuilder()
+        b.set("text", text); b.set("target", target); b.set("diplomatic_representatives_of", diplomaticRepresentativesOf)
+        return b.value
+    }
 }
 
 public struct Quote: Hashable, Sendable {
@@ -101,8 +113,17 @@ public struct TakeAction: Hashable, Sendable {
         t.copiesTo = r.array("copies_to", maxCount: 100) { item, p in
             guard var cr = ObjectReader(item, path: p, diagnostics: d) else { return nil }
             defer { cr.finish() }
-            let c = CopyTo(text: cr.string("text", maxLength: 2000), target: cr.string("target"))
-            if c.text == nil && c.target == nil { d.add(p, "give \"text\", \"target\" or both") }
+            let c = CopyTo(text: cr.string("text", maxLength: 2000), target: cr.string("target"),
+                           diplomaticRepresentativesOf: cr.string("diplomatic_representatives_of"))
+            if c.text == nil && c.target == nil && c.diplomaticRepresentativesOf == nil {
+                d.add(p, "give \"text\", \"target\" or \"diplomatic_representatives_of\"")
+            }
+            if let country = c.diplomaticRepresentativesOf {
+                if let problem = CountryCode.problem(country) { d.add(cr.child("diplomatic_representatives_of"), problem) }
+                if c.target != nil { d.add(cr.child("diplomatic_representatives_of"), "name either one target or the diplomatic representatives of a country, not both") }
+                // The words as published, in the document's language: what shows where the directory has no embassy.
+                if c.text == nil { d.add(cr.child("text"), "is required with diplomatic_representatives_of") }
+            }
             return c
         }
         t.letter = r.string("letter", maxLength: 50_000)
@@ -115,9 +136,7 @@ public struct TakeAction: Hashable, Sendable {
         o.set("deadline", deadline?.description)
         o.set("preferred_languages", strings: preferredLanguages)
         o.set("targets", JSONValue.array(targets.map { .object(["target": .string($0.target)]) }))
-        o.set("copies_to", JSONValue.array(copiesTo.map { c in
-            var b = JSONObjectBuilder(); b.set("text", c.text); b.set("target", c.target); return b.value
-        }))
+        o.set("copies_to", JSONValue.array(copiesTo.map(\.json)))
         o.set("letter", letter)
         o.set("other_channels", otherChannels)
         return o.value
@@ -143,16 +162,18 @@ public struct Document: Hashable, Sendable, Identifiable {
     /// Markdown.
     public var additionalInformation: String?
     public var quote: Quote?
+    /// What was corrected after publication, oldest first (`Correction.ordered`); none for most documents.
+    public var corrections: [Correction]
 
     public init(id: String, sequence: Int, kind: DocumentKind, outcome: OutcomeResult? = nil, noFurtherAction: Bool = false,
                 language: String, translationOf: String? = nil, aiIndex: String? = nil, published: PartialDate,
                 title: String, summary: String? = nil, body: String, takeAction: TakeAction? = nil,
-                additionalInformation: String? = nil, quote: Quote? = nil) {
+                additionalInformation: String? = nil, quote: Quote? = nil, corrections: [Correction] = []) {
         self.id = id; self.sequence = sequence; self.kind = kind; self.outcome = outcome
         self.noFurtherAction = noFurtherAction; self.language = language; self.translationOf = translationOf
         self.aiIndex = aiIndex; self.published = published; self.title = title; self.summary = summary
         self.body = body; self.takeAction = takeAction; self.additionalInformation = additionalInformation
-        self.quote = quote
+        self.quote = quote; self.corrections = corrections
     }
 
     /// "Urgent Action", "Urgent Action update", "Urgent Action outcome".
@@ -195,11 +216,18 @@ public struct Document: Hashable, Sendable, Identifiable {
                 if let text { quote = Quote(text: text, by: by) }
             }
         }
+        let corrections = r.array("corrections", maxCount: Correction.maxCount) { item, p -> Correction? in
+            guard let c = Correction.read(item, path: p, diagnostics: d) else { return nil }
+            if let published, c.date < published {
+                d.add("\(p).date", "must not be before the publication date (\(published))")
+            }
+            return c
+        }
         guard let id, let sequence, let kind, let language, let published, let title, let body else { return nil }
         let doc = Document(id: id, sequence: sequence, kind: kind, outcome: outcome, noFurtherAction: nfa ?? false,
                            language: language, translationOf: translationOf, aiIndex: aiIndex, published: published,
                            title: title, summary: summary, body: body, takeAction: takeAction,
-                           additionalInformation: additional, quote: quote)
+                           additionalInformation: additional, quote: quote, corrections: Correction.ordered(corrections))
         doc.checkInternalRules(path: path, diagnostics: d, noFurtherActionGiven: nfa != nil)
         return doc
     }
@@ -247,6 +275,8 @@ public struct Document: Hashable, Sendable, Identifiable {
             var q = JSONObjectBuilder(); q.set("text", quote.text); q.set("by", quote.by)
             o.set("quote", q.value)
         }
+        // Left out when there are none, so that the JSON (and content hash) of an uncorrected document is as before.
+        if !corrections.isEmpty { o.set("corrections", JSONValue.array(Correction.ordered(corrections).map(\.json))) }
         return o.value
     }
 }

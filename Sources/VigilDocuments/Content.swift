@@ -50,6 +50,8 @@ public struct DocumentLabels: Sendable {
     public var letter = "Model letter"
     public var additionalInformation = "Additional information"
     public var noFurtherAction = "No further action is requested. Thank you to everyone who took action."
+    /// Before each correction's note.
+    public var correctedOn = "Corrected on {date}:"
     public var page = "Page {n} of {m}"
     /// Between the items of a list in running text (", "; Arabic "، ").
     public var listSeparator = ", "
@@ -75,6 +77,7 @@ public struct DocumentLabels: Sendable {
         s("write_to", &writeTo); s("salutation", &salutation); s("email", &email); s("fax", &fax); s("phone", &phone)
         s("web_form", &webForm); s("copies_to", &copiesTo); s("letter", &letter); s("additional_information", &additionalInformation)
         s("no_further_action", &noFurtherAction); s("page", &page); s("list_separator", &listSeparator)
+        s("corrected_on", &correctedOn)
         for st in PersonStatus.allCases { if let v = strings["doc_status_\(st.rawValue)"] { statuses[st] = v } }
         for st in SentenceStage.allCases { if let v = strings["doc_stage_\(st.rawValue)"] { stages[st] = v } }
     }
@@ -184,6 +187,16 @@ extension PrintableDocument {
         if let o = doc.outcome { meta.append("\(labels.outcome): \(labels.outcomes[o] ?? o.rawValue)") }
         items.append(PrintItem(.masthead(labels.masthead[doc.kind] ?? doc.kind.rawValue.uppercased(), meta: meta), language: ui))
         items.append(PrintItem(.title(doc.title), language: lang, outline: true))
+        // Corrections under the title, oldest first: the dated label in the labels' language, the note in the document's.
+        for c in Correction.ordered(doc.corrections) {
+            let label = labels.correctedOn.replacingOccurrences(of: "{date}", with: labels.date(c.date))
+            if ui == lang {
+                items.append(PrintItem(.paragraph([.strong(text(label)), .text(" " + c.note)], .note), language: lang))
+            } else {
+                items.append(PrintItem(.paragraph([.strong(text(label))], .note), language: ui))
+                items.append(PrintItem(.paragraph(text(c.note), .note), language: lang))
+            }
+        }
         if doc.noFurtherAction { items.append(PrintItem(.paragraph(text(labels.noFurtherAction), .note), language: ui)) }
         if let summary = doc.summary { items.append(PrintItem(.paragraph(text(summary), .lead), language: lang)) }
         items += Self.markdownItems(doc.body, language: lang)
@@ -195,6 +208,10 @@ extension PrintableDocument {
                 let details = [p.role, labels.statuses[p.status]].compactMap { $0 }
                 if !details.isEmpty { line.append(.text(" — " + details.joined(separator: ", "))) }
                 items.append(PrintItem(.paragraph(line, .normal), language: lang))
+                // The name in its own script, on its own line in its own language (so its font and direction).
+                if let original = p.nameOriginal, let originalLanguage = p.nameOriginalLanguage {
+                    items.append(PrintItem(.paragraph(text(original), .small), language: originalLanguage))
+                }
                 for s in p.sentences { items.append(PrintItem(.bullet(text(sentenceText(s))), language: ui)) }
             }
         }

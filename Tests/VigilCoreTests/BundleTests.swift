@@ -228,3 +228,124 @@ struct SupporterTests {
         #expect(t.salutation(for: "ar") == "Dear Sir")
     }
 }
+
+/// Two optional extensions of `vigil.bundle/1`: a document's `corrections` and a person's
+/// `name_original` with `name_original_language`. Bundles without them read and write as before.
+@Suite("Interchange format: corrections and original names")
+struct BundleExtensionTests {
+    static let doc0 = "$.cases[0].urgent_actions[0].documents[0]"
+    static let person0 = "$.cases[0].people[0]"
+
+    func withPerson(_ change: (inout [String: Any]) -> Void) -> [String: Any] {
+        mutate { c, _, _ in
+            var people = c["people"] as! [[String: Any]]
+            change(&people[0])
+            c["people"] = people
+        }
+    }
+
+    @Test func aBundleWithoutThemWritesTheSameJSONAsBefore() throws {
+        let object = sampleBundleJSON()
+        let bundle = try parse(object)
+        // Each document and person writes exactly the members it was given: no empty arrays, no nulls.
+        let cases = object["cases"] as! [[String: Any]]
+        let uas = cases[0]["urgent_actions"] as! [[String: Any]]
+        for (i, given) in (uas[0]["documents"] as! [[String: Any]]).enumerated() {
+            // (A take-action block writes its lists even when empty, as it always has: compared without it.)
+            let expected = try JSONValue.parse(try JSONSerialization.data(withJSONObject: given.filter { $0.key != "take_action" }))
+            var written = bundle.cases[0].urgentActions[0].documents[i].json.objectValue!
+            written["take_action"] = nil
+            #expect(JSONValue.object(written) == expected)
+            #expect(bundle.cases[0].urgentActions[0].documents[i].corrections.isEmpty)
+        }
+        let person = try JSONValue.parse(try JSONSerialization.data(withJSONObject: (cases[0]["people"] as! [[String: Any]])[0]))
+        #expect(bundle.cases[0].people[0].json == person)
+        #expect(bundle.cases[0].people[0].nameOriginal == nil)
+        let text = bundle.json.serialized()
+        #expect(!text.contains("corrections") && !text.contains("name_original"))
+    }
+
+    @Test func correctionsAreReadOldestFirstAndWrittenBack() throws {
+        let b = mutate { _, _, docs in
+            docs[0]["corrections"] = [["date": "2019-11-02", "note": "Later"], ["date": "2019-10-03", "note": "On the day"],
+                                      ["date": "2019-11-02", "note": "Later, second"]]
+        }
+        #expect(issues(b).isEmpty, "\(issues(b))")
+        let bundle = try parse(b)
+        let doc = bundle.cases[0].urgentActions[0].documents[0]
+        #expect(doc.corrections.map(\.note) == ["On the day", "Later", "Later, second"], "by date; one day's in the order given")
+        #expect(doc.corrections.first?.date == PartialDate("2019-10-03"))
+        // Written sorted by date, even when set out of order.
+        var unsorted = doc
+        unsorted.corrections.reverse()
+        #expect(unsorted.json["corrections"]?.arrayValue?.compactMap { $0["date"]?.stringValue } == ["2019-10-03", "2019-11-02", "2019-11-02"])
+        #expect(doc.json["corrections"]?.arrayValue?.first == .object(["date": .string("2019-10-03"), "note": .string("On the day")]))
+        let again = try VigilBundle.parse(bundle.json.data())
+        #expect(again == bundle)
+        #expect(again.json.serialized() == bundle.json.serialized())
+    }
+
+    @Test func correctionsAreCheckedWithTheirPaths() {
+        let b = mutate { _, _, docs in
+            docs[0]["corrections"] = [
+                ["date": "2019-10-02", "note": "Before publication"],
+                ["date": "2019-10", "note": "Month only"],
+                ["date": "2019-10-04"],
+                ["date": "2019-10-04", "note": " "],
+                ["date": "2019-10-04", "note": String(repeating: "a", count: 2001)],
+                ["date": "2019-10-04", "note": "Fine", "by": "Someone"],
+                "A correction",
+                ["note": "No date"],
+            ]
+            docs[2]["corrections"] = ["date": "2020-07-22", "note": "Not in an array"]
+        }
+        let p = Self.doc0 + ".corrections"
+        let found = issues(b).map(\.description)
+        #expect(found.contains("\(p)[0].date: must not be before the publication date (2019-10-03)"))
+        #expect(found.contains("\(p)[1].date: must be a full date (YYYY-MM-DD)"))
+        #expect(found.contains("\(p)[2].note: is required"))
+        #expect(found.contains("\(p)[3].note: must not be empty"))
+        #expect(found.contains("\(p)[4].note: is too long (2001 characters; at most 2000)"))
+        #expect(found.contains("\(p)[5].by: is not a known field"))
+        #expect(found.contains("\(p)[6]: must be an object, not a string"))
+        #expect(found.contains("\(p)[7].date: is required"))
+        #expect(found.contains("$.cases[0].urgent_actions[0].documents[2].corrections: must be an array, not an object"))
+        #expect(found.count == 9, "\(found)")
+        // At most 50, and a note of 2000 characters is fine.
+        let many = mutate { _, _, docs in docs[0]["corrections"] = Array(repeating: ["date": "2019-10-04", "note": "x"], count: 51) }
+        #expect(issues(many).map(\.description) == ["\(p): has too many items (51; at most 50)"])
+        let fifty = mutate { _, _, docs in
+            docs[0]["corrections"] = Array(repeating: ["date": "2019-10-04", "note": String(repeating: "a", count: 2000)], count: 50)
+        }
+        #expect(issues(fifty).isEmpty)
+    }
+
+    @Test func anOriginalNameIsReadWithItsLanguage() throws {
+        let b = withPerson { $0["name_original"] = "Алексей Смирнов"; $0["name_original_language"] = "ru" }
+        #expect(issues(b).isEmpty)
+        let bundle = try parse(b)
+        let p = bundle.cases[0].people[0]
+        #expect(p.name == "Someone" && p.nameOriginal == "Алексей Смирнов" && p.nameOriginalLanguage == "ru")
+        #expect(p.json["name_original"] == .string("Алексей Смирнов") && p.json["name_original_language"] == .string("ru"))
+        #expect(try VigilBundle.parse(bundle.json.data()) == bundle)
+        // Seen in a document: the name in its own script is kept on the date's snapshot.
+        #expect(bundle.cases[0].asOf(PartialDate("2019-10-03")!).people[0].nameOriginal == "Алексей Смирнов")
+    }
+
+    @Test func anOriginalNameIsCheckedWithItsPath() {
+        func found(_ change: (inout [String: Any]) -> Void) -> [String] { issues(withPerson(change)).map(\.description) }
+        let p = Self.person0
+        #expect(found { $0["name_original"] = "Алексей Смирнов" }
+                == ["\(p).name_original_language: is required with \"name_original\": the language of the name in its own script"])
+        #expect(found { $0["name_original_language"] = "ru" } == ["\(p).name_original_language: is only given with \"name_original\""])
+        #expect(found { $0["name_original"] = "Алексей Смирнов"; $0["name_original_language"] = "RU" }
+                == ["\(p).name_original_language: write the language tag as \"ru\""])
+        #expect(found { $0["name_original"] = "Алексей Смирнов"; $0["name_original_language"] = "russian!" }
+                == ["\(p).name_original_language: \"russian!\" is not a BCP 47 language tag (like \"en\", \"ru\", \"zh-Hans\" or \"crh\")"])
+        #expect(found { $0["name_original"] = String(repeating: "й", count: 301); $0["name_original_language"] = "ru" }
+                == ["\(p).name_original: is too long (301 characters; at most 300)"])
+        #expect(found { $0["name_original"] = 7; $0["name_original_language"] = "ru" }
+                == ["\(p).name_original: must be a string, not a number"])
+        #expect(found { $0["name_original"] = "نور حسن"; $0["name_original_language"] = "ar" }.isEmpty)
+    }
+}

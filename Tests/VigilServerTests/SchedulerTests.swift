@@ -163,17 +163,17 @@ struct SchedulerTests {
     @Test func theStandardJobsAreRegisteredInOnePlace() async throws {
         try await withApp(.sqlite, configure: { $0.smtpURL = "smtp://127.0.0.1:2525" }) { app in
             let jobs = try Scheduler.standardJobs(app: app)
-            #expect(jobs.map(\.name) == ["mail", "rate-limits", "housekeeping", "digests"])
-            #expect(jobs.map(\.every) == [.seconds(5), .seconds(60), .seconds(3600), .seconds(3600)])
+            #expect(jobs.map(\.name) == ["mail", "schedules", "rate-limits", "housekeeping", "digests"])
+            #expect(jobs.map(\.every) == [.seconds(5), .seconds(5), .seconds(60), .seconds(3600), .seconds(3600)])
         }
         try await withApp(.sqlite, configure: { $0.sendmailPath = "/usr/sbin/sendmail" }) { app in
             let jobs = try Scheduler.standardJobs(app: app)
-            #expect(jobs.map(\.name) == ["mail", "rate-limits", "housekeeping", "digests"])
+            #expect(jobs.map(\.name) == ["mail", "schedules", "rate-limits", "housekeeping", "digests"])
         }
         try await withApp { app in
             let jobs = try Scheduler.standardJobs(app: app)
-            #expect(jobs.map(\.name) == ["rate-limits", "housekeeping", "digests"], "no transport: no mail job")
-            #expect(jobs.map(\.every) == [.seconds(60), .seconds(3600), .seconds(3600)])
+            #expect(jobs.map(\.name) == ["schedules", "rate-limits", "housekeeping", "digests"], "no transport: no mail job")
+            #expect(jobs.map(\.every) == [.seconds(5), .seconds(60), .seconds(3600), .seconds(3600)])
         }
     }
 }

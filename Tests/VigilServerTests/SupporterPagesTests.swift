@@ -11,7 +11,7 @@ struct SupporterPagesTests {
     static let templates = ["signup", "login", "account", "account-message", "password-reset", "password-new", "confirm", "privacy",
                             "account-delete", "follow", "follow-data", "unsubscribe", "report", "editor", "editor-token", "dev-outbox", "error",
                             "newsroom", "second-factor", "login-code", "newsroom-accounts", "newsroom-audit",
-                            "newsroom-urgent-actions", "newsroom-urgent-action"]
+                            "newsroom-urgent-actions", "newsroom-urgent-action", "newsroom-drafts", "newsroom-draft", "newsroom-compare", "draft-preview"]
 
     @Test func everySupporterPageIsListedOnce() {
         let listed = SupporterPages.all.map(\.template)

@@ -36,6 +36,7 @@ struct APIController: UsesServices {
         r.on(.apiRepublishUrgentAction, middleware: write, maxBody: maxBodyBytes, use: republishUrgentAction)
         r.on(.apiRedactUrgentAction, middleware: write, maxBody: maxBodyBytes, use: redactUrgentAction)
         r.on(.apiBundles, middleware: [EditorTokenMiddleware(scope: "import")], maxBody: maxBodyBytes, use: importBundle)
+        registerDrafts(r)
     }
 
     /// Every write goes through the publisher: checked, written in one transaction with its

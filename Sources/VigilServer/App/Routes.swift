@@ -25,6 +25,7 @@ func makeRouter(_ services: VigilServices, devOutbox: Bool) -> Router {
     NewsroomController(services: services).register(router)
     AuditController(services: services).register(router)
     NewsroomUrgentActionsController(services: services).register(router)
+    NewsroomDraftsController(services: services).register(router)
     ReportController(services: services).register(router)
     AccountController(services: services).register(router)
     if devOutbox { DevOutboxController(services: services).register(router) }

@@ -29,6 +29,7 @@ struct VigilServices: Sendable {
     let securityLog: SecurityLog
 
     var strings: Strings { catalogue.english }
+    var drafts: Drafts { Drafts(publisher: publisher, now: now) }
     var baseURL: String { configuration.baseURL }
 
     static func build(app: Application, configuration: VigilConfiguration, securityLog: SecurityLog) throws -> VigilServices {
@@ -71,6 +72,8 @@ extension UsesServices {
     var passwords: Passwords { services.passwords }
     var secret: ServerSecret { services.secret }
     var publisher: Publisher { services.publisher }
+    /// The newsroom's editorial workflow, publishing through `publisher`.
+    var drafts: Drafts { services.drafts }
     var baseURL: String { services.configuration.baseURL }
     var mailFrom: String { services.configuration.mailFrom }
     var trustedProxies: [String] { services.configuration.trustedProxies }

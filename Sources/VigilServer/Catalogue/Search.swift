@@ -41,7 +41,9 @@ enum SearchIndex {
         let targetByID = Dictionary(uniqueKeysWithValues: targets.map { ($0.id!, $0) })
         for doc in docs {
             let id = doc.id!
-            let names = people.filter { $0.caseID == caseOf[doc.urgentActionID] }.map(\.name).joined(separator: " ")
+            // Names in Latin letters and in their own script ("Navalny" and "Навальный" both find the case).
+            let names = people.filter { $0.caseID == caseOf[doc.urgentActionID] }
+                .flatMap { [$0.name, $0.nameOriginal].compactMap { $0 } }.joined(separator: " ")
             let targetText = links.filter { $0.documentID == id }.compactMap { targetByID[$0.targetID] }
                 .map { [$0.title, $0.name ?? "", $0.organisation ?? ""].joined(separator: " ") }.joined(separator: " ")
             // Index what readers see, not Markdown source, so snippets read as text.

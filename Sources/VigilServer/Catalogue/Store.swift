@@ -134,14 +134,32 @@ struct Store: Sendable {
             return VigilBundle(targets: try await targets(), cases: cases)
         }
         var named: Set<String> = []
+        var missionsOf: Set<String> = []
         for c in cases {
             for ua in c.urgentActions {
                 for d in ua.documents {
                     for t in d.takeAction?.targets ?? [] { named.insert(t.target) }
-                    for c in d.takeAction?.copiesTo ?? [] { if let t = c.target { named.insert(t) } }
+                    for c in d.takeAction?.copiesTo ?? [] {
+                        if let t = c.target { named.insert(t) }
+                        if let country = c.diplomaticRepresentativesOf { missionsOf.insert(country) }
+                    }
                 }
             }
         }
-        return VigilBundle(targets: try await targets(ids: named.sorted()), cases: cases)
+        // The missions the copies stand for, and whoever replaced or was replaced by a named
+        // official, so that the bundle imports on its own and shows the same.
+        if !missionsOf.isEmpty {
+            named.formUnion(try await TargetModel.query(on: db).filter(\.$represents ~~ missionsOf.sorted()).all().compactMap(\.id))
+        }
+        var rows = Dictionary(uniqueKeysWithValues: try await TargetModel.query(on: db).filter(\.$id ~~ named.sorted()).all().map { ($0.id!, $0) })
+        var frontier = Set(rows.keys)
+        while !frontier.isEmpty {
+            let back = Set(frontier.compactMap { rows[$0]?.successorOf }).subtracting(rows.keys)
+            var found = back.isEmpty ? [] : try await TargetModel.query(on: db).filter(\.$id ~~ back.sorted()).all()
+            found += try await TargetModel.query(on: db).filter(\.$successorOf ~~ frontier.sorted()).all().filter { rows[$0.id!] == nil }
+            frontier = []
+            for r in found where rows[r.id!] == nil { rows[r.id!] = r; frontier.insert(r.id!) }
+        }
+        return VigilBundle(targets: rows.keys.sorted().compactMap { rows[$0]?.domain }, cases: cases)
     }
 }

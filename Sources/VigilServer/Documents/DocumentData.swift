@@ -19,6 +19,10 @@ struct DocumentData: Sendable {
     var targets: [Target]
     /// Officials named among the copies.
     var copyTargets: [String: Target]
+    /// Who replaced whom, along the chains of the officials named: predecessor id → successor.
+    var successors: [String: Target] = [:]
+    /// The diplomatic missions of the countries whose representatives the copies go to.
+    var missions: [Target] = []
 
     /// The case as it stood on the document's date: a document is a snapshot in time.
     var caseAtDate: Case { kase.asOf(document.published) }
@@ -26,6 +30,46 @@ struct DocumentData: Sendable {
     /// What the document shows, for the page cache: its case and the officials it names.
     var cacheTags: Set<String> {
         Set([CacheTag.case(kase.id)]).union(targets.map { CacheTag.target($0.id) }).union(copyTargets.keys.map(CacheTag.target))
+    }
+
+    /// What the document's page shows besides (its PDF and Word file print the document as it was):
+    /// the successors of the officials it names (a new successor changes its predecessor's pages,
+    /// `ContentWriter.write(target:)`), and, when a copy goes to a country's diplomatic
+    /// representatives, the directory's missions, which any change of a target may add to.
+    var pageCacheTags: Set<String> {
+        var tags = cacheTags.union(successors.values.map { CacheTag.target($0.id) })
+        if document.takeAction?.copiesTo.contains(where: { $0.diplomaticRepresentativesOf != nil }) == true {
+            tags.insert(CacheTag.directory)
+        }
+        return tags
+    }
+
+    /// Whom to write to today about `target`: the official in office, when the one the document
+    /// addressed has left it (their `valid_to` is past) and a successor is in office today; else nil.
+    func successor(of target: Target, today: String) -> Target? {
+        guard let leftOn = target.validTo, leftOn.latest < today else { return nil }
+        var seen: Set<String> = [target.id], next = successors[target.id]
+        while let s = next, seen.insert(s.id).inserted {
+            if s.isValid(on: today) { return s }
+            next = successors[s.id]
+        }
+        return nil
+    }
+
+    /// Each official the document addresses, with the one to write to today (their successor when
+    /// they have been replaced, else themselves).
+    func addressees(today: String) -> [(addressed: Target, writeTo: Target)] {
+        targets.map { ($0, successor(of: $0, today: today) ?? $0) }
+    }
+
+    /// The mission of `country` accredited to `host` in office today, if the directory has one.
+    func mission(of country: String, in host: String, today: String) -> Target? {
+        missions.first { $0.isMission(of: country, accreditedTo: host) && $0.isValid(on: today) }
+    }
+
+    /// The countries the directory has a mission of `country` in, today.
+    func missionHosts(of country: String, today: String) -> [String] {
+        Set(missions.filter { $0.represents == country && $0.isValid(on: today) }.compactMap(\.accreditedTo)).sorted()
     }
 
     /// The copies-to lines as printed: the text, then the named official's title and organisation.
@@ -81,9 +125,29 @@ struct DocumentData: Sendable {
         let named = (ta?.targets.map(\.target) ?? []) + (ta?.copiesTo.compactMap(\.target) ?? [])
         let found = Dictionary(uniqueKeysWithValues: try await store.targets(ids: Array(Set(named))).map { ($0.id, $0) })
         let copies = Dictionary(uniqueKeysWithValues: (ta?.copiesTo.compactMap(\.target) ?? []).compactMap { id in found[id].map { (id, $0) } })
+        // The successors of the officials addressed, one link of the chains a query.
+        var successors: [String: Target] = [:]
+        var frontier = Set(ta?.targets.map(\.target) ?? [])
+        var rounds = 0
+        while !frontier.isEmpty, rounds < 16 {
+            rounds += 1
+            let rows = try await TargetModel.query(on: db).filter(\.$successorOf ~~ frontier.sorted()).sort(\.$id).all()
+            frontier = []
+            for row in rows {
+                let t = row.domain
+                guard let p = t.successorOf, successors[p] == nil else { continue }
+                successors[p] = t
+                frontier.insert(t.id)
+            }
+            frontier.subtract(Set(ta?.targets.map(\.target) ?? []))
+        }
+        let missionCountries = Set(ta?.copiesTo.compactMap(\.diplomaticRepresentativesOf) ?? [])
+        let missions = missionCountries.isEmpty ? []
+            : try await TargetModel.query(on: db).filter(\.$represents ~~ missionCountries.sorted()).sort(\.$id).all().map(\.domain)
         return DocumentData(number: number, document: doc, chain: chain,
                             urgentActionStatus: status, kase: kase,
-                            targets: (ta?.targets ?? []).compactMap { found[$0.target] }, copyTargets: copies)
+                            targets: (ta?.targets ?? []).compactMap { found[$0.target] }, copyTargets: copies,
+                            successors: successors, missions: missions)
     }
 
     /// The one assembler of what the PDF and DOCX renderers print: used by the downloads, the

@@ -105,8 +105,11 @@ struct DownloadController: UsesServices {
         case .deadlinePassed:
             throw Abort(.gone, reason: "The deadline of \(number.label) has passed: a letter now would arrive too late. Its page, \(stored.path), says what is open on the case.")
         }
+        // A replaced official's letter goes to whoever holds the office today (the page offers them);
+        // the official the document addressed is still accepted, for a form from before the change.
         let targetID = form.target ?? ta.targets[0].target
-        guard let target = stored.targets.first(where: { $0.id == targetID }) else {
+        let today = ActionClock.current.today()
+        guard let target = stored.addressees(today: today).first(where: { $0.addressed.id == targetID || $0.writeTo.id == targetID })?.writeTo else {
             throw Abort(.badRequest, reason: "target must be one of the officials this document names.")
         }
         func field(_ key: String, _ value: String?) throws -> String? {

@@ -98,6 +98,10 @@ actor Scheduler {
         if let worker {
             jobs.append(Job("mail", every: .seconds(5)) { try await worker.runOnce() })
         }
+        // Scheduled publications: due ones go out once (the claim is in the publishing
+        // transaction), at start too — one that came due while Vigil was down is published
+        // then, and the newsroom home shows it as late.
+        jobs.append(Job("schedules", every: .seconds(5)) { try await services.drafts.publishDue(on: db) })
         // Spent rate-limit hits go every minute (a report's within two minutes of it).
         jobs.append(Job("rate-limits", every: .seconds(60)) {
             try await db.writeTransaction { db in try await RateLimit.prune(on: db) }

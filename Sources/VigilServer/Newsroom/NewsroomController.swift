@@ -31,7 +31,8 @@ struct NewsroomController: UsesServices {
     func home(req: Request) async throws -> Response {
         let me = try await NewsroomAccess.require(req)
         let page = try await NewsroomHomePage.load(for: me.supporter, on: req.db, strings: strings,
-                                                   languages: services.configuration.workingLanguages, today: PartialDate(ActionClock.current.today())!)
+                                                   languages: services.configuration.workingLanguages, today: PartialDate(ActionClock.current.today())!,
+                                                   now: services.now())
         return try pages.render(req, "newsroom", title: strings["newsroom_title"], content: page)
     }
 

@@ -52,7 +52,9 @@ struct NewsroomUrgentActionsController: UsesServices {
     /// The action's page, for `me`: the forms only for a publisher.
     func render(_ req: Request, _ me: CurrentSession, _ number: UANumber, status: HTTPStatus = .ok, errors: [String] = [],
                 notice: String? = nil, typed: NewsroomUrgentActionPage.Typed = .init()) async throws -> Response {
-        guard let page = try await NewsroomUrgentActionPage.load(number, publisher: me.supporter.roles.contains(.publisher), on: req.db,
+        guard let page = try await NewsroomUrgentActionPage.load(number, publisher: me.supporter.roles.contains(.publisher),
+                                                                 writer: !me.supporter.roles.isDisjoint(with: [.editor, .publisher]),
+                                                                 languages: services.configuration.workingLanguages, on: req.db,
                                                                  strings: strings, today: today, errors: errors, notice: notice, typed: typed)
         else { throw Abort(.notFound, reason: unknown(number)) }
         return try pages.render(req, "newsroom-urgent-action", title: number.label, status: status, content: page)

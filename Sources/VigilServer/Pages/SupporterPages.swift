@@ -27,6 +27,10 @@ enum SupporterPages {
         ("newsroom-audit", Page<NewsroomAuditPage>.self),
         ("newsroom-urgent-actions", Page<NewsroomUrgentActionsPage>.self),
         ("newsroom-urgent-action", Page<NewsroomUrgentActionPage>.self),
+        ("newsroom-drafts", Page<NewsroomDraftsPage>.self),
+        ("newsroom-draft", Page<NewsroomDraftPage>.self),
+        ("newsroom-compare", Page<NewsroomComparePage>.self),
+        ("draft-preview", Page<DraftPreviewPage>.self),
         ("dev-outbox", Page<DevOutboxPage>.self),
         ("error", Page<ErrorPage>.self),
     ]

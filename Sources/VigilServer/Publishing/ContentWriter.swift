@@ -17,7 +17,7 @@ struct ContentWriter: Sendable {
     /// What storage holds that the reference rules need to see for these cases and targets.
     func existingState(cases: [Case], targets: [Target]) async throws -> ExistingState {
         var state = ExistingState()
-        var refs: Set<String> = Set(targets.map(\.id))
+        var refs: Set<String> = Set(targets.map(\.id)).union(targets.compactMap(\.successorOf))
         for c in cases {
             for ua in c.urgentActions {
                 for d in ua.documents {
@@ -29,6 +29,7 @@ struct ContentWriter: Sendable {
         if !refs.isEmpty {
             state.targetIDs = Set(try await TargetModel.query(on: db).filter(\.$id ~~ refs.sorted()).all().compactMap(\.id))
         }
+        state.successions = try await storedSuccessions(of: targets)
         let numbers = cases.flatMap { $0.urgentActions.map(\.number) }
         var uaIDs: [String] = []
         if !numbers.isEmpty {
@@ -54,6 +55,35 @@ struct ContentWriter: Sendable {
             for p in try await PersonModel.query(on: db).filter(\.$id ~~ personIDs).all() { state.personCases[p.id!] = p.caseID }
         }
         return state
+    }
+
+    /// The stored targets the successor rules need for `targets`: the chains their `successor_of`
+    /// leads along, and the targets that already replaced one of them or their predecessors.
+    func storedSuccessions(of targets: [Target]) async throws -> [String: ExistingState.StoredTarget] {
+        var found: [String: ExistingState.StoredTarget] = [:]
+        func note(_ rows: [TargetModel]) {
+            for r in rows { found[r.id!] = .init(id: r.id!, successorOf: r.successorOf, hasValidTo: r.validTo != nil) }
+        }
+        let predecessors = Set(targets.compactMap(\.successorOf))
+        guard !predecessors.isEmpty || !targets.isEmpty else { return [:] }
+        // Targets that replaced one of these (one query), then the chains, one link a query.
+        note(try await TargetModel.query(on: db).filter(\.$successorOf ~~ predecessors.union(targets.map(\.id)).sorted()).all())
+        var next = predecessors.subtracting(found.keys)
+        var rounds = 0
+        while !next.isEmpty, rounds < 64 {
+            rounds += 1
+            let rows = try await TargetModel.query(on: db).filter(\.$id ~~ next.sorted()).all()
+            note(rows)
+            next = Set(rows.compactMap(\.successorOf)).subtracting(found.keys)
+        }
+        return found
+    }
+
+    /// The reference rules for one target written on its own (the API's `POST`/`PUT /targets`).
+    func checkReferences(target: Target) async throws {
+        let state = try await existingState(cases: [], targets: [target])
+        let issues = ReferenceRules.check(targets: [.init(target, path: "$")], cases: [], existing: state)
+        if !issues.isEmpty { throw ValidationError(issues) }
     }
 
     // MARK: - Writing (inside the publisher's write transaction)
@@ -92,18 +122,20 @@ struct ContentWriter: Sendable {
         let hash = contentHash(t.json)
         if let row = try await TargetModel.find(t.id, on: db) {
             if row.contentHash == hash { return WriteSummary(unchanged: 1) }
+            let formerPredecessor = row.successorOf
             row.apply(t)
             row.updatedAt = now()
             try await row.update(on: db)
             let named = try await DocumentTargetModel.query(on: db).filter(\.$targetID == t.id).all().map(\.documentID)
             try await SearchIndex.update(documentIDs: named, on: db)
-            return WriteSummary(updated: 1, changedTargets: [t.id])
+            // A successor changes what the pages naming their predecessor say (who to write to now).
+            return WriteSummary(updated: 1, changedTargets: Set([t.id, formerPredecessor, t.successorOf].compactMap { $0 }))
         }
         let row = TargetModel()
         row.apply(t)
         row.createdAt = now(); row.updatedAt = row.createdAt
         try await row.create(on: db)
-        return WriteSummary(created: 1, changedTargets: [t.id])
+        return WriteSummary(created: 1, changedTargets: Set([t.id, t.successorOf].compactMap { $0 }))
     }
 
     /// Creates or replaces a case: its own fields, people and timeline are replaced; its urgent

@@ -79,8 +79,16 @@ struct Publisher: Sendable {
     }
 
     /// Checks and writes `change`; throws `ValidationError` or `PublishingRefusal` having written nothing.
-    func publish(_ change: Change, by author: Author, alerts sendAlerts: Bool = true, on db: any Database) async throws -> Result {
+    ///
+    /// `before` and `after` run in the same transaction, before and after the write: the
+    /// newsroom claims a scheduled item in `before` (so that it goes out once however many
+    /// processes find it due) and records what was published in `after`. Either may throw to
+    /// roll the whole change back.
+    func publish(_ change: Change, by author: Author, alerts sendAlerts: Bool = true, on db: any Database,
+                 before: (@Sendable (any Database) async throws -> Void)? = nil,
+                 after: (@Sendable (any Database, ChangeSet) async throws -> Void)? = nil) async throws -> Result {
         let result = try await db.writeTransaction { db in
+            try await before?(db)
             let (summary, createdSubject) = try await write(change, on: db)
             var changes = ChangeSet(cases: summary.changedCases, targets: summary.changedTargets,
                                     urgentActions: summary.changedUrgentActions, documents: summary.changedDocuments)
@@ -96,6 +104,7 @@ struct Publisher: Sendable {
                 // The audit log: who changed what, in the same transaction (Newsroom/AuditLog.swift).
                 try await Audit.recordPublishing(change, author: author, changes: changes, summary: summary, logEntry: entry, on: db, now: now())
             }
+            try await after?(db, changes)
             return Result(summary: summary, changes: changes, alertsQueued: queued, logEntry: entry, createdSubject: createdSubject)
         }
         cache.invalidate(tags: result.changes.cacheTags, logEntry: result.logEntry)
@@ -121,8 +130,10 @@ struct Publisher: Sendable {
             if try await TargetModel.find(target.id, on: db) != nil {
                 throw PublishingRefusal(status: .conflict, reason: "Target \"\(target.id)\" already exists; use PUT /api/v1/targets/\(target.id) to replace it.")
             }
+            try await store.checkReferences(target: target)
             return (try await store.write(target: target), true)
         case .replaceTarget(let target):
+            try await store.checkReferences(target: target)
             let summary = try await store.write(target: target)
             return (summary, summary.created > 0)
         case .document(let number, let doc, let replacing):

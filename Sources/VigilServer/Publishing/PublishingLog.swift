@@ -37,6 +37,7 @@ struct ChangeSet: Sendable, Equatable {
     var cacheTags: Set<String> {
         guard !isEmpty else { return [] }
         return Set([CacheTag.listing]).union(cases.map(CacheTag.case)).union(targets.map(CacheTag.target))
+            .union(targets.isEmpty ? [] : [CacheTag.directory])
     }
 }
 
@@ -45,6 +46,9 @@ enum CacheTag {
     static let listing = "listing"
     static func `case`(_ id: String) -> String { "case:" + id }
     static func target(_ id: String) -> String { "target:" + id }
+    /// Pages that look a diplomatic mission up in the directory (the embassy of the reader's
+    /// country): any change of a target may change them.
+    static let directory = "directory"
 }
 
 /// The publishing log: every change to published content, who made it and when, written in the

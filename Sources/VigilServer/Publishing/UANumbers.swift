@@ -57,13 +57,23 @@ enum UANumbers {
     /// assigns in the current year continue after it. (For another year the counter moves too;
     /// that changes nothing, since numbers stored count anyway.) Holds the year's row lock until
     /// commit on PostgreSQL, so two claims of one number, or a claim and an assignment, take turns.
-    static func claim(_ number: UANumber, on db: any Database) async throws {
+    ///
+    /// A number held by a newsroom item not yet published (typed in, or given when it was
+    /// scheduled) is taken too, except by that item itself (`reservedBy`).
+    static func claim(_ number: UANumber, reservedBy item: UUID? = nil, on db: any Database) async throws {
         let sql = db as! any SQLDatabase
         let greatest: SQLQueryString = db.isSQLite ? "max" : "GREATEST"
         try await sql.raw("""
             INSERT INTO \(ident: table) ("year", "last") VALUES (\(bind: number.year), \(bind: number.serial))
             ON CONFLICT ("year") DO UPDATE SET "last" = \(greatest)(\(ident: table)."last", excluded."last")
             """).run()
+        var held = DraftItemModel.query(on: db).filter(\.$uaNumber == number.description)
+            .filter(\.$state != DraftState.published.rawValue).filter(\.$publishedRevision == nil)
+        if let item { held = held.filter(\.$id != item) }
+        if try await held.first() != nil {
+            throw PublishingRefusal(status: .conflict,
+                                    reason: "\(number.label) is held by an urgent action being written in the newsroom; leave \"number\" out to have the next number assigned.")
+        }
         if let existing = try await UrgentActionModel.find(number.slug, on: db) {
             throw PublishingRefusal(status: .conflict,
                                     reason: "\(number.label) exists already (case \"\(existing.caseID)\"); leave \"number\" out to have the next number assigned, or add documents with POST /api/v1/urgent-actions/\(number.slug)/documents.")
@@ -94,6 +104,8 @@ struct NewUrgentAction: Sendable {
     var status: UrgentActionStatus?
     /// Their `id` and `translation_of` may hold `placeholder`.
     var documents: [Document]
+    /// The newsroom item that holds `number` and publishes it now (`Drafts`).
+    var draftItem: UUID? = nil
 
     static let placeholder = "{number}"
     /// What the placeholder is checked as while the number is unknown: the longest URL form of a
@@ -176,7 +188,7 @@ extension Publisher {
         }
         let number: UANumber
         if let typed = new.number {
-            try await UANumbers.claim(typed, on: db)
+            try await UANumbers.claim(typed, reservedBy: new.draftItem, on: db)
             number = typed
         } else {
             number = try await UANumbers.next(year: UANumbers.year(of: clock().today(now())), on: db)

@@ -161,11 +161,14 @@ extension ContentWriter {
         var docs: [String] = []
         for d in try await DocumentModel.query(on: db).filter(\.$urgentActionID == ua.id!).all() {
             docs.append(d.id!)
-            let before = [d.title, d.summary, d.body, d.letter, d.otherChannels, d.additionalInformation, d.quoteText, d.quoteBy, d.copiesToJSON]
+            let before = [d.title, d.summary, d.body, d.letter, d.otherChannels, d.additionalInformation, d.quoteText, d.quoteBy, d.copiesToJSON,
+                          d.correctionsJSON]
             d.title = r(d.title); d.summary = r(d.summary); d.body = r(d.body); d.letter = r(d.letter)
             d.otherChannels = r(d.otherChannels); d.additionalInformation = r(d.additionalInformation)
             d.quoteText = r(d.quoteText); d.quoteBy = r(d.quoteBy); d.copiesToJSON = rj(d.copiesToJSON)
-            let after = [d.title, d.summary, d.body, d.letter, d.otherChannels, d.additionalInformation, d.quoteText, d.quoteBy, d.copiesToJSON]
+            d.correctionsJSON = rj(d.correctionsJSON)
+            let after = [d.title, d.summary, d.body, d.letter, d.otherChannels, d.additionalInformation, d.quoteText, d.quoteBy, d.copiesToJSON,
+                         d.correctionsJSON]
             guard before != after else { continue }
             let targets = try await DocumentTargetModel.query(on: db).filter(\.$documentID == d.id!).sort(\.$position).all().map(\.targetID)
             d.contentHash = contentHash(d.domain(targets: targets).json)
@@ -177,6 +180,7 @@ extension ContentWriter {
         try await sql.raw("UPDATE cases SET title = REPLACE(title, \(bind: from), \(bind: to)), summary = REPLACE(summary, \(bind: from), \(bind: to)) WHERE id = \(bind: caseID)").run()
         try await sql.raw("""
             UPDATE people SET name = REPLACE(name, \(bind: from), \(bind: to)), role = REPLACE(role, \(bind: from), \(bind: to)),
+                   name_original = REPLACE(name_original, \(bind: from), \(bind: to)),
                    charges_json = REPLACE(charges_json, \(bind: jsonFrom), \(bind: jsonTo)),
                    sentences_json = REPLACE(sentences_json, \(bind: jsonFrom), \(bind: jsonTo))
             WHERE case_id = \(bind: caseID)
@@ -192,6 +196,10 @@ extension ContentWriter {
             UPDATE mail_outbox SET subject = REPLACE(subject, \(bind: from), \(bind: to)), text_body = REPLACE(text_body, \(bind: from), \(bind: to)),
                    html_body = REPLACE(html_body, \(bind: HTML.escape(from)), \(bind: HTML.escape(to)))
             """).run()
+        // The newsroom's copies: every stored revision, title and comment of the items of this
+        // action and of its case (safety outranks history; the audit log records that a
+        // redaction happened, and holds no content to redact).
+        try await Drafts.redact(caseID: caseID, number: number, documents: docs, from: from, to: to, on: db)
         // The case's content hash follows its new text, so a later write compares with what is stored.
         if let row = try await CaseModel.find(caseID, on: db),
            let stored = try await Store(db: db, includeWithdrawn: true).cases(ids: [caseID]).first {

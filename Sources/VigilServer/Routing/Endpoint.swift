@@ -85,6 +85,8 @@ struct Endpoint: Hashable, Sendable, CustomStringConvertible {
         case editor, createToken, revokeToken, oldEditor
         case newsroomAudit, newsroomAuditCSV
         case newsroomUrgentActions, newsroomUrgentAction, withdrawUrgentAction, republishUrgentAction, redactUrgentAction
+        case newsroomDrafts, createDraft, editPublished, newsroomDraft, saveDraft, draftStep, draftRestore, draftCompare
+        case createPreviewLink, revokePreviewLink, preview
         case devOutbox
         // The API.
         case apiOpenAPI, apiCases, apiCase, apiCreateCase, apiReplaceCase, apiCreateUrgentAction
@@ -92,6 +94,7 @@ struct Endpoint: Hashable, Sendable, CustomStringConvertible {
         case apiCreateDocument, apiReplaceDocument, apiDocuments, apiDocument
         case apiTargets, apiTarget, apiCreateTarget, apiReplaceTarget, apiExport, apiBundles, apiTotals
         case apiWithdrawUrgentAction, apiRepublishUrgentAction, apiRedactUrgentAction
+        case apiDrafts, apiCreateDraft, apiOpenDraft, apiDraft, apiSaveDraft, apiDraftRevision, apiDraftSteps, apiDraftRestore, apiDraftCompare
 
         var method: HTTPMethod {
             switch self {
@@ -100,10 +103,12 @@ struct Endpoint: Hashable, Sendable, CustomStringConvertible {
                  .follow, .removeFollow, .unsubscribe, .followConfirm, .followDataExport, .followDataDelete, .accountDelete, .createToken, .revokeToken,
                  .secondFactorEnrol, .recoveryCodes, .loginCode, .inviteAccount, .changeRoles, .resetSecondFactor,
                  .withdrawUrgentAction, .republishUrgentAction, .redactUrgentAction,
+                 .createDraft, .editPublished, .saveDraft, .draftStep, .draftRestore, .createPreviewLink, .revokePreviewLink,
                  .apiCreateCase, .apiCreateDocument, .apiCreateTarget, .apiBundles, .apiCreateUrgentAction,
-                 .apiWithdrawUrgentAction, .apiRepublishUrgentAction, .apiRedactUrgentAction:
+                 .apiWithdrawUrgentAction, .apiRepublishUrgentAction, .apiRedactUrgentAction,
+                 .apiCreateDraft, .apiOpenDraft, .apiDraftSteps, .apiDraftRestore:
                 return .POST
-            case .apiReplaceCase, .apiReplaceDocument, .apiReplaceTarget:
+            case .apiReplaceCase, .apiReplaceDocument, .apiReplaceTarget, .apiSaveDraft:
                 return .PUT
             default:
                 return .GET
@@ -185,6 +190,16 @@ struct Endpoint: Hashable, Sendable, CustomStringConvertible {
             case .withdrawUrgentAction: return [.literal("newsroom"), .literal("urgent-actions"), .parameter(.number), .literal("withdraw")]
             case .republishUrgentAction: return [.literal("newsroom"), .literal("urgent-actions"), .parameter(.number), .literal("republish")]
             case .redactUrgentAction: return [.literal("newsroom"), .literal("urgent-actions"), .parameter(.number), .literal("redact")]
+            case .newsroomDrafts, .createDraft: return l("newsroom", "drafts")
+            case .editPublished: return l("newsroom", "edit")
+            case .newsroomDraft, .saveDraft: return [.literal("newsroom"), .literal("drafts"), .parameter(.uuid)]
+            case .draftStep: return [.literal("newsroom"), .literal("drafts"), .parameter(.uuid), .literal("step")]
+            case .draftRestore: return [.literal("newsroom"), .literal("drafts"), .parameter(.uuid), .literal("restore")]
+            case .draftCompare: return [.literal("newsroom"), .literal("drafts"), .parameter(.uuid), .literal("compare")]
+            case .createPreviewLink: return [.literal("newsroom"), .literal("drafts"), .parameter(.uuid), .literal("preview-links")]
+            case .revokePreviewLink:
+                return [.literal("newsroom"), .literal("drafts"), .parameter(.uuid), .literal("preview-links"), .parameter(.id), .literal("revoke")]
+            case .preview: return [.literal("preview"), .parameter(.id)]
             case .devOutbox: return l("dev", "outbox")
             case .apiOpenAPI: return api + l("openapi.json")
             case .apiCases, .apiCreateCase: return api + l("cases")
@@ -206,6 +221,13 @@ struct Endpoint: Hashable, Sendable, CustomStringConvertible {
             case .apiWithdrawUrgentAction: return api + [.literal("urgent-actions"), .parameter(.number), .literal("withdraw")]
             case .apiRepublishUrgentAction: return api + [.literal("urgent-actions"), .parameter(.number), .literal("republish")]
             case .apiRedactUrgentAction: return api + [.literal("urgent-actions"), .parameter(.number), .literal("redact")]
+            case .apiDrafts, .apiCreateDraft: return api + l("drafts")
+            case .apiOpenDraft: return api + l("drafts", "open")
+            case .apiDraft, .apiSaveDraft: return api + [.literal("drafts"), .parameter(.uuid)]
+            case .apiDraftRevision: return api + [.literal("drafts"), .parameter(.uuid), .literal("revisions"), .parameter(.id)]
+            case .apiDraftSteps: return api + [.literal("drafts"), .parameter(.uuid), .literal("steps")]
+            case .apiDraftRestore: return api + [.literal("drafts"), .parameter(.uuid), .literal("restore")]
+            case .apiDraftCompare: return api + [.literal("drafts"), .parameter(.uuid), .literal("compare")]
             }
         }
 
@@ -225,8 +247,12 @@ struct Endpoint: Hashable, Sendable, CustomStringConvertible {
             case .apiUrgentActions, .apiDocuments: return ["country", "theme", "status", "kind", "language", "updated_since", "case", "limit", "cursor"]
             case .apiTargets: return ["country", "updated_since", "limit", "cursor"]
             case .apiExport: return ["case"]
+            case .apiDrafts: return ["state", "kind", "limit", "cursor"]
+            case .apiDraftCompare: return ["a", "b"]
             case .newsroomAudit, .newsroomAuditCSV: return ["action", "actor", "subject", "from", "to", "before"]
             case .newsroomUrgentActions: return ["number"]
+            case .newsroomDrafts: return ["state", "page"]
+            case .draftCompare: return ["a", "b"]
             default: return []
             }
         }

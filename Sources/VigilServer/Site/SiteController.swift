@@ -80,11 +80,14 @@ struct SiteController: UsesServices {
         let part = req.endpoint[.part] ?? ""
         let language = req.endpoint[.language]
         if let language, LanguageTag.problem(language) != nil { throw Abort(.notFound, reason: "There is no such translation.") }
-        let key = "doc|\(SitePageInputs.today())|\(number.slug)|\(part)|\(language ?? "")"
+        // `?country=GB`: the reader's country, for the embassy among the copies (the page's GET
+        // form). Only a real country code is kept, so the cache holds a bounded number of variants.
+        let country = (try? req.query.get(String.self, at: "country")).flatMap { $0.isEmpty || CountryCode.problem($0) != nil ? nil : $0 }
+        let key = "doc|\(SitePageInputs.today())|\(number.slug)|\(part)|\(language ?? "")|\(country ?? "")"
         return try await render(req, template: "document", key: key, counts: true) { inputs in
             let data = try await DocumentData.load(number: number, part: part, language: language, on: inputs.db)
-            let (frame, page) = try await DocumentPage.load(data, inputs)
-            return (frame, page, data.cacheTags)
+            let (frame, page) = try await DocumentPage.load(data, inputs, country: country)
+            return (frame, page, data.pageCacheTags)
         }
     }
 

@@ -25,14 +25,16 @@ extension TargetModel {
         addressJSON = JSONText.strings(t.address); country = t.country; email = t.email; fax = t.fax; phone = t.phone
         socialJSON = JSONText.map(t.social); webForm = t.webForm; salutationJSON = JSONText.map(t.salutation)
         languagesJSON = JSONText.strings(t.languages); validFrom = t.validFrom?.description; validTo = t.validTo?.description
-        channelNotes = t.channelNotes; contentHash = VigilServer.contentHash(t.json)
+        channelNotes = t.channelNotes; successorOf = t.successorOf; represents = t.represents; accreditedTo = t.accreditedTo
+        contentHash = VigilServer.contentHash(t.json)
     }
 
     var domain: Target {
         Target(id: id!, title: title, name: name, organisation: organisation, address: JSONText.strings(from: addressJSON),
                country: country, email: email, fax: fax, phone: phone, social: JSONText.map(from: socialJSON),
                webForm: webForm, salutation: JSONText.map(from: salutationJSON), languages: JSONText.strings(from: languagesJSON),
-               validFrom: validFrom.flatMap(PartialDate.init), validTo: validTo.flatMap(PartialDate.init), channelNotes: channelNotes)
+               validFrom: validFrom.flatMap(PartialDate.init), validTo: validTo.flatMap(PartialDate.init), channelNotes: channelNotes,
+               successorOf: successorOf, represents: represents, accreditedTo: accreditedTo)
     }
 }
 
@@ -46,11 +48,13 @@ extension Sentence {
 extension PersonModel {
     func apply(_ p: Person, caseID: String, position: Int) {
         id = p.id; self.caseID = caseID; self.position = position; name = p.name; pronouns = p.pronouns
+        nameOriginal = p.nameOriginal; nameOriginalLanguage = p.nameOriginalLanguage
         role = p.role; status = p.status.rawValue; chargesJSON = JSONText.strings(p.charges)
         sentencesJSON = JSONText.value(.array(p.sentences.map(\.storedJSON)))
     }
     var domain: Person {
-        Person(id: id!, name: name, pronouns: pronouns, role: role, status: PersonStatus(rawValue: status) ?? .atRisk,
+        Person(id: id!, name: name, nameOriginal: nameOriginal, nameOriginalLanguage: nameOriginalLanguage,
+               pronouns: pronouns, role: role, status: PersonStatus(rawValue: status) ?? .atRisk,
                charges: JSONText.strings(from: chargesJSON),
                sentences: JSONText.parse(sentencesJSON).arrayValue?.compactMap(Sentence.from(json:)) ?? [])
     }
@@ -76,11 +80,10 @@ extension DocumentModel {
         hasTakeAction = doc.takeAction != nil
         deadline = doc.takeAction?.deadline?.description
         preferredLanguagesJSON = JSONText.strings(doc.takeAction?.preferredLanguages ?? [])
-        copiesToJSON = JSONText.value(.array((doc.takeAction?.copiesTo ?? []).map { c in
-            var b = JSONObjectBuilder(); b.set("text", c.text); b.set("target", c.target); return b.value
-        }))
+        copiesToJSON = JSONText.value(.array((doc.takeAction?.copiesTo ?? []).map(\.json)))
         letter = doc.takeAction?.letter; otherChannels = doc.takeAction?.otherChannels
         additionalInformation = doc.additionalInformation; quoteText = doc.quote?.text; quoteBy = doc.quote?.by
+        correctionsJSON = JSONText.value(.array(Correction.ordered(doc.corrections).map(\.json)))
         contentHash = VigilServer.contentHash(doc.json)
     }
 
@@ -88,7 +91,8 @@ extension DocumentModel {
         var take: TakeAction?
         if hasTakeAction {
             let copies = (JSONText.parse(copiesToJSON).arrayValue ?? []).map { v in
-                CopyTo(text: v["text"]?.stringValue, target: v["target"]?.stringValue)
+                CopyTo(text: v["text"]?.stringValue, target: v["target"]?.stringValue,
+                       diplomaticRepresentativesOf: v["diplomatic_representatives_of"]?.stringValue)
             }
             take = TakeAction(deadline: deadline.flatMap(PartialDate.init), preferredLanguages: JSONText.strings(from: preferredLanguagesJSON),
                               targets: targets.map(TargetRef.init(target:)), copiesTo: copies, letter: letter, otherChannels: otherChannels)
@@ -98,6 +102,10 @@ extension DocumentModel {
                         language: language, translationOf: translationOf, aiIndex: aiIndex,
                         published: PartialDate(published) ?? PartialDate(year: 1970), title: title, summary: summary, body: body,
                         takeAction: take, additionalInformation: additionalInformation,
-                        quote: quoteText.map { Quote(text: $0, by: quoteBy) })
+                        quote: quoteText.map { Quote(text: $0, by: quoteBy) },
+                        corrections: (JSONText.parse(correctionsJSON).arrayValue ?? []).compactMap { v in
+                            guard let date = v["date"]?.stringValue.flatMap(PartialDate.init), let note = v["note"]?.stringValue else { return nil }
+                            return Correction(date: date, note: note)
+                        })
     }
 }

@@ -24,6 +24,11 @@ final class TargetModel: Model, @unchecked Sendable {
     @OptionalField(key: "valid_from") var validFrom: String?
     @OptionalField(key: "valid_to") var validTo: String?
     @OptionalField(key: "channel_notes") var channelNotes: String?
+    /// Whom this official replaced in office (`AddTargetSuccessionsAndMissions`).
+    @OptionalField(key: "successor_of") var successorOf: String?
+    /// A diplomatic mission: the country it represents and the one it is accredited to.
+    @OptionalField(key: "represents") var represents: String?
+    @OptionalField(key: "accredited_to") var accreditedTo: String?
     @Field(key: "content_hash") var contentHash: String
     @Field(key: "created_at") var createdAt: Date
     @Field(key: "updated_at") var updatedAt: Date
@@ -73,6 +78,9 @@ final class PersonModel: Model, @unchecked Sendable {
     @Field(key: "case_id") var caseID: String
     @Field(key: "position") var position: Int
     @Field(key: "name") var name: String
+    /// The name in its own script, and that script's language tag (both or neither).
+    @OptionalField(key: "name_original") var nameOriginal: String?
+    @OptionalField(key: "name_original_language") var nameOriginalLanguage: String?
     @OptionalField(key: "pronouns") var pronouns: String?
     @OptionalField(key: "role") var role: String?
     @Field(key: "status") var status: String
@@ -141,6 +149,8 @@ final class DocumentModel: Model, @unchecked Sendable {
     @OptionalField(key: "additional_information") var additionalInformation: String?
     @OptionalField(key: "quote_text") var quoteText: String?
     @OptionalField(key: "quote_by") var quoteBy: String?
+    /// `[{"date": "YYYY-MM-DD", "note": "…"}]`, oldest first; "[]" for none.
+    @Field(key: "corrections_json") var correctionsJSON: String
     @Field(key: "content_hash") var contentHash: String
     @Field(key: "created_at") var createdAt: Date
     @Field(key: "updated_at") var updatedAt: Date

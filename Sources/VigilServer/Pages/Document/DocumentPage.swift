@@ -35,7 +35,11 @@ struct DocumentPage: TemplateModel {
         var standingLabel: String = ""
         /// The outcome that closed the urgent action, when this is not it.
         var outcomeHref: String?
+        /// What was corrected after publication, oldest first.
+        var corrections: [CorrectionLine] = []
     }
+    /// "Corrected on 3 December 2026:" and what was corrected (in the document's language).
+    struct CorrectionLine: Encodable, Sendable { var date: String; var label: String; var note: String }
     /// A newer document of the same urgent action to read instead.
     struct Superseded: Encodable, Sendable { var text: String; var href: String; var label: String }
     /// In place of the take-action block when supporters can no longer act on this document.
@@ -65,7 +69,10 @@ struct DocumentPage: TemplateModel {
         var deadlineSentence: String?
         var preferredLanguages: String
         var targets: [Official]
-        var copiesTo: [String]
+        var copiesTo: [CopyLine]
+        /// "Your country": a GET form that shows the embassy of the reader's country in the copies
+        /// (when a copy goes to a country's diplomatic representatives and the directory has some).
+        var countryForm: CountryForm?
         var letter: TrustedHTML?
         var otherChannels: TrustedHTML?
         var letterAction: String
@@ -97,7 +104,42 @@ struct DocumentPage: TemplateModel {
         var letterOption: String = ""
         /// "Your letter will be in Russian, the official's preferred language."
         var letterSentence: String = ""
+        /// When the official the document addressed has left office: who that was, and who holds it now.
+        var replaced: Replaced?
     }
+    /// The official the document addressed, and that someone else holds the office now (the
+    /// `Official` around it then shows the successor's details).
+    struct Replaced: Encodable, Sendable {
+        /// "Addressed at the time: Prosecutor General, Yuri Chaika"
+        var addressed: String
+        /// "Since 23 January 2020, Prosecutor General, Igor Krasnov holds this office: write to them."
+        var note: String
+    }
+    /// One copies-to line: the text as published, or the embassy of the reader's country for "the
+    /// diplomatic representatives of X accredited to your country", with a note when there is none.
+    struct CopyLine: Encodable, Sendable {
+        var text: String
+        var mission: Mission?
+        var note: String?
+    }
+    struct Mission: Encodable, Sendable {
+        var title: String
+        var name: String?
+        var organisation: String?
+        var address: [String]
+        var salutation: String?
+        var salutationLang: String
+        var email: String?
+        var fax: String?
+        var phone: String?
+        var webForm: String?
+        var channelNotes: String?
+    }
+    struct CountryForm: Encodable, Sendable {
+        var action: String
+        var countries: [CountryChoice]
+    }
+    struct CountryChoice: Encodable, Sendable { var value: String; var label: String; var selected: Bool }
     struct Social: Encodable, Sendable { var network: String; var handle: String }
 
     var doc: Doc
@@ -112,7 +154,8 @@ struct DocumentPage: TemplateModel {
     var prev: LabelledLink?
     var next: LabelledLink?
 
-    static func load(_ data: DocumentData, _ inputs: SitePageInputs) async throws -> (PageFrame, DocumentPage) {
+    /// `country`: the reader's country (`?country=GB`), for the embassy among the copies.
+    static func load(_ data: DocumentData, _ inputs: SitePageInputs, country: String? = nil) async throws -> (PageFrame, DocumentPage) {
         let strings = inputs.strings, number = data.number, doc = data.document, chain = data.chain, kase = data.kase
         let path = data.path
         // Translations of this document (same sequence), the original first.
@@ -147,6 +190,9 @@ struct DocumentPage: TemplateModel {
             },
             prev: index.flatMap { $0 > 0 ? link(steps[$0 - 1]) : nil },
             next: index.flatMap { $0 + 1 < steps.count ? link(steps[$0 + 1]) : nil })
+        page.doc.corrections = Correction.ordered(doc.corrections).map {
+            CorrectionLine(date: $0.date.description, label: strings.format("correction_on", ["date": Format.date($0.date)]), note: $0.note)
+        }
         // Where the action stands, said on every document of it.
         let today = inputs.today
         let standing = data.standing(today: today)
@@ -181,7 +227,9 @@ struct DocumentPage: TemplateModel {
         }
         if let ta = doc.takeAction, page.actionNotice == nil {
             let letterText = Markdown.parse(ta.letter ?? "").map(\.plainText).joined(separator: "\n\n")
-            let officials = data.targets.map { t in
+            // An official who has left office: the successor in office today is written to instead.
+            let addressees = data.addressees(today: today)
+            let officials = addressees.map { addressed, t in
                 let mail = t.email.map { Mailto.link(to: $0, subject: "\(number.label): \(doc.title)", body: letterText, fullTextURL: inputs.baseURL + path) }
                 let salutationLang = t.salutation[doc.language] != nil ? doc.language
                     : (t.salutation["en"] != nil ? "en" : t.salutation.keys.sorted().first ?? doc.language)
@@ -189,7 +237,8 @@ struct DocumentPage: TemplateModel {
                                 salutation: t.salutation(for: doc.language), salutationLang: salutationLang, email: t.email, fax: t.fax,
                                 phone: t.phone, webForm: t.webForm, channelNotes: t.channelNotes, mailto: mail?.url,
                                 mailtoShortened: mail?.shortened ?? false,
-                                social: t.social.sorted { $0.key < $1.key }.map { Social(network: SitePageInputs.themeLabel($0.key), handle: $0.value) })
+                                social: t.social.sorted { $0.key < $1.key }.map { Social(network: SitePageInputs.themeLabel($0.key), handle: $0.value) },
+                                replaced: addressed.id == t.id ? nil : Self.replaced(addressed, by: t, strings: strings))
             }
             // The whole action's total first; then this document's (with its translations).
             let documentTotal = try await ReportTotals.of(documents: family.map(\.id), on: inputs.db).total
@@ -197,7 +246,8 @@ struct DocumentPage: TemplateModel {
             page.takeAction = TakeAction(
                 deadlineSentence: ta.deadline.map { strings.format("deadline_sentence", ["date": Format.date($0)]) },
                 preferredLanguages: ta.preferredLanguages.map { Format.languageName($0) }.joined(separator: ", "),
-                targets: officials, copiesTo: data.copiesTo,
+                targets: officials, copiesTo: Self.copyLines(data, country: country, today: today, strings: strings),
+                countryForm: Self.countryForm(data, country: country, today: today, path: path, strings: strings),
                 letter: ta.letter.map { HTML.markdown($0) }, otherChannels: ta.otherChannels.map { HTML.markdown($0) },
                 letterAction: Endpoint.letter(number, doc).path,
                 reportHref: ta.targets.isEmpty ? nil : Endpoint.reportForm(document: doc.id).path,
@@ -206,7 +256,8 @@ struct DocumentPage: TemplateModel {
                                         ["n": String(actionTotal), "ua": number.label]))
         }
         if page.takeAction != nil {
-            Self.describeLetterLanguages(&page.takeAction!, document: doc, chain: chain, targets: data.targets, strings: strings)
+            Self.describeLetterLanguages(&page.takeAction!, document: doc, chain: chain,
+                                         targets: data.addressees(today: today).map(\.writeTo), strings: strings)
         }
         let frame = inputs.frame(
             title: "\(strings["kind_\(doc.kind.rawValue)"]): \(doc.title)", description: doc.summary ?? doc.title,
@@ -215,6 +266,51 @@ struct DocumentPage: TemplateModel {
             alternates: family.filter { $0.id != doc.id }.map { .init(lang: $0.language, href: inputs.baseURL + Endpoint.document(number, $0).path) },
             ogType: "article")
         return (frame, page)
+    }
+
+    /// "Prosecutor General, Igor Krasnov".
+    static func officialLabel(_ t: Target) -> String { [t.title, t.name].compactMap { $0 }.joined(separator: ", ") }
+
+    static func replaced(_ addressed: Target, by successor: Target, strings: Strings) -> Replaced {
+        let since = successor.validFrom ?? addressed.validTo
+        return Replaced(addressed: strings.format("target_addressed_then", ["official": officialLabel(addressed)]),
+                        note: since.map { strings.format("target_successor_since", ["date": Format.date($0), "official": officialLabel(successor)]) }
+                            ?? strings.format("target_successor_now", ["official": officialLabel(successor)]))
+    }
+
+    /// The copies-to lines: a country's diplomatic representatives become the embassy of the
+    /// reader's country when the directory has it, else the text stays with a note to look it up.
+    static func copyLines(_ data: DocumentData, country: String?, today: String, strings: Strings) -> [CopyLine] {
+        let copies = data.document.takeAction?.copiesTo ?? []
+        return zip(copies, data.copiesTo).map { copy, text in
+            guard let represented = copy.diplomaticRepresentativesOf else { return CopyLine(text: text) }
+            let countryName = Format.countryName(represented, in: strings.language)
+            guard let country else {
+                let key = data.missionHosts(of: represented, today: today).isEmpty ? "copy_mission_look_up" : "copy_mission_choose"
+                return CopyLine(text: text, note: strings.format(key, ["country": countryName]))
+            }
+            guard let m = data.mission(of: represented, in: country, today: today) else {
+                return CopyLine(text: text, note: strings.format("copy_mission_none", ["country": countryName,
+                                                                                      "host": Format.countryName(country, in: strings.language)]))
+            }
+            let language = data.document.language
+            let salutationLang = m.salutation[language] != nil ? language : (m.salutation["en"] != nil ? "en" : m.salutation.keys.sorted().first ?? language)
+            return CopyLine(text: text, mission: Mission(title: m.title, name: m.name, organisation: m.organisation, address: m.address,
+                                                         salutation: m.salutation(for: language), salutationLang: salutationLang,
+                                                         email: m.email, fax: m.fax, phone: m.phone, webForm: m.webForm,
+                                                         channelNotes: m.channelNotes))
+        }
+    }
+
+    /// The countries the directory has embassies in for the document's diplomatic copies, to choose from.
+    static func countryForm(_ data: DocumentData, country: String?, today: String, path: String, strings: Strings) -> CountryForm? {
+        let represented = Set(data.document.takeAction?.copiesTo.compactMap(\.diplomaticRepresentativesOf) ?? [])
+        let hosts = Set(represented.flatMap { data.missionHosts(of: $0, today: today) })
+        guard !hosts.isEmpty else { return nil }
+        let choices = hosts.map { CountryChoice(value: $0, label: Format.countryName($0, in: strings.language), selected: $0 == country) }
+            .sorted { $0.label.localizedStandardCompare($1.label) == .orderedAscending }
+        return CountryForm(action: path + "#copies-to-heading",
+                           countries: [CountryChoice(value: "", label: strings["copy_mission_country_none"], selected: country == nil || !hosts.contains(country!))] + choices)
     }
 
     /// "Open · 3 days left", "Deadline passed on 14 November 2019", "Closed · Good news".
@@ -265,7 +361,9 @@ struct DocumentPage: TemplateModel {
                                 mailto: "mailto:info@genproc.example?subject=UA%20126%2F19", mailtoShortened: true,
                                 social: [Social(network: "Telegram", handle: "@genproc")],
                                 letterOption: "Prosecutor General (letter in Russian)",
-                                letterSentence: "Your letter will be in Russian, the official's preferred language.")
+                                letterSentence: "Your letter will be in Russian, the official's preferred language.",
+                                replaced: Replaced(addressed: "Addressed at the time: Prosecutor General, Yuri Chaika",
+                                                   note: "Since 23 January 2020, Prosecutor General, Igor Krasnov holds this office: write to them."))
         return DocumentPage(
             doc: Doc(lang: "en", dir: "ltr", kind: "initial", kindLabel: "Urgent action", numberLabel: "UA 126/19",
                      title: "Crimean Tatar activists face long prison terms", aiIndex: "EUR 46/1234/2019", published: "2019-10-03",
@@ -275,7 +373,9 @@ struct DocumentPage: TemplateModel {
                      pdfHref: "/urgent-actions/126-19/initial.pdf", docxHref: "/urgent-actions/126-19/initial.docx", outcomeLabel: "Bad news",
                      quote: Quote(text: "The truth cannot be locked up.", by: "Emir-Usein Kuku"), deadline: "2019-11-14",
                      deadlineLabel: "14 November 2019", daysLeft: "3 days left", standing: "closed", standingLabel: "Closed · Bad news",
-                     outcomeHref: "/urgent-actions/126-19/outcome"),
+                     outcomeHref: "/urgent-actions/126-19/outcome",
+                     corrections: [CorrectionLine(date: "2019-10-05", label: "Corrected on 5 October 2019:",
+                                                  note: "An earlier version gave the wrong date for the hearing.")]),
             people: [.example],
             superseded: Superseded(text: "There is newer information on UA 126/19:", href: "/urgent-actions/126-19/outcome",
                                    label: "Outcome, 21 July 2020"),
@@ -284,7 +384,17 @@ struct DocumentPage: TemplateModel {
                                        live: [LabelledLink(href: "/urgent-actions/12-25/initial", label: "UA 12/25: Release her")],
                                        followHref: "/follow?case=crimean-tatar-defenders-kuku", caseHref: "/cases/crimean-tatar-defenders-kuku"),
             takeAction: TakeAction(deadlineSentence: "Please take action before 14 November 2019.", preferredLanguages: "Russian, English",
-                                   targets: [official], copiesTo: ["Ambassador of the Russian Federation"],
+                                   targets: [official],
+                                   copiesTo: [CopyLine(text: "Diplomatic representatives of the Russian Federation accredited to your country",
+                                                       mission: Mission(title: "Ambassador", name: "Andrei Kelin",
+                                                                        organisation: "Embassy of the Russian Federation", address: ["6/7 Kensington Palace Gardens", "London W8 4QP"],
+                                                                        salutation: "Your Excellency", salutationLang: "en", email: "info@rusemb.example",
+                                                                        fax: "+44 20 7229 5804", phone: "+44 20 7229 6412", webForm: "https://rusemb.example/contact",
+                                                                        channelNotes: "Post is slow."),
+                                                       note: "We have no address for the embassy of Russia in your country (Chile): please look it up.")],
+                                   countryForm: CountryForm(action: "/urgent-actions/126-19/initial#copies-to-heading",
+                                                            countries: [CountryChoice(value: "", label: "Choose your country", selected: false),
+                                                                        CountryChoice(value: "GB", label: "United Kingdom", selected: true)]),
                                    letter: HTML.markdown("Dear Prosecutor General, release them."), otherChannels: HTML.markdown("Share on social media."),
                                    letterAction: "/urgent-actions/126-19/initial/letter", reportHref: "/report?document=ua-126-19-0-en",
                                    reportTotal: "12 actions reported", uaTotal: "40 actions reported for UA 126/19",

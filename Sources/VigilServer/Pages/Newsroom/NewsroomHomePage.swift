@@ -36,6 +36,16 @@ struct NewsroomHomePage: TemplateModel {
         var since: String
     }
 
+    /// An item of the editorial workflow (`Drafts`), in one of the home's lists.
+    struct Work: Encodable, Sendable {
+        var title: String
+        var href: String
+        /// ISO 8601: when it was last changed, is scheduled, or was published.
+        var when: String
+        /// Why a schedule was missed, how late a publication went out.
+        var note: String
+    }
+
     var name: String
     /// The account's roles, in words.
     var roles: String
@@ -43,6 +53,14 @@ struct NewsroomHomePage: TemplateModel {
     var deadlines: [Deadline]
     var untranslated: [Untranslated]
     var withdrawn: [Withdrawn]
+    /// My drafts; waiting for review (publishers); scheduled in the next 7 days; schedules
+    /// missed; published late (last 14 days); published without review, waiting for review.
+    var myDrafts: [Work]
+    var forReview: [Work]
+    var scheduled: [Work]
+    var missed: [Work]
+    var late: [Work]
+    var afterReview: [Work]
     /// The working languages (VIGIL_LANGUAGES), e.g. "en, es, fr".
     var languages: String
 
@@ -54,12 +72,16 @@ struct NewsroomHomePage: TemplateModel {
                                     language: "en", languageName: "English", missing: "Spanish, French")],
         withdrawn: [Withdrawn(label: "UA 12/25", title: "Belarus: Journalist detained", href: "/newsroom/urgent-actions/12-25",
                               since: "2026-11-29T09:00:00Z")],
+        myDrafts: [work], forReview: [work], scheduled: [work], missed: [work], late: [work], afterReview: [work],
         languages: "English, Spanish, French")
+    static let work = Work(title: "Lawyer held incommunicado", href: "/newsroom/drafts/7b0c3f8e-1f7e-4a59-9d1e-1c2b3d4e5f60",
+                           when: "2026-12-03T09:00:00Z", note: "Published 3 h 5 min late")
 
     /// At most this many rows in each list; the full lists are the public list's filters.
     static let limit = 50
 
-    static func load(for s: SupporterModel, on db: any Database, strings t: Strings, languages: [String], today: PartialDate) async throws -> NewsroomHomePage {
+    static func load(for s: SupporterModel, on db: any Database, strings t: Strings, languages: [String], today: PartialDate,
+                     now: Date = Date()) async throws -> NewsroomHomePage {
         var tools: [LabelledLink] = []
         let roles = s.roles
         if !roles.isDisjoint(with: [.publisher, .admin]) { tools.append(LabelledLink(href: Endpoint.editor.path, label: t["editor_title"])) }
@@ -68,6 +90,7 @@ struct NewsroomHomePage: TemplateModel {
             tools.append(LabelledLink(href: Endpoint(.newsroomAudit).path, label: t["audit_title"]))
         }
         tools.append(LabelledLink(href: Endpoint(.newsroomUrgentActions).path, label: t["newsroom_ua_title"]))
+        if !roles.isDisjoint(with: [.editor, .publisher]) { tools.append(LabelledLink(href: Endpoint(.newsroomDrafts).path, label: t["drafts_title"])) }
         tools.append(LabelledLink(href: Endpoint.secondFactorForm.path, label: t["second_factor_title"]))
 
         let todayText = today.description
@@ -109,6 +132,27 @@ struct NewsroomHomePage: TemplateModel {
                 if untranslated.count == limit { break }
             }
         }
+        // The editorial workflow's lists.
+        func work(_ items: [DraftItemModel], when: (DraftItemModel) -> Date?, note: (DraftItemModel) -> String = { _ in "" }) -> [Work] {
+            items.map { i in
+                Work(title: i.title, href: NewsroomDraftsController.href(i),
+                     when: NewsroomController.iso(when(i) ?? i.updatedAt), note: note(i))
+            }
+        }
+        let mine = try await DraftItemModel.query(on: db).filter(\.$createdBy == s.id!).filter(\.$state == DraftState.draft.rawValue)
+            .sort(\.$updatedAt, .descending).limit(limit).all()
+        let publisher = roles.contains(.publisher)
+        let inReview = publisher ? try await DraftItemModel.query(on: db).filter(\.$state == DraftState.inReview.rawValue)
+            .sort(\.$updatedAt).limit(limit).all() : []
+        let graceful = now.addingTimeInterval(-Drafts.lateAfter)
+        let upcoming = try await DraftItemModel.query(on: db).filter(\.$state == DraftState.scheduled.rawValue)
+            .filter(\.$scheduledAt >= graceful).filter(\.$scheduledAt <= now.addingTimeInterval(7 * 86400)).sort(\.$scheduledAt).limit(limit).all()
+        let overdue = try await DraftItemModel.query(on: db).filter(\.$state == DraftState.scheduled.rawValue)
+            .filter(\.$scheduledAt < graceful).sort(\.$scheduledAt).limit(limit).all()
+        let wentLate = try await DraftItemModel.query(on: db).filter(\.$lateSeconds != nil)
+            .filter(\.$publishedAt >= now.addingTimeInterval(-14 * 86400)).sort(\.$publishedAt, .descending).limit(limit).all()
+        let unreviewed = try await DraftItemModel.query(on: db).filter(\.$emergency == true).sort(\.$publishedAt).limit(limit).all()
+
         return NewsroomHomePage(name: s.displayName, roles: roles.sorted().map { t["role_\($0.rawValue)"] }.joined(separator: ", "),
                                 tools: tools, deadlines: deadlines, untranslated: untranslated,
                                 withdrawn: pulled.compactMap { ua in
@@ -116,6 +160,12 @@ struct NewsroomHomePage: TemplateModel {
                                     return Withdrawn(label: n.label, title: titles[ua.caseID] ?? "", href: Endpoint.newsroomUrgentAction(n).path,
                                                      since: NewsroomController.iso(at))
                                 },
+                                myDrafts: work(mine, when: { $0.updatedAt }), forReview: work(inReview, when: { $0.updatedAt }),
+                                scheduled: work(upcoming, when: { $0.scheduledAt }),
+                                missed: work(overdue, when: { $0.scheduledAt }, note: { $0.lastError ?? t["newsroom_missed_waiting"] }),
+                                late: work(wentLate, when: { $0.publishedAt }, note: { i in
+                                    t.format("newsroom_late_by", ["duration": NewsroomDraftsController.duration(i.lateSeconds ?? 0, t)]) }),
+                                afterReview: work(unreviewed, when: { $0.publishedAt }),
                                 languages: languages.map { Format.languageName($0) }.joined(separator: ", "))
     }
 }

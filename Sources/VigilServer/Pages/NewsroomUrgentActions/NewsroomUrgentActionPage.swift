@@ -14,6 +14,24 @@ struct NewsroomUrgentActionPage: TemplateModel {
         var languageName: String
         var title: String
         var href: String?
+        /// The document's id (the newsroom's forms name it), and whether its original changed
+        /// after it was translated (known for translations made or published in the newsroom).
+        var id: String
+        var outdated: Bool
+    }
+
+    /// The newsroom's writing forms, for editors and publishers: where they post, the action's
+    /// number, and the working languages a document can be translated into.
+    struct Writing: Encodable, Sendable {
+        var create: String
+        var open: String
+        var number: String
+        var languages: [LanguageChoice]
+    }
+
+    struct LanguageChoice: Encodable, Sendable {
+        var tag: String
+        var name: String
     }
 
     struct Doc: Encodable, Sendable {
@@ -27,6 +45,7 @@ struct NewsroomUrgentActionPage: TemplateModel {
         var publishedText: String
         /// The public page; nil while the action is withdrawn.
         var href: String?
+        var id: String
         var translations: [Translation]
     }
 
@@ -74,6 +93,8 @@ struct NewsroomUrgentActionPage: TemplateModel {
     var documents: [Doc]
     /// Only for publishers.
     var forms: Forms?
+    /// Only for editors and publishers.
+    var writing: Writing?
 
     /// What a redaction writes by default.
     static let withheld = "[name withheld]"
@@ -84,17 +105,19 @@ struct NewsroomUrgentActionPage: TemplateModel {
         status: "Closed", standing: "Closed", standingKey: "closed", deadline: "2019-11-14", deadlineText: "14 November 2019",
         withdrawn: Withdrawn(since: "2026-11-29T09:00:00Z", reason: "Naming one of the men endangers his family."),
         documents: [Doc(kind: "Urgent Action", language: "en", languageName: "English", title: "Six Crimean Tatar men on trial",
-                        published: "2019-10-03", publishedText: "3 October 2019", href: "/urgent-actions/126-19/initial",
+                        published: "2019-10-03", publishedText: "3 October 2019", href: "/urgent-actions/126-19/initial", id: "ua-126-19-0-en",
                         translations: [Translation(language: "ru", languageName: "Russian", title: "Шестеро крымских татар под судом",
-                                                   href: "/urgent-actions/126-19/initial/ru")])],
+                                                   href: "/urgent-actions/126-19/initial/ru", id: "ua-126-19-0-ru", outdated: true)])],
         forms: Forms(withdraw: "/newsroom/urgent-actions/126-19/withdraw", republish: "/newsroom/urgent-actions/126-19/republish",
                      redact: "/newsroom/urgent-actions/126-19/redact", reason: "Naming one of the men endangers his family.",
-                     from: "Emir-Usein Kuku", to: withheld, reasonMax: "500", redactMax: "200"))
+                     from: "Emir-Usein Kuku", to: withheld, reasonMax: "500", redactMax: "200"),
+        writing: Writing(create: "/newsroom/drafts", open: "/newsroom/edit", number: "126/19",
+                         languages: [LanguageChoice(tag: "es", name: "Spanish")]))
 
     /// The page of the urgent action `number`, or nil when there is none. At most this many documents.
     static let documentLimit = 1000
 
-    static func load(_ number: UANumber, publisher: Bool, on db: any Database, strings t: Strings, today: String,
+    static func load(_ number: UANumber, publisher: Bool, writer: Bool = false, languages: [String] = [], on db: any Database, strings t: Strings, today: String,
                      errors: [String] = [], notice: String? = nil, typed: Typed = Typed()) async throws -> NewsroomUrgentActionPage? {
         guard let ua = try await UrgentActionModel.find(number.slug, on: db) else { return nil }
         let kase = try await CaseModel.find(ua.caseID, on: db)
@@ -111,14 +134,24 @@ struct NewsroomUrgentActionPage: TemplateModel {
             isWithdrawn ? nil : Endpoint.document(number, kind: kind, sequence: d.sequence, language: d.language,
                                                   isTranslation: d.translationOf != nil).path
         }
+        // Translations made or published in the newsroom know the original they were made from.
+        let translationIDs = rows.filter { $0.translationOf != nil }.compactMap(\.id)
+        var outdated: Set<String> = []
+        if !translationIDs.isEmpty {
+            for item in try await DraftItemModel.query(on: db).filter(\.$kind == DraftKind.document.rawValue).filter(\.$subject ~~ translationIDs).all()
+            where try await NewsroomDraftsController.outdated(item, on: db).outdated {
+                if let s = item.subject { outdated.insert(s) }
+            }
+        }
         let documents = rows.filter { $0.translationOf == nil }.compactMap { d -> Doc? in
             guard let kind = DocumentKind(rawValue: d.kind) else { return nil }
             let words = kind == .update ? "\(t["kind_update"]) \(d.sequence)" : t["kind_\(kind.rawValue)"]
             return Doc(kind: words, language: d.language, languageName: Format.languageName(d.language), title: d.title,
                        published: d.published, publishedText: PartialDate(d.published).map(Format.date) ?? d.published,
-                       href: link(d, kind),
+                       href: link(d, kind), id: d.id!,
                        translations: (translations[d.id!] ?? []).sorted { $0.language < $1.language }.map {
-                           Translation(language: $0.language, languageName: Format.languageName($0.language), title: $0.title, href: link($0, kind))
+                           Translation(language: $0.language, languageName: Format.languageName($0.language), title: $0.title, href: link($0, kind),
+                                       id: $0.id!, outdated: outdated.contains($0.id!))
                        })
         }
         return NewsroomUrgentActionPage(
@@ -131,6 +164,8 @@ struct NewsroomUrgentActionPage: TemplateModel {
                                      republish: isWithdrawn ? Endpoint(.republishUrgentAction, [number.slug]).path : nil,
                                      redact: isWithdrawn ? Endpoint(.redactUrgentAction, [number.slug]).path : nil,
                                      reason: typed.reason, from: typed.from, to: typed.to,
-                                     reasonMax: String(Withdrawal.maxReason), redactMax: String(Withdrawal.maxRedaction)) : nil)
+                                     reasonMax: String(Withdrawal.maxReason), redactMax: String(Withdrawal.maxRedaction)) : nil,
+            writing: writer ? Writing(create: Endpoint(.createDraft).path, open: Endpoint(.editPublished).path, number: number.label,
+                                      languages: languages.map { LanguageChoice(tag: $0, name: Format.languageName($0)) }) : nil)
     }
 }

@@ -4,7 +4,10 @@ import VigilCore
 /// A person at risk as a page shows them: on a document, as they were on its date; on the
 /// case page, as they are now.
 struct PersonCard: Encodable, Sendable {
+    /// A name in its own script, marked with its language (and direction) for screen readers and fonts.
+    struct OriginalName: Encodable, Sendable { var text: String; var lang: String; var dir: String }
     var name: String
+    var nameOriginal: OriginalName?
     var role: String?
     var pronouns: String?
     var status: String
@@ -14,6 +17,9 @@ struct PersonCard: Encodable, Sendable {
 
     init(_ p: Person, strings: Strings) {
         name = p.name
+        if let text = p.nameOriginal, let lang = p.nameOriginalLanguage {
+            nameOriginal = OriginalName(text: text, lang: lang, dir: LanguageTag.isRightToLeft(lang) ? "rtl" : "ltr")
+        }
         role = p.role
         pronouns = p.pronouns
         status = p.status.rawValue
@@ -32,7 +38,7 @@ struct PersonCard: Encodable, Sendable {
     }
 
     static let example = PersonCard(
-        Person(id: "emir-usein-kuku", name: "Emir-Usein Kuku", pronouns: "he/him", role: "Human rights defender", status: .imprisoned,
+        Person(id: "emir-usein-kuku", name: "Emir-Usein Kuku", nameOriginal: "Эмир-Усеин Куку", nameOriginalLanguage: "ru", pronouns: "he/him", role: "Human rights defender", status: .imprisoned,
                charges: ["Membership of a banned organisation"],
                sentences: [Sentence(term: .years(12, months: 0), court: "Southern District Military Court", date: PartialDate("2019-11-12"),
                                     stage: .firstInstance)]),

@@ -19,7 +19,8 @@ struct CreateSearchIndex: AsyncMigration {
                 """).run()
             try await sql.raw("CREATE INDEX document_search_tsv_idx ON document_search USING GIN (tsv)").run()
         }
-        let ids = try await DocumentModel.query(on: db).all().compactMap(\.id)
+        // Only the id: the model's other columns may be added by later migrations.
+        let ids = try await DocumentModel.query(on: db).all(\.$id)
         try await SearchIndex.update(documentIDs: ids, on: db)
     }
 

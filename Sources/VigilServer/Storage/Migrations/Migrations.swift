@@ -14,6 +14,9 @@ enum Migrations {
         CreateUANumberCounters(),
         CreateAuditLog(),
         AddUrgentActionWithdrawal(),
+        CreateDrafts(),
+        AddCorrectionsAndOriginalNames(),
+        AddTargetSuccessionsAndMissions(),
     ]
 }
 

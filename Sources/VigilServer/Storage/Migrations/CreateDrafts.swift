@@ -1,0 +1,101 @@
+import Fluent
+import Foundation
+
+/// The newsroom's editorial items (`Newsroom/Drafts.swift`): what is being written, its
+/// revisions (never edited in place), its workflow history, who has it open, and the signed
+/// preview links given to reviewers without an account and every view of them.
+struct CreateDrafts: AsyncMigration {
+    func prepare(on db: any Database) async throws {
+        try await db.schema("draft_items")
+            .id()
+            .field("kind", .string, .required)
+            .field("subject", .string)
+            .field("case_id", .string)
+            .field("ua_number", .string)
+            .field("number_typed", .bool, .required)
+            .field("title", .string, .required)
+            .field("language", .string)
+            .field("state", .string, .required)
+            .field("current_revision", .int, .required)
+            .field("approved_revision", .int)
+            .field("published_revision", .int)
+            .field("scheduled_at", .datetime)
+            .field("schedule_zone", .string)
+            .field("scheduled_by", .uuid)
+            .field("published_at", .datetime)
+            .field("late_seconds", .int)
+            .field("emergency", .bool, .required)
+            .field("last_error", .string)
+            .field("original_id", .string)
+            .field("original_hash", .string)
+            .field("created_by", .uuid)
+            .field("created_at", .datetime, .required)
+            .field("updated_at", .datetime, .required)
+            .create()
+        try await db.createIndex("draft_items_state_idx", on: "draft_items", "state")
+        try await db.createIndex("draft_items_subject_idx", on: "draft_items", "kind", "subject")
+        try await db.createIndex("draft_items_due_idx", on: "draft_items", "state", "scheduled_at")
+        try await db.createIndex("draft_items_original_idx", on: "draft_items", "original_id")
+
+        try await db.schema("draft_revisions")
+            .id()
+            .field("item_id", .uuid, .required, .references("draft_items", "id", onDelete: .cascade))
+            .field("number", .int, .required)
+            .field("content", .string, .required)
+            .field("content_hash", .string, .required)
+            .field("author_kind", .string, .required)
+            .field("author_id", .uuid)
+            .field("comment", .string)
+            .field("created_at", .datetime, .required)
+            .unique(on: "item_id", "number")
+            .create()
+        try await db.createIndex("draft_revisions_hash_idx", on: "draft_revisions", "content_hash")
+
+        try await db.schema("draft_events")
+            .id()
+            .field("item_id", .uuid, .required, .references("draft_items", "id", onDelete: .cascade))
+            .field("at", .datetime, .required)
+            .field("actor_kind", .string, .required)
+            .field("actor_id", .uuid)
+            .field("action", .string, .required)
+            .field("from_state", .string, .required)
+            .field("to_state", .string, .required)
+            .field("revision", .int, .required)
+            .field("comment", .string)
+            .create()
+        try await db.createIndex("draft_events_item_idx", on: "draft_events", "item_id", "at")
+
+        try await db.schema("draft_presence")
+            .id()
+            .field("item_id", .uuid, .required, .references("draft_items", "id", onDelete: .cascade))
+            .field("account_id", .uuid, .required)
+            .field("seen_at", .datetime, .required)
+            .unique(on: "item_id", "account_id")
+            .create()
+
+        try await db.schema("preview_links")
+            .id()
+            .field("item_id", .uuid, .required, .references("draft_items", "id", onDelete: .cascade))
+            .field("token_hash", .string, .required)
+            .field("label", .string, .required)
+            .field("created_by", .uuid)
+            .field("created_at", .datetime, .required)
+            .field("expires_at", .datetime, .required)
+            .field("revoked_at", .datetime)
+            .unique(on: "token_hash")
+            .create()
+        try await db.schema("preview_views")
+            .id()
+            .field("link_id", .uuid, .required, .references("preview_links", "id", onDelete: .cascade))
+            .field("at", .datetime, .required)
+            .field("revision", .int, .required)
+            .create()
+        try await db.createIndex("preview_views_link_idx", on: "preview_views", "link_id", "at")
+    }
+
+    func revert(on db: any Database) async throws {
+        for table in ["preview_views", "preview_links", "draft_presence", "draft_events", "draft_revisions", "draft_items"] {
+            try await db.schema(table).delete()
+        }
+    }
+}
