@@ -99,7 +99,7 @@ def test_export_of_one_case_carries_the_targets_it_names(sqlite_vigil, tmp_path)
     sqlite_vigil.run("export", "--case", "crimean-tatar-defenders-kuku", "-o", str(out))
     one = json.loads(out.read_text())
     assert [c["id"] for c in one["cases"]] == ["crimean-tatar-defenders-kuku"]
-    assert sorted(t["id"] for t in one["targets"]) == ["ru-embassy-example", "ru-prosecutor-general", "ru-supreme-court-chair"]
+    assert sorted(t["id"] for t in one["targets"]) == ["ru-embassy-example", "ru-embassy-example-de", "ru-prosecutor-general", "ru-supreme-court-chair"]
 
 
 def test_commands_answer_bad_input_clearly(sqlite_vigil, tmp_path):
