@@ -33,11 +33,12 @@ release:
 
 ## Everything: the Swift suites (storage on SQLite and on a real PostgreSQL, mail through a real SMTP server)
 ## and the black-box tests (CLI, live server, Chromium, PDF/DOCX readers, LibreOffice).
+## Both halves run even when the first fails (-k), so that one run shows every failure.
 test: test-deps
-	scripts/with-postgres.sh scripts/with-smtp.sh $(MAKE) --no-print-directory swift-test py-test
+	scripts/with-postgres.sh scripts/with-smtp.sh $(MAKE) -k --no-print-directory swift-test py-test
 
 swift-test:
-	VIGIL_REQUIRE_POSTGRES=1 VIGIL_REQUIRE_SMTP=1 $(SWIFT) test --parallel
+	VIGIL_REQUIRE_POSTGRES=1 VIGIL_REQUIRE_SMTP=1 SWIFT=$(SWIFT) scripts/swift-test.sh
 
 py-test:
 	$(SWIFT) build

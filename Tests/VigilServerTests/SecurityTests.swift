@@ -172,12 +172,19 @@ struct SecurityTests {
             let owner = Browser(app)
             try await account(app, owner)
             let attacker = Browser(app)
+            // Four of the attacker's five wrong passwords a minute are already counted (six real
+            // log-ins, each hashing a password, can outlast the minute on a loaded debug build).
+            let rule = AccountController.loginRuleKeys(email: "ana@example.org", ip: "203.0.113.7")[0]
+            #expect(rule.limit == 5 && rule.window == 60)
+            for _ in 0..<4 {
+                try await RateLimit.record([RateLimit.Rule(rule.key, limit: rule.limit, window: rule.window, secret: app.vigilServices.secret)], on: app.db)
+            }
             var statuses: [HTTPStatus] = []
-            for _ in 0..<6 {
+            for _ in 0..<2 {
                 statuses.append(try await attacker.post("/login", ["email": "ana@example.org", "password": "wrong password here"], csrfFrom: "/login",
                                                         headers: ["X-Forwarded-For": "203.0.113.7"]).0.status)
             }
-            #expect(statuses.prefix(5).allSatisfy { $0 == .unauthorized } && statuses.last == .tooManyRequests)
+            #expect(statuses == [.unauthorized, .tooManyRequests])
             // The owner, from another address, logs in at once.
             let (ok, _) = try await owner.post("/login", ["email": "ana@example.org", "password": password], csrfFrom: "/login",
                                                headers: ["X-Forwarded-For": "198.51.100.4"])

@@ -217,21 +217,22 @@ public struct SMTPClient: Sendable {
     private func converse(channel: any Channel, handler: SMTPReplyHandler, decoder: SMTPReplyDecoder, message: MailMessage) async throws {
         let loop = channel.eventLoop
         let deadline = timeout
-        func reply() async throws -> SMTPReply {
-            let future = loop.flatSubmit { handler.next(on: loop) }
-            let timer = loop.scheduleTask(in: deadline) { handler.failAll(SMTPError.timeout); channel.close(promise: nil) }
-            defer { timer.cancel() }
-            return try await future.get()
-        }
-        func command(_ line: String, expect: Set<Int>, label: String? = nil) async throws -> SMTPReply {
-            let future = loop.flatSubmit { () -> EventLoopFuture<SMTPReply> in
+        // Each step runs on the event loop: send the line (if any), wait for the reply, and give
+        // up after `deadline`. The timer is armed and cancelled on the loop itself, so a reply that
+        // arrives in time counts even when the task awaiting it is slow to resume (a busy
+        // cooperative pool on a small machine must not turn an answered command into a timeout).
+        func step(_ line: String?) async throws -> SMTPReply {
+            try await loop.flatSubmit { () -> EventLoopFuture<SMTPReply> in
                 let f = handler.next(on: loop)
-                channel.writeAndFlush(ByteBuffer(string: line + "\r\n"), promise: nil)
+                if let line { channel.writeAndFlush(ByteBuffer(string: line + "\r\n"), promise: nil) }
+                let timer = loop.scheduleTask(in: deadline) { handler.failAll(SMTPError.timeout); channel.close(promise: nil) }
+                f.whenComplete { _ in timer.cancel() }
                 return f
-            }
-            let timer = loop.scheduleTask(in: deadline) { handler.failAll(SMTPError.timeout); channel.close(promise: nil) }
-            defer { timer.cancel() }
-            let r = try await future.get()
+            }.get()
+        }
+        func reply() async throws -> SMTPReply { try await step(nil) }
+        func command(_ line: String, expect: Set<Int>, label: String? = nil) async throws -> SMTPReply {
+            let r = try await step(line)
             guard expect.contains(r.code) else {
                 throw SMTPError.unexpectedReply(command: label ?? String(line.prefix(while: { $0 != " " && $0 != ":" })), code: r.code, text: r.text)
             }
