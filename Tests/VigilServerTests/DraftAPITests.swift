@@ -116,17 +116,28 @@ import VaporTesting
             #expect(made.status == .created && made.json["problems"] == .array([]), "\(made.body.string)")
             let id = try #require(made.json["id"]?.stringValue)
             #expect(made.json["case"] == .string("demo-li-wei") && made.json["urgent_action"] == .null)
-            _ = try await Self.step(app, id, "submit", revision: 1, headers: a)
-            _ = try await Self.step(app, id, "approve", revision: 1, headers: b)
-            let past = try await Self.step(app, id, "schedule", revision: 1, headers: b, extra: #","at":"2020-01-01T00:00:00Z""#)
+            // A save cannot say it is another document: id, sequence, kind, language and the
+            // publication date stay those of the revision it started from; the rest is saved.
+            let moved = #"{"id":"ua-1-19-0-fr","sequence":3,"kind":"outcome","language":"fr","published":"2019-01-01","title":"Release Li Wei now!","body":"Li Wei is held."}"#
+            let renamed = try await send(app, .PUT, "/api/v1/drafts/\(id)", headers: a, json: #"{"base_revision":1,"content":\#(moved)}"#)
+            #expect(renamed.status == .ok, "\(renamed.body.string)")
+            let kept = try await send(app, .GET, "/api/v1/drafts/\(id)/revisions/2", headers: a).json["content"]
+            #expect(kept?["id"] == .string("ua-{number}-0-en") && kept?["sequence"] == .number(0) && kept?["kind"] == .string("initial"))
+            #expect(kept?["language"] == .string("en") && kept?["published"] == .string("2026-11-30") && kept?["title"] == .string("Release Li Wei now!"))
+            // Saving the same content again makes no revision.
+            let again = try await send(app, .PUT, "/api/v1/drafts/\(id)", headers: a, json: #"{"base_revision":2,"content":\#(moved)}"#)
+            #expect(again.status == .ok && again.json["current_revision"] == .number(2), "\(again.body.string)")
+            _ = try await Self.step(app, id, "submit", revision: 2, headers: a)
+            _ = try await Self.step(app, id, "approve", revision: 2, headers: b)
+            let past = try await Self.step(app, id, "schedule", revision: 2, headers: b, extra: #","at":"2020-01-01T00:00:00Z""#)
             #expect(past.status == .unprocessableEntity && past.json["code"] == .string("draft_refused_not_future"))
-            let noOffset = try await Self.step(app, id, "schedule", revision: 1, headers: b, extra: #","at":"2030-01-01T00:00:00""#)
+            let noOffset = try await Self.step(app, id, "schedule", revision: 2, headers: b, extra: #","at":"2030-01-01T00:00:00""#)
             #expect(noOffset.status == .unprocessableEntity && noOffset.json["issues"]?.arrayValue?.first?["path"] == .string("$.at"))
             // A minute ahead (a loaded machine may take seconds to answer), then the schedulers'
             // clock moved past it rather than waiting.
             let at = Date().addingTimeInterval(60)
             let when = DraftAPITestsTime.rfc3339(at)
-            let scheduled = try await Self.step(app, id, "schedule", revision: 1, headers: b, extra: #","at":"\#(when)","zone":"Europe/Madrid""#)
+            let scheduled = try await Self.step(app, id, "schedule", revision: 2, headers: b, extra: #","at":"\#(when)","zone":"Europe/Madrid""#)
             #expect(scheduled.status == .ok && scheduled.json["state"] == .string("scheduled"), "\(scheduled.body.string)")
             #expect(scheduled.json["schedule_zone"] == .string("Europe/Madrid") && scheduled.json["scheduled_by"] == .string(bID.uuidString.lowercased()))
             // The number is given when it is scheduled.

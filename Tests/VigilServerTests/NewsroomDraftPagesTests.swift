@@ -174,6 +174,43 @@ import VaporTesting
         }
     }
 
+    @Test(arguments: TestStorage.available) func timesAreShownInTheReadersZoneNamedAndANewDraftIsNotAllErrors(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
+            try await loadDemo(app)
+            let edna = Browser(app)
+            try await NewsroomLogin.account(app, edna, email: "edna@example.org", roles: [.editor])
+            let (made, _) = try await edna.post("/newsroom/drafts", ["kind": "urgent_action", "case": "demo-li-wei", "language": "en"], csrfFrom: "/newsroom/drafts")
+            let path = try #require(made.headers.first(name: .location))
+            // A draft just started: blanks, not a page of "is required"; its date is set at publication.
+            let (_, fresh) = try await edna.get(path)
+            #expect(!fresh.contains("is required"), "\(fresh.prefix(3000))")
+            #expect(fresh.contains("Set to the day it is published"))
+            // Times in the organisation's zone (UTC here), named.
+            #expect(fresh.contains(#/<time datetime="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ">\d{4}-\d\d-\d\d \d\d:\d\d UTC</time>/#))
+            // The editor chooses Tokyo: every newsroom time is then shown there.
+            let (set, home) = try await edna.post("/newsroom/time-zone", ["zone": "Asia/Tokyo"], csrfFrom: "/newsroom")
+            #expect(set.status == .ok && home.contains("Times are now shown in Asia/Tokyo."))
+            #expect(home.contains(#"<option value="Asia/Tokyo" selected>"#))
+            let (_, tokyo) = try await edna.get(path)
+            let revision = try #require(try await DraftRevisionModel.query(on: app.db).filter(\.$itemID == item(app, path).id!).first())
+            #expect(tokyo.contains(">\(Moment(revision.createdAt, zone: TimeZone(identifier: "Asia/Tokyo")!).text)</time>"))
+            #expect(try await edna.get("/newsroom/drafts").1.contains(" Asia/Tokyo</time>"))
+            // Nonsense is refused and changes nothing; so is a form without its token.
+            for bad in ["Mars/Olympus", String(repeating: "Europe/", count: 2000), "../../etc/localtime"] {
+                let (refused, page) = try await edna.post("/newsroom/time-zone", ["zone": bad], csrfFrom: "/newsroom")
+                #expect(refused.status == .unprocessableEntity && page.contains("Choose a time zone from the list."))
+            }
+            #expect(try await edna.post("/newsroom/time-zone", ["zone": "UTC", "csrf": "forged"]).0.status == .forbidden)
+            let me = try #require(try await SupporterModel.query(on: app.db).filter(\.$email == "edna@example.org").first())
+            #expect(me.timeZone == "Asia/Tokyo")
+            // Back to the organisation's.
+            #expect(try await edna.post("/newsroom/time-zone", ["zone": ""], csrfFrom: "/newsroom").0.status == .ok)
+            #expect(try await SupporterModel.find(me.id, on: app.db)?.timeZone == nil)
+            // Nobody else can set it.
+            #expect(try await Browser(app).post("/newsroom/time-zone", ["zone": "UTC"]).0.status != .ok)
+        }
+    }
+
     @Test(arguments: TestStorage.available) func previewLinksShowOneItemUntilTheyExpireOrAreRevokedAndEveryViewIsLogged(storage: TestStorage) async throws {
         try await withApp(storage) { app in
             try await loadDemo(app)

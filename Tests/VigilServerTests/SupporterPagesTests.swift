@@ -144,7 +144,7 @@ struct SupporterPagesTests {
             try await Outbox.enqueue(to: "a@example.org", subject: "Hello", text: "Body", html: nil, from: "v@example.org", on: db)
             let admin = SupporterModel()
             admin.id = UUID(); admin.setRoles([.admin])
-            let editor = try await EditorPage.load(on: db, for: admin, strings: strings, errors: ["bad"])
+            let editor = try await EditorPage.load(on: db, for: admin, strings: strings, errors: ["bad"], zone: TimeZone(identifier: "UTC")!)
             #expect(editor.errors == ["bad"] && editor.mailPending == 1 && editor.mailFailed == 0 && editor.reports == 0)
             let byLabel = Dictionary(uniqueKeysWithValues: editor.tokens.map { ($0.label, $0) })
             #expect(byLabel["first"]?.active == true && byLabel["first"]?.revocable == true)

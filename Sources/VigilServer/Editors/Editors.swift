@@ -32,7 +32,7 @@ struct EditorController: UsesServices {
     /// The editor page, with what was wrong with a form when there was something.
     func render(_ req: Request, status: HTTPStatus = .ok, errors: [String] = []) async throws -> Response {
         guard let me = req.currentSession else { throw Abort(.unauthorized) }
-        let page = try await EditorPage.load(on: req.db, for: me.supporter, strings: strings, errors: errors)
+        let page = try await EditorPage.load(on: req.db, for: me.supporter, strings: strings, errors: errors, zone: req.newsroomZone)
         return try pages.render(req, "editor", title: strings["editor_title"], status: status, content: page)
     }
 

@@ -196,6 +196,24 @@ struct Drafts: Sendable {
 
     static func hash(_ text: String) -> String { Auth.hash(text) }
 
+    /// The fields a save cannot change: which document it is (id, sequence, kind, language, what
+    /// it translates), its publication date and its corrections (set by publishing), and a
+    /// published case's or target's id. They come from the revision the save started from,
+    /// whatever the browser form or the API client sent.
+    static func lockedKeys(_ item: DraftItemModel) -> [String] {
+        switch DraftKind(rawValue: item.kind) ?? .document {
+        case .kase, .target: return item.publishedRevision != nil ? ["id"] : []
+        case .document: return ["id", "sequence", "kind", "language", "translation_of", "published", "corrections"]
+        }
+    }
+
+    /// `content` with the locked fields of `base` (absent ones stay absent).
+    static func keepingLocked(_ item: DraftItemModel, _ content: JSONValue, base: JSONValue?) -> JSONValue {
+        guard case .object(var o) = content, case .object(let old)? = base else { return content }
+        for key in lockedKeys(item) { o[key] = old[key] }
+        return .object(o.filter { $0.value != .null })
+    }
+
     static func parse(_ text: String) -> JSONValue { (try? JSONValue.parse(Data(text.utf8))) ?? .object([:]) }
 
     // MARK: Finding
@@ -335,12 +353,16 @@ struct Drafts: Sendable {
     func save(_ itemID: UUID, content: JSONValue, base: Int, by actor: DraftActor, comment: String? = nil,
               action: String = "save", on db: any Database) async throws -> DraftItemModel {
         guard actor.canWrite else { throw DraftRefusal(reason: .notAllowed) }
-        let text = try Self.serialize(content)
         let comment = try Self.cleanComment(comment)
         return try await db.writeTransaction { db in
-            guard let item = try await DraftItemModel.find(itemID, on: db) else { throw DraftRefusal(reason: .unknownRevision) }
+            guard let item = try await DraftItemModel.find(itemID, on: db),
+                  let started = try await Self.revision(item, base, on: db) else { throw DraftRefusal(reason: .unknownRevision) }
+            let content = Self.keepingLocked(item, content, base: Self.parse(started.content))
+            let text = try Self.serialize(content)
             let time = now()
             let next = base + 1
+            // Nothing changed (and the copy is current): no revision, no state change.
+            if started.contentHash == Self.hash(text), item.currentRevision == base { return item }
             // One conditional update: of two saves from the same copy, the second finds the
             // revision moved on (on PostgreSQL it waits for the first to commit, then sees it).
             let sql = db as! any SQLDatabase
@@ -357,12 +379,6 @@ struct Drafts: Sendable {
                 throw StaleSave(base: base, current: current, changes: changes)
             }
             item.currentRevision = next
-            if let last = try await Self.revision(item, base, on: db), last.contentHash == Self.hash(text) {
-                // Nothing changed: no revision, no state change.
-                try await sql.raw("UPDATE draft_items SET current_revision = \(bind: base) WHERE id = \(bind: itemID)").run()
-                item.currentRevision = base
-                return item
-            }
             try await addRevision(item, number: next, text: text, by: actor, comment: comment, at: time, on: db)
             // Whatever it was — in review, approved, scheduled, published — the new revision is a
             // draft: approval is of one revision, and a published item stays live as it was

@@ -10,6 +10,7 @@ struct NewsroomController: UsesServices {
 
     func register(_ r: Router) {
         r.on(.newsroom, use: home)
+        r.on(.newsroomTimeZone, use: changeTimeZone)
         r.on(.oldEditor, use: { req async throws -> Response in req.redirect(to: Endpoint.newsroom.path, redirectType: .permanent) })
         r.on(.secondFactorForm, use: secondFactorForm)
         r.on(.secondFactorEnrol, use: enrol)
@@ -30,10 +31,35 @@ struct NewsroomController: UsesServices {
 
     func home(req: Request) async throws -> Response {
         let me = try await NewsroomAccess.require(req)
+        return try await renderHome(req, me)
+    }
+
+    func renderHome(_ req: Request, _ me: CurrentSession, status: HTTPStatus = .ok, errors: [String] = [], notice: String? = nil) async throws -> Response {
         let page = try await NewsroomHomePage.load(for: me.supporter, on: req.db, strings: strings,
                                                    languages: services.configuration.workingLanguages, today: PartialDate(ActionClock.current.today())!,
-                                                   now: services.now())
-        return try pages.render(req, "newsroom", title: strings["newsroom_title"], content: page)
+                                                   now: services.now(), errors: errors, notice: notice)
+        return try pages.render(req, "newsroom", title: strings["newsroom_title"], status: status, content: page)
+    }
+
+    struct ZoneForm: Content { var csrf: String?; var zone: String? }
+
+    /// The account's time zone for newsroom pages: an IANA name, or empty for the organisation's.
+    func changeTimeZone(req: Request) async throws -> Response {
+        let me = try await NewsroomAccess.require(req)
+        let form = try req.content.decode(ZoneForm.self)
+        try auth.checkCSRF(req, token: form.csrf)
+        let raw = form.zone ?? ""
+        let zone = raw.isEmpty ? nil : ActionClock.zone(named: raw)
+        guard raw.isEmpty || zone != nil else {
+            return try await renderHome(req, me, status: .unprocessableEntity, errors: [strings["newsroom_zone_bad"]])
+        }
+        try await req.db.writeTransaction { db in
+            guard let s = try await SupporterModel.find(me.supporter.id, on: db) else { return }
+            s.timeZone = zone?.identifier; s.updatedAt = Date()
+            try await s.update(on: db)
+        }
+        me.supporter.timeZone = zone?.identifier
+        return try await renderHome(req, me, notice: strings.format("newsroom_zone_saved", ["zone": req.newsroomZone.identifier]))
     }
 
     // MARK: Enrolment
@@ -53,7 +79,7 @@ struct NewsroomController: UsesServices {
         if s.hasSecondFactor {
             let left = try await RecoveryCodeModel.query(on: req.db).filter(\.$supporterID == s.id!).filter(\.$usedAt == nil).count()
             return try pages.render(req, "second-factor", title: strings["second_factor_title"], status: status,
-                                    content: SecondFactorPage(errors: errors, enrolled: true, since: s.totpEnrolledAt.map(Self.iso) ?? "",
+                                    content: SecondFactorPage(errors: errors, enrolled: true, since: s.totpEnrolledAt.map { Moment($0, zone: req.newsroomZone) },
                                                               codesLeft: left))
         }
         var key: [UInt8]? = nil
@@ -113,7 +139,7 @@ struct NewsroomController: UsesServices {
         }
         req.securityLog.record("second-factor.enrolled", account: me.supporter.id)
         return try pages.render(req, "second-factor", title: strings["second_factor_codes_title"],
-                                content: SecondFactorPage(enrolled: true, since: Self.iso(Date()), codes: codes, codesLeft: codes.count))
+                                content: SecondFactorPage(enrolled: true, since: Moment(Date(), zone: req.newsroomZone), codes: codes, codesLeft: codes.count))
     }
 
     func newRecoveryCodes(req: Request) async throws -> Response {
@@ -133,7 +159,7 @@ struct NewsroomController: UsesServices {
             return codes
         }
         return try pages.render(req, "second-factor", title: strings["second_factor_codes_title"],
-                                content: SecondFactorPage(enrolled: true, since: Self.iso(Date()), codes: codes, codesLeft: codes.count))
+                                content: SecondFactorPage(enrolled: true, since: Moment(Date(), zone: req.newsroomZone), codes: codes, codesLeft: codes.count))
     }
 
     // MARK: The code at log-in
@@ -226,7 +252,7 @@ struct NewsroomController: UsesServices {
 
     func renderAccounts(_ req: Request, _ me: CurrentSession, status: HTTPStatus = .ok, errors: [String] = [],
                         notice: String? = nil) async throws -> Response {
-        let page = try await NewsroomAccountsPage.load(on: req.db, me: me.supporter.id!, strings: strings, errors: errors, notice: notice)
+        let page = try await NewsroomAccountsPage.load(on: req.db, me: me.supporter.id!, strings: strings, errors: errors, notice: notice, zone: req.newsroomZone)
         return try pages.render(req, "newsroom-accounts", title: strings["accounts_title"], status: status, content: page)
     }
 

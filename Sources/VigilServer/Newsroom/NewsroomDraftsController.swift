@@ -53,7 +53,7 @@ struct NewsroomDraftsController: UsesServices {
         let page = NewsroomDraftsPage(
             items: rows.prefix(limit).map { item in
                 NewsroomDraftsPage.Item(href: Self.href(item), title: item.title, kind: kindLabel(item), state: stateLabel(item.state),
-                                        stateKey: item.state, updated: NewsroomController.iso(item.updatedAt), number: item.uaNumber.map { "UA \($0)" } ?? "")
+                                        stateKey: item.state, updated: Moment(item.updatedAt, zone: req.newsroomZone), number: item.uaNumber.map { "UA \($0)" } ?? "")
             },
             states: DraftState.allCases.map { .init(value: $0.rawValue, label: stateLabel($0.rawValue), selected: $0 == state) },
             more: rows.count > limit,
@@ -188,15 +188,13 @@ struct NewsroomDraftsController: UsesServices {
     /// The schema of an item's form, without the fields that say which document it is (and a
     /// published case's or target's id): those are shown, and kept from the revision.
     static func schema(_ item: DraftItemModel, kind: String? = nil) -> (EditForm.Schema, locked: [String]) {
+        let locked = Drafts.lockedKeys(item)
         switch DraftKind(rawValue: item.kind) ?? .document {
         case .kase:
-            let locked = item.publishedRevision != nil ? ["id"] : []
             return (EditForm.Schema(name: EditForm.case.name, fields: EditForm.case.fields.filter { !locked.contains($0.key) }), locked)
         case .target:
-            let locked = item.publishedRevision != nil ? ["id"] : []
             return (EditForm.Schema(name: EditForm.target.name, fields: EditForm.target.fields.filter { !locked.contains($0.key) }), locked)
         case .document:
-            let locked = ["id", "sequence", "kind", "language", "translation_of", "published", "corrections"]
             // A result and "no further action" belong to an outcome only.
             let outcomeOnly = kind == DocumentKind.outcome.rawValue ? [] : ["outcome", "no_further_action"]
             return (EditForm.Schema(name: EditForm.document.name,
@@ -222,7 +220,10 @@ struct NewsroomDraftsController: UsesServices {
         let revisions = try await Drafts.revisions(item, on: db)
         guard let current = revisions.first(where: { $0.number == item.currentRevision }) else { throw Abort(.notFound) }
         let content = shown.content ?? Drafts.parse(current.content)
-        let issues = shown.content == nil ? Drafts.problems(item, content) : shown.issues
+        // A draft just started is all blanks: its form is not covered in "is required" until the
+        // editor saves it or a step is refused (then the problems are what they need to read).
+        let untouched = shown.content == nil && shown.errors.isEmpty && item.currentRevision == 1 && item.publishedRevision == nil
+        let issues = untouched ? [] : shown.content == nil ? Drafts.problems(item, content) : shown.issues
         let (schema, locked) = Self.schema(item, kind: content.objectValue?["kind"]?.stringValue)
         let events = try await Drafts.events(item, on: db)
         let others = try await Drafts.present(item, account: me.supporter.id!, at: services.now(), on: db)
@@ -234,6 +235,7 @@ struct NewsroomDraftsController: UsesServices {
             return kind == "system" ? strings["draft_vigil"] : strings["draft_command_line"]
         }
         let publisher = me.supporter.roles.contains(.publisher)
+        let zone = req.newsroomZone
         let state = DraftState(rawValue: item.state) ?? .draft
         var facts: [Fact] = [Fact(label: strings["draft_fact_revision"], value: String(item.currentRevision))]
         if let n = item.uaNumber { facts.append(Fact(label: strings["draft_fact_number"], value: "UA \(n)")) }
@@ -246,6 +248,11 @@ struct NewsroomDraftsController: UsesServices {
             guard let v = content.objectValue?[key], v != .null else { return nil }
             let text: String
             switch v {
+            // Its publication date is set when it goes out.
+            case .string where key == "published" && item.publishedRevision == nil: text = strings["draft_published_later"]
+            // The number, once given at scheduling, in the id it will have.
+            case .string(let s) where item.uaNumber != nil && s.contains(NewUrgentAction.placeholder):
+                text = UANumber(item.uaNumber!).map { s.replacingOccurrences(of: NewUrgentAction.placeholder, with: $0.slug) } ?? s
             case .string(let s): text = s
             case .number(let n): text = String(Int(n))
             case .array(let a): text = a.compactMap { $0.objectValue.map { "\($0["date"]?.stringValue ?? ""): \($0["note"]?.stringValue ?? "")" } }.joined(separator: "\n")
@@ -273,8 +280,8 @@ struct NewsroomDraftsController: UsesServices {
         var linkRows: [NewsroomDraftPage.PreviewLink] = []
         for l in links {
             let views = try await PreviewViewModel.query(on: db).filter(\.$linkID == l.id!).sort(\.$at, .descending).all()
-            linkRows.append(.init(label: l.label, expires: NewsroomController.iso(l.expiresAt), views: String(views.count),
-                                  lastView: views.first.map { NewsroomController.iso($0.at) } ?? "",
+            linkRows.append(.init(label: l.label, expires: Moment(l.expiresAt, zone: zone), views: String(views.count),
+                                  lastView: views.first.map { Moment($0.at, zone: zone) },
                                   active: l.revokedAt == nil && l.expiresAt > services.now(),
                                   revoke: Endpoint(.revokePreviewLink, [item.id!.uuidString.lowercased(), l.id!.uuidString.lowercased()]).path))
         }
@@ -290,15 +297,15 @@ struct NewsroomDraftsController: UsesServices {
             restoreAction: Endpoint(.draftRestore, [id]).path, previewLinkAction: Endpoint(.createPreviewLink, [id]).path,
             baseRevision: String(shown.base ?? item.currentRevision), comment: shown.comment,
             form: EditForm.render(schema, value: content, issues: issues, strings: strings, preview: shown.preview, focus: shown.focus),
-            locked: lockedFacts, steps: steps, zone: clock.timeZone.identifier,
+            locked: lockedFacts, steps: steps, zone: zone.identifier,
             scheduledAt: item.scheduledAt.map { Self.local($0, zone: item.scheduleZone) } ?? "",
             revisions: revisions.map { r in
-                .init(number: String(r.number), author: name(r.authorKind, r.authorID), at: NewsroomController.iso(r.createdAt), comment: r.comment ?? "",
+                .init(number: String(r.number), author: name(r.authorKind, r.authorID), at: Moment(r.createdAt, zone: zone), comment: r.comment ?? "",
                       current: r.number == item.currentRevision, published: r.number == item.publishedRevision,
                       compareHref: r.number > 1 ? Endpoint(.draftCompare, [id], query: ["a": String(r.number - 1), "b": String(r.number)]).path : "")
             },
             events: events.map { e in
-                .init(at: NewsroomController.iso(e.at), actor: name(e.actorKind, e.actorID), action: strings["draft_action_\(e.action)"],
+                .init(at: Moment(e.at, zone: zone), actor: name(e.actorKind, e.actorID), action: strings["draft_action_\(e.action)"],
                       from: stateLabel(e.fromState), to: stateLabel(e.toState), revision: String(e.revision), comment: e.comment ?? "")
             },
             publisher: publisher, previewLinks: linkRows, newPreviewURL: shown.newPreviewURL,
@@ -344,16 +351,12 @@ struct NewsroomDraftsController: UsesServices {
         try auth.checkCSRF(req, token: single["csrf"])
         guard let base = Int(single["base_revision"] ?? ""), base >= 1 else { throw Abort(.badRequest, reason: strings["draft_bad_form"]) }
         let baseContent = try await Drafts.revision(item, base, on: req.db).map { Drafts.parse($0.content) }
-        let (schema, locked) = Self.schema(item, kind: baseContent?.objectValue?["kind"]?.stringValue)
+        let (schema, _) = Self.schema(item, kind: baseContent?.objectValue?["kind"]?.stringValue)
         let reading = EditForm.read(schema, form: pairs)
         let comment = String((single["comment"] ?? "").prefix(Drafts.maxComment * 2))
-        // The locked fields come from the revision the editor started from.
-        var value = reading.value
-        if case .object(var o) = value, case .object(let old)? = baseContent {
-            for key in locked { o[key] = old[key] }
-            value = .object(o.filter { $0.value != .null })
-        }
-        var shown = Shown(content: value, issues: reading.issues + Drafts.problems(item, value).filter { _ in true }, comment: comment, base: base)
+        // The locked fields come from the revision the editor started from (Drafts.save does the same).
+        let value = Drafts.keepingLocked(item, reading.value, base: baseContent)
+        var shown = Shown(content: value, issues: reading.issues + Drafts.problems(item, value), comment: comment, base: base)
         // A button that only changes the form (add, remove, preview) shows it again, unsaved.
         if reading.action != .none || single["do"] == "preview" {
             shown.preview = single["do"] == "preview"
@@ -404,7 +407,7 @@ struct NewsroomDraftsController: UsesServices {
         var at: Date?
         var zone: String?
         if step == .schedule {
-            let zoneName = (form.zone ?? "").isEmpty ? clock.timeZone.identifier : form.zone!
+            let zoneName = (form.zone ?? "").isEmpty ? req.newsroomZone.identifier : form.zone!
             guard let tz = ActionClock.zone(named: zoneName) else {
                 return try await render(req, me, item, status: .unprocessableEntity, shown: Shown(errors: [strings["draft_bad_zone"]]))
             }
@@ -462,7 +465,7 @@ struct NewsroomDraftsController: UsesServices {
             .filter(\.$id ~~ Set(revisions.compactMap(\.authorID)).sorted { $0.uuidString < $1.uuidString }).all().map { ($0.id!, $0.displayName) })
         func label(_ r: DraftRevisionModel) -> String {
             strings.format("draft_revision_by", ["revision": String(r.number), "author": r.authorID.flatMap { names[$0] } ?? strings["draft_vigil"],
-                                                  "at": NewsroomController.iso(r.createdAt)])
+                                                  "at": Moment(r.createdAt, zone: req.newsroomZone).text])
         }
         let id = item.id!.uuidString.lowercased()
         let page = NewsroomComparePage(
@@ -581,7 +584,7 @@ struct NewsroomDraftsController: UsesServices {
             for key in ["name", "organisation", "email", "channel_notes"] { text(key, "form_target_\(key)") }
         }
         let page = DraftPreviewPage(title: item.title, kind: kindLabel(item), language: content["language"]?.stringValue ?? "en",
-                                    revision: String(rev.number), expires: NewsroomController.iso(link.expiresAt), sections: sections)
+                                    revision: String(rev.number), expires: Moment(link.expiresAt, zone: ActionClock.current.timeZone), sections: sections)
         let response = try pages.render(req, "draft-preview", title: item.title, content: page)
         response.headers.replaceOrAdd(name: "X-Robots-Tag", value: "noindex, nofollow")
         response.headers.replaceOrAdd(name: "Referrer-Policy", value: "no-referrer")

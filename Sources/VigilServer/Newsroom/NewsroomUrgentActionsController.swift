@@ -40,7 +40,7 @@ struct NewsroomUrgentActionsController: UsesServices {
     }
 
     func renderList(_ req: Request, status: HTTPStatus = .ok, errors: [String] = [], number: String = "") async throws -> Response {
-        let page = try await NewsroomUrgentActionsPage.load(on: req.db, strings: strings, today: today, errors: errors, number: number)
+        let page = try await NewsroomUrgentActionsPage.load(on: req.db, strings: strings, today: today, errors: errors, number: number, zone: req.newsroomZone)
         return try pages.render(req, "newsroom-urgent-actions", title: strings["newsroom_ua_title"], status: status, content: page)
     }
 
@@ -55,7 +55,7 @@ struct NewsroomUrgentActionsController: UsesServices {
         guard let page = try await NewsroomUrgentActionPage.load(number, publisher: me.supporter.roles.contains(.publisher),
                                                                  writer: !me.supporter.roles.isDisjoint(with: [.editor, .publisher]),
                                                                  languages: services.configuration.workingLanguages, on: req.db,
-                                                                 strings: strings, today: today, errors: errors, notice: notice, typed: typed)
+                                                                 strings: strings, today: today, errors: errors, notice: notice, typed: typed, zone: req.newsroomZone)
         else { throw Abort(.notFound, reason: unknown(number)) }
         return try pages.render(req, "newsroom-urgent-action", title: number.label, status: status, content: page)
     }

@@ -80,7 +80,7 @@ struct Endpoint: Hashable, Sendable, CustomStringConvertible {
         case followConfirmForm, followConfirm, followData, followDataExport, followDataDelete
         case privacy, accountExport, accountDeleteForm, accountDelete
         // The newsroom: its home, second factor, accounts, API tokens.
-        case newsroom, secondFactorForm, secondFactorEnrol, recoveryCodes, loginCodeForm, loginCode
+        case newsroom, newsroomTimeZone, secondFactorForm, secondFactorEnrol, recoveryCodes, loginCodeForm, loginCode
         case newsroomAccounts, inviteAccount, changeRoles, resetSecondFactor
         case editor, createToken, revokeToken, oldEditor
         case newsroomAudit, newsroomAuditCSV
@@ -101,7 +101,7 @@ struct Endpoint: Hashable, Sendable, CustomStringConvertible {
             case .letter, .translationLetter, .signup, .verify, .login, .loginLink, .logout, .revokeSession, .logoutEverywhere,
                  .changePassword, .changeEmail, .changeLanguage, .confirmEmail, .passwordReset, .passwordNew, .report, .undoReport,
                  .follow, .removeFollow, .unsubscribe, .followConfirm, .followDataExport, .followDataDelete, .accountDelete, .createToken, .revokeToken,
-                 .secondFactorEnrol, .recoveryCodes, .loginCode, .inviteAccount, .changeRoles, .resetSecondFactor,
+                 .secondFactorEnrol, .newsroomTimeZone, .recoveryCodes, .loginCode, .inviteAccount, .changeRoles, .resetSecondFactor,
                  .withdrawUrgentAction, .republishUrgentAction, .redactUrgentAction,
                  .createDraft, .editPublished, .saveDraft, .draftStep, .draftRestore, .createPreviewLink, .revokePreviewLink,
                  .apiCreateCase, .apiCreateDocument, .apiCreateTarget, .apiBundles, .apiCreateUrgentAction,
@@ -174,6 +174,7 @@ struct Endpoint: Hashable, Sendable, CustomStringConvertible {
             case .accountExport: return l("account", "export.json")
             case .accountDeleteForm, .accountDelete: return l("account", "delete")
             case .newsroom: return l("newsroom")
+            case .newsroomTimeZone: return l("newsroom", "time-zone")
             case .secondFactorForm, .secondFactorEnrol: return l("newsroom", "second-factor")
             case .recoveryCodes: return l("newsroom", "second-factor", "recovery-codes")
             case .loginCodeForm, .loginCode: return l("login", "code")

@@ -189,6 +189,8 @@ final class SupporterModel: Model, @unchecked Sendable {
     @OptionalField(key: "totp_enrolled_at") var totpEnrolledAt: Date?
     /// The last 30-second step whose code was accepted: a code is never accepted twice.
     @OptionalField(key: "totp_last_step") var totpLastStep: Int64?
+    /// The IANA zone a newsroom account sees times in; nil: the organisation's (`AddAccountTimeZone`).
+    @OptionalField(key: "time_zone") var timeZone: String?
     init() {}
 }
 

@@ -39,7 +39,7 @@ struct PrivacyController: UsesServices {
         }
         var account = JSONObjectBuilder()
         account.set("email", s.email); account.set("display_name", s.displayName); account.set("country", s.country)
-        account.set("language", s.language); account.set("role", s.role); account.set("created_at", iso.string(from: s.createdAt))
+        account.set("language", s.language); account.set("role", s.role); account.set("time_zone", s.timeZone); account.set("created_at", iso.string(from: s.createdAt))
         account.set("email_verified_at", s.emailVerifiedAt.map(iso.string(from:)))
         let value: JSONValue = .object([
             "format": .string("vigil.personal-data/1"),

@@ -11,12 +11,12 @@ struct EditorPage: TemplateModel {
         var role: String
         /// What it may do, in words.
         var scope: String
-        /// ISO 8601, and who made it (an editor, or the command line).
-        var created: String
+        /// When, and who made it (an editor, or the command line).
+        var created: Moment
         var by: String
-        /// Neither revoked nor expired; then `expires` (ISO 8601, or "—"), else `state` says which.
+        /// Neither revoked nor expired; then `expires` (none for tokens made before expiry existed), else `state` says which.
         var active: Bool
-        var expires: String
+        var expires: Moment?
         var state: String
         /// Not revoked yet and an editor token (admin tokens are revoked on the command line).
         var revocable: Bool
@@ -34,20 +34,19 @@ struct EditorPage: TemplateModel {
 
     static let example = EditorPage(
         errors: ["Give the token a label of at most 80 characters."],
-        tokens: [Token(label: "Import from the case tracker", role: "editor", scope: "Import bundles", created: "2026-01-12T10:00:00Z",
-                       by: "Ana", active: true, expires: "2026-04-12T10:00:00Z", state: "Revoked", revocable: true,
+        tokens: [Token(label: "Import from the case tracker", role: "editor", scope: "Import bundles", created: .example,
+                       by: "Ana", active: true, expires: .example, state: "Revoked", revocable: true,
                        revokeAction: "/editor/tokens/6F9619FF-8B86-D011-B42D-00C04FC964FF/revoke")],
         mailPending: 2, mailFailed: 0, mailSent: 31, reports: 1204)
 
     /// An admin sees every token; a publisher the ones they made.
-    static func load(on db: any Database, for me: SupporterModel, strings: Strings, errors: [String] = [], now: Date = Date()) async throws -> EditorPage {
+    static func load(on db: any Database, for me: SupporterModel, strings: Strings, errors: [String] = [], now: Date = Date(), zone: TimeZone) async throws -> EditorPage {
         let admin = me.roles.contains(.admin)
         var query = APITokenModel.query(on: db).sort(\.$createdAt, .descending).limit(500)
         if !admin { query = query.filter(\.$createdBy == me.id!) }
         let tokens = try await query.all()
         let makers = try await SupporterModel.query(on: db).filter(\.$id ~~ tokens.compactMap(\.createdBy)).all()
         let names = Dictionary(uniqueKeysWithValues: makers.map { ($0.id!, $0.displayName) })
-        let iso = ISO8601DateFormatter()
         let sql = db as! any SQLDatabase
         var mail: [String: Int] = [:]
         let dayAgo = now.addingTimeInterval(-86_400)
@@ -60,9 +59,9 @@ struct EditorPage: TemplateModel {
             errors: errors,
             tokens: tokens.map { t in
                 let expired = t.expiresAt.map { $0 <= now } ?? false
-                return Token(label: t.label ?? "—", role: t.role, scope: strings["editor_scope_\(t.scope)"], created: iso.string(from: t.createdAt),
+                return Token(label: t.label ?? "—", role: t.role, scope: strings["editor_scope_\(t.scope)"], created: Moment(t.createdAt, zone: zone),
                              by: t.createdBy.flatMap { names[$0] } ?? strings["editor_by_cli"], active: t.revokedAt == nil && !expired,
-                             expires: t.expiresAt.map(iso.string(from:)) ?? "—",
+                             expires: t.expiresAt.map { Moment($0, zone: zone) },
                              state: strings[t.revokedAt != nil ? "editor_token_revoked" : "editor_token_expired"],
                              revocable: t.revokedAt == nil && t.createdBy != nil && (admin || t.createdBy == me.id),
                              revokeAction: Endpoint(.revokeToken, [t.id!.uuidString]).path)

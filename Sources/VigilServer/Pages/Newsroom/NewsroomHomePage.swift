@@ -32,20 +32,34 @@ struct NewsroomHomePage: TemplateModel {
         var title: String
         /// The action's newsroom page (its reason, redaction and republication).
         var href: String
-        /// ISO 8601.
-        var since: String
+        var since: Moment
     }
 
     /// An item of the editorial workflow (`Drafts`), in one of the home's lists.
     struct Work: Encodable, Sendable {
         var title: String
         var href: String
-        /// ISO 8601: when it was last changed, is scheduled, or was published.
-        var when: String
+        /// When it was last changed, is scheduled, or was published.
+        var when: Moment
         /// Why a schedule was missed, how late a publication went out.
         var note: String
     }
 
+    /// The time zone this account sees times in: the form that changes it, the zone in use, and
+    /// the choices (the organisation's, then every IANA zone).
+    struct ZoneChoice: Encodable, Sendable {
+        struct Option: Encodable, Sendable {
+            var value: String
+            var label: String
+            var selected: Bool
+        }
+        var action: String
+        var current: String
+        var options: [Option]
+    }
+
+    var errors: [String] = []
+    var notice: String?
     var name: String
     /// The account's roles, in words.
     var roles: String
@@ -63,25 +77,36 @@ struct NewsroomHomePage: TemplateModel {
     var afterReview: [Work]
     /// The working languages (VIGIL_LANGUAGES), e.g. "en, es, fr".
     var languages: String
+    var zone: ZoneChoice
 
     static let example = NewsroomHomePage(
+        errors: ["Choose a time zone from the list."], notice: "Times are now shown in Europe/Madrid.",
         name: "Ana", roles: "editor, publisher", tools: [LabelledLink(href: "/newsroom/tokens", label: "API tokens")],
         deadlines: [Deadline(label: "UA 77/26", title: "Egypt: Lawyer held for defending detainees", href: "/newsroom/urgent-actions/77-26",
                              deadline: "2026-12-05", deadlineText: "5 December 2026")],
         untranslated: [Untranslated(label: "UA 77/26", title: "Lawyer held for defending detainees", href: "/urgent-actions/77-26/initial",
                                     language: "en", languageName: "English", missing: "Spanish, French")],
         withdrawn: [Withdrawn(label: "UA 12/25", title: "Belarus: Journalist detained", href: "/newsroom/urgent-actions/12-25",
-                              since: "2026-11-29T09:00:00Z")],
+                              since: .example)],
         myDrafts: [work], forReview: [work], scheduled: [work], missed: [work], late: [work], afterReview: [work],
-        languages: "English, Spanish, French")
+        languages: "English, Spanish, French",
+        zone: ZoneChoice(action: "/newsroom/time-zone", current: "Europe/Madrid",
+                         options: [.init(value: "", label: "The organisation's: Europe/London", selected: false),
+                                   .init(value: "Europe/Madrid", label: "Europe/Madrid", selected: true)]))
     static let work = Work(title: "Lawyer held incommunicado", href: "/newsroom/drafts/7b0c3f8e-1f7e-4a59-9d1e-1c2b3d4e5f60",
-                           when: "2026-12-03T09:00:00Z", note: "Published 3 h 5 min late")
+                           when: .example, note: "Published 3 h 5 min late")
 
     /// At most this many rows in each list; the full lists are the public list's filters.
     static let limit = 50
 
     static func load(for s: SupporterModel, on db: any Database, strings t: Strings, languages: [String], today: PartialDate,
-                     now: Date = Date()) async throws -> NewsroomHomePage {
+                     now: Date = Date(), errors: [String] = [], notice: String? = nil) async throws -> NewsroomHomePage {
+        let organisation = ActionClock.current.timeZone
+        let zone = s.timeZone.flatMap(ActionClock.zone(named:)) ?? organisation
+        let zoneChoice = ZoneChoice(
+            action: Endpoint(.newsroomTimeZone).path, current: zone.identifier,
+            options: [.init(value: "", label: t.format("newsroom_zone_organisation", ["zone": organisation.identifier]), selected: s.timeZone == nil)]
+                + TimeZone.knownTimeZoneIdentifiers.sorted().map { .init(value: $0, label: $0, selected: $0 == s.timeZone) })
         var tools: [LabelledLink] = []
         let roles = s.roles
         if !roles.isDisjoint(with: [.publisher, .admin]) { tools.append(LabelledLink(href: Endpoint.editor.path, label: t["editor_title"])) }
@@ -136,7 +161,7 @@ struct NewsroomHomePage: TemplateModel {
         func work(_ items: [DraftItemModel], when: (DraftItemModel) -> Date?, note: (DraftItemModel) -> String = { _ in "" }) -> [Work] {
             items.map { i in
                 Work(title: i.title, href: NewsroomDraftsController.href(i),
-                     when: NewsroomController.iso(when(i) ?? i.updatedAt), note: note(i))
+                     when: Moment(when(i) ?? i.updatedAt, zone: zone), note: note(i))
             }
         }
         let mine = try await DraftItemModel.query(on: db).filter(\.$createdBy == s.id!).filter(\.$state == DraftState.draft.rawValue)
@@ -153,12 +178,12 @@ struct NewsroomHomePage: TemplateModel {
             .filter(\.$publishedAt >= now.addingTimeInterval(-14 * 86400)).sort(\.$publishedAt, .descending).limit(limit).all()
         let unreviewed = try await DraftItemModel.query(on: db).filter(\.$emergency == true).sort(\.$publishedAt).limit(limit).all()
 
-        return NewsroomHomePage(name: s.displayName, roles: roles.sorted().map { t["role_\($0.rawValue)"] }.joined(separator: ", "),
+        return NewsroomHomePage(errors: errors, notice: notice, name: s.displayName, roles: roles.sorted().map { t["role_\($0.rawValue)"] }.joined(separator: ", "),
                                 tools: tools, deadlines: deadlines, untranslated: untranslated,
                                 withdrawn: pulled.compactMap { ua in
                                     guard let n = UANumber(ua.number), let at = ua.withdrawnAt else { return nil }
                                     return Withdrawn(label: n.label, title: titles[ua.caseID] ?? "", href: Endpoint.newsroomUrgentAction(n).path,
-                                                     since: NewsroomController.iso(at))
+                                                     since: Moment(at, zone: zone))
                                 },
                                 myDrafts: work(mine, when: { $0.updatedAt }), forReview: work(inReview, when: { $0.updatedAt }),
                                 scheduled: work(upcoming, when: { $0.scheduledAt }),
@@ -166,6 +191,6 @@ struct NewsroomHomePage: TemplateModel {
                                 late: work(wentLate, when: { $0.publishedAt }, note: { i in
                                     t.format("newsroom_late_by", ["duration": NewsroomDraftsController.duration(i.lateSeconds ?? 0, t)]) }),
                                 afterReview: work(unreviewed, when: { $0.publishedAt }),
-                                languages: languages.map { Format.languageName($0) }.joined(separator: ", "))
+                                languages: languages.map { Format.languageName($0) }.joined(separator: ", "), zone: zoneChoice)
     }
 }

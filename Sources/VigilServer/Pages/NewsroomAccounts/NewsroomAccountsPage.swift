@@ -14,9 +14,9 @@ struct NewsroomAccountsPage: TemplateModel {
         var admin: Bool
         /// In words: "editor, publisher".
         var roles: String
-        /// Enrolled (with since when, ISO 8601) or not yet.
+        /// Enrolled (with since when) or not yet.
         var secondFactor: Bool
-        var since: String
+        var since: Moment?
         /// The signed-in admin's own row: its second factor is reset by another admin.
         var me: Bool
         var rolesAction: String
@@ -30,17 +30,17 @@ struct NewsroomAccountsPage: TemplateModel {
     static let example = NewsroomAccountsPage(
         errors: ["Give the person's name, in at most 80 characters."], notice: "The roles are changed; their sessions have ended.",
         accounts: [Account(id: "6f9619ff-8b86-d011-b42d-00c04fc964ff", name: "Ana", email: "ana@example.org", editor: true, publisher: true,
-                           admin: false, roles: "editor, publisher", secondFactor: true, since: "2026-11-30T10:00:00Z", me: false,
+                           admin: false, roles: "editor, publisher", secondFactor: true, since: .example, me: false,
                            rolesAction: "/newsroom/accounts/6f9619ff-8b86-d011-b42d-00c04fc964ff/roles",
                            resetAction: "/newsroom/accounts/6f9619ff-8b86-d011-b42d-00c04fc964ff/second-factor")])
 
-    static func load(on db: any Database, me: UUID, strings t: Strings, errors: [String], notice: String?) async throws -> NewsroomAccountsPage {
+    static func load(on db: any Database, me: UUID, strings t: Strings, errors: [String], notice: String?, zone: TimeZone) async throws -> NewsroomAccountsPage {
         let rows = try await SupporterModel.query(on: db).filter(\.$role != "supporter").sort(\.$displayName).sort(\.$email).limit(1000).all()
         return NewsroomAccountsPage(errors: errors, notice: notice, accounts: rows.filter(\.isNewsroom).map { s in
             let id = s.id!.uuidString.lowercased(), roles = s.roles
             return Account(id: id, name: s.displayName, email: s.email, editor: roles.contains(.editor), publisher: roles.contains(.publisher),
                            admin: roles.contains(.admin), roles: roles.sorted().map { t["role_\($0.rawValue)"] }.joined(separator: ", "),
-                           secondFactor: s.hasSecondFactor, since: s.totpEnrolledAt.map(NewsroomController.iso) ?? "", me: s.id == me,
+                           secondFactor: s.hasSecondFactor, since: s.totpEnrolledAt.map { Moment($0, zone: zone) }, me: s.id == me,
                            rolesAction: Endpoint(.changeRoles, [id]).path, resetAction: Endpoint(.resetSecondFactor, [id]).path)
         })
     }

@@ -42,7 +42,7 @@ struct NewsroomDraftPage: TemplateModel {
     struct Revision: Encodable, Sendable {
         var number: String
         var author: String
-        var at: String
+        var at: Moment
         var comment: String
         var current: Bool
         var published: Bool
@@ -51,7 +51,7 @@ struct NewsroomDraftPage: TemplateModel {
     }
 
     struct Event: Encodable, Sendable {
-        var at: String
+        var at: Moment
         var actor: String
         var action: String
         var from: String
@@ -62,9 +62,9 @@ struct NewsroomDraftPage: TemplateModel {
 
     struct PreviewLink: Encodable, Sendable {
         var label: String
-        var expires: String
+        var expires: Moment
         var views: String
-        var lastView: String
+        var lastView: Moment?
         var active: Bool
         var revoke: String
     }
@@ -92,7 +92,7 @@ struct NewsroomDraftPage: TemplateModel {
     /// Locked fields of a document (they say which document it is), shown, not edited.
     var locked: [Fact]
     var steps: [StepButton]
-    /// The organisation's time zone (`VIGIL_TIME_ZONE`), the default of a schedule's zone.
+    /// The reader's time zone (theirs, else the organisation's `VIGIL_TIME_ZONE`), the default of a schedule's zone.
     var zone: String
     var scheduledAt: String
     var revisions: [Revision]
@@ -119,14 +119,14 @@ struct NewsroomDraftPage: TemplateModel {
         locked: [Fact(label: "Language", value: "en")],
         steps: [StepButton(step: "submit", label: "Submit for review", help: "A publisher reviews it.", commentRequired: true, schedule: true, danger: true)],
         zone: "Europe/London", scheduledAt: "3 December 2026, 09:00 (Europe/London)",
-        revisions: [Revision(number: "3", author: "Ana", at: "2026-11-30T10:00:00Z", comment: "Fixed the date", current: true, published: true,
+        revisions: [Revision(number: "3", author: "Ana", at: .example, comment: "Fixed the date", current: true, published: true,
                              compareHref: "/newsroom/drafts/7b0c3f8e-1f7e-4a59-9d1e-1c2b3d4e5f60/compare?a=2&b=3"),
-                    Revision(number: "2", author: "Ben", at: "2026-11-30T09:00:00Z", comment: "First full text", current: false, published: false,
+                    Revision(number: "2", author: "Ben", at: .example, comment: "First full text", current: false, published: false,
                              compareHref: "/newsroom/drafts/7b0c3f8e-1f7e-4a59-9d1e-1c2b3d4e5f60/compare?a=1&b=2")],
-        events: [Event(at: "2026-11-30T10:00:00Z", actor: "Ana", action: "Submitted for review", from: "Draft", to: "In review",
+        events: [Event(at: .example, actor: "Ana", action: "Submitted for review", from: "Draft", to: "In review",
                        revision: "3", comment: "Ready")],
         publisher: true,
-        previewLinks: [PreviewLink(label: "Our lawyer", expires: "2026-12-02T10:00:00Z", views: "2", lastView: "2026-11-30T11:00:00Z", active: true,
+        previewLinks: [PreviewLink(label: "Our lawyer", expires: .example, views: "2", lastView: .example, active: true,
                                    revoke: "/newsroom/drafts/7b0c3f8e-1f7e-4a59-9d1e-1c2b3d4e5f60/preview-links/5c1d/revoke")],
         newPreviewURL: "https://ua.example.org/preview/abc", outdated: true,
         outdatedHref: "/newsroom/drafts/7b0c3f8e-1f7e-4a59-9d1e-1c2b3d4e5f60/compare?a=1&b=2", publicHref: "/urgent-actions/12-26/initial")
@@ -140,7 +140,7 @@ struct NewsroomDraftsPage: TemplateModel {
         var kind: String
         var state: String
         var stateKey: String
-        var updated: String
+        var updated: Moment
         var number: String
     }
     struct Choice: Encodable, Sendable {
@@ -158,7 +158,7 @@ struct NewsroomDraftsPage: TemplateModel {
 
     static let example = NewsroomDraftsPage(
         items: [Item(href: "/newsroom/drafts/7b0c3f8e-1f7e-4a59-9d1e-1c2b3d4e5f60", title: "Lawyer held", kind: "Urgent Action",
-                     state: "Draft", stateKey: "draft", updated: "2026-11-30T10:00:00Z", number: "UA 12/26")],
+                     state: "Draft", stateKey: "draft", updated: .example, number: "UA 12/26")],
         states: [Choice(value: "draft", label: "Draft", selected: true)], more: true,
         createAction: "/newsroom/drafts", openAction: "/newsroom/edit",
         cases: [Choice(value: "ru-2019-kuku", label: "Emir-Usein Kuku", selected: false)], errors: ["Choose a case."])
@@ -197,10 +197,10 @@ struct DraftPreviewPage: TemplateModel {
     var kind: String
     var language: String
     var revision: String
-    var expires: String
+    var expires: Moment
     var sections: [Section]
 
     static let example = DraftPreviewPage(title: "Lawyer held", kind: "Urgent Action", language: "en", revision: "3",
-                                          expires: "2026-12-02T10:00:00Z",
+                                          expires: .example,
                                           sections: [Section(heading: "Body", html: HTML.markdown("**Free** them."))])
 }

@@ -51,7 +51,7 @@ struct NewsroomUrgentActionPage: TemplateModel {
 
     /// Withdrawn for safety: since when (ISO 8601) and the internal reason.
     struct Withdrawn: Encodable, Sendable {
-        var since: String
+        var since: Moment
         var reason: String
     }
 
@@ -103,7 +103,7 @@ struct NewsroomUrgentActionPage: TemplateModel {
         errors: ["Say why the urgent action is withdrawn."], notice: "UA 126/19 is withdrawn.",
         label: "UA 126/19", caseTitle: "Emir-Usein Kuku and five co-defendants", caseHref: "/cases/crimean-tatar-defenders-kuku",
         status: "Closed", standing: "Closed", standingKey: "closed", deadline: "2019-11-14", deadlineText: "14 November 2019",
-        withdrawn: Withdrawn(since: "2026-11-29T09:00:00Z", reason: "Naming one of the men endangers his family."),
+        withdrawn: Withdrawn(since: .example, reason: "Naming one of the men endangers his family."),
         documents: [Doc(kind: "Urgent Action", language: "en", languageName: "English", title: "Six Crimean Tatar men on trial",
                         published: "2019-10-03", publishedText: "3 October 2019", href: "/urgent-actions/126-19/initial", id: "ua-126-19-0-en",
                         translations: [Translation(language: "ru", languageName: "Russian", title: "Шестеро крымских татар под судом",
@@ -118,7 +118,7 @@ struct NewsroomUrgentActionPage: TemplateModel {
     static let documentLimit = 1000
 
     static func load(_ number: UANumber, publisher: Bool, writer: Bool = false, languages: [String] = [], on db: any Database, strings t: Strings, today: String,
-                     errors: [String] = [], notice: String? = nil, typed: Typed = Typed()) async throws -> NewsroomUrgentActionPage? {
+                     errors: [String] = [], notice: String? = nil, typed: Typed = Typed(), zone: TimeZone) async throws -> NewsroomUrgentActionPage? {
         guard let ua = try await UrgentActionModel.find(number.slug, on: db) else { return nil }
         let kase = try await CaseModel.find(ua.caseID, on: db)
         let rows = try await DocumentModel.query(on: db).filter(\.$urgentActionID == ua.id!).sort(\.$sequence).sort(\.$language)
@@ -158,7 +158,7 @@ struct NewsroomUrgentActionPage: TemplateModel {
             errors: errors, notice: notice, label: number.label, caseTitle: kase?.title ?? "", caseHref: Endpoint.kase(ua.caseID).path,
             status: t["status_\(status.rawValue)"], standing: t["status_\(standing.rawValue)"], standingKey: standing.rawValue,
             deadline: deadline?.description ?? "", deadlineText: deadline.map(Format.date) ?? "",
-            withdrawn: ua.withdrawnAt.map { Withdrawn(since: NewsroomController.iso($0), reason: ua.withdrawnReason ?? "") },
+            withdrawn: ua.withdrawnAt.map { Withdrawn(since: Moment($0, zone: zone), reason: ua.withdrawnReason ?? "") },
             documents: documents,
             forms: publisher ? Forms(withdraw: isWithdrawn ? nil : Endpoint(.withdrawUrgentAction, [number.slug]).path,
                                      republish: isWithdrawn ? Endpoint(.republishUrgentAction, [number.slug]).path : nil,

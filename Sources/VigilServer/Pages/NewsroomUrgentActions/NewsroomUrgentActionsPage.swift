@@ -15,9 +15,9 @@ struct NewsroomUrgentActionsPage: TemplateModel {
         var standing: String
         /// `open`, `deadline-passed`, `closed`: for styling.
         var standingKey: String
-        /// Withdrawn for safety, since when (ISO 8601; empty when published).
+        /// Withdrawn for safety, and since when.
         var withdrawn: Bool
-        var withdrawnSince: String
+        var withdrawnSince: Moment?
     }
 
     var errors: [String] = []
@@ -30,13 +30,13 @@ struct NewsroomUrgentActionsPage: TemplateModel {
     static let example = NewsroomUrgentActionsPage(
         errors: ["There is no UA 999/19."], number: "999/19",
         actions: [Row(label: "UA 126/19", title: "Emir-Usein Kuku and five co-defendants", href: "/newsroom/urgent-actions/126-19",
-                      status: "Closed", standing: "Closed", standingKey: "closed", withdrawn: true, withdrawnSince: "2026-11-29T09:00:00Z")],
+                      status: "Closed", standing: "Closed", standingKey: "closed", withdrawn: true, withdrawnSince: .example)],
         limit: "50")
 
     /// At most this many actions in the list; older ones are found by number.
     static let limit = 50
 
-    static func load(on db: any Database, strings t: Strings, today: String, errors: [String] = [], number: String = "") async throws -> NewsroomUrgentActionsPage {
+    static func load(on db: any Database, strings t: Strings, today: String, errors: [String] = [], number: String = "", zone: TimeZone) async throws -> NewsroomUrgentActionsPage {
         let rows = try await UrgentActionModel.query(on: db).sort(\.$sortKey, .descending).sort(\.$id).limit(limit).all()
         let caseIDs = Set(rows.map(\.caseID)).sorted()
         let cases = caseIDs.isEmpty ? [] : try await CaseModel.query(on: db).filter(\.$id ~~ caseIDs).all()
@@ -47,7 +47,7 @@ struct NewsroomUrgentActionsPage: TemplateModel {
             let standing = ActionStanding.of(status: status, deadline: ua.deadline.flatMap(PartialDate.init), today: today)
             return Row(label: n.label, title: titles[ua.caseID] ?? "", href: Endpoint.newsroomUrgentAction(n).path,
                        status: t["status_\(status.rawValue)"], standing: t["status_\(standing.rawValue)"], standingKey: standing.rawValue,
-                       withdrawn: ua.withdrawnAt != nil, withdrawnSince: ua.withdrawnAt.map(NewsroomController.iso) ?? "")
+                       withdrawn: ua.withdrawnAt != nil, withdrawnSince: ua.withdrawnAt.map { Moment($0, zone: zone) })
         }, limit: String(limit))
     }
 

@@ -9,7 +9,7 @@ struct SecondFactorPage: TemplateModel {
     var errors: [String] = []
     var enrolled: Bool
     /// ISO 8601.
-    var since: String = ""
+    var since: Moment?
     /// The secret in groups of four, the QR code (SVG drawn on the server), the signed field.
     var secret: String = ""
     var qr: TrustedHTML = .empty
@@ -23,7 +23,7 @@ struct SecondFactorPage: TemplateModel {
 
     static let example = SecondFactorPage(
         errors: ["That code is not right. Check the time on your phone and try the newest code."], enrolled: true,
-        since: "2026-11-30T10:00:00Z", secret: "JBSW Y3DP EHPK 3PXP", qr: HTML.trusted("<svg></svg>"), pending: "eyJhIjoi…",
+        since: .example, secret: "JBSW Y3DP EHPK 3PXP", qr: HTML.trusted("<svg></svg>"), pending: "eyJhIjoi…",
         account: "ana@example.org", issuer: "Vigil", codes: ["abcd-efgh-jkmn"], codesLeft: 10)
 }
 

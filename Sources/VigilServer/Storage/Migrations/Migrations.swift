@@ -17,6 +17,7 @@ enum Migrations {
         CreateDrafts(),
         AddCorrectionsAndOriginalNames(),
         AddTargetSuccessionsAndMissions(),
+        AddAccountTimeZone(),
     ]
 }
 
