@@ -211,6 +211,48 @@ import VaporTesting
         }
     }
 
+    @Test(arguments: TestStorage.available) func aTranslationMadeBeforeItsOriginalChangedIsFlaggedOutdatedWithTheChanges(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
+            try await loadDemo(app)
+            let edna = Browser(app), pablo = Browser(app)
+            try await NewsroomLogin.account(app, edna, email: "edna@example.org", roles: [.editor])
+            try await NewsroomLogin.account(app, pablo, email: "pablo@example.org", roles: [.publisher])
+            // A French translation of UA 126/19's initial document, written and published in the newsroom.
+            let (made, _) = try await edna.post("/newsroom/drafts", ["kind": "translation", "original": "ua-126-19-0-en", "language": "fr"],
+                                                csrfFrom: "/newsroom/urgent-actions/126-19")
+            #expect(made.status == .seeOther)
+            let fr = try #require(made.headers.first(name: .location))
+            #expect(try await Self.saveForm(edna, fr, ["title": "Ukraine : Emir-Usein Kuku doit être libéré"]).1.contains("Saved as revision 2"))
+            #expect(try await Self.step(edna, fr, "submit", revision: 2).0.status == .ok)
+            #expect(try await Self.step(pablo, fr, "approve", revision: 2).0.status == .ok)
+            #expect(try await Self.step(pablo, fr, "publish", revision: 2).0.status == .ok)
+            #expect(try await DocumentModel.find("ua-126-19-0-fr", on: app.db)?.translationOf == "ua-126-19-0-en")
+            let (_, before) = try await pablo.get("/newsroom/urgent-actions/126-19")
+            #expect(before.contains("Français") || before.contains("French"))
+            #expect(!before.contains("outdated: the original changed since"))
+            #expect(!(try await pablo.get(fr).1.contains("This translation is outdated.")))
+
+            // The English original is corrected afterwards.
+            let (opened, _) = try await edna.post("/newsroom/edit", ["kind": "document", "subject": "ua-126-19-0-en"], csrfFrom: "/newsroom/urgent-actions/126-19")
+            let en = try #require(opened.headers.first(name: .location))
+            let (savedEN, savedHTML) = try await Self.saveForm(edna, en, ["body": "Emir-Usein Kuku, a human rights defender, was sentenced to 12 years."])
+            #expect(savedEN.status == .ok, "\(savedHTML.prefix(1500))")
+            let revision = try await item(app, en).currentRevision
+            #expect(try await Self.step(edna, en, "submit", revision: revision).0.status == .ok)
+            #expect(try await Self.step(pablo, en, "approve", revision: revision).0.status == .ok)
+            #expect(try await Self.step(pablo, en, "publish", revision: revision, comment: "The sentence was 12 years, not 11.").0.status == .ok)
+
+            // The translation is flagged on the action's page and on its own, with the original's changes.
+            let (_, after) = try await pablo.get("/newsroom/urgent-actions/126-19")
+            #expect(after.contains("outdated: the original changed since"))
+            let (_, frPage) = try await pablo.get(fr)
+            #expect(frPage.contains("This translation is outdated."))
+            let changes = try #require(frPage.firstMatch(of: #/<a href="([^"]*/compare\?[^"]*)">See what changed in the original</a>/#)?.1)
+            let (compare, compareHTML) = try await pablo.get(String(changes).replacingOccurrences(of: "&amp;", with: "&"))
+            #expect(compare.status == .ok && compareHTML.contains("<code dir=\"ltr\">body</code>") && compareHTML.contains("12 years"))
+        }
+    }
+
     @Test(arguments: TestStorage.available) func previewLinksShowOneItemUntilTheyExpireOrAreRevokedAndEveryViewIsLogged(storage: TestStorage) async throws {
         try await withApp(storage) { app in
             try await loadDemo(app)
@@ -235,7 +277,12 @@ import VaporTesting
             #expect(view.headers.first(name: "X-Robots-Tag")?.contains("noindex") == true)
             #expect(view.headers.first(name: .cacheControl)?.contains("no-store") == true)
             #expect(try await PreviewViewModel.query(on: app.db).count() == 1)
-            #expect(try await pablo.get(path).1.contains("Our lawyer"))
+            _ = try await send(app, .GET, url)
+            // The draft page counts the link's views and says when it was last seen.
+            let lastSeen = try #require(try await PreviewViewModel.query(on: app.db).sort(\.$at, .descending).first()).at
+            let shown = try await pablo.get(path).1
+            #expect(shown.contains("Our lawyer") && shown.contains("<td>2 · "), "\(shown)")
+            #expect(shown.contains(">\(Moment(lastSeen, zone: TimeZone(identifier: "UTC")!).text)</time>"))
             // A guessed or altered token shows nothing.
             #expect(try await send(app, .GET, "/preview/" + String(repeating: "A", count: 43)).status == .notFound)
             #expect(try await send(app, .GET, String(url.dropLast()) + (url.hasSuffix("A") ? "B" : "A")).status == .notFound)
@@ -251,7 +298,7 @@ import VaporTesting
             second.expiresAt = Date().addingTimeInterval(-1)
             try await second.update(on: app.db)
             #expect(try await send(app, .GET, url2).status == .notFound)
-            #expect(try await PreviewViewModel.query(on: app.db).count() == 1)
+            #expect(try await PreviewViewModel.query(on: app.db).count() == 2)
             let actions = try await AuditEntryModel.query(on: app.db).all().map(\.action)
             #expect(actions.contains("preview_link.create") && actions.contains("preview_link.revoke"))
         }

@@ -1,5 +1,6 @@
 import Crypto
 import Fluent
+import SQLKit
 import Foundation
 import Vapor
 import VigilCore
@@ -277,11 +278,22 @@ struct NewsroomDraftsController: UsesServices {
         }
         if item.emergency && publisher { add(.markReviewed) }
         let links = publisher ? try await PreviewLinkModel.query(on: db).filter(\.$itemID == item.id!).sort(\.$createdAt, .descending).limit(50).all() : []
+        // Each link's views, counted in one query.
+        var seen: [UUID: (count: Int, last: Date?)] = [:]
+        if !links.isEmpty {
+            let sql = db as! any SQLDatabase
+            for row in try await sql.select().column("link_id").column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n")
+                .column(SQLFunction("MAX", args: SQLColumn("at")), as: "last").from(PreviewViewModel.schema)
+                .where(SQLColumn("link_id"), .in, SQLBind.group(links.compactMap(\.id))).groupBy("link_id").all() {
+                seen[try row.decode(column: "link_id", as: UUID.self)] = (try row.decode(column: "n", as: Int.self),
+                                                                          try row.decode(column: "last", as: Date?.self))
+            }
+        }
         var linkRows: [NewsroomDraftPage.PreviewLink] = []
         for l in links {
-            let views = try await PreviewViewModel.query(on: db).filter(\.$linkID == l.id!).sort(\.$at, .descending).all()
-            linkRows.append(.init(label: l.label, expires: Moment(l.expiresAt, zone: zone), views: String(views.count),
-                                  lastView: views.first.map { Moment($0.at, zone: zone) },
+            let views = seen[l.id!]
+            linkRows.append(.init(label: l.label, expires: Moment(l.expiresAt, zone: zone), views: String(views?.count ?? 0),
+                                  lastView: views?.last.map { Moment($0, zone: zone) },
                                   active: l.revokedAt == nil && l.expiresAt > services.now(),
                                   revoke: Endpoint(.revokePreviewLink, [item.id!.uuidString.lowercased(), l.id!.uuidString.lowercased()]).path))
         }
@@ -326,6 +338,21 @@ struct NewsroomDraftsController: UsesServices {
               let live = try await DraftRevisionModel.query(on: db).filter(\.$itemID == original.id!).filter(\.$contentHash == now)
                 .sort(\.$number, .descending).first() else { return (true, nil) }
         return (true, Endpoint(.draftCompare, [original.id!.uuidString.lowercased()], query: ["a": String(then.number), "b": String(live.number)]).path)
+    }
+
+    /// Of many translation items, the published ids of those whose original changed since they
+    /// were made: the originals read in one query, not one item at a time.
+    static func outdated(_ items: [DraftItemModel], on db: any Database) async throws -> Set<String> {
+        let made = items.compactMap { i -> (subject: String, original: String, hash: String)? in
+            guard let s = i.subject, let o = i.originalID, let h = i.originalHash else { return nil }
+            return (s, o, h)
+        }
+        guard !made.isEmpty else { return [] }
+        var now: [String: String] = [:]
+        for d in try await Store(db: db, includeWithdrawn: true).documents(ids: Array(Set(made.map(\.original)))) {
+            now[d.document.id] = Drafts.hash(try Drafts.serialize(d.document.json))
+        }
+        return Set(made.filter { m in now[m.original].map { $0 != m.hash } ?? false }.map(\.subject))
     }
 
     func publicHref(_ item: DraftItemModel, on db: any Database) async throws -> String? {

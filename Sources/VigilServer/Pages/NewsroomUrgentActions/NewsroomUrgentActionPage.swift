@@ -136,13 +136,8 @@ struct NewsroomUrgentActionPage: TemplateModel {
         }
         // Translations made or published in the newsroom know the original they were made from.
         let translationIDs = rows.filter { $0.translationOf != nil }.compactMap(\.id)
-        var outdated: Set<String> = []
-        if !translationIDs.isEmpty {
-            for item in try await DraftItemModel.query(on: db).filter(\.$kind == DraftKind.document.rawValue).filter(\.$subject ~~ translationIDs).all()
-            where try await NewsroomDraftsController.outdated(item, on: db).outdated {
-                if let s = item.subject { outdated.insert(s) }
-            }
-        }
+        let outdated = translationIDs.isEmpty ? [] : try await NewsroomDraftsController.outdated(
+            DraftItemModel.query(on: db).filter(\.$kind == DraftKind.document.rawValue).filter(\.$subject ~~ translationIDs).all(), on: db)
         let documents = rows.filter { $0.translationOf == nil }.compactMap { d -> Doc? in
             guard let kind = DocumentKind(rawValue: d.kind) else { return nil }
             let words = kind == .update ? "\(t["kind_update"]) \(d.sequence)" : t["kind_\(kind.rawValue)"]
