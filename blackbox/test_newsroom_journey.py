@@ -29,11 +29,10 @@ from test_browser import axe_source, chromium_driver, run_axe, totp
 from test_documents import pdftotext
 from test_supporter_journey import SMTP_DIR, text_of, wait_for_mail, wait_text
 
-# The whole journey waits for a real schedule and restarts Vigil (about four minutes): it runs in
-# `make proof`, not in `make test`.
+# The whole journey waits for a real schedule and restarts Vigil (about four minutes); `make test`
+# runs it once, `make proof` three times more in a row.
 pytestmark = [
     pytest.mark.skipif(not SMTP_DIR and os.environ.get("CI") != "true", reason="needs the SMTP test server (make test)"),
-    pytest.mark.skipif(os.environ.get("VIGIL_PROOF") != "1", reason="the newsroom journey runs in make proof"),
 ]
 
 PASSWORD = {"admin": "the admin's long passphrase", "editor": "the editor's long passphrase",

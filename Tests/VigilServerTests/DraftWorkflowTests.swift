@@ -618,7 +618,19 @@ struct DraftWorkflowTests {
                            title: "Nueva", body: "Escriba.")
         var kase = try await Store(db: app.db).cases(ids: [caseID]).first ?? Case(id: caseID, title: "Partner case", countries: ["RU"])
         kase.urgentActions = [UrgentAction(number: n, status: .open, documents: [doc])]
-        _ = try await app.vigilServices.publisher.publish(.bundleValue(VigilBundle(cases: [kase])), by: .commandLine, alerts: false, on: app.db)
+        // An import is refused while a newsroom item holds the number, and writes nothing…
+        let before = try await UrgentActionModel.query(on: app.db).count()
+        do {
+            _ = try await app.vigilServices.publisher.publish(.bundleValue(VigilBundle(cases: [kase])), by: .commandLine, alerts: false, on: app.db)
+            Issue.record("a bundle took \(number), which a newsroom item holds")
+        } catch let refused as ValidationError {
+            #expect(refused.issues.map(\.path) == ["$.cases[0].urgent_actions[0].number"] && refused.issues[0].message.contains("held by"), "\(refused.issues)")
+        }
+        #expect(try await UrgentActionModel.query(on: app.db).count() == before)
+        // …so the action is written beneath the checks, as another tool writing the database (or an
+        // older Vigil) could, to see what a schedule whose number is gone does.
+        let written = kase
+        _ = try await app.db.writeTransaction { db in try await ContentWriter(db: db).write(case: written) }
     }
 
     @Test("A schedule that can no longer be published stays scheduled with the reason, and is not retried every tick",
@@ -634,7 +646,7 @@ struct DraftWorkflowTests {
             #expect(item.uaNumber == "89/26")
             // The API cannot type in the number the scheduled item holds…
             await #expect(throws: PublishingRefusal.self) { try await UANumberTests.create(app, number: "89/26") }
-            // …but a bundle from elsewhere (a partner's import) can carry an action numbered so.
+            // …nor can a bundle; the number is taken beneath the checks (see importAction).
             try await Self.importAction(app, "89/26", caseID: "partner-case")
             let otherDocuments = try await DocumentModel.query(on: db).filter(\.$urgentActionID == "89-26").all().map(\.id)
             let logBefore = try await PublishingLogModel.query(on: db).count()

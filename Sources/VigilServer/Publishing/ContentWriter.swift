@@ -99,12 +99,32 @@ struct ContentWriter: Sendable {
         let issues = earlierIssues + ReferenceRules.check(
             targets: zip(bundle.targets, targetPaths).map { .init($0, path: $1) },
             cases: zip(bundle.cases, casePaths).map { .init($0, path: $1) },
-            existing: existing)
+            existing: existing) + (try await heldNumbers(bundle, casePaths: casePaths))
         if !issues.isEmpty { throw ValidationError(issues) }
         var summary = WriteSummary()
         for t in bundle.targets { summary += try await write(target: t) }
         for c in bundle.cases { summary += try await write(case: c) }
         return summary
+    }
+
+    /// New urgent actions of a bundle whose number a newsroom item not yet published holds (typed
+    /// in, or given when it was scheduled): importing one would make that item's publication fail
+    /// when it is due, so the bundle is refused instead.
+    func heldNumbers(_ bundle: VigilBundle, casePaths: [String]) async throws -> [ValidationIssue] {
+        let numbers = zip(bundle.cases, casePaths).flatMap { c, path in
+            c.urgentActions.enumerated().map { (path: "\(path).urgent_actions[\($0)].number", number: $1.number) }
+        }
+        var issues: [ValidationIssue] = []
+        for chunk in stride(from: 0, to: numbers.count, by: 500).map({ Array(numbers[$0..<min($0 + 500, numbers.count)]) }) {
+            let held = Set(try await DraftItemModel.query(on: db).filter(\.$uaNumber ~~ chunk.map(\.number.description))
+                .filter(\.$publishedRevision == nil).filter(\.$state != DraftState.published.rawValue).all().compactMap(\.uaNumber))
+            guard !held.isEmpty else { continue }
+            let stored = Set(try await UrgentActionModel.query(on: db).filter(\.$id ~~ chunk.map(\.number.slug)).all().compactMap(\.id))
+            for n in chunk where held.contains(n.number.description) && !stored.contains(n.number.slug) {
+                issues.append(ValidationIssue(path: n.path, message: "\(n.number.label) is held by an urgent action being written in the newsroom (typed in, or given when it was scheduled); give this one another number, or publish that one first"))
+            }
+        }
+        return issues
     }
 
     /// Reads, checks and imports a bundle's JSON: every problem, of form or of reference, is
