@@ -107,6 +107,27 @@ import VaporTesting
         }
     }
 
+    @Test(arguments: TestStorage.available) func fourEyesAreAPersonsNotATokens(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
+            // Pat makes two tokens; what one of them writes, the other cannot approve.
+            let (pat, first) = try await Self.account(app, "pat@example.org")
+            let (second, _) = try await APIToken.create(role: "publisher", scope: "write", label: "laptop", createdBy: pat.id, on: app.db)
+            let other: HTTPHeaders = ["Authorization": "Bearer \(second)"]
+            let (_, quinn) = try await Self.account(app, "quinn@example.org")
+            let made = try await send(app, .POST, "/api/v1/drafts", headers: first, json: #"{"kind":"target","content":\#(Self.target)}"#)
+            let id = try #require(made.json["id"]?.stringValue)
+            #expect(try await Self.step(app, id, "submit", revision: 1, headers: other).status == .ok)
+            let own = try await Self.step(app, id, "approve", revision: 1, headers: other)
+            #expect(own.status == .forbidden && own.json["code"] == .string("draft_refused_own_work"), "\(own.body.string)")
+            let emergency = try await Self.step(app, id, "publish_without_review", revision: 1, headers: other, extra: #","comment":"urgent""#)
+            #expect(emergency.status == .ok, "a publisher may still publish their own work in an emergency: \(emergency.body.string)")
+            // It waits for review by someone else: not by Pat's other token.
+            let mark = try await Self.step(app, id, "mark_reviewed", revision: 1, headers: other)
+            #expect(mark.status == .forbidden, "\(mark.body.string)")
+            #expect(try await Self.step(app, id, "mark_reviewed", revision: 1, headers: quinn).status == .ok)
+        }
+    }
+
     @Test(arguments: TestStorage.available) func aNewUrgentActionIsScheduledWithItsNumberAndPublishedOnceWhenDue(storage: TestStorage) async throws {
         try await withApp(storage) { app in
             try await loadDemo(app)

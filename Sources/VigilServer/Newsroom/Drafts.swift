@@ -1,4 +1,3 @@
-import Crypto
 import Fluent
 import Foundation
 import SQLKit
