@@ -49,7 +49,20 @@ struct NewsroomDraftsController: UsesServices {
         var q = DraftItemModel.query(on: req.db)
         if let state { q = q.filter(\.$state == state.rawValue) } else { q = q.filter(\.$state != DraftState.published.rawValue) }
         let limit = 100
-        let rows = try await q.sort(\.$updatedAt, .descending).limit(limit + 1).all()
+        // Pages of 100, newest change first; a page number past the end shows an empty page.
+        let pageNumber = req.endpoint.query["page"].flatMap { Int($0) }.map { min(max($0, 1), 100_000) } ?? 1
+        let rows = try await q.sort(\.$updatedAt, .descending).sort(\.$id).range((pageNumber - 1) * limit..<(pageNumber * limit + 1)).all()
+        func pageHref(_ n: Int) -> String {
+            var query: [String: String] = [:]
+            if let state { query["state"] = state.rawValue }
+            if n > 1 { query["page"] = String(n) }
+            return Endpoint(.newsroomDrafts, query: query).path
+        }
+        let pagination = pageNumber > 1 || rows.count > limit
+            ? ListPage.Pagination(label: strings.format("results_page", ["page": String(pageNumber)]),
+                                  prev: pageNumber > 1 ? pageHref(pageNumber - 1) : nil, next: rows.count > limit ? pageHref(pageNumber + 1) : nil)
+            : nil
+        // Suggestions for the case field (any case's id can be typed): the most recently changed.
         let cases = try await CaseModel.query(on: req.db).sort(\.$updatedAt, .descending).limit(500).all()
         let page = NewsroomDraftsPage(
             items: rows.prefix(limit).map { item in
@@ -57,7 +70,7 @@ struct NewsroomDraftsController: UsesServices {
                                         stateKey: item.state, updated: Moment(item.updatedAt, zone: req.newsroomZone), number: item.uaNumber.map { "UA \($0)" } ?? "")
             },
             states: DraftState.allCases.map { .init(value: $0.rawValue, label: stateLabel($0.rawValue), selected: $0 == state) },
-            more: rows.count > limit,
+            pagination: pagination,
             createAction: Endpoint(.createDraft).path, openAction: Endpoint(.editPublished).path,
             cases: cases.map { .init(value: $0.id!, label: $0.title, selected: false) }, errors: errors)
         return try pages.render(req, "newsroom-drafts", title: strings["drafts_title"], status: status, content: page)

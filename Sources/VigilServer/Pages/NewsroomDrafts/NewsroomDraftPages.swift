@@ -150,7 +150,8 @@ struct NewsroomDraftsPage: TemplateModel {
     }
     var items: [Item]
     var states: [Choice]
-    var more: Bool
+    /// "Page 2", with the pages before and after (100 items a page, newest change first).
+    var pagination: ListPage.Pagination?
     var createAction: String
     var openAction: String
     var cases: [Choice]
@@ -159,7 +160,8 @@ struct NewsroomDraftsPage: TemplateModel {
     static let example = NewsroomDraftsPage(
         items: [Item(href: "/newsroom/drafts/7b0c3f8e-1f7e-4a59-9d1e-1c2b3d4e5f60", title: "Lawyer held", kind: "Urgent Action",
                      state: "Draft", stateKey: "draft", updated: .example, number: "UA 12/26")],
-        states: [Choice(value: "draft", label: "Draft", selected: true)], more: true,
+        states: [Choice(value: "draft", label: "Draft", selected: true)],
+        pagination: ListPage.Pagination(label: "Page 2", prev: "/newsroom/drafts?state=draft", next: "/newsroom/drafts?state=draft&page=3"),
         createAction: "/newsroom/drafts", openAction: "/newsroom/edit",
         cases: [Choice(value: "ru-2019-kuku", label: "Emir-Usein Kuku", selected: false)], errors: ["Choose a case."])
 }
