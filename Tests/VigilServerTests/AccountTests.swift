@@ -91,7 +91,7 @@ struct AccountTests {
             let b = Browser(app)
             try await signUpAndVerify(app, b)
             let (login, _) = try await b.post("/login", ["email": "ANA@example.org", "password": password], csrfFrom: "/login")
-            #expect(login.status == .seeOther && login.headers.first(name: .location) == "/account")
+            #expect(login.status == .seeOther && login.headers.first(name: .location) == "/en/account")
             let cookie = try #require(login.headers[.setCookie].first { $0.hasPrefix("vigil-session=") })
             #expect(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"))
             let stored = try await SessionModel.query(on: app.db).all()
@@ -105,7 +105,7 @@ struct AccountTests {
             #expect(out.status == .seeOther)
             // The old cookie no longer opens the account.
             let replay = try await send(app, .GET, "/account", headers: ["Cookie": "vigil-session=\(oldCookie)"])
-            #expect(replay.status == .seeOther && replay.headers.first(name: .location) == "/login")
+            #expect(replay.status == .seeOther && replay.headers.first(name: .location) == "/en/login")
         }
     }
 

@@ -50,9 +50,9 @@ struct ActionLoopTests {
             #expect(!html.contains("report-form") && !html.contains("name=\"key\"") && !html.contains("Count my action")
                     && !html.contains("action=\"/report\""), "no counting form on the thanks page")
             // Next steps: follow this case, the open actions, a different action on purpose, back.
-            #expect(html.contains("href=\"/follow?case=demo-li-wei\"") && html.contains("Get updates on this case"))
-            #expect(html.contains("href=\"/urgent-actions?status=open\""))
-            #expect(html.contains("href=\"/report?document=ua-88-26-0-en&amp;again=1\""))
+            #expect(html.contains("href=\"/en/follow?case=demo-li-wei\"") && html.contains("Get updates on this case"))
+            #expect(html.contains("href=\"/en/urgent-actions?status=open\""))
+            #expect(html.contains("href=\"/en/report?document=ua-88-26-0-en&amp;again=1\""))
             // The urgent action's total first, the document's second.
             let ua = try #require(html.range(of: "1 action reported for UA 88/26."))
             let doc = try #require(html.range(of: "1 of them for this document."))
@@ -191,7 +191,7 @@ struct ActionLoopTests {
             // 1. The follow page: no log-in wall; an address, the consent, and a way to log in instead that comes back.
             let (page, html) = try await b.get("/follow?case=\(Self.caseID)")
             #expect(page.status == .ok && html.contains("type=\"email\"") && html.contains("name=\"consent\""))
-            #expect(html.contains("href=\"/login?next=%2Ffollow%3Fcase%3Ddemo-li-wei\""))
+            #expect(html.contains("href=\"/en/login?next=%2Fen%2Ffollow%3Fcase%3Ddemo-li-wei\""))
             // 2. The address.
             let (sent, text) = try await followByEmail(b, "visitor@example.org")
             #expect(sent.status == .ok && text.contains("Check your e-mail"))
@@ -314,7 +314,7 @@ struct ActionLoopTests {
             #expect(try await OutboxMessageModel.query(on: app.db).count() == 0)
             // A country or a theme needs an account: log in, then come back.
             let (country, _) = try await b.get("/follow?country=EG")
-            #expect(country.status == .seeOther && country.headers.first(name: .location) == "/login?next=%2Ffollow%3Fcountry%3DEG")
+            #expect(country.status == .seeOther && country.headers.first(name: .location) == "/en/login?next=%2Fen%2Ffollow%3Fcountry%3DEG")
             // Bad confirmation links.
             for token in ["", "nope", String(repeating: "x", count: 300)] {
                 let (res, _) = try await b.post("/follow/confirm", ["token": token], csrfFrom: "/follow?case=\(Self.caseID)")
@@ -339,7 +339,7 @@ struct ActionLoopTests {
             try await logIn(app, b, "page@example.org")
             #expect(!(try await b.get("/follow?case=\(Self.caseID)").1.contains("Stop following")))
             let (followed, _) = try await b.post("/follow", ["case": Self.caseID], csrfFrom: "/follow?case=\(Self.caseID)")
-            #expect(followed.status == .seeOther && followed.headers.first(name: .location) == "/follow?case=demo-li-wei")
+            #expect(followed.status == .seeOther && followed.headers.first(name: .location) == "/en/follow?case=demo-li-wei")
             let (_, html) = try await b.get("/follow?case=\(Self.caseID)")
             #expect(html.contains("You are following Li Wei (fictional demo case). We will e-mail you at page@example.org"))
             #expect(html.contains("Stop following"))
@@ -352,7 +352,7 @@ struct ActionLoopTests {
             let stop = "/account/follows/\(follow.id!.uuidString)/remove"
             #expect(try await b.post(stop, ["case": Self.caseID]).0.status == .forbidden)
             let (stopped, _) = try await b.post(stop, ["case": Self.caseID], csrfFrom: "/follow?case=\(Self.caseID)")
-            #expect(stopped.status == .seeOther && stopped.headers.first(name: .location) == "/follow?case=demo-li-wei")
+            #expect(stopped.status == .seeOther && stopped.headers.first(name: .location) == "/en/follow?case=demo-li-wei")
             #expect(try await FollowModel.query(on: app.db).count() == 0)
             // Another supporter cannot stop someone else's follow.
             _ = try await b.post("/follow", ["case": Self.caseID], csrfFrom: "/follow?case=\(Self.caseID)")
@@ -394,7 +394,7 @@ struct ActionLoopTests {
                 return res.headers.first(name: .location)
             }
             for attempt in ["//evil.example", "/\\evil.example", "https://evil.example", "/%2F%2Fevil", "/%2F%2Fevil.example/x"] {
-                #expect(try await logIn(next: attempt) == "/account", "\(attempt)")
+                #expect(try await logIn(next: attempt) == "/en/account", "\(attempt)")
             }
             #expect(try await logIn(next: "/follow?case=demo-li-wei") == "/follow?case=demo-li-wei")
             // The log-in page carries a good next in its form, and drops a bad one.
@@ -405,15 +405,16 @@ struct ActionLoopTests {
             // Logged out on the follow page, "log in instead", and back to it.
             let b = Browser(app)
             let (_, page) = try await b.get("/follow?case=demo-li-wei")
-            let r = try #require(page.range(of: "href=\"/login?next="))
+            let r = try #require(page.range(of: "href=\"/en/login?next="))
             let href = String(page[r.lowerBound...].dropFirst(6).prefix { $0 != "\"" }).replacingOccurrences(of: "&amp;", with: "&")
             let (_, form) = try await b.get(href)
             let (res, _) = try await b.post("/login", ["email": "next@example.org", "password": AccountTests().password, "next": "/follow?case=demo-li-wei",
                                                        "csrf": Browser.csrf(in: form) ?? ""])
+            // `next` has no language: the page opens in the supporter's.
             #expect(res.headers.first(name: .location) == "/follow?case=demo-li-wei")
             // Already logged in, the log-in page sends on to next (checked the same way).
             #expect(try await b.get("/login?next=%2Ffollow%3Fcase%3Ddemo-li-wei").0.headers.first(name: .location) == "/follow?case=demo-li-wei")
-            #expect(try await b.get("/login?next=%2F%2Fevil.example").0.headers.first(name: .location) == "/account")
+            #expect(try await b.get("/login?next=%2F%2Fevil.example").0.headers.first(name: .location) == "/en/account")
         }
     }
 

@@ -14,9 +14,9 @@ struct EditorTests {
         let key = try await NewsroomLogin.account(app, b)
         #expect(try await b.post("/logout", [:], csrfFrom: "/account").0.status == .seeOther)
         let (first, _) = try await b.post("/login", ["email": "editor@example.org", "password": password, "remember": "on"], csrfFrom: "/login")
-        #expect(first.status == .seeOther && first.headers.first(name: .location) == "/login/code")
+        #expect(first.status == .seeOther && first.headers.first(name: .location) == "/en/login/code")
         let (login, _) = try await b.post("/login/code", ["code": try await NewsroomLogin.code(app, key, email: "editor@example.org")], csrfFrom: "/login/code")
-        #expect(login.status == .seeOther && login.headers.first(name: .location) == "/newsroom")
+        #expect(login.status == .seeOther && login.headers.first(name: .location) == "/en/newsroom")
         let cookie = try #require(login.headers[.setCookie].first { $0.contains("vigil-session") })
         #expect(!cookie.lowercased().contains("max-age"), "a newsroom cookie ends with the browser, even with remember me")
     }
@@ -76,8 +76,8 @@ struct EditorTests {
             let (page, html) = try await b.get("/newsroom/tokens")
             #expect(page.status == .ok && html.contains("E-mails waiting to be sent") && html.contains("No tokens yet."))
             #expect(page.headers.first(name: .cacheControl) == "no-store")
-            #expect(html.contains(#"<a href="/newsroom">Newsroom</a>"#) && html.contains(#"<a href="/account">Your account</a>"#)
-                    && !html.contains(#"<a href="/login">"#), "the header knows who is logged in")
+            #expect(html.contains(#"<a href="/en/newsroom">Newsroom</a>"#) && html.contains(#"<a href="/en/account">Your account</a>"#)
+                    && !html.contains(#"<a href="/en/login">"#), "the header knows who is logged in")
 
             // Wrong password, no label, forged form: nothing made.
             #expect(try await b.post("/newsroom/tokens", ["label": "Import script", "current": "not my password"], csrfFrom: "/newsroom/tokens").0.status == .unauthorized)

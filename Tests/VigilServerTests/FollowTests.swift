@@ -28,7 +28,7 @@ struct FollowTests {
             #expect(try await send(app, .POST, "/api/v1/urgent-actions/88-26/documents", headers: h, json: update).status == .created)
             let mail = try #require(try await lastMail(to: "ana@example.org", app))
             #expect(mail.subject == "Urgent Action update UA 88/26: Li Wei charged")
-            #expect(mail.textBody.contains("http://127.0.0.1:8080/urgent-actions/88-26/update-1"))
+            #expect(mail.textBody.contains("http://127.0.0.1:8080/en/urgent-actions/88-26/update-1"))
             #expect(mail.headersJSON.contains("List-Unsubscribe-Post") && mail.headersJSON.contains("One-Click"))
             let unsubscribe = try #require(link(in: mail.textBody, path: "/unsubscribe?token="))
             // A translation is no news.

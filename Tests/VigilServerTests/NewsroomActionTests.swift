@@ -21,14 +21,14 @@ struct NewsroomActionTests {
             try await NewsroomLogin.account(app, b, email: "pub@example.org", roles: [.publisher])
             let me = try #require(try await SupporterModel.query(on: app.db).filter(\.$email == "pub@example.org").first()?.id)
             // The home's tool, the list (newest first) and the find form.
-            #expect(try await b.get("/newsroom").1.contains(#"<a href="/newsroom/urgent-actions">Urgent actions</a>"#))
+            #expect(try await b.get("/newsroom").1.contains(#"<a href="/en/newsroom/urgent-actions">Urgent actions</a>"#))
             let (list, listed) = try await b.get("/newsroom/urgent-actions")
             #expect(list.status == .ok && list.headers.first(name: .cacheControl) == "no-store")
-            #expect(listed.contains(#"<a href="/newsroom/urgent-actions/126-19">UA 126/19</a>"#))
-            let order = ["88-26", "77-26", "126-19"].compactMap { listed.range(of: "href=\"/newsroom/urgent-actions/\($0)\"")?.lowerBound }
+            #expect(listed.contains(#"<a href="/en/newsroom/urgent-actions/126-19">UA 126/19</a>"#))
+            let order = ["88-26", "77-26", "126-19"].compactMap { listed.range(of: "href=\"/en/newsroom/urgent-actions/\($0)\"")?.lowerBound }
             #expect(order.count == 3 && order == order.sorted(), "newest first")
             let (found, _) = try await b.get("/newsroom/urgent-actions?number=UA+126%2F19")
-            #expect(found.status == .seeOther && found.headers.first(name: .location) == Self.page)
+            #expect(found.status == .seeOther && found.headers.first(name: .location) == "/en" + Self.page)
             let (missing, missingText) = try await b.get("/newsroom/urgent-actions?number=999%2F19")
             #expect(missing.status == .notFound && missingText.contains("There is no UA 999/19."))
             #expect(try await b.get("/newsroom/urgent-actions?number=nonsense").0.status == .badRequest)
@@ -36,7 +36,7 @@ struct NewsroomActionTests {
             // The action's page: documents, translations, public links, standing, the withdraw form only.
             let (page, before) = try await b.get(Self.page)
             #expect(page.status == .ok)
-            #expect(before.contains(#"href="/urgent-actions/126-19/initial""#) && before.contains(#"href="/urgent-actions/126-19/initial/ru""#))
+            #expect(before.contains(#"href="/en/urgent-actions/126-19/initial""#) && before.contains(#"href="/ru/urgent-actions/126-19/initial""#))
             #expect(before.contains("Urgent Action outcome") && before.contains("Closed"))
             #expect(before.contains(#"action="/newsroom/urgent-actions/126-19/withdraw""#))
             #expect(!before.contains(#"action="/newsroom/urgent-actions/126-19/republish""#) && !before.contains(#"action="/newsroom/urgent-actions/126-19/redact""#))
@@ -48,13 +48,13 @@ struct NewsroomActionTests {
             // check
             #expect(withdrawn.status == .ok, "\(shown.prefix(2000))")
             #expect(shown.contains("UA 126/19 is withdrawn") && shown.contains(reason), "the notice and the internal reason")
-            #expect(!shown.contains(#"href="/urgent-actions/126-19/initial""#), "no public links while withdrawn")
+            #expect(!shown.contains(#"href="/en/urgent-actions/126-19/initial""#), "no public links while withdrawn")
             #expect(shown.contains(#"action="/newsroom/urgent-actions/126-19/republish""#) && shown.contains(#"action="/newsroom/urgent-actions/126-19/redact""#))
             #expect(shown.contains(#"value="[name withheld]""#), "the redaction's default")
             #expect(try await html(app, "/urgent-actions/126-19").status == .gone)
             #expect(try await html(app, "/urgent-actions/126-19/initial").status == .gone)
             let home = try await b.get("/newsroom").1
-            #expect(home.contains(#"<li><a href="/newsroom/urgent-actions/126-19">UA 126/19</a>"#), "the home links the withdrawn action")
+            #expect(home.contains(#"<li><a href="/en/newsroom/urgent-actions/126-19">UA 126/19</a>"#), "the home links the withdrawn action")
             #expect(try await b.get("/newsroom/urgent-actions").1.contains("withdrawn</strong>"))
 
             // act: redact, then republish

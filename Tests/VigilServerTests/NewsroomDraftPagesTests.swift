@@ -262,14 +262,14 @@ import VaporTesting
             for i in 0..<205 {
                 _ = try await drafts.create(.target, content: .object(["id": .string("t-\(i)"), "title": .string("Official \(i)")]), by: actor, on: app.db)
             }
-            func rows(_ html: String) -> Int { html.matches(of: #/<tr><th scope="row"><a href="/newsroom/drafts//#).count }
+            func rows(_ html: String) -> Int { html.matches(of: #/<tr><th scope="row"><a href="/en/newsroom/drafts//#).count }
             let (_, first) = try await edna.get("/newsroom/drafts")
-            #expect(rows(first) == 100 && first.contains(#"rel="next" href="/newsroom/drafts?page=2""#) && !first.contains(#"rel="prev""#))
+            #expect(rows(first) == 100 && first.contains(#"rel="next" href="/en/newsroom/drafts?page=2""#) && !first.contains(#"rel="prev""#))
             #expect(first.contains("Official 204") && !first.contains("Official 104<"), "newest change first")
             let (_, third) = try await edna.get("/newsroom/drafts?page=3")
-            #expect(rows(third) == 5 && third.contains(#"rel="prev" href="/newsroom/drafts?page=2""#) && !third.contains(#"rel="next""#))
+            #expect(rows(third) == 5 && third.contains(#"rel="prev" href="/en/newsroom/drafts?page=2""#) && !third.contains(#"rel="next""#))
             let (_, filtered) = try await edna.get("/newsroom/drafts?state=draft&page=2")
-            #expect(filtered.contains(#"href="/newsroom/drafts?state=draft&amp;page=3""#) || filtered.contains(#"href="/newsroom/drafts?page=3&amp;state=draft""#),
+            #expect(filtered.contains(#"href="/en/newsroom/drafts?state=draft&amp;page=3""#) || filtered.contains(#"href="/en/newsroom/drafts?page=3&amp;state=draft""#),
                     "the next page keeps the filter")
             // Nonsense pages are read as the nearest page there is; far past the end is empty.
             #expect(rows(try await edna.get("/newsroom/drafts?page=-4").1) == 100)

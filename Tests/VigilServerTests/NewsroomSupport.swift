@@ -18,7 +18,7 @@ enum NewsroomLogin {
         try await AccountTests().signUpAndVerify(app, b, email: email)
         _ = try await NewsroomAccounts.setRoles(email: email, roles: roles, by: .commandLine, log: nil, on: app.db)
         let (login, _) = try await b.post("/login", ["email": email, "password": password], csrfFrom: "/login")
-        #expect(login.status == .seeOther && login.headers.first(name: .location) == "/newsroom")
+        #expect(login.status == .seeOther && login.headers.first(name: .location) == "/en/newsroom")
         let (closed, text) = try await b.get("/newsroom")
         #expect(closed.status == .forbidden && text.contains("Set up your second factor first"))
         return try await enrol(app, b, email: email)
@@ -52,7 +52,7 @@ enum NewsroomLogin {
     /// Logs in an enrolled account: password, then a code.
     static func logIn(_ app: Application, _ b: Browser, email: String = "editor@example.org", key: [UInt8]) async throws {
         let (first, _) = try await b.post("/login", ["email": email, "password": password], csrfFrom: "/login")
-        #expect(first.status == .seeOther && first.headers.first(name: .location) == "/login/code")
+        #expect(first.status == .seeOther && first.headers.first(name: .location) == "/en/login/code")
         let (second, html) = try await b.post("/login/code", ["code": try await code(app, key, email: email)], csrfFrom: "/login/code")
         #expect(second.status == .seeOther, "\(html.prefix(300))")
     }

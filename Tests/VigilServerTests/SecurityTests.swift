@@ -225,7 +225,7 @@ struct SecurityTests {
             #expect(page.status == .ok, "a page with a button: a mail scanner following the link logs no one in")
             #expect(try await SessionModel.query(on: app.db).count() == 0)
             let (done, _) = try await owner.confirm(url)
-            #expect(done.status == .seeOther && done.headers.first(name: .location) == "/account")
+            #expect(done.status == .seeOther && done.headers.first(name: .location) == "/en/account")
             #expect(try await owner.confirm(url).0.status == .badRequest, "single use")
             // An unknown address gets the same page and no mail.
             let other = Browser(app)

@@ -26,7 +26,7 @@ struct SiteTests {
             let skip = b.range(of: "class=\"skip-link\" href=\"#main\"")
             let body = b.range(of: "<body>")
             #expect(skip != nil && body != nil && b[body!.upperBound..<skip!.lowerBound].trimmingCharacters(in: .whitespacesAndNewlines) == "<a")
-            #expect(b.contains("href=\"/login\">Log in</a>"))
+            #expect(b.contains("href=\"/en/login\">Log in</a>"))
             #expect(b.contains("href=\"/urgent-actions/126-19/outcome.pdf\"") && b.contains("Download full UA in PDF"))
             #expect(b.contains("href=\"/urgent-actions/126-19/outcome.docx\"") && b.contains("Download full UA in Word"))
             for (name, years) in [("Emir-Usein Kuku", 12), ("Muslim Aliyev", 19), ("Enver Bekirov", 18), ("Vadim Siruk", 12),
@@ -60,8 +60,8 @@ struct SiteTests {
             #expect(b.contains("Model letter") && b.contains("I am writing to express my deep concern"))
             #expect(b.contains("Additional information"))
             // the chain and the translation
-            #expect(b.contains("href=\"/urgent-actions/126-19/update-1\""))
-            #expect(b.contains("href=\"/urgent-actions/126-19/initial/ru\" hreflang=\"ru\""))
+            #expect(b.contains("href=\"/en/urgent-actions/126-19/update-1\""))
+            #expect(b.contains("href=\"/ru/urgent-actions/126-19/initial\" hreflang=\"ru\""))
         }
     }
 
@@ -71,18 +71,21 @@ struct SiteTests {
             let ru = try await html(app, "/urgent-actions/126-19/initial/ru").body
             #expect(ru.contains("<html lang=\"ru\" dir=\"ltr\">"))
             #expect(ru.contains("Уважаемый господин Генеральный прокурор"))
-            let ar = try await html(app, "/urgent-actions/77-26/initial").body
+            let ar = try await html(app, "/ar/urgent-actions/77-26/initial").body
             #expect(ar.contains("<html lang=\"ar\" dir=\"rtl\">"))
             #expect(ar.contains("<article class=\"document\" lang=\"ar\" dir=\"rtl\">"))
-            #expect(ar.contains("<header class=\"site-header\" lang=\"en\" dir=\"ltr\">"))
-            let zh = try await html(app, "/urgent-actions/88-26/initial").body
+            #expect(ar.contains("<header class=\"site-header\" lang=\"ar\" dir=\"rtl\">"))
+            // The Arabic original on an English page: a page in English, its English translation.
+            let arEN = try await html(app, "/en/urgent-actions/77-26/initial").body
+            #expect(arEN.contains("<article class=\"document\" lang=\"en\" dir=\"ltr\">"))
+            let zh = try await html(app, "/en/urgent-actions/88-26/initial/zh-Hans").body
             #expect(zh.contains("<html lang=\"zh-Hans\"") && zh.contains("劳工权利活动人士被单独关押"))
-            #expect(try await html(app, "/urgent-actions/126-19/initial/fr").status == .notFound)
+            #expect(try await html(app, "/urgent-actions/126-19/initial/kk").status == .notFound)
             #expect(try await html(app, "/urgent-actions/126-19/update-7").status == .notFound)
             #expect(try await html(app, "/urgent-actions/126-19/sideways").status == .notFound)
             let redirect = try await send(app, .GET, "/urgent-actions/126-19")
             #expect(redirect.status == .seeOther || redirect.status == .found)
-            #expect(redirect.headers.first(name: .location) == "/urgent-actions/126-19/update-1", "the newest document")
+            #expect(redirect.headers.first(name: .location) == "/en/urgent-actions/126-19/update-1", "the newest document")
         }
     }
 
@@ -101,10 +104,12 @@ struct SiteTests {
     @Test(arguments: TestStorage.available) func listFiltersSearchAndEmptyResults(storage: TestStorage) async throws {
         try await withApp(storage) { app in
             try await loadDemo(app)
+            // Eleven documents, four of them translations: seven entries, each in the page's language.
             let all = try await html(app, "/urgent-actions").body
-            #expect(all.contains("11 documents"))
+            #expect(all.contains("7 documents"))
+            #expect(try await html(app, "/urgent-actions?language=ru").body.contains("1 document"), "a language filter lists that language's")
             let outcomes = try await html(app, "/urgent-actions?kind=outcome&outcome=good-news").body
-            #expect(outcomes.contains("2 documents") && outcomes.contains("Community journalist released"))
+            #expect(outcomes.contains("1 document") && outcomes.contains("Community journalist released"))
             #expect(outcomes.contains("<option value=\"good-news\" selected>"))
             let kuku = try await html(app, "/urgent-actions?q=Dzhepparov").body
             #expect(kuku.contains("<mark>Dzhepparov</mark>"))
@@ -113,12 +118,13 @@ struct SiteTests {
             let arabic = try await html(app, "/urgent-actions?q=" + Endpoint.percentEncode("محامية")).body
             #expect(arabic.contains("UA 77/26"))
             let chinese = try await html(app, "/urgent-actions?q=" + Endpoint.percentEncode("李伟")).body
-            #expect(chinese.contains("UA 88/26") && chinese.contains("<mark>李伟</mark>"))
+            // Found in the Chinese original; an English page shows its English translation.
+            #expect(chinese.contains("UA 88/26") && chinese.contains(#"href="/en/urgent-actions/88-26/initial""#))
             let target = try await html(app, "/urgent-actions?q=procuratorate").body
             #expect(target.contains("UA 88/26"), "targets are searchable")
             let none = try await html(app, "/urgent-actions?q=zzzzqqq&country=RU").body
             #expect(none.contains("Nothing matches"))
-            #expect(none.contains("href=\"/urgent-actions?country=RU\"") && none.contains("href=\"/urgent-actions?q=zzzzqqq\""))
+            #expect(none.contains("href=\"/en/urgent-actions?country=RU\"") && none.contains("href=\"/en/urgent-actions?q=zzzzqqq\""))
             let operators = try await html(app, "/urgent-actions?q=" + Endpoint.percentEncode("\"NEAR( * OR -:"))
             #expect(operators.status == .ok, "query syntax is never passed through")
             #expect(try await html(app, "/urgent-actions?country=XX").status == .badRequest)
@@ -130,7 +136,7 @@ struct SiteTests {
     @Test(arguments: TestStorage.available) func pagination(storage: TestStorage) async throws {
         try await withApp(storage) { app in
             try await loadDemo(app)
-            // 11 documents, 20 a page: 15 more make a second page.
+            // 7 entries (11 documents, 4 of them translations), 20 a page: 15 more make a second page.
             let bundle = try demoBundle()
             var kase = bundle.cases.first { $0.id == "demo-li-wei" }!
             for i in 1...15 {
@@ -141,9 +147,9 @@ struct SiteTests {
             let withExtras = kase
             try await publish(app, VigilBundle(cases: [withExtras]))
             let first = try await html(app, "/urgent-actions").body
-            #expect(first.contains("26 documents") && first.contains("rel=\"next\" href=\"/urgent-actions?page=2\""))
+            #expect(first.contains("22 documents") && first.contains("rel=\"next\" href=\"/en/urgent-actions?page=2\""))
             let second = try await html(app, "/urgent-actions?page=2").body
-            #expect(second.contains("rel=\"prev\" href=\"/urgent-actions\"") && !second.contains("rel=\"next\""))
+            #expect(second.contains("rel=\"prev\" href=\"/en/urgent-actions\"") && !second.contains("rel=\"next\""))
         }
     }
 
@@ -175,7 +181,7 @@ struct SiteTests {
             #expect(ru.contains("UA 126/19") && !ru.contains("UA 77/26"))
             #expect(try await send(app, .GET, "/cases/nope/feed.atom").status == .notFound)
             let sitemap = String(buffer: try await send(app, .GET, "/sitemap.xml").body)
-            #expect(sitemap.contains("<loc>http://127.0.0.1:8080/urgent-actions/126-19/outcome</loc>"))
+            #expect(sitemap.contains("<loc>http://127.0.0.1:8080/en/urgent-actions/126-19/outcome</loc>"))
             #expect(XMLSyntax.isWellFormed(sitemap))
             let robots = String(buffer: try await send(app, .GET, "/robots.txt").body)
             #expect(robots.contains("Sitemap: http://127.0.0.1:8080/sitemap.xml"))

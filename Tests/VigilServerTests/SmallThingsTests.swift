@@ -46,7 +46,7 @@ struct SmallThingsTests {
             #expect(html.contains(">Remove language Russian</a>"))
             #expect(!html.contains("q = zzqxnothing") && !html.contains("Remove:"))
             // Each chip drops its own filter and keeps the others.
-            #expect(html.contains("href=\"/urgent-actions?q=zzqxnothing&amp;theme=unfair-trials&amp;kind=outcome&amp;language=ru\">Remove country Russia"))
+            #expect(html.contains("href=\"/en/urgent-actions?q=zzqxnothing&amp;theme=unfair-trials&amp;kind=outcome&amp;language=ru\">Remove country Russia"))
             // A hostile search is text in the chip, never markup.
             let (_, hostile) = try await page(app, "/urgent-actions?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E")
             #expect(hostile.contains("Remove search ‘&lt;script&gt;alert(1)&lt;/script&gt;’"))
@@ -88,7 +88,7 @@ struct SmallThingsTests {
             let doc = try #require(try await DocumentModel.find("ua-126-19-0-en", on: app.db))
             let (_, html) = try await b.get("/account")
             let today = Format.date(try #require(PartialDate(ActionClock.current.today(report.createdAt))))
-            #expect(html.contains("<a href=\"/urgent-actions/126-19/initial\">\(HTML.escape(doc.title))</a> (UA 126/19) · Letter to Prosecutor General · "))
+            #expect(html.contains("<a href=\"/en/urgent-actions/126-19/initial\">\(HTML.escape(doc.title))</a> (UA 126/19) · Letter to Prosecutor General · "))
             #expect(html.contains(">\(today)</time>"))
             #expect(html.contains("datetime=\"\(ISO8601DateFormatter().string(from: report.createdAt))\""))
             #expect(!html.contains(">ua-126-19-0-en<"), "no bare document id")
@@ -129,17 +129,17 @@ struct SmallThingsTests {
             let verify = try #require(link(in: mail.textBody, path: "/verify?token="))
             let (res, html) = try await b.confirm(verify)
             #expect(res.status == .ok)
-            #expect(html.contains("<a class=\"button\" href=\"/login\">Log in and continue</a>"))
+            #expect(html.contains("<a class=\"button\" href=\"/en/login\">Log in and continue</a>"))
             // The address works: logging in from there succeeds.
             let (login, _) = try await b.post("/login", ["email": "ana@example.org", "password": AccountTests().password], csrfFrom: "/login")
-            #expect(login.status == .seeOther && login.headers.first(name: .location) == "/account")
+            #expect(login.status == .seeOther && login.headers.first(name: .location) == "/en/account")
             // Already logged in (a second address confirmed in the same browser): on to the account.
             _ = try await b.post("/signup", ["email": "bo@example.org", "display_name": "Bo", "password": AccountTests().password],
                                  csrfFrom: "/signup")
             let secondMail = try #require(try await lastMail(to: "bo@example.org", app))
             let second = try #require(link(in: secondMail.textBody, path: "/verify?token="))
             let (_, signedIn) = try await b.confirm(second)
-            #expect(signedIn.contains("<a class=\"button\" href=\"/account\">Continue to your account</a>"))
+            #expect(signedIn.contains("<a class=\"button\" href=\"/en/account\">Continue to your account</a>"))
             // A used or forged link still says so, and offers no way on.
             let (bad, badHTML) = try await b.confirm(verify)
             #expect(bad.status == .badRequest && !badHTML.contains("class=\"button\""))
@@ -162,7 +162,7 @@ struct SmallThingsTests {
             #expect(html.contains("href=\"\(base)/themes/unfair-trials/feed.atom\">Unfair trials</a>"))
             #expect(html.contains("href=\"\(base)/cases/crimean-tatar-defenders-kuku/feed.atom\""))
             #expect(html.contains("Every case has its own feed"))
-            #expect(html.contains("<link rel=\"canonical\" href=\"\(base)/feeds\">"))
+            #expect(html.contains("<link rel=\"canonical\" href=\"\(base)/en/feeds\">"))
             // Every link it lists answers with a feed.
             for path in ["/feed.atom", "/countries/RU/feed.atom", "/themes/unfair-trials/feed.atom", "/cases/crimean-tatar-defenders-kuku/feed.atom"] {
                 let feed = try await send(app, .GET, path)
@@ -170,9 +170,9 @@ struct SmallThingsTests {
             }
             // The footer of every page points at it, not at raw XML; the sitemap lists it.
             let (_, home) = try await page(app, "/")
-            #expect(home.contains("<li><a href=\"/feeds\">Feeds</a></li>"))
+            #expect(home.contains("<li><a href=\"/en/feeds\">Feeds</a></li>"))
             let (_, sitemap) = try await page(app, "/sitemap.xml")
-            #expect(sitemap.contains("<loc>\(base)/feeds</loc>"))
+            #expect(sitemap.contains("<loc>\(base)/en/feeds</loc>"))
         }
     }
 

@@ -79,7 +79,7 @@ struct StandingTests {
             #expect(open.contains("/urgent-actions/88-26/"))
             let initial = try await html(app, "/urgent-actions/88-26/initial").body
             #expect(initial.contains("This is not the latest news on UA 88/26."))
-            #expect(initial.contains("A newer update asks for action") && initial.contains("href=\"/urgent-actions/88-26/update-1\""))
+            #expect(initial.contains("A newer update asks for action") && initial.contains("href=\"/en/urgent-actions/88-26/update-1\""))
             #expect(!initial.contains("letter-form"), "the old ask gives way to the newer one")
             #expect(initial.contains("(replaced by the deadline of a later update)") || initial.contains("(deadline passed)"))
             let newest = try await html(app, "/urgent-actions/88-26/update-1").body
@@ -93,8 +93,8 @@ struct StandingTests {
             try await loadDemo(app)
             let initial = try await html(app, "/urgent-actions/126-19/initial").body
             #expect(initial.contains("This urgent action is closed"))
-            #expect(initial.contains("Closed: Bad news") && initial.contains("href=\"/urgent-actions/126-19/outcome\""))
-            #expect(initial.contains("UA 126/19 is closed. Read how it ended: <a href=\"/urgent-actions/126-19/outcome\">"))
+            #expect(initial.contains("Closed: Bad news") && initial.contains("href=\"/en/urgent-actions/126-19/outcome\""))
+            #expect(initial.contains("UA 126/19 is closed. Read how it ended: <a href=\"/en/urgent-actions/126-19/outcome\">"))
             #expect(!initial.contains("letter-form") && !initial.contains("/report?document="))
             let closed = try await Browser(app).post("/urgent-actions/126-19/initial/ru/letter", ["target": "ru-prosecutor-general"])
             #expect(closed.0.status == .gone && closed.1.contains("UA 126/19 is closed"))

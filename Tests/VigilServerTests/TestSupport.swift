@@ -124,9 +124,29 @@ func send(_ app: Application, _ method: HTTPMethod, _ path: String, headers: HTT
           json: String? = nil, contentType: String = "application/json") async throws -> TestingHTTPResponse {
     var headers = headers
     if json != nil, headers.first(name: .contentType) == nil { headers.add(name: .contentType, value: contentType) }
-    return try await app.testing().sendRequest(method, path, headers: headers, body: json.map { ByteBuffer(string: $0) }) { req in
+    let res = try await app.testing().sendRequest(method, path, headers: headers, body: json.map { ByteBuffer(string: $0) }) { req in
         req.url = URI(string: path)
     }
+    // A page's address without its language redirects to the visitor's (`Router.redirect`):
+    // followed once, as a browser does, so that tests can name pages by their old addresses.
+    if method == .GET || method == .HEAD, let to = languageRedirect(res, from: path) {
+        return try await app.testing().sendRequest(method, to, headers: headers) { req in req.url = URI(string: to) }
+    }
+    return res
+}
+
+/// Where a language redirect of `path` goes (`/urgent-actions` → `/en/urgent-actions`), or nil.
+func languageRedirect(_ res: TestingHTTPResponse, from path: String) -> String? {
+    // A translation's old address: `/urgent-actions/126-19/initial/ru` → `/ru/urgent-actions/126-19/initial`.
+    let bare = path.split(separator: "?", maxSplits: 1).first.map(String.init) ?? path
+    let query = path.dropFirst(bare.count)
+    if res.status == .movedPermanently, let to = res.headers.first(name: .location), let slash = bare.lastIndex(of: "/"),
+       to == "/" + bare[bare.index(after: slash)...] + bare[..<slash] + query { return to }
+    guard res.status == .found, res.headers.first(name: .vary)?.contains("Accept-Language") == true,
+          let to = res.headers.first(name: .location), to.hasPrefix("/"),
+          let slash = to.dropFirst().firstIndex(of: "/"),
+          String(to[slash...]).removingPercentEncoding == path.removingPercentEncoding || (path == "/" && to[slash...] == "/") else { return nil }
+    return to
 }
 
 extension TestingHTTPResponse {

@@ -61,6 +61,11 @@ func configureMiddleware(_ app: Application, _ configuration: VigilConfiguration
     app.middleware.use(VigilErrorMiddleware(environment: app.environment))
     app.middleware.use(FileMiddleware(publicDirectory: app.directory.publicDirectory, defaultFile: nil))
     app.middleware.use(SessionMiddleware(auth: app.vigilServices.auth))
+    let languages = app.vigilServices.languages
+    let publicNames = Set((try? FileManager.default.contentsOfDirectory(atPath: app.directory.publicDirectory)) ?? [])
+    app.responder.use { app in
+        LanguagePrefixResponder(languages: languages, publicNames: publicNames, inner: app.responder.default)
+    }
     // Forms need kilobytes; the API's writes and bundles get `maxBodyBytes` route by route.
     app.routes.defaultMaxBodySize = ByteCount(integerLiteral: configuration.maxFormBytes)
 }

@@ -47,9 +47,17 @@ public struct VigilConfiguration: Sendable {
     public var timeZone: TimeZone = TimeZone(identifier: "UTC")!
     /// `VIGIL_TODAY=2026-11-30`: read deadlines as on that date (tests and demos only).
     public var fixedToday: String?
-    /// The organisation's working languages (`VIGIL_LANGUAGES`, e.g. `en,es,fr,ar,ru`): the
-    /// newsroom lists documents that lack a translation into one of them. English by default.
-    public var workingLanguages: [String] = ["en"]
+    /// The organisation's working languages (`VIGIL_LANGUAGES`, e.g. `en,es,fr,ar,ru`): those with
+    /// a catalogue are offered in the interface, and the newsroom lists documents that lack a
+    /// translation into one of them. Unset: every catalogue in `Resources/Locales`.
+    public var workingLanguages: [String]?
+    /// The language of a visitor nothing else tells about (`VIGIL_DEFAULT_LANGUAGE`); unset:
+    /// English when offered, else the first of `VIGIL_LANGUAGES`.
+    public var defaultLanguage: String?
+    /// `VIGIL_PSEUDO_LOCALE=1`: the site also speaks `en-XA`, its default, in which every catalogue
+    /// string is accented and 40% longer, so that untranslated text and layouts that break on long
+    /// words show at a glance (for translators and developers, never on a served site).
+    public var pseudoLocale = false
     /// bcrypt's cost for new password hashes. 12 everywhere it is served; only the test suite
     /// lowers it (there is no environment variable for it).
     public var passwordCost: Int = 12
@@ -171,6 +179,16 @@ public struct VigilConfiguration: Sendable {
             var seen: [String] = []
             for tag in tags where !seen.contains(tag) { seen.append(tag) }
             c.workingLanguages = seen
+        }
+        if let flag = value("VIGIL_PSEUDO_LOCALE") {
+            guard flag == "1" || flag == "0" else { throw Problem(description: "VIGIL_PSEUDO_LOCALE must be 1 (on) or 0 (off).") }
+            c.pseudoLocale = flag == "1"
+        }
+        if let tag = value("VIGIL_DEFAULT_LANGUAGE") {
+            guard LanguageTag.problem(tag) == nil else {
+                throw Problem(description: "VIGIL_DEFAULT_LANGUAGE: \(tag.prefix(20)) is not a language tag (like en, es, fr, ar or ru).")
+            }
+            c.defaultLanguage = tag
         }
         if let months = value("VIGIL_REPORT_RETENTION_MONTHS") {
             guard let n = Int(months), (0...600).contains(n) else {

@@ -8,7 +8,8 @@ func registerRoutes(_ app: Application) throws {
     if app.vigil.devOutbox {
         app.logger.warning("VIGIL_DEV_OUTBOX is on: queued mail, with its links, is readable at /dev/outbox from this machine. Never on a served site.")
     }
-    router.register(on: app, defaultMaxBody: app.vigil.maxFormBytes)
+    router.register(on: app, defaultMaxBody: app.vigil.maxFormBytes, languages: app.vigilServices.languages,
+                    catalogue: app.vigilServices.catalogue)
 }
 
 /// Every controller's handlers, by route name.

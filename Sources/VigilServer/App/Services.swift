@@ -8,8 +8,10 @@ struct VigilServices: Sendable {
     let configuration: VigilConfiguration
     /// Templates (`Resources/Views`, overridden file by file from `VIGIL_VIEWS`).
     let views: ViewRenderer
-    /// Every string catalogue: English for the site, and the languages of supporters' e-mail.
+    /// Every string catalogue (`Resources/Locales`).
     let catalogue: Catalogue
+    /// The languages offered, worked in, and the default.
+    let languages: SiteLanguages
     /// Rendered pages, feeds and documents.
     let cache: PageCache
     let secret: ServerSecret
@@ -28,7 +30,8 @@ struct VigilServices: Sendable {
     /// Security events (log-ins, refusals, token use), to the log.
     let securityLog: SecurityLog
 
-    var strings: Strings { catalogue.english }
+    /// The catalogue of the language being answered in (`Localized`), else the default language's.
+    var strings: Strings { Localized.current ?? catalogue.strings(for: languages.defaultLanguage) }
     var drafts: Drafts { Drafts(publisher: publisher, now: now) }
     var baseURL: String { configuration.baseURL }
 
@@ -37,8 +40,11 @@ struct VigilServices: Sendable {
         let secret = try ServerSecret.load()
         let now: @Sendable () -> Date = { Date() }
         let cache = PageCache(enabled: configuration.pageCache, maxBytes: configuration.cacheBytes)
-        let alerts = Alerts(catalogue: site.catalogue, baseURL: configuration.baseURL, mailFrom: configuration.mailFrom, secret: secret)
-        return VigilServices(configuration: configuration, views: site.views, catalogue: site.catalogue, cache: cache, secret: secret,
+        let languages = try SiteLanguages(configuration: configuration, catalogue: site.catalogue)
+        let alerts = Alerts(catalogue: site.catalogue, baseURL: configuration.baseURL, mailFrom: configuration.mailFrom, secret: secret,
+                            offered: languages.offered)
+        return VigilServices(configuration: configuration, views: site.views, catalogue: site.catalogue, languages: languages,
+                        cache: cache, secret: secret,
                         auth: Auth(secret: secret, tls: configuration.tls), passwords: Passwords(secret: secret, cost: configuration.passwordCost), alerts: alerts,
                         publisher: Publisher(cache: cache, alerts: alerts, now: now), now: now,
                         reportBatcher: ReportBatcher(db: app.db), renderPool: RenderPool(), securityLog: securityLog)
@@ -66,7 +72,8 @@ protocol UsesServices {
 extension UsesServices {
     var views: ViewRenderer { services.views }
     var catalogue: Catalogue { services.catalogue }
-    var strings: Strings { services.catalogue.english }
+    /// The catalogue of the language being answered in.
+    var strings: Strings { services.strings }
     var cache: PageCache { services.cache }
     var auth: Auth { services.auth }
     var passwords: Passwords { services.passwords }

@@ -46,7 +46,7 @@ struct SiteData {
             for o in rows {
                 guard let ua = uaByID[o.urgentActionID], let number = UANumber(ua.number) else { continue }
                 outcomes[o.urgentActionID] = OutcomeLink(
-                    href: Endpoint.document(number, kind: .outcome, sequence: o.sequence, language: o.language, isTranslation: false).path,
+                    href: Endpoint.document(number, kind: .outcome, sequence: o.sequence).path,
                     result: o.outcome.flatMap(OutcomeResult.init(rawValue:)))
             }
         }
@@ -62,10 +62,13 @@ struct SiteData {
     }
 
     /// Ids of the documents that match, ranked by relevance when there is a query, else newest
-    /// first; and the search snippets.
-    func filter(_ f: CatalogueQuery) async throws -> (ids: [String], snippets: [String: String]) {
+    /// first; and the search snippets. With `pageLanguage` (and no language filter), a document
+    /// and its translations are one entry, where the first of them matched: its translation into
+    /// that language when there is one, else the original (a search in French finds the French
+    /// translation, and an English page shows its original).
+    func filter(_ f: CatalogueQuery, pageLanguage: String? = nil) async throws -> (ids: [String], snippets: [String: String]) {
         let sql = db as! any SQLDatabase
-        var query: SQLQueryString = "SELECT d.id, d.published \(CatalogueQuery.from(.documents)) WHERE 1 = 1"
+        var query: SQLQueryString = "SELECT d.id, d.published, d.translation_of \(CatalogueQuery.from(.documents)) WHERE 1 = 1"
         query += f.conditions(.documents)
         var snippets: [String: String] = [:]
         var ranks: [String: Double] = [:]
@@ -85,7 +88,27 @@ struct SiteData {
             let position = Dictionary(uniqueKeysWithValues: ids.enumerated().map { ($1, $0) })
             ids.sort { (ranks[$0] ?? 0, -(position[$0] ?? 0)) > (ranks[$1] ?? 0, -(position[$1] ?? 0)) }
         }
-        return (ids, snippets)
+        guard let pageLanguage, f.language == nil else { return (ids, snippets) }
+        // One entry per document: the originals, in the order their first match came.
+        let originalOf = Dictionary(try rows.map { (try $0.decode(column: "id", as: String.self),
+                                                     try $0.decode(column: "translation_of", as: String?.self)) },
+                                    uniquingKeysWith: { a, _ in a })
+        var groups: [String] = [], seen: Set<String> = [], hit: [String: String] = [:]
+        for id in ids {
+            let g = (originalOf[id] ?? nil) ?? id
+            if seen.insert(g).inserted { groups.append(g); hit[g] = id }
+        }
+        var inLanguage: [String: String] = [:]
+        for chunk in stride(from: 0, to: groups.count, by: 500).map({ Array(groups[$0..<min($0 + 500, groups.count)]) }) {
+            let rows = try await sql.raw("""
+                SELECT id, translation_of FROM documents WHERE language = \(bind: pageLanguage) AND translation_of IN (\(binds: chunk))
+                """).all()
+            for r in rows { inLanguage[try r.decode(column: "translation_of", as: String.self)] = try r.decode(column: "id", as: String.self) }
+        }
+        let shown = groups.map { inLanguage[$0] ?? $0 }
+        var kept: [String: String] = [:]
+        for (g, id) in zip(groups, shown) where hit[g] == id { kept[id] = snippets[id] }
+        return (shown, kept)
     }
 
     /// The values each filter can take, from what is published.

@@ -13,6 +13,7 @@ func registerCommands(_ app: Application) {
     app.asyncCommands.use(RenderCommand(), as: "render")
     app.asyncCommands.use(TemplatesCommand(), as: "templates")
     app.asyncCommands.use(AuditCommand(), as: "audit")
+    app.asyncCommands.use(StringsCommands(), as: "strings")
     registerWithdrawalCommands(app)
 }
 

@@ -80,7 +80,11 @@ struct DocumentData: Sendable {
         }
     }
 
+    /// The page's address in the language being answered in.
     var path: String { Endpoint.document(number, document).path }
+    /// The address printed in PDFs, DOCX files and letters: without a language, so that each
+    /// reader lands on the page in theirs (and one file serves every language's visitors).
+    var printedPath: String { Endpoint.document(number, document).unlocalizedPath }
 
     /// The deadline in force for the whole urgent action (the newest one given).
     var deadlineInForce: PartialDate? { UrgentAction.deadline(of: chain) }
@@ -91,11 +95,20 @@ struct DocumentData: Sendable {
     }
 
     /// The document a site path names: the original at `…/initial`, a translation at `…/initial/ru`.
-    static func load(number: UANumber, part: String, language: String?, on db: any Database) async throws -> DocumentData {
-        let missing = Abort(.notFound, reason: "There is no such document in \(number.label).")
+    /// `pageLanguage`: a page in that language shows the translation into it when there is one
+    /// (exactly, else by its primary subtag), else the original.
+    static func load(number: UANumber, part: String, language: String?, pageLanguage: String? = nil,
+                     on db: any Database) async throws -> DocumentData {
+        let missing = Abort(.notFound, reason: Localized.strings.format("error_no_document", ["ua": number.label]))
         guard let (kind, sequence) = Endpoint.parsePart(part), let (ua, kase, chain) = try await action(number, on: db) else { throw missing }
         let candidates = chain.filter { $0.kind == kind && (sequence == nil || $0.sequence == sequence) }
-        let doc = language.map { l in candidates.first { $0.language == l && $0.translationOf != nil } } ?? candidates.first { $0.translationOf == nil }
+        let original = candidates.first { $0.translationOf == nil }
+        var doc = language.map { l in candidates.first { $0.language == l } } ?? original
+        if let pageLanguage, let o = original, o.language != pageLanguage {
+            let translations = candidates.filter { $0.translationOf != nil }
+            doc = translations.first { $0.language == pageLanguage }
+                ?? translations.first { $0.language.split(separator: "-").first.map(String.init) == pageLanguage } ?? o
+        }
         guard let doc else { throw missing }
         return try await load(document: doc, number: number, status: ua, kase: kase, chain: chain, on: db)
     }
@@ -154,7 +167,7 @@ struct DocumentData: Sendable {
     /// pack, `vigil render` and the tests, so a rendered file is the same wherever it is made.
     func printable(baseURL: String, catalogue: Catalogue) -> PrintableDocument {
         PrintableDocument(number: number, document: document, caseTitle: kase.title, people: caseAtDate.people,
-                          targets: targets, copiesTo: copiesTo, url: baseURL + path,
+                          targets: targets, copiesTo: copiesTo, url: baseURL + printedPath,
                           labels: catalogue.documentLabels(for: document.language))
     }
 }

@@ -168,21 +168,26 @@ struct DownloadController: UsesServices {
         filters.page = 1
         let paper = filters.paper ?? .a4
         let data = SiteData(db: req.db)
-        let ids = try await data.filter(filters).ids
+        let ids = try await data.filter(filters, pageLanguage: strings.language).ids
         let matched = Set(try await data.documents(ids: ids).filter { $0.standing == .open }.map(\.number))
-        guard !matched.isEmpty else { throw Abort(.notFound, reason: "No open urgent action matches these filters.") }
+        guard !matched.isEmpty else { throw Abort(.notFound, reason: strings["pack_none"]) }
         let limit = req.application.vigil.maxPackActions
         guard matched.count <= limit else {
-            throw Abort(.unprocessableEntity, reason: "These filters match \(matched.count) open urgent actions; a pack holds at most \(limit). Narrow the filters (a country, a theme or a search) and try again.")
+            throw Abort(.unprocessableEntity, reason: strings.plural("pack_too_many", matched.count, ["max": strings.number(limit)]))
         }
-        // The newest original document of each matched urgent action.
+        // The newest original document of each matched urgent action, in the page's language
+        // when it is translated into it.
         let chains = try await Store(db: req.db).documents(urgentActionIDs: matched.map(\.slug))
         var latest: [String: Document] = [:]
         for c in chains where c.document.translationOf == nil && (latest[c.uaID]?.sequence ?? -1) < c.document.sequence {
             latest[c.uaID] = c.document
         }
+        let strings = self.strings
+        for c in chains where c.document.language == strings.language && c.document.translationOf == latest[c.uaID]?.id {
+            latest[c.uaID] = c.document
+        }
         let chosen = matched.sorted(by: >).compactMap { n in latest[n.slug].map { (n, $0) } }
-        let key = "pack|\(paper.rawValue)|" + chosen.map(\.1.id).joined(separator: ",")
+        let key = "pack|\(strings.language)|\(paper.rawValue)|" + chosen.map(\.1.id).joined(separator: ",")
         let (baseURL, catalogue) = (self.baseURL, self.catalogue)
         let response = try await cache.respondBytes(to: req, key: key, contentType: "application/pdf", cacheControl: "public, max-age=300") {
             var docs: [PrintableDocument] = []
@@ -191,12 +196,13 @@ struct DownloadController: UsesServices {
                 docs.append(data.printable(baseURL: baseURL, catalogue: catalogue))
             }
             let today = PartialDate(Date())
-            let lines = [DateText.english(today), "\(docs.count) open urgent action\(docs.count == 1 ? "" : "s")"]
-            let cover = PDFRenderer.Cover(title: "Letter-writing pack", lines: lines)
+            let lines = [DateText.text(today, language: strings.language), strings.plural("pack_open_actions", docs.count)]
+            let title = strings["pack_title"]
+            let cover = PDFRenderer.Cover(title: title, lines: lines)
             let documents = docs
             let bytes = try await req.application.renderPool.run {
-                try PDFRenderer.render(documents: documents, cover: cover, options: .init(paper: paper), title: "Letter-writing pack",
-                                       date: today, language: "en")
+                try PDFRenderer.render(documents: documents, cover: cover, options: .init(paper: paper), title: title,
+                                       date: today, language: strings.language)
             }
             // A pack shows whatever the list matched: any change of content may change it.
             return (bytes, [CacheTag.listing])

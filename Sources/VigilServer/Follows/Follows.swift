@@ -43,7 +43,7 @@ struct FollowController: UsesServices {
         guard let me = req.currentSession else {
             // Without an account only a case can be followed (by e-mail); a country or a theme needs one.
             guard case .case = subject else { return req.redirect(to: Endpoint.login(next: Endpoint.follow(subject).path).path) }
-            let page = try await FollowPage.load(subject, language: catalogue.negotiate(acceptLanguage: req.headers.first(name: .acceptLanguage)),
+            let page = try await FollowPage.load(subject, language: req.answerLanguage,
                                                  following: nil, on: req.db, catalogue: catalogue, strings: strings)
             return try pages.render(req, "follow", title: strings["follow_title"], content: page)
         }
@@ -255,6 +255,16 @@ struct Alerts: Sendable {
     let baseURL: String
     let mailFrom: String
     let secret: ServerSecret
+    /// The languages the site offers: a mail links to the page in its reader's language.
+    var offered: [String] = []
+
+    /// The address of a document's page for a reader of `language`: in that language where the
+    /// site offers it (it shows the translation when there is one), else the address that sends
+    /// the reader to their own.
+    static func documentURL(_ number: UANumber, _ doc: Document, language: String, offered: [String], baseURL: String) -> String {
+        let page = Endpoint.document(number, doc)
+        return baseURL + (offered.contains(language) ? page.in(language).path : page.unlocalizedPath)
+    }
 
     /// Alerts for every document a publishing write created.
     @discardableResult
@@ -294,7 +304,7 @@ struct Alerts: Sendable {
             let shown = Self.translation(in: t.language, among: translations)
             let title = shown?.title ?? doc.title, summary = shown.map { $0.summary ?? "" } ?? doc.summary ?? ""
             let docLanguage = shown?.language ?? doc.language
-            let url = baseURL + Endpoint.document(number, kind: doc.kind, sequence: doc.sequence, language: docLanguage, isTranslation: shown != nil).path
+            let url = Self.documentURL(number, doc, language: t.language, offered: offered, baseURL: baseURL)
             let unsubscribe = baseURL + Endpoint.withToken(.unsubscribe, EmailFollows.unsubscribeToken(f.id!, secret: secret)).path
             let data = baseURL + Endpoint.withToken(.followData, EmailFollows.dataToken(f.id!, secret: secret)).path
             let kindLabel = t["kind_\(doc.kind.rawValue)"]
@@ -324,7 +334,7 @@ struct Alerts: Sendable {
             let shown = Self.translation(in: t.language, among: translations)
             let title = shown?.title ?? doc.title, summary = shown.map { $0.summary ?? "" } ?? doc.summary ?? ""
             let docLanguage = shown?.language ?? doc.language
-            let url = baseURL + Endpoint.document(number, kind: doc.kind, sequence: doc.sequence, language: docLanguage, isTranslation: shown != nil).path
+            let url = Self.documentURL(number, doc, language: t.language, offered: offered, baseURL: baseURL)
             let unsubscribe = baseURL + Endpoint.withToken(.unsubscribe, FollowController.unsubscribeToken(follow: follow.id!, secret: secret)).path
             let kindLabel = t["kind_\(doc.kind.rawValue)"]
             let subject = "\(kindLabel) \(number.label): \(title)"
@@ -361,7 +371,7 @@ struct Alerts: Sendable {
 enum Digests {
     @discardableResult
     static func send(now: Date = Date(), on db: any Database, catalogue: Catalogue, baseURL: String, mailFrom: String,
-                     secret: ServerSecret) async throws -> Int {
+                     secret: ServerSecret, offered: [String] = []) async throws -> Int {
         let week: TimeInterval = 7 * 86_400
         let follows = try await FollowModel.query(on: db).filter(\.$digest == true).all()
         let bySupporter = Dictionary(grouping: follows, by: \.supporterID)
@@ -394,8 +404,8 @@ enum Digests {
             let lines = docs.compactMap { d -> String? in
                 guard let raw = numberOf[d.urgentActionID], let n = UANumber(raw), let kind = DocumentKind(rawValue: d.kind) else { return nil }
                 let shown = Alerts.translation(in: strings.language, among: translations[d.id ?? ""] ?? [])
-                let url = baseURL + Endpoint.document(n, kind: kind, sequence: d.sequence, language: shown?.language ?? d.language,
-                                                       isTranslation: shown != nil).path
+                let page = Endpoint.document(n, kind: kind, sequence: d.sequence)
+                let url = baseURL + (offered.contains(strings.language) ? page.in(strings.language).path : page.unlocalizedPath)
                 return "- \(strings["kind_\(kind.rawValue)"]) \(n.label): \(shown?.title ?? d.title)\n  \(url)"
             }
             let unsubscribe = baseURL + Endpoint.withToken(.unsubscribe, FollowController.unsubscribeToken(follow: theirs[0].id!, secret: secret)).path

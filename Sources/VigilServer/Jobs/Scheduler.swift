@@ -112,7 +112,7 @@ actor Scheduler {
         })
         jobs.append(Job("digests", every: .seconds(3600)) {
             try await Digests.send(on: db, catalogue: services.catalogue, baseURL: services.baseURL,
-                                   mailFrom: config.mailFrom, secret: services.secret)
+                                   mailFrom: config.mailFrom, secret: services.secret, offered: services.languages.offered)
         })
         return jobs
     }

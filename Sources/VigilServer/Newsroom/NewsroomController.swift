@@ -36,7 +36,7 @@ struct NewsroomController: UsesServices {
 
     func renderHome(_ req: Request, _ me: CurrentSession, status: HTTPStatus = .ok, errors: [String] = [], notice: String? = nil) async throws -> Response {
         let page = try await NewsroomHomePage.load(for: me.supporter, on: req.db, strings: strings,
-                                                   languages: services.configuration.workingLanguages, today: PartialDate(ActionClock.current.today())!,
+                                                   languages: services.languages.working, today: PartialDate(ActionClock.current.today())!,
                                                    now: services.now(), errors: errors, notice: notice)
         return try pages.render(req, "newsroom", title: strings["newsroom_title"], status: status, content: page)
     }

@@ -54,7 +54,7 @@ struct NewsroomUrgentActionsController: UsesServices {
                 notice: String? = nil, typed: NewsroomUrgentActionPage.Typed = .init()) async throws -> Response {
         guard let page = try await NewsroomUrgentActionPage.load(number, publisher: me.supporter.roles.contains(.publisher),
                                                                  writer: !me.supporter.roles.isDisjoint(with: [.editor, .publisher]),
-                                                                 languages: services.configuration.workingLanguages, on: req.db,
+                                                                 languages: services.languages.working, on: req.db,
                                                                  strings: strings, today: today, errors: errors, notice: notice, typed: typed, zone: req.newsroomZone)
         else { throw Abort(.notFound, reason: unknown(number)) }
         return try pages.render(req, "newsroom-urgent-action", title: number.label, status: status, content: page)

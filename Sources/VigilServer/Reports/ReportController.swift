@@ -138,7 +138,7 @@ struct ReportController: UsesServices {
         guard let email else { return nil }
         do {
             try await EmailFollows(services: services).start(email: email, caseID: kase.id!, caseTitle: kase.title,
-                                                             language: catalogue.negotiate(acceptLanguage: req.headers.first(name: .acceptLanguage)),
+                                                             language: req.answerLanguage,
                                                              consentText: strings["report_follow_tick"], req: req)
         } catch let error as AbortError where error.status == .tooManyRequests {
             return nil

@@ -12,12 +12,23 @@ struct Endpoint: Hashable, Sendable, CustomStringConvertible {
     let values: [String]
     /// Query values; printed in the order `name.queryKeys` gives, empty ones left out.
     let query: [String: String]
+    /// The language of a page's address (`/fr/…`), for the routes that carry one
+    /// (`Name.isLocalized`); nil: the language the request is answered in (`Localized`).
+    var language: String?
 
-    init(_ name: Name, _ values: [String] = [], query: [String: String] = [:]) {
+    init(_ name: Name, _ values: [String] = [], query: [String: String] = [:], language: String? = nil) {
         precondition(values.count == name.segments.filter(\.isParameter).count, "\(name) takes \(name.segments.filter(\.isParameter).count) values")
         self.name = name
         self.values = values
         self.query = query.filter { !$0.value.isEmpty && name.queryKeys.contains($0.key) }
+        self.language = language
+    }
+
+    /// The same page in `language`.
+    func `in`(_ language: String) -> Endpoint {
+        var e = self
+        e.language = language
+        return e
     }
 
     /// What a path segment may hold. The kinds tell apart routes of the same shape
@@ -71,7 +82,7 @@ struct Endpoint: Hashable, Sendable, CustomStringConvertible {
         case document, download, translation, translationDownload, letter, translationLetter
         case kase, outcomes, pack
         case feed, feeds, caseFeed, countryFeed, themeFeed, sitemap, robots, health
-        case stylesheet, printStylesheet
+        case stylesheet, printStylesheet, chooseLanguage
         // Supporters: accounts, reports, follows, privacy.
         case signupForm, signup, verifyForm, verify, loginForm, login, loginLinkForm, loginLink, logout
         case account, revokeSession, logoutEverywhere, changePassword, changeEmail, changeLanguage
@@ -118,6 +129,22 @@ struct Endpoint: Hashable, Sendable, CustomStringConvertible {
         /// Served from `Public/` by the file middleware, not by a handler.
         var isStatic: Bool { self == .stylesheet || self == .printStylesheet }
 
+        /// A page whose address carries its language (`/fr/urgent-actions/126-19/initial`). Its
+        /// address without one redirects to the visitor's language. Downloads, feeds, the API,
+        /// form posts and the links sent by e-mail (which hold a token) have one address in every
+        /// language, and answer in the visitor's.
+        var isLocalized: Bool {
+            switch self {
+            case .home, .urgentActions, .urgentAction, .document, .translation, .kase, .outcomes, .feeds,
+                 .signupForm, .loginForm, .account, .reportForm, .followForm, .privacy, .accountDeleteForm,
+                 .newsroom, .secondFactorForm, .loginCodeForm, .newsroomAccounts, .editor, .newsroomAudit,
+                 .newsroomUrgentActions, .newsroomUrgentAction, .newsroomDrafts, .newsroomDraft, .draftCompare:
+                return true
+            default:
+                return false
+            }
+        }
+
         var segments: [Segment] {
             let ua: [Segment] = [.literal("urgent-actions"), .parameter(.number)]
             let api = Endpoint.apiSegments.map(Segment.literal)
@@ -147,6 +174,7 @@ struct Endpoint: Hashable, Sendable, CustomStringConvertible {
             case .health: return l("healthz")
             case .stylesheet: return l("css", "site.css")
             case .printStylesheet: return l("css", "print.css")
+            case .chooseLanguage: return l("language")
             case .signupForm, .signup: return l("signup")
             case .verifyForm, .verify: return l("verify")
             case .loginForm, .login: return l("login")
@@ -235,6 +263,8 @@ struct Endpoint: Hashable, Sendable, CustomStringConvertible {
         /// The query keys a link to this route may carry, in the order they are printed.
         var queryKeys: [String] {
             switch self {
+            case .chooseLanguage: return ["to", "next"]
+            case .feed, .caseFeed, .countryFeed, .themeFeed: return ["lang"]
             case .urgentActions: return ["q", "country", "region", "theme", "status", "kind", "outcome", "language", "page"]
             case .pack: return ["q", "country", "region", "theme", "status", "kind", "outcome", "language", "paper"]
             case .download, .translationDownload: return ["paper"]
@@ -274,8 +304,18 @@ struct Endpoint: Hashable, Sendable, CustomStringConvertible {
         return nil
     }
 
-    /// The path, with its query string: `/urgent-actions/126-19/initial`, `/urgent-actions?country=RU`.
+    /// The path, with its query string: `/fr/urgent-actions/126-19/initial`, `/fr/urgent-actions?country=RU`,
+    /// `/feed.atom`. A localized page's address has no language outside a request unless it was given one.
     var path: String {
+        if name.isLocalized, let l = language ?? Localized.current?.language {
+            return "/" + l + unlocalizedPath
+        }
+        return unlocalizedPath
+    }
+
+    /// The path without the language (`/urgent-actions/126-19/initial`): what redirects to the
+    /// visitor's language.
+    var unlocalizedPath: String {
         var values = self.values.makeIterator()
         let parts = name.segments.map { s -> String in
             switch s {
@@ -289,8 +329,26 @@ struct Endpoint: Hashable, Sendable, CustomStringConvertible {
 
     var description: String { "\(name.method) \(path)" }
 
-    /// The route an address names, or nil. The query keeps only the keys the route prints.
+    /// The route an address names, or nil. The query keeps only the keys the route prints. A
+    /// localized page's address may start with its language (`/fr/…`).
     static func parse(method: HTTPMethod, path: String, query: String? = nil) -> Endpoint? {
+        if let e = parseUnlocalized(method: method, path: path, query: query) { return e }
+        let parts = path.split(separator: "/", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count >= 2, parts[0].isEmpty, Self.looksLikeLanguage(parts[1]) else { return nil }
+        let rest = parts.count == 3 ? "/" + parts[2] : "/"
+        guard var e = parseUnlocalized(method: method, path: rest, query: query), e.name.isLocalized else { return nil }
+        e.language = String(parts[1])
+        return e
+    }
+
+    /// `fr`, `pt-BR`, `zh-Hans`: what may start a localized page's address.
+    static func looksLikeLanguage<S: StringProtocol>(_ s: S) -> Bool {
+        guard s.utf8.count <= 20, let first = s.split(separator: "-").first, (2...3).contains(first.count),
+              first.allSatisfy({ $0.isASCII && $0.isLowercase }) else { return false }
+        return LanguageTag.problem(String(s)) == nil
+    }
+
+    private static func parseUnlocalized(method: HTTPMethod, path: String, query: String?) -> Endpoint? {
         let raw = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
         let segments = raw.count == 1 && raw.first == "" ? [] : raw.map { String($0).removingPercentEncoding ?? String($0) }
         for name in Name.allCases where name.method == method && name.segments.count == segments.count {
@@ -380,14 +438,26 @@ extension Endpoint {
     /// The newsroom's page of an urgent action: its documents, where it stands, withdrawal.
     static func newsroomUrgentAction(_ number: UANumber) -> Endpoint { Endpoint(.newsroomUrgentAction, [number.slug]) }
 
-    /// A document's page: `/urgent-actions/126-19/outcome`, or `…/initial/ru` for a translation.
-    static func document(_ number: UANumber, kind: DocumentKind, sequence: Int, language: String, isTranslation: Bool) -> Endpoint {
-        let part = part(kind: kind, sequence: sequence)
-        return isTranslation ? Endpoint(.translation, [number.slug, part, language]) : Endpoint(.document, [number.slug, part])
+    /// A document's page in the page's language: `/fr/urgent-actions/126-19/outcome` shows its
+    /// French translation when there is one, else the original.
+    static func document(_ number: UANumber, kind: DocumentKind, sequence: Int) -> Endpoint {
+        Endpoint(.document, [number.slug, part(kind: kind, sequence: sequence)])
     }
 
-    static func document(_ number: UANumber, _ doc: Document) -> Endpoint {
-        document(number, kind: doc.kind, sequence: doc.sequence, language: doc.language, isTranslation: doc.translationOf != nil)
+    static func document(_ number: UANumber, _ doc: Document) -> Endpoint { document(number, kind: doc.kind, sequence: doc.sequence) }
+
+    /// The page that shows this very document, translation or original: in its own language where
+    /// the site offers it (`/ru/urgent-actions/126-19/initial`), else the address of the document
+    /// in that language (`/fr/urgent-actions/88-26/initial/zh-Hans`, the page around it in the
+    /// visitor's language).
+    static func showing(_ number: UANumber, _ doc: Document) -> Endpoint {
+        showing(number, kind: doc.kind, sequence: doc.sequence, language: doc.language, isTranslation: doc.translationOf != nil)
+    }
+
+    static func showing(_ number: UANumber, kind: DocumentKind, sequence: Int, language: String, isTranslation: Bool) -> Endpoint {
+        let page = document(number, kind: kind, sequence: sequence)
+        if Localized.offered.contains(language) { return page.in(language) }
+        return Endpoint(.translation, [number.slug, part(kind: kind, sequence: sequence), language])
     }
 
     /// `…/outcome.pdf`, `…/initial/ru.docx`.

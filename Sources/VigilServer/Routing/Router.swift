@@ -29,7 +29,7 @@ final class Router {
     var unregistered: [Endpoint.Name] { Endpoint.Name.allCases.filter { !$0.isStatic && entries[$0] == nil } }
 
     /// Adds one Vapor route per method and shape.
-    func register(on routes: any RoutesBuilder, defaultMaxBody: Int) {
+    func register(on routes: any RoutesBuilder, defaultMaxBody: Int, languages: SiteLanguages, catalogue: Catalogue) {
         struct Shape: Hashable { var method: String; var parts: [String] }
         var shapes: [Shape: [Endpoint.Name]] = [:]
         var order: [Shape] = []
@@ -65,6 +65,25 @@ final class Router {
                     throw Abort(.notFound)
                 }
                 req.storage[EndpointKey.self] = route
+                if route.name.isLocalized {
+                    // A page's address without its language: once to the visitor's.
+                    if req.addressLanguage == nil, method == .GET {
+                        // A translation's old address names its language: straight there.
+                        if route.name == .translation, let l = route[.language], languages.offers(l) {
+                            let page = Endpoint(.document, Array(route.values.dropLast())).in(l)
+                            let query = req.url.query.map { $0.isEmpty ? "" : "?" + $0 } ?? ""
+                            return req.redirect(to: page.path + query, redirectType: .permanent)
+                        }
+                        return Self.redirect(req, to: languages.choose(for: req))
+                    }
+                } else if req.addressLanguage != nil, method == .GET {
+                    // Downloads, feeds and the API have one address; a form may post to its
+                    // page's address (`/fr/login`), in that page's language.
+                    throw Abort(.notFound)
+                }
+                let language = req.addressLanguage ?? Self.formLanguage(req, languages) ?? languages.choose(for: req)
+                req.answerLanguage = language
+                let strings = catalogue.strings(for: language)
                 let handler = entry.handler
                 let limit = entry.maxBody ?? defaultMaxBody
                 let responder = entry.middleware.makeResponder(chainingTo: AsyncBasicResponder { req in
@@ -73,15 +92,43 @@ final class Router {
                         // (A body that arrived whole, as in tests, is not measured by collect.)
                         if (body?.readableBytes ?? 0) > limit { throw Abort(.payloadTooLarge) }
                     }
-                    return try await handler(req)
+                    // Set again here: a middleware that answers through a future may have left the task.
+                    return try await Localized.$offered.withValue(languages.offered) {
+                        try await Localized.$current.withValue(strings) { try await handler(req) }
+                    }
                 })
-                return try await responder.respond(to: req).get()
+                return try await Localized.$offered.withValue(languages.offered) {
+                    try await Localized.$current.withValue(strings) { try await responder.respond(to: req).get() }
+                }
             }
         }
     }
 }
 
-private struct EndpointKey: StorageKey { typealias Value = Endpoint }
+extension Router {
+    /// `302` to the same address in `language`, the query as sent; it depends on the visitor's
+    /// cookies and `Accept-Language`, so it says so (`Vary`) and is not stored by shared caches.
+    static func redirect(_ req: Request, to language: String) -> Response {
+        let path = req.url.path == "/" ? "/" : req.url.path
+        var location = "/" + language + path
+        if let q = req.url.query, !q.isEmpty { location += "?" + q }
+        let response = Response(status: .found)
+        response.headers.replaceOrAdd(name: .location, value: location)
+        response.headers.replaceOrAdd(name: .vary, value: "Accept-Language, Cookie")
+        response.headers.replaceOrAdd(name: .cacheControl, value: "private, no-cache")
+        return response
+    }
+
+    /// The `lang` field of a form (each of the site's forms sends the language of the page it is
+    /// on), when it is an offered language.
+    static func formLanguage(_ req: Request, _ languages: SiteLanguages) -> String? {
+        guard req.method == .POST, req.headers.contentType == .urlEncodedForm,
+              let l = try? req.content.get(String.self, at: "lang"), languages.offers(l) else { return nil }
+        return l
+    }
+}
+
+struct EndpointKey: StorageKey { typealias Value = Endpoint }
 
 extension Request {
     /// The route this request was dispatched as.

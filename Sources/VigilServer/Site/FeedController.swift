@@ -20,48 +20,61 @@ struct FeedController: UsesServices {
     static func xml(_ s: String) -> String { XMLText.escape(s) }
 
     func all(req: Request) async throws -> Response {
-        try await feed(req, key: "feed|all", title: "\(strings["site_name"]): \(strings["list_title"])", path: Endpoint.feed.path, filters: .init())
+        try await feed(req, key: "feed|all", title: { "\($0["site_name"]): \($0["list_title"])" }, endpoint: Endpoint.feed, filters: .init())
     }
 
     func byCase(req: Request) async throws -> Response {
         let id = req.endpoint[.id] ?? ""
         let mark = cache.mark
         guard Slug.problem(id) == nil, let c = try await CaseModel.find(id, on: req.db) else {
-            throw Abort(.notFound, reason: "There is no such case.")
+            throw Abort(.notFound, reason: strings["error_no_case"])
         }
         var f = CatalogueQuery()
         f.caseID = id
-        return try await feed(req, key: "feed|case|\(id)", title: c.title, path: Endpoint.caseFeed(id).path, filters: f, renderedFrom: mark)
+        return try await feed(req, key: "feed|case|\(id)", title: { _ in c.title }, endpoint: Endpoint.caseFeed(id), filters: f, renderedFrom: mark)
     }
 
     func byCountry(req: Request) async throws -> Response {
-        try await subjectFeed(req, kind: "country", problem: CountryCode.problem, label: { Format.countryName($0) },
+        try await subjectFeed(req, kind: "country", problem: CountryCode.problem, label: { Format.countryName($0, in: $1.language) },
                               endpoint: Endpoint.countryFeed) { $0.country = $1 }
     }
 
     func byTheme(req: Request) async throws -> Response {
-        try await subjectFeed(req, kind: "theme", problem: Slug.problem, label: SitePageInputs.themeLabel,
+        try await subjectFeed(req, kind: "theme", problem: Slug.problem, label: { SitePageInputs.themeLabel($0, strings: $1) },
                               endpoint: Endpoint.themeFeed) { $0.theme = $1 }
     }
 
     /// The feed of one country or theme: what the list shows with that one filter.
-    private func subjectFeed(_ req: Request, kind: String, problem: (String) -> String?, label: (String) -> String,
+    private func subjectFeed(_ req: Request, kind: String, problem: (String) -> String?, label: @escaping @Sendable (String, Strings) -> String,
                              endpoint: (String) -> Endpoint, filter: (inout CatalogueQuery, String) -> Void) async throws -> Response {
         let value = req.endpoint[.id] ?? ""
-        guard problem(value) == nil else { throw Abort(.notFound, reason: "There is no such \(kind).") }
+        guard problem(value) == nil else { throw Abort(.notFound, reason: strings["error_no_\(kind)"]) }
         var f = CatalogueQuery()
         filter(&f, value)
-        return try await feed(req, key: "feed|\(kind)|\(value)", title: "\(strings["site_name"]): \(label(value))",
-                              path: endpoint(value).path, filters: f)
+        return try await feed(req, key: "feed|\(kind)|\(value)", title: { "\($0["site_name"]): \(label(value, $0))" },
+                              endpoint: endpoint(value), filters: f)
     }
 
-    func feed(_ req: Request, key: String, title: String, path: String, filters: CatalogueQuery,
+    /// A feed in one language: `?lang=fr` (an offered language), else the site's default — not
+    /// the visitor's, since a feed reader fetches it for whoever subscribed. One entry per
+    /// document, its translation into that language when there is one.
+    func feed(_ req: Request, key: String, title: @escaping @Sendable (Strings) -> String, endpoint: Endpoint, filters: CatalogueQuery,
               renderedFrom mark: UInt64? = nil) async throws -> Response {
-        try await cache.respond(to: req, key: key, contentType: "application/atom+xml; charset=utf-8", cacheControl: "public, max-age=300",
-                                renderedFrom: mark) {
+        let languages = services.languages
+        let asked = req.endpoint.query["lang"]
+        if let asked, !languages.offers(asked) { throw Abort(.notFound, reason: strings["language_not_offered"]) }
+        let language = asked ?? languages.defaultLanguage
+        let strings = catalogue.strings(for: language)
+        var endpoint = endpoint
+        if asked == nil { endpoint = Endpoint(endpoint.name, endpoint.values) }
+        let path = endpoint.path
+        let title = title(strings)
+        return try await cache.respond(to: req, key: key + "|" + language, contentType: "application/atom+xml; charset=utf-8",
+                                       cacheControl: "public, max-age=300", renderedFrom: mark) {
+          try await Localized.$current.withValue(strings) {
             let data = SiteData(db: req.db)
             // The newest 100: a feed is bounded however large the archive.
-            let rows = try await data.documents(ids: Array(try await data.filter(filters).ids.prefix(100)))
+            let rows = try await data.documents(ids: Array(try await data.filter(filters, pageLanguage: language).ids.prefix(100)))
             let updated = rows.map { $0.document.published.earliest }.max() ?? "2000-01-01"
             var out = """
                 <?xml version="1.0" encoding="utf-8"?>
@@ -95,36 +108,46 @@ struct FeedController: UsesServices {
             out += "</feed>\n"
             // A feed lists what its filter matches: any change of content may change it.
             return (out, [CacheTag.listing])
+          }
         }
     }
 
+    /// Every public page once per item, in each language offered, each with its alternates in
+    /// the others and `x-default` (the address that sends a visitor to their language).
     func sitemap(req: Request) async throws -> Response {
-        try await cache.respond(to: req, key: "sitemap", contentType: "application/xml; charset=utf-8", cacheControl: "public, max-age=3600") {
+        let offered = services.languages.offered
+        return try await cache.respond(to: req, key: "sitemap", contentType: "application/xml; charset=utf-8", cacheControl: "public, max-age=3600") {
             let data = SiteData(db: req.db)
             let rows = try await data.documents(ids: try await data.filter(.init()).ids)
             let caseIDs = try await CaseModel.query(on: req.db).sort(\.$id).all().compactMap(\.id)
-            var urls = [(Endpoint.home.path, nil as String?), (Endpoint.urgentActions().path, nil), (Endpoint.outcomes.path, nil),
-                        (Endpoint(.feeds).path, nil)]
-            urls += caseIDs.map { (Endpoint.kase($0).path, nil) }
-            urls += rows.map { (Endpoint.document($0.number, $0.document).path, $0.document.published.description) }
-            var out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n"
-            for (path, lastmod) in urls {
-                out += "<url><loc>\(Self.xml(baseURL + path))</loc>\(lastmod.map { "<lastmod>\($0)</lastmod>" } ?? "")</url>\n"
+            var pages = [(Endpoint.home, nil as String?), (Endpoint.urgentActions(), nil), (Endpoint.outcomes, nil), (Endpoint(.feeds), nil)]
+            pages += caseIDs.map { (Endpoint.kase($0), nil) }
+            // A document and its translations are one page, in every language.
+            var seen: Set<String> = []
+            for row in rows {
+                let page = Endpoint.document(row.number, row.document)
+                guard seen.insert(page.unlocalizedPath).inserted else { continue }
+                pages.append((page, row.document.published.description))
+            }
+            var out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                + "<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\" xmlns:xhtml=\"http://www.w3.org/1999/xhtml\">\n"
+            for (page, lastmod) in pages {
+                let alternates = offered.map { "<xhtml:link rel=\"alternate\" hreflang=\"\($0)\" href=\"\(Self.xml(baseURL + page.in($0).path))\"/>" }.joined()
+                    + "<xhtml:link rel=\"alternate\" hreflang=\"x-default\" href=\"\(Self.xml(baseURL + page.unlocalizedPath))\"/>"
+                for language in offered {
+                    out += "<url><loc>\(Self.xml(baseURL + page.in(language).path))</loc>\(lastmod.map { "<lastmod>\($0)</lastmod>" } ?? "")"
+                        + alternates + "</url>\n"
+                }
             }
             return (out + "</urlset>\n", [CacheTag.listing])
         }
     }
 
     func robots(req: Request) async throws -> Response {
-        let body = """
-            User-agent: *
-            Disallow: \(Endpoint.account.path)
-            Disallow: \(Endpoint.loginForm.path)
-            Disallow: \(Endpoint(.signupForm).path)
-            Disallow: \(Endpoint.apiRoot)
-            Sitemap: \(baseURL + Endpoint(.sitemap).path)
-
-            """
+        let personal = [Endpoint.account, Endpoint.loginForm, Endpoint(.signupForm)]
+        let disallowed = personal.map(\.unlocalizedPath) + services.languages.offered.flatMap { l in personal.map { $0.in(l).path } }
+            + [Endpoint.apiRoot]
+        let body = "User-agent: *\n" + disallowed.map { "Disallow: \($0)\n" }.joined() + "Sitemap: \(baseURL + Endpoint(.sitemap).path)\n"
         return Response(status: .ok, headers: ["Content-Type": "text/plain; charset=utf-8", "Cache-Control": "public, max-age=86400"],
                         body: .init(string: body))
     }

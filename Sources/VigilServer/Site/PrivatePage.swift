@@ -13,7 +13,9 @@ struct PrivatePage: Sendable {
     func render<C: TemplateModel>(_ req: Request, _ template: String, title: String, description: String? = nil,
                                   status: HTTPStatus = .ok, content: C) throws -> Response {
         let (token, newCookie) = auth.csrfForPage(req)
-        let page = Page(page: PageFrame(title: title, description: description, strings: strings), content: content,
+        var frame = PageFrame(title: title, description: description, strings: strings)
+        frame.addLanguages(req, req.application.vigilServices.languages, baseURL: req.application.vigilServices.baseURL)
+        let page = Page(page: frame, content: content,
                         signedIn: req.currentSession != nil, editorNav: req.currentSession?.supporter.isNewsroom == true, csrf: token)
         let response = Response(status: status, headers: ["Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"],
                                 body: .init(string: try views.render(template, page, strings: strings)))

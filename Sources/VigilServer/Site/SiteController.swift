@@ -19,6 +19,28 @@ struct SiteController: UsesServices {
         r.on(.kase, use: casePage)
         r.on(.outcomes, use: outcomes)
         r.on(.feeds, use: feeds)
+        r.on(.chooseLanguage, use: chooseLanguage)
+    }
+
+    /// The language switcher's links: `/language?to=fr&next=/urgent-actions/126-19/initial`
+    /// remembers the choice in a cookie (for addresses without a language) and goes to the page
+    /// in that language. `next` must be one of the site's pages; anything else goes home.
+    func chooseLanguage(req: Request) async throws -> Response {
+        let languages = services.languages
+        guard let to = req.endpoint.query["to"], languages.offers(to) else {
+            throw Abort(.notFound, reason: strings["language_not_offered"])
+        }
+        var target = Endpoint.home.in(to)
+        if let raw = req.endpoint.query["next"], let next = AccountController.localPath(raw) {
+            let parts = next.split(separator: "?", maxSplits: 1).map(String.init)
+            if let e = Endpoint.parse(method: .GET, path: parts[0], query: parts.count > 1 ? parts[1] : nil), e.name != .chooseLanguage {
+                target = e.in(to)
+            }
+        }
+        let response = req.redirect(to: target.path, redirectType: .normal)
+        response.cookies[SiteLanguages.cookie] = auth.cookie(to, maxAge: 365 * 86_400)
+        response.headers.replaceOrAdd(name: .cacheControl, value: "no-store")
+        return response
     }
 
     /// A cached page. `build` loads the frame and the model and names the cache tags of what it
@@ -27,12 +49,14 @@ struct SiteController: UsesServices {
     func render<Content: TemplateModel>(_ req: Request, template: String, key: String, counts: Bool = false,
                                         _ build: @escaping @Sendable (SitePageInputs) async throws -> (PageFrame, Content, Set<String>)) async throws -> Response {
         let inputs = SitePageInputs(db: req.db, strings: strings, baseURL: baseURL, today: SitePageInputs.today())
+        let key = strings.language + "|" + key
         // A page that shows counts is revalidated on every visit (its ETag changes with them), so
         // that a supporter who has just reported sees the action counted; others may be reused
         // for a minute.
         return try await cache.respond(to: req, key: key, contentType: "text/html; charset=utf-8",
                                        cacheControl: counts ? "public, no-cache" : "public, max-age=60", counts: counts) {
-            let (frame, content, tags) = try await build(inputs)
+            var (frame, content, tags) = try await build(inputs)
+            frame.addLanguages(req, services.languages, baseURL: baseURL)
             return (try views.render(template, Page(page: frame, content: content), strings: strings), tags)
         }
     }
@@ -75,17 +99,28 @@ struct SiteController: UsesServices {
         return req.redirect(to: Endpoint.document(number, latest).path)
     }
 
+    /// A document's page in the page's language: its translation into it when there is one,
+    /// else the original with a note. `…/initial/ru`, the address translations had, goes to
+    /// `/ru/…/initial` when the site offers Russian; a translation into a language it does not
+    /// offer keeps that address, in the visitor's language around it.
     func document(req: Request) async throws -> Response {
         let number = try numberParameter(req)
         let part = req.endpoint[.part] ?? ""
         let language = req.endpoint[.language]
-        if let language, LanguageTag.problem(language) != nil { throw Abort(.notFound, reason: "There is no such translation.") }
+        if let language, LanguageTag.problem(language) != nil { throw Abort(.notFound, reason: strings["error_no_translation"]) }
+        if let language, services.languages.offers(language) {
+            let to = Endpoint(.document, req.endpoint.values.dropLast().map { $0 }).in(language)
+            let query = req.url.query.map { $0.isEmpty ? "" : "?" + $0 } ?? ""
+            return req.redirect(to: to.path + query, redirectType: .permanent)
+        }
         // `?country=GB`: the reader's country, for the embassy among the copies (the page's GET
         // form). Only a real country code is kept, so the cache holds a bounded number of variants.
         let country = (try? req.query.get(String.self, at: "country")).flatMap { $0.isEmpty || CountryCode.problem($0) != nil ? nil : $0 }
+        let pageLanguage = strings.language
         let key = "doc|\(SitePageInputs.today())|\(number.slug)|\(part)|\(language ?? "")|\(country ?? "")"
         return try await render(req, template: "document", key: key, counts: true) { inputs in
-            let data = try await DocumentData.load(number: number, part: part, language: language, on: inputs.db)
+            let data = try await DocumentData.load(number: number, part: part, language: language,
+                                                   pageLanguage: language == nil ? pageLanguage : nil, on: inputs.db)
             let (frame, page) = try await DocumentPage.load(data, inputs, country: country)
             return (frame, page, data.pageCacheTags)
         }

@@ -16,10 +16,14 @@ struct VigilErrorMiddleware: AsyncMiddleware {
     }
 
     /// The site's own error page: the 404 and 500 pages in the site's look.
-    static func errorPage(status: HTTPResponseStatus, reason: String, site: VigilServices) throws -> String {
-        let content = ErrorPage(status: status, reason: reason, strings: site.strings)
-        let page = Page(page: PageFrame(title: content.heading, description: content.message, strings: site.strings), content: content)
-        return try site.views.render("error", page, strings: site.strings)
+    static func errorPage(status: HTTPResponseStatus, reason: String, site: VigilServices, request: Request) throws -> String {
+        let strings = site.catalogue.strings(for: request.answerLanguage)
+        return try Localized.$offered.withValue(site.languages.offered) { try Localized.$current.withValue(strings) {
+            let content = ErrorPage(status: status, reason: reason, strings: strings)
+            var frame = PageFrame(title: content.heading, description: content.message, strings: strings)
+            frame.addLanguages(request, site.languages, baseURL: site.baseURL, samePage: false)
+            return try site.views.render("error", Page(page: frame, content: content), strings: strings)
+        } }
     }
 
     static func response(for error: any Error, request: Request) -> Response {
@@ -55,7 +59,7 @@ struct VigilErrorMiddleware: AsyncMiddleware {
             request.logger.error("\(status.code) \(reason)")
         }
         if !request.url.path.hasPrefix(Endpoint.apiRoot), case let site = request.application.vigilServices,
-           let html = try? errorPage(status: status, reason: reason, site: site) {
+           let html = try? errorPage(status: status, reason: reason, site: site, request: request) {
             headers.replaceOrAdd(name: .contentType, value: "text/html; charset=utf-8")
             headers.replaceOrAdd(name: .cacheControl, value: "no-store")
             headers.remove(name: .contentLength)

@@ -74,7 +74,7 @@ struct AccountController: UsesServices {
 
     func signupForm(req: Request) async throws -> Response {
         try pages.render(req, "signup", title: strings["signup_title"], content: SignupPage.form(
-            strings: strings, catalogue: catalogue, language: catalogue.negotiate(acceptLanguage: req.headers.first(name: .acceptLanguage)),
+            strings: strings, catalogue: catalogue, language: req.answerLanguage,
             next: Self.localPath(req.query[String.self, at: "next"])))
     }
 
@@ -453,7 +453,9 @@ struct AccountController: UsesServices {
             s.language = language; s.updatedAt = Date()
             try await s.update(on: db)
         }
-        return req.redirect(to: Endpoint.account.path, redirectType: .normal)
+        // The account page in the language chosen, where the site offers it.
+        let page = services.languages.offers(language) ? Endpoint.account.in(language) : Endpoint.account
+        return req.redirect(to: page.path, redirectType: .normal)
     }
 
     func confirmEmailForm(req: Request) async throws -> Response {

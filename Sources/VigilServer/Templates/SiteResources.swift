@@ -23,10 +23,12 @@ struct SiteResources: Sendable {
             }
             dirs.insert(custom, at: 0)
         }
-        let catalogue = try Catalogue.load(directory: root + "Resources/Locales")
+        var catalogue = try Catalogue.load(directory: root + "Resources/Locales")
+        if configuration.pseudoLocale { catalogue = catalogue.addingPseudoLocale() }
         let views = ViewRenderer(directories: dirs)
         // Check every page against its model now, so a broken override fails at start, not on a visitor.
         try Pages.check(views: views, strings: catalogue.english)
+        Localized.english = catalogue.english
         // The layout and the partials are checked where pages include them.
         return SiteResources(views: views, catalogue: catalogue)
     }

@@ -14,7 +14,40 @@ public struct Strings: Sendable {
         Placeholders.fill(self[key], values)
     }
 
-    var templateValue: TemplateValue { .object(table.mapValues { .string($0) }) }
+    /// A counted message: `base#one`, `base#few`, … by the CLDR category of `n` in this language
+    /// (`#other` when the catalogue lacks that category), with `{n}` the number as written here.
+    public func plural(_ base: String, _ n: Int, _ values: [String: String] = [:]) -> String {
+        let category = PluralRules.category(n, language: language)
+        let template = table["\(base)#\(category.rawValue)"] ?? table["\(base)#other"] ?? base
+        var values = values
+        values["n"] = number(n)
+        return Placeholders.fill(template, values)
+    }
+
+    /// Text of either direction set apart (Unicode FSI … PDI), for places where no element can
+    /// carry its `dir`, like an `<option>`: "Public Prosecutor" in an Arabic sentence stays whole.
+    public static func isolated(_ s: String) -> String { "\u{2068}" + s + "\u{2069}" }
+
+    /// Items as a list in this language ("Russia, Ukraine"; "روسيا، أوكرانيا").
+    public func list(_ items: [String]) -> String { items.joined(separator: table["doc_list_separator"] ?? ", ") }
+
+    /// A whole number as this language writes it ("12,345", "12 345", "12.345"), in Western digits.
+    public func number(_ n: Int) -> String {
+        Self.numberFormatters.with(language) { $0.string(from: NSNumber(value: n)) } ?? String(n)
+    }
+
+    private static let numberFormatters = PerLanguage<NumberFormatter> { language in
+        let f = NumberFormatter()
+        f.locale = Locale(identifier: "\(language)@numbers=latn")
+        f.numberStyle = .decimal
+        f.maximumFractionDigits = 0
+        return f
+    }
+
+    /// The strings a template can name (`t.*`): counted messages are not among them.
+    var templateValue: TemplateValue {
+        .object(table.filter { PluralRules.split($0.key) == nil }.mapValues { .string($0) })
+    }
 
     public static func load(directory: String, language: String = "en") throws -> Strings {
         func read(_ lang: String) throws -> [String: String] {
@@ -59,25 +92,6 @@ public struct Catalogue: Sendable {
         return english
     }
 
-    /// The best offered language for an `Accept-Language` header (RFC 9110 §12.5.4 q-values).
-    public func negotiate(acceptLanguage header: String?) -> String {
-        guard let header else { return "en" }
-        var ranked: [(tag: String, q: Double, order: Int)] = []
-        for (i, part) in header.split(separator: ",").prefix(30).enumerated() {
-            let pieces = part.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
-            guard let tag = pieces.first, !tag.isEmpty, tag.count < 40 else { continue }
-            var q = 1.0
-            for p in pieces.dropFirst() where p.hasPrefix("q=") { q = Double(p.dropFirst(2)) ?? 0 }
-            if q > 0 { ranked.append((tag, q, i)) }
-        }
-        for r in ranked.sorted(by: { $0.q != $1.q ? $0.q > $1.q : $0.order < $1.order }) {
-            let lower = r.tag.lowercased()
-            if byLanguage[lower] != nil { return lower }
-            if let primary = lower.split(separator: "-").first, byLanguage[String(primary)] != nil { return String(primary) }
-        }
-        return "en"
-    }
-
     /// The words printed around a document in its own language when a catalogue has them
     /// (`doc_*` keys), else in English.
     func documentLabels(for language: String) -> DocumentLabels {
@@ -100,29 +114,24 @@ public struct Catalogue: Sendable {
 }
 
 enum Format {
-    static let months = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
-                         "October", "November", "December"]
-
-    /// "2019", "November 2019", "12 November 2019": the precision as given.
-    static func date(_ d: PartialDate) -> String {
-        switch d.precision {
-        case .year: return String(d.year)
-        case .month: return "\(months[d.month! - 1]) \(d.year)"
-        case .day: return "\(d.day!) \(months[d.month! - 1]) \(d.year)"
-        }
+    /// "2019", "November 2019", "12 November 2019" (in the page's language: "12 de noviembre de
+    /// 2019", "12 ноября 2019 г."): the precision as given.
+    static func date(_ d: PartialDate, in uiLanguage: String = Localized.language) -> String {
+        DateText.text(d, language: uiLanguage)
     }
 
-    static func languageName(_ tag: String, in uiLanguage: String = "en") -> String {
-        Locale(identifier: uiLanguage).localizedString(forIdentifier: tag) ?? tag
+    static func languageName(_ tag: String, in uiLanguage: String = Localized.language) -> String {
+        if tag == PseudoLocale.tag { return PseudoLocale.transform("Pseudo-locale") }
+        return Locale(identifier: uiLanguage).localizedString(forIdentifier: tag) ?? tag
     }
 
     /// The language's own name for itself ("русский", "العربية").
     static func nativeLanguageName(_ tag: String) -> String {
-        Locale(identifier: tag).localizedString(forIdentifier: tag) ?? tag
+        languageName(tag, in: tag)
     }
 
-    static func countryName(_ code: String, in uiLanguage: String = "en") -> String {
-        if code == "XK" { return "Kosovo" }
+    static func countryName(_ code: String, in uiLanguage: String = Localized.language) -> String {
+        if code == "XK" { return uiLanguage == "en" ? "Kosovo" : (Locale(identifier: uiLanguage).localizedString(forRegionCode: "XK") ?? "Kosovo") }
         return Locale(identifier: uiLanguage).localizedString(forRegionCode: code) ?? code
     }
 
@@ -134,5 +143,130 @@ enum Format {
         f.dateFormat = "yyyy-MM-dd"
         guard let a = f.date(from: from), let b = f.date(from: to) else { return nil }
         return Int((b.timeIntervalSince(a) / 86_400).rounded())
+    }
+}
+
+/// The language a request is answered in, for the code that runs while it is answered: the
+/// catalogue its pages take their words from, the prefix of the addresses they print
+/// (`Endpoint.path`), and the language of dates, numbers and country names (`Format`). The router
+/// sets it around every handler; outside a request (jobs, commands) it is unset and English.
+enum Localized {
+    @TaskLocal static var current: Strings?
+    /// The languages the site offers (each has addresses of its own).
+    @TaskLocal static var offered: [String] = []
+
+    static var language: String { current?.language ?? "en" }
+
+    /// The catalogue being answered in; English outside a request.
+    static var strings: Strings { current ?? english }
+
+    /// What the catalogues fall back to: set once at start (`SiteResources.load`).
+    nonisolated(unsafe) static var english = Strings(language: "en", table: [:])
+}
+
+/// One value per language, made once on first use (formatters are costly to make), used under a
+/// lock (a formatter is not safe to share between threads).
+final class PerLanguage<Value>: @unchecked Sendable {
+    private let make: (String) -> Value
+    private var values: [String: Value] = [:]
+    private let lock = NSLock()
+
+    init(_ make: @escaping (String) -> Value) { self.make = make }
+
+    func with<R>(_ language: String, _ body: (Value) -> R) -> R {
+        lock.lock(); defer { lock.unlock() }
+        if let v = values[language] { return body(v) }
+        let v = make(language)
+        values[language] = v
+        return body(v)
+    }
+}
+
+extension Catalogue {
+    /// What is wrong with a language's catalogue against English: a key English lacks, a key it
+    /// lacks, a placeholder that differs from English's, a counted message without every CLDR
+    /// category of the language (or with one it does not have). Empty when the catalogue is whole.
+    static func problems(language: String, own: [String: String], english: [String: String]) -> [String] {
+        var problems: [String] = []
+        func names(_ s: String) -> Set<String> { Placeholders.names(s) }
+        let englishPlurals = Set(english.keys.compactMap { PluralRules.split($0)?.base })
+        let categories = Set(PluralRules.categories(language))
+        for key in own.keys.sorted() {
+            if let (base, category) = PluralRules.split(key) {
+                guard englishPlurals.contains(base) else { problems.append("\(language): \(key) is not an English key"); continue }
+                guard categories.contains(category) else {
+                    problems.append("\(language): \(key): \(language) has no plural category \(category.rawValue)"); continue
+                }
+                // Zero, one and two may say the number in words ("يومان").
+                var expected = names(english[base + "#other"] ?? "")
+                if [.zero, .one, .two].contains(category) { expected.remove("{n}") }
+                let mine = names(own[key]!)
+                if !expected.isSubset(of: mine) || !mine.isSubset(of: names(english[base + "#other"] ?? "")) {
+                    problems.append("\(language): \(key) has the placeholders \(mine.sorted()), English \(names(english[base + "#other"] ?? "").sorted())")
+                }
+                continue
+            }
+            guard let en = english[key] else { problems.append("\(language): \(key) is not an English key"); continue }
+            if names(own[key]!) != names(en) {
+                problems.append("\(language): \(key) has the placeholders \(names(own[key]!).sorted()), English \(names(en).sorted())")
+            }
+        }
+        for key in english.keys.sorted() where PluralRules.split(key) == nil && own[key] == nil {
+            problems.append("\(language): \(key) is missing")
+        }
+        for base in englishPlurals.sorted() {
+            for c in PluralRules.categories(language) where own["\(base)#\(c.rawValue)"] == nil {
+                problems.append("\(language): \(base)#\(c.rawValue) is missing (\(language) counts with \(PluralRules.categories(language).map(\.rawValue).joined(separator: ", ")))")
+            }
+        }
+        return problems
+    }
+}
+
+/// The pseudo-locale (`VIGIL_PSEUDO_LOCALE=1`): English with every letter accented and each
+/// string 40% longer inside brackets — "⟦Ŀöĝ îñ ~~~~⟧" — its placeholders kept, so that a string
+/// that is not from the catalogue stands out as plain English, and a layout that cannot take a
+/// longer language breaks where it shows.
+enum PseudoLocale {
+    static let tag = "en-XA"
+
+    static let accents: [Character: Character] = {
+        let plain = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+        let marked = Array("åƀçđéƒĝĥîĵķĺɱñöþǫŕšţûṽŵẋýžÅƁÇĐÉƑĜĤÎĴĶĻṀÑÖÞǪŔŠŢÛṼŴẊÝŽ")
+        return Dictionary(uniqueKeysWithValues: zip(plain, marked))
+    }()
+
+    static func transform(_ s: String) -> String {
+        guard !s.isEmpty else { return s }
+        var out = ""
+        var word = ""
+        func flush() {
+            // Addresses and paths stay as they are; so do placeholders.
+            if word.contains("://") || word.hasPrefix("mailto:") || word.hasPrefix("/") || word.contains("@") {
+                out += word
+            } else {
+                var inPlaceholder = false
+                for c in word {
+                    if c == "{" { inPlaceholder = true }
+                    out.append(inPlaceholder ? c : (accents[c] ?? c))
+                    if c == "}" { inPlaceholder = false }
+                }
+            }
+            word = ""
+        }
+        for c in s {
+            if c.isWhitespace { flush(); out.append(c) } else { word.append(c) }
+        }
+        flush()
+        let padding = max(1, Int((Double(s.count) * 0.4).rounded(.up)) - 2)
+        return "⟦" + out + " " + String(repeating: "~", count: padding) + "⟧"
+    }
+}
+
+extension Catalogue {
+    /// This catalogue and the pseudo-locale, made from English.
+    func addingPseudoLocale() -> Catalogue {
+        let pseudo = Strings(language: PseudoLocale.tag, table: english.table.mapValues(PseudoLocale.transform))
+        return Catalogue(english: english, others: byLanguage.values.filter { $0.language != "en" } + [pseudo])
     }
 }

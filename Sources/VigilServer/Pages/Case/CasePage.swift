@@ -80,7 +80,7 @@ struct CasePage: TemplateModel {
         }
         let model = CasePage(
             title: kase.title, summary: kase.summary, region: kase.region,
-            countries: kase.countries.map { Format.countryName($0) }.joined(separator: ", "),
+            countries: strings.list(kase.countries.map { Format.countryName($0) }),
             themes: kase.themes.map { Theme(label: SitePageInputs.themeLabel($0), href: Endpoint.urgentActions(["theme": $0]).path) },
             people: kase.people.map { PersonCard($0, strings: strings) }, timeline: timeline, urgentActions: actions,
             followHref: Endpoint.follow(case: kase.id).path)

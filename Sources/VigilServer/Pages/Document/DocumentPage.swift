@@ -143,6 +143,9 @@ struct DocumentPage: TemplateModel {
     struct Social: Encodable, Sendable { var network: String; var handle: String }
 
     var doc: Doc
+    /// On a page in a language the document has no translation into: that it is shown in its
+    /// original language ("No translation into French yet: this is the original, in English.").
+    var untranslated: String?
     var people: [PersonCard]
     var superseded: Superseded?
     /// "Get updates on this case": the personal follow page (public pages are the same for all).
@@ -162,7 +165,7 @@ struct DocumentPage: TemplateModel {
         let family = chain.filter { $0.sequence == doc.sequence }
             .sorted { ($0.translationOf == nil ? 0 : 1, $0.language) < ($1.translationOf == nil ? 0 : 1, $1.language) }
         let translations = family.count > 1 ? family.map {
-            Translation(lang: $0.language, href: Endpoint.document(number, $0).path, name: Format.nativeLanguageName($0.language), current: $0.id == doc.id)
+            Translation(lang: $0.language, href: Endpoint.showing(number, $0).path, name: Format.nativeLanguageName($0.language), current: $0.id == doc.id)
         } : []
         // The chain: originals in sequence order, each in this page's language when translated.
         let originals = chain.filter { $0.translationOf == nil }.sorted { $0.sequence < $1.sequence }
@@ -190,6 +193,10 @@ struct DocumentPage: TemplateModel {
             },
             prev: index.flatMap { $0 > 0 ? link(steps[$0 - 1]) : nil },
             next: index.flatMap { $0 + 1 < steps.count ? link(steps[$0 + 1]) : nil })
+        if LanguageTag.primary(doc.language) != LanguageTag.primary(strings.language) {
+            page.untranslated = strings.format("document_untranslated", ["page_language": Format.languageName(strings.language),
+                                                                         "language": Format.languageName(doc.language)])
+        }
         page.doc.corrections = Correction.ordered(doc.corrections).map {
             CorrectionLine(date: $0.date.description, label: strings.format("correction_on", ["date": Format.date($0.date)]), note: $0.note)
         }
@@ -245,15 +252,14 @@ struct DocumentPage: TemplateModel {
             let actionTotal = try await ReportTotals.of(documents: chain.map(\.id), on: inputs.db).total
             page.takeAction = TakeAction(
                 deadlineSentence: ta.deadline.map { strings.format("deadline_sentence", ["date": Format.date($0)]) },
-                preferredLanguages: ta.preferredLanguages.map { Format.languageName($0) }.joined(separator: ", "),
+                preferredLanguages: strings.list(ta.preferredLanguages.map { Format.languageName($0) }),
                 targets: officials, copiesTo: Self.copyLines(data, country: country, today: today, strings: strings),
                 countryForm: Self.countryForm(data, country: country, today: today, path: path, strings: strings),
                 letter: ta.letter.map { HTML.markdown($0) }, otherChannels: ta.otherChannels.map { HTML.markdown($0) },
                 letterAction: Endpoint.letter(number, doc).path,
                 reportHref: ta.targets.isEmpty ? nil : Endpoint.reportForm(document: doc.id).path,
-                reportTotal: strings.format(documentTotal == 1 ? "report_doc_second_one" : "report_doc_second_many", ["n": String(documentTotal)]),
-                uaTotal: strings.format(actionTotal == 1 ? "report_ua_first_one" : "report_ua_first_many",
-                                        ["n": String(actionTotal), "ua": number.label]))
+                reportTotal: strings.plural("report_doc_second", documentTotal),
+                uaTotal: strings.plural("report_ua_first", actionTotal, ["ua": number.label]))
         }
         if page.takeAction != nil {
             Self.describeLetterLanguages(&page.takeAction!, document: doc, chain: chain,
@@ -262,9 +268,7 @@ struct DocumentPage: TemplateModel {
         let frame = inputs.frame(
             title: "\(strings["kind_\(doc.kind.rawValue)"]): \(doc.title)", description: doc.summary ?? doc.title,
             endpoint: .document(number, doc), lang: doc.language, nav: .actions,
-            feed: .init(title: kase.title, href: Endpoint.caseFeed(kase.id).path),
-            alternates: family.filter { $0.id != doc.id }.map { .init(lang: $0.language, href: inputs.baseURL + Endpoint.document(number, $0).path) },
-            ogType: "article")
+            feed: .init(title: kase.title, href: Endpoint.caseFeed(kase.id).path), ogType: "article")
         return (frame, page)
     }
 
@@ -320,9 +324,9 @@ struct DocumentPage: TemplateModel {
         case .open:
             guard let deadline, let n = Format.daysBetween(today, deadline.latest) else { return strings["standing_open_no_deadline"] }
             return n == 0 ? strings["standing_open_last_day"]
-                : strings.format(n == 1 ? "standing_open_days_one" : "standing_open_days_many", ["n": String(n)])
+                : strings.plural("standing_open_days", n)
         case .deadlinePassed:
-            return strings.format("standing_deadline_passed", ["date": deadline.map(Format.date) ?? ""])
+            return strings.format("standing_deadline_passed", ["date": deadline.map { Format.date($0) } ?? ""])
         case .closed:
             return outcome.map { strings.format("standing_closed_result", ["result": strings["outcome_\($0.rawValue)"]]) } ?? strings["standing_closed"]
         }
@@ -346,7 +350,7 @@ struct DocumentPage: TemplateModel {
         }
         let (title, text): (String, String) = switch standing {
         case .closed: (strings["action_closed_title"], strings["action_closed_text"])
-        case .deadlinePassed: (strings["action_passed_title"], strings.format("action_passed_text", ["date": deadline.map(Format.date) ?? ""]))
+        case .deadlinePassed: (strings["action_passed_title"], strings.format("action_passed_text", ["date": deadline.map { Format.date($0) } ?? ""]))
         case .open: (strings["action_newer_title"], strings["action_newer_text"])
         }
         return ActionNotice(title: title, text: text, live: live, followHref: Endpoint.follow(case: kase.id).path,
@@ -376,6 +380,7 @@ struct DocumentPage: TemplateModel {
                      outcomeHref: "/urgent-actions/126-19/outcome",
                      corrections: [CorrectionLine(date: "2019-10-05", label: "Corrected on 5 October 2019:",
                                                   note: "An earlier version gave the wrong date for the hearing.")]),
+            untranslated: "No translation into French yet: this is the original, in English.",
             people: [.example],
             superseded: Superseded(text: "There is newer information on UA 126/19:", href: "/urgent-actions/126-19/outcome",
                                    label: "Outcome, 21 July 2020"),

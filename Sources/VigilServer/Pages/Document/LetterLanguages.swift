@@ -36,7 +36,7 @@ extension DocumentPage {
             let choice = LetterLanguage.choose(for: target, available: available, documentLanguage: doc.language)
             choices.append(choice)
             let reason = letterReason(choice, strings: strings)
-            ta.targets[i].letterOption = strings.format("letter_target_option", ["official": target.title, "language": name(choice.language)])
+            ta.targets[i].letterOption = strings.format("letter_target_option", ["official": Strings.isolated(target.title), "language": name(choice.language)])
             ta.targets[i].letterSentence = ta.targets.count == 1
                 ? strings.format("letter_will_be", ["reason": reason])
                 : strings.format("letter_to_will_be", ["official": target.title, "reason": reason])

@@ -42,7 +42,7 @@ struct ListPage: TemplateModel {
 
     static func load(_ f: CatalogueQuery, _ inputs: SitePageInputs) async throws -> (PageFrame, ListPage) {
         let data = SiteData(db: inputs.db), strings = inputs.strings
-        let (ids, snippets) = try await data.filter(f)
+        let (ids, snippets) = try await data.filter(f, pageLanguage: strings.language)
         let total = ids.count
         let pages = max(1, (total + pageSize - 1) / pageSize)
         if f.page > pages && total > 0 { throw Abort(.notFound, reason: "There is no page \(f.page) of these results.") }
@@ -89,7 +89,7 @@ struct ListPage: TemplateModel {
             filtersSummary: active == 0 ? strings["filters_toggle"] : strings.format("filters_toggle_active", ["n": String(active)]),
             selects: selects,
             results: rows.map { DocumentCard($0, snippet: snippets[$0.document.id], strings: strings, today: inputs.today) },
-            resultCount: total == 1 ? strings["results_one"] : strings.format("results_many", ["n": String(total)]),
+            resultCount: strings.plural("results", total),
             widen: widen, pagination: pagination)
         return (inputs.frame(title: strings["list_title"], description: strings["home_lead"], endpoint: .urgentActions(f.siteValues), nav: .actions),
                 model)

@@ -153,7 +153,7 @@ struct NewsroomHomePage: TemplateModel {
                 untranslated.append(Untranslated(label: n.label, title: d.title,
                                                  href: Endpoint(.document, [n.slug, Endpoint.part(kind: kind, sequence: d.sequence)]).path,
                                                  language: d.language, languageName: Format.languageName(d.language),
-                                                 missing: missing.map { Format.languageName($0) }.joined(separator: ", ")))
+                                                 missing: Localized.strings.list(missing.map { Format.languageName($0) })))
                 if untranslated.count == limit { break }
             }
         }
@@ -178,7 +178,7 @@ struct NewsroomHomePage: TemplateModel {
             .filter(\.$publishedAt >= now.addingTimeInterval(-14 * 86400)).sort(\.$publishedAt, .descending).limit(limit).all()
         let unreviewed = try await DraftItemModel.query(on: db).filter(\.$emergency == true).sort(\.$publishedAt).limit(limit).all()
 
-        return NewsroomHomePage(errors: errors, notice: notice, name: s.displayName, roles: roles.sorted().map { t["role_\($0.rawValue)"] }.joined(separator: ", "),
+        return NewsroomHomePage(errors: errors, notice: notice, name: s.displayName, roles: t.list(roles.sorted().map { t["role_\($0.rawValue)"] }),
                                 tools: tools, deadlines: deadlines, untranslated: untranslated,
                                 withdrawn: pulled.compactMap { ua in
                                     guard let n = UANumber(ua.number), let at = ua.withdrawnAt else { return nil }
@@ -191,6 +191,6 @@ struct NewsroomHomePage: TemplateModel {
                                 late: work(wentLate, when: { $0.publishedAt }, note: { i in
                                     t.format("newsroom_late_by", ["duration": NewsroomDraftsController.duration(i.lateSeconds ?? 0, t)]) }),
                                 afterReview: work(unreviewed, when: { $0.publishedAt }),
-                                languages: languages.map { Format.languageName($0) }.joined(separator: ", "), zone: zoneChoice)
+                                languages: t.list(languages.map { Format.languageName($0) }), zone: zoneChoice)
     }
 }

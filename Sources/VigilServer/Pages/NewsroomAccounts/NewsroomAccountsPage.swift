@@ -39,7 +39,7 @@ struct NewsroomAccountsPage: TemplateModel {
         return NewsroomAccountsPage(errors: errors, notice: notice, accounts: rows.filter(\.isNewsroom).map { s in
             let id = s.id!.uuidString.lowercased(), roles = s.roles
             return Account(id: id, name: s.displayName, email: s.email, editor: roles.contains(.editor), publisher: roles.contains(.publisher),
-                           admin: roles.contains(.admin), roles: roles.sorted().map { t["role_\($0.rawValue)"] }.joined(separator: ", "),
+                           admin: roles.contains(.admin), roles: t.list(roles.sorted().map { t["role_\($0.rawValue)"] }),
                            secondFactor: s.hasSecondFactor, since: s.totpEnrolledAt.map { Moment($0, zone: zone) }, me: s.id == me,
                            rolesAction: Endpoint(.changeRoles, [id]).path, resetAction: Endpoint(.resetSecondFactor, [id]).path)
         })

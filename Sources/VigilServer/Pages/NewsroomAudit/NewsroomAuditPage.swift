@@ -114,7 +114,7 @@ struct NewsroomAuditPage: TemplateModel {
         for u in uas { links["ua:" + u.id!] = Endpoint(.urgentAction, [u.id!]).path }
         for d in docs {
             guard let number = UANumber(slug: d.urgentActionID), let kind = DocumentKind(rawValue: d.kind) else { continue }
-            links["document:" + d.id!] = Endpoint.document(number, kind: kind, sequence: d.sequence, language: d.language,
+            links["document:" + d.id!] = Endpoint.showing(number, kind: kind, sequence: d.sequence, language: d.language,
                                                            isTranslation: d.translationOf != nil).path
         }
 

@@ -131,7 +131,7 @@ struct NewsroomUrgentActionPage: TemplateModel {
         var translations: [String: [DocumentModel]] = [:]
         for d in rows { if let of = d.translationOf { translations[of, default: []].append(d) } }
         func link(_ d: DocumentModel, _ kind: DocumentKind) -> String? {
-            isWithdrawn ? nil : Endpoint.document(number, kind: kind, sequence: d.sequence, language: d.language,
+            isWithdrawn ? nil : Endpoint.showing(number, kind: kind, sequence: d.sequence, language: d.language,
                                                   isTranslation: d.translationOf != nil).path
         }
         // Translations made or published in the newsroom know the original they were made from.
@@ -142,7 +142,7 @@ struct NewsroomUrgentActionPage: TemplateModel {
             guard let kind = DocumentKind(rawValue: d.kind) else { return nil }
             let words = kind == .update ? "\(t["kind_update"]) \(d.sequence)" : t["kind_\(kind.rawValue)"]
             return Doc(kind: words, language: d.language, languageName: Format.languageName(d.language), title: d.title,
-                       published: d.published, publishedText: PartialDate(d.published).map(Format.date) ?? d.published,
+                       published: d.published, publishedText: PartialDate(d.published).map { Format.date($0) } ?? d.published,
                        href: link(d, kind), id: d.id!,
                        translations: (translations[d.id!] ?? []).sorted { $0.language < $1.language }.map {
                            Translation(language: $0.language, languageName: Format.languageName($0.language), title: $0.title, href: link($0, kind),
@@ -152,7 +152,7 @@ struct NewsroomUrgentActionPage: TemplateModel {
         return NewsroomUrgentActionPage(
             errors: errors, notice: notice, label: number.label, caseTitle: kase?.title ?? "", caseHref: Endpoint.kase(ua.caseID).path,
             status: t["status_\(status.rawValue)"], standing: t["status_\(standing.rawValue)"], standingKey: standing.rawValue,
-            deadline: deadline?.description ?? "", deadlineText: deadline.map(Format.date) ?? "",
+            deadline: deadline?.description ?? "", deadlineText: deadline.map { Format.date($0) } ?? "",
             withdrawn: ua.withdrawnAt.map { Withdrawn(since: Moment($0, zone: zone), reason: ua.withdrawnReason ?? "") },
             documents: documents,
             forms: publisher ? Forms(withdraw: isWithdrawn ? nil : Endpoint(.withdrawUrgentAction, [number.slug]).path,

@@ -16,11 +16,11 @@ struct OutcomesPage: TemplateModel {
 
     static func load(_ inputs: SitePageInputs) async throws -> (PageFrame, OutcomesPage) {
         let data = SiteData(db: inputs.db), strings = inputs.strings
-        let ids = try await data.filter(.init(kind: .outcome)).ids
-        let rows = try await data.documents(ids: ids).filter { $0.document.translationOf == nil }
+        let ids = try await data.filter(.init(kind: .outcome), pageLanguage: inputs.strings.language).ids
+        let rows = try await data.documents(ids: ids)
         let groups = OutcomeResult.allCases.map { result in
             let items = rows.filter { $0.document.outcome == result }
-            return Group(key: result.rawValue, label: strings["outcome_\(result.rawValue)"], count: String(items.count),
+            return Group(key: result.rawValue, label: strings["outcome_\(result.rawValue)"], count: strings.number(items.count),
                          items: items.map { DocumentCard($0, strings: strings, today: inputs.today) })
         }
         return (inputs.frame(title: strings["outcomes_title"], description: strings["outcomes_lead"], endpoint: .outcomes, nav: .outcomes),

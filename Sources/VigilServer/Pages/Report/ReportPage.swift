@@ -125,9 +125,8 @@ struct ReportPage: TemplateModel {
             channels: ActionChannel.allCases.enumerated().map { i, c in
                 Channel(value: c.rawValue, label: strings["channel_\(c.rawValue)"], checked: i == 0)
             },
-            uaTotal: strings.format(uaTotals.total == 1 ? "report_ua_first_one" : "report_ua_first_many",
-                                    ["n": String(uaTotals.total), "ua": row.number.label]),
-            total: strings.format(totals.total == 1 ? "report_doc_second_one" : "report_doc_second_many", ["n": String(totals.total)]),
+            uaTotal: strings.plural("report_ua_first", uaTotals.total, ["ua": row.number.label]),
+            total: strings.plural("report_doc_second", totals.total),
             byChannel: ActionChannel.allCases.compactMap { c in
                 totals.byChannel[c.rawValue].map { ChannelTotal(label: strings["channel_\(c.rawValue)"], n: $0) }
             },

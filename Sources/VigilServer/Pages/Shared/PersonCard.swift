@@ -30,7 +30,8 @@ struct PersonCard: Encodable, Sendable {
 
     /// "12 years (first instance) — Southern District Military Court, 12 November 2019".
     static func sentenceText(_ s: Sentence, strings: Strings) -> String {
-        var parts = [s.termDescription.prefix(1).uppercased() + s.termDescription.dropFirst()]
+        let term = s.termText(language: strings.language, strings: strings.table)
+        var parts = [term.prefix(1).uppercased() + term.dropFirst()]
         if let stage = s.stage { parts.append("(\(strings["stage_\(stage.rawValue)"]))") }
         if let court = s.court { parts.append("— \(court)") }
         if let date = s.date { parts.append(", \(Format.date(date))") }

@@ -20,11 +20,13 @@ struct SitePageInputs: Sendable {
         guard let n = Format.daysBetween(today, deadline.latest) else { return "" }
         if n < 0 { return strings["deadline_passed"] }
         if n == 0 { return strings["days_left_today"] }
-        return n == 1 ? strings["days_left_one"] : strings.format("days_left_many", ["n": String(n)])
+        return strings.plural("days_left", n)
     }
 
-    /// `unfair-trials` → "Unfair trials".
-    static func themeLabel(_ slug: String) -> String {
+    /// `unfair-trials` → "Unfair trials", "Juicios injustos": the catalogue's `theme_unfair_trials`
+    /// when it has one, else the slug in words.
+    static func themeLabel(_ slug: String, strings: Strings = Localized.strings) -> String {
+        if let name = strings.table["theme_" + slug.replacingOccurrences(of: "-", with: "_")] { return name }
         let words = slug.split(separator: "-").joined(separator: " ")
         return words.prefix(1).uppercased() + words.dropFirst()
     }
@@ -69,7 +71,7 @@ struct DocumentCard: Encodable, Sendable {
         kind = d.kind.rawValue
         kindLabel = strings["kind_\(d.kind.rawValue)"]
         numberLabel = row.number.label
-        countries = row.countries.map { Format.countryName($0) }.joined(separator: ", ")
+        countries = strings.list(row.countries.map { Format.countryName($0) })
         published = d.published.description
         publishedLabel = Format.date(d.published)
         summary = d.summary
