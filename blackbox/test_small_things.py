@@ -107,7 +107,7 @@ def test_feeds_page_lists_feeds_that_work(demo_server):
             assert b"<feed" in r.read(400)
     # Every page's footer leads to it.
     _, home = demo_server.request("GET", "/")
-    assert '<a href="/feeds">Feeds</a>' in home.decode()
+    assert '<a href="/en/feeds">Feeds</a>' in home.decode()
 
 
 def test_new_and_changed_pages_pass_axe_and_the_nu_checker(demo_server, tmp_path):
@@ -178,7 +178,7 @@ def test_new_and_changed_pages_pass_axe_and_the_nu_checker(demo_server, tmp_path
         text = item.text
         assert "(UA 126/19)" in text and "Letter to " in text, text
         link = item.find_element("tag name", "a")
-        assert link.get_attribute("href") == demo_server.base + "/urgent-actions/126-19/initial"
+        assert link.get_attribute("href") == demo_server.base + "/en/urgent-actions/126-19/initial"
         assert re.search(r"\b\d{1,2} (January|February|March|April|May|June|July|August|September|October|November|December) \d{4}\b", text), text
         assert "ua-126-19-0-en" not in text and not re.search(r"\d{4}-\d{2}-\d{2}T", text)
         check("account-with-report")
@@ -256,7 +256,7 @@ def test_links_follow_serves_own_port_without_a_base_url(vigil, tmp_path):
             status, page = get(origin + "/urgent-actions/126-19/initial", headers)
             html = page.decode()
             assert status == 200
-            assert f'<link rel="canonical" href="{origin}/urgent-actions/126-19/initial">' in html
+            assert f'<link rel="canonical" href="{origin}/en/urgent-actions/126-19/initial">' in html
             assert "evil.example" not in html and ":8080" not in html
         status, feeds = get(origin + "/feeds", {"Host": "evil.example"})
         assert f'href="{origin}/feed.atom"' in feeds.decode() and "evil.example" not in feeds.decode()
@@ -265,7 +265,7 @@ def test_links_follow_serves_own_port_without_a_base_url(vigil, tmp_path):
         status, feed = get(origin + "/feed.atom", {"Host": "evil.example"})
         xml = feed.decode()
         assert status == 200 and f'<link rel="self" type="application/atom+xml" href="{origin}/feed.atom"/>' in xml
-        assert f'href="{origin}/urgent-actions/' in xml and ":8080" not in xml and "evil.example" not in xml
+        assert f'href="{origin}/en/urgent-actions/' in xml and ":8080" not in xml and "evil.example" not in xml
 
         # A mail's link.
         req = urllib.request.Request(origin + "/signup")
@@ -307,7 +307,7 @@ def test_bound_to_all_interfaces_links_name_loopback_with_a_warning(sqlite_vigil
         assert "listens on all interfaces" in said and "VIGIL_BASE_URL" in said, said[-2000:]
         assert f"base URL {origin} " in said
         _, page = get(origin + "/feeds")
-        assert f'<link rel="canonical" href="{origin}/feeds">' in page.decode()
+        assert f'<link rel="canonical" href="{origin}/en/feeds">' in page.decode()
         assert "0.0.0.0" not in page.decode()
     finally:
         stop(proc)
@@ -323,6 +323,6 @@ def test_a_set_base_url_wins_and_is_said(sqlite_vigil, tmp_path):
         log.seek(0)
         assert "base URL https://ua.example.org (VIGIL_BASE_URL)" in log.read().decode()
         _, page = get(origin + "/feeds", {"Host": "evil.example"})
-        assert '<link rel="canonical" href="https://ua.example.org/feeds">' in page.decode()
+        assert '<link rel="canonical" href="https://ua.example.org/en/feeds">' in page.decode()
     finally:
         stop(proc)

@@ -50,7 +50,7 @@ struct EmailFollows: Sendable {
             let row = try await EmailFollowModel.query(on: db).filter(\.$email == email).filter(\.$caseID == caseID).first()
             if let row, row.confirmedAt != nil {
                 try await mailer.enqueue("follow_already", to: email, language: row.language,
-                                         values: ["case": caseTitle, "data": services.url(.withToken(.followData, dataToken(row.id!)))], on: db)
+                                         values: ["case": caseTitle, "data": services.url(.withToken(.followData, dataToken(row.id!), language: row.language))], on: db)
                 return (nil, .mailed)
             }
             let f = row ?? EmailFollowModel()
@@ -61,8 +61,8 @@ struct EmailFollows: Sendable {
             f.tokenHash = Auth.hash(token); f.tokenExpiresAt = now.addingTimeInterval(TimeInterval(Self.confirmHours * 3600))
             try await f.save(on: db)
             try await mailer.enqueue("follow_confirm", to: email, language: language,
-                                     values: ["case": caseTitle, "url": services.url(.withToken(.followConfirmForm, token)),
-                                              "data": services.url(.withToken(.followData, dataToken(f.id!)))], on: db)
+                                     values: ["case": caseTitle, "url": services.url(.withToken(.followConfirmForm, token, language: language)),
+                                              "data": services.url(.withToken(.followData, dataToken(f.id!), language: language))], on: db)
             return (nil, .mailed)
         }
         if let wait = result.wait { throw RateLimit.refusal(wait: wait) }

@@ -305,8 +305,8 @@ struct Alerts: Sendable {
             let title = shown?.title ?? doc.title, summary = shown.map { $0.summary ?? "" } ?? doc.summary ?? ""
             let docLanguage = shown?.language ?? doc.language
             let url = Self.documentURL(number, doc, language: t.language, offered: offered, baseURL: baseURL)
-            let unsubscribe = baseURL + Endpoint.withToken(.unsubscribe, EmailFollows.unsubscribeToken(f.id!, secret: secret)).path
-            let data = baseURL + Endpoint.withToken(.followData, EmailFollows.dataToken(f.id!, secret: secret)).path
+            let unsubscribe = baseURL + Endpoint.withToken(.unsubscribe, EmailFollows.unsubscribeToken(f.id!, secret: secret), language: t.language).path
+            let data = baseURL + Endpoint.withToken(.followData, EmailFollows.dataToken(f.id!, secret: secret), language: t.language).path
             let kindLabel = t["kind_\(doc.kind.rawValue)"]
             let subject = "\(kindLabel) \(number.label): \(title)"
             let text = t.format("mail_alert_email_text", ["kind": kindLabel, "number": number.label, "title": title, "summary": summary,
@@ -335,7 +335,7 @@ struct Alerts: Sendable {
             let title = shown?.title ?? doc.title, summary = shown.map { $0.summary ?? "" } ?? doc.summary ?? ""
             let docLanguage = shown?.language ?? doc.language
             let url = Self.documentURL(number, doc, language: t.language, offered: offered, baseURL: baseURL)
-            let unsubscribe = baseURL + Endpoint.withToken(.unsubscribe, FollowController.unsubscribeToken(follow: follow.id!, secret: secret)).path
+            let unsubscribe = baseURL + Endpoint.withToken(.unsubscribe, FollowController.unsubscribeToken(follow: follow.id!, secret: secret), language: t.language).path
             let kindLabel = t["kind_\(doc.kind.rawValue)"]
             let subject = "\(kindLabel) \(number.label): \(title)"
             let text = t.format("mail_alert_text", ["name": s.displayName, "kind": kindLabel, "number": number.label, "title": title,
@@ -408,7 +408,7 @@ enum Digests {
                 let url = baseURL + (offered.contains(strings.language) ? page.in(strings.language).path : page.unlocalizedPath)
                 return "- \(strings["kind_\(kind.rawValue)"]) \(n.label): \(shown?.title ?? d.title)\n  \(url)"
             }
-            let unsubscribe = baseURL + Endpoint.withToken(.unsubscribe, FollowController.unsubscribeToken(follow: theirs[0].id!, secret: secret)).path
+            let unsubscribe = baseURL + Endpoint.withToken(.unsubscribe, FollowController.unsubscribeToken(follow: theirs[0].id!, secret: secret), language: strings.language).path
             let text = strings.format("mail_digest_text", ["name": s.displayName, "items": lines.joined(separator: "\n\n"), "account": baseURL + Endpoint.account.path,
                                                            "unsubscribe": unsubscribe])
             _ = try await db.writeTransaction { db in

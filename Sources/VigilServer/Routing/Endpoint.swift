@@ -268,9 +268,10 @@ struct Endpoint: Hashable, Sendable, CustomStringConvertible {
             case .urgentActions: return ["q", "country", "region", "theme", "status", "kind", "outcome", "language", "page"]
             case .pack: return ["q", "country", "region", "theme", "status", "kind", "outcome", "language", "paper"]
             case .download, .translationDownload: return ["paper"]
-            case .verifyForm: return ["token", "next"]
+            // `lang`: the language of the mail the link came in, for the page it opens.
+            case .verifyForm: return ["token", "next", "lang"]
             case .loginLinkForm, .confirmEmailForm, .passwordResetForm, .unsubscribeForm, .unsubscribe, .followConfirmForm, .followData:
-                return ["token"]
+                return ["token", "lang"]
             case .reportForm: return ["document", "thanks", "followed", "again"]
             case .loginForm, .signupForm, .verify: return ["next"]
             case .followForm: return ["case", "country", "theme"]
@@ -486,7 +487,10 @@ extension Endpoint {
     static func follow(_ subject: FollowSubject) -> Endpoint { Endpoint(.followForm, query: [subject.kind: subject.value]) }
     /// The log-in form, returning to `next` (a local path) afterwards.
     static func login(next: String?) -> Endpoint { Endpoint(.loginForm, query: ["next": next ?? ""]) }
-    static func withToken(_ name: Name, _ token: String) -> Endpoint { Endpoint(name, query: ["token": token]) }
+    /// A link sent by e-mail: its token, and the language of the mail (the page opens in it).
+    static func withToken(_ name: Name, _ token: String, language: String? = nil) -> Endpoint {
+        Endpoint(name, query: ["token": token, "lang": language ?? ""])
+    }
     static func apiCase(_ id: String) -> Endpoint { Endpoint(.apiCase, [id]) }
     static func apiTarget(_ id: String) -> Endpoint { Endpoint(.apiTarget, [id]) }
     static func apiDocument(_ number: UANumber, _ id: String) -> Endpoint { Endpoint(.apiUrgentActionDocument, [number.slug, id]) }

@@ -81,7 +81,9 @@ final class Router {
                     // page's address (`/fr/login`), in that page's language.
                     throw Abort(.notFound)
                 }
-                let language = req.addressLanguage ?? Self.formLanguage(req, languages) ?? languages.choose(for: req)
+                // A link sent by e-mail says the language of its mail (`?lang=`).
+                let linkLanguage = route.query["lang"].flatMap { languages.offers($0) ? $0 : nil }
+                let language = req.addressLanguage ?? Self.formLanguage(req, languages) ?? linkLanguage ?? languages.choose(for: req)
                 req.answerLanguage = language
                 let strings = catalogue.strings(for: language)
                 let handler = entry.handler

@@ -110,7 +110,7 @@ struct AccountController: UsesServices {
             try await row.create(on: db)
             let token = try await issueToken(for: row.id!, purpose: "verify", hours: 48, on: db)
             try await mailer.enqueue("verify", to: email, language: language,
-                                     values: ["name": name, "url": services.url(Endpoint(.verifyForm, query: ["token": token, "next": next ?? ""]))],
+                                     values: ["name": name, "url": services.url(Endpoint(.verifyForm, query: ["token": token, "next": next ?? "", "lang": language]))],
                                      supporter: row.id, on: db)
         }
         return try message(req, title: strings["signup_check_title"], text: strings["signup_check_text"])
@@ -315,7 +315,7 @@ struct AccountController: UsesServices {
         try await RateLimit.record([rule], on: db)
         let token = try await issueToken(for: s.id!, purpose: "login", minutes: 15, on: db)
         try await mailer.enqueue("login_link", to: s.email, language: s.language,
-                                 values: ["name": s.displayName, "url": services.url(.withToken(.loginLinkForm, token))], supporter: s.id, on: db)
+                                 values: ["name": s.displayName, "url": services.url(.withToken(.loginLinkForm, token, language: s.language))], supporter: s.id, on: db)
     }
 
     func loginLinkForm(req: Request) async throws -> Response {
@@ -428,7 +428,7 @@ struct AccountController: UsesServices {
             if !taken {
                 let token = try await issueToken(for: me.supporter.id!, purpose: "email:\(email)", hours: 24, on: db)
                 try await mailer.enqueue("verify", to: email, language: me.supporter.language,
-                                         values: ["name": me.supporter.displayName, "url": services.url(.withToken(.confirmEmailForm, token))],
+                                         values: ["name": me.supporter.displayName, "url": services.url(.withToken(.confirmEmailForm, token, language: me.supporter.language))],
                                          supporter: me.supporter.id, on: db)
             }
             try await mailer.enqueue("email_change", to: me.supporter.email, language: me.supporter.language,
@@ -527,7 +527,7 @@ struct AccountController: UsesServices {
             guard let s = try await SupporterModel.query(on: db).filter(\.$email == email).first() else { return nil }
             let token = try await issueToken(for: s.id!, purpose: "reset", hours: 1, on: db)
             try await mailer.enqueue("reset", to: s.email, language: s.language,
-                                     values: ["name": s.displayName, "url": services.url(.withToken(.passwordResetForm, token))], supporter: s.id, on: db)
+                                     values: ["name": s.displayName, "url": services.url(.withToken(.passwordResetForm, token, language: s.language))], supporter: s.id, on: db)
             return nil
         }
         if let wait { throw RateLimit.refusal(wait: wait) }
