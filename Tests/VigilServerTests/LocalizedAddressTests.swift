@@ -247,6 +247,27 @@ struct LocalizedAddressTests {
         }
     }
 
+    /// A link sent by e-mail keeps its address and opens in the language of its mail, whatever the
+    /// browser that opens it says.
+    @Test(arguments: TestStorage.available) func aMailedLinkOpensInTheLanguageOfItsMail(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
+            let b = Browser(app)
+            let (res, _) = try await b.post("/signup", ["email": "fr@example.org", "display_name": "Ana", "language": "fr",
+                                                        "password": AccountTests().password], csrfFrom: "/fr/signup")
+            #expect(res.status == .ok)
+            let mail = try #require(try await lastMail(to: "fr@example.org", app))
+            let verify = try #require(link(in: mail.textBody, path: "/verify?token="))
+            #expect(verify.hasSuffix("&lang=fr"), "\(verify)")
+            let page = try await raw(app, verify, ["Accept-Language": "ru", "Cookie": "vigil_lang=ar"])
+            #expect(page.status == .ok && page.body.string.contains(#"<header class="site-header" lang="fr""#))
+            // Without it (a link mailed before), the visitor's language.
+            let plain = String(verify.prefix { $0 != "&" })
+            #expect(try await raw(app, plain, ["Accept-Language": "ru"]).body.string.contains(#"<header class="site-header" lang="ru""#))
+            // A language not offered is ignored.
+            #expect(try await raw(app, plain + "&lang=xx", ["Accept-Language": "es"]).body.string.contains(#"<header class="site-header" lang="es""#))
+        }
+    }
+
     /// `VIGIL_PSEUDO_LOCALE=1`: every catalogue string accented and longer; a plain English word
     /// in the site's own words is one that bypasses the catalogue.
     @Test(arguments: [TestStorage.sqlite]) func thePseudoLocaleLeavesNoPlainEnglishInTheSitesOwnWords(storage: TestStorage) async throws {
