@@ -151,6 +151,53 @@ def test_pypdf_reads_cyrillic_and_chinese_and_metadata(server):
     assert (round(float(a4.width)), round(float(a4.height))) == (595, 842)
 
 
+def structure(reader):
+    """The structure tree of a tagged PDF, as (depth, element type) in reading order."""
+    out = []
+    def walk(e, depth):
+        e = e.get_object()
+        if "/S" in e:
+            out.append((depth, str(e["/S"])))
+        k = e.get("/K")
+        for c in (k if isinstance(k, list) else [k] if k is not None else []):
+            c = c.get_object() if hasattr(c, "get_object") else c
+            if isinstance(c, dict) and "/S" in c:
+                walk(c, depth + 1)
+    walk(reader.trailer["/Root"]["/StructTreeRoot"], 0)
+    return out
+
+
+@pytest.mark.parametrize("path,lang", [("/urgent-actions/126-19/initial.pdf", "en"), ("/urgent-actions/126-19/initial/ru.pdf", "ru"),
+                                       ("/urgent-actions/77-26/initial.pdf", "ar")])
+def test_pdfs_are_tagged_for_screen_readers_in_their_language(server, tmp_path, path, lang):
+    import pypdf
+    data = get(server, path)
+    f = tmp_path / "t.pdf"
+    f.write_bytes(data)
+    info = subprocess.run(["pdfinfo", str(f)], capture_output=True, check=True, text=True).stdout
+    assert re.search(r"^Tagged:\s+yes", info, re.M), info
+    reader = pypdf.PdfReader(io.BytesIO(data))
+    root = reader.trailer["/Root"]
+    assert root["/Lang"] == lang and root["/MarkInfo"]["/Marked"]
+    assert root["/ViewerPreferences"]["/DisplayDocTitle"]
+    kinds = [k for _, k in structure(reader)]
+    # The title is the one first-level heading, before the sections; paragraphs, and lists made of items.
+    assert kinds.count("/H1") == 1 and kinds.index("/H1") < kinds.index("/H2"), kinds[:20]
+    assert kinds.count("/H2") >= 2 and kinds.count("/P") >= 5
+    tree = structure(reader)
+    for i, (depth, kind) in enumerate(tree):
+        if kind == "/LI":
+            assert tree[i - 1][1] in ("/L", "/P", "/LBody", "/Link") and tree[i + 1] == (depth + 1, "/LBody")
+
+
+def test_the_pack_is_tagged_with_its_contents(server, tmp_path):
+    import pypdf
+    reader = pypdf.PdfReader(io.BytesIO(get(server, "/pack.pdf")))
+    kinds = [k for _, k in structure(reader)]
+    assert reader.trailer["/Root"]["/Lang"] == "en"
+    assert "/TOC" in kinds and kinds.count("/TOCI") >= 2
+
+
 def test_docx_converts_in_libreoffice(server, tmp_path):
     soffice = shutil.which("soffice") or shutil.which("libreoffice")
     assert soffice, "LibreOffice is installed by make test"

@@ -89,6 +89,7 @@ public enum PDFRenderer {
             layout.contents(starts.map { ("\($0.1.number.label) — \($0.1.document.title)", $0.0 + 1, $0.1.document.language) })
         }
         for item in items ?? [] { layout.block(item) }
+        layout.closeStructure()
         // Footers need the page count; pages belong to the document that started last before them.
         let total = layout.pages.count
         for (index, page) in layout.pages.enumerated() {
@@ -102,7 +103,51 @@ public enum PDFRenderer {
         guard status == CAIRO_STATUS_SUCCESS else {
             throw RenderError(description: "cairo: \(String(cString: cairo_status_to_string(status)))")
         }
-        return sink.data
+        return TaggedPDF.declaringLanguage(sink.data, language)
+    }
+}
+
+/// What cairo 1.16 cannot say itself: the document's language (`/Lang` in the catalog, read by
+/// screen readers to pick their voice) and that viewers show the title rather than the file name.
+enum TaggedPDF {
+    /// `pdf` with `/Lang (language)`, `/ViewerPreferences << /DisplayDocTitle true >>` and, when
+    /// it has a structure tree, `/MarkInfo << /Marked true >>` added to its catalog, and the cross-reference offsets after it moved along. A PDF not laid out
+    /// as cairo writes it (a plain `xref` table after the catalog) comes back unchanged.
+    static func declaringLanguage(_ pdf: Data, _ language: String) -> Data {
+        let tag = String(language.unicodeScalars.filter { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "-") })
+        guard !tag.isEmpty, tag.count <= 35 else { return pdf }
+        let bytes = [UInt8](pdf)
+        func find(_ needle: String, from: Int, last: Bool = false) -> Int? {
+            let n = [UInt8](needle.utf8)
+            guard bytes.count >= n.count, from <= bytes.count - n.count else { return nil }
+            let range = Array(from...(bytes.count - n.count))
+            for i in last ? range.reversed() : range where bytes[i] == n[0] && Array(bytes[i..<(i + n.count)]) == n { return i }
+            return nil
+        }
+        guard let catalog = find("<< /Type /Catalog", from: 0, last: true) else { return pdf }
+        let at = catalog + "<< /Type /Catalog".utf8.count
+        var added = "\n   /Lang (\(tag))\n   /ViewerPreferences << /DisplayDocTitle true >>"
+        // cairo marks the file as tagged only when it has no outline; a tagged file says so.
+        if let end = find("endobj", from: at) {
+            let dictionary = String(decoding: bytes[at..<end], as: UTF8.self)
+            if dictionary.contains("/StructTreeRoot"), !dictionary.contains("/MarkInfo") { added += "\n   /MarkInfo << /Marked true >>" }
+        }
+        let insert = Array(added.utf8)
+        guard let xref = find("\nxref\n", from: at, last: true), let startxref = find("startxref\n", from: xref) else { return pdf }
+        // The table: "xref", then sections of "first count" and count entries of "oooooooooo ggggg n \n".
+        var lines = String(decoding: bytes[(xref + 1)..<startxref], as: UTF8.self).components(separatedBy: "\n")
+        for (i, line) in lines.enumerated() {
+            let parts = line.split(separator: " ")
+            guard parts.count == 3, parts[2] == "n", parts[0].count == 10, let offset = Int(parts[0]) else { continue }
+            if offset > at { lines[i] = String(format: "%010d", offset + insert.count) + " " + parts[1] + " n " }
+        }
+        let tail = String(decoding: bytes[(startxref + "startxref\n".utf8.count)...], as: UTF8.self)
+        guard let oldStart = Int(tail.prefix { $0.isNumber }), oldStart == xref + 1 else { return pdf }
+        let rest = tail.drop { $0.isNumber }
+        var out = Array(bytes[..<at]) + insert + Array(bytes[at...xref])
+        out += Array(lines.joined(separator: "\n").utf8)
+        out += Array("startxref\n\(oldStart + insert.count)".utf8) + Array(rest.utf8)
+        return Data(out)
     }
 }
 
@@ -118,6 +163,35 @@ final class Layouter {
         case outline(title: String, y: Double)
         /// A clickable area over a link's text (a PDF link annotation).
         case link(uri: String, x: Double, y: Double, w: Double, h: Double)
+        /// A structure element (H1, P, L, LI, …) opens or closes: what a screen reader reads, in order.
+        case begin(String)
+        case end(String)
+    }
+
+    /// Elements opened by `beginTag` and not placed yet: an element opens with its first line, so
+    /// that a page break before it leaves no empty element behind.
+    var pendingTags: [String] = []
+    /// Elements open while pages are drawn. A page's footer is drawn outside every element (a
+    /// screen reader skips it), so an element that runs over a page break closes at the end of
+    /// one page and opens again on the next.
+    var openTags: [String] = []
+    /// A run of bullets or numbered items makes one list.
+    var inList = false
+
+    func beginTag(_ name: String) { pendingTags.append(name) }
+
+    func endTag(_ name: String) {
+        if let last = pendingTags.last {
+            assert(last == name)
+            pendingTags.removeLast()
+        } else {
+            add(.end(name))
+        }
+    }
+
+    /// Ends an open list (any element that is not an item does too).
+    func closeStructure() {
+        if inList { endTag("L"); inList = false }
     }
 
     /// The addresses of the links in a layout made from Markdown, in the order they appear.
@@ -151,7 +225,13 @@ final class Layouter {
         y = top
     }
 
-    func add(_ op: Op) { pages[pages.count - 1].append(op) }
+    func add(_ op: Op) {
+        if case .line = op, !pendingTags.isEmpty {
+            pages[pages.count - 1] += pendingTags.map(Op.begin)
+            pendingTags = []
+        }
+        pages[pages.count - 1].append(op)
+    }
 
     /// A Pango layout of `markup` in `language`, wrapped to `width`.
     func makeLayout(_ markup: String, size: Double, bold: Bool = false, italic: Bool = false, width: Double,
@@ -330,13 +410,50 @@ final class Layouter {
         for item in doc.blocks() {
             block(item)
         }
+        closeStructure()
     }
 
     /// Where an indented block starts: indented from the left, or in a right-to-left flow from the right.
     func indented(_ indent: Double) -> Double { rightToLeft ? margin : margin + indent }
 
     func block(_ item: PrintItem) {
+        switch item.block {
+        case .bullet, .numbered:
+            if !inList { beginTag("L"); inList = true }
+            beginTag("LI"); beginTag("LBody")
+            place(item)
+            endTag("LBody"); endTag("LI")
+        case .quote:
+            closeStructure()
+            beginTag("BlockQuote")
+            place(item)
+            endTag("BlockQuote")
+        default:
+            closeStructure()
+            place(item)
+        }
+    }
+
+    /// The structure element of a block of one flow.
+    static func tag(of block: PrintBlock) -> String {
+        switch block {
+        case .title: return "H1"
+        case .heading: return "H2"
+        case .subheading: return "H3"
+        default: return "P"
+        }
+    }
+
+    /// Lays one flow out inside its structure element.
+    func flowTagged(_ tag: String, _ body: () -> Void) {
+        beginTag(tag)
+        body()
+        endTag(tag)
+    }
+
+    func place(_ item: PrintItem) {
         let lang = item.language
+        let tag = Self.tag(of: item.block)
         switch item.block {
         case .masthead(let title, let meta):
             let band = makeLayout(text(title), size: 22, bold: true, width: contentWidth - 24, language: lang)
@@ -346,26 +463,30 @@ final class Layouter {
             add(.rect(x: margin, y: y, w: contentWidth, h: bandHeight, color: PDFRenderer.accent))
             let saved = y
             y += 11
-            flow(band, x: margin + 12, color: (1, 1, 1), spaceAfter: 0)
+            flowTagged("P") { flow(band, x: margin + 12, color: (1, 1, 1), spaceAfter: 0) }
             y = saved + bandHeight + 8
             let metaLayout = makeLayout(text(meta.joined(separator: "   ·   ")), size: 9.5, bold: true, width: contentWidth, language: lang)
-            flow(metaLayout, x: margin, color: PDFRenderer.muted, spaceAfter: 14)
+            flowTagged("P") { flow(metaLayout, x: margin, color: PDFRenderer.muted, spaceAfter: 14) }
         case .title(let t):
             if item.outline { add(.outline(title: t, y: y)) }
-            flow(makeLayout(text(t), size: 19, bold: true, width: contentWidth, language: lang), x: margin, spaceAfter: 10)
+            flowTagged(tag) { flow(makeLayout(text(t), size: 19, bold: true, width: contentWidth, language: lang), x: margin, spaceAfter: 10) }
         case .heading(let t):
             ensureSpace(70)
             y += 8
             if item.outline { add(.outline(title: t, y: y)) }
-            flow(makeLayout(text(t), size: 14, bold: true, width: contentWidth, language: lang), x: margin, color: PDFRenderer.accent, spaceAfter: 6)
+            flowTagged(tag) {
+                flow(makeLayout(text(t), size: 14, bold: true, width: contentWidth, language: lang), x: margin, color: PDFRenderer.accent, spaceAfter: 6)
+            }
             add(.rect(x: margin, y: y - 4, w: contentWidth, h: 0.8, color: PDFRenderer.accent))
             y += 4
         case .subheading(let t):
             ensureSpace(50)
             y += 4
             if item.outline { add(.outline(title: t, y: y)) }
-            flow(makeLayout(text(t), size: 11.5, bold: true, width: contentWidth, language: lang), x: margin, spaceAfter: 4)
+            flowTagged(tag) { flow(makeLayout(text(t), size: 11.5, bold: true, width: contentWidth, language: lang), x: margin, spaceAfter: 4) }
         case .paragraph(let inlines, let style):
+            beginTag(tag)
+            defer { endTag(tag) }
             switch style {
             case .normal: flow(inlineLayout(inlines, size: 10.5, width: contentWidth, language: lang), x: margin, spaceAfter: 7)
             case .lead: flow(inlineLayout(inlines, size: 12, width: contentWidth, language: lang), x: margin, color: PDFRenderer.muted, spaceAfter: 9)
@@ -377,24 +498,32 @@ final class Layouter {
         case .bullet(let inlines):
             let l = inlineLayout(inlines, prefix: "•  ", size: 10.5, width: contentWidth - 14, language: lang)
             pango_layout_set_indent(l, Int32(-8 * Double(PANGO_SCALE)))
-            flow(l, x: indented(14), spaceAfter: 3)
+            flowTagged(tag) { flow(l, x: indented(14), spaceAfter: 3) }
         case .numbered(let n, let inlines):
             // In a right-to-left flow the number keeps its dot after it ("1." not ".1").
             let number = rightToLeft ? "\(Bidi.lri)\(n).\(Bidi.pdi)  " : "\(n).  "
-            flow(inlineLayout(inlines, prefix: number, size: 10.5, width: contentWidth - 14, language: lang), x: indented(14), spaceAfter: 3)
+            flowTagged(tag) {
+                flow(inlineLayout(inlines, prefix: number, size: 10.5, width: contentWidth - 14, language: lang), x: indented(14), spaceAfter: 3)
+            }
         case .address(let lines):
             ensureSpace(Double(lines.count) * 14 + 10)
             y += 4
             let markup = lines.enumerated().map { $0.offset == 0 ? "<b>\(text($0.element))</b>" : text($0.element) }.joined(separator: "\n")
-            flow(makeLayout(markup, size: 10.5, width: contentWidth - 14, language: lang), x: indented(14), spaceAfter: 4,
-                 bar: PDFRenderer.accent)
+            flowTagged(tag) {
+                flow(makeLayout(markup, size: 10.5, width: contentWidth - 14, language: lang), x: indented(14), spaceAfter: 4,
+                     bar: PDFRenderer.accent)
+            }
         case .quote(let text, let by):
             y += 4
-            flow(makeLayout("<i>“\(self.text(text))”</i>", size: 12, width: contentWidth - 24, language: lang), x: indented(16),
-                 spaceAfter: by == nil ? 10 : 2, background: PDFRenderer.tint, bar: PDFRenderer.accent, padding: 4)
+            flowTagged("P") {
+                flow(makeLayout("<i>“\(self.text(text))”</i>", size: 12, width: contentWidth - 24, language: lang), x: indented(16),
+                     spaceAfter: by == nil ? 10 : 2, background: PDFRenderer.tint, bar: PDFRenderer.accent, padding: 4)
+            }
             if let by {
-                flow(makeLayout("— \(self.text(by))", size: 10.5, bold: true, width: contentWidth - 24, language: lang), x: indented(16),
-                     spaceAfter: 10)
+                flowTagged("P") {
+                    flow(makeLayout("— \(self.text(by))", size: 10.5, bold: true, width: contentWidth - 24, language: lang), x: indented(16),
+                         spaceAfter: 10)
+                }
             }
         }
     }
@@ -404,15 +533,21 @@ final class Layouter {
 
     func coverPage(_ cover: PDFRenderer.Cover) {
         y = 200
-        flow(makeLayout(Self.escape(cover.title), size: 28, bold: true, width: contentWidth, language: "en", alignCenter: true), x: margin,
-             color: PDFRenderer.accent, spaceAfter: 16)
+        flowTagged("H1") {
+            flow(makeLayout(Self.escape(cover.title), size: 28, bold: true, width: contentWidth, language: "en", alignCenter: true), x: margin,
+                 color: PDFRenderer.accent, spaceAfter: 16)
+        }
         for line in cover.lines {
-            flow(makeLayout(Self.escape(line), size: 12, width: contentWidth, language: "en", alignCenter: true), x: margin,
-                 color: PDFRenderer.muted, spaceAfter: 4)
+            flowTagged("P") {
+                flow(makeLayout(Self.escape(line), size: 12, width: contentWidth, language: "en", alignCenter: true), x: margin,
+                     color: PDFRenderer.muted, spaceAfter: 4)
+            }
         }
         newPage()
         add(.outline(title: cover.contentsHeading, y: y))
-        flow(makeLayout(Self.escape(cover.contentsHeading), size: 16, bold: true, width: contentWidth, language: "en"), x: margin, spaceAfter: 10)
+        flowTagged("H2") {
+            flow(makeLayout(Self.escape(cover.contentsHeading), size: 16, bold: true, width: contentWidth, language: "en"), x: margin, spaceAfter: 10)
+        }
         contentsPage = pages.count - 1
         contentsY = y
     }
@@ -423,19 +558,29 @@ final class Layouter {
         var ops: [Op] = []
         pages = [[]]
         y = contentsY
+        beginTag("TOC")
         for (i, entry) in entries.enumerated() {
             let number = makeLayout("\(entry.page)", size: 10.5, width: 40, language: "en")
             pango_layout_set_alignment(number, PANGO_ALIGN_RIGHT)
             let lineY = y
+            beginTag("TOCI")
             flow(makeLayout("\(i + 1).  " + Self.escape(entry.title), size: 10.5, width: contentWidth - 50, language: entry.language),
                  x: margin, spaceAfter: 5)
             let endY = y
             y = lineY
             flow(number, x: margin + contentWidth - 40, spaceAfter: 0)
             y = endY
+            endTag("TOCI")
             if pages.count > 1 { break }  // one page of contents
         }
+        endTag("TOC")
         ops = pages[0]
+        // An entry cut by the end of the page closes on it.
+        var open: [String] = []
+        for op in ops {
+            if case .begin(let t) = op { open.append(t) } else if case .end = op { open.removeLast() }
+        }
+        ops += open.reversed().map(Op.end)
         pages = savedPages
         pages[contentsPage] += ops
         y = savedY
@@ -444,8 +589,15 @@ final class Layouter {
     func drawPage(_ ops: [Op], number: Int, of total: Int, footer doc: PrintableDocument?, surface: OpaquePointer) {
         footerMode = true
         defer { footerMode = false }
+        for tag in openTags { cairo_tag_begin(cr, tag, "") }
         for op in ops {
             switch op {
+            case .begin(let tag):
+                cairo_tag_begin(cr, tag, "")
+                openTags.append(tag)
+            case .end(let tag):
+                cairo_tag_end(cr, tag)
+                openTags.removeLast()
             case .rect(let x, let y, let w, let h, let c):
                 cairo_set_source_rgb(cr, c.0, c.1, c.2)
                 cairo_rectangle(cr, x, y, w, h)
@@ -462,6 +614,7 @@ final class Layouter {
                 cairo_tag_end(cr, CAIRO_TAG_LINK)
             }
         }
+        for tag in openTags.reversed() { cairo_tag_end(cr, tag) }
         // Footer: the urgent action, its address (a link) and the page number.
         cairo_set_source_rgb(cr, PDFRenderer.muted.0, PDFRenderer.muted.1, PDFRenderer.muted.2)
         cairo_rectangle(cr, margin, pageHeight - bottom + 22, contentWidth, 0.5)
