@@ -36,7 +36,7 @@ public struct VigilBundle: Hashable, Sendable {
         guard var r = ObjectReader(value, path: "$", diagnostics: d) else { return nil }
         defer { r.finish() }
         if let f = r.string("format", required: true), f != format {
-            d.add("$.format", "must be \"\(format)\", not \"\(f)\"")
+            d.add("$.format", Message("issue_bundle_format", "must be \"{format}\", not \"{value}\"", texts: ["format": "\(format)", "value": "\(f)"]))
         }
         let targets = r.locatedArray("targets") { Target.read($0, path: $1, diagnostics: d) }
         let cases = r.locatedArray("cases") { Case.read($0, path: $1, diagnostics: d) }
@@ -107,12 +107,12 @@ public enum ReferenceRules {
 
     public static func check(targets: [Located<Target>], cases: [Located<Case>], existing: ExistingState) -> [ValidationIssue] {
         var issues: [ValidationIssue] = []
-        func add(_ p: String, _ m: String) { issues.append(ValidationIssue(path: p, message: m)) }
+        func add(_ p: String, _ m: Message) { issues.append(ValidationIssue(path: p, m)) }
 
         var targetIDs = existing.targetIDs
         var seenTargets: Set<String> = []
         for t in targets {
-            if !seenTargets.insert(t.value.id).inserted { add("\(t.path).id", "target \"\(t.value.id)\" appears twice") }
+            if !seenTargets.insert(t.value.id).inserted { add("\(t.path).id", Message("issue_target_appears_twice", "target \"{id}\" appears twice", texts: ["id": "\(t.value.id)"])) }
             targetIDs.insert(t.value.id)
         }
         issues += checkSuccessions(targets: targets, targetIDs: targetIDs, existing: existing)
@@ -122,24 +122,24 @@ public enum ReferenceRules {
         var seenPeople: [String: String] = [:]
         for c in cases {
             let kase = c.value
-            if !seenCases.insert(kase.id).inserted { add("\(c.path).id", "case \"\(kase.id)\" appears twice") }
+            if !seenCases.insert(kase.id).inserted { add("\(c.path).id", Message("issue_case_appears_twice", "case \"{id}\" appears twice", texts: ["id": "\(kase.id)"])) }
             for (pi, person) in kase.people.enumerated() {
                 let pp = "\(c.path).people[\(pi)].id"
                 if let owner = existing.personCases[person.id], owner != kase.id {
-                    add(pp, "person \"\(person.id)\" already belongs to case \"\(owner)\"")
+                    add(pp, Message("issue_person_already_belongs_case", "person \"{id}\" already belongs to case \"{owner}\"", texts: ["id": "\(person.id)", "owner": "\(owner)"]))
                 }
                 if let other = seenPeople[person.id], other != kase.id {
-                    add(pp, "person \"\(person.id)\" also appears in case \"\(other)\"")
+                    add(pp, Message("issue_person_also_appears_case", "person \"{id}\" also appears in case \"{other}\"", texts: ["id": "\(person.id)", "other": "\(other)"]))
                 }
                 seenPeople[person.id] = kase.id
             }
             for (ui, ua) in kase.urgentActions.enumerated() {
                 let uaPath = "\(c.path).urgent_actions[\(ui)]"
                 if let owner = existing.urgentActionCases[ua.number], owner != kase.id {
-                    add("\(uaPath).number", "\(ua.number.label) already belongs to case \"\(owner)\"")
+                    add("\(uaPath).number", Message("issue_already_belongs_case", "{ua} already belongs to case \"{owner}\"", texts: ["ua": "\(ua.number.label)", "owner": "\(owner)"]))
                 }
                 if let other = seenUAs[ua.number], other != kase.id {
-                    add("\(uaPath).number", "\(ua.number.label) also appears in case \"\(other)\"")
+                    add("\(uaPath).number", Message("issue_also_appears_case", "{ua} also appears in case \"{other}\"", texts: ["ua": "\(ua.number.label)", "other": "\(other)"]))
                 }
                 seenUAs[ua.number] = kase.id
                 issues += checkDocuments(of: ua, path: uaPath, targetIDs: targetIDs, existing: existing, seenDocIDs: &seenDocIDs)
@@ -153,7 +153,7 @@ public enum ReferenceRules {
     /// a `valid_to` (the day they left office).
     static func checkSuccessions(targets: [Located<Target>], targetIDs: Set<String>, existing: ExistingState) -> [ValidationIssue] {
         var issues: [ValidationIssue] = []
-        func add(_ p: String, _ m: String) { issues.append(ValidationIssue(path: p, message: m)) }
+        func add(_ p: String, _ m: Message) { issues.append(ValidationIssue(path: p, m)) }
         // Who replaced whom after the write: stored, then the bundle's (which replace stored rows).
         struct Link { var successorOf: String?; var hasValidTo: Bool; var path: String? }
         var links: [String: Link] = [:]
@@ -166,15 +166,15 @@ public enum ReferenceRules {
             guard let predecessor = t.value.successorOf, predecessor != t.value.id else { continue }
             let p = "\(t.path).successor_of"
             guard targetIDs.contains(predecessor) else {
-                add(p, "target \"\(predecessor)\" is not in the bundle or the directory")
+                add(p, Message("issue_target_not_bundle_directory", "target \"{target}\" is not in the bundle or the directory", texts: ["target": "\(predecessor)"]))
                 continue
             }
             if let others = successors[predecessor]?.filter({ $0 != t.value.id }), let other = others.first {
-                add(p, "target \"\(predecessor)\" already has a successor, \"\(other)\"")
+                add(p, Message("issue_target_already_has_successor", "target \"{target}\" already has a successor, \"{other}\"", texts: ["target": "\(predecessor)", "other": "\(other)"]))
             }
             if let link = links[predecessor], !link.hasValidTo {
                 add(link.path.map { "\($0).valid_to" } ?? p,
-                    "target \"\(predecessor)\" was replaced by \"\(t.value.id)\": give the day it left office in valid_to")
+                    Message("issue_target_was_replaced_by_give", "target \"{target}\" was replaced by \"{by}\": give the day it left office in valid_to", texts: ["target": "\(predecessor)", "by": "\(t.value.id)"]))
             }
             // Follow the chain; coming back here is a cycle.
             var chain = [t.value.id], current = predecessor
@@ -183,7 +183,7 @@ public enum ReferenceRules {
                 guard let n = next.successorOf else { break }
                 if n == t.value.id {
                     if cyclesReported.insert(Set(chain)).inserted {
-                        add(p, "successor_of makes a cycle: \((chain + [t.value.id]).map { "\"\($0)\"" }.joined(separator: " → "))")
+                        add(p, Message("issue_successor_makes_cycle", "successor_of makes a cycle: {cycle}", texts: ["cycle": "\((chain + [t.value.id]).map { "\"\($0)\"" }.joined(separator: " → "))"]))
                     }
                     break
                 }
@@ -193,7 +193,7 @@ public enum ReferenceRules {
         // A stored official replaced by another: a bundle that gives it again keeps its valid_to.
         for t in targets where t.value.validTo == nil {
             if let by = successors[t.value.id]?.first(where: { links[$0]?.path == nil }) {
-                add("\(t.path).valid_to", "target \"\(t.value.id)\" was replaced by \"\(by)\": give the day it left office in valid_to")
+                add("\(t.path).valid_to", Message("issue_target_was_replaced_by_give", "target \"{target}\" was replaced by \"{by}\": give the day it left office in valid_to", texts: ["target": "\(t.value.id)", "by": "\(by)"]))
             }
         }
         return issues
@@ -202,7 +202,7 @@ public enum ReferenceRules {
     static func checkDocuments(of ua: UrgentAction, path: String, targetIDs: Set<String>, existing: ExistingState,
                                seenDocIDs: inout [String: String]) -> [ValidationIssue] {
         var issues: [ValidationIssue] = []
-        func add(_ p: String, _ m: String) { issues.append(ValidationIssue(path: p, message: m)) }
+        func add(_ p: String, _ m: Message) { issues.append(ValidationIssue(path: p, m)) }
 
         // Documents of this UA after the write: stored ones, replaced by those given here.
         struct Entry { var id: String; var sequence: Int; var language: String; var kind: DocumentKind; var translationOf: String?; var path: String? }
@@ -213,20 +213,20 @@ public enum ReferenceRules {
         for (di, doc) in ua.documents.enumerated() {
             let p = "\(path).documents[\(di)]"
             if let stored = existing.documents.first(where: { $0.id == doc.id }), stored.uaNumber != ua.number {
-                add("\(p).id", "document \"\(doc.id)\" already belongs to \(stored.uaNumber.label)")
+                add("\(p).id", Message("issue_document_already_belongs", "document \"{id}\" already belongs to {ua}", texts: ["id": "\(doc.id)", "ua": "\(stored.uaNumber.label)"]))
             }
             if let other = seenDocIDs[doc.id] {
-                add("\(p).id", "document \"\(doc.id)\" appears twice (also at \(other))")
+                add("\(p).id", Message("issue_document_appears_twice_also_at", "document \"{id}\" appears twice (also at {other})", texts: ["id": "\(doc.id)", "other": "\(other)"]))
             }
             seenDocIDs[doc.id] = p
             merged[doc.id] = Entry(id: doc.id, sequence: doc.sequence, language: doc.language, kind: doc.kind, translationOf: doc.translationOf, path: p)
             if let ta = doc.takeAction {
                 for (ti, ref) in ta.targets.enumerated() where !targetIDs.contains(ref.target) {
-                    add("\(p).take_action.targets[\(ti)].target", "target \"\(ref.target)\" is not in the bundle or the directory")
+                    add("\(p).take_action.targets[\(ti)].target", Message("issue_target_not_bundle_directory", "target \"{target}\" is not in the bundle or the directory", texts: ["target": "\(ref.target)"]))
                 }
                 for (ci, copy) in ta.copiesTo.enumerated() {
                     if let t = copy.target, !targetIDs.contains(t) {
-                        add("\(p).take_action.copies_to[\(ci)].target", "target \"\(t)\" is not in the bundle or the directory")
+                        add("\(p).take_action.copies_to[\(ci)].target", Message("issue_target_not_bundle_directory", "target \"{target}\" is not in the bundle or the directory", texts: ["target": "\(t)"]))
                     }
                 }
             }
@@ -237,25 +237,25 @@ public enum ReferenceRules {
             let key = "\(e.sequence)|\(e.language)"
             if let other = bySeqLang[key] {
                 let p = e.path ?? other.path ?? path
-                add("\(p).language", "\(ua.number.label) already has a document with sequence \(e.sequence) in \"\(e.language)\" (\"\(other.id == e.id ? e.id : other.id)\")")
+                add("\(p).language", Message("issue_already_has_document_sequence", "{ua} already has a document with sequence {sequence} in \"{language}\" (\"{id}\")", texts: ["ua": "\(ua.number.label)", "sequence": "\(e.sequence)", "language": "\(e.language)", "id": "\(other.id == e.id ? e.id : other.id)"]))
             }
             bySeqLang[key] = e
             if let t = e.translationOf, let p = e.path {
                 if let original = merged[t] {
                     if original.sequence != e.sequence {
-                        add("\(p).translation_of", "a translation shares the sequence of the document it translates (\"\(t)\" has sequence \(original.sequence))")
+                        add("\(p).translation_of", Message("issue_translation_shares_sequence_document_it", "a translation shares the sequence of the document it translates (\"{value}\" has sequence {sequence})", texts: ["value": "\(t)", "sequence": "\(original.sequence)"]))
                     }
                     if original.language == e.language {
-                        add("\(p).translation_of", "a translation must be in another language than \"\(t)\"")
+                        add("\(p).translation_of", Message("issue_translation_must_another_language_than", "a translation must be in another language than \"{value}\"", texts: ["value": "\(t)"]))
                     }
                     if original.translationOf != nil {
-                        add("\(p).translation_of", "\"\(t)\" is itself a translation; point at the original")
+                        add("\(p).translation_of", Message("issue_itself_translation_point_at_original", "\"{value}\" is itself a translation; point at the original", texts: ["value": "\(t)"]))
                     }
                     if original.kind != e.kind {
-                        add("\(p).kind", "a translation has the kind of its original (\(original.kind.rawValue))")
+                        add("\(p).kind", Message("issue_translation_has_kind_original", "a translation has the kind of its original ({kind})", texts: ["kind": "\(original.kind.rawValue)"]))
                     }
                 } else {
-                    add("\(p).translation_of", "document \"\(t)\" is not in this urgent action")
+                    add("\(p).translation_of", Message("issue_document_not_urgent_action", "document \"{value}\" is not in this urgent action", texts: ["value": "\(t)"]))
                 }
             }
         }
@@ -264,18 +264,18 @@ public enum ReferenceRules {
             let same = entries.filter { $0.sequence == seq }
             let originals = same.filter { $0.translationOf == nil }
             if originals.count > 1, let offender = originals.first(where: { $0.path != nil }) {
-                add("\(offender.path!).translation_of", "\(ua.number.label) has \(originals.count) documents with sequence \(seq) that are not translations; mark translations with translation_of")
+                add("\(offender.path!).translation_of", Message("issue_has_documents_sequence_that_are", "{ua} has {count} documents with sequence {sequence} that are not translations; mark translations with translation_of", texts: ["ua": "\(ua.number.label)", "count": "\(originals.count)", "sequence": "\(seq)"]))
             }
         }
         if let outcome = entries.first(where: { $0.kind == .outcome }) {
             if ua.status != .closed {
-                add("\(path).status", "an outcome closes its urgent action: status must be \"closed\"")
+                add("\(path).status", Message("issue_outcome_closes_urgent_action_status", "an outcome closes its urgent action: status must be \"closed\""))
             }
             if let later = entries.first(where: { $0.sequence > outcome.sequence }) {
-                add("\(later.path ?? path).sequence", "nothing comes after the outcome (sequence \(outcome.sequence))")
+                add("\(later.path ?? path).sequence", Message("issue_nothing_comes_after_outcome_sequence", "nothing comes after the outcome (sequence {sequence})", texts: ["sequence": "\(outcome.sequence)"]))
             }
             if let second = entries.first(where: { $0.kind == .outcome && $0.sequence != outcome.sequence }) {
-                add("\(second.path ?? path).kind", "an urgent action has one outcome")
+                add("\(second.path ?? path).kind", Message("issue_urgent_action_has_one_outcome", "an urgent action has one outcome"))
             }
         }
         return issues

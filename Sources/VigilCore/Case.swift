@@ -86,7 +86,7 @@ public struct Sentence: Hashable, Sendable {
         switch (hasTerm, life == true, death == true) {
         case (true, false, false):
             if (years ?? 0) == 0 && (months ?? 0) == 0 {
-                d.add(path, "a prison term must be longer than zero")
+                d.add(path, Message("issue_prison_term_must_longer_than", "a prison term must be longer than zero"))
             } else {
                 term = .years(years ?? 0, months: months ?? 0)
             }
@@ -94,12 +94,12 @@ public struct Sentence: Hashable, Sendable {
         case (false, false, true): term = .death
         case (false, false, false):
             if life == false || death == false {
-                d.add(path, "\"life\" and \"death\" may only be true; give {years, months} for a prison term")
+                d.add(path, Message("issue_life_death_may_only_true", "\"life\" and \"death\" may only be true; give {years, months} for a prison term"))
             } else {
-                d.add(path, "give a term: {\"years\": N, \"months\": N}, {\"life\": true} or {\"death\": true}")
+                d.add(path, Message("issue_give_term_years_n_months", "give a term: {\"years\": N, \"months\": N}, {\"life\": true} or {\"death\": true}"))
             }
         default:
-            d.add(path, "give only one of a prison term, \"life\" or \"death\"")
+            d.add(path, Message("issue_give_only_one_prison_term", "give only one of a prison term, \"life\" or \"death\""))
         }
         guard let term else { return nil }
         return Sentence(term: term, court: court, date: date, stage: stage)
@@ -146,16 +146,16 @@ public struct Person: Hashable, Sendable, Identifiable {
         guard var r = ObjectReader(value, path: path, diagnostics: d) else { return nil }
         defer { r.finish() }
         let id = r.string("id", required: true)
-        if let id, let p = Slug.problem(id) { d.add(r.child("id"), p) }
+        if let id, let p = Slug.issue(id) { d.add(r.child("id"), p) }
         let name = r.string("name", required: true, maxLength: 300)
         let nameOriginal = r.string("name_original", maxLength: 300)
         let nameOriginalLanguage = r.string("name_original_language")
-        if let l = nameOriginalLanguage, let p = LanguageTag.problem(l) { d.add(r.child("name_original_language"), p) }
+        if let l = nameOriginalLanguage, let p = LanguageTag.issue(l) { d.add(r.child("name_original_language"), p) }
         if r.has("name_original") && !r.has("name_original_language") {
-            d.add(r.child("name_original_language"), "is required with \"name_original\": the language of the name in its own script")
+            d.add(r.child("name_original_language"), Message("issue_required_name_original_language_name", "is required with \"name_original\": the language of the name in its own script"))
         }
         if r.has("name_original_language") && !r.has("name_original") {
-            d.add(r.child("name_original_language"), "is only given with \"name_original\"")
+            d.add(r.child("name_original_language"), Message("issue_only_given_name_original", "is only given with \"name_original\""))
         }
         let pronouns = r.string("pronouns", maxLength: 40)
         let role = r.string("role", maxLength: 300)
@@ -243,15 +243,15 @@ public struct Case: Hashable, Sendable, Identifiable {
         guard var r = ObjectReader(value, path: path, diagnostics: d) else { return nil }
         defer { r.finish() }
         let id = r.string("id", required: true)
-        if let id, let p = Slug.problem(id) { d.add(r.child("id"), p) }
+        if let id, let p = Slug.issue(id) { d.add(r.child("id"), p) }
         let title = r.string("title", required: true, maxLength: 300)
         let summary = r.string("summary", maxLength: 5000)
-        let countries = r.strings("countries", required: true, validate: CountryCode.problem)
+        let countries = r.strings("countries", required: true, validate: CountryCode.issue)
         if r.has("countries") && countries.isEmpty && d.issues.last?.path.hasPrefix(r.child("countries")) != true {
-            d.add(r.child("countries"), "must name at least one country")
+            d.add(r.child("countries"), Message("issue_must_name_at_least_one", "must name at least one country"))
         }
         let region = r.string("region", maxLength: 200)
-        let themes = r.strings("themes", validate: Slug.problem)
+        let themes = r.strings("themes", validate: Slug.issue)
         let status = r.enumValue("status", CaseStatus.self) ?? .open
         let people = r.array("people", maxCount: 500) { Person.read($0, path: $1, diagnostics: d) }
         let timeline = r.array("timeline", maxCount: 2000) { TimelineEvent.read($0, path: $1, diagnostics: d) }
@@ -266,23 +266,23 @@ public struct Case: Hashable, Sendable, Identifiable {
     func checkInternalRules(path: String, diagnostics d: Diagnostics) {
         var personIDs: Set<String> = []
         for (i, p) in people.enumerated() where !personIDs.insert(p.id).inserted {
-            d.add("\(path).people[\(i)].id", "\"\(p.id)\" is used by another person in this case")
+            d.add("\(path).people[\(i)].id", Message("issue_used_by_another_person_case", "\"{id}\" is used by another person in this case", texts: ["id": "\(p.id)"]))
         }
         for (i, e) in timeline.enumerated() {
             for (j, p) in e.people.enumerated() where !personIDs.contains(p) {
-                d.add("\(path).timeline[\(i)].people[\(j)]", "\"\(p)\" is not a person in this case")
+                d.add("\(path).timeline[\(i)].people[\(j)]", Message("issue_not_person_case", "\"{value}\" is not a person in this case", texts: ["value": "\(p)"]))
             }
         }
         for (i, t) in themes.enumerated() where themes.firstIndex(of: t) != i {
-            d.add("\(path).themes[\(i)]", "\"\(t)\" is listed twice")
+            d.add("\(path).themes[\(i)]", Message("issue_listed_twice", "\"{value}\" is listed twice", texts: ["value": "\(t)"]))
         }
         for (i, c) in countries.enumerated() where countries.firstIndex(of: c) != i {
-            d.add("\(path).countries[\(i)]", "\"\(c)\" is listed twice")
+            d.add("\(path).countries[\(i)]", Message("issue_listed_twice", "\"{value}\" is listed twice", texts: ["value": "\(c)"]))
         }
         var numbers: Set<UANumber> = []
         for (i, ua) in urgentActions.enumerated() {
             if !numbers.insert(ua.number).inserted {
-                d.add("\(path).urgent_actions[\(i)].number", "\(ua.number.label) appears twice in this case")
+                d.add("\(path).urgent_actions[\(i)].number", Message("issue_appears_twice_case", "{ua} appears twice in this case", texts: ["ua": "\(ua.number.label)"]))
             }
         }
     }

@@ -20,10 +20,12 @@ public enum CountryCode {
         VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW XK
         """.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init))
 
-    public static func problem(_ code: String) -> String? {
+    public static func problem(_ code: String) -> String? { issue(code)?.english }
+
+    public static func issue(_ code: String) -> Message? {
         if all.contains(code) { return nil }
-        if all.contains(code.uppercased()) { return "must be upper case: \"\(code.uppercased())\"" }
-        return "\"\(code)\" is not an ISO 3166-1 alpha-2 country code"
+        if all.contains(code.uppercased()) { return Message("issue_country_upper_case", "must be upper case: \"{code}\"", texts: ["code": code.uppercased()]) }
+        return Message("issue_country_code", "\"{code}\" is not an ISO 3166-1 alpha-2 country code", texts: ["code": code])
     }
 }
 
@@ -111,33 +113,39 @@ public enum LanguageTag {
         return out.joined(separator: "-")
     }
 
-    public static func problem(_ tag: String) -> String? {
+    public static func problem(_ tag: String) -> String? { issue(tag)?.english }
+
+    public static func issue(_ tag: String) -> Message? {
         guard let canonical = canonical(tag) else {
-            return "\"\(tag)\" is not a BCP 47 language tag (like \"en\", \"ru\", \"zh-Hans\" or \"crh\")"
+            return Message("issue_language_tag", "\"{tag}\" is not a BCP 47 language tag (like \"en\", \"ru\", \"zh-Hans\" or \"crh\")", texts: ["tag": tag])
         }
-        if canonical != tag { return "write the language tag as \"\(canonical)\"" }
+        if canonical != tag { return Message("issue_language_tag_case", "write the language tag as \"{tag}\"", texts: ["tag": canonical]) }
         return nil
     }
 }
 
 /// A small, deliberately strict check of e-mail addresses (one `@`, a dotted domain, no spaces).
 public enum EmailAddress {
-    public static func problem(_ s: String) -> String? {
+    public static func problem(_ s: String) -> String? { issue(s)?.english }
+
+    public static func issue(_ s: String) -> Message? {
         let parts = s.split(separator: "@", omittingEmptySubsequences: false)
         guard s.count <= 254, parts.count == 2, !parts[0].isEmpty, parts[0].count <= 64,
               parts[1].contains("."), !parts[1].hasPrefix("."), !parts[1].hasSuffix("."),
               !s.contains(where: { $0.isWhitespace || $0 == "<" || $0 == ">" || $0 == "," || $0 == ";" })
-        else { return "\"\(s)\" is not an e-mail address" }
+        else { return Message("issue_email", "\"{value}\" is not an e-mail address", texts: ["value": s]) }
         return nil
     }
 }
 
 /// http(s) URLs only: no `javascript:` or other schemes reach a page.
 public enum WebURL {
-    public static func problem(_ s: String) -> String? {
+    public static func problem(_ s: String) -> String? { issue(s)?.english }
+
+    public static func issue(_ s: String) -> Message? {
         guard let url = URL(string: s), let scheme = url.scheme?.lowercased(),
               scheme == "https" || scheme == "http", url.host != nil, !s.contains(where: \.isWhitespace)
-        else { return "\"\(s)\" is not an http(s) URL" }
+        else { return Message("issue_web_url", "\"{value}\" is not an http(s) URL", texts: ["value": s]) }
         return nil
     }
 }

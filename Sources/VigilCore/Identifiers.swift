@@ -129,12 +129,14 @@ public enum AIIndex {
 
 /// Stable identifiers of cases, people, targets and documents: lower-case slugs.
 public enum Slug {
-    public static func problem(_ s: String) -> String? {
-        guard !s.isEmpty else { return "must not be empty" }
-        guard s.count <= 128 else { return "must be at most 128 characters" }
+    public static func problem(_ s: String) -> String? { issue(s)?.english }
+
+    public static func issue(_ s: String) -> Message? {
+        guard !s.isEmpty else { return IssueText.notEmpty }
+        guard s.count <= 128 else { return Message("issue_slug_too_long", "must be at most 128 characters") }
         let ok = s.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }
         guard ok, s.first != "-", s.last != "-" else {
-            return "must be a slug of lower-case letters a-z, digits and hyphens (\"\(s)\" is not)"
+            return Message("issue_slug", "must be a slug of lower-case letters a-z, digits and hyphens (\"{value}\" is not)", texts: ["value": s])
         }
         return nil
     }

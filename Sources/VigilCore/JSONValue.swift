@@ -35,6 +35,18 @@ public enum JSONValue: Hashable, Sendable {
         }
     }
 
+    /// `typeName`, to translate.
+    public var typeTerm: Message {
+        switch self {
+        case .null: return Message("json_type_null", "null")
+        case .bool: return Message("json_type_boolean", "a boolean")
+        case .number: return Message("json_type_number", "a number")
+        case .string: return Message("json_type_string", "a string")
+        case .array: return Message("json_type_array", "an array")
+        case .object: return Message("json_type_object", "an object")
+        }
+    }
+
     public var typeName: String {
         switch self {
         case .null: return "null"

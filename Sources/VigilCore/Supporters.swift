@@ -21,13 +21,13 @@ public struct Supporter: Hashable, Sendable {
 
     public func problems() -> [ValidationIssue] {
         var issues: [ValidationIssue] = []
-        if let p = EmailAddress.problem(email) { issues.append(.init(path: "$.email", message: p)) }
+        if let p = EmailAddress.issue(email) { issues.append(.init(path: "$.email", p)) }
         let name = displayName.trimmingCharacters(in: .whitespacesAndNewlines)
-        if name.isEmpty { issues.append(.init(path: "$.display_name", message: "must not be empty")) }
-        if name.count > 80 { issues.append(.init(path: "$.display_name", message: "must be at most 80 characters")) }
-        if let p = DisplayName.problem(displayName) { issues.append(.init(path: "$.display_name", message: p)) }
-        if let c = country, let p = CountryCode.problem(c) { issues.append(.init(path: "$.country", message: p)) }
-        if let p = LanguageTag.problem(language) { issues.append(.init(path: "$.language", message: p)) }
+        if name.isEmpty { issues.append(.init(path: "$.display_name", IssueText.notEmpty)) }
+        if name.count > 80 { issues.append(.init(path: "$.display_name", Message("issue_at_most_80", "must be at most 80 characters"))) }
+        if let p = DisplayName.issue(displayName) { issues.append(.init(path: "$.display_name", p)) }
+        if let c = country, let p = CountryCode.issue(c) { issues.append(.init(path: "$.country", p)) }
+        if let p = LanguageTag.issue(language) { issues.append(.init(path: "$.language", p)) }
         return issues
     }
 }
@@ -38,13 +38,15 @@ public enum DisplayName {
     /// override and isolate controls (U+202A–U+202E, U+2066–U+2069: "moc.elpmaxe" tricks) are
     /// refused. Zero-width joiners and non-joiners (U+200C, U+200D) are not: Persian and many
     /// Indic names need them.
-    public static func problem(_ name: String) -> String? {
+    public static func problem(_ name: String) -> String? { issue(name)?.english }
+
+    public static func issue(_ name: String) -> Message? {
         for scalar in name.unicodeScalars {
             if scalar.properties.generalCategory == .control {
-                return "must be on one line, without control characters"
+                return Message("issue_one_line", "must be on one line, without control characters")
             }
             if (0x202A...0x202E).contains(scalar.value) || (0x2066...0x2069).contains(scalar.value) {
-                return "must not contain text-direction control characters"
+                return Message("issue_bidi_controls", "must not contain text-direction control characters")
             }
         }
         return nil
@@ -67,11 +69,11 @@ public struct ActionReport: Hashable, Sendable {
 
     public func problems() -> [ValidationIssue] {
         var issues: [ValidationIssue] = []
-        if let p = Slug.problem(documentID) { issues.append(.init(path: "$.document", message: p)) }
-        if let t = targetID, let p = Slug.problem(t) { issues.append(.init(path: "$.target", message: p)) }
+        if let p = Slug.issue(documentID) { issues.append(.init(path: "$.document", p)) }
+        if let t = targetID, let p = Slug.issue(t) { issues.append(.init(path: "$.target", p)) }
         let k = idempotencyKey
         if k.count < 8 || k.count > 128 || !k.unicodeScalars.allSatisfy({ $0.isASCII && $0.value > 0x20 && $0.value < 0x7f }) {
-            issues.append(.init(path: "$.idempotency_key", message: "must be 8 to 128 printable ASCII characters"))
+            issues.append(.init(path: "$.idempotency_key", Message("issue_idempotency_key", "must be 8 to 128 printable ASCII characters")))
         }
         return issues
     }
@@ -114,9 +116,9 @@ public struct Reply: Hashable, Sendable {
     public func problems() -> [ValidationIssue] {
         var issues: [ValidationIssue] = []
         if summary.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
-            issues.append(.init(path: "$.summary", message: "must not be empty"))
+            issues.append(.init(path: "$.summary", IssueText.notEmpty))
         }
-        if let t = targetID, let p = Slug.problem(t) { issues.append(.init(path: "$.target", message: p)) }
+        if let t = targetID, let p = Slug.issue(t) { issues.append(.init(path: "$.target", p)) }
         return issues
     }
 }

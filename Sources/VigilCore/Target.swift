@@ -69,42 +69,42 @@ public struct Target: Hashable, Sendable, Identifiable {
         guard var r = ObjectReader(value, path: path, diagnostics: d) else { return nil }
         defer { r.finish() }
         let id = r.string("id", required: true)
-        if let id, let p = Slug.problem(id) { d.add(r.child("id"), p) }
+        if let id, let p = Slug.issue(id) { d.add(r.child("id"), p) }
         let title = r.string("title", required: true, maxLength: 300)
         var t = Target(id: id ?? "", title: title ?? "")
         t.name = r.string("name", maxLength: 300)
         t.organisation = r.string("organisation", maxLength: 300)
         t.address = r.strings("address")
-        if t.address.count > 12 { d.add(r.child("address"), "has more than 12 lines") }
+        if t.address.count > 12 { d.add(r.child("address"), Message("issue_has_more_than_12_lines", "has more than 12 lines")) }
         t.country = r.string("country")
-        if let c = t.country, let p = CountryCode.problem(c) { d.add(r.child("country"), p) }
+        if let c = t.country, let p = CountryCode.issue(c) { d.add(r.child("country"), p) }
         t.email = r.string("email", maxLength: 254)
-        if let e = t.email, let p = EmailAddress.problem(e) { d.add(r.child("email"), p) }
+        if let e = t.email, let p = EmailAddress.issue(e) { d.add(r.child("email"), p) }
         t.fax = r.string("fax", maxLength: 64)
         t.phone = r.string("phone", maxLength: 64)
-        t.social = r.stringMap("social", allowNullValues: true, validateKey: { Slug.problem($0).map { "network name \($0)" } })
+        t.social = r.stringMap("social", allowNullValues: true, validateKey: { Slug.issue($0).map { Message("issue_network_name", "network name {problem}", ["problem": $0]) } })
         t.webForm = r.string("web_form", maxLength: 2000)
-        if let w = t.webForm, let p = WebURL.problem(w) { d.add(r.child("web_form"), p) }
-        t.salutation = r.stringMap("salutation", validateKey: LanguageTag.problem)
-        t.languages = r.strings("languages", validate: LanguageTag.problem)
+        if let w = t.webForm, let p = WebURL.issue(w) { d.add(r.child("web_form"), p) }
+        t.salutation = r.stringMap("salutation", validateKey: LanguageTag.issue)
+        t.languages = r.strings("languages", validate: LanguageTag.issue)
         t.validFrom = r.date("valid_from")
         t.validTo = r.date("valid_to")
         if let f = t.validFrom, let to = t.validTo, f.earliest > to.latest {
-            d.add(r.child("valid_to"), "must not be before valid_from (\(f))")
+            d.add(r.child("valid_to"), Message("issue_must_not_before_valid_from", "must not be before valid_from ({date})", texts: ["date": "\(f)"]))
         }
         t.channelNotes = r.string("channel_notes", maxLength: 2000)
         t.successorOf = r.string("successor_of")
         if let s = t.successorOf {
-            if let p = Slug.problem(s) { d.add(r.child("successor_of"), p) } else if s == id { d.add(r.child("successor_of"), "a target cannot succeed itself") }
+            if let p = Slug.issue(s) { d.add(r.child("successor_of"), p) } else if s == id { d.add(r.child("successor_of"), Message("issue_target_cannot_succeed_itself", "a target cannot succeed itself")) }
         }
         t.represents = r.string("represents")
-        if let c = t.represents, let p = CountryCode.problem(c) { d.add(r.child("represents"), p) }
+        if let c = t.represents, let p = CountryCode.issue(c) { d.add(r.child("represents"), p) }
         t.accreditedTo = r.string("accredited_to")
-        if let c = t.accreditedTo, let p = CountryCode.problem(c) { d.add(r.child("accredited_to"), p) }
+        if let c = t.accreditedTo, let p = CountryCode.issue(c) { d.add(r.child("accredited_to"), p) }
         switch (t.represents, t.accreditedTo) {
-        case (nil, .some): d.add(r.child("represents"), "a diplomatic mission gives both represents and accredited_to")
-        case (.some, nil): d.add(r.child("accredited_to"), "a diplomatic mission gives both represents and accredited_to")
-        case let (.some(a), .some(b)) where a == b: d.add(r.child("accredited_to"), "a mission is accredited to another country than the one it represents")
+        case (nil, .some): d.add(r.child("represents"), Message("issue_diplomatic_mission_gives_both_represents", "a diplomatic mission gives both represents and accredited_to"))
+        case (.some, nil): d.add(r.child("accredited_to"), Message("issue_diplomatic_mission_gives_both_represents", "a diplomatic mission gives both represents and accredited_to"))
+        case let (.some(a), .some(b)) where a == b: d.add(r.child("accredited_to"), Message("issue_mission_accredited_another_country_than", "a mission is accredited to another country than the one it represents"))
         default: break
         }
         guard id != nil, title != nil else { return nil }

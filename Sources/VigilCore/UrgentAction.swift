@@ -30,7 +30,7 @@ public struct UrgentAction: Hashable, Sendable {
         var number: UANumber?
         if let n = r.string("number", required: true) {
             number = UANumber(n)
-            if number == nil { d.add(r.child("number"), "must look like \"126/19\" (serial/two-digit year), not \"\(n)\"") }
+            if number == nil { d.add(r.child("number"), Message("issue_must_look_like_126_19", "must look like \"126/19\" (serial/two-digit year), not \"{value}\"", texts: ["value": "\(n)"])) }
         }
         let status = r.enumValue("status", UrgentActionStatus.self) ?? .open
         let docs = r.array("documents", maxCount: 1000) { Document.read($0, path: $1, diagnostics: d) }
@@ -100,7 +100,7 @@ public struct TakeAction: Hashable, Sendable {
         defer { r.finish() }
         var t = TakeAction()
         t.deadline = r.date("deadline", dayPrecision: true)
-        t.preferredLanguages = r.strings("preferred_languages", validate: LanguageTag.problem)
+        t.preferredLanguages = r.strings("preferred_languages", validate: LanguageTag.issue)
         t.targets = r.array("targets", maxCount: 100) { item, p in
             guard var tr = ObjectReader(item, path: p, diagnostics: d) else { return nil }
             defer { tr.finish() }
@@ -108,7 +108,7 @@ public struct TakeAction: Hashable, Sendable {
             return TargetRef(target: id)
         }
         for (i, ref) in t.targets.enumerated() where t.targets.firstIndex(of: ref) != i {
-            d.add("\(r.child("targets"))[\(i)].target", "target \"\(ref.target)\" is listed twice")
+            d.add("\(r.child("targets"))[\(i)].target", Message("issue_target_listed_twice", "target \"{target}\" is listed twice", texts: ["target": "\(ref.target)"]))
         }
         t.copiesTo = r.array("copies_to", maxCount: 100) { item, p in
             guard var cr = ObjectReader(item, path: p, diagnostics: d) else { return nil }
@@ -116,13 +116,13 @@ public struct TakeAction: Hashable, Sendable {
             let c = CopyTo(text: cr.string("text", maxLength: 2000), target: cr.string("target"),
                            diplomaticRepresentativesOf: cr.string("diplomatic_representatives_of"))
             if c.text == nil && c.target == nil && c.diplomaticRepresentativesOf == nil {
-                d.add(p, "give \"text\", \"target\" or \"diplomatic_representatives_of\"")
+                d.add(p, Message("issue_give_text_target_diplomatic_representatives", "give \"text\", \"target\" or \"diplomatic_representatives_of\""))
             }
             if let country = c.diplomaticRepresentativesOf {
-                if let problem = CountryCode.problem(country) { d.add(cr.child("diplomatic_representatives_of"), problem) }
-                if c.target != nil { d.add(cr.child("diplomatic_representatives_of"), "name either one target or the diplomatic representatives of a country, not both") }
+                if let problem = CountryCode.issue(country) { d.add(cr.child("diplomatic_representatives_of"), problem) }
+                if c.target != nil { d.add(cr.child("diplomatic_representatives_of"), Message("issue_name_either_one_target_diplomatic", "name either one target or the diplomatic representatives of a country, not both")) }
                 // The words as published, in the document's language: what shows where the directory has no embassy.
-                if c.text == nil { d.add(cr.child("text"), "is required with diplomatic_representatives_of") }
+                if c.text == nil { d.add(cr.child("text"), Message("issue_required_diplomatic_representatives", "is required with diplomatic_representatives_of")) }
             }
             return c
         }
@@ -189,17 +189,17 @@ public struct Document: Hashable, Sendable, Identifiable {
         guard var r = ObjectReader(value, path: path, diagnostics: d) else { return nil }
         defer { r.finish() }
         let id = r.string("id", required: true)
-        if let id, let p = Slug.problem(id) { d.add(r.child("id"), p) }
+        if let id, let p = Slug.issue(id) { d.add(r.child("id"), p) }
         let sequence = r.int("sequence", required: true, range: 0...999)
         let kind = r.enumValue("kind", DocumentKind.self, required: true)
         let outcome = r.enumValue("outcome", OutcomeResult.self)
         let nfa = r.bool("no_further_action")
         let language = r.string("language", required: true)
-        if let l = language, let p = LanguageTag.problem(l) { d.add(r.child("language"), p) }
+        if let l = language, let p = LanguageTag.issue(l) { d.add(r.child("language"), p) }
         let translationOf = r.string("translation_of")
         let aiIndex = r.string("ai_index")
         if let a = aiIndex, !AIIndex.isValid(a) {
-            d.add(r.child("ai_index"), "must look like \"EUR 46/1098/2019\", not \"\(a)\"")
+            d.add(r.child("ai_index"), Message("issue_must_look_like_eur_46", "must look like \"EUR 46/1098/2019\", not \"{value}\"", texts: ["value": "\(a)"]))
         }
         let published = r.date("published", required: true, dayPrecision: true)
         let title = r.string("title", required: true, maxLength: 300)
@@ -219,7 +219,7 @@ public struct Document: Hashable, Sendable, Identifiable {
         let corrections = r.array("corrections", maxCount: Correction.maxCount) { item, p -> Correction? in
             guard let c = Correction.read(item, path: p, diagnostics: d) else { return nil }
             if let published, c.date < published {
-                d.add("\(p).date", "must not be before the publication date (\(published))")
+                d.add("\(p).date", Message("issue_must_not_before_publication_date", "must not be before the publication date ({published})", texts: ["published": "\(published)"]))
             }
             return c
         }
@@ -235,24 +235,24 @@ public struct Document: Hashable, Sendable, Identifiable {
     func checkInternalRules(path: String, diagnostics d: Diagnostics, noFurtherActionGiven: Bool) {
         switch kind {
         case .initial:
-            if sequence != 0 { d.add("\(path).sequence", "the initial document has sequence 0") }
+            if sequence != 0 { d.add("\(path).sequence", Message("issue_initial_document_has_sequence_0", "the initial document has sequence 0")) }
         case .update:
-            if sequence < 1 { d.add("\(path).sequence", "an update has sequence 1 or more") }
+            if sequence < 1 { d.add("\(path).sequence", Message("issue_update_has_sequence_1_more", "an update has sequence 1 or more")) }
         case .outcome:
-            if sequence < 1 { d.add("\(path).sequence", "an outcome has sequence 1 or more") }
-            if outcome == nil { d.add("\(path).outcome", "is required for an outcome: \"good-news\", \"bad-news\" or \"mixed\"") }
+            if sequence < 1 { d.add("\(path).sequence", Message("issue_outcome_has_sequence_1_more", "an outcome has sequence 1 or more")) }
+            if outcome == nil { d.add("\(path).outcome", Message("issue_required_for_outcome_good_news", "is required for an outcome: \"good-news\", \"bad-news\" or \"mixed\"")) }
         }
         if kind != .outcome {
-            if outcome != nil { d.add("\(path).outcome", "only an outcome document has a result") }
-            if noFurtherActionGiven { d.add("\(path).no_further_action", "only an outcome document can end the action") }
+            if outcome != nil { d.add("\(path).outcome", Message("issue_only_outcome_document_has_result", "only an outcome document has a result")) }
+            if noFurtherActionGiven { d.add("\(path).no_further_action", Message("issue_only_outcome_document_can_end", "only an outcome document can end the action")) }
         }
         if noFurtherAction && takeAction != nil {
-            d.add("\(path).take_action", "a document that asks for no further action cannot carry a take-action block")
+            d.add("\(path).take_action", Message("issue_document_that_asks_for_no", "a document that asks for no further action cannot carry a take-action block"))
         }
         if let deadline = takeAction?.deadline, deadline <= published {
-            d.add("\(path).take_action.deadline", "must be after the publication date (\(published))")
+            d.add("\(path).take_action.deadline", Message("issue_must_after_publication_date", "must be after the publication date ({published})", texts: ["published": "\(published)"]))
         }
-        if let t = translationOf, t == id { d.add("\(path).translation_of", "a document cannot translate itself") }
+        if let t = translationOf, t == id { d.add("\(path).translation_of", Message("issue_document_cannot_translate_itself", "a document cannot translate itself")) }
     }
 
     public var json: JSONValue {

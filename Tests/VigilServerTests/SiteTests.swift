@@ -79,7 +79,8 @@ struct SiteTests {
             let arEN = try await html(app, "/en/urgent-actions/77-26/initial").body
             #expect(arEN.contains("<article class=\"document\" lang=\"en\" dir=\"ltr\">"))
             let zh = try await html(app, "/en/urgent-actions/88-26/initial/zh-Hans").body
-            #expect(zh.contains("<html lang=\"zh-Hans\"") && zh.contains("劳工权利活动人士被单独关押"))
+            #expect(zh.contains("<html lang=\"en\"") && zh.contains("<article class=\"document\" lang=\"zh-Hans\"")
+                    && zh.contains("劳工权利活动人士被单独关押"))
             #expect(try await html(app, "/urgent-actions/126-19/initial/kk").status == .notFound)
             #expect(try await html(app, "/urgent-actions/126-19/update-7").status == .notFound)
             #expect(try await html(app, "/urgent-actions/126-19/sideways").status == .notFound)

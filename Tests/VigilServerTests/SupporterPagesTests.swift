@@ -131,8 +131,8 @@ struct SupporterPagesTests {
             let other = try await ReportPage.load(document: "ua-126-19-0-en", thanks: nil, on: db, strings: strings)
             #expect(other.key != report.key, "each visit gets its own key")
             #expect(other.thanks == nil)
-            await #expect(throws: Abort.self) { _ = try await ReportPage.load(document: "no-such-document", thanks: nil, on: db, strings: strings) }
-            await #expect(throws: Abort.self) { _ = try await ReportPage.load(document: nil, thanks: nil, on: db, strings: strings) }
+            await #expect(throws: Refusal.self) { _ = try await ReportPage.load(document: "no-such-document", thanks: nil, on: db, strings: strings) }
+            await #expect(throws: Refusal.self) { _ = try await ReportPage.load(document: nil, thanks: nil, on: db, strings: strings) }
             // The editor page: tokens, newest first, and the mail counts.
             let maker = SupporterModel()
             maker.email = "maker@example.org"; maker.displayName = "Maker"; maker.language = "en"; maker.setRoles([.publisher])
@@ -157,7 +157,7 @@ struct SupporterPagesTests {
             // Following: the case's title; 404 for a case that does not exist.
             let follow = try await FollowPage.load(.case("demo-li-wei"), language: "en", on: db, catalogue: app.vigilServices.catalogue)
             #expect(follow.label == "Li Wei (fictional demo case)" && follow.languages.filter(\.selected).map(\.value) == ["en"])
-            await #expect(throws: Abort.self) { _ = try await FollowPage.label(.case("no-such-case"), on: db) }
+            await #expect(throws: Refusal.self) { _ = try await FollowPage.label(.case("no-such-case"), on: db) }
         }
     }
 

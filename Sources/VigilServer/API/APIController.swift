@@ -50,7 +50,7 @@ struct APIController: UsesServices {
     func openAPI(req: Request) async throws -> Response {
         guard let url = Bundle.module.url(forResource: "openapi", withExtension: "json", subdirectory: "Resources"),
               let data = try? Data(contentsOf: url) else {
-            throw Abort(.internalServerError, reason: "The OpenAPI document is missing from this build.")
+            throw Refusal(.internalServerError, "refusal_openapi_document_missing_from_build")
         }
         var headers = HTTPHeaders()
         headers.contentType = .json
@@ -61,14 +61,14 @@ struct APIController: UsesServices {
 
     func slugParameter(_ req: Request, _ name: String, what: String) throws -> String {
         let v = req.endpoint[.id] ?? ""
-        if let p = Slug.problem(v) { throw Abort(.badRequest, reason: "The \(what) id \(p).") }
+        if let p = Slug.issue(v) { throw Refusal(.badRequest, "refusal_\(what)_id_problem", terms: ["problem": p]) }
         return v
     }
 
     func uaParameter(_ req: Request) throws -> UANumber {
         let raw = req.endpoint[.number] ?? ""
         guard let n = UANumber(slug: raw) else {
-            throw Abort(.badRequest, reason: "\"\(raw)\" is not an urgent action number; write UA 126/19 as 126-19.")
+            throw Refusal(.badRequest, "refusal_not_urgent_action_number_write", ["value": "\(raw)"])
         }
         return n
     }
@@ -99,7 +99,7 @@ struct APIController: UsesServices {
     func getCase(req: Request) async throws -> Response {
         let id = try slugParameter(req, "id", what: "case")
         guard let c = try await Store(db: req.db).cases(ids: [id]).first else {
-            throw Abort(.notFound, reason: "There is no case \"\(id)\".")
+            throw Refusal(.notFound, "refusal_there_no_case", ["id": "\(id)"])
         }
         return jsonResponse(c.json)
     }
@@ -117,7 +117,7 @@ struct APIController: UsesServices {
         if case .object(var o) = body, o["id"] == nil { o["id"] = .string(id); body = .object(o) }
         let kase = try readCase(body)
         guard kase.id == id else {
-            throw ValidationError([.init(path: "$.id", message: "is \"\(kase.id)\" but the URL names \"\(id)\"")])
+            throw ValidationError([.init(path: "$.id", Message.catalogue("issue_but_url_names", ["id": "\(kase.id)", "url_id": "\(id)"]))])
         }
         let result = try await publish(req, .replaceCase(kase))
         let stored = try await Store(db: req.db).cases(ids: [id]).first!
@@ -166,7 +166,7 @@ struct APIController: UsesServices {
         let number = try uaParameter(req)
         try await Withdrawal.check(number, on: req.db)
         guard let item = try await urgentActionJSON(ids: [number.slug], db: req.db).first else {
-            throw Abort(.notFound, reason: "There is no \(number.label).")
+            throw Refusal(.notFound, "refusal_there_no_ua", ["ua": "\(number.label)"])
         }
         return jsonResponse(item)
     }
@@ -174,7 +174,7 @@ struct APIController: UsesServices {
     func listDocumentsOfUA(req: Request) async throws -> Response {
         let number = try uaParameter(req)
         guard let ua = try await UrgentActionModel.find(number.slug, on: req.db) else {
-            throw Abort(.notFound, reason: "There is no \(number.label).")
+            throw Refusal(.notFound, "refusal_there_no_ua", ["ua": "\(number.label)"])
         }
         if ua.withdrawnAt != nil { throw Withdrawal.gone }
         let docs = try await Store(db: req.db).documents(urgentActionIDs: [number.slug])
@@ -186,7 +186,7 @@ struct APIController: UsesServices {
         let id = try slugParameter(req, "document", what: "document")
         try await Withdrawal.check(number, on: req.db)
         guard let doc = try await Store(db: req.db).documents(ids: [id]).first, doc.uaID == number.slug else {
-            throw Abort(.notFound, reason: "\(number.label) has no document \"\(id)\".")
+            throw Refusal(.notFound, "refusal_has_no_document", ["ua": "\(number.label)", "id": "\(id)"])
         }
         return jsonResponse(doc.document.json)
     }
@@ -197,7 +197,7 @@ struct APIController: UsesServices {
         let q = try CatalogueQuery(req.url.query, allowed: [.country, .theme, .status, .kind, .language, .updatedSince, .caseID, .limit, .cursor])
         var after: SQLQueryString?
         if let cursor = q.cursor {
-            guard cursor.count == 2 else { throw Abort(.badRequest, reason: "cursor is not valid; pass the next_cursor of the previous page unchanged.") }
+            guard cursor.count == 2 else { throw Refusal(.badRequest, "refusal_cursor_not_valid_pass_next") }
             after = " AND (d.published < \(bind: cursor[0]) OR (d.published = \(bind: cursor[0]) AND d.id > \(bind: cursor[1])))"
         }
         let (keys, next) = try await pageOfKeys(req, q, .documents, select: "d.id, d.published", after: after,
@@ -226,7 +226,7 @@ struct APIController: UsesServices {
         let id = try slugParameter(req, "document", what: "document")
         try await Withdrawal.check(document: id, on: req.db)
         guard let doc = try await documentJSON(ids: [id], db: req.db).first else {
-            throw Abort(.notFound, reason: "There is no document \"\(id)\".")
+            throw Refusal(.notFound, "refusal_there_no_document", ["id": "\(id)"])
         }
         return jsonResponse(doc)
     }
@@ -248,11 +248,11 @@ struct APIController: UsesServices {
         let d = Diagnostics()
         let doc = Document.read(body, path: "$", diagnostics: d)
         try d.throwIfAny()
-        guard let doc else { throw Abort(.badRequest, reason: "The document could not be read.") }
+        guard let doc else { throw Refusal(.badRequest, "refusal_document_could_not_read") }
         let created = try await publish(req, .document(number, doc, replacing: id)).createdSubject
         // A document of a withdrawn action may be corrected while it is down: answer with it all the same.
         guard let stored = try await documentJSON(ids: [doc.id], db: req.db, includeWithdrawn: true).first else {
-            throw Abort(.internalServerError, reason: "The document was written but cannot be read back.")
+            throw Refusal(.internalServerError, "refusal_document_was_written_but_cannot")
         }
         return jsonResponse(stored, status: created ? .created : .ok,
                             location: created ? Endpoint.apiDocument(number, doc.id).path : nil)
@@ -264,7 +264,7 @@ struct APIController: UsesServices {
     func withdrawUrgentAction(req: Request) async throws -> Response {
         let number = try uaParameter(req)
         let body = try jsonBody(req)
-        guard case .object = body else { throw ValidationError([.init(path: "$", message: "must be an object with a reason")]) }
+        guard case .object = body else { throw ValidationError([.init(path: "$", Message.catalogue("issue_must_object_reason"))]) }
         let reason = try Withdrawal.checkReason(body["reason"]?.stringValue)
         _ = try await publish(req, .withdraw(number, reason: reason))
         return jsonResponse(.object(["urgent_action": .string(number.description), "withdrawn": .bool(true)]))
@@ -281,7 +281,7 @@ struct APIController: UsesServices {
     func redactUrgentAction(req: Request) async throws -> Response {
         let number = try uaParameter(req)
         let body = try jsonBody(req)
-        guard case .object = body else { throw ValidationError([.init(path: "$", message: "must be an object with from and to")]) }
+        guard case .object = body else { throw ValidationError([.init(path: "$", Message.catalogue("issue_must_object_from"))]) }
         let (from, to) = try Withdrawal.checkRedaction(from: body["from"]?.stringValue, to: body["to"]?.stringValue)
         _ = try await publish(req, .redact(number, from: from, to: to))
         return jsonResponse(.object(["urgent_action": .string(number.description), "redacted": .bool(true)]))
@@ -300,7 +300,7 @@ struct APIController: UsesServices {
     func getTarget(req: Request) async throws -> Response {
         let id = try slugParameter(req, "id", what: "target")
         guard let t = try await Store(db: req.db).target(id: id) else {
-            throw Abort(.notFound, reason: "There is no target \"\(id)\".")
+            throw Refusal(.notFound, "refusal_there_no_target", ["id": "\(id)"])
         }
         return jsonResponse(t.json)
     }
@@ -324,7 +324,7 @@ struct APIController: UsesServices {
         if case .object(var o) = body, o["id"] == nil { o["id"] = .string(id); body = .object(o) }
         let target = try readTarget(body)
         guard target.id == id else {
-            throw ValidationError([.init(path: "$.id", message: "is \"\(target.id)\" but the URL names \"\(id)\"")])
+            throw ValidationError([.init(path: "$.id", Message.catalogue("issue_but_url_names", ["id": "\(target.id)", "url_id": "\(id)"]))])
         }
         let result = try await publish(req, .replaceTarget(target))
         return jsonResponse(target.json, status: result.createdSubject ? .created : .ok)
@@ -341,7 +341,7 @@ struct APIController: UsesServices {
         let caseID = try CatalogueQuery(req.url.query, allowed: [.caseID]).caseID
         let store = Store(db: req.db)
         if let c = caseID {
-            guard try await CaseModel.find(c, on: req.db) != nil else { throw Abort(.notFound, reason: "There is no case \"\(c)\".") }
+            guard try await CaseModel.find(c, on: req.db) != nil else { throw Refusal(.notFound, "refusal_there_no_case", ["id": "\(c)"]) }
         }
         // Serialised once per content version, not on every anonymous request.
         let tags: Set<String> = caseID.map { [CacheTag.case($0), CacheTag.listing] } ?? [CacheTag.listing]

@@ -31,11 +31,11 @@ extension APIController {
     /// maker still publishes and has a second factor), or a publisher for a command-line token.
     func draftActor(_ req: Request) async throws -> DraftActor {
         guard let id = req.storage[APITokenIDKey.self], let row = try await APITokenModel.find(id, on: req.db) else {
-            throw Abort(.unauthorized, headers: ["WWW-Authenticate": "Bearer"], reason: "This endpoint needs an API token.")
+            throw Refusal(.unauthorized, "refusal_endpoint_needs_api_token", headers: ["WWW-Authenticate": "Bearer"])
         }
         if let maker = row.createdBy {
             guard let account = try await SupporterModel.find(maker, on: req.db), account.hasSecondFactor else {
-                throw Abort(.forbidden, reason: "The account that made this token may no longer publish.")
+                throw Refusal(.forbidden, "refusal_account_that_made_token_may")
             }
             return .token(id, roles: account.roles)
         }
@@ -103,22 +103,22 @@ extension APIController {
         var sqlQuery: SQLQueryString = "SELECT id FROM draft_items WHERE 1 = 1"
         if let s = query["state"] {
             guard DraftState(rawValue: s) != nil else {
-                throw Abort(.badRequest, reason: "state is one of " + DraftState.allCases.map(\.rawValue).joined(separator: ", ") + ".")
+                throw Refusal(.badRequest, "refusal_state_one_of", ["values": DraftState.allCases.map(\.rawValue).joined(separator: ", ")])
             }
             sqlQuery += " AND state = \(bind: s)"
         }
         if let k = query["kind"] {
-            guard DraftKind(rawValue: k) != nil else { throw Abort(.badRequest, reason: "kind is case, target or document.") }
+            guard DraftKind(rawValue: k) != nil else { throw Refusal(.badRequest, "refusal_kind_case_target_document") }
             sqlQuery += " AND kind = \(bind: k)"
         }
         var limit = 20
         if let l = query["limit"] {
-            guard let n = Int(l), (1...100).contains(n) else { throw Abort(.badRequest, reason: "limit is a number from 1 to 100.") }
+            guard let n = Int(l), (1...100).contains(n) else { throw Refusal(.badRequest, "refusal_limit_number_from_1_100") }
             limit = n
         }
         if let c = query["cursor"] {
             guard let parts = Cursor.decode(c), parts.count == 1, let after = UUID(uuidString: parts[0]) else {
-                throw Abort(.badRequest, reason: "cursor is not valid; pass the next_cursor of the previous page unchanged.")
+                throw Refusal(.badRequest, "refusal_cursor_not_valid_pass_next")
             }
             // The stored time of the last item seen, compared in the database: exact on both databases.
             let at: SQLQueryString = "(SELECT updated_at FROM draft_items WHERE id = \(bind: after))"
@@ -146,10 +146,10 @@ extension APIController {
         let item = try await draftItem(req)
         let raw = req.endpoint[.id] ?? ""
         guard let n = Int(raw), n >= 1, String(n) == raw else {
-            throw Abort(.badRequest, reason: "\"\(raw)\" is not a revision number (1, 2, …).")
+            throw Refusal(.badRequest, "refusal_not_revision_number_1_2", ["value": "\(raw)"])
         }
         guard let rev = try await Drafts.revision(item, n, on: req.db) else {
-            throw Abort(.notFound, reason: "The item has no revision \(n); its latest is \(item.currentRevision).")
+            throw Refusal(.notFound, "refusal_item_has_no_revision_latest", ["n": "\(n)", "current_revision": "\(item.currentRevision)"])
         }
         return jsonResponse(.object([
             "item": .string(item.id!.uuidString.lowercased()),
@@ -168,13 +168,13 @@ extension APIController {
         let query = try Self.queryItems(req, allowed: ["a", "b"])
         func revision(_ key: String) throws -> Int {
             guard let raw = query[key], let n = Int(raw), n >= 1 else {
-                throw Abort(.badRequest, reason: "Give a and b, two revision numbers of the item (1 to \(item.currentRevision)).")
+                throw Refusal(.badRequest, "refusal_give_b_two_revision_numbers", ["current_revision": "\(item.currentRevision)"])
             }
             return n
         }
         let a = try revision("a"), b = try revision("b")
         guard let changes = try? await Drafts.compare(item, a, b, on: req.db) else {
-            throw Abort(.notFound, reason: "The item has revisions 1 to \(item.currentRevision).")
+            throw Refusal(.notFound, "refusal_item_has_revisions_1", ["current_revision": "\(item.currentRevision)"])
         }
         return jsonResponse(.object([
             "item": .string(item.id!.uuidString.lowercased()),
@@ -190,23 +190,23 @@ extension APIController {
         var body = try DraftBody(try jsonBody(req), allowed: ["kind", "content", "case", "urgent_action", "number", "translation_of", "comment"])
         let kindRaw = body.string("kind", required: true)
         let kind = kindRaw.flatMap(DraftKind.init(rawValue:))
-        if kindRaw != nil, kind == nil { body.problem("$.kind", "is case, target or document") }
+        if kindRaw != nil, kind == nil { body.problem("$.kind", Message.catalogue("issue_case_target_document")) }
         let content = body.object("content", required: true)
         let comment = body.string("comment", max: Drafts.maxComment)
         let caseID = body.string("case", max: 128), uaRaw = body.string("urgent_action", max: 12), numberRaw = body.string("number", max: 12)
         let translationOf = body.string("translation_of", max: 128)
         if kind != .document {
             for (key, value) in [("case", caseID), ("urgent_action", uaRaw), ("number", numberRaw), ("translation_of", translationOf)] where value != nil {
-                body.problem("$.\(key)", "is only for a document")
+                body.problem("$.\(key)", Message.catalogue("issue_only_for_document"))
             }
         }
-        if let caseID, let p = Slug.problem(caseID) { body.problem("$.case", p) }
+        if let caseID, let p = Slug.issue(caseID) { body.problem("$.case", p) }
         let existing = uaRaw.flatMap { UANumber($0) ?? UANumber(slug: $0) }
-        if uaRaw != nil, existing == nil { body.problem("$.urgent_action", "is an urgent action number such as 126/19") }
+        if uaRaw != nil, existing == nil { body.problem("$.urgent_action", Message.catalogue("issue_urgent_action_number_such_as")) }
         let typed = numberRaw.flatMap { UANumber($0) }
-        if numberRaw != nil, typed == nil { body.problem("$.number", "is a number such as 126/19") }
-        if uaRaw != nil, numberRaw != nil { body.problem("$.number", "is for a new urgent action; urgent_action names an existing one: give one of them") }
-        if kind == .document, uaRaw == nil, caseID == nil { body.problem("$.case", "is required for the document of a new urgent action") }
+        if numberRaw != nil, typed == nil { body.problem("$.number", Message.catalogue("issue_number_such_as_126_19")) }
+        if uaRaw != nil, numberRaw != nil { body.problem("$.number", Message.catalogue("issue_for_new_urgent_action_urgent")) }
+        if kind == .document, uaRaw == nil, caseID == nil { body.problem("$.case", Message.catalogue("issue_required_for_document_new_urgent")) }
         try body.finish()
         let db = req.db
         // What the document belongs to.
@@ -214,18 +214,18 @@ extension APIController {
         var ofCase = caseID
         if let existing {
             guard let ua = try await UrgentActionModel.find(existing.slug, on: db) else {
-                throw ValidationError([.init(path: "$.urgent_action", message: "there is no \(existing.label)")])
+                throw ValidationError([.init(path: "$.urgent_action", Message.catalogue("issue_there_no", ["ua": "\(existing.label)"]))])
             }
             number = existing
             if let caseID, caseID != ua.caseID {
-                throw ValidationError([.init(path: "$.case", message: "is \"\(caseID)\" but \(existing.label) belongs to \"\(ua.caseID)\"")])
+                throw ValidationError([.init(path: "$.case", Message.catalogue("issue_but_belongs", ["case": "\(caseID)", "ua": "\(existing.label)", "owner": "\(ua.caseID)"]))])
             }
             ofCase = ua.caseID
         } else if let caseID {
             let stored = try await CaseModel.find(caseID, on: db) != nil
             let drafted = try await DraftItemModel.query(on: db).filter(\.$kind == DraftKind.kase.rawValue).filter(\.$subject == caseID).first() != nil
             guard stored || drafted else {
-                throw ValidationError([.init(path: "$.case", message: "there is no case \"\(caseID)\", published or in the newsroom")])
+                throw ValidationError([.init(path: "$.case", Message.catalogue("issue_there_no_case_published_newsroom", ["case": "\(caseID)"]))])
             }
         }
         // A translation remembers the original as it was, to show when the original changes.
@@ -234,7 +234,7 @@ extension APIController {
             if let stored = try await Drafts.stored(.document, originalID, on: db) {
                 original = (originalID, Drafts.hash(try Drafts.serialize(stored.value)))
             } else if translationOf != nil {
-                throw ValidationError([.init(path: "$.translation_of", message: "there is no published document \"\(originalID)\"")])
+                throw ValidationError([.init(path: "$.translation_of", Message.catalogue("issue_there_no_published_document", ["id": "\(originalID)"]))])
             }
         }
         return try await drafting(req) { actor in
@@ -250,13 +250,13 @@ extension APIController {
         var body = try DraftBody(try jsonBody(req), allowed: ["kind", "subject"])
         let kindRaw = body.string("kind", required: true)
         let kind = kindRaw.flatMap(DraftKind.init(rawValue:))
-        if kindRaw != nil, kind == nil { body.problem("$.kind", "is case, target or document") }
+        if kindRaw != nil, kind == nil { body.problem("$.kind", Message.catalogue("issue_case_target_document")) }
         let subject = body.string("subject", required: true, max: 128)
-        if let subject, let p = Slug.problem(subject) { body.problem("$.subject", p) }
+        if let subject, let p = Slug.issue(subject) { body.problem("$.subject", p) }
         try body.finish()
         return try await drafting(req) { actor in
             guard let item = try await drafts.openPublished(kind!, subject: subject!, by: actor, on: req.db) else {
-                throw Abort(.notFound, reason: "There is no published \(kind!.rawValue) \"\(subject!)\".")
+                throw Refusal(.notFound, "refusal_there_no_published", ["kind": "\(kind!.rawValue)", "subject": "\(subject!)"])
             }
             return jsonResponse(try await fullItemJSON(item, db: req.db))
         }
@@ -270,7 +270,7 @@ extension APIController {
         let content = body.object("content", required: true)
         let comment = body.string("comment", max: Drafts.maxComment)
         try body.finish()
-        guard try await Drafts.item(id, on: req.db) != nil else { throw Abort(.notFound, reason: "There is no such item.") }
+        guard try await Drafts.item(id, on: req.db) != nil else { throw Refusal(.notFound, "refusal_there_no_such_item") }
         return try await drafting(req) { actor in
             let item = try await drafts.save(id, content: content!, base: base!, by: actor, comment: comment, on: req.db)
             return jsonResponse(try await fullItemJSON(item, db: req.db))
@@ -284,7 +284,7 @@ extension APIController {
         let revision = body.int("revision", required: true)
         let base = body.int("base_revision", required: true)
         try body.finish()
-        guard try await Drafts.item(id, on: req.db) != nil else { throw Abort(.notFound, reason: "There is no such item.") }
+        guard try await Drafts.item(id, on: req.db) != nil else { throw Refusal(.notFound, "refusal_there_no_such_item") }
         return try await drafting(req) { actor in
             let item = try await drafts.restore(id, revision: revision!, base: base!, by: actor, on: req.db)
             return jsonResponse(try await fullItemJSON(item, db: req.db))
@@ -299,7 +299,7 @@ extension APIController {
         let stepRaw = body.string("step", required: true)
         let step = stepRaw.flatMap(Drafts.Step.init(rawValue:))
         if stepRaw != nil, step == nil {
-            body.problem("$.step", "is one of " + Drafts.Step.allCases.map(\.rawValue).joined(separator: ", "))
+            body.problem("$.step", Message.catalogue("issue_is_one_of", ["values": Drafts.Step.allCases.map(\.rawValue).joined(separator: ", ")]))
         }
         let revision = body.int("revision", required: true)
         let comment = body.string("comment", max: Drafts.maxComment)
@@ -307,16 +307,16 @@ extension APIController {
         var at: Date?
         if let atRaw {
             at = Self.parseTimestamp(atRaw)
-            if at == nil { body.problem("$.at", "is an RFC 3339 date-time with its offset, such as 2026-12-01T09:00:00+01:00") }
+            if at == nil { body.problem("$.at", Message.catalogue("issue_rfc_3339_date_time_offset")) }
         }
-        if let zoneRaw, TimeZone(identifier: zoneRaw) == nil { body.problem("$.zone", "is a time zone name such as Europe/London") }
-        if step == .schedule, atRaw == nil { body.problem("$.at", "is required to schedule") }
+        if let zoneRaw, TimeZone(identifier: zoneRaw) == nil { body.problem("$.zone", Message.catalogue("issue_time_zone_name_such_as")) }
+        if step == .schedule, atRaw == nil { body.problem("$.at", Message.catalogue("issue_required_schedule")) }
         if let step, step != .schedule {
-            if atRaw != nil { body.problem("$.at", "is only for schedule") }
-            if zoneRaw != nil { body.problem("$.zone", "is only for schedule") }
+            if atRaw != nil { body.problem("$.at", Message.catalogue("issue_only_for_schedule")) }
+            if zoneRaw != nil { body.problem("$.zone", Message.catalogue("issue_only_for_schedule")) }
         }
         try body.finish()
-        guard try await Drafts.item(id, on: req.db) != nil else { throw Abort(.notFound, reason: "There is no such item.") }
+        guard try await Drafts.item(id, on: req.db) != nil else { throw Refusal(.notFound, "refusal_there_no_such_item") }
         return try await drafting(req) { actor in
             let item = try await drafts.step(step!, id, revision: revision!, by: actor, comment: comment, at: at, zone: zoneRaw, on: req.db)
             return jsonResponse(try await fullItemJSON(item, db: req.db))
@@ -326,12 +326,12 @@ extension APIController {
     // MARK: - Pieces
 
     func draftID(_ req: Request) throws -> UUID {
-        guard let id = req.endpoint[.uuid].flatMap(UUID.init(uuidString:)) else { throw Abort(.notFound, reason: "There is no such item.") }
+        guard let id = req.endpoint[.uuid].flatMap(UUID.init(uuidString:)) else { throw Refusal(.notFound, "refusal_there_no_such_item") }
         return id
     }
 
     func draftItem(_ req: Request) async throws -> DraftItemModel {
-        guard let item = try await Drafts.item(try draftID(req), on: req.db) else { throw Abort(.notFound, reason: "There is no such item.") }
+        guard let item = try await Drafts.item(try draftID(req), on: req.db) else { throw Refusal(.notFound, "refusal_there_no_such_item") }
         return item
     }
 
@@ -343,9 +343,9 @@ extension APIController {
             let key = String(kv[0]).removingPercentEncoding ?? String(kv[0])
             let value = kv.count > 1 ? (String(kv[1]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? "") : ""
             guard allowed.contains(key) else {
-                throw Abort(.badRequest, reason: "Unknown parameter \"\(key)\"; this endpoint takes " + allowed.sorted().joined(separator: ", ") + ".")
+                throw Refusal(.badRequest, "refusal_unknown_parameter", ["key": key, "parameters": allowed.sorted().joined(separator: ", ")])
             }
-            guard out[key] == nil else { throw Abort(.badRequest, reason: "\(key) is given twice.") }
+            guard out[key] == nil else { throw Refusal(.badRequest, "refusal_given_twice", ["key": "\(key)"]) }
             if !value.isEmpty { out[key] = value }
         }
         return out
@@ -379,7 +379,7 @@ extension APIController {
     }
 
     static func issuesJSON(_ issues: [ValidationIssue]) -> JSONValue {
-        .array(issues.map { .object(["path": .string($0.path), "message": .string($0.message)]) })
+        .array(issues.map { .object(["path": .string($0.path), "message": .string(Localized.strings.text($0))]) })
     }
 
     static func actorJSON(kind: String, id: UUID?) -> JSONValue {
@@ -470,19 +470,19 @@ struct DraftBody {
 
     init(_ value: JSONValue, allowed: Set<String>) throws {
         guard case .object(let o) = value else {
-            throw ValidationError([.init(path: "$", message: "must be an object, not \(value.typeName)")])
+            throw ValidationError([.init(path: "$", Message("issue_must_be_object", "must be an object, not {type}", ["type": value.typeTerm]))])
         }
         members = o
         for key in o.keys.sorted() where !allowed.contains(key) {
-            issues.append(.init(path: "$.\(key)", message: "is not a member of this request (it takes " + allowed.sorted().joined(separator: ", ") + ")"))
+            issues.append(.init(path: "$.\(key)", Message.catalogue("issue_not_member_of_request", ["members": allowed.sorted().joined(separator: ", ")])))
         }
     }
 
-    mutating func problem(_ path: String, _ message: String) { issues.append(.init(path: path, message: message)) }
+    mutating func problem(_ path: String, _ message: Message) { issues.append(.init(path: path, message)) }
 
     private mutating func member(_ key: String, required: Bool) -> JSONValue? {
         guard let v = members[key], v != .null else {
-            if required { problem("$.\(key)", "is required") }
+            if required { problem("$.\(key)", Message.catalogue("issue_required")) }
             return nil
         }
         return v
@@ -490,20 +490,20 @@ struct DraftBody {
 
     mutating func string(_ key: String, required: Bool = false, max: Int = 200) -> String? {
         guard let v = member(key, required: required) else { return nil }
-        guard case .string(let s) = v else { problem("$.\(key)", "must be a string, not \(v.typeName)"); return nil }
+        guard case .string(let s) = v else { problem("$.\(key)", Message("issue_must_be_string", "must be a string, not {type}", ["type": v.typeTerm])); return nil }
         let t = s.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !t.isEmpty else {
-            if required { problem("$.\(key)", "must not be empty") }
+            if required { problem("$.\(key)", Message.catalogue("issue_not_empty")) }
             return nil
         }
-        guard t.count <= max else { problem("$.\(key)", "must be at most \(max) characters"); return nil }
+        guard t.count <= max else { problem("$.\(key)", Message.catalogue("issue_must_at_most_characters", ["max": "\(max)"])); return nil }
         return t
     }
 
     mutating func int(_ key: String, required: Bool = false) -> Int? {
         guard let v = member(key, required: required) else { return nil }
         guard case .number(let n) = v, n.rounded() == n, n >= 1, n <= 1_000_000_000 else {
-            problem("$.\(key)", "must be a revision number (a whole number from 1), not \(v.typeName == "a number" ? "\(v.serialized(pretty: false))" : v.typeName)")
+            problem("$.\(key)", Message.catalogue("issue_revision_number", terms: ["value": v.typeName == "a number" ? .text(v.serialized(pretty: false)) : v.typeTerm]))
             return nil
         }
         return Int(n)
@@ -511,7 +511,7 @@ struct DraftBody {
 
     mutating func object(_ key: String, required: Bool = false) -> JSONValue? {
         guard let v = member(key, required: required) else { return nil }
-        guard case .object = v else { problem("$.\(key)", "must be an object, not \(v.typeName)"); return nil }
+        guard case .object = v else { problem("$.\(key)", Message("issue_must_be_object", "must be an object, not {type}", ["type": v.typeTerm])); return nil }
         return v
     }
 

@@ -10,7 +10,7 @@ extension APIController {
         let new = try NewUrgentAction.read(try jsonBody(req), caseID: caseID)
         let result = try await publish(req, .newUrgentAction(new))
         guard let number = result.createdUrgentAction else {
-            throw Abort(.internalServerError, reason: "The urgent action was written but its number could not be read back.")
+            throw Refusal(.internalServerError, "refusal_urgent_action_was_written_but")
         }
         let body: JSONValue = .object([
             "number": .string(number.description),

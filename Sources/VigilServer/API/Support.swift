@@ -24,10 +24,10 @@ func page(_ items: [JSONValue], limit: Int, next: [String]?) -> JSONValue {
 /// Reads a JSON request body: only `application/json`, and only valid JSON.
 func jsonBody(_ req: Request) throws -> JSONValue {
     guard let type = req.headers.contentType, type.type == "application", type.subType == "json" else {
-        throw Abort(.unsupportedMediaType, reason: "Send the body as application/json.")
+        throw Refusal(.unsupportedMediaType, "refusal_send_body_as_application_json")
     }
     guard let buffer = req.body.data, buffer.readableBytes > 0 else {
-        throw Abort(.badRequest, reason: "The request body is empty; send a JSON object.")
+        throw Refusal(.badRequest, "refusal_request_body_empty_send_json")
     }
     return try JSONValue.parse(Data(buffer: buffer))
 }
@@ -82,23 +82,20 @@ struct EditorTokenMiddleware: AsyncMiddleware {
 
     func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
         guard let bearer = request.headers.bearerAuthorization else {
-            throw Abort(.unauthorized, headers: ["WWW-Authenticate": "Bearer"],
-                        reason: "This endpoint needs a publisher's API token: Authorization: Bearer <token> (create one with `vigil token create --role publisher`).")
+            throw Refusal(.unauthorized, "refusal_endpoint_needs_publisher_s_api", headers: ["WWW-Authenticate": "Bearer"])
         }
         guard bearer.token.utf8.count <= 200 else {
-            throw Abort(.unauthorized, headers: ["WWW-Authenticate": "Bearer error=\"invalid_token\""], reason: "The API token is not valid.")
+            throw Refusal(.unauthorized, "refusal_api_token_not_valid", headers: ["WWW-Authenticate": "Bearer error=\"invalid_token\""])
         }
         let row = try await APITokenModel.query(on: request.db)
             .filter(\.$tokenHash == APIToken.hash(bearer.token)).first()
         guard let row, row.revokedAt == nil else {
             request.securityLog.record("token.refused", ["reason": row == nil ? "unknown" : "revoked"])
-            throw Abort(.unauthorized, headers: ["WWW-Authenticate": "Bearer error=\"invalid_token\""],
-                        reason: "The API token is not valid or has been revoked.")
+            throw Refusal(.unauthorized, "refusal_api_token_not_valid_has", headers: ["WWW-Authenticate": "Bearer error=\"invalid_token\""])
         }
         if let expiry = row.expiresAt, expiry <= Date() {
             request.securityLog.record("token.refused", ["token": row.id!.uuidString.lowercased(), "reason": "expired"])
-            throw Abort(.unauthorized, headers: ["WWW-Authenticate": "Bearer error=\"invalid_token\""],
-                        reason: "The API token has expired; make a new one.")
+            throw Refusal(.unauthorized, "refusal_api_token_has_expired_make", headers: ["WWW-Authenticate": "Bearer error=\"invalid_token\""])
         }
         // A token made in the newsroom acts with its maker's roles as they are now, narrowed by
         // its scope: a maker who is no longer a publisher (or lost the second factor) stops it.
@@ -106,16 +103,15 @@ struct EditorTokenMiddleware: AsyncMiddleware {
             let account = try await SupporterModel.find(maker, on: request.db)
             guard let account, account.roles.contains(.publisher), account.hasSecondFactor else {
                 request.securityLog.record("token.refused", ["token": row.id!.uuidString.lowercased(), "reason": "maker"])
-                throw Abort(.forbidden, reason: "The account that made this token may no longer publish.")
+                throw Refusal(.forbidden, "refusal_account_that_made_token_may")
             }
         } else if row.role != "publisher" {
-            throw Abort(.forbidden, reason: "This token's role (\(row.role)) may not publish; make a token with --role publisher.")
+            throw Refusal(.forbidden, "refusal_token_s_role_may_not", ["role": "\(row.role)"])
         }
         let have = APIToken.scopes.firstIndex(of: row.scope) ?? 0, need = APIToken.scopes.firstIndex(of: scope) ?? APIToken.scopes.count
         guard have >= need else {
             request.securityLog.record("token.refused", ["token": row.id!.uuidString.lowercased(), "reason": "scope", "scope": row.scope])
-            throw Abort(.forbidden, headers: ["WWW-Authenticate": "Bearer error=\"insufficient_scope\""],
-                        reason: "This token's scope is \(row.scope); this request needs \(scope).")
+            throw Refusal(.forbidden, "refusal_token_s_scope_request_needs", ["scope": "\(row.scope)", "scope2": "\(scope)"], headers: ["WWW-Authenticate": "Bearer error=\"insufficient_scope\""])
         }
         request.storage[APITokenIDKey.self] = row.id!
         let response = try await next.respond(to: request)

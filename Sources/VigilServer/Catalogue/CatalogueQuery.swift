@@ -56,19 +56,19 @@ struct CatalogueQuery: Sendable, Equatable {
             let name = rawKey.removingPercentEncoding ?? rawKey
             guard let key = Key(rawValue: name), allowed.contains(key) else {
                 let accepted = allowed.map(\.rawValue).sorted().joined(separator: ", ")
-                throw Abort(.badRequest, reason: "Unknown query parameter \"\(name.prefix(100))\"; this page accepts: \(accepted).")
+                throw Refusal(.badRequest, "refusal_unknown_query_parameter_page_accepts", ["name": "\(name.prefix(100))", "parameters": "\(accepted)"])
             }
             let raw = kv.count > 1 ? String(kv[1]).replacingOccurrences(of: "+", with: " ") : ""
             guard let value = raw.removingPercentEncoding else {
-                throw Abort(.badRequest, reason: "The query parameter \"\(name)\" is not correctly percent-encoded.")
+                throw Refusal(.badRequest, "refusal_query_parameter_not_correctly_percent", ["name": "\(name)"])
             }
-            guard values[key] == nil else { throw Abort(.badRequest, reason: "The query parameter \"\(name)\" is given twice.") }
+            guard values[key] == nil else { throw Refusal(.badRequest, "refusal_query_parameter_given_twice", ["name": "\(name)"]) }
             let trimmed = value.trimmingCharacters(in: .whitespaces)
             if !trimmed.isEmpty { values[key] = trimmed }
         }
         q = String((values[.q] ?? "").prefix(200))
         if let c = values[.country] {
-            if let p = CountryCode.problem(c) { throw Abort(.badRequest, reason: "country \(p).") }
+            if let p = CountryCode.issue(c) { throw Refusal(.badRequest, "refusal_country_problem", terms: ["problem": p]) }
             country = c
         }
         region = values[.region].map { String($0.prefix(200)) }
@@ -78,21 +78,21 @@ struct CatalogueQuery: Sendable, Equatable {
         kind = try Self.oneOf(values[.kind], "kind", DocumentKind.self)
         outcome = try Self.oneOf(values[.outcome], "outcome", OutcomeResult.self)
         if let l = values[.language] {
-            if let p = LanguageTag.problem(l) { throw Abort(.badRequest, reason: "language: \(p).") }
+            if let p = LanguageTag.issue(l) { throw Refusal(.badRequest, "refusal_language_problem", terms: ["problem": p]) }
             language = l
         }
         if let v = values[.updatedSince] { updatedSince = try Self.date(v) }
         if let p = values[.page] {
-            guard let n = Int(p), (1...10_000).contains(n) else { throw Abort(.badRequest, reason: "page must be a whole number from 1 to 10000.") }
+            guard let n = Int(p), (1...10_000).contains(n) else { throw Refusal(.badRequest, "refusal_page_must_whole_number_from") }
             page = n
         }
         if let l = values[.limit] {
-            guard let n = Int(l), (1...100).contains(n) else { throw Abort(.badRequest, reason: "limit must be a whole number from 1 to 100.") }
+            guard let n = Int(l), (1...100).contains(n) else { throw Refusal(.badRequest, "refusal_limit_must_whole_number_from") }
             limit = n
         }
         if let c = values[.cursor] {
             guard let decoded = Cursor.decode(c) else {
-                throw Abort(.badRequest, reason: "cursor is not valid; pass the next_cursor of the previous page unchanged.")
+                throw Refusal(.badRequest, "refusal_cursor_not_valid_pass_next")
             }
             cursor = decoded
         }
@@ -101,14 +101,14 @@ struct CatalogueQuery: Sendable, Equatable {
 
     static func slug(_ v: String?, _ key: String) throws -> String? {
         guard let v else { return nil }
-        if let p = Slug.problem(v) { throw Abort(.badRequest, reason: "\(key) \(p).") }
+        if let p = Slug.issue(v) { throw Refusal(.badRequest, "refusal_parameter_problem", ["key": key], terms: ["problem": p]) }
         return v
     }
 
     static func oneOf<E: RawRepresentable & CaseIterable>(_ v: String?, _ key: String, _ type: E.Type) throws -> E? where E.RawValue == String {
         guard let v else { return nil }
         guard let e = E(rawValue: v) else {
-            throw Abort(.badRequest, reason: "\(key) must be one of \(E.allCases.map(\.rawValue).joined(separator: ", ")).")
+            throw Refusal(.badRequest, "refusal_parameter_one_of", ["key": "\(key)", "values": "\(E.allCases.map(\.rawValue).joined(separator: ", "))"])
         }
         return e
     }
@@ -123,7 +123,7 @@ struct CatalogueQuery: Sendable, Equatable {
         let day = ISO8601DateFormatter()
         day.formatOptions = [.withFullDate]
         if v.count == 10, let d = day.date(from: v) { return d }
-        throw Abort(.badRequest, reason: "updated_since must be an ISO 8601 date or date-time, like 2026-01-31 or 2026-01-31T12:00:00Z.")
+        throw Refusal(.badRequest, "refusal_updated_since_must_iso_8601")
     }
 
     /// The site's list filters as query values (for links: `Endpoint.urgentActions`).

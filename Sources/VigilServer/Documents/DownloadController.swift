@@ -38,11 +38,11 @@ struct DownloadController: UsesServices {
     /// `…/outcome.pdf`, `…/initial/ru.docx`.
     func download(req: Request) async throws -> Response {
         let route = req.endpoint
-        guard let number = UANumber(slug: route[.number] ?? "") else { throw Abort(.notFound, reason: "There is no such urgent action.") }
+        guard let number = UANumber(slug: route[.number] ?? "") else { throw Refusal(.notFound, "refusal_there_no_such_urgent_action") }
         let file = route[.file] ?? route[.languageFile] ?? ""
         guard let (name, format) = Endpoint.splitFile(file) else { throw Abort(.notFound) }
         let part = route[.part] ?? name, language = route[.part] == nil ? nil : name
-        if let language, LanguageTag.problem(language) != nil { throw Abort(.notFound, reason: "There is no such translation.") }
+        if let language, LanguageTag.problem(language) != nil { throw Refusal(.notFound, "error_no_translation") }
         let paper = try paper(req)
         // Read before the render: a change published meanwhile keeps this render out of the cache.
         let mark = cache.mark
@@ -66,8 +66,7 @@ struct DownloadController: UsesServices {
     }
 
     /// Letters used to be made by GET, with the name in the address; say how to make one now.
-    static let letterByGet = Abort(.methodNotAllowed, headers: ["Allow": "POST"],
-                                   reason: "Letters are made with the form on the document page, so that your name stays out of web addresses. Open the document and use \"Write your letter\".")
+    static var letterByGet: Refusal { Refusal(.methodNotAllowed, "refusal_letters_are_made_form_on", headers: ["Allow": "POST"]) }
 
     struct LetterForm: Content {
         var target: String?; var name: String?; var town: String?; var initials: String?; var format: String?; var paper: String?
@@ -79,9 +78,9 @@ struct DownloadController: UsesServices {
     /// `POST …/initial/letter` (or `…/initial/ru/letter`) with `target`, `name`, `town`, `initials`, `format`, `paper`, `language`.
     func postLetter(req: Request) async throws -> Response {
         let route = req.endpoint
-        guard let number = UANumber(slug: route[.number] ?? "") else { throw Abort(.notFound, reason: "There is no such urgent action.") }
+        guard let number = UANumber(slug: route[.number] ?? "") else { throw Refusal(.notFound, "refusal_there_no_such_urgent_action") }
         let lang = route[.language]
-        if let lang, LanguageTag.problem(lang) != nil { throw Abort(.notFound, reason: "There is no such translation.") }
+        if let lang, LanguageTag.problem(lang) != nil { throw Refusal(.notFound, "error_no_translation") }
         // Every field has a default: an empty post makes the letter to the first official, unsigned.
         let form = (req.body.data?.readableBytes ?? 0) == 0 ? LetterForm() : try req.content.decode(LetterForm.self)
         return try await letter(req, number: number, part: route[.part] ?? "", language: lang, form: form)
@@ -89,40 +88,40 @@ struct DownloadController: UsesServices {
 
     func letter(_ req: Request, number: UANumber, part: String, language: String?, form: LetterForm) async throws -> Response {
         guard let format = Format(rawValue: form.format ?? "pdf") else {
-            throw Abort(.badRequest, reason: "format is pdf or docx.")
+            throw Refusal(.badRequest, "refusal_format_pdf_docx")
         }
         let stored = try await DocumentData.load(number: number, part: part, language: language, on: req.db)
         let doc = stored.document, all = stored.chain
         guard let ta = doc.takeAction, !ta.targets.isEmpty else {
-            throw Abort(.notFound, reason: "This document asks for no letters.")
+            throw Refusal(.notFound, "refusal_document_asks_for_no_letters")
         }
         // Only what is live: a form left open in a tab, or posted by hand, makes no letter for an
         // action that is closed or past its deadline (its page offers none either).
         switch stored.standing() {
         case .open: break
         case .closed:
-            throw Abort(.gone, reason: "\(number.label) is closed: supporters are no longer asked to write. Its page, \(stored.path), says how it ended and what is open on the case.")
+            throw Refusal(.gone, "refusal_closed_supporters_are_no_longer", ["ua": "\(number.label)", "path": "\(stored.path)"])
         case .deadlinePassed:
-            throw Abort(.gone, reason: "The deadline of \(number.label) has passed: a letter now would arrive too late. Its page, \(stored.path), says what is open on the case.")
+            throw Refusal(.gone, "refusal_deadline_has_passed_letter_now", ["ua": "\(number.label)", "path": "\(stored.path)"])
         }
         // A replaced official's letter goes to whoever holds the office today (the page offers them);
         // the official the document addressed is still accepted, for a form from before the change.
         let targetID = form.target ?? ta.targets[0].target
         let today = ActionClock.current.today()
         guard let target = stored.addressees(today: today).first(where: { $0.addressed.id == targetID || $0.writeTo.id == targetID })?.writeTo else {
-            throw Abort(.badRequest, reason: "target must be one of the officials this document names.")
+            throw Refusal(.badRequest, "refusal_target_must_one_officials_document")
         }
         func field(_ key: String, _ value: String?) throws -> String? {
             guard let v = value?.trimmingCharacters(in: .whitespacesAndNewlines), !v.isEmpty else { return nil }
             guard v.count <= 80, !v.unicodeScalars.contains(where: { $0.value < 0x20 }) else {
-                throw Abort(.badRequest, reason: "\(key) must be at most 80 characters, on one line.")
+                throw Refusal(.badRequest, "refusal_must_at_most_80_characters", ["key": "\(key)"])
             }
             return v
         }
         let name = try field("name", form.name), town = try field("town", form.town)
         let initials = ["1", "on", "true", "yes"].contains(form.initials ?? "")
         guard DisplayName.problem(name ?? "") == nil, DisplayName.problem(town ?? "") == nil else {
-            throw Abort(.badRequest, reason: "name and town must not contain control characters.")
+            throw Refusal(.badRequest, "refusal_name_town_must_not_contain")
         }
         // The model letter in the language asked for, or by default in the target's preferred
         // language when a translation exists (the document page says which, and why).
@@ -131,19 +130,19 @@ struct DownloadController: UsesServices {
         if let asked = form.language?.trimmingCharacters(in: .whitespaces), !asked.isEmpty {
             guard let version = versions.first(where: { $0.language == asked }) else {
                 let offered = versions.map(\.language).joined(separator: ", ")
-                throw Abort(.badRequest, reason: "language must be one of the languages this letter is translated into: \(offered).")
+                throw Refusal(.badRequest, "refusal_language_must_one_languages_letter", ["languages": "\(offered)"])
             }
             chosen = version.language
         } else {
             chosen = LetterLanguage.choose(for: target, available: versions.map(\.language), documentLanguage: doc.language).language
         }
         let letterDoc = versions.first(where: { $0.language == chosen }) ?? doc
-        guard let paper = PaperSize(rawValue: (form.paper ?? "a4").lowercased()) else { throw Abort(.badRequest, reason: "paper is a4 or letter.") }
+        guard let paper = PaperSize(rawValue: (form.paper ?? "a4").lowercased()) else { throw Refusal(.badRequest, "refusal_paper_a4_letter") }
         // Each letter is a render of its own (never cached): a client may make a few a minute.
         let ip = clientRateAddress(req, trustedProxies: req.application.vigil.trustedProxies)
         if let wait = try await RateLimit.hit([req.rateRule("letter:ip:\(ip)", limit: 20, window: 60),
                                                req.rateRule("letter:ip-h:\(ip)", limit: 200, window: 3600)], on: req.db) {
-            throw RateLimit.refusal(wait: wait, reason: "You have made many letters in a short time; wait \(wait) seconds and try again.")
+            throw RateLimit.refusal(wait: wait, key: "refusal_many_letters")
         }
         let letter = AppealLetter(number: number, document: letterDoc, target: target, senderName: name, senderTown: town,
                                   initialsOnly: initials, date: PartialDate(Date()), url: baseURL + Endpoint.document(number, doc).path)

@@ -25,8 +25,7 @@ final class RenderPool: @unchecked Sendable {
             return true
         }
         guard admitted else {
-            throw Abort(.serviceUnavailable, headers: ["Retry-After": "5"],
-                        reason: "Many documents are being prepared right now; please try again in a few seconds.")
+            throw Refusal(.serviceUnavailable, "refusal_many_documents_are_being_prepared", headers: ["Retry-After": "5"])
         }
         defer { lock.withLock { waiting -= 1 } }
         return try await pool.runIfActive(work)

@@ -73,13 +73,13 @@ struct EditorController: UsesServices {
     func revokeToken(req: Request) async throws -> Response {
         let me = try await requireEditor(req)
         try auth.checkCSRF(req, token: try req.content.decode(AccountController.CSRFForm.self).csrf)
-        guard let id = req.endpoint[.uuid].flatMap(UUID.init(uuidString:)) else { throw Abort(.notFound, reason: "There is no such token.") }
+        guard let id = req.endpoint[.uuid].flatMap(UUID.init(uuidString:)) else { throw Refusal(.notFound, "refusal_there_no_such_token") }
         try await req.db.writeTransaction { db in
             // Publishers revoke the tokens they made; admins any token made in the newsroom
             // (tokens made on the command line are revoked there, with `vigil token revoke`).
             guard let t = try await APITokenModel.find(id, on: db), let maker = t.createdBy,
                   maker == me.supporter.id || me.supporter.roles.contains(.admin) else {
-                throw Abort(.notFound, reason: "There is no such token of yours (tokens made on the command line are revoked with `vigil token revoke`).")
+                throw Refusal(.notFound, "refusal_there_no_such_token_yours")
             }
             if t.revokedAt == nil {
                 t.revokedAt = Date(); try await t.update(on: db)

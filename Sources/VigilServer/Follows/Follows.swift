@@ -28,11 +28,11 @@ struct FollowController: UsesServices {
     static func subject(_ req: Request) throws -> FollowSubject {
         for kind in ["case", "country", "theme"] {
             if let v = req.query[String.self, at: kind] ?? (try? req.content.get(String.self, at: kind)) {
-                guard let s = FollowSubject(kind: kind, value: v) else { throw Abort(.badRequest, reason: "Unknown \(kind) \"\(v)\".") }
+                guard let s = FollowSubject(kind: kind, value: v) else { throw Refusal(.badRequest, "refusal_unknown_subject", ["kind": "\(kind)", "value": "\(v)"]) }
                 return s
             }
         }
-        throw Abort(.badRequest, reason: "Say what to follow: a case, a country or a theme.")
+        throw Refusal(.badRequest, "refusal_say_what_follow_case_country")
     }
 
     var pages: PrivatePage { PrivatePage(views: views, strings: strings, auth: auth) }
@@ -82,7 +82,7 @@ struct FollowController: UsesServices {
         let subject = try Self.subject(req)
         _ = try await FollowPage.label(subject, on: req.db)  // 404 for a case that does not exist
         let frequency = (try? req.content.get(String.self, at: "frequency")) ?? "each"
-        guard frequency == "each" || frequency == "weekly" else { throw Abort(.badRequest, reason: "Frequency is \"each\" or \"weekly\".") }
+        guard frequency == "each" || frequency == "weekly" else { throw Refusal(.badRequest, "refusal_frequency_each_weekly") }
         let language = (try? req.content.get(String.self, at: "language")) ?? me.supporter.language
         guard catalogue.contains(language) else { throw Abort(.unprocessableEntity, reason: strings["language_bad"]) }
         try await Self.follow(subject, supporter: me.supporter.id!, digest: frequency == "weekly", language: language,

@@ -139,16 +139,16 @@ struct Drafts: Sendable {
         switch kind {
         case .kase:
             if case .object(let o) = value, let uas = o["urgent_actions"], uas != .array([]), uas != .null {
-                d.add("$.urgent_actions", "is edited in the urgent action's own documents, not in the case")
+                d.add("$.urgent_actions", Message.catalogue("issue_edited_urgent_action_s_own"))
             }
             content = Case.read(value, path: "$", diagnostics: d).map { .kase($0) }
         case .target: content = Target.read(value, path: "$", diagnostics: d).map { .target($0) }
         case .document: content = Document.read(value, path: "$", diagnostics: d).map { .document($0) }
         }
         if !d.isEmpty || content == nil {
-            let issues = d.issues.isEmpty ? [ValidationIssue(path: "$", message: "must be an object")] : d.issues
+            let issues = d.issues.isEmpty ? [ValidationIssue(path: "$", Message.catalogue("issue_must_object"))] : d.issues
             throw ValidationError(issues.map {
-                ValidationIssue(path: $0.path, message: $0.message.replacingOccurrences(of: NewUrgentAction.standIn, with: NewUrgentAction.placeholder))
+                ValidationIssue(path: $0.path, $0.phrase.replacingText(NewUrgentAction.standIn, with: NewUrgentAction.placeholder))
             })
         }
         return content!
@@ -167,7 +167,7 @@ struct Drafts: Sendable {
 
     /// The problems of an item's content as it stands (none when it can be submitted).
     static func problems(_ item: DraftItemModel, _ value: JSONValue) -> [ValidationIssue] {
-        guard let kind = DraftKind(rawValue: item.kind) else { return [.init(path: "$", message: "unknown kind")] }
+        guard let kind = DraftKind(rawValue: item.kind) else { return [.init(path: "$", Message.catalogue("issue_unknown_kind"))] }
         do {
             _ = try read(kind, value, number: item.uaNumber.flatMap { UANumber($0) })
             return []
@@ -295,7 +295,7 @@ struct Drafts: Sendable {
                 if item.state == DraftState.published.rawValue, let live = try await Self.revision(item, item.currentRevision, on: db),
                    live.contentHash != Self.hash(text) {
                     let next = item.currentRevision + 1
-                    try await addRevision(item, number: next, text: text, by: .system, comment: "changed outside the newsroom", at: time, on: db)
+                    try await addRevision(item, number: next, text: text, by: .system, comment: RevisionComment.changedOutside, at: time, on: db)
                     item.currentRevision = next; item.publishedRevision = next; item.updatedAt = time
                     try await item.update(on: db)
                 }
@@ -404,7 +404,7 @@ struct Drafts: Sendable {
             throw DraftRefusal(reason: .unknownRevision)
         }
         return try await save(itemID, content: Self.parse(old.content), base: base, by: actor,
-                              comment: "restored revision \(revision)", action: "restore", on: db)
+                              comment: RevisionComment.restored(revision), action: "restore", on: db)
     }
 
     // MARK: Workflow
@@ -645,7 +645,7 @@ struct Drafts: Sendable {
                     let text = try Self.serialize(stored.value)
                     if Self.hash(text) != rev.contentHash {
                         let next = fresh.currentRevision + 1
-                        try await self.addRevision(fresh, number: next, text: text, by: .system, comment: "as published", at: time, on: db)
+                        try await self.addRevision(fresh, number: next, text: text, by: .system, comment: RevisionComment.asPublished, at: time, on: db)
                         fresh.currentRevision = next
                     }
                     fresh.publishedRevision = fresh.currentRevision
@@ -662,10 +662,11 @@ struct Drafts: Sendable {
                                        before: fresh.publishedRevision.map { "rev:\($0)" }, after: "rev:\(fresh.currentRevision)", on: db, now: time)
             })
         } catch let e as PublishingRefusal {
-            throw DraftRefusal(reason: e.status == .conflict ? .numberTaken : .invalid, values: ["detail": e.reason])
+            throw DraftRefusal(reason: e.status == .conflict ? .numberTaken : .invalid, values: ["detail": Localized.strings.text(e.message)])
         } catch let e as ValidationError {
-            // The rules' own words, so that a missed schedule's `last_error` says what failed.
-            throw DraftRefusal(reason: .invalid, values: ["detail": e.issues.map { "\($0.path) \($0.message)" }.joined(separator: "; ")])
+            // The rules' own words (in the request's language; English for the scheduler), so that a
+            // missed schedule's `last_error` says what failed.
+            throw DraftRefusal(reason: .invalid, values: ["detail": e.issues.map { "\($0.path) \(Localized.strings.text($0))" }.joined(separator: "; ")])
         }
         return try await Self.item(id, on: db) ?? item
     }

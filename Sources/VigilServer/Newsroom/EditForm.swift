@@ -541,18 +541,20 @@ enum EditForm {
                     candidate = EditForm.parent(c)
                 }
                 guard let (index, context) = found.map({ ($0.row, $0.context) }) else {
-                    summary.append(SummaryItem(message: path.isEmpty ? issue.message : "\(path): \(issue.message)", href: ""))
+                    let text = Localized.strings.text(issue)
+                    summary.append(SummaryItem(message: path.isEmpty ? text : "\(path): \(text)", href: ""))
                     continue
                 }
                 var row = rows[index]
-                row.error = row.error.isEmpty ? issue.message : row.error + " " + issue.message
+                let text = Localized.strings.text(issue)
+                row.error = row.error.isEmpty ? text : row.error + " " + text
                 if row.errorID.isEmpty {
                     row.errorID = row.id + "-error"
                     row.describedBy = row.describedBy.isEmpty ? row.errorID : row.describedBy + " " + row.errorID
                 }
                 row.invalid = true
                 rows[index] = row
-                summary.append(SummaryItem(message: context.isEmpty ? issue.message : "\(context): \(issue.message)", href: "#" + row.id))
+                summary.append(SummaryItem(message: context.isEmpty ? text : "\(context): \(text)", href: "#" + row.id))
             }
             return summary
         }
@@ -606,7 +608,7 @@ enum EditForm {
                   let field = field(at: addPath, in: schema.fields) {
             if case .group(_, _, let maxCount, _) = field.kind {
                 if items.byIndex.count >= maxCount {
-                    issues.append(ValidationIssue(path: "$." + addName, message: "has the most items it can have (\(maxCount))"))
+                    issues.append(ValidationIssue(path: "$." + addName, Message.catalogue("issue_has_most_items_it_can", ["max": "\(maxCount)"])))
                 } else {
                     let node = Node()
                     items.byIndex[(items.byIndex.keys.max() ?? -1) + 1] = node
@@ -755,7 +757,7 @@ enum EditForm {
 
         init(marked: Marked?) { self.marked = marked }
 
-        func problem(_ path: String, _ message: String) { issues.append(ValidationIssue(path: "$." + path, message: message)) }
+        func problem(_ path: String, _ message: Message) { issues.append(ValidationIssue(path: "$." + path, message)) }
 
         static func normalised(_ s: String) -> String {
             s.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n")
@@ -775,7 +777,7 @@ enum EditForm {
         func string(_ f: Field, _ raw: String, path: String, multiline: Bool) -> JSONValue? {
             let s = multiline ? Self.normalised(raw) : raw
             if Self.blank(s) { return nil }
-            if s.count > f.maxLength { problem(path, "is too long (\(s.count) characters; at most \(f.maxLength))") }
+            if s.count > f.maxLength { problem(path, Message.catalogue("issue_too_long", ["count": "\(s.count)", "max": "\(f.maxLength)"])) }
             return .string(s)
         }
 
@@ -812,24 +814,24 @@ enum EditForm {
                     for part in text.split(separator: isLines ? "\n" : ",", omittingEmptySubsequences: true) {
                         let item = part.trimmingCharacters(in: .whitespaces)
                         if item.isEmpty { continue }
-                        if items.count == maxCount { problem(p, "has too many items (at most \(maxCount))"); break }
-                        if item.count > f.maxLength { problem("\(p)[\(items.count)]", "is too long (\(item.count) characters; at most \(f.maxLength))") }
+                        if items.count == maxCount { problem(p, Message.catalogue("issue_has_too_many_items_at", ["max": "\(maxCount)"])); break }
+                        if item.count > f.maxLength { problem("\(p)[\(items.count)]", Message.catalogue("issue_too_long", ["count": "\(item.count)", "max": "\(f.maxLength)"])) }
                         items.append(.string(item))
                     }
                     if !(items.isEmpty && omitEmpty) { out[f.key] = .array(items) }
                 case .map(_, _, let maxCount, let omitEmpty):
                     var map: [String: JSONValue] = [:]
                     let group = node.groups[f.key]
-                    if group?.overflow == true { problem(p, "has too many entries (at most \(maxCount))") }
+                    if group?.overflow == true { problem(p, Message.catalogue("issue_has_too_many_entries_at", ["max": "\(maxCount)"])) }
                     var n = 0
                     for (_, pair) in (group?.byIndex ?? [:]).sorted(by: { $0.key < $1.key }) {
                         let key = (pair.leaves["key"] ?? "").trimmingCharacters(in: .whitespaces)
                         let value = pair.leaves["value"] ?? ""
                         defer { n += 1 }
                         if key.isEmpty && Self.blank(value) { continue }
-                        if key.isEmpty { problem("\(p)[\(n)].key", "give the key of this value"); continue }
-                        if map[key] != nil { problem("\(p)[\(n)].key", "\"\(key)\" is given twice"); continue }
-                        if value.count > f.maxLength { problem("\(p)[\(n)].value", "is too long (\(value.count) characters; at most \(f.maxLength))") }
+                        if key.isEmpty { problem("\(p)[\(n)].key", Message.catalogue("issue_give_key_value")); continue }
+                        if map[key] != nil { problem("\(p)[\(n)].key", Message.catalogue("issue_given_twice", ["key": "\(key)"])); continue }
+                        if value.count > f.maxLength { problem("\(p)[\(n)].value", Message.catalogue("issue_too_long", ["count": "\(value.count)", "max": "\(f.maxLength)"])) }
                         map[key] = .string(Self.blank(value) ? "" : value)
                     }
                     if !(map.isEmpty && omitEmpty) { out[f.key] = .object(map) }
@@ -840,7 +842,7 @@ enum EditForm {
                     }
                 case .group(let sub, _, let maxCount, let omitEmpty):
                     let group = node.groups[f.key]
-                    if group?.overflow == true { problem(p, "has too many items (at most \(maxCount))") }
+                    if group?.overflow == true { problem(p, Message.catalogue("issue_has_too_many_items_at", ["max": "\(maxCount)"])) }
                     var items: [JSONValue] = []
                     for (_, child) in (group?.byIndex ?? [:]).sorted(by: { $0.key < $1.key }) {
                         let itemPath = "\(p)[\(items.count)]"

@@ -121,7 +121,7 @@ struct NewsroomController: UsesServices {
         let sessionID = me.session.id!
         let codes = try await req.db.writeTransaction { db -> [String] in
             guard let s = try await SupporterModel.find(me.supporter.id!, on: db), !s.hasSecondFactor else {
-                throw Abort(.conflict, reason: "A second factor was set up meanwhile.")
+                throw Refusal(.conflict, "refusal_second_factor_was_set_up")
             }
             s.totpSecret = sealed; s.totpEnrolledAt = Date(); s.totpLastStep = step; s.updatedAt = Date()
             try await s.update(on: db)

@@ -267,6 +267,9 @@ struct NewsroomDraftsController: UsesServices {
             // The number, once given at scheduling, in the id it will have.
             case .string(let s) where item.uaNumber != nil && s.contains(NewUrgentAction.placeholder):
                 text = UANumber(item.uaNumber!).map { s.replacingOccurrences(of: NewUrgentAction.placeholder, with: $0.slug) } ?? s
+            // A document's kind and language, in words.
+            case .string(let s) where key == "kind": text = strings.table["kind_\(s)"] ?? s
+            case .string(let s) where key == "language": text = Format.languageName(s)
             case .string(let s): text = s
             case .number(let n): text = String(Int(n))
             case .array(let a): text = a.compactMap { $0.objectValue.map { "\($0["date"]?.stringValue ?? ""): \($0["note"]?.stringValue ?? "")" } }.joined(separator: "\n")
@@ -315,7 +318,7 @@ struct NewsroomDraftsController: UsesServices {
         let page = NewsroomDraftPage(
             title: item.title, kind: kindLabel(item), state: stateLabel(item.state), stateKey: item.state, emergency: item.emergency,
             facts: facts, errors: shown.errors, notice: shown.notice,
-            others: others.map { names[$0] ?? strings["draft_someone"] }.joined(separator: ", "),
+            others: strings.list(others.map { names[$0] ?? strings["draft_someone"] }),
             stale: shown.stale?.changes.map(ChangeRow.init) ?? [],
             staleText: shown.stale.map { strings.format("draft_stale_text", ["base": String($0.base), "current": String($0.current)]) } ?? "",
             saveAction: Endpoint(.saveDraft, [id]).path, stepAction: Endpoint(.draftStep, [id]).path,
@@ -325,7 +328,7 @@ struct NewsroomDraftsController: UsesServices {
             locked: lockedFacts, steps: steps, zone: zone.identifier,
             scheduledAt: item.scheduledAt.map { Self.local($0, zone: item.scheduleZone) } ?? "",
             revisions: revisions.map { r in
-                .init(number: String(r.number), author: name(r.authorKind, r.authorID), at: Moment(r.createdAt, zone: zone), comment: r.comment ?? "",
+                .init(number: String(r.number), author: name(r.authorKind, r.authorID), at: Moment(r.createdAt, zone: zone), comment: RevisionComment.shown(r.comment, strings),
                       current: r.number == item.currentRevision, published: r.number == item.publishedRevision,
                       compareHref: r.number > 1 ? Endpoint(.draftCompare, [id], query: ["a": String(r.number - 1), "b": String(r.number)]).path : "")
             },
@@ -611,7 +614,7 @@ struct NewsroomDraftsController: UsesServices {
         text("additional_information", "form_doc_additional", markdown: true)
         if case .array(let people)? = content["people"] {
             let names = people.compactMap { $0.objectValue?["name"]?.stringValue }
-            if !names.isEmpty { sections.append(.init(heading: strings["form_people"], html: HTML.text(names.joined(separator: ", ")))) }
+            if !names.isEmpty { sections.append(.init(heading: strings["form_people"], html: HTML.text(strings.list(names)))) }
         }
         if case .array(let events)? = content["timeline"] {
             let lines = events.compactMap { e -> String? in

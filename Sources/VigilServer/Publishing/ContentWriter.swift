@@ -121,7 +121,7 @@ struct ContentWriter: Sendable {
             guard !held.isEmpty else { continue }
             let stored = Set(try await UrgentActionModel.query(on: db).filter(\.$id ~~ chunk.map(\.number.slug)).all().compactMap(\.id))
             for n in chunk where held.contains(n.number.description) && !stored.contains(n.number.slug) {
-                issues.append(ValidationIssue(path: n.path, message: "\(n.number.label) is held by an urgent action being written in the newsroom (typed in, or given when it was scheduled); give this one another number, or publish that one first"))
+                issues.append(ValidationIssue(path: n.path, Message.catalogue("issue_held_by_urgent_action_being", ["ua": "\(n.number.label)"])))
             }
         }
         return issues

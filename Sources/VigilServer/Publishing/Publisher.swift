@@ -6,8 +6,15 @@ import VigilCore
 /// A publishing request refused for a reason the caller can fix (a conflict, a missing parent).
 struct PublishingRefusal: AbortError, CustomStringConvertible {
     var status: HTTPResponseStatus
-    var reason: String
+    /// In English; the error middleware answers in the request's language.
+    var message: Message
+    var reason: String { message.english }
     var description: String { reason }
+
+    init(status: HTTPResponseStatus, _ key: String, _ values: [String: String] = [:]) {
+        self.status = status
+        self.message = .catalogue(key, values)
+    }
 }
 
 /// The one path by which published content — cases, their people and timeline, urgent actions,
@@ -120,7 +127,7 @@ struct Publisher: Sendable {
             return (try await store.importBundle(bundle), false)
         case .createCase(let kase):
             if try await CaseModel.find(kase.id, on: db) != nil {
-                throw PublishingRefusal(status: .conflict, reason: "Case \"\(kase.id)\" already exists; use PUT /api/v1/cases/\(kase.id) to replace it.")
+                throw PublishingRefusal(status: .conflict, "refusal_case_already_exists_use_put", ["id": "\(kase.id)"])
             }
             return (try await store.importBundle(VigilBundle(cases: [kase]), paths: ([], ["$"])), true)
         case .replaceCase(let kase):
@@ -128,7 +135,7 @@ struct Publisher: Sendable {
             return (try await store.importBundle(VigilBundle(cases: [kase]), paths: ([], ["$"])), !existed)
         case .createTarget(let target):
             if try await TargetModel.find(target.id, on: db) != nil {
-                throw PublishingRefusal(status: .conflict, reason: "Target \"\(target.id)\" already exists; use PUT /api/v1/targets/\(target.id) to replace it.")
+                throw PublishingRefusal(status: .conflict, "refusal_target_already_exists_use_put", ["id": "\(target.id)"])
             }
             try await store.checkReferences(target: target)
             return (try await store.write(target: target), true)
@@ -154,14 +161,14 @@ struct Publisher: Sendable {
     private func write(document doc: Document, of number: UANumber, replacing id: String?, store: ContentWriter) async throws -> (WriteSummary, Bool) {
         let db = store.db
         if let id, doc.id != id {
-            throw ValidationError([.init(path: "$.id", message: "is \"\(doc.id)\" but the URL names \"\(id)\"")])
+            throw ValidationError([.init(path: "$.id", Message.catalogue("issue_but_url_names", ["id": "\(doc.id)", "url_id": "\(id)"]))])
         }
         guard let ua = try await UrgentActionModel.find(number.slug, on: db) else {
-            throw PublishingRefusal(status: .notFound, reason: "There is no \(number.label); create it as part of its case (PUT /api/v1/cases/{id}).")
+            throw PublishingRefusal(status: .notFound, "refusal_there_no_create_it_as", ["ua": "\(number.label)"])
         }
         let existing = try await DocumentModel.find(doc.id, on: db)
         if id == nil, existing != nil {
-            throw PublishingRefusal(status: .conflict, reason: "Document \"\(doc.id)\" already exists; use PUT to replace it.")
+            throw PublishingRefusal(status: .conflict, "refusal_document_already_exists_use_put", ["id": "\(doc.id)"])
         }
         // The domain's rule: an outcome closes its urgent action.
         let status = UrgentAction.status(UrgentActionStatus(rawValue: ua.status) ?? .open, documentKinds: [doc.kind])
@@ -169,8 +176,8 @@ struct Publisher: Sendable {
         let stub = Case(id: ua.caseID, title: "-", countries: [], urgentActions: [action])
         let state = try await store.existingState(cases: [stub], targets: [])
         let issues = ReferenceRules.check(targets: [], cases: [.init(stub, path: "$")], existing: state)
-            .map { ValidationIssue(path: $0.path.replacingOccurrences(of: "$.urgent_actions[0].documents[0]", with: "$")
-                                    .replacingOccurrences(of: "$.urgent_actions[0]", with: "$.urgent_action"), message: $0.message) }
+            .map { $0.at($0.path.replacingOccurrences(of: "$.urgent_actions[0].documents[0]", with: "$")
+                                    .replacingOccurrences(of: "$.urgent_actions[0]", with: "$.urgent_action")) }
         if !issues.isEmpty { throw ValidationError(issues) }
         let summary = try await store.write(urgentAction: action, caseID: ua.caseID)
         if summary.changedAnything, let c = try await CaseModel.find(ua.caseID, on: db) {

@@ -46,8 +46,7 @@ enum UANumbers {
             """).first()
         let last = try row?.decode(column: "last", as: Int.self) ?? 0
         guard let number = UANumber("\(last)/\(String(format: "%02d", year))") else {
-            throw PublishingRefusal(status: .conflict,
-                                    reason: "Urgent action numbers of '\(String(format: "%02d", year)) are used up (the last is \(last - 1)); type the number in.")
+            throw PublishingRefusal(status: .conflict, "refusal_urgent_action_numbers_are_used", ["year": "\(String(format: "%02d", year))", "last": "\(last - 1)"])
         }
         return number
     }
@@ -71,12 +70,10 @@ enum UANumbers {
             .filter(\.$state != DraftState.published.rawValue).filter(\.$publishedRevision == nil)
         if let item { held = held.filter(\.$id != item) }
         if try await held.first() != nil {
-            throw PublishingRefusal(status: .conflict,
-                                    reason: "\(number.label) is held by an urgent action being written in the newsroom; leave \"number\" out to have the next number assigned.")
+            throw PublishingRefusal(status: .conflict, "refusal_held_by_urgent_action_being", ["ua": "\(number.label)"])
         }
         if let existing = try await UrgentActionModel.find(number.slug, on: db) {
-            throw PublishingRefusal(status: .conflict,
-                                    reason: "\(number.label) exists already (case \"\(existing.caseID)\"); leave \"number\" out to have the next number assigned, or add documents with POST /api/v1/urgent-actions/\(number.slug)/documents.")
+            throw PublishingRefusal(status: .conflict, "refusal_exists_already_case_leave_number", ["ua": "\(number.label)", "case": "\(existing.caseID)", "slug": "\(number.slug)"])
         }
     }
 
@@ -127,13 +124,13 @@ struct NewUrgentAction: Sendable {
         let d = Diagnostics()
         guard var r = ObjectReader(body, path: "$", diagnostics: d) else {
             try d.throwIfAny()
-            throw ValidationError([.init(path: "$", message: "must be an object")])
+            throw ValidationError([.init(path: "$", Message.catalogue("issue_must_object"))])
         }
         var number: UANumber?
         if let n = r.string("number") {
             number = UANumber(n)
             if number == nil {
-                d.add(r.child("number"), "must look like \"126/19\" (serial/two-digit year), not \"\(n)\"; leave it out to have the next number assigned")
+                d.add(r.child("number"), Message.catalogue("issue_must_look_like_126_19_2", ["n": "\(n)"]))
             }
         }
         let status = r.enumValue("status", UrgentActionStatus.self)
@@ -154,11 +151,11 @@ struct NewUrgentAction: Sendable {
         }
         r.finish()
         if d.isEmpty, !docs.contains(where: { $0.kind == .initial && $0.translationOf == nil }) {
-            d.add(r.child("documents"), "must hold the urgent action's initial document (kind \"initial\", sequence 0)")
+            d.add(r.child("documents"), Message.catalogue("issue_must_hold_urgent_action_s"))
         }
         if !d.isEmpty {
             throw ValidationError(d.issues.map {
-                ValidationIssue(path: $0.path, message: $0.message.replacingOccurrences(of: standIn, with: placeholder))
+                ValidationIssue(path: $0.path, $0.phrase.replacingText(standIn, with: placeholder))
             })
         }
         return NewUrgentAction(caseID: caseID, number: number, status: status, documents: docs)
@@ -181,10 +178,10 @@ extension Publisher {
     func write(newUrgentAction new: NewUrgentAction, store: ContentWriter) async throws -> (WriteSummary, Bool) {
         let db = store.db
         guard let kase = try await CaseModel.find(new.caseID, on: db) else {
-            throw PublishingRefusal(status: .notFound, reason: "There is no case \"\(new.caseID)\"; create it first (POST /api/v1/cases).")
+            throw PublishingRefusal(status: .notFound, "refusal_there_no_case_create_it", ["case": "\(new.caseID)"])
         }
         guard new.documents.contains(where: { $0.kind == .initial && $0.translationOf == nil }) else {
-            throw ValidationError([.init(path: "$.documents", message: "must hold the urgent action's initial document (kind \"initial\", sequence 0)")])
+            throw ValidationError([.init(path: "$.documents", Message.catalogue("issue_must_hold_urgent_action_s"))])
         }
         let number: UANumber
         if let typed = new.number {
@@ -199,7 +196,7 @@ extension Publisher {
         let stub = Case(id: new.caseID, title: "-", countries: [], urgentActions: [action])
         let state = try await store.existingState(cases: [stub], targets: [])
         let issues = ReferenceRules.check(targets: [], cases: [.init(stub, path: "$")], existing: state)
-            .map { ValidationIssue(path: $0.path.replacingOccurrences(of: "$.urgent_actions[0]", with: "$"), message: $0.message) }
+            .map { $0.at($0.path.replacingOccurrences(of: "$.urgent_actions[0]", with: "$")) }
         if !issues.isEmpty { throw ValidationError(issues) }
         let summary = try await store.write(urgentAction: action, caseID: new.caseID)
         kase.updatedAt = now()

@@ -16,7 +16,7 @@ enum Withdrawal {
 
     /// The answer of every address of a withdrawn action (410 Gone; the site renders it as the
     /// neutral "withdrawn" page, the API as the usual JSON error).
-    static var gone: Abort { Abort(.gone, reason: goneReason) }
+    static var gone: Refusal { Refusal(.gone, "refusal_withdrawn") }
 
     /// The ids (`126-19`) of the withdrawn urgent actions: few, read with one indexed query.
     static func withdrawnIDs(on db: any Database) async throws -> [String] {
@@ -47,8 +47,8 @@ enum Withdrawal {
     /// The reason of a withdrawal: required, at most 500 characters.
     static func checkReason(_ reason: String?, path: String = "$.reason") throws -> String {
         let r = reason?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-        if r.isEmpty { throw ValidationError([.init(path: path, message: "is required: say why the urgent action is withdrawn (kept internal)")]) }
-        if r.count > maxReason { throw ValidationError([.init(path: path, message: "must be at most \(maxReason) characters")]) }
+        if r.isEmpty { throw ValidationError([.init(path: path, Message.catalogue("issue_required_say_why_urgent_action"))]) }
+        if r.count > maxReason { throw ValidationError([.init(path: path, Message.catalogue("issue_must_at_most_characters", ["max": "\(maxReason)"]))]) }
         return r
     }
 
@@ -57,15 +57,15 @@ enum Withdrawal {
         var issues: [ValidationIssue] = []
         let f = from ?? "", t = to ?? ""
         func check(_ s: String, _ path: String) {
-            if s.count > maxRedaction { issues.append(.init(path: path, message: "must be at most \(maxRedaction) characters")) }
+            if s.count > maxRedaction { issues.append(.init(path: path, Message.catalogue("issue_must_at_most_characters", ["max": "\(maxRedaction)"]))) }
             if s.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
-                issues.append(.init(path: path, message: "must be one line without control characters"))
+                issues.append(.init(path: path, Message.catalogue("issue_must_one_line_without_control")))
             }
         }
-        if f.trimmingCharacters(in: .whitespaces).isEmpty { issues.append(.init(path: "$.from", message: "is required: the text to replace")) }
-        if to == nil { issues.append(.init(path: "$.to", message: "is required: what replaces it, such as \"[name withheld]\"")) }
+        if f.trimmingCharacters(in: .whitespaces).isEmpty { issues.append(.init(path: "$.from", Message.catalogue("issue_required_text_replace"))) }
+        if to == nil { issues.append(.init(path: "$.to", Message.catalogue("issue_required_what_replaces_it_such"))) }
         check(f, "$.from"); check(t, "$.to")
-        if !f.isEmpty, f == t { issues.append(.init(path: "$.to", message: "is the same as from")) }
+        if !f.isEmpty, f == t { issues.append(.init(path: "$.to", Message.catalogue("issue_same_as_from"))) }
         if !issues.isEmpty { throw ValidationError(issues) }
         return (f, t)
     }
@@ -79,7 +79,7 @@ extension ContentWriter {
             try await sql.raw("SELECT id FROM urgent_actions WHERE id = \(bind: number.slug) FOR UPDATE").run()
         }
         guard let ua = try await UrgentActionModel.find(number.slug, on: db) else {
-            throw PublishingRefusal(status: .notFound, reason: "There is no \(number.label).")
+            throw PublishingRefusal(status: .notFound, "refusal_there_no_ua", ["ua": "\(number.label)"])
         }
         return ua
     }
@@ -103,7 +103,7 @@ extension ContentWriter {
     func withdraw(_ number: UANumber, reason: String) async throws -> WriteSummary {
         let ua = try await lockedAction(number)
         guard ua.withdrawnAt == nil else {
-            throw PublishingRefusal(status: .conflict, reason: "\(number.label) is already withdrawn.")
+            throw PublishingRefusal(status: .conflict, "refusal_already_withdrawn", ["ua": "\(number.label)"])
         }
         let time = now()
         ua.withdrawnAt = time
@@ -119,7 +119,7 @@ extension ContentWriter {
     func republish(_ number: UANumber) async throws -> WriteSummary {
         let ua = try await lockedAction(number)
         guard ua.withdrawnAt != nil else {
-            throw PublishingRefusal(status: .conflict, reason: "\(number.label) is not withdrawn.")
+            throw PublishingRefusal(status: .conflict, "refusal_not_withdrawn", ["ua": "\(number.label)"])
         }
         ua.withdrawnAt = nil
         ua.withdrawnReason = nil
@@ -147,7 +147,7 @@ extension ContentWriter {
     func redact(_ number: UANumber, from: String, to: String) async throws -> WriteSummary {
         let ua = try await lockedAction(number)
         guard ua.withdrawnAt != nil else {
-            throw PublishingRefusal(status: .conflict, reason: "\(number.label) is published: withdraw it before redacting it.")
+            throw PublishingRefusal(status: .conflict, "refusal_published_withdraw_it_before_redacting", ["ua": "\(number.label)"])
         }
         let sql = db as! any SQLDatabase
         let time = now()

@@ -38,30 +38,30 @@ struct ReportController: UsesServices {
         let form = try req.content.decode(ReportForm.self)
         try auth.checkCSRF(req, token: form.csrf)
         // One small read on the hot path: the document and the officials it names.
-        guard let documentID = form.document, Slug.problem(documentID) == nil else { throw Abort(.notFound, reason: "There is no such document.") }
+        guard let documentID = form.document, Slug.problem(documentID) == nil else { throw Refusal(.notFound, "refusal_there_no_such_document") }
         let sql = req.db as! any SQLDatabase
         let rows = try await sql.raw("""
             SELECT d.id AS id, t.target_id AS target, CASE WHEN u.withdrawn_at IS NULL THEN 0 ELSE 1 END AS withdrawn FROM documents d
             JOIN urgent_actions u ON u.id = d.urgent_action_id LEFT JOIN document_targets t ON t.document_id = d.id
             WHERE d.id = \(bind: documentID)
             """).all()
-        guard !rows.isEmpty else { throw Abort(.notFound, reason: "There is no such document.") }
+        guard !rows.isEmpty else { throw Refusal(.notFound, "refusal_there_no_such_document") }
         // No reports on a withdrawn action (`Withdrawal`).
         if try rows[0].decode(column: "withdrawn", as: Int.self) != 0 { throw Withdrawal.gone }
         let named = rows.compactMap { try? $0.decode(column: "target", as: String?.self) }
-        guard !named.isEmpty else { throw Abort(.badRequest, reason: "This document asks for no action.") }
+        guard !named.isEmpty else { throw Refusal(.badRequest, "refusal_document_asks_for_no_action") }
         guard let channel = form.channel.flatMap(ActionChannel.init(rawValue:)) else {
-            throw Abort(.badRequest, reason: "Choose how you acted: \(ActionChannel.allCases.map(\.rawValue).joined(separator: ", ")).")
+            throw Refusal(.badRequest, "refusal_choose_how_you_acted", ["values": "\(ActionChannel.allCases.map(\.rawValue).joined(separator: ", "))"])
         }
         let chosen = (form.targets ?? []) + (form.target.map { [$0] } ?? [])
-        guard !chosen.isEmpty else { throw Abort(.badRequest, reason: "Choose at least one official you wrote to.") }
+        guard !chosen.isEmpty else { throw Refusal(.badRequest, "refusal_choose_at_least_one_official") }
         let allowed = Set(named)
         guard chosen.allSatisfy(allowed.contains), chosen.count <= allowed.count else {
-            throw Abort(.badRequest, reason: "Choose officials named in this document.")
+            throw Refusal(.badRequest, "refusal_choose_officials_named_document")
         }
         let key = form.key ?? ""
         let check = ActionReport(documentID: documentID, targetID: nil, channel: channel, idempotencyKey: key, anonymous: req.currentSession == nil)
-        if let problem = check.problems().first { throw Abort(.badRequest, reason: "\(problem.path): \(problem.message)") }
+        if let problem = check.problems().first { throw Refusal(.badRequest, "refusal_issue", ["path": problem.path], terms: ["message": problem.phrase]) }
         // "Tell me what happens": logged out, it needs an address we can write to — checked before anything is counted.
         let wantsFollow = form.follow == "1"
         var followEmail: String?
@@ -96,7 +96,7 @@ struct ReportController: UsesServices {
             rateRule: req.rateRule("report:ip:\(clientRateAddress(req, trustedProxies: req.application.vigil.trustedProxies))", limit: 120, window: 60)))
         switch outcome {
         case .limited(let wait):
-            throw RateLimit.refusal(wait: wait, reason: "Too many reports at once; wait \(wait) seconds.")
+            throw RateLimit.refusal(wait: wait, key: "refusal_many_reports")
         case .recorded(let anyNew):
             let followed = wantsFollow ? try await followCase(req, documentID: documentID, email: followEmail) : nil
             // Post/redirect/get: a reload does not post again, and a repeated post is counted once.
@@ -152,7 +152,7 @@ struct ReportController: UsesServices {
         guard let id = req.endpoint[.uuid].flatMap(UUID.init(uuidString:)) else { throw Abort(.notFound) }
         try await req.db.writeTransaction { db in
             guard let r = try await ActionReportModel.find(id, on: db), r.supporterID == me.supporter.id else {
-                throw Abort(.notFound, reason: "There is no such report of yours.")
+                throw Refusal(.notFound, "refusal_there_no_such_report_yours")
             }
             try await r.delete(on: db)
             try await ReportTotals.bump(document: r.documentID, channel: r.channel, by: -1, on: db as! any SQLDatabase)
@@ -162,10 +162,10 @@ struct ReportController: UsesServices {
 
     func uaTotals(req: Request) async throws -> Response {
         let raw = req.endpoint[.number] ?? ""
-        guard let number = UANumber(slug: raw) else { throw Abort(.badRequest, reason: "\"\(raw)\" is not an urgent action number; write UA 126/19 as 126-19.") }
+        guard let number = UANumber(slug: raw) else { throw Refusal(.badRequest, "refusal_not_urgent_action_number_write", ["value": "\(raw)"]) }
         try await Withdrawal.check(number, on: req.db)
         let docs = try await Store(db: req.db).documents(urgentActionIDs: [number.slug]).map(\.document.id)
-        guard !docs.isEmpty else { throw Abort(.notFound, reason: "There is no \(number.label).") }
+        guard !docs.isEmpty else { throw Refusal(.notFound, "refusal_there_no_ua", ["ua": "\(number.label)"]) }
         var perDocument: [String: JSONValue] = [:]
         for d in docs { perDocument[d] = try await ReportTotals.of(documents: [d], on: req.db).json }
         guard case .object(var o) = try await ReportTotals.of(documents: docs, on: req.db).json else { throw Abort(.internalServerError) }

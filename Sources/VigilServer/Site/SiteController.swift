@@ -84,7 +84,7 @@ struct SiteController: UsesServices {
 
     func numberParameter(_ req: Request) throws -> UANumber {
         let raw = req.endpoint[.number] ?? ""
-        guard let n = UANumber(slug: raw) else { throw Abort(.notFound, reason: "There is no urgent action \"\(raw)\".") }
+        guard let n = UANumber(slug: raw) else { throw Refusal(.notFound, "refusal_there_no_urgent_action", ["value": "\(raw)"]) }
         return n
     }
 
@@ -94,7 +94,7 @@ struct SiteController: UsesServices {
         try await Withdrawal.check(number, on: req.db)
         let docs = try await Store(db: req.db).documents(urgentActionIDs: [number.slug]).map(\.document)
         guard let latest = docs.filter({ $0.translationOf == nil }).max(by: { $0.sequence < $1.sequence }) else {
-            throw Abort(.notFound, reason: "There is no \(number.label).")
+            throw Refusal(.notFound, "refusal_there_no_ua", ["ua": "\(number.label)"])
         }
         return req.redirect(to: Endpoint.document(number, latest).path)
     }
@@ -128,7 +128,7 @@ struct SiteController: UsesServices {
 
     func casePage(req: Request) async throws -> Response {
         let id = req.endpoint[.id] ?? ""
-        guard Slug.problem(id) == nil else { throw Abort(.notFound, reason: "There is no such case.") }
+        guard Slug.problem(id) == nil else { throw Refusal(.notFound, "error_no_case") }
         return try await render(req, template: "case", key: "case|\(SitePageInputs.today())|\(id)") { inputs in
             let (frame, page) = try await CasePage.load(id: id, inputs)
             return (frame, page, [CacheTag.case(id)])

@@ -28,29 +28,51 @@ struct VigilErrorMiddleware: AsyncMiddleware {
 
     static func response(for error: any Error, request: Request) -> Response {
         if let page = error as? RenderedRefusal { return page.response }
+        // In the request's language: the API's `reason` and `issues`, the error page's message.
+        let t = request.strings
         var status: HTTPResponseStatus
         var reason: String
+        var shown: String
         var issues: [ValidationIssue] = []
         var headers: HTTPHeaders = [:]
         switch error {
         case let v as ValidationError:
             status = .unprocessableEntity
             reason = v.description
+            shown = t.summary(v)
             issues = v.issues
         case let p as JSONParseError:
             status = .badRequest
             reason = "The request body is \(p.reason)"
+            let prefix = "not valid JSON: "
+            if p.reason.hasPrefix(prefix) {
+                shown = t.format("error_body_not_json_detail", ["detail": String(p.reason.dropFirst(prefix.count))])
+            } else if p.reason == "not valid JSON" {
+                shown = t["error_body_not_json"]
+            } else {
+                shown = reason
+            }
         case let abort as any AbortError:
             status = abort.status
             reason = abort.reason
             headers = abort.headers
-            if status == .payloadTooLarge { reason = "The request body is too large." }
+            switch abort {
+            case let r as Refusal: shown = t.text(r.message)
+            case let r as PublishingRefusal: shown = t.text(r.message)
+            default: shown = reason
+            }
+            if status == .payloadTooLarge {
+                reason = "The request body is too large."
+                shown = t["error_body_too_large"]
+            }
         case is DecodingError:
             status = .badRequest
             reason = "The request could not be read."
+            shown = t["error_body_unreadable"]
         default:
             status = .internalServerError
             reason = "Something went wrong on our side. It has been logged."
+            shown = t["error_internal"]
             request.logger.report(error: error)
         }
         if status == .internalServerError, !(error is any AbortError) {
@@ -59,7 +81,8 @@ struct VigilErrorMiddleware: AsyncMiddleware {
             request.logger.error("\(status.code) \(reason)")
         }
         if !request.url.path.hasPrefix(Endpoint.apiRoot), case let site = request.application.vigilServices,
-           let html = try? errorPage(status: status, reason: reason, site: site, request: request) {
+           // (The withdrawn notice is known by its English reason, and names nothing in any language.)
+           let html = try? errorPage(status: status, reason: reason == Withdrawal.goneReason ? reason : shown, site: site, request: request) {
             headers.replaceOrAdd(name: .contentType, value: "text/html; charset=utf-8")
             headers.replaceOrAdd(name: .cacheControl, value: "no-store")
             headers.remove(name: .contentLength)
@@ -67,9 +90,9 @@ struct VigilErrorMiddleware: AsyncMiddleware {
         }
         var body = JSONObjectBuilder()
         body.set("error", true)
-        body.set("reason", reason)
+        body.set("reason", shown)
         if !issues.isEmpty {
-            body.set("issues", JSONValue.array(issues.map { .object(["path": .string($0.path), "message": .string($0.message)]) }))
+            body.set("issues", JSONValue.array(issues.map { .object(["path": .string($0.path), "message": .string(t.text($0))]) }))
         }
         headers.replaceOrAdd(name: .contentType, value: "application/json; charset=utf-8")
         headers.remove(name: .contentLength)

@@ -87,7 +87,7 @@ struct AccountController: UsesServices {
         let language = form.language ?? "en"
         let next = Self.localPath(form.next)
         let supporter = Supporter(email: email, displayName: name, country: country, language: language)
-        var problems = supporter.problems().map(\.message)
+        var problems = supporter.problems().map { strings.text($0) }
         if !catalogue.contains(language) { problems.append(strings["language_bad"]) }
         if let p = passwords.problem(form.password ?? "") { problems.append(p) }
         if !problems.isEmpty {

@@ -117,10 +117,9 @@ enum RateLimit {
     }
 
     /// The answer to a request over its limit: 429 with `Retry-After`.
-    static func refusal(wait: Int, reason: String? = nil) -> Abort {
+    static func refusal(wait: Int, key: String = "refusal_too_many_attempts") -> Refusal {
         let seconds = max(1, wait)
-        return Abort(.tooManyRequests, headers: ["Retry-After": String(seconds)],
-                     reason: reason ?? "Too many attempts. Please wait \(seconds) seconds and try again.")
+        return Refusal(.tooManyRequests, key, ["seconds": String(seconds)], headers: ["Retry-After": String(seconds)])
     }
 
     /// Drops hits whose window has passed: they can no longer refuse anything, and a row that

@@ -56,12 +56,12 @@ struct Auth: Sendable {
 
     func checkCSRF(_ req: Request, token: String?) throws {
         guard let token, let binding = csrfBinding(req) else {
-            throw Abort(.forbidden, reason: "This form has expired or did not come from this site. Go back, reload the page and try again.")
+            throw Refusal(.forbidden, "refusal_form_has_expired_did_not")
         }
         let expected = Data(csrfToken(binding: binding).utf8)
         let given = Data(token.utf8)
         guard expected.count == given.count, constantTimeEqual(expected, given) else {
-            throw Abort(.forbidden, reason: "This form has expired or did not come from this site. Go back, reload the page and try again.")
+            throw Refusal(.forbidden, "refusal_form_has_expired_did_not")
         }
     }
 

@@ -96,7 +96,8 @@ public struct Catalogue: Sendable {
     /// (`doc_*` keys), else in English.
     func documentLabels(for language: String) -> DocumentLabels {
         let t = strings(for: language)
-        return t.language == "en" ? .english : DocumentLabels(language: t.language, strings: t.table)
+        // English too comes from its catalogue: an organisation that rewords en.json sees it in print.
+        return DocumentLabels(language: t.language, strings: t.table)
     }
 
     public static func load(directory: String) throws -> Catalogue {
@@ -116,12 +117,16 @@ public struct Catalogue: Sendable {
 enum Format {
     /// "2019", "November 2019", "12 November 2019" (in the page's language: "12 de noviembre de
     /// 2019", "12 ноября 2019 г."): the precision as given.
+    /// In the pseudo-locale, dates and the names of languages and countries are the English ones,
+    /// marked like every other word of the interface.
     static func date(_ d: PartialDate, in uiLanguage: String = Localized.language) -> String {
-        DateText.text(d, language: uiLanguage)
+        if uiLanguage == PseudoLocale.tag { return PseudoLocale.transform(DateText.text(d, language: "en")) }
+        return DateText.text(d, language: uiLanguage)
     }
 
     static func languageName(_ tag: String, in uiLanguage: String = Localized.language) -> String {
         if tag == PseudoLocale.tag { return PseudoLocale.transform("Pseudo-locale") }
+        if uiLanguage == PseudoLocale.tag { return PseudoLocale.transform(languageName(tag, in: "en")) }
         return Locale(identifier: uiLanguage).localizedString(forIdentifier: tag) ?? tag
     }
 
@@ -131,6 +136,7 @@ enum Format {
     }
 
     static func countryName(_ code: String, in uiLanguage: String = Localized.language) -> String {
+        if uiLanguage == PseudoLocale.tag { return PseudoLocale.transform(countryName(code, in: "en")) }
         if code == "XK" { return uiLanguage == "en" ? "Kosovo" : (Locale(identifier: uiLanguage).localizedString(forRegionCode: "XK") ?? "Kosovo") }
         return Locale(identifier: uiLanguage).localizedString(forRegionCode: code) ?? code
     }

@@ -99,13 +99,22 @@ struct AccountPage: TemplateModel {
             country: supporter.country.map { Format.countryName($0) },
             languages: LanguageOption.all(catalogue, selected: supporter.language),
             sessions: sessions.map { s in
-                Session(device: s.device, lastSeen: iso.string(from: s.lastSeenAt), current: s.id == me.session.id,
+                Session(device: deviceLabel(s.device, strings: strings), lastSeen: iso.string(from: s.lastSeenAt), current: s.id == me.session.id,
                         revokeAction: Endpoint(.revokeSession, [s.id!.uuidString]).path)
             },
             follows: followed,
             reports: listed,
             reportsShown: reportCount > reports.count
                 ? strings.format("account_reports_latest", ["shown": String(reports.count), "n": String(reportCount)]) : nil)
+    }
+
+    /// A session's device as stored ("Firefox on Linux", `Auth.device`) in the page's language.
+    static func deviceLabel(_ stored: String, strings: Strings) -> String {
+        if stored == "Unknown browser" { return strings["session_device_unknown"] }
+        guard let on = stored.range(of: " on ", options: .backwards) else { return stored }
+        let browser = String(stored[..<on.lowerBound]), system = String(stored[on.upperBound...])
+        return strings.format("session_device", ["browser": browser == "Browser" ? strings["session_browser_other"] : browser,
+                                                 "system": system == "unknown system" ? strings["session_system_unknown"] : system])
     }
 
     /// Each report with its document's title and page, its urgent action, the official and a

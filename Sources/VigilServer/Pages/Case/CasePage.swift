@@ -56,7 +56,7 @@ struct CasePage: TemplateModel {
 
     static func load(id: String, _ inputs: SitePageInputs) async throws -> (PageFrame, CasePage) {
         guard Slug.problem(id) == nil, let kase = try await Store(db: inputs.db).cases(ids: [id]).first else {
-            throw Abort(.notFound, reason: "There is no such case.")
+            throw Refusal(.notFound, "error_no_case")
         }
         let strings = inputs.strings
         let names = Dictionary(uniqueKeysWithValues: kase.people.map { ($0.id, $0.name) })

@@ -265,9 +265,10 @@ struct DocumentPage: TemplateModel {
             Self.describeLetterLanguages(&page.takeAction!, document: doc, chain: chain,
                                          targets: data.addressees(today: today).map(\.writeTo), strings: strings)
         }
+        // The page is in the language of its address; the document carries its own (`<article lang>`).
         let frame = inputs.frame(
             title: "\(strings["kind_\(doc.kind.rawValue)"]): \(doc.title)", description: doc.summary ?? doc.title,
-            endpoint: .document(number, doc), lang: doc.language, nav: .actions,
+            endpoint: .document(number, doc), nav: .actions,
             feed: .init(title: kase.title, href: Endpoint.caseFeed(kase.id).path), ogType: "article")
         return (frame, page)
     }

@@ -53,7 +53,7 @@ struct FollowPage: TemplateModel {
     static func label(_ s: FollowSubject, on db: any Database) async throws -> String {
         switch s {
         case .case(let id):
-            guard let c = try await CaseModel.find(id, on: db) else { throw Abort(.notFound, reason: "There is no such case.") }
+            guard let c = try await CaseModel.find(id, on: db) else { throw Refusal(.notFound, "error_no_case") }
             return c.title
         case .country(let c): return Format.countryName(c)
         case .theme(let t): return SitePageInputs.themeLabel(t)

@@ -45,7 +45,7 @@ struct ListPage: TemplateModel {
         let (ids, snippets) = try await data.filter(f, pageLanguage: strings.language)
         let total = ids.count
         let pages = max(1, (total + pageSize - 1) / pageSize)
-        if f.page > pages && total > 0 { throw Abort(.notFound, reason: "There is no page \(f.page) of these results.") }
+        if f.page > pages && total > 0 { throw Refusal(.notFound, "refusal_there_no_page_these_results", ["page": "\(f.page)"]) }
         let slice = Array(ids.dropFirst((f.page - 1) * pageSize).prefix(pageSize))
         let rows = try await data.documents(ids: slice)
         let facets = try await data.facets()

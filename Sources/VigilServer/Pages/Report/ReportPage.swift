@@ -96,10 +96,10 @@ struct ReportPage: TemplateModel {
                      ask: Ask? = nil, on db: any Database, strings: Strings) async throws -> ReportPage {
         if let id, Slug.problem(id) == nil { try await Withdrawal.check(document: id, on: db) }
         guard let id, Slug.problem(id) == nil, let row = try await SiteData(db: db).documents(ids: [id]).first else {
-            throw Abort(.notFound, reason: "There is no such document.")
+            throw Refusal(.notFound, "refusal_there_no_such_document")
         }
         let doc = row.document
-        guard let ta = doc.takeAction, !ta.targets.isEmpty else { throw Abort(.notFound, reason: "This document asks for no action.") }
+        guard let ta = doc.takeAction, !ta.targets.isEmpty else { throw Refusal(.notFound, "refusal_document_asks_for_no_action") }
         let targets = try await Store(db: db).targets(ids: ta.targets.map(\.target))
         let totals = try await ReportTotals.of(documents: [doc.id], on: db)
         let uaDocuments = try await DocumentModel.query(on: db).filter(\.$urgentActionID == row.number.slug).all().compactMap(\.id)
