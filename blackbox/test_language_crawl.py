@@ -398,3 +398,19 @@ def test_the_pseudo_locale_shows_no_plain_english(crawl):
     report = "\n".join(f"{name} ({PSEUDO} {dict(PUBLIC, **ACCOUNT, **NEWSROOM_PAGES)[name]}):\n  " + "\n  ".join(dict.fromkeys(items))
                        for name, items in found.items())
     assert not found, "plain English in the pseudo-locale:\n" + report
+
+
+def test_a_long_form_answers_in_the_language_of_its_page(crawl):
+    """A draft's form is many kilobytes, so its body reaches the server in pieces and is read after
+    the route is chosen: its `lang` field still decides the answer's language, not the account's."""
+    n = crawl.sessions["newsroom"]
+    page = NEWSROOM_PAGES["draft-target"].replace("{lang}", "ru")
+    action = page[len("/ru"):]
+    r = n.get(crawl.base + page)
+    assert r.status_code == 200
+    data = hidden_fields(r.text, action)
+    assert data.get("lang") == "ru", data
+    data["comment"] = "Проверка " * 8000  # some 150 KB of form
+    r = n.post(crawl.base + action, data=data)
+    assert r.status_code < 500, r.text[:2000]
+    assert re.search(r'<html lang="ru" dir="ltr"', r.text), (r.status_code, r.text[:600])

@@ -43,8 +43,13 @@ public enum PDFRenderer {
         public var title: String
         public var lines: [String]
         public var contentsHeading: String
-        public init(title: String, lines: [String], contentsHeading: String = "Contents") {
+        /// The language of the cover's words, and how its pages are numbered ("Page {n} of {m}").
+        public var language: String
+        public var page: String
+        public init(title: String, lines: [String], contentsHeading: String = "Contents", language: String = "en",
+                    page: String = DocumentLabels.english.page) {
             self.title = title; self.lines = lines; self.contentsHeading = contentsHeading
+            self.language = language; self.page = page
         }
     }
 
@@ -120,9 +125,9 @@ enum TaggedPDF {
         func find(_ needle: String, from: Int, last: Bool = false) -> Int? {
             let n = [UInt8](needle.utf8)
             guard bytes.count >= n.count, from <= bytes.count - n.count else { return nil }
-            let range = Array(from...(bytes.count - n.count))
-            for i in last ? range.reversed() : range where bytes[i] == n[0] && Array(bytes[i..<(i + n.count)]) == n { return i }
-            return nil
+            func matches(_ i: Int) -> Bool { bytes[i] == n[0] && bytes[i..<(i + n.count)].elementsEqual(n) }
+            if last { return stride(from: bytes.count - n.count, through: from, by: -1).first(where: matches) }
+            return (from...(bytes.count - n.count)).first(where: matches)
         }
         guard let catalog = find("<< /Type /Catalog", from: 0, last: true) else { return pdf }
         let at = catalog + "<< /Type /Catalog".utf8.count
@@ -530,23 +535,26 @@ final class Layouter {
 
     var contentsPage = 0
     var contentsY = 0.0
+    /// How the cover's own pages are numbered, in the cover's language.
+    var coverPageText: String?
 
     func coverPage(_ cover: PDFRenderer.Cover) {
         y = 200
+        coverPageText = cover.page
         flowTagged("H1") {
-            flow(makeLayout(Self.escape(cover.title), size: 28, bold: true, width: contentWidth, language: "en", alignCenter: true), x: margin,
+            flow(makeLayout(Self.escape(cover.title), size: 28, bold: true, width: contentWidth, language: cover.language, alignCenter: true), x: margin,
                  color: PDFRenderer.accent, spaceAfter: 16)
         }
         for line in cover.lines {
             flowTagged("P") {
-                flow(makeLayout(Self.escape(line), size: 12, width: contentWidth, language: "en", alignCenter: true), x: margin,
+                flow(makeLayout(Self.escape(line), size: 12, width: contentWidth, language: cover.language, alignCenter: true), x: margin,
                      color: PDFRenderer.muted, spaceAfter: 4)
             }
         }
         newPage()
         add(.outline(title: cover.contentsHeading, y: y))
         flowTagged("H2") {
-            flow(makeLayout(Self.escape(cover.contentsHeading), size: 16, bold: true, width: contentWidth, language: "en"), x: margin, spaceAfter: 10)
+            flow(makeLayout(Self.escape(cover.contentsHeading), size: 16, bold: true, width: contentWidth, language: cover.language), x: margin, spaceAfter: 10)
         }
         contentsPage = pages.count - 1
         contentsY = y
@@ -619,7 +627,7 @@ final class Layouter {
         cairo_set_source_rgb(cr, PDFRenderer.muted.0, PDFRenderer.muted.1, PDFRenderer.muted.2)
         cairo_rectangle(cr, margin, pageHeight - bottom + 22, contentWidth, 0.5)
         cairo_fill(cr)
-        let pageText = (doc?.labels.page ?? "Page {n} of {m}").replacingOccurrences(of: "{n}", with: "\(number)").replacingOccurrences(of: "{m}", with: "\(total)")
+        let pageText = (doc?.labels.page ?? coverPageText ?? DocumentLabels.english.page).replacingOccurrences(of: "{n}", with: "\(number)").replacingOccurrences(of: "{m}", with: "\(total)")
         var left = ""
         if let doc { left = "\(doc.number.label)  ·  \(doc.url)" }
         let footer = makeLayout(Self.escape(left), size: 8.5, width: contentWidth - 90, language: "en")

@@ -168,6 +168,9 @@ struct LocalizedAddressTests {
                     == "/fr/cases/crimean-tatar-defenders-kuku")
             // A mailed link keeps its address (and its token).
             #expect(try await raw(app, "/language?to=fr&next=%2Funsubscribe%3Ftoken%3Dabc").headers.first(name: .location) == "/unsubscribe?token=abc")
+            // …and when it names its mail's language, the choice replaces it (else the page stayed in the mail's).
+            let swapped = try #require(try await raw(app, "/language?to=es&next=%2Fverify%3Ftoken%3Dabc%26lang%3Dfr").headers.first(name: .location))
+            #expect(swapped.hasPrefix("/verify?") && swapped.contains("token=abc") && swapped.contains("lang=es") && !swapped.contains("lang=fr"), "\(swapped)")
             // Hostile `next`: another site, a scheme, a path that is no page: home, in that language.
             for next in ["//evil.example/x", "https://evil.example/", "%2F%2Fevil.example", "/%2F%2Fevil.example", "/\\evil.example", "javascript:alert(1)",
                          "/nope/nope/nope", "/language?to=ru", String(repeating: "/a", count: 600)] {
@@ -265,6 +268,34 @@ struct LocalizedAddressTests {
             #expect(try await raw(app, plain, ["Accept-Language": "ru"]).body.string.contains(#"<header class="site-header" lang="ru""#))
             // A language not offered is ignored.
             #expect(try await raw(app, plain + "&lang=xx", ["Accept-Language": "es"]).body.string.contains(#"<header class="site-header" lang="es""#))
+        }
+    }
+
+    /// What is not a page but still speaks the visitor's language says so to caches, and what
+    /// refuses with only a status's name says it in the request's language.
+    @Test(arguments: TestStorage.available) func downloadsAndBareRefusalsFollowTheVisitorsLanguage(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
+            try await loadDemo(app)
+            // The letter-writing pack: its cover and translations are the visitor's language.
+            let pack = try await raw(app, "/pack.pdf", ["Accept-Language": "fr"])
+            #expect(pack.status == .ok)
+            let vary = pack.headers.first(name: .vary) ?? ""
+            #expect(vary.contains("Accept-Language") && vary.contains("Cookie"), "\(vary)")
+            let pdf = String(decoding: Data(buffer: pack.body), as: UTF8.self)
+            #expect(pdf.contains("/Lang (fr)") && pdf.contains("(Sommaire)"), "the contents bookmark in French")
+            // A bare 404 of the API, in French; in English without Accept-Language.
+            let fr = try await raw(app, "/api/v1/nothing-here", ["Accept-Language": "fr"])
+            #expect(fr.status == .notFound && fr.body.string.contains(#""reason":"Introuvable""#), "\(fr.body.string)")
+            #expect(try await raw(app, "/api/v1/nothing-here").body.string.contains(#""reason":"Not Found""#))
+            // A list is kept under its filters as checked: its alternates name those, not a visitor's raw query.
+            let long = try await raw(app, "/fr/urgent-actions?q=" + String(repeating: "a", count: 900) + "&page=1")
+            #expect(long.status == .ok)
+            let links = Self.alternates(long.body.string)
+            #expect(links.count == Self.offered.count + 1 && links.values.allSatisfy { !$0.contains(String(repeating: "a", count: 201)) && !$0.contains("page=") },
+                    "\(links.values.map(\.count))")
+            // The old editor's address: once to the address without a language, which then redirects by the visitor.
+            let old = try await raw(app, "/editor", ["Accept-Language": "ru"])
+            #expect(old.headers.first(name: .location) == "/newsroom", "\(old.headers.first(name: .location) ?? "")")
         }
     }
 

@@ -197,7 +197,8 @@ struct DownloadController: UsesServices {
             let today = PartialDate(Date())
             let lines = [DateText.text(today, language: strings.language), strings.plural("pack_open_actions", docs.count)]
             let title = strings["pack_title"]
-            let cover = PDFRenderer.Cover(title: title, lines: lines)
+            let cover = PDFRenderer.Cover(title: title, lines: lines, contentsHeading: strings["pack_contents"], language: strings.language,
+                                          page: strings["doc_page"])
             let documents = docs
             let bytes = try await req.application.renderPool.run {
                 try PDFRenderer.render(documents: documents, cover: cover, options: .init(paper: paper), title: title,
@@ -207,6 +208,8 @@ struct DownloadController: UsesServices {
             return (bytes, [CacheTag.listing])
         }
         response.headers.replaceOrAdd(name: .contentDisposition, value: "inline; filename=\"letter-writing-pack.pdf\"")
+        // Its language (cover, translations chosen) is the visitor's: a shared cache keeps one per language.
+        response.headers.replaceOrAdd(name: .vary, value: "Accept-Encoding, Accept-Language, Cookie")
         return response
     }
 }

@@ -11,7 +11,7 @@ struct NewsroomController: UsesServices {
     func register(_ r: Router) {
         r.on(.newsroom, use: home)
         r.on(.newsroomTimeZone, use: changeTimeZone)
-        r.on(.oldEditor, use: { req async throws -> Response in req.redirect(to: Endpoint.newsroom.path, redirectType: .permanent) })
+        r.on(.oldEditor, use: { req async throws -> Response in req.redirect(to: Endpoint.newsroom.unlocalizedPath, redirectType: .permanent) })
         r.on(.secondFactorForm, use: secondFactorForm)
         r.on(.secondFactorEnrol, use: enrol)
         r.on(.recoveryCodes, use: newRecoveryCodes)

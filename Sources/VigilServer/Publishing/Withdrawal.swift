@@ -12,7 +12,8 @@ import VigilCore
 /// audit log, the cache tags of its case and of every listing); the reads ask `Withdrawal`.
 enum Withdrawal {
     /// The one reason every withdrawn address gives: no number, no title, no name, no why.
-    static let goneReason = "This content has been withdrawn."
+    /// (What `gone` says in English, from `en.json`: the error page knows the withdrawn notice by it.)
+    static var goneReason: String { gone.reason }
 
     /// The answer of every address of a withdrawn action (410 Gone; the site renders it as the
     /// neutral "withdrawn" page, the API as the usual JSON error).

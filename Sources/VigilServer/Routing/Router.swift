@@ -89,10 +89,17 @@ final class Router {
                 let handler = entry.handler
                 let limit = entry.maxBody ?? defaultMaxBody
                 let responder = entry.middleware.makeResponder(chainingTo: AsyncBasicResponder { req in
+                    var strings = strings
                     if streams {
                         let body = try await req.body.collect(max: limit).get()
                         // (A body that arrived whole, as in tests, is not measured by collect.)
                         if (body?.readableBytes ?? 0) > limit { throw Abort(.payloadTooLarge) }
+                        // A form's `lang` field can be read only now that its body is here (a draft
+                        // of several kilobytes arrives in pieces): the page it was on speaks it.
+                        if req.addressLanguage == nil, let l = Self.formLanguage(req, languages), l != req.answerLanguage {
+                            req.answerLanguage = l
+                            strings = catalogue.strings(for: l)
+                        }
                     }
                     // Set again here: a middleware that answers through a future may have left the task.
                     return try await Localized.$offered.withValue(languages.offered) {

@@ -34,7 +34,10 @@ struct SiteController: UsesServices {
         if let raw = req.endpoint.query["next"], let next = AccountController.localPath(raw) {
             let parts = next.split(separator: "?", maxSplits: 1).map(String.init)
             if let e = Endpoint.parse(method: .GET, path: parts[0], query: parts.count > 1 ? parts[1] : nil), e.name != .chooseLanguage {
-                target = e.in(to)
+                // A page opened from a mailed link names its mail's language (`?lang=`): the choice replaces it.
+                var query = e.query
+                if query["lang"] != nil { query["lang"] = to }
+                target = Endpoint(e.name, e.values, query: query).in(to)
             }
         }
         let response = req.redirect(to: target.path, redirectType: .normal)
@@ -76,6 +79,10 @@ struct SiteController: UsesServices {
     func list(req: Request) async throws -> Response {
         let f = try Self.parseFilters(req)
         let key = "list|\(SitePageInputs.today())|\(Endpoint.urgentActions(f.siteValues).path)"
+        // The page is kept under its filters as checked (a search cut to its length, page 1 left
+        // out): its alternates and switcher name those too, not the first visitor's raw query.
+        let checked = Endpoint.urgentActions(f.siteValues)
+        req.storage[EndpointKey.self] = req.endpoint.language.map { checked.in($0) } ?? checked
         return try await render(req, template: "list", key: key) { inputs in
             let (frame, page) = try await ListPage.load(f, inputs)
             return (frame, page, [CacheTag.listing])

@@ -59,7 +59,11 @@ struct VigilErrorMiddleware: AsyncMiddleware {
             switch abort {
             case let r as Refusal: shown = t.text(r.message)
             case let r as PublishingRefusal: shown = t.text(r.message)
-            default: shown = reason
+            default:
+                // A bare `Abort(.notFound)` (or Vapor's own) says only its status's English name:
+                // the catalogue says it in the request's language.
+                let key = "error_status_\(status.code)"
+                shown = reason == status.reasonPhrase && t.table[key] != nil ? t[key] : reason
             }
             if status == .payloadTooLarge {
                 reason = "The request body is too large."
