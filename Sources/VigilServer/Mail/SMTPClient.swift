@@ -244,14 +244,23 @@ public struct SMTPClient: Sendable {
         let offersTLS = ehlo.lines.contains { $0.uppercased().hasPrefix("STARTTLS") }
         if configuration.security != .implicitTLS {
             if offersTLS {
-                _ = try await command("STARTTLS", expect: [220])
                 let tls = try tlsHandler()
-                // Whatever arrived in clear after the server's 220 (an attacker's injected
-                // replies) is thrown away with the old decoder; only what comes through TLS counts.
-                try await loop.submit {
-                    decoder.reset()
-                    handler.discardEarly()
-                    try channel.pipeline.syncOperations.addHandler(tls, position: .first)
+                // The handshake starts on the event loop the moment the server's 220 arrives, not
+                // when this task next runs: a server gives up on a handshake that does not begin
+                // in time (Python's asyncio after 60 s), and a busy machine can hold a task longer.
+                // Whatever arrived in clear after the 220 (an attacker's injected replies) is
+                // thrown away with the old decoder; only what comes through TLS counts.
+                try await loop.flatSubmit { () -> EventLoopFuture<Void> in
+                    let f = handler.next(on: loop)
+                    channel.writeAndFlush(ByteBuffer(string: "STARTTLS\r\n"), promise: nil)
+                    let timer = loop.scheduleTask(in: deadline) { handler.failAll(SMTPError.timeout); channel.close(promise: nil) }
+                    f.whenComplete { _ in timer.cancel() }
+                    return f.flatMapThrowing { r in
+                        guard r.code == 220 else { throw SMTPError.unexpectedReply(command: "STARTTLS", code: r.code, text: r.text) }
+                        decoder.reset()
+                        handler.discardEarly()
+                        try channel.pipeline.syncOperations.addHandler(tls, position: .first)
+                    }
                 }.get()
                 ehlo = try await command("EHLO \(configuration.heloName)", expect: [250])
             } else if configuration.security == .startTLSRequired {
