@@ -221,13 +221,14 @@ public struct SMTPClient: Sendable {
         // up after `deadline`. The timer is armed and cancelled on the loop itself, so a reply that
         // arrives in time counts even when the task awaiting it is slow to resume (a busy
         // cooperative pool on a small machine must not turn an answered command into a timeout).
-        func step(_ line: String?) async throws -> SMTPReply {
+        // `onReply` runs on the loop as the reply arrives (what must not wait for this task).
+        func step(_ line: String?, onReply: @escaping @Sendable (SMTPReply) throws -> Void = { _ in }) async throws -> SMTPReply {
             try await loop.flatSubmit { () -> EventLoopFuture<SMTPReply> in
                 let f = handler.next(on: loop)
                 if let line { channel.writeAndFlush(ByteBuffer(string: line + "\r\n"), promise: nil) }
                 let timer = loop.scheduleTask(in: deadline) { handler.failAll(SMTPError.timeout); channel.close(promise: nil) }
                 f.whenComplete { _ in timer.cancel() }
-                return f
+                return f.flatMapThrowing { r in try onReply(r); return r }
             }.get()
         }
         func reply() async throws -> SMTPReply { try await step(nil) }
@@ -244,24 +245,17 @@ public struct SMTPClient: Sendable {
         let offersTLS = ehlo.lines.contains { $0.uppercased().hasPrefix("STARTTLS") }
         if configuration.security != .implicitTLS {
             if offersTLS {
-                let tls = try tlsHandler()
                 // The handshake starts on the event loop the moment the server's 220 arrives, not
                 // when this task next runs: a server gives up on a handshake that does not begin
                 // in time (Python's asyncio after 60 s), and a busy machine can hold a task longer.
                 // Whatever arrived in clear after the 220 (an attacker's injected replies) is
                 // thrown away with the old decoder; only what comes through TLS counts.
-                try await loop.flatSubmit { () -> EventLoopFuture<Void> in
-                    let f = handler.next(on: loop)
-                    channel.writeAndFlush(ByteBuffer(string: "STARTTLS\r\n"), promise: nil)
-                    let timer = loop.scheduleTask(in: deadline) { handler.failAll(SMTPError.timeout); channel.close(promise: nil) }
-                    f.whenComplete { _ in timer.cancel() }
-                    return f.flatMapThrowing { r in
-                        guard r.code == 220 else { throw SMTPError.unexpectedReply(command: "STARTTLS", code: r.code, text: r.text) }
-                        decoder.reset()
-                        handler.discardEarly()
-                        try channel.pipeline.syncOperations.addHandler(tls, position: .first)
-                    }
-                }.get()
+                _ = try await step("STARTTLS") { r in
+                    guard r.code == 220 else { throw SMTPError.unexpectedReply(command: "STARTTLS", code: r.code, text: r.text) }
+                    decoder.reset()
+                    handler.discardEarly()
+                    try channel.pipeline.syncOperations.addHandler(try self.tlsHandler(), position: .first)
+                }
                 ehlo = try await command("EHLO \(configuration.heloName)", expect: [250])
             } else if configuration.security == .startTLSRequired {
                 throw SMTPError.tlsRequiredButNotOffered
