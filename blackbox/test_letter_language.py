@@ -16,7 +16,7 @@ SHOTS = pathlib.Path(os.environ.get("VIGIL_SCREENSHOTS", "/tmp/vigil-screenshots
 def open_bundle():
     """UA 126/19 (a Russian official, an English original with a Russian translation) open again
     until 2099, and UA 77/26 (Arabic) as in the demo."""
-    demo = json.loads((ROOT / "Sources/VigilServer/Resources/demo.json").read_text())
+    demo = json.loads((ROOT / "Resources/Data/demo.json").read_text())
     cases = []
     for c in demo["cases"]:
         if c["id"] == "crimean-tatar-defenders-kuku":

@@ -22,7 +22,7 @@ def test_two_servers_on_one_sqlite_file_see_a_change_published_by_a_third_proces
             for _ in range(2):
                 status, body = s.request("GET", page)
                 assert status == 200 and b"a title changed in another process" not in body
-        bundle = json.loads((ROOT / "Sources/VigilServer/Resources/demo.json").read_text())
+        bundle = json.loads((ROOT / "Resources/Data/demo.json").read_text())
         case = next(c for c in bundle["cases"] if c["id"] == "demo-li-wei")
         case["title"] = "Li Wei: a title changed in another process"
         path = tmp_path / "change.json"

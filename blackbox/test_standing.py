@@ -16,7 +16,7 @@ SHOTS = pathlib.Path(os.environ.get("VIGIL_SHOTS", "/tmp/vigil-shots"))
 def server(tmp_path_factory):
     from conftest import server_with_bundle
     # UA 88/26's deadline passed yesterday.
-    bundle = json.loads((ROOT / "Sources/VigilServer/Resources/demo.json").read_text())
+    bundle = json.loads((ROOT / "Resources/Data/demo.json").read_text())
     for case in bundle["cases"]:
         for ua in case.get("urgent_actions", []):
             if ua["number"] == "88/26":

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes docs/vigil.bundle.schema.json (JSON Schema 2020-12 of the interchange format) and
-Sources/VigilServer/Resources/openapi.json (OpenAPI 3.1 of /api/v1), from one description.
+Resources/Data/openapi.json (OpenAPI 3.1 of /api/v1), from one description.
 
 Run `python3 scripts/gen_schemas.py` after changing either; tests check both are current.
 The schema describes the shape; rules that span fields (deadline after publication, outcome
@@ -159,7 +159,8 @@ def ok(desc, schema, status="200"):
     return {status: {"description": desc, "content": {"application/json": {"schema": schema}}}}
 BAD = {"400": err("Bad request: a bad parameter, cursor or JSON body.")}
 NOTFOUND = {"404": err("Not found.")}
-WRITE_ERRORS = {"400": err("Not valid JSON."), "401": err("No valid editor token."), "413": err("Body too large."),
+WRITE_ERRORS = {"400": err("Not valid JSON."), "401": err("No valid editor token."),
+                "403": err("The token's scope does not cover this write (a read token; a bundle needs the import scope)."), "413": err("Body too large."),
                 "415": err("Not application/json."), "422": err("The content breaks the format's rules; every problem is listed in issues.")}
 def body(name): return {"required": True, "content": {"application/json": {"schema": ref(name)}}}
 def path_param(name, desc, schema): return {"name": name, "in": "path", "required": True, "description": desc, "schema": schema}
@@ -486,4 +487,4 @@ def dump(path, value):
         path.write_text(text, encoding="utf-8")
 
 dump(ROOT / "docs/vigil.bundle.schema.json", bundle_schema)
-dump(ROOT / "Sources/VigilServer/Resources/openapi.json", openapi)
+dump(ROOT / "Resources/Data/openapi.json", openapi)

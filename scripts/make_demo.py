@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes Sources/VigilServer/Resources/demo.json, the demo bundle that ships with Vigil.
+"""Writes Resources/Data/demo.json, the demo bundle that ships with Vigil.
 
 UA 126/19 follows public reporting on a real case, retold in our own words. The other cases
 are fictional and say so. Every postal address and e-mail address is an example, not a real
@@ -210,6 +210,6 @@ nicaragua = {
 }
 
 bundle = {"format": "vigil.bundle/1", "targets": targets, "cases": [crimea, egypt, china, nicaragua]}
-out = pathlib.Path(__file__).resolve().parent.parent / "Sources/VigilServer/Resources/demo.json"
+out = pathlib.Path(__file__).resolve().parent.parent / "Resources/Data/demo.json"
 out.write_text(json.dumps(bundle, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 print(f"wrote {out}")

@@ -7,7 +7,7 @@ private func day(_ s: String) -> PartialDate { PartialDate(s)! }
 /// The demo case of UA 126/19, read from the demo bundle the server ships.
 private func demoKukuCase() throws -> Case {
     let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Sources/VigilServer/Resources/demo.json")
+        .appendingPathComponent("Resources/Data/demo.json")
     let bundle = try VigilBundle.parse(try Data(contentsOf: url))
     let number = UANumber("126/19")!
     return try #require(bundle.cases.first { $0.urgentActions.contains { $0.number == number } })

@@ -6,7 +6,7 @@ import VigilCore
 enum Fixtures {
     static let bundle: VigilBundle = {
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Sources/VigilServer/Resources/demo.json")
+            .appendingPathComponent("Resources/Data/demo.json")
         return try! VigilBundle.parse(try! Data(contentsOf: url))
     }()
 

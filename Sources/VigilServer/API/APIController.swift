@@ -48,8 +48,7 @@ struct APIController: UsesServices {
     // MARK: - OpenAPI
 
     func openAPI(req: Request) async throws -> Response {
-        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "json", subdirectory: "Resources"),
-              let data = try? Data(contentsOf: url) else {
+        guard let url = VigilHome.currentDataFile("openapi.json"), let data = try? Data(contentsOf: url) else {
             throw Refusal(.internalServerError, "refusal_openapi_document_missing_from_build")
         }
         var headers = HTTPHeaders()

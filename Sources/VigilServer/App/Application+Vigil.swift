@@ -7,6 +7,11 @@ import VigilCore
 extension Application {
     private struct ConfigurationKey: StorageKey { typealias Value = VigilConfiguration }
 
+    /// The command this process runs (`serve` when none is named).
+    var vigilCommand: String {
+        environment.arguments.dropFirst().first(where: { !$0.hasPrefix("-") }) ?? "serve"
+    }
+
     /// The configuration this application was set up with.
     public var vigil: VigilConfiguration {
         get { storage[ConfigurationKey.self] ?? VigilConfiguration() }
@@ -31,10 +36,14 @@ public func configure(_ app: Application, _ configuration: VigilConfiguration) a
                                                 securityLog: SecurityLog(keep: app.environment == .testing))
     app.lifecycle.use(RenderPoolLifecycle())
     configureMiddleware(app, configuration)
+    // Vapor's server, answering the requests it would drop (overlong, malformed): `RequestGuard.swift`.
+    app.servers.use { app in VigilHTTPServer(app: app) }
     try registerRoutes(app)
     registerCommands(app)
     app.lifecycle.use(SchemaCheck())
     app.lifecycle.use(SchedulerLifecycle())
+    // `/metrics` on its own listener, when VIGIL_METRICS_ADDRESS is set (never on the public one).
+    app.lifecycle.use(MetricsListenerLifecycle())
 }
 
 func configureDatabase(_ app: Application, _ configuration: VigilConfiguration) throws {
@@ -56,13 +65,19 @@ func configureDatabase(_ app: Application, _ configuration: VigilConfiguration) 
 }
 
 func configureMiddleware(_ app: Application, _ configuration: VigilConfiguration) {
+    // A graceful stop gives the requests in flight this long (systemd's TimeoutStopSec is 30 s).
+    app.http.server.configuration.shutdownTimeout = .seconds(25)
     app.middleware = Middlewares()
+    let publicNames = Set((try? FileManager.default.contentsOfDirectory(atPath: app.directory.publicDirectory)) ?? [])
+    // Outermost: the request's id (X-Request-Id, and in its log lines), its metrics.
+    app.middleware.use(RequestObservationMiddleware(metrics: app.vigilServices.metrics, trustedProxies: configuration.trustedProxies,
+                                                    publicNames: publicNames))
     app.middleware.use(SecurityHeadersMiddleware(tls: configuration.tls))
     app.middleware.use(VigilErrorMiddleware(environment: app.environment))
-    app.middleware.use(FileMiddleware(publicDirectory: app.directory.publicDirectory, defaultFile: nil))
+    app.middleware.use(PublicFilesMiddleware(files: FileMiddleware(publicDirectory: app.directory.publicDirectory, defaultFile: nil),
+                                             publicNames: publicNames))
     app.middleware.use(SessionMiddleware(auth: app.vigilServices.auth))
     let languages = app.vigilServices.languages
-    let publicNames = Set((try? FileManager.default.contentsOfDirectory(atPath: app.directory.publicDirectory)) ?? [])
     app.responder.use { app in
         LanguagePrefixResponder(languages: languages, publicNames: publicNames, inner: app.responder.default)
     }
@@ -74,7 +89,8 @@ func configureMiddleware(_ app: Application, _ configuration: VigilConfiguration
 /// synchronous=FULL, so an acknowledged write survives a crash or power loss.
 struct SQLiteJournal: LifecycleHandler {
     func didBootAsync(_ app: Application) async throws {
-        guard let sql = app.db as? any SQLDatabase else { return }
+        // A restore puts a file where the database goes: nothing may open (and so create) it first.
+        guard app.vigilCommand != "restore", let sql = app.db as? any SQLDatabase else { return }
         do {
             // Switching to WAL needs a moment with no other connection reading; SQLite answers
             // with the mode in force rather than an error, so ask until it says "wal".
@@ -108,6 +124,14 @@ struct SchemaCheck: LifecycleHandler {
         let command = args.first(where: { !$0.hasPrefix("-") }) ?? "serve"
         guard command == "serve", app.environment != .testing,
               !args.contains("--help"), !args.contains("-h") else { return }
+        // A schema newer than this version (a downgrade, or a restore of a newer backup): its
+        // tables may hold what this version cannot read or would write wrong.
+        if let sql = app.db as? any SQLDatabase,
+           let applied = try? await sql.raw("SELECT name FROM _fluent_migrations").all().map({ try $0.decode(column: "name", as: String.self) }) {
+            let known = Set(Migrations.all.map(\.name))
+            let unknown = applied.filter { !known.contains($0) }
+            if !unknown.isEmpty { throw SchemaAhead(unknown: unknown) }
+        }
         let names: [String]
         do {
             let pending = try await app.migrator.previewPrepareBatch().get()
@@ -118,6 +142,15 @@ struct SchemaCheck: LifecycleHandler {
         }
         guard !names.isEmpty else { return }
         throw SchemaBehind(pending: names)
+    }
+}
+
+struct SchemaAhead: Error, CustomStringConvertible {
+    let unknown: [String]
+    var description: String {
+        "The database schema is newer than this version of Vigil: \(unknown.count) migration(s) it does not know "
+            + "(\(unknown.prefix(3).joined(separator: ", "))). Run the version that migrated it, or a later one; going back "
+            + "to an older version means restoring the backup taken before the upgrade."
     }
 }
 

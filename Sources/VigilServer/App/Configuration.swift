@@ -32,6 +32,10 @@ public struct VigilConfiguration: Sendable {
     public var devOutbox: Bool = false
     /// Largest body of an HTML form post (log-in, sign-up, reports…): forms need kilobytes.
     public var maxFormBytes: Int = 64 * 1024
+    /// Most messages handed to the mail relay a minute, across all processes (`VIGIL_MAIL_PER_MINUTE`):
+    /// an outcome mailed to tens of thousands goes out at a pace the relay and the receiving
+    /// providers accept.
+    public var mailPerMinute: Int = 600
     /// Days an API token lives (`VIGIL_TOKEN_DAYS`).
     public var tokenLifetimeDays: Int = 90
     /// Most urgent actions in one letter-writing pack.
@@ -64,6 +68,10 @@ public struct VigilConfiguration: Sendable {
     /// How long a request waits for a PostgreSQL connection before it fails. 30 s when served;
     /// the test suite, which runs hundreds of applications at once on two cores, waits longer.
     public var databasePoolTimeoutSeconds: Int64 = 30
+    /// Where `vigil serve` answers `GET /metrics` (`VIGIL_METRICS_ADDRESS`, `host:port`); nil: nowhere.
+    public var metricsAddress: MetricsAddress?
+    /// `text` (the console's lines) or `json` (one JSON object a line), `VIGIL_LOG_FORMAT`.
+    public var logFormat: LogFormat = .text
 
     public init(storage: Storage = .sqlite(path: "./vigil.sqlite"), baseURL: String = "http://127.0.0.1:8080",
                 smtpURL: String? = nil, mailFrom: String = "Vigil <vigil@localhost>", viewsDirectory: String? = nil,
@@ -78,7 +86,7 @@ public struct VigilConfiguration: Sendable {
     }
 
     /// Reads `DATABASE_URL`, `VIGIL_DATABASE_PATH`, `VIGIL_BASE_URL`, `VIGIL_SMTP_URL`, `VIGIL_SENDMAIL`, `VIGIL_MAIL_FROM`,
-    /// `VIGIL_VIEWS`, `VIGIL_TRUSTED_PROXIES`, `VIGIL_TLS`, `VIGIL_MAX_BODY_BYTES`.
+    /// `VIGIL_VIEWS`, `VIGIL_TRUSTED_PROXIES`, `VIGIL_TLS`, `VIGIL_MAX_BODY_BYTES`, `VIGIL_METRICS_ADDRESS`, `VIGIL_LOG_FORMAT`…
     public static func fromEnvironment(_ env: [String: String] = ProcessInfo.processInfo.environment) throws -> VigilConfiguration {
         var c = VigilConfiguration()
         func value(_ key: String) -> String? {
@@ -196,6 +204,24 @@ public struct VigilConfiguration: Sendable {
             }
             c.reportRetentionMonths = n
         }
+        if let address = value("VIGIL_METRICS_ADDRESS") {
+            guard let parsed = MetricsAddress(address) else {
+                throw Problem(description: "VIGIL_METRICS_ADDRESS must be host:port, like 127.0.0.1:9464 or [::1]:9464; \(address.prefix(80)) is not.")
+            }
+            c.metricsAddress = parsed
+        }
+        if let format = value("VIGIL_LOG_FORMAT") {
+            guard let f = LogFormat(rawValue: format.lowercased()) else {
+                throw Problem(description: "VIGIL_LOG_FORMAT must be text or json")
+            }
+            c.logFormat = f
+        }
+        if let rate = value("VIGIL_MAIL_PER_MINUTE") {
+            guard let n = Int(rate), (1...100_000).contains(n) else {
+                throw Problem(description: "VIGIL_MAIL_PER_MINUTE must be a number of messages from 1 to 100000")
+            }
+            c.mailPerMinute = n
+        }
         if let max = value("VIGIL_MAX_BODY_BYTES") {
             guard let n = Int(max), n >= 1024 else { throw Problem(description: "VIGIL_MAX_BODY_BYTES must be a number of bytes (at least 1024)") }
             c.maxBodyBytes = n
@@ -213,4 +239,40 @@ public struct VigilConfiguration: Sendable {
             return "PostgreSQL at \(comps.host ?? "?")\(comps.port.map { ":\($0)" } ?? "")\(comps.path)"
         }
     }
+}
+
+/// `VIGIL_METRICS_ADDRESS`: a host (a name, an IPv4 address, or an IPv6 address in brackets)
+/// and a port.
+public struct MetricsAddress: Sendable, Equatable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init?(_ text: String) {
+        let host: Substring, port: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else { return nil }
+            host = text[text.index(after: text.startIndex)..<close]
+            port = text[text.index(close, offsetBy: 2)...]
+            guard host.contains(":"), host.allSatisfy({ $0.isHexDigit || $0 == ":" || $0 == "." }) else { return nil }
+        } else {
+            let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+            guard parts.count == 2 else { return nil }
+            host = parts[0]; port = parts[1]
+            guard host.utf8.count <= 253, host.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "-") }),
+                  !host.hasPrefix("-"), !host.hasPrefix(".") else { return nil }
+        }
+        guard !host.isEmpty, !port.isEmpty, port.utf8.count <= 5, port.allSatisfy({ $0.isASCII && $0.isNumber }),
+              let n = Int(port), (1...65535).contains(n) else { return nil }
+        self.host = String(host)
+        self.port = n
+    }
+
+    /// `localhost`, `127.0.0.0/8` or `::1`: reachable from this machine only.
+    public var isLoopback: Bool {
+        if host.lowercased() == "localhost" { return true }
+        if host.hasPrefix("127.") { return host.split(separator: ".").count == 4 && host.split(separator: ".").allSatisfy { UInt8($0) != nil } }
+        return ClientAddress.normalise(host) == "::1"
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }

@@ -6,6 +6,9 @@ import Vapor
 /// Runs the `vigil` command line: `serve`, `migrate`, `import`, `export`, `demo`, `token`.
 public enum VigilMain {
     public static func run() async {
+        // Everything Vigil writes — the database and its journal, the secret, backups, exports —
+        // holds supporters' data or keys: readable by its owner only, whatever the shell's umask.
+        umask(0o077)
         // Swift concurrency runs on NIO's event loops: an async route handler no longer hops to
         // another thread pool and back for every request. (Blocking work — bcrypt, PDF and DOCX
         // rendering, SQLite — runs on thread pools, never on an event loop.)
@@ -29,19 +32,16 @@ public enum VigilMain {
             exit(2)
         }
         do {
+            // Text or JSON lines (`VIGIL_LOG_FORMAT`): from the environment now, from the configuration once read.
+            LogOutput.format = ProcessInfo.processInfo.environment["VIGIL_LOG_FORMAT"].flatMap { LogFormat(rawValue: $0.lowercased()) } ?? .text
             try LoggingSystem.bootstrap(from: &env) { level in
                 let console = Terminal()
-                return { label in RedactingLogHandler(ConsoleLogger(label: label, console: console, level: level)) }
+                return { label in
+                    RedactingLogHandler(VigilLogHandler(label: label, console: ConsoleLogger(label: label, console: console, level: level), level: level))
+                }
             }
         } catch {
             FileHandle.standardError.write(Data("vigil: \(error)\n".utf8))
-            exit(2)
-        }
-        let configuration: VigilConfiguration
-        do {
-            configuration = try VigilConfiguration.fromEnvironment()
-        } catch {
-            FileHandle.standardError.write(Data("vigil: configuration: \(error)\n".utf8))
             exit(2)
         }
         let app: Application
@@ -51,10 +51,22 @@ public enum VigilMain {
             FileHandle.standardError.write(Data("vigil: \(error)\n".utf8))
             exit(1)
         }
+        // Read once Vapor has loaded a `.env` file of the working directory, so that such a file
+        // sets every setting alike, not only those read later (the secret).
+        let configuration: VigilConfiguration
+        do {
+            configuration = try VigilConfiguration.fromEnvironment()
+            LogOutput.format = configuration.logFormat
+        } catch {
+            FileHandle.standardError.write(Data("vigil: configuration: \(error)\n".utf8))
+            try? await app.asyncShutdown()
+            exit(2)
+        }
         var failed = false
         do {
             try await configure(app, configuration)
             try await app.execute()
+            if app.vigilCommand == "serve" { await drain(app) }
         } catch {
             FileHandle.standardError.write(Data("vigil: \(describe(error))\n".utf8))
             failed = true
@@ -64,7 +76,19 @@ public enum VigilMain {
     }
 }
 
-/// Wraps the console logger: the values bound to SQL queries and those FluentKit shows of a
+/// A graceful stop (SIGTERM or SIGINT): `/readyz` says "stopping"; the server accepts no more
+/// connections and finishes the requests in flight (up to its shutdown timeout); report batches
+/// still being written are committed; then `asyncShutdown` stops the scheduler, which lets the
+/// mail job finish the message it is sending, and closes the database.
+func drain(_ app: Application) async {
+    Readiness.drain()
+    app.logger.notice("Stopping: no new connections; finishing the requests in flight")
+    await app.server.shutdown()
+    await app.vigilServices.reportBatcher.drain()
+    app.logger.notice("Requests finished; stopping the periodic jobs")
+}
+
+/// Wraps Vigil's log handler (text or JSON lines): the values bound to SQL queries and those FluentKit shows of a
 /// query (password hashes, e-mail addresses, tokens) never reach a log, whatever the log level.
 struct RedactingLogHandler: LogHandler {
     var inner: any LogHandler
@@ -78,16 +102,25 @@ struct RedactingLogHandler: LogHandler {
     }
     var metadata: Logger.Metadata {
         get { inner.metadata }
-        set { inner.metadata = newValue }
+        set {
+            var metadata = newValue
+            for key in Self.redacted where metadata[key] != nil { metadata[key] = "[redacted]" }
+            inner.metadata = metadata
+        }
     }
     subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { inner[metadataKey: key] }
-        set { inner[metadataKey: key] = newValue }
+        // The logger's own metadata too (`logger[metadataKey:] = …`): redacted when it is set.
+        set { inner[metadataKey: key] = newValue != nil && Self.redacted.contains(key) ? "[redacted]" : newValue }
     }
 
     func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
         var metadata = metadata
         for key in Self.redacted where metadata?[key] != nil { metadata?[key] = "[redacted]" }
+        // Vapor's trace of every request part: the path (a preview link's token), the headers
+        // (cookies, bearer tokens) and the body's bytes (a password). Only that it happened.
+        var message = message
+        if level == .trace, message.description.hasPrefix("Decoded HTTP part:") { message = "Decoded HTTP part: [redacted]" }
         inner.log(level: level, message: message, metadata: metadata, source: source, file: file, function: function, line: line)
     }
 }

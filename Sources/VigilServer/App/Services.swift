@@ -29,6 +29,8 @@ struct VigilServices: Sendable {
     let renderPool: RenderPool
     /// Security events (log-ins, refusals, token use), to the log.
     let securityLog: SecurityLog
+    /// Counters, gauges and histograms for `/metrics` (docs/operations.md, "Metrics").
+    let metrics: VigilMetrics
 
     /// The catalogue of the language being answered in (`Localized`), else the default language's.
     var strings: Strings { Localized.current ?? catalogue.strings(for: languages.defaultLanguage) }
@@ -37,9 +39,21 @@ struct VigilServices: Sendable {
 
     static func build(app: Application, configuration: VigilConfiguration, securityLog: SecurityLog) throws -> VigilServices {
         let site = try SiteResources.load(app: app, configuration: configuration)
-        let secret = try ServerSecret.load()
+        // Beside the SQLite database unless named; on PostgreSQL it must be named (the tests,
+        // which give each run a schema of its own, may leave it in the working directory).
+        let testing = app.environment == .testing
+        // The test suite's applications share one secret in the temporary directory (never a
+        // file in the project, where it would look like an old installation's).
+        var environment = ProcessInfo.processInfo.environment
+        if testing, (environment["VIGIL_SECRET_FILE"] ?? "").isEmpty, (environment["VIGIL_SECRET_KEY"] ?? "").isEmpty {
+            environment["VIGIL_SECRET_FILE"] = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-test-suite-secret").path
+        }
+        let secret = try ServerSecret.load(environment: environment, storage: configuration.storage, requireNamed: !testing,
+                                           legacyCheck: !testing,
+                                           create: !["backup", "restore", "version", "routes", "mail"].contains(app.vigilCommand))
         let now: @Sendable () -> Date = { Date() }
-        let cache = PageCache(enabled: configuration.pageCache, maxBytes: configuration.cacheBytes)
+        let metrics = VigilMetrics()
+        let cache = PageCache(enabled: configuration.pageCache, maxBytes: configuration.cacheBytes, metrics: metrics)
         let languages = try SiteLanguages(configuration: configuration, catalogue: site.catalogue)
         let alerts = Alerts(catalogue: site.catalogue, baseURL: configuration.baseURL, mailFrom: configuration.mailFrom, secret: secret,
                             offered: languages.offered)
@@ -47,7 +61,8 @@ struct VigilServices: Sendable {
                         cache: cache, secret: secret,
                         auth: Auth(secret: secret, tls: configuration.tls), passwords: Passwords(secret: secret, cost: configuration.passwordCost), alerts: alerts,
                         publisher: Publisher(cache: cache, alerts: alerts, now: now), now: now,
-                        reportBatcher: ReportBatcher(db: app.db), renderPool: RenderPool(), securityLog: securityLog)
+                        reportBatcher: ReportBatcher(db: app.db, metrics: metrics), renderPool: RenderPool(metrics: metrics),
+                        securityLog: securityLog, metrics: metrics)
     }
 }
 

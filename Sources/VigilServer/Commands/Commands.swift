@@ -14,6 +14,11 @@ func registerCommands(_ app: Application) {
     app.asyncCommands.use(TemplatesCommand(), as: "templates")
     app.asyncCommands.use(AuditCommand(), as: "audit")
     app.asyncCommands.use(StringsCommands(), as: "strings")
+    app.asyncCommands.use(BackupCommand(), as: "backup")
+    app.asyncCommands.use(RestoreCommand(), as: "restore")
+    app.asyncCommands.use(SecretCommand(), as: "secret")
+    app.asyncCommands.use(VersionCommand(), as: "version")
+    app.asyncCommands.use(MailCommand(), as: "mail")
     registerWithdrawalCommands(app)
 }
 
@@ -117,9 +122,9 @@ struct ExportCommand: AsyncCommand {
 /// The demo bundle that ships with Vigil.
 enum DemoData {
     static func bundleData() throws -> Data {
-        guard let url = Foundation.Bundle.module.url(forResource: "demo", withExtension: "json", subdirectory: "Resources"),
-              let data = try? Data(contentsOf: url) else {
-            throw CommandProblem(description: "The demo bundle is missing from this build.")
+        let home = try VigilHome.current.get()
+        guard let data = try? Data(contentsOf: home.dataFile("demo.json")) else {
+            throw CommandProblem(description: "The demo bundle is missing: \(home.data)/demo.json cannot be read.")
         }
         return data
     }

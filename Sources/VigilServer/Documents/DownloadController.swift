@@ -51,7 +51,7 @@ struct DownloadController: UsesServices {
         let printable = data.printable(baseURL: baseURL, catalogue: catalogue)
         let response = try await cache.respondBytes(to: req, key: key, contentType: format.contentType, cacheControl: "public, max-age=300",
                                                     renderedFrom: mark) {
-            let bytes = try await req.application.renderPool.run {
+            let bytes = try await req.application.renderPool.run(kind: format.rawValue, document: "urgent_action") {
                 format == .pdf ? try PDFRenderer.render(printable, options: .init(paper: paper)) : try DOCXRenderer.render(printable)
             }
             return (bytes, data.cacheTags)
@@ -146,7 +146,7 @@ struct DownloadController: UsesServices {
         }
         let letter = AppealLetter(number: number, document: letterDoc, target: target, senderName: name, senderTown: town,
                                   initialsOnly: initials, date: PartialDate(Date()), url: baseURL + Endpoint.document(number, doc).path)
-        let data = try await req.application.renderPool.run {
+        let data = try await req.application.renderPool.run(kind: format.rawValue, document: "letter") {
             format == .pdf ? try PDFRenderer.render(letter: letter, options: .init(paper: paper)) : try DOCXRenderer.render(letter: letter)
         }
         // Personal: never cached, by us or by anyone on the way.
@@ -200,7 +200,7 @@ struct DownloadController: UsesServices {
             let cover = PDFRenderer.Cover(title: title, lines: lines, contentsHeading: strings["pack_contents"], language: strings.language,
                                           page: strings["doc_page"])
             let documents = docs
-            let bytes = try await req.application.renderPool.run {
+            let bytes = try await req.application.renderPool.run(kind: "pdf", document: "pack") {
                 try PDFRenderer.render(documents: documents, cover: cover, options: .init(paper: paper), title: title,
                                        date: today, language: strings.language)
             }

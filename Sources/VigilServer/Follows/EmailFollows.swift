@@ -125,6 +125,12 @@ struct EmailFollows: Sendable {
 
     /// The follow a "my data" link names, or nil when it is not one of ours or older than `dataTokenDays`.
     static func verifyData(_ token: String?, secret: ServerSecret, now: Date = Date()) -> UUID? {
+        // A link mailed before the secret was rotated still works for its days.
+        for key in secret.ring { if let id = verifyData(token, key: key, now: now) { return id } }
+        return nil
+    }
+
+    private static func verifyData(_ token: String?, key secret: ServerSecret, now: Date) -> UUID? {
         guard let token, token.count < 200 else { return nil }
         let parts = token.split(separator: ".", maxSplits: 2).map(String.init)
         guard parts.count == 3, let id = UUID(uuidString: parts[0]), parts[1].count <= 8, let day = Int(parts[1]) else { return nil }
@@ -149,6 +155,12 @@ struct EmailFollows: Sendable {
 
     /// The id a signed token names, or nil when it is not one of ours.
     static func verify(_ token: String?, purpose: String, secret: ServerSecret) -> UUID? {
+        // An unsubscribe link mailed before the secret was rotated still works.
+        for key in secret.ring { if let id = verify(token, purpose: purpose, key: key) { return id } }
+        return nil
+    }
+
+    private static func verify(_ token: String?, purpose: String, key secret: ServerSecret) -> UUID? {
         guard let token, token.count < 200 else { return nil }
         let parts = token.split(separator: ".", maxSplits: 1).map(String.init)
         guard parts.count == 2, let id = UUID(uuidString: parts[0]) else { return nil }

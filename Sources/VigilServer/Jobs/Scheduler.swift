@@ -19,6 +19,14 @@ actor Scheduler {
         init(_ name: String, every: Duration, run: @escaping @Sendable () async throws -> Void) {
             self.name = name; self.every = every; self.run = run
         }
+
+        /// A job that runs in one process only in each interval, whichever claims it first.
+        static func once(_ name: String, every: Duration, on db: any Database, run: @escaping @Sendable () async throws -> Void) -> Job {
+            Job(name, every: every) {
+                guard try await JobRuns.claim(name, every: every, holder: JobRuns.holder, on: db) else { return }
+                try await run()
+            }
+        }
     }
 
     /// The jobs due at `now`: never started, or last started at least their interval ago — and not running.
@@ -69,14 +77,18 @@ actor Scheduler {
         running[name] = nil
     }
 
-    /// Ticks every `resolution` of `clock` until cancelled, then cancels the jobs still running.
+    /// Ticks every `resolution` of `clock` until cancelled, then cancels the jobs still running
+    /// and waits for them: a job stops at its next safe point (the mail job after the message it
+    /// is sending, marked sent or not), never half-way through a write.
     func run<C: Clock>(clock: C, resolution: Duration = .seconds(1)) async where C.Duration == Duration {
         let start = clock.now
         while !Task.isCancelled {
             tick(at: start.duration(to: clock.now))
             try? await clock.sleep(for: resolution)
         }
-        for task in running.values { task.cancel() }
+        let tasks = Array(running.values)
+        for task in tasks { task.cancel() }
+        for task in tasks { await task.value }
     }
 
     func run() async {
@@ -95,22 +107,30 @@ actor Scheduler {
             let transport = SendmailTransport(path: path, passEnvironment: config.sendmailEnvironment)
             worker = OutboxWorker(db: db, sender: { try await transport.send($0) }, from: config.mailFrom)
         }
+        worker?.metrics = services.metrics
         if let worker {
-            jobs.append(Job("mail", every: .seconds(5)) { try await worker.runOnce() })
+            // Once per 5 s across the processes (so the pace is the whole site's), a twelfth of
+            // the minute's messages, spaced over those seconds.
+            let batch = max(1, config.mailPerMinute / 12)
+            let pause = Duration.milliseconds(60_000 / config.mailPerMinute)
+            jobs.append(Job.once("mail", every: .seconds(5), on: db) { try await worker.runOnce(limit: batch, pause: pause) })
         }
         // Scheduled publications: due ones go out once (the claim is in the publishing
         // transaction), at start too — one that came due while Vigil was down is published
         // then, and the newsroom home shows it as late.
         jobs.append(Job("schedules", every: .seconds(5)) { try await services.drafts.publishDue(on: db) })
         // Spent rate-limit hits go every minute (a report's within two minutes of it).
-        jobs.append(Job("rate-limits", every: .seconds(60)) {
+        // The jobs below run once per interval across every process on the database (`JobRuns`);
+        // mail and schedules run in each process, safe because each message and each scheduled
+        // item is claimed on its own.
+        jobs.append(Job.once("rate-limits", every: .seconds(60), on: db) {
             try await db.writeTransaction { db in try await RateLimit.prune(on: db) }
         })
-        jobs.append(Job("housekeeping", every: .seconds(3600)) {
+        jobs.append(Job.once("housekeeping", every: .seconds(3600), on: db) {
             // Includes the e-mail follows never confirmed, once their link expired (48 hours).
             try await Housekeeping.run(on: db, reportRetentionMonths: config.reportRetentionMonths)
         })
-        jobs.append(Job("digests", every: .seconds(3600)) {
+        jobs.append(Job.once("digests", every: .seconds(3600), on: db) {
             try await Digests.send(on: db, catalogue: services.catalogue, baseURL: services.baseURL,
                                    mailFrom: config.mailFrom, secret: services.secret, offered: services.languages.offered)
         })
@@ -132,5 +152,6 @@ struct SchedulerLifecycle: LifecycleHandler {
 
     func shutdownAsync(_ app: Application) async {
         box.task?.cancel()
+        await box.task?.value
     }
 }

@@ -45,6 +45,12 @@ enum Outbox {
         let domain = MailMessage.address(from).split(separator: "@").last.map(String.init) ?? "localhost"
         row.messageID = MailMessage.newMessageID(domain: domain)
         row.status = "pending"; row.attempts = 0; row.nextAttemptAt = now; row.createdAt = now
+        // An address that bounced for good or complained gets nothing more: the envelope is kept
+        // (for the delivery figures), the text is not.
+        if try await MailSuppression.isSuppressed(to, on: db) {
+            row.status = "suppressed"
+            row.dropContent()
+        }
         try await row.create(on: db)
         return row
     }
@@ -70,10 +76,12 @@ struct OutboxWorker: Sendable {
     let sender: @Sendable (MailMessage) async throws -> Void
     let from: String
     var now: @Sendable () -> Date = { Date() }
+    /// Deliveries and failures are counted here (`vigil_mail_*`).
+    var metrics: VigilMetrics?
 
-    /// Sends what is due now; returns how many were delivered.
+    /// Sends what is due now, at most `limit` messages, `pause` apart; returns how many were delivered.
     @discardableResult
-    func runOnce(limit: Int = 20) async throws -> Int {
+    func runOnce(limit: Int = 20, pause: Duration = .zero) async throws -> Int {
         let time = now()
         // Release claims of processes that died mid-send.
         try await OutboxMessageModel.query(on: db).filter(\.$status == "sending")
@@ -82,15 +90,35 @@ struct OutboxWorker: Sendable {
         let due = try await OutboxMessageModel.query(on: db).filter(\.$status == "pending")
             .filter(\.$nextAttemptAt <= time).sort(\.$nextAttemptAt).limit(limit).all()
         var delivered = 0
-        for candidate in due {
-            // Claim: only the process whose update changed the row sends it.
+        for (index, candidate) in due.enumerated() {
+            // The pace (`VIGIL_MAIL_PER_MINUTE`): a pause between two messages.
+            if index > 0, pause > .zero { try? await Task.sleep(for: pause) }
+            // Stopping (a graceful shutdown): the message sent last is marked; no new one starts.
+            if Task.isCancelled { break }
+            // Claim: only the process whose update changed the row sends it. One conditional
+            // UPDATE, not a read then a write: on PostgreSQL two transactions could both read
+            // "pending" and both mark it "sending" (three processes sent 30 mails for 20 so); the
+            // second UPDATE waits for the first's row lock, then finds the status changed.
             let claimed = try await db.writeTransaction { db -> OutboxMessageModel? in
-                guard let row = try await OutboxMessageModel.find(candidate.id, on: db), row.status == "pending" else { return nil }
-                row.status = "sending"; row.claimedAt = time
-                try await row.update(on: db)
-                return row
+                let sql = db as! any SQLDatabase
+                let won = try await sql.raw("""
+                    UPDATE mail_outbox SET status = 'sending', claimed_at = \(bind: time)
+                    WHERE id = \(bind: candidate.requireID()) AND status = 'pending'
+                    RETURNING id
+                    """).all()
+                guard !won.isEmpty else { return nil }
+                return try await OutboxMessageModel.find(candidate.id, on: db)
             }
             guard let row = claimed else { continue }
+            // Suppressed since it was queued (a bounce of an earlier message, a complaint).
+            if try await MailSuppression.isSuppressed(row.toAddress, on: db) {
+                try await db.writeTransaction { db in
+                    guard let r = try await OutboxMessageModel.find(row.id, on: db) else { return }
+                    r.status = "suppressed"; r.dropContent()
+                    try await r.update(on: db)
+                }
+                continue
+            }
             do {
                 try await sender(Outbox.message(row, from: from))
                 try await db.writeTransaction { db in
@@ -100,21 +128,30 @@ struct OutboxWorker: Sendable {
                     try await r.update(on: db)
                 }
                 delivered += 1
+                metrics?.mailDeliveries.inc()
             } catch {
                 let permanent = (error as? SMTPError)?.isPermanent ?? (error as? SendmailError)?.isPermanent ?? false
-                try await db.writeTransaction { db in
-                    guard let r = try await OutboxMessageModel.find(row.id, on: db) else { return }
+                // Only a refusal of the address itself suppresses it: a relay refusing every
+                // message (a 554, a refused sender) must not suppress every supporter.
+                let badAddress = (error as? SMTPError)?.refusesRecipient ?? (error as? SendmailError)?.refusesRecipient ?? false
+                let gaveUp = try await db.writeTransaction { db -> Bool in
+                    guard let r = try await OutboxMessageModel.find(row.id, on: db) else { return false }
                     r.attempts += 1
                     r.lastError = String(describing: error).prefix(500).description
-                    if permanent || r.attempts > Outbox.backoff.count {
+                    let last = permanent || r.attempts > Outbox.backoff.count
+                    if last {
                         r.status = "failed"
                         r.dropContent()
+                        // Refused for good by the receiving server: no more mail to it.
+                        if badAddress { try await MailSuppression.add(r.toAddress, reason: .bounce, on: db) }
                     } else {
                         r.status = "pending"
                         r.nextAttemptAt = now().addingTimeInterval(Outbox.backoff[r.attempts - 1])
                     }
                     try await r.update(on: db)
+                    return last
                 }
+                metrics?.mailFailures.inc(gaveUp ? "true" : "false")
             }
         }
         return delivered

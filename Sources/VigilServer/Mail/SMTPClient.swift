@@ -68,6 +68,13 @@ public enum SMTPError: Error, CustomStringConvertible, Sendable {
         }
     }
 
+    /// The receiving side refused the recipient itself for good (550, 551 or 553 to RCPT TO: no
+    /// such mailbox, not here, a bad address) — not the message, the sender or the relay.
+    public var refusesRecipient: Bool {
+        if case .unexpectedReply(let command, let code, _) = self { return command.hasPrefix("RCPT") && [550, 551, 553].contains(code) }
+        return false
+    }
+
     /// 5xx replies to a recipient or the message will not get better with retries.
     public var isPermanent: Bool {
         if case .unexpectedReply(let command, let code, _) = self { return code >= 500 && command != "EHLO" && !command.hasPrefix("AUTH") }

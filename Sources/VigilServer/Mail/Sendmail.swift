@@ -6,6 +6,8 @@ struct SendmailError: Error, CustomStringConvertible {
     let message: String
     /// sysexits.h: EX_DATAERR, EX_NOUSER and EX_NOHOST will not get better by retrying.
     var isPermanent: Bool { [65, 67, 68].contains(status) }
+    /// `EX_NOUSER` or `EX_NOHOST`: the address itself is refused.
+    var refusesRecipient: Bool { [67, 68].contains(status) }
     var description: String { "sendmail exited with status \(status)\(message.isEmpty ? "" : ": \(message)")" }
 }
 
@@ -51,7 +53,7 @@ struct SendmailTransport: Sendable {
         return out
     }
 
-    static let neverPassed: Set<String> = ["VIGIL_SECRET_KEY", "VIGIL_SECRET_FILE", "DATABASE_URL", "VIGIL_SMTP_URL"]
+    static let neverPassed: Set<String> = ["VIGIL_SECRET_KEY", "VIGIL_SECRET_PREVIOUS_KEYS", "VIGIL_SECRET_FILE", "DATABASE_URL", "VIGIL_SMTP_URL"]
 
     static func run(path: String, arguments: [String], input: Data, timeout: TimeInterval,
                     environment: [String] = minimalEnvironment()) throws {

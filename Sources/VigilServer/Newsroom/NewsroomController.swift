@@ -197,7 +197,7 @@ struct NewsroomController: UsesServices {
         let sf = secondFactor
         let outcome = try await req.db.writeTransaction { db -> (SupporterModel, SecondFactor.Accepted)? in
             // A log-in started before the password changed or the second factor was reset is void.
-            guard let before = try await SupporterModel.find(pending.id, on: db), sf.fingerprint(before) == pending.fingerprint,
+            guard let before = try await SupporterModel.find(pending.id, on: db), sf.fingerprintMatches(before, pending.fingerprint),
                   let (s, accepted) = try await sf.accept(form.code ?? "", for: pending.id, on: db) else {
                 try await Audit.record("login.failure", actor: .account(pending.id), subject: "account:\(id.lowercased())",
                                        detail: ["with": "second-factor"], on: db)

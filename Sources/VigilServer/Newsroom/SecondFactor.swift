@@ -34,15 +34,26 @@ struct SecondFactor: Sendable {
     }
 
     func open(_ sealed: String?, for account: UUID) -> [UInt8]? {
-        guard let sealed, let data = Data(base64Encoded: sealed), let box = try? AES.GCM.SealedBox(combined: data),
-              let plain = try? AES.GCM.open(box, using: secret.key(for: "totp-secret"), authenticating: Data(account.uuidString.utf8))
-        else { return nil }
-        return [UInt8](plain)
+        guard let sealed, let data = Data(base64Encoded: sealed), let box = try? AES.GCM.SealedBox(combined: data) else { return nil }
+        // Sealed under the current key, or under a previous one until `vigil secret rotate` seals it again.
+        for key in secret.ring {
+            if let plain = try? AES.GCM.open(box, using: key.key(for: "totp-secret"), authenticating: Data(account.uuidString.utf8)) {
+                return [UInt8](plain)
+            }
+        }
+        return nil
     }
 
     /// A fingerprint of what a pending log-in was started with (the password's hash and the
     /// enrolment): a new password or a reset makes pending log-ins void.
-    func fingerprint(_ s: SupporterModel) -> String {
+    func fingerprint(_ s: SupporterModel) -> String { Self.fingerprint(s, secret: secret) }
+
+    /// Whether `value` is the fingerprint of `s` under any key of the secret.
+    func fingerprintMatches(_ s: SupporterModel, _ value: String) -> Bool {
+        secret.ring.contains { Self.fingerprint(s, secret: $0) == value }
+    }
+
+    private static func fingerprint(_ s: SupporterModel, secret: ServerSecret) -> String {
         let material = (s.passwordHash ?? "") + "|" + (s.totpEnrolledAt.map { String($0.timeIntervalSince1970) } ?? "")
         let mac = HMAC<SHA256>.authenticationCode(for: Data(material.utf8), using: secret.key(for: "pending-fingerprint"))
         return Self.base64url(Data(mac.prefix(16)))
@@ -62,9 +73,11 @@ struct SecondFactor: Sendable {
     func verify(_ value: String?, purpose: String, now: Date = Date()) -> [String: String]? {
         guard let value, value.utf8.count < 2000 else { return nil }
         let parts = value.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 2 else { return nil }
-        let mac = Data(HMAC<SHA256>.authenticationCode(for: Data(parts[0].utf8), using: secret.key(for: "signed:\(purpose)")))
-        guard let given = Self.unbase64url(String(parts[1])), Auth.constantTimeEqual(mac, given),
+        guard parts.count == 2, let given = Self.unbase64url(String(parts[1])) else { return nil }
+        let signedByUs = secret.ring.contains { key in
+            Auth.constantTimeEqual(Data(HMAC<SHA256>.authenticationCode(for: Data(parts[0].utf8), using: key.key(for: "signed:\(purpose)"))), given)
+        }
+        guard signedByUs,
               let data = Self.unbase64url(String(parts[0])),
               let payload = try? JSONSerialization.jsonObject(with: data) as? [String: String],
               let exp = payload["exp"].flatMap(TimeInterval.init), exp > now.timeIntervalSince1970 else { return nil }
@@ -84,7 +97,9 @@ struct SecondFactor: Sendable {
 
     // MARK: Recovery codes
 
-    func hashRecoveryCode(_ code: String) -> String {
+    func hashRecoveryCode(_ code: String) -> String { Self.hashRecoveryCode(code, secret: secret) }
+
+    static func hashRecoveryCode(_ code: String, secret: ServerSecret) -> String {
         let mac = HMAC<SHA256>.authenticationCode(for: Data(RecoveryCodes.normalise(code).utf8), using: secret.key(for: "recovery-code"))
         return Data(mac).map { String(format: "%02x", $0) }.joined()
     }
@@ -126,8 +141,9 @@ struct SecondFactor: Sendable {
             try await s.update(on: db)
             return .code(step: step)
         }
-        let hash = hashRecoveryCode(trimmed)
-        guard let row = try await RecoveryCodeModel.query(on: db).filter(\.$supporterID == s.id!).filter(\.$codeHash == hash)
+        // Codes given out before the secret was rotated were hashed under a previous key.
+        let hashes = secret.ring.map { Self.hashRecoveryCode(trimmed, secret: $0) }
+        guard let row = try await RecoveryCodeModel.query(on: db).filter(\.$supporterID == s.id!).filter(\.$codeHash ~~ hashes)
             .filter(\.$usedAt == nil).first() else { return nil }
         row.usedAt = now
         try await row.update(on: db)

@@ -37,8 +37,10 @@ actor ReportBatcher {
     private let db: any Database
     private(set) var batches = 0
     let maxBatch = 500
+    /// Batch sizes and times (`vigil_report_batch_*`).
+    private let metrics: VigilMetrics?
 
-    init(db: any Database) { self.db = db }
+    init(db: any Database, metrics: VigilMetrics? = nil) { self.db = db; self.metrics = metrics }
 
     func submit(_ request: ReportRequest) async throws -> ReportOutcome {
         try await withCheckedThrowingContinuation { continuation in
@@ -47,6 +49,13 @@ actor ReportBatcher {
                 flushing = true
                 Task { await self.flushLoop() }
             }
+        }
+    }
+
+    /// Returns once no batch is waiting or being written (a graceful stop).
+    func drain() async {
+        while flushing || !pending.isEmpty {
+            try? await Task.sleep(for: .milliseconds(10))
         }
     }
 
@@ -63,11 +72,13 @@ actor ReportBatcher {
         while !pending.isEmpty {
             let batch = Array(pending.prefix(maxBatch))
             pending.removeFirst(batch.count)
+            metrics?.reportBatchSize.observe(Double(batch.count))
             do {
                 let results = try await write(batch.map(\.0))
                 batches += 1
                 for (item, outcome) in zip(batch, results) { item.1.resume(returning: outcome) }
             } catch {
+                metrics?.reportBatchFailures.inc()
                 for item in batch { item.1.resume(throwing: error) }
             }
         }
@@ -75,32 +86,45 @@ actor ReportBatcher {
     }
 
     private func write(_ requests: [ReportRequest]) async throws -> [ReportOutcome] {
-        try await db.writeTransaction { db in
-            let sql = db as! any SQLDatabase
-            var results: [ReportOutcome] = []
-            var seen: Set<String> = []
-            for request in requests {
-                if let rule = request.rateRule, let wait = try await RateLimit.hit([rule], inTransaction: db) {
-                    results.append(.limited(retryAfter: wait))
-                    continue
-                }
-                var anyNew = false
-                for r in request.reports {
-                    guard seen.insert(r.key).inserted else { continue }
-                    let exists = try await sql.raw("SELECT 1 AS x FROM action_reports WHERE idempotency_key = \(bind: r.key)").first() != nil
-                    if exists { continue }
-                    try await sql.raw("""
-                        INSERT INTO action_reports (id, document_id, target_id, channel, idempotency_key, supporter_id, created_at)
-                        VALUES (\(bind: UUID()), \(bind: r.documentID), \(bind: r.targetID), \(bind: r.channel.rawValue), \(bind: r.key),
-                                \(bind: r.supporterID), \(bind: ReportTime.stored(for: r.supporterID)))
-                        """).run()
-                    try await ReportTotals.bump(document: r.documentID, channel: r.channel.rawValue, by: 1, on: sql)
-                    anyNew = true
-                }
-                results.append(.recorded(new: anyNew))
-            }
-            return results
+        // Timed: the wait for the transaction to begin (this process's writer lock, a connection
+        // from the pool, BEGIN), and its COMMIT.
+        let asked = DispatchTime.now().uptimeNanoseconds
+        let (results, began, bodyEnded) = try await db.writeTransaction { db -> ([ReportOutcome], UInt64, UInt64) in
+            let began = DispatchTime.now().uptimeNanoseconds
+            let results = try await Self.writeBatch(requests, on: db)
+            return (results, began, DispatchTime.now().uptimeNanoseconds)
         }
+        let done = DispatchTime.now().uptimeNanoseconds
+        metrics?.reportBatchAcquire.observe(Double(began &- asked) / 1e9)
+        metrics?.reportBatchCommit.observe(Double(done &- bodyEnded) / 1e9)
+        return results
+    }
+
+    private static func writeBatch(_ requests: [ReportRequest], on db: any Database) async throws -> [ReportOutcome] {
+        let sql = db as! any SQLDatabase
+        var results: [ReportOutcome] = []
+        var seen: Set<String> = []
+        for request in requests {
+            if let rule = request.rateRule, let wait = try await RateLimit.hit([rule], inTransaction: db) {
+                results.append(.limited(retryAfter: wait))
+                continue
+            }
+            var anyNew = false
+            for r in request.reports {
+                guard seen.insert(r.key).inserted else { continue }
+                let exists = try await sql.raw("SELECT 1 AS x FROM action_reports WHERE idempotency_key = \(bind: r.key)").first() != nil
+                if exists { continue }
+                try await sql.raw("""
+                    INSERT INTO action_reports (id, document_id, target_id, channel, idempotency_key, supporter_id, created_at)
+                    VALUES (\(bind: UUID()), \(bind: r.documentID), \(bind: r.targetID), \(bind: r.channel.rawValue), \(bind: r.key),
+                            \(bind: r.supporterID), \(bind: ReportTime.stored(for: r.supporterID)))
+                    """).run()
+                try await ReportTotals.bump(document: r.documentID, channel: r.channel.rawValue, by: 1, on: sql)
+                anyNew = true
+            }
+            results.append(.recorded(new: anyNew))
+        }
+        return results
     }
 }
 

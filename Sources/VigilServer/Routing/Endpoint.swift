@@ -81,7 +81,7 @@ struct Endpoint: Hashable, Sendable, CustomStringConvertible {
         case home, urgentActions, urgentAction, oldLetter, oldTranslationLetter
         case document, download, translation, translationDownload, letter, translationLetter
         case kase, outcomes, pack
-        case feed, feeds, caseFeed, countryFeed, themeFeed, sitemap, robots, health
+        case feed, feeds, caseFeed, countryFeed, themeFeed, sitemap, robots, health, ready
         case stylesheet, printStylesheet, chooseLanguage
         // Supporters: accounts, reports, follows, privacy.
         case signupForm, signup, verifyForm, verify, loginForm, login, loginLinkForm, loginLink, logout
@@ -172,6 +172,7 @@ struct Endpoint: Hashable, Sendable, CustomStringConvertible {
             case .sitemap: return l("sitemap.xml")
             case .robots: return l("robots.txt")
             case .health: return l("healthz")
+            case .ready: return l("readyz")
             case .stylesheet: return l("css", "site.css")
             case .printStylesheet: return l("css", "print.css")
             case .chooseLanguage: return l("language")

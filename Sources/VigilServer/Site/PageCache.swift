@@ -56,7 +56,12 @@ final class PageCache: @unchecked Sendable {
     /// Longer than a publishing transaction stays open (the time between its log entry and its commit).
     static let longestPublish: TimeInterval = 60
 
-    init(enabled: Bool = true, maxBytes: Int = 128 * 1024 * 1024) { self.enabled = enabled; self.maxBytes = maxBytes }
+    /// Hits and misses are counted here (`vigil_page_cache_*`).
+    let metrics: VigilMetrics?
+
+    init(enabled: Bool = true, maxBytes: Int = 128 * 1024 * 1024, metrics: VigilMetrics? = nil) {
+        self.enabled = enabled; self.maxBytes = maxBytes; self.metrics = metrics
+    }
 
     /// Drops the entries that show any of `tags` (and notes the log entry that said so).
     func invalidate(tags: Set<String>, logEntry: Int? = nil) {
@@ -83,6 +88,7 @@ final class PageCache: @unchecked Sendable {
     }
 
     var storedBytes: Int { lock.withLock { bytes } }
+    var entryCount: Int { lock.withLock { entries.count } }
     var buildCount: Int { lock.withLock { builds } }
 
     /// Applies the changes other processes logged since the last look (at most once a second):
@@ -192,6 +198,7 @@ final class PageCache: @unchecked Sendable {
         await followLog(req)
         let stamp = counts ? try await countsStamp(req) : nil
         let (entry, built) = try await entry(key: key, counts: stamp, mark: mark, build: build)
+        if let metrics { (built ? metrics.pageCacheMisses : metrics.pageCacheHits).inc() }
         let res = response(req, entry, contentType: contentType, cacheControl: cacheControl)
         // For operators and the tests: whether this request rendered the bytes or found them.
         res.headers.replaceOrAdd(name: "X-Cache", value: built ? "MISS" : "HIT")

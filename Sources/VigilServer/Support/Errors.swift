@@ -1,3 +1,4 @@
+import FluentPostgresDriver
 import Vapor
 import VigilCore
 
@@ -24,6 +25,16 @@ struct VigilErrorMiddleware: AsyncMiddleware {
             frame.addLanguages(request, site.languages, baseURL: site.baseURL, samePage: false)
             return try site.views.render("error", Page(page: frame, content: content), strings: strings)
         } }
+    }
+
+    /// What the log says of an unexpected error. Not Vapor's `report(error:)`: it writes
+    /// `String(reflecting:)`, and PostgreSQL's report of a refused write names the values
+    /// (`detail: Key (email)=(…) already exists.`). Of a database error, only where it arose.
+    static func loggable(_ error: any Error) -> String {
+        guard let e = error as? PSQLError else { return String(describing: error) }
+        let info = e.serverInfo
+        return "PSQLError(code: \(e.code), sqlState: \(info?[.sqlState] ?? "-"), constraint: \(info?[.constraintName] ?? "-"), "
+            + "table: \(info?[.tableName] ?? "-"), column: \(info?[.columnName] ?? "-"))"
     }
 
     static func response(for error: any Error, request: Request) -> Response {
@@ -77,7 +88,7 @@ struct VigilErrorMiddleware: AsyncMiddleware {
             status = .internalServerError
             reason = "Something went wrong on our side. It has been logged."
             shown = t["error_internal"]
-            request.logger.report(error: error)
+            request.logger.warning("\(Self.loggable(error))")
         }
         if status == .internalServerError, !(error is any AbortError) {
             // logged above
@@ -99,6 +110,8 @@ struct VigilErrorMiddleware: AsyncMiddleware {
             body.set("issues", JSONValue.array(issues.map { .object(["path": .string($0.path), "message": .string(t.text($0))]) }))
         }
         headers.replaceOrAdd(name: .contentType, value: "application/json; charset=utf-8")
+        // Like the error pages: an error is kept by no cache (a 401 of a private route, a 404 of a draft).
+        headers.replaceOrAdd(name: .cacheControl, value: "no-store")
         headers.remove(name: .contentLength)
         return Response(status: status, headers: headers, body: .init(string: body.value.serialized(pretty: false)))
     }

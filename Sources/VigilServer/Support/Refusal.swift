@@ -32,11 +32,13 @@ extension Message {
     }
 }
 
-/// `en.json` read from the working directory, for code that runs before the site's catalogues
-/// are loaded (a unit test of a form reader): its messages still say their English.
+/// `en.json` read from Vigil's home, for code that runs before the site's catalogues are loaded
+/// (a unit test of a form reader): its messages still say their English.
 private enum EnglishFallback {
-    static let table: [String: String] =
-        (try? Strings.load(directory: FileManager.default.currentDirectoryPath + "/Resources/Locales"))?.table ?? [:]
+    static let table: [String: String] = {
+        guard case .success(let home) = VigilHome.current else { return [:] }
+        return (try? Strings.load(directory: home.locales))?.table ?? [:]
+    }()
 }
 
 extension Strings {

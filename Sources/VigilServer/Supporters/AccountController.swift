@@ -273,6 +273,16 @@ struct AccountController: UsesServices {
             return try pages.render(req, "login", title: strings["login_title"], status: .unauthorized,
                                     content: LoginPage(errors: [strings["login_failed"]], email: email, next: next ?? ""))
         }
+        // A hash under a previous key of a rotated secret (or from before hashes named their
+        // key) is replaced by one under the current key, now that the password is at hand.
+        if let old = supporter.passwordHash, passwords.needsRehash(old) {
+            let fresh = try await req.application.threadPool.runIfActive { try passwords.hash(password) }
+            try await req.db.writeTransaction { db in
+                try await SupporterModel.query(on: db).filter(\.$id == supporter.id!).filter(\.$passwordHash == old)
+                    .set(\.$passwordHash, to: fresh).update()
+            }
+            supporter.passwordHash = fresh
+        }
         return try await startSession(req, supporter, remember: form.remember != nil, how: "password", next: next)
     }
 

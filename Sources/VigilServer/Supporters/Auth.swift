@@ -58,9 +58,13 @@ struct Auth: Sendable {
         guard let token, let binding = csrfBinding(req) else {
             throw Refusal(.forbidden, "refusal_form_has_expired_did_not")
         }
-        let expected = Data(csrfToken(binding: binding).utf8)
         let given = Data(token.utf8)
-        guard expected.count == given.count, constantTimeEqual(expected, given) else {
+        // Under the current key, or a previous one of a rotated secret (a form opened before it).
+        let matches = secret.ring.contains { key in
+            let expected = Data(Auth(secret: key, tls: tls).csrfToken(binding: binding).utf8)
+            return expected.count == given.count && constantTimeEqual(expected, given)
+        }
+        guard matches else {
             throw Refusal(.forbidden, "refusal_form_has_expired_did_not")
         }
     }

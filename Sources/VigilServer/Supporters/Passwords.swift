@@ -8,23 +8,38 @@ import Vapor
 /// with the server's pepper. The pre-hash matters: bcrypt reads only 72 bytes, so two long
 /// passwords (a 64-character Cyrillic one is 128 bytes) sharing their first 72 bytes would
 /// otherwise be the same password.
+///
+/// A hash made since secret rotation existed names the key it was peppered with
+/// (`vigil:<key id>:<bcrypt>`), so that after `vigil secret rotate` each hash is checked with its
+/// own key — one bcrypt, as before — and replaced by one under the new key at the next log-in.
 public struct Passwords: Sendable {
-    let pepperBytes: Data
-    var pepper: SymmetricKey { SymmetricKey(data: pepperBytes) }
+    /// The pepper of each key of the secret, the current first, with its key id.
+    let peppers: [(id: String, bytes: Data)]
+    var pepper: SymmetricKey { SymmetricKey(data: peppers[0].bytes) }
     let cost: Int
     let common: Set<String>
 
     public init(secret: ServerSecret, cost: Int = 12, commonList: Set<String> = Passwords.bundledCommonList()) {
-        pepperBytes = secret.key(for: "password-pepper").withUnsafeBytes { Data($0) }
+        peppers = secret.ring.map { ($0.keyID, $0.key(for: "password-pepper").withUnsafeBytes { Data($0) }) }
         self.cost = cost
         common = commonList
+    }
+
+    static let tag = "vigil:"
+
+    /// The key id a stored hash names, and its bcrypt part; nil id for a hash from before rotation.
+    static func split(_ stored: String) -> (id: String?, bcrypt: String) {
+        guard stored.hasPrefix(tag) else { return (nil, stored) }
+        let rest = stored.dropFirst(tag.count)
+        guard let colon = rest.firstIndex(of: ":") else { return (nil, stored) }
+        return (String(rest[..<colon]), String(rest[rest.index(after: colon)...]))
     }
 
     /// Read once per process (10,000 lines).
     public static func bundledCommonList() -> Set<String> { bundled }
 
     private static let bundled: Set<String> = {
-        guard let url = Bundle.module.url(forResource: "common-passwords", withExtension: "txt", subdirectory: "Resources"),
+        guard let url = VigilHome.currentDataFile("common-passwords.txt"),
               let text = try? String(contentsOf: url, encoding: .utf8) else { return [] }
         return Set(text.split(whereSeparator: \.isNewline).map { $0.lowercased() }.filter { !$0.hasPrefix("#") })
     }()
@@ -55,17 +70,36 @@ public struct Passwords: Sendable {
         return false
     }
 
-    func prehash(_ password: String) -> String {
+    func prehash(_ password: String, pepper: SymmetricKey? = nil) -> String {
         // Base64 of 32 bytes is 44 characters: within bcrypt's 72.
-        Data(HMAC<SHA256>.authenticationCode(for: Data(password.precomposedStringWithCanonicalMapping.utf8), using: pepper)).base64EncodedString()
+        Data(HMAC<SHA256>.authenticationCode(for: Data(password.precomposedStringWithCanonicalMapping.utf8), using: pepper ?? self.pepper)).base64EncodedString()
     }
 
     public func hash(_ password: String) throws -> String {
-        try Bcrypt.hash(prehash(password), cost: cost)
+        Self.tag + peppers[0].id + ":" + (try Bcrypt.hash(prehash(password), cost: cost))
     }
 
-    public func verify(_ password: String, against hash: String) -> Bool {
-        (try? Bcrypt.verify(prehash(password), created: hash)) ?? false
+    public func verify(_ password: String, against stored: String) -> Bool {
+        let (id, bcrypt) = Self.split(stored)
+        if let id {
+            // Exactly one bcrypt: the key the hash names (none: a key dropped from the secret).
+            guard let pepper = peppers.first(where: { $0.id == id }) else {
+                _ = try? Bcrypt.verify(prehash(password), created: Self.dummyHash(cost: cost))
+                return false
+            }
+            return (try? Bcrypt.verify(prehash(password, pepper: SymmetricKey(data: pepper.bytes)), created: bcrypt)) ?? false
+        }
+        // Made before hashes named their key: with the current key, else (a secret rotated by
+        // hand through VIGIL_SECRET_PREVIOUS_KEYS, without `vigil secret rotate`) a previous one.
+        for pepper in peppers where (try? Bcrypt.verify(prehash(password, pepper: SymmetricKey(data: pepper.bytes)), created: bcrypt)) == true {
+            return true
+        }
+        return false
+    }
+
+    /// True when a stored hash is not under the current key: hash the password again at log-in.
+    public func needsRehash(_ stored: String) -> Bool {
+        Self.split(stored).id != peppers[0].id
     }
 
     /// Spends the time of one verification, so that an unknown account answers as slowly as a known one.

@@ -7,15 +7,29 @@ struct SiteResources: Sendable {
     /// Every catalogue: English for the site, and the languages of supporters' e-mail.
     let catalogue: Catalogue
 
-    /// Finds `Resources/Views` and `Resources/Locales` under the working directory; templates in
-    /// `VIGIL_VIEWS` override the built-in ones file by file.
-    static func load(app: Application, configuration: VigilConfiguration) throws -> SiteResources {
-        let root = app.directory.workingDirectory
-        let builtIn = root + "Resources/Views"
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: builtIn, isDirectory: &isDir), isDir.boolValue else {
-            throw VigilConfiguration.Problem(description: "Cannot find Resources/Views in \(root): run vigil from the project directory (or its installed copy).")
+    /// Commands that never render a page, a mail or a document: they run without the resources
+    /// (a binary copied alone can still migrate, back up, restore or rotate the secret).
+    static let commandsWithoutResources: Set<String> = ["migrate", "backup", "restore", "secret", "routes", "version", "mail"]
+
+    /// Finds `Resources/Views` and `Resources/Locales` in Vigil's home (`VigilHome`, found
+    /// whatever the working directory); templates in `VIGIL_VIEWS` override the built-in ones file
+    /// by file. Points `app.directory` at the home, so static files come from its `Public`.
+    static func load(app: Application, configuration: VigilConfiguration,
+                     home: Result<VigilHome, VigilHome.NotFound> = VigilHome.current) throws -> SiteResources {
+        let located: VigilHome
+        switch home {
+        case .success(let h): located = h
+        case .failure(let problem):
+            guard commandsWithoutResources.contains(app.vigilCommand) else {
+                throw VigilConfiguration.Problem(description: problem.description)
+            }
+            // Nothing will be rendered: an English catalogue with no strings, no templates.
+            return SiteResources(views: ViewRenderer(directories: []),
+                                 catalogue: Catalogue(english: Strings(language: "en", table: [:]), others: []))
         }
+        app.directory = DirectoryConfiguration(workingDirectory: located.path)
+        let builtIn = located.views
+        var isDir: ObjCBool = false
         var dirs = [builtIn]
         if let custom = configuration.viewsDirectory {
             guard FileManager.default.fileExists(atPath: custom, isDirectory: &isDir), isDir.boolValue else {
@@ -23,7 +37,7 @@ struct SiteResources: Sendable {
             }
             dirs.insert(custom, at: 0)
         }
-        var catalogue = try Catalogue.load(directory: root + "Resources/Locales")
+        var catalogue = try Catalogue.load(directory: located.locales)
         if configuration.pseudoLocale { catalogue = catalogue.addingPseudoLocale() }
         let views = ViewRenderer(directories: dirs)
         // Check every page against its model now, so a broken override fails at start, not on a visitor.

@@ -18,6 +18,8 @@ enum Migrations {
         AddCorrectionsAndOriginalNames(),
         AddTargetSuccessionsAndMissions(),
         AddAccountTimeZone(),
+        CreateJobRuns(),
+        CreateMailSuppressions(),
     ]
 }
 
