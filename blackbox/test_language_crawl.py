@@ -194,7 +194,7 @@ def english_vocabulary():
 
 def data_texts():
     """Every string of the demo bundle, and the names of the accounts made here."""
-    root = os.path.join(os.path.dirname(__file__), "..", "Sources", "VigilServer", "Resources", "demo.json")
+    root = os.path.join(os.path.dirname(__file__), "..", "Resources", "Data", "demo.json")
     with open(root, encoding="utf-8") as f:
         bundle = json.load(f)
     found = {SUPPORTER[1], NEWSROOM[1]}

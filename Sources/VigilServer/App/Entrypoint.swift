@@ -94,7 +94,11 @@ struct RedactingLogHandler: LogHandler {
     var inner: any LogHandler
     init(_ inner: any LogHandler) { self.inner = inner }
 
-    static let redacted: Set<String> = ["binds", "input", "filters", "sorts", "password", "token", "email", "value", "values"]
+    static let redacted: Set<String> = ["binds", "input", "filters", "sorts", "password", "token", "email", "value", "values",
+                                        // PostgresNIO at trace/debug: rows as the server returns them (addresses
+                                        // among them), error details ("Key (email)=(…) already exists"), notices.
+                                        "psql_message", "psql_connection_action", "psql_notice", "psql_binds", "psql_error",
+                                        "psql_message_payload"]
 
     var logLevel: Logger.Level {
         get { inner.logLevel }

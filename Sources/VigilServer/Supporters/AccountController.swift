@@ -97,6 +97,23 @@ struct AccountController: UsesServices {
         }
         try await limited(req, [req.rateRule("signup:ip:\(clientIP(req))", limit: 10, window: 3600)])
         let hash = try await req.application.threadPool.runIfActive { try passwords.hash(form.password ?? "") }
+        // Two sign-ups for one address at the same moment: on PostgreSQL both may find no account
+        // and the second insert breaks the unique address. Tried again, it finds the first's
+        // account and answers as for any existing address (a 500 would tell the address is taken).
+        for attempt in 0..<2 {
+          do {
+            try await signUpWrite(req, email: email, name: name, country: country, language: language, supporterLanguage: supporter.language,
+                                  hash: hash, next: next)
+            break
+          } catch let error as any DatabaseError where error.isConstraintFailure && attempt == 0 {
+            continue
+          }
+        }
+        return try message(req, title: strings["signup_check_title"], text: strings["signup_check_text"])
+    }
+
+    private func signUpWrite(_ req: Request, email: String, name: String, country: String?, language: String, supporterLanguage: String,
+                             hash: String, next: String?) async throws {
         try await req.db.writeTransaction { db in
             if let existing = try await SupporterModel.query(on: db).filter(\.$email == email).first() {
                 // Same answer as for a new address; the owner of the address learns of the attempt.
@@ -105,7 +122,7 @@ struct AccountController: UsesServices {
                 return
             }
             let row = SupporterModel()
-            row.email = email; row.displayName = name; row.country = country; row.language = supporter.language; row.role = "supporter"
+            row.email = email; row.displayName = name; row.country = country; row.language = supporterLanguage; row.role = "supporter"
             row.passwordHash = hash; row.createdAt = Date(); row.updatedAt = row.createdAt
             try await row.create(on: db)
             let token = try await issueToken(for: row.id!, purpose: "verify", hours: 48, on: db)
@@ -113,7 +130,6 @@ struct AccountController: UsesServices {
                                      values: ["name": name, "url": services.url(Endpoint(.verifyForm, query: ["token": token, "next": next ?? "", "lang": language]))],
                                      supporter: row.id, on: db)
         }
-        return try message(req, title: strings["signup_check_title"], text: strings["signup_check_text"])
     }
 
     func issueToken(for supporter: UUID, purpose: String, hours: Int = 0, minutes: Int = 0, on db: any Database) async throws -> String {
