@@ -45,7 +45,7 @@ import uuid
 import pytest
 
 from conftest import BIN, Vigil, free_port, reset_postgres, storages
-from test_hostile_input import Client, form_fields
+from httpkit import Client, form_fields
 
 # A log line of the console's text format: `[ label ] [ LEVEL ] message …`.
 TEXT_LOG_LINE = re.compile(r"^\[ [^\]]+ \] \[ (TRACE|DEBUG|INFO|NOTICE|WARNING|ERROR|CRITICAL) \]")
