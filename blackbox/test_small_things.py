@@ -44,10 +44,10 @@ def shown(driver, element_id):
 def test_list_filters_fold_on_a_phone_and_show_on_a_wide_screen(demo_server):
     driver = chromium_driver()
     try:
-        driver.set_window_size(390, 844)
-        # The viewport, not the window, is what a phone has: make the inner height 844.
-        inner = driver.execute_script("return window.innerHeight")
-        driver.set_window_size(390, 844 + (844 - inner))
+        # The viewport, not the window, is what a phone has: 390 × 844 CSS pixels, set through the
+        # DevTools protocol (resizing the window races the browser's own chrome on a busy machine).
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                               {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": False})
         driver.get(demo_server.base + "/urgent-actions")
         assert driver.execute_script("return window.innerHeight") == 844
         top = driver.execute_script("return document.querySelector('.ua-card').getBoundingClientRect().top")
@@ -66,7 +66,8 @@ def test_list_filters_fold_on_a_phone_and_show_on_a_wide_screen(demo_server):
         top = driver.execute_script("return document.querySelector('.ua-card').getBoundingClientRect().top")
         assert top < 844, top
 
-        driver.set_window_size(1280, 1000)
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                               {"width": 1280, "height": 1000, "deviceScaleFactor": 1, "mobile": False})
         driver.get(demo_server.base + "/urgent-actions")
         for name in ("country", "region", "theme", "status", "kind", "outcome", "language"):
             assert shown(driver, f"f-{name}"), f"{name} is visible at 1280 px"
