@@ -1,6 +1,9 @@
 import Fluent
+import FluentPostgresDriver
 import FluentSQLiteDriver
 import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
 import SQLKit
 
 /// A FIFO lock for async code: SQLite has one writer, so this process queues its writes
@@ -45,7 +48,7 @@ extension Database {
     /// Returns only after COMMIT, so an acknowledged write is durable (`synchronous=FULL`).
     func writeTransaction<T: Sendable>(_ body: @escaping @Sendable (any Database) async throws -> T) async throws -> T {
         guard isSQLite else {
-            return try await transaction { try await body($0) }
+            return try await postgresWriteTransaction(body)
         }
         return try await WriteGate.sqlite.withLock {
             try await self.withConnection { conn in
@@ -65,5 +68,125 @@ extension Database {
                 }
             }
         }
+    }
+}
+
+// MARK: - PostgreSQL: a transaction whose connection closes under it
+
+extension Database {
+    /// An ordinary transaction on one pooled connection, which fails (`ConnectionLost`) when that
+    /// connection closes under it instead of waiting for ever.
+    ///
+    /// Why: postgres-nio (1.33) writes each statement to its channel without a write promise, so a
+    /// statement written after the channel closed and its handlers were removed — the next
+    /// statement of a transaction, or Fluent's ROLLBACK after the first failure, when PostgreSQL
+    /// crashes or restarts — is dropped without failing what waits for its answer. The transaction
+    /// then never returns, its pooled connection is never given back, and (for action reports)
+    /// the batch writer waits behind it for good.
+    ///
+    /// The watch is per connection: one callback on its close, which fails the transactions then
+    /// running on it, after `grace`. A statement in flight when the connection closes is failed by
+    /// postgres-nio itself, at once; the grace lets an answer that had already arrived (a COMMIT
+    /// acknowledged just before the close) win over the close, so a committed write is not
+    /// reported as lost. What a lost connection leaves unknown is whether a COMMIT sent just
+    /// before the close took effect; the caller answers 503 and the client retries (reports and
+    /// API writes are idempotent). The task left waiting for the dropped statement is abandoned:
+    /// it holds a closed connection and a few hundred bytes, once per transaction per outage.
+    func postgresWriteTransaction<T: Sendable>(_ body: @escaping @Sendable (any Database) async throws -> T) async throws -> T {
+        if inTransaction { return try await body(self) }
+        // Fluent's `withConnection` hands out a database marked as in a transaction (its own
+        // `transaction` then runs the closure as it is, with no BEGIN): BEGIN, COMMIT and
+        // ROLLBACK are sent here, on that one connection.
+        return try await withConnection { db in
+            guard let sql = db as? any SQLDatabase, let pg = db as? any PostgresDatabase else {
+                return try await db.transaction { try await body($0) }
+            }
+            let connection = try await pg.withConnection { $0.eventLoop.makeSucceededFuture($0) }.get()
+            return try await ConnectionWatch.shared.failingOnClose(of: connection) {
+                try await sql.raw("BEGIN").run()
+                do {
+                    let result = try await body(db)
+                    try await sql.raw("COMMIT").run()
+                    return result
+                } catch {
+                    // On a closed connection PostgreSQL has rolled back already, and a ROLLBACK
+                    // written now would never be answered.
+                    if !connection.isClosed { try? await sql.raw("ROLLBACK").run() }
+                    throw error
+                }
+            }
+        }
+    }
+}
+
+/// A write transaction's connection closed before the transaction ended: its outcome is
+/// unknown (a COMMIT may have reached PostgreSQL just before). Answered 503 with Retry-After
+/// (`VigilErrorMiddleware.databaseUnreachable`).
+struct ConnectionLost: Error, CustomStringConvertible {
+    var description: String { "The database connection closed while a write transaction was running." }
+}
+
+/// Fails the transactions running on a PostgreSQL connection when it closes (see
+/// `postgresWriteTransaction`). One close callback per connection, registered the first time a
+/// transaction runs on it and removed when it fires: nothing piles up on a long-lived connection.
+final class ConnectionWatch: @unchecked Sendable {
+    static let shared = ConnectionWatch()
+
+    /// How long after the close an unfinished transaction is declared lost.
+    let grace: TimeAmount
+    init(grace: TimeAmount = .seconds(1)) { self.grace = grace }
+
+    private final class Waiter: @unchecked Sendable {
+        private let lock = NIOLock()
+        private var continuation: CheckedContinuation<any Sendable, any Error>?
+        init(_ c: CheckedContinuation<any Sendable, any Error>) { continuation = c }
+        func finish(_ result: Result<any Sendable, any Error>) {
+            let c: CheckedContinuation<any Sendable, any Error>? = lock.withLock { defer { continuation = nil }; return continuation }
+            c?.resume(with: result)
+        }
+    }
+
+    private let lock = NIOLock()
+    private var watching: [ObjectIdentifier: [UInt64: Waiter]] = [:]
+    private var nextToken: UInt64 = 0
+
+    /// Transactions being watched now (for tests: none is left behind).
+    var watched: Int { lock.withLock { watching.values.reduce(0) { $0 + $1.count } } }
+
+    func failingOnClose<T: Sendable>(of connection: PostgresConnection, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await failingOnClose(id: ObjectIdentifier(connection), closeFuture: connection.closeFuture, body)
+    }
+
+    /// `closeFuture` completes when the connection closes; `id` names the connection.
+    func failingOnClose<T: Sendable>(id: ObjectIdentifier, closeFuture: EventLoopFuture<Void>,
+                                     _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        let value = try await withCheckedThrowingContinuation { (c: CheckedContinuation<any Sendable, any Error>) in
+            let waiter = Waiter(c)
+            // If the close callback has already run (and forgotten this connection), this waiter
+            // registers a new one, which runs at once on the fulfilled future.
+            let (token, first): (UInt64, Bool) = lock.withLock {
+                nextToken &+= 1
+                let first = watching[id] == nil
+                watching[id, default: [:]][nextToken] = waiter
+                return (nextToken, first)
+            }
+            if first {
+                closeFuture.whenComplete { [self] _ in
+                    // Forgotten at once (a new connection may come to have the same identifier);
+                    // failed after the grace, unless they finish first.
+                    let left = lock.withLock { watching.removeValue(forKey: id) } ?? [:]
+                    closeFuture.eventLoop.scheduleTask(in: grace) {
+                        for w in left.values { w.finish(.failure(ConnectionLost())) }
+                    }
+                }
+            }
+            Task {
+                let result: Result<any Sendable, any Error>
+                do { result = .success(try await body()) } catch { result = .failure(error) }
+                _ = lock.withLock { watching[id]?.removeValue(forKey: token) }
+                waiter.finish(result)
+            }
+        }
+        return value as! T
     }
 }

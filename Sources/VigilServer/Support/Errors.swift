@@ -37,6 +37,25 @@ struct VigilErrorMiddleware: AsyncMiddleware {
             + "table: \(info?[.tableName] ?? "-"), column: \(info?[.columnName] ?? "-"))"
     }
 
+    /// Errors that say the database could not be reached or went away under the request, not
+    /// that the request or Vigil was wrong: the pool found no connection in time, a connection
+    /// closed or was refused, PostgreSQL is shutting down, restarting or recovering (SQLSTATE
+    /// class 08, 57P01–57P03).
+    static func databaseUnreachable(_ error: any Error) -> Bool {
+        switch error {
+        case is ConnectionLost, is ConnectionPoolTimeoutError, is NIOConnectionError: return true
+        case ChannelError.ioOnClosedChannel, ChannelError.alreadyClosed: return true
+        case let e as ConnectionPoolError: return e == .shutdown
+        case let e as PSQLError:
+            if [.connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown, .poolClosed].contains(e.code) {
+                return true
+            }
+            guard e.code == .server, let state = e.serverInfo?[.sqlState] else { return false }
+            return state.hasPrefix("08") || ["57P01", "57P02", "57P03"].contains(state)
+        default: return false
+        }
+    }
+
     static func response(for error: any Error, request: Request) -> Response {
         if let page = error as? RenderedRefusal { return page.response }
         // In the request's language: the API's `reason` and `issues`, the error page's message.
@@ -80,6 +99,15 @@ struct VigilErrorMiddleware: AsyncMiddleware {
                 reason = "The request body is too large."
                 shown = t["error_body_too_large"]
             }
+        case _ where Self.databaseUnreachable(error):
+            // PostgreSQL down, restarting or crashed under the request: not a bug, and the client
+            // may try again. A write's own transaction has rolled back (or, for ConnectionLost,
+            // its COMMIT's fate is unknown; reports and API writes are idempotent).
+            status = .serviceUnavailable
+            reason = "The database cannot be reached just now; try again in a moment."
+            shown = t["error_database_unavailable"]
+            headers.replaceOrAdd(name: .retryAfter, value: "2")
+            request.logger.warning("503 database unreachable: \(Self.loggable(error))")
         case is DecodingError:
             status = .badRequest
             reason = "The request could not be read."
@@ -90,9 +118,7 @@ struct VigilErrorMiddleware: AsyncMiddleware {
             shown = t["error_internal"]
             request.logger.warning("\(Self.loggable(error))")
         }
-        if status == .internalServerError, !(error is any AbortError) {
-            // logged above
-        } else if status.code >= 500 {
+        if status.code >= 500, error is any AbortError {
             request.logger.error("\(status.code) \(reason)")
         }
         if !request.url.path.hasPrefix(Endpoint.apiRoot), case let site = request.application.vigilServices,

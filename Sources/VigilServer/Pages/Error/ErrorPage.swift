@@ -13,10 +13,13 @@ struct ErrorPage: TemplateModel {
 
 extension ErrorPage {
     /// The words for `status`: the reason given for a 404 (unless Vapor's bare "Not Found"), a
-    /// 400 and others; never the reason of a 500.
+    /// 400, a 503 and others; never the reason of a 500.
     init(status: HTTPResponseStatus, reason: String, strings t: Strings) {
         switch status.code {
         case 404: self.init(heading: t["error_404_title"], message: reason.isEmpty || reason == "Not Found" ? t["error_404_text"] : reason)
+        // Unavailable for now (the database unreachable, too many documents being prepared): the
+        // refusal's own words, which say what to do.
+        case 503: self.init(heading: t["error_title"], message: reason)
         case 500...: self.init(heading: t["error_500_title"], message: t["error_500_text"])
         case 400: self.init(heading: t["error_400_title"], message: reason)
         // A withdrawn action's addresses (`Withdrawal`): a neutral notice that names nothing.
