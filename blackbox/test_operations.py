@@ -406,3 +406,129 @@ def test_mail_queued_while_the_relay_is_down_is_delivered_once_after_a_restart(t
     finally:
         sink.terminate()
         sink.wait(10)
+
+
+def dsn(envelope_to, recipient, action="failed", status="5.1.1"):
+    """A delivery status notification (RFC 3464) as Postfix writes one."""
+    return f"""Return-Path: <>
+Delivered-To: {envelope_to}
+From: MAILER-DAEMON@mx.example.net (Mail Delivery System)
+To: {envelope_to}
+Subject: Undelivered Mail Returned to Sender
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="BOUND"
+
+--BOUND
+Content-Type: text/plain
+
+Your message could not be delivered.
+
+--BOUND
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.net
+
+Final-Recipient: rfc822; {recipient}
+Action: {action}
+Status: {status}
+Diagnostic-Code: smtp; 550 5.1.1 User unknown
+
+--BOUND--
+""".replace("\n", "\r\n").encode()
+
+
+def arf(return_path, recipient):
+    """A complaint (RFC 5965) from a provider's feedback loop, with the original's headers."""
+    return f"""From: fbl@provider.example
+To: abuse@example.org
+Subject: Abuse report
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=feedback-report; boundary="P"
+
+--P
+Content-Type: text/plain
+
+This is an abuse report.
+
+--P
+Content-Type: message/feedback-report
+
+Feedback-Type: abuse
+Version: 1
+
+--P
+Content-Type: text/rfc822-headers
+
+Return-Path: <{return_path}>
+From: Vigil <vigil@example.org>
+To: {recipient}
+Subject: Invitation
+
+--P--
+""".encode()
+
+
+def test_bounces_and_complaints_that_come_back_by_mail_suppress_their_address_and_forgeries_do_not(tmp_path):
+    smtp_port = free_port()
+    env = base_env(tmp_path, VIGIL_SMTP_URL=f"smtp://127.0.0.1:{smtp_port}", VIGIL_MAIL_FROM="Vigil <vigil@example.org>",
+                   VIGIL_MAIL_BOUNCE_ADDRESS="bounces@example.org")
+    run(BIN, "migrate", "--yes", env=env)
+    people = ["ana.gone@example.org", "bo.complains@example.org", "cy.stays@example.org"]
+    for a in people:
+        run(BIN, "user", "create", "--email", a, "--role", "editor", env=env)
+    mail_dir = tmp_path / "mail"
+    mail_dir.mkdir()
+    sink = subprocess.Popen([sys.executable, os.path.join(ROOT, "blackbox", "smtp_sink.py"), str(mail_dir), str(smtp_port), str(free_port())],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        proc, _ = serve(BIN, env)
+        try:
+            deadline = time.time() + 60
+            while time.time() < deadline and len(list(mail_dir.glob("*.rcpt"))) < 3:
+                time.sleep(0.3)
+        finally:
+            stop(proc)
+    finally:
+        sink.terminate()
+        sink.wait(10)
+    # Each message's envelope sender is the bounce address with a tag that does not show its recipient.
+    senders = {}
+    for p in mail_dir.glob("*.rcpt"):
+        lines = open(p).read().splitlines()
+        senders[lines[1]] = lines[0]
+    assert sorted(senders) == sorted(people)
+    for to, sender in senders.items():
+        assert re.fullmatch(r"bounces\+[0-9a-f]{20}@example\.org", sender), sender
+        assert to.split("@")[0] not in sender
+    assert len(set(senders.values())) == 3
+
+    def bounce(message, *args):
+        r = subprocess.run([BIN, "mail", "bounce", *args], input=message, env=env, capture_output=True, timeout=120, cwd="/")
+        out = r.stdout.decode() + r.stderr.decode()
+        assert r.returncode == 0, out
+        assert "@" not in out, f"the mail server's log would name an address: {out}"
+        return out
+
+    def status():
+        return run(BIN, "mail", "status", env=env).stdout.decode()
+
+    ana, bo, cy = people
+    # Forgeries first: Ana's tag on a report about Cy; a report with no tag; Cy's own tag but only
+    # a delay; an automatic reply.
+    assert "0 addresses suppressed" in bounce(dsn(senders[ana], cy))
+    assert "0 addresses suppressed" in bounce(dsn("bounces@example.org", cy))
+    assert "not failed for good" in bounce(dsn(senders[cy], cy, action="delayed", status="4.4.1"))
+    reply = f"To: {senders[cy]}\r\nFrom: {cy}\r\nAuto-Submitted: auto-replied\r\nSubject: Away\r\n\r\nBack on Monday.\r\n".encode()
+    assert "Not a report" in bounce(reply)
+    assert "Suppressed addresses: none." in status()
+    # The real ones: a hard bounce for Ana (the recipient as Postfix passes it), a complaint by Bo.
+    assert "A bounce: 1 address suppressed (1 newly)" in bounce(dsn("postmaster@example.org", ana), "--recipient", senders[ana])
+    assert "A complaint: 1 address suppressed (1 newly)" in bounce(arf(senders[bo], bo))
+    assert "Suppressed addresses: bounce 1, complaint 1." in status()
+    # The same bounce again changes nothing.
+    assert "(0 newly)" in bounce(dsn("postmaster@example.org", ana), "--recipient", senders[ana])
+    # Without a bounce address the command refuses rather than trust an untagged report.
+    plain = {k: v for k, v in env.items() if k != "VIGIL_MAIL_BOUNCE_ADDRESS"}
+    r = subprocess.run([BIN, "mail", "bounce"], input=dsn(senders[cy], cy), env=plain, capture_output=True, timeout=120, cwd="/")
+    assert r.returncode != 0 and b"VIGIL_MAIL_BOUNCE_ADDRESS is not set" in r.stdout + r.stderr
+    assert "bounce 1, complaint 1" in status()

@@ -29,6 +29,12 @@ struct SendmailTests {
         #expect(!raw.contains("\r"), "local line endings")
         #expect(raw.contains("Subject: =?UTF-8?B?") && raw.contains("Message-ID: \(m.messageID)"))
         #expect(raw == m.rendered().replacingOccurrences(of: "\r\n", with: "\n"))
+        // With a bounce address, the envelope sender is the tagged one; the From header stays.
+        var tagged = message()
+        tagged.envelopeFrom = "bounces+0123456789abcdef0123@example.org"
+        try await SendmailTransport(path: path).send(tagged)
+        #expect(try String(contentsOfFile: out + ".args", encoding: .utf8) == "-i -f bounces+0123456789abcdef0123@example.org -- ana@example.org\n")
+        #expect(try String(contentsOfFile: out + ".eml", encoding: .utf8).contains("From: \"Vigil\" <vigil@example.org>"))
     }
 
     @Test func failuresSayWhyAndWhetherToRetry() async throws {

@@ -17,6 +17,9 @@ public struct VigilConfiguration: Sendable {
     /// A sendmail-compatible program to pipe mail to, instead of SMTP.
     public var sendmailPath: String?
     public var mailFrom: String
+    /// Where bounces and complaints come back (`VIGIL_MAIL_BOUNCE_ADDRESS`): mail goes out with the
+    /// envelope sender `local+TAG@domain`, and `vigil mail bounce` reads what arrives (`Bounces`).
+    public var bounceAddress: String?
     public var viewsDirectory: String?
     public var trustedProxies: [String]
     /// Served behind TLS: secure cookies and HSTS.
@@ -132,6 +135,14 @@ public struct VigilConfiguration: Sendable {
             c.sendmailEnvironment = list
         }
         if let from = value("VIGIL_MAIL_FROM") { c.mailFrom = from }
+        if let bounce = value("VIGIL_MAIL_BOUNCE_ADDRESS") {
+            let parts = bounce.split(separator: "@", omittingEmptySubsequences: false)
+            guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), !parts[0].contains("+"), bounce.utf8.count <= 200,
+                  bounce.allSatisfy({ $0.isASCII && !$0.isWhitespace && !"<>()[]\\,;:\"".contains($0) }) else {
+                throw Problem(description: "VIGIL_MAIL_BOUNCE_ADDRESS must be a plain address such as bounces@example.org (no '+', no name)")
+            }
+            c.bounceAddress = bounce
+        }
         c.viewsDirectory = value("VIGIL_VIEWS")
         c.trustedProxies = value("VIGIL_TRUSTED_PROXIES")?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } ?? []
         func flag(_ key: String) throws -> Bool? {

@@ -298,22 +298,65 @@ struct SecretCommand: AsyncCommand {
     }
 }
 
-/// `vigil mail status | suppress --address A | unsuppress --address A`: the outbox and the addresses that get no mail.
+/// `vigil mail status | suppress --address A | unsuppress --address A | bounce`: the outbox and the addresses that get no mail.
 struct MailCommand: AsyncCommand {
     struct Signature: CommandSignature {
-        @Argument(name: "action", help: "status | suppress | unsuppress")
+        @Argument(name: "action", help: "status | suppress | unsuppress | bounce")
         var action: String
         @Option(name: "address", help: "For suppress and unsuppress: the e-mail address.")
         var address: String?
         @Option(name: "reason", help: "For suppress: complaint (the relay reported one), bounce or manual (default).")
         var reason: String?
+        @Option(name: "recipient", help: "For bounce: the address the mail server delivered the report to (Postfix: ${original_recipient}).")
+        var recipient: String?
+    }
+
+    /// Largest report `mail bounce` reads.
+    static let maxReportBytes = 10 * 1024 * 1024
+
+    /// `vigil mail bounce [--recipient ADDRESS] < MESSAGE`: one bounce or complaint, as the mail
+    /// server delivers it to the bounce address. Exits 0 when the message was read, whatever it
+    /// held (a mail server would otherwise send the report back); says what it did, without
+    /// naming any address (this output goes to the mail server's log).
+    func bounce(_ context: CommandContext, _ signature: Signature) async throws {
+        let services = context.application.vigilServices
+        guard let bounceAddress = services.configuration.bounceAddress else {
+            throw CommandProblem(description: "VIGIL_MAIL_BOUNCE_ADDRESS is not set, so Vigil's mail carries no tag to check a report "
+                + "against, and a forged report could cut anyone off. Set it (see docs/operations.md, \"Bounces and complaints\").")
+        }
+        var raw = Data()
+        while let chunk = try FileHandle.standardInput.read(upToCount: 64 * 1024), !chunk.isEmpty {
+            raw.append(chunk)
+            guard raw.count <= Self.maxReportBytes else {
+                throw CommandProblem(description: "The message is larger than \(Self.maxReportBytes / 1_048_576) MB: not a bounce; nothing was done.")
+            }
+        }
+        let verdict = Bounces.read(raw, envelopeRecipient: signature.recipient, bounceAddress: bounceAddress, secret: services.secret)
+        let reason: MailSuppression.Reason = verdict.kind == .complaint ? .complaint : .bounce
+        let db = context.application.db
+        var added = 0
+        if !verdict.suppress.isEmpty {
+            added = try await db.writeTransaction { db in
+                var n = 0
+                for address in verdict.suppress where try await MailSuppression.suppress(address, reason: reason, on: db) { n += 1 }
+                return n
+            }
+        }
+        var parts = ["\(verdict.kind == .none ? "Not a report" : verdict.kind == .complaint ? "A complaint" : "A bounce"): "
+            + "\(verdict.suppress.count) address\(verdict.suppress.count == 1 ? "" : "es") suppressed (\(added) newly)"]
+        if verdict.unverified > 0 { parts.append("\(verdict.unverified) named without a matching tag, ignored") }
+        if verdict.transient > 0 { parts.append("\(verdict.transient) not failed for good (delayed or temporary), ignored") }
+        if let note = verdict.note { parts.append(note) }
+        context.console.print(parts.joined(separator: "; ") + ".")
     }
 
     var help: String {
         "The outbox and suppressed addresses. `mail status` counts messages by state and suppressed addresses by reason; "
             + "`mail suppress --address ADDRESS [--reason complaint|bounce|manual]` stops all mail to an address (feed your relay's "
             + "complaint and bounce reports in so); `mail unsuppress --address ADDRESS` lets it be mailed again. Addresses refused for "
-            + "good by the receiving server are suppressed on their own. Only a hash of each address is kept."
+            + "good by the receiving server are suppressed on their own. `mail bounce [--recipient ADDRESS] < MESSAGE` reads a bounce "
+            + "(RFC 3464) or complaint (RFC 5965) that came back to VIGIL_MAIL_BOUNCE_ADDRESS and suppresses the address it names, "
+            + "if its tag matches. Only a hash of each address is kept."
     }
 
     func run(using context: CommandContext, signature: Signature) async throws {
@@ -337,21 +380,16 @@ struct MailCommand: AsyncCommand {
                 guard let reason = MailSuppression.Reason(rawValue: signature.reason ?? "manual") else {
                     throw CommandProblem(description: "--reason must be complaint, bounce or manual.")
                 }
-                let added = try await db.writeTransaction { db in
-                    let added = try await MailSuppression.add(address, reason: reason, on: db)
-                    // What is waiting for it goes nowhere.
-                    try await OutboxMessageModel.query(on: db).filter(\.$status == "pending").all()
-                        .filter { MailSuppression.hash($0.toAddress) == MailSuppression.hash(address) }
-                        .asyncForEach { row in row.status = "suppressed"; row.dropContent(); try await row.update(on: db) }
-                    return added
-                }
+                let added = try await db.writeTransaction { db in try await MailSuppression.suppress(address, reason: reason, on: db) }
                 context.console.print(added ? "No more mail goes to that address." : "That address was suppressed already.")
             } else {
                 let removed = try await db.writeTransaction { db in try await MailSuppression.remove(address, on: db) }
                 context.console.print(removed ? "That address can be mailed again." : "That address was not suppressed.")
             }
+        case "bounce":
+            try await bounce(context, signature)
         default:
-            throw CommandProblem(description: "Unknown action \(signature.action.prefix(40)): use status, suppress or unsuppress.")
+            throw CommandProblem(description: "Unknown action \(signature.action.prefix(40)): use status, suppress, unsuppress or bounce.")
         }
     }
 }

@@ -108,6 +108,7 @@ actor Scheduler {
             worker = OutboxWorker(db: db, sender: { try await transport.send($0) }, from: config.mailFrom)
         }
         worker?.metrics = services.metrics
+        if let address = config.bounceAddress { worker?.bounce = (address, services.secret) }
         if let worker {
             // Once per 5 s across the processes (so the pace is the whole site's), a twelfth of
             // the minute's messages, spaced over those seconds.

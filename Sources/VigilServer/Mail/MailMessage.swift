@@ -12,6 +12,10 @@ public struct MailMessage: Sendable, Equatable {
     public var extraHeaders: [(String, String)]
     public var messageID: String
     public var date: Date
+    /// The envelope sender (SMTP `MAIL FROM`, sendmail `-f`), where bounces go: the From address
+    /// unless a bounce address is configured (`Bounces.envelopeSender`).
+    public var envelopeFrom: String?
+    var envelopeSender: String { MailMessage.address(envelopeFrom ?? from) }
 
     public init(from: String, to: String, subject: String, text: String, html: String? = nil,
                 extraHeaders: [(String, String)] = [], messageID: String, date: Date) {
@@ -21,7 +25,7 @@ public struct MailMessage: Sendable, Equatable {
 
     public static func == (a: MailMessage, b: MailMessage) -> Bool {
         a.from == b.from && a.to == b.to && a.subject == b.subject && a.text == b.text && a.html == b.html
-            && a.messageID == b.messageID && a.date == b.date && a.extraHeaders.map { "\($0.0):\($0.1)" } == b.extraHeaders.map { "\($0.0):\($0.1)" }
+            && a.messageID == b.messageID && a.date == b.date && a.envelopeFrom == b.envelopeFrom && a.extraHeaders.map { "\($0.0):\($0.1)" } == b.extraHeaders.map { "\($0.0):\($0.1)" }
     }
 
     /// `<uuid@domain>` for a sender domain.

@@ -75,6 +75,8 @@ struct OutboxWorker: Sendable {
     let db: any Database
     let sender: @Sendable (MailMessage) async throws -> Void
     let from: String
+    /// With a bounce address, each message's envelope sender carries its recipient's tag.
+    var bounce: (address: String, secret: ServerSecret)?
     var now: @Sendable () -> Date = { Date() }
     /// Deliveries and failures are counted here (`vigil_mail_*`).
     var metrics: VigilMetrics?
@@ -120,7 +122,9 @@ struct OutboxWorker: Sendable {
                 continue
             }
             do {
-                try await sender(Outbox.message(row, from: from))
+                var message = Outbox.message(row, from: from)
+                if let bounce { message.envelopeFrom = Bounces.envelopeSender(for: row.toAddress, bounceAddress: bounce.address, secret: bounce.secret) }
+                try await sender(message)
                 try await db.writeTransaction { db in
                     guard let r = try await OutboxMessageModel.find(row.id, on: db) else { return }
                     r.status = "sent"; r.sentAt = now(); r.attempts += 1; r.lastError = nil

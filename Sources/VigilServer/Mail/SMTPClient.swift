@@ -282,7 +282,7 @@ public struct SMTPClient: Sendable {
                 throw SMTPError.authenticationNotSupported
             }
         }
-        _ = try await command("MAIL FROM:<\(MailMessage.address(message.from))>", expect: [250], label: "MAIL FROM")
+        _ = try await command("MAIL FROM:<\(message.envelopeSender)>", expect: [250], label: "MAIL FROM")
         _ = try await command("RCPT TO:<\(MailMessage.address(message.to))>", expect: [250, 251], label: "RCPT TO")
         _ = try await command("DATA", expect: [354])
         // Dot-stuffing: a line that starts with "." gets another.

@@ -23,7 +23,7 @@ struct SendmailTransport: Sendable {
     func send(_ message: MailMessage) async throws {
         // Local mail programs expect local line endings.
         let data = Data(message.rendered().replacingOccurrences(of: "\r\n", with: "\n").utf8)
-        let arguments = ["-i", "-f", MailMessage.address(message.from), "--", MailMessage.address(message.to)]
+        let arguments = ["-i", "-f", message.envelopeSender, "--", MailMessage.address(message.to)]
         let (path, timeout) = (self.path, self.timeout)
         let environment = Self.minimalEnvironment(passing: passEnvironment)
         try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in

@@ -35,6 +35,17 @@ enum MailSuppression {
         return !rows.isEmpty
     }
 
+    /// Suppresses `address` and drops what waits for it in the outbox; true when it is new.
+    @discardableResult
+    static func suppress(_ address: String, reason: Reason, now: Date = Date(), on db: any Database) async throws -> Bool {
+        let added = try await add(address, reason: reason, now: now, on: db)
+        let target = hash(address)
+        try await OutboxMessageModel.query(on: db).filter(\.$status == "pending").all()
+            .filter { hash($0.toAddress) == target }
+            .asyncForEach { row in row.status = "suppressed"; row.dropContent(); try await row.update(on: db) }
+        return added
+    }
+
     /// True when the address was suppressed.
     @discardableResult
     static func remove(_ address: String, on db: any Database) async throws -> Bool {
