@@ -6,7 +6,8 @@
   acknowledged before the backup began is in it, and the restored site serves;
 - SIGTERM: a request in flight is answered whole, the process exits 0, new connections are refused;
 - `vigil secret rotate` locks nobody out, and `drop-previous` after the next log-in neither;
-- mail queued while the relay is down is delivered once when it is back, across a restart.
+- mail queued while the relay is down is delivered once when it is back, across a restart;
+- bounces and complaints that come back by mail suppress their address, forged ones nobody.
 """
 import html
 import http.cookiejar
@@ -532,3 +533,13 @@ def test_bounces_and_complaints_that_come_back_by_mail_suppress_their_address_an
     r = subprocess.run([BIN, "mail", "bounce"], input=dsn(senders[cy], cy), env=plain, capture_output=True, timeout=120, cwd="/")
     assert r.returncode != 0 and b"VIGIL_MAIL_BOUNCE_ADDRESS is not set" in r.stdout + r.stderr
     assert "bounce 1, complaint 1" in status()
+
+
+def test_a_command_prints_its_answer_on_standard_output_and_its_log_on_standard_error(tmp_path):
+    env = base_env(tmp_path, LOG_LEVEL="info")
+    run(BIN, "migrate", "--yes", env=env)
+    r = run(BIN, "token", "create", "--role", "publisher", "--scope", "write", "--label", "script", env=env)
+    out, err = r.stdout.decode(), r.stderr.decode()
+    # A script takes the first line: the token, not a log line.
+    assert re.fullmatch(r"vgl_[A-Za-z0-9_-]{43}", out.splitlines()[0]), out
+    assert "token.created" in err and "token.created" not in out

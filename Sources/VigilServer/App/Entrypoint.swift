@@ -34,8 +34,12 @@ public enum VigilMain {
         do {
             // Text or JSON lines (`VIGIL_LOG_FORMAT`): from the environment now, from the configuration once read.
             LogOutput.format = ProcessInfo.processInfo.environment["VIGIL_LOG_FORMAT"].flatMap { LogFormat(rawValue: $0.lowercased()) } ?? .text
+            // Commands other than `serve` log to standard error: their standard output is their
+            // answer (`vigil token create` prints the token, `vigil export` the bundle), which a
+            // script reads without log lines in front of it.
+            let serving = env.arguments.dropFirst().first.map { $0 == "serve" } ?? true
             try LoggingSystem.bootstrap(from: &env) { level in
-                let console = Terminal()
+                let console: any Console = serving ? Terminal() : StandardErrorConsole()
                 return { label in
                     RedactingLogHandler(VigilLogHandler(label: label, console: ConsoleLogger(label: label, console: console, level: level), level: level))
                 }

@@ -161,3 +161,24 @@ struct VigilLogHandler: LogHandler {
         }
     }
 }
+
+/// A console that writes plain text (no colours, no cursor commands) to standard error and reads
+/// nothing: where the command-line commands' log lines go.
+final class StandardErrorConsole: Console, @unchecked Sendable {
+    private let lock = NIOLock()
+    private var info: [AnySendableHashable: any Sendable] = [:]
+    var userInfo: [AnySendableHashable: any Sendable] {
+        get { lock.withLock { info } }
+        set { lock.withLock { info = newValue } }
+    }
+    var size: (width: Int, height: Int) { (0, 0) }
+    var supportsANSICommands: Bool { false }
+    func input(isSecure: Bool) -> String { "" }
+    func clear(_ type: ConsoleClear) {}
+    func output(_ text: ConsoleText, newLine: Bool) {
+        report(error: text.fragments.map(\.string).joined(), newLine: newLine)
+    }
+    func report(error: String, newLine: Bool) {
+        FileHandle.standardError.write(Data((newLine ? error + "\n" : error).utf8))
+    }
+}
