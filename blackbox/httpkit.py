@@ -1,10 +1,14 @@
 """A small HTTP client for the black-box tests that send exactly the bytes they mean (a
 keep-alive connection through http.client, no normalising of targets or headers), and a reader of
-an HTML form's fields as a browser would send them."""
+an HTML form's fields as a browser would send them; and the one-time codes of a second factor."""
+import base64
+import hashlib
+import hmac
 import html as htmllib
 import http.client
 import re
 import socket
+import struct
 
 
 class Answer:
@@ -113,3 +117,12 @@ def form_fields(page, action_re):
             fields.append((name, value))
         return htmllib.unescape(act.group(1)), fields
     return None, None
+
+
+def totp(secret, step):
+    """The RFC 6238 code (SHA-1, 6 digits) of `secret` (base32, spaces allowed) for the time step `step`."""
+    raw = secret.replace(" ", "").upper()
+    key = base64.b32decode(raw + "=" * (-len(raw) % 8))
+    digest = hmac.new(key, struct.pack(">Q", step), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    return "%06d" % ((struct.unpack(">I", digest[offset:offset + 4])[0] & 0x7FFFFFFF) % 1_000_000)

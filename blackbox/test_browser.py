@@ -1,7 +1,9 @@
 """Every page type in a real headless Chromium with axe-core, and through the Nu HTML Checker."""
-import base64, hashlib, hmac, json, pathlib, shutil, struct, subprocess, time
+import base64, json, pathlib, shutil, subprocess, time
 
 import pytest
+
+from httpkit import totp
 
 PAGES = {
     "home": "/{lang}/",
@@ -133,13 +135,6 @@ def test_nu_html_checker_reports_no_errors(demo_server, tmp_path):
     assert p.returncode == 0, p.stderr.decode()[-2000:]
 
 
-def totp(secret, step):
-    """The RFC 6238 code (SHA-1, 6 digits) of `secret` (base32, spaces allowed) for the time step `step`."""
-    raw = secret.replace(" ", "").upper()
-    key = base64.b32decode(raw + "=" * (-len(raw) % 8))
-    digest = hmac.new(key, struct.pack(">Q", step), hashlib.sha1).digest()
-    offset = digest[-1] & 0x0F
-    return "%06d" % ((struct.unpack(">I", digest[offset:offset + 4])[0] & 0x7FFFFFFF) % 1_000_000)
 
 
 def test_totp_matches_the_rfc_6238_test_vectors():

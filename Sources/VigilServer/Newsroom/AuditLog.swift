@@ -361,7 +361,10 @@ enum Audit {
                 out.append("action")
             }
             if let a = actor, UUID(uuidString: a) == nil, !["cli", "system", "account", "token"].contains(a) { out.append("actor") }
-            if let s = subject, s.count > Audit.maxValueLength { out.append("subject") }
+            // No subject holds a control character; PostgreSQL refuses a NUL in a query outright.
+            if let s = subject, s.count > Audit.maxValueLength || s.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+                out.append("subject")
+            }
             if let f = from, Self.day(f) == nil { out.append("from") }
             if let t = to, Self.day(t) == nil { out.append("to") }
             return out
