@@ -167,6 +167,73 @@ struct SiteTests {
         }
     }
 
+    /// `count` open urgent actions made from the demo's Li Wei case: action `i` is published on
+    /// October `i` and its deadline is December `i` (the tests' today is 30 November).
+    static func manyOpenActions(_ count: Int) throws -> VigilBundle {
+        let demo = try JSONSerialization.jsonObject(with: try DemoData.bundleData()) as! [String: Any]
+        let template = (demo["cases"] as! [[String: Any]]).first { $0["id"] as? String == "demo-li-wei" }!
+        var cases: [[String: Any]] = []
+        for i in 1...count {
+            var c = template
+            c["id"] = "bulk-\(i)"
+            c["title"] = "Bulk case \(i)"
+            var person = (c["people"] as! [[String: Any]])[0]
+            person["id"] = "bulk-\(i)-person"
+            c["people"] = [person]
+            var event = (c["timeline"] as! [[String: Any]])[0]
+            event["people"] = ["bulk-\(i)-person"]
+            c["timeline"] = [event]
+            var ua = (c["urgent_actions"] as! [[String: Any]])[0]
+            ua["number"] = "\(100 + i)/25"
+            var doc = (ua["documents"] as! [[String: Any]]).first { $0["language"] as? String == "en" }!
+            doc["id"] = "bulk-\(i)-0-en"
+            doc.removeValue(forKey: "translation_of")
+            doc["title"] = "Bulk action \(i)"
+            doc["published"] = String(format: "2026-10-%02d", i)
+            var take = doc["take_action"] as! [String: Any]
+            take["deadline"] = String(format: "2026-12-%02d", i)
+            take["preferred_languages"] = ["en"]
+            doc["take_action"] = take
+            ua["documents"] = [doc]
+            c["urgent_actions"] = [ua]
+            cases.append(c)
+        }
+        return try VigilBundle.parse(try JSONSerialization.data(withJSONObject: ["format": demo["format"]!, "cases": cases]))
+    }
+
+    /// The part of a page between an element with `id` and the end of its section.
+    static func section(_ page: String, _ id: String) -> String {
+        guard let start = page.range(of: "id=\"\(id)\"") else { return "" }
+        let rest = page[start.upperBound...]
+        return String(rest[..<(rest.range(of: "</section>")?.lowerBound ?? rest.endIndex)])
+    }
+
+    @Test(arguments: TestStorage.available) func theHomePageShowsABoundedSelectionHoweverManyActionsAreOpen(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
+            try await loadDemo(app)
+            let before = try await html(app, "/").body
+            let demoOpen = Self.section(before, "open-heading").components(separatedBy: "class=\"ua-card\"").count - 1
+            #expect(demoOpen > 0 && !before.contains("open urgent actions</a>"))
+            try await publish(app, try Self.manyOpenActions(20))
+            let home = try await html(app, "/").body
+            let open = Self.section(home, "open-heading"), soon = Self.section(home, "soon-heading")
+            // The newest twelve open actions, newest first, and a link to all of them.
+            #expect(open.components(separatedBy: "class=\"ua-card\"").count - 1 == HomePage.openShown)
+            #expect(open.contains(">Bulk action 20</a>") && open.contains(">Bulk action 9</a>") && !open.contains(">Bulk action 8</a>"))
+            #expect(open.range(of: ">Bulk action 20</a>")!.lowerBound < open.range(of: ">Bulk action 19</a>")!.lowerBound)
+            #expect(open.contains("<a href=\"/en/urgent-actions?status=open\">All \(demoOpen + 20) open urgent actions</a>"))
+            // Deadlines soon: the six of the others whose deadline comes first, soonest first.
+            #expect(soon.components(separatedBy: "class=\"ua-card\"").count - 1 == HomePage.soonShown)
+            #expect(soon.contains(">Bulk action 1</a>") && soon.contains(">Bulk action 6</a>") && !soon.contains(">Bulk action 7</a>"))
+            #expect(soon.range(of: ">Bulk action 1</a>")!.lowerBound < soon.range(of: ">Bulk action 2</a>")!.lowerBound)
+            #expect(!soon.contains(">Bulk action 20</a>"))
+            // In another language: the same selection, the link in that language's words and list.
+            let fr = try await html(app, "/fr/").body
+            #expect(fr.contains("<a href=\"/fr/urgent-actions?status=open\">Les \(demoOpen + 20) actions urgentes en cours</a>"))
+            #expect(Self.section(fr, "open-heading").components(separatedBy: "class=\"ua-card\"").count - 1 == HomePage.openShown)
+        }
+    }
+
     @Test(arguments: TestStorage.available) func feedsSitemapAndRobots(storage: TestStorage) async throws {
         try await withApp(storage) { app in
             try await loadDemo(app)
