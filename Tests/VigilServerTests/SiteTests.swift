@@ -167,8 +167,8 @@ struct SiteTests {
         }
     }
 
-    /// `count` open urgent actions made from the demo's Li Wei case: action `i` is published on
-    /// October `i` and its deadline is December `i` (the tests' today is 30 November).
+    /// `count` (up to 60) open urgent actions made from the demo's Li Wei case: action `i` is published `i`
+    /// days after 30 September 2026 (from the third on, after every demo document) and its deadline is `i` days after 30 November, the tests' today.
     static func manyOpenActions(_ count: Int) throws -> VigilBundle {
         let demo = try JSONSerialization.jsonObject(with: try DemoData.bundleData()) as! [String: Any]
         let template = (demo["cases"] as! [[String: Any]]).first { $0["id"] as? String == "demo-li-wei" }!
@@ -189,9 +189,9 @@ struct SiteTests {
             doc["id"] = "bulk-\(i)-0-en"
             doc.removeValue(forKey: "translation_of")
             doc["title"] = "Bulk action \(i)"
-            doc["published"] = String(format: "2026-10-%02d", i)
+            doc["published"] = Self.day("2026-09-30", plus: i)
             var take = doc["take_action"] as! [String: Any]
-            take["deadline"] = String(format: "2026-12-%02d", i)
+            take["deadline"] = Self.day("2026-11-30", plus: i)
             take["preferred_languages"] = ["en"]
             doc["take_action"] = take
             ua["documents"] = [doc]
@@ -199,6 +199,12 @@ struct SiteTests {
             cases.append(c)
         }
         return try VigilBundle.parse(try JSONSerialization.data(withJSONObject: ["format": demo["format"]!, "cases": cases]))
+    }
+
+    static func day(_ start: String, plus days: Int) -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX"); f.timeZone = TimeZone(identifier: "UTC"); f.dateFormat = "yyyy-MM-dd"
+        return f.string(from: f.date(from: start)!.addingTimeInterval(TimeInterval(days * 86_400)))
     }
 
     /// The part of a page between an element with `id` and the end of its section.
@@ -231,6 +237,39 @@ struct SiteTests {
             let fr = try await html(app, "/fr/").body
             #expect(fr.contains("<a href=\"/fr/urgent-actions?status=open\">Les \(demoOpen + 20) actions urgentes en cours</a>"))
             #expect(Self.section(fr, "open-heading").components(separatedBy: "class=\"ua-card\"").count - 1 == HomePage.openShown)
+        }
+    }
+
+    @Test(arguments: TestStorage.available) func feedsCarryTheNewestFiftyAndPageOlderEntries(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
+            try await loadDemo(app)
+            try await publish(app, try Self.manyOpenActions(60))
+            func entries(_ feed: String) -> Int { feed.components(separatedBy: "<entry ").count - 1 }
+            let first = try await html(app, "/feed.atom")
+            #expect(first.status == .ok && entries(first.body) == FeedController.entriesPerPage)
+            #expect(first.body.contains("<link rel=\"self\" type=\"application/atom+xml\" href=\"http://127.0.0.1:8080/feed.atom\"/>"))
+            #expect(first.body.contains("<link rel=\"next\" href=\"http://127.0.0.1:8080/feed.atom?page=2\"/>"))
+            #expect(first.body.contains("<link rel=\"first\" href=\"http://127.0.0.1:8080/feed.atom\"/>") && !first.body.contains("rel=\"previous\""))
+            // Newest first: action 60 leads.
+            #expect(first.body.range(of: "Bulk action 60")!.lowerBound < first.body.range(of: "Bulk action 59")!.lowerBound)
+            let last = try #require(first.body.firstMatch(of: /<link rel="last" href="http:\/\/127.0.0.1:8080\/feed.atom\?page=(\d+)"\/>/)).1
+            let lastPage = try await html(app, "/feed.atom?page=\(last)")
+            #expect(lastPage.status == .ok && entries(lastPage.body) >= 1 && entries(lastPage.body) <= FeedController.entriesPerPage)
+            #expect(lastPage.body.contains("rel=\"previous\"") && !lastPage.body.contains("rel=\"next\""))
+            // Every entry is on exactly one page.
+            var seen: [String] = []
+            for n in 1...Int(last)! {
+                let page = try await html(app, "/feed.atom" + (n > 1 ? "?page=\(n)" : "")).body
+                seen += page.matches(of: /<entry [^>]*>\s*<title>[^<]*<\/title>\s*<id>([^<]*)<\/id>/).map { String($0.1) }
+            }
+            #expect(seen.count == Set(seen).count && seen.count > 60)
+            // A language's pages keep their language in every link.
+            let fr = try await html(app, "/feed.atom?lang=fr&page=2").body
+            #expect(fr.contains("href=\"http://127.0.0.1:8080/feed.atom?lang=fr&amp;page=2\"") && fr.contains("href=\"http://127.0.0.1:8080/feed.atom?lang=fr\""))
+            // No such page, or not a page number.
+            #expect(try await html(app, "/feed.atom?page=\(Int(last)! + 1)").status == .notFound)
+            for bad in ["0", "abc", "02", "-1", "99999"] { #expect(try await html(app, "/feed.atom?page=\(bad)").status == .badRequest) }
+            #expect(try await html(app, "/cases/bulk-3/feed.atom").body.contains("Bulk action 3"))
         }
     }
 

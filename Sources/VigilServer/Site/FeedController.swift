@@ -55,34 +55,56 @@ struct FeedController: UsesServices {
                               endpoint: endpoint(value), filters: f)
     }
 
+    /// Entries in one page of a feed.
+    static let entriesPerPage = 50
+
     /// A feed in one language: `?lang=fr` (an offered language), else the site's default — not
     /// the visitor's, since a feed reader fetches it for whoever subscribed. One entry per
-    /// document, its translation into that language when there is one.
+    /// document, its translation into that language when there is one. The newest 50 entries;
+    /// older ones on further pages (`?page=2`), linked as an RFC 5005 paged feed (`first`,
+    /// `previous`, `next`, `last`), so that a feed stays small however large the archive.
     func feed(_ req: Request, key: String, title: @escaping @Sendable (Strings) -> String, endpoint: Endpoint, filters: CatalogueQuery,
               renderedFrom mark: UInt64? = nil) async throws -> Response {
         let languages = services.languages
         let asked = req.endpoint.query["lang"]
         if let asked, !languages.offers(asked) { throw Abort(.notFound, reason: strings["language_not_offered"]) }
+        let page: Int
+        if let p = req.endpoint.query["page"] {
+            guard let n = Int(p), (1...10_000).contains(n), String(n) == p else { throw Refusal(.badRequest, "refusal_page_must_whole_number_from") }
+            page = n
+        } else {
+            page = 1
+        }
         let language = asked ?? languages.defaultLanguage
         let strings = catalogue.strings(for: language)
-        var endpoint = endpoint
-        if asked == nil { endpoint = Endpoint(endpoint.name, endpoint.values) }
-        let path = endpoint.path
+        let base = asked == nil ? Endpoint(endpoint.name, endpoint.values) : endpoint
+        @Sendable func pageURL(_ n: Int) -> String {
+            var query = asked.map { ["lang": $0] } ?? [:]
+            if n > 1 { query["page"] = String(n) }
+            return baseURL + Endpoint(base.name, base.values, query: query).path
+        }
         let title = title(strings)
-        return try await cache.respond(to: req, key: key + "|" + language, contentType: "application/atom+xml; charset=utf-8",
+        return try await cache.respond(to: req, key: key + "|" + language + "|" + String(page), contentType: "application/atom+xml; charset=utf-8",
                                        cacheControl: "public, max-age=300", renderedFrom: mark) {
           try await Localized.$current.withValue(strings) {
             let data = SiteData(db: req.db)
-            // The newest 100: a feed is bounded however large the archive.
-            let rows = try await data.documents(ids: Array(try await data.filter(filters, pageLanguage: language).ids.prefix(100)))
+            let all = try await data.filter(filters, pageLanguage: language).ids
+            let pages = max(1, (all.count + Self.entriesPerPage - 1) / Self.entriesPerPage)
+            guard page <= pages else { throw Refusal(.notFound, "refusal_there_no_page_these_results", ["page": "\(page)"]) }
+            let slice = all.dropFirst((page - 1) * Self.entriesPerPage).prefix(Self.entriesPerPage)
+            let byID = Dictionary(uniqueKeysWithValues: try await data.documents(ids: Array(slice)).map { ($0.document.id, $0) })
+            let rows = slice.compactMap { byID[$0] }
             let updated = rows.map { $0.document.published.earliest }.max() ?? "2000-01-01"
+            var paging = "<link rel=\"first\" href=\"\(Self.xml(pageURL(1)))\"/>\n<link rel=\"last\" href=\"\(Self.xml(pageURL(pages)))\"/>\n"
+            if page > 1 { paging += "<link rel=\"previous\" href=\"\(Self.xml(pageURL(page - 1)))\"/>\n" }
+            if page < pages { paging += "<link rel=\"next\" href=\"\(Self.xml(pageURL(page + 1)))\"/>\n" }
             var out = """
                 <?xml version="1.0" encoding="utf-8"?>
                 <feed xmlns="http://www.w3.org/2005/Atom">
                 <title>\(Self.xml(title))</title>
-                <id>\(Self.xml(baseURL + path))</id>
-                <link rel="self" type="application/atom+xml" href="\(Self.xml(baseURL + path))"/>
-                <link rel="alternate" type="text/html" href="\(Self.xml(baseURL + Endpoint.home.path))"/>
+                <id>\(Self.xml(pageURL(1)))</id>
+                <link rel="self" type="application/atom+xml" href="\(Self.xml(pageURL(page)))"/>
+                \(paging)<link rel="alternate" type="text/html" href="\(Self.xml(baseURL + Endpoint.home.path))"/>
                 <updated>\(updated)T00:00:00Z</updated>
                 <author><name>\(Self.xml(strings["site_name"]))</name></author>
 
