@@ -273,6 +273,40 @@ struct SiteTests {
         }
     }
 
+    @Test(arguments: TestStorage.available) func aLargeSitesSitemapIsAnIndexOfFilesOfBoundedSize(storage: TestStorage) async throws {
+        // 100 addresses a file (20 pages in five languages), instead of 50,000.
+        try await withApp(storage, configure: { $0.sitemapURLsPerFile = 100 }) { app in
+            try await loadDemo(app)
+            try await publish(app, try Self.manyOpenActions(30))
+            let index = String(buffer: try await send(app, .GET, "/sitemap.xml").body)
+            #expect(index.hasPrefix("<?xml") && index.contains("<sitemapindex xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">"))
+            #expect(XMLSyntax.isWellFormed(index))
+            let parts = index.matches(of: /<loc>http:\/\/127.0.0.1:8080\/sitemap.xml\?part=(\d+)<\/loc>/).map { Int($0.1)! }
+            #expect(parts == Array(1...parts.count) && parts.count >= 4)
+            var all: [String] = []
+            for n in parts {
+                let file = String(buffer: try await send(app, .GET, "/sitemap.xml?part=\(n)").body)
+                #expect(XMLSyntax.isWellFormed(file) && file.contains("<urlset"))
+                let locs = file.matches(of: /<url><loc>([^<]*)<\/loc>/).map { String($0.1) }
+                #expect(locs.count <= 100 && !locs.isEmpty)
+                all += locs
+            }
+            // Every address once, across the files, in every language; the index dates its files.
+            #expect(all.count == Set(all).count)
+            #expect(all.contains("http://127.0.0.1:8080/ar/urgent-actions/130-25/initial") && all.contains("http://127.0.0.1:8080/ru/cases/bulk-7"))
+            #expect(index.contains("<lastmod>2026-"))
+            #expect(try await send(app, .GET, "/sitemap.xml?part=\(parts.count + 1)").status == .notFound)
+            for bad in ["0", "x", "01"] { #expect(try await send(app, .GET, "/sitemap.xml?part=\(bad)").status == .badRequest) }
+        }
+        // A small site's sitemap is one file, as before.
+        try await withApp(storage) { app in
+            try await loadDemo(app)
+            let one = String(buffer: try await send(app, .GET, "/sitemap.xml").body)
+            #expect(one.contains("<urlset") && !one.contains("sitemapindex"))
+            #expect(String(buffer: try await send(app, .GET, "/sitemap.xml?part=1").body) == one)
+        }
+    }
+
     @Test(arguments: TestStorage.available) func feedsSitemapAndRobots(storage: TestStorage) async throws {
         try await withApp(storage) { app in
             try await loadDemo(app)

@@ -35,6 +35,9 @@ public struct VigilConfiguration: Sendable {
     public var devOutbox: Bool = false
     /// Largest body of an HTML form post (log-in, sign-up, reports…): forms need kilobytes.
     public var maxFormBytes: Int = 64 * 1024
+    /// Most addresses in one sitemap file (the protocol's limit is 50,000); beyond it
+    /// `/sitemap.xml` becomes an index of `/sitemap.xml?part=N` files. Lowered only by tests.
+    public var sitemapURLsPerFile: Int = 50_000
     /// Most messages handed to the mail relay a minute, across all processes (`VIGIL_MAIL_PER_MINUTE`):
     /// an outcome mailed to tens of thousands goes out at a pace the relay and the receiving
     /// providers accept.

@@ -266,6 +266,7 @@ struct Endpoint: Hashable, Sendable, CustomStringConvertible {
             switch self {
             case .chooseLanguage: return ["to", "next"]
             case .feed, .caseFeed, .countryFeed, .themeFeed: return ["lang", "page"]
+            case .sitemap: return ["part"]
             case .urgentActions: return ["q", "country", "region", "theme", "status", "kind", "outcome", "language", "page"]
             case .pack: return ["q", "country", "region", "theme", "status", "kind", "outcome", "language", "paper"]
             case .download, .translationDownload: return ["paper"]

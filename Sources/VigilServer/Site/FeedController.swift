@@ -135,25 +135,38 @@ struct FeedController: UsesServices {
     }
 
     /// Every public page once per item, in each language offered, each with its alternates in
-    /// the others and `x-default` (the address that sends a visitor to their language).
+    /// the others and `x-default` (the address that sends a visitor to their language). At most
+    /// `sitemapURLsPerFile` addresses (50,000) a file: a larger site's `/sitemap.xml` is a sitemap
+    /// index of `/sitemap.xml?part=1`, `?part=2`… (at the root, so that each may list the whole
+    /// site). Each file is built once per change of content and cached.
     func sitemap(req: Request) async throws -> Response {
         let offered = services.languages.offered
-        return try await cache.respond(to: req, key: "sitemap", contentType: "application/xml; charset=utf-8", cacheControl: "public, max-age=3600") {
-            let data = SiteData(db: req.db)
-            let rows = try await data.documents(ids: try await data.filter(.init()).ids)
-            let caseIDs = try await CaseModel.query(on: req.db).sort(\.$id).all().compactMap(\.id)
-            var pages = [(Endpoint.home, nil as String?), (Endpoint.urgentActions(), nil), (Endpoint.outcomes, nil), (Endpoint(.feeds), nil)]
-            pages += caseIDs.map { (Endpoint.kase($0), nil) }
-            // A document and its translations are one page, in every language.
-            var seen: Set<String> = []
-            for row in rows {
-                let page = Endpoint.document(row.number, row.document)
-                guard seen.insert(page.unlocalizedPath).inserted else { continue }
-                pages.append((page, row.document.published.description))
+        let part: Int?
+        if let p = req.endpoint.query["part"] {
+            guard let n = Int(p), (1...10_000).contains(n), String(n) == p else { throw Refusal(.badRequest, "refusal_page_must_whole_number_from") }
+            part = n
+        } else {
+            part = nil
+        }
+        let pagesPerFile = max(1, services.configuration.sitemapURLsPerFile / max(1, offered.count))
+        return try await cache.respond(to: req, key: "sitemap|\(part ?? 0)", contentType: "application/xml; charset=utf-8",
+                                       cacheControl: "public, max-age=3600") {
+            let pages = try await sitemapPages(req.db)
+            let files = max(1, (pages.count + pagesPerFile - 1) / pagesPerFile)
+            if part == nil && files > 1 {
+                var out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<sitemapindex xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n"
+                for n in 1...files {
+                    let lastmod = pages[((n - 1) * pagesPerFile)..<min(n * pagesPerFile, pages.count)].compactMap(\.lastmod).max()
+                    out += "<sitemap><loc>\(Self.xml(baseURL + Endpoint(.sitemap, query: ["part": String(n)]).path))</loc>"
+                        + (lastmod.map { "<lastmod>\($0)</lastmod>" } ?? "") + "</sitemap>\n"
+                }
+                return (out + "</sitemapindex>\n", [CacheTag.listing])
             }
+            let n = part ?? 1
+            guard n <= files else { throw Refusal(.notFound, "refusal_there_no_page_these_results", ["page": "\(n)"]) }
             var out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
                 + "<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\" xmlns:xhtml=\"http://www.w3.org/1999/xhtml\">\n"
-            for (page, lastmod) in pages {
+            for (page, lastmod) in pages[((n - 1) * pagesPerFile)..<min(n * pagesPerFile, pages.count)] {
                 let alternates = offered.map { "<xhtml:link rel=\"alternate\" hreflang=\"\($0)\" href=\"\(Self.xml(baseURL + page.in($0).path))\"/>" }.joined()
                     + "<xhtml:link rel=\"alternate\" hreflang=\"x-default\" href=\"\(Self.xml(baseURL + page.unlocalizedPath))\"/>"
                 for language in offered {
@@ -163,6 +176,27 @@ struct FeedController: UsesServices {
             }
             return (out + "</urlset>\n", [CacheTag.listing])
         }
+    }
+
+    /// The pages a sitemap lists, in a stable order: the site's own, every case, every document
+    /// (a document and its translations are one page, in every language).
+    private func sitemapPages(_ db: any Database) async throws -> [(page: Endpoint, lastmod: String?)] {
+        // Only the columns an address needs (not the documents' texts): the archive may be large.
+        let sql = db as! any SQLDatabase
+        let caseIDs = try await sql.raw("SELECT id FROM cases ORDER BY id").all().map { try $0.decode(column: "id", as: String.self) }
+        var pages: [(page: Endpoint, lastmod: String?)] = [(Endpoint.home, nil), (Endpoint.urgentActions(), nil), (Endpoint.outcomes, nil), (Endpoint(.feeds), nil)]
+        pages += caseIDs.map { (Endpoint.kase($0), nil) }
+        var seen: Set<String> = []
+        for row in try await sql.raw("""
+            SELECT u.number, d.kind, d.sequence, d.published \(CatalogueQuery.from(.documents)) ORDER BY d.published DESC, d.id ASC
+            """).all() {
+            guard let number = UANumber(try row.decode(column: "number", as: String.self)),
+                  let kind = DocumentKind(rawValue: try row.decode(column: "kind", as: String.self)) else { continue }
+            let page = Endpoint.document(number, kind: kind, sequence: try row.decode(column: "sequence", as: Int.self))
+            guard seen.insert(page.unlocalizedPath).inserted else { continue }
+            pages.append((page, try row.decode(column: "published", as: String.self)))
+        }
+        return pages
     }
 
     func robots(req: Request) async throws -> Response {
