@@ -274,7 +274,7 @@ struct SiteTests {
     }
 
     @Test(arguments: TestStorage.available) func aLargeSitesSitemapIsAnIndexOfFilesOfBoundedSize(storage: TestStorage) async throws {
-        // 100 addresses a file (20 pages in five languages), instead of 50,000.
+        // 100 addresses a file (20 pages in five languages), instead of 10,000.
         try await withApp(storage, configure: { $0.sitemapURLsPerFile = 100 }) { app in
             try await loadDemo(app)
             try await publish(app, try Self.manyOpenActions(30))

@@ -136,7 +136,7 @@ struct FeedController: UsesServices {
 
     /// Every public page once per item, in each language offered, each with its alternates in
     /// the others and `x-default` (the address that sends a visitor to their language). At most
-    /// `sitemapURLsPerFile` addresses (50,000) a file: a larger site's `/sitemap.xml` is a sitemap
+    /// `sitemapURLsPerFile` addresses (10,000) a file: a larger site's `/sitemap.xml` is a sitemap
     /// index of `/sitemap.xml?part=1`, `?part=2`… (at the root, so that each may list the whole
     /// site). Each file is built once per change of content and cached.
     func sitemap(req: Request) async throws -> Response {
