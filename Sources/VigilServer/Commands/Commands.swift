@@ -168,9 +168,16 @@ struct DemoCommand: AsyncCommand {
     struct Signature: CommandSignature {
         @Flag(name: "if-empty", help: "Do nothing (and succeed) when the database already holds cases.")
         var ifEmpty: Bool
+        @Option(name: "synthetic", help: "Instead of the demo: a deterministic synthetic archive of this many cases (1 to 100000).")
+        var synthetic: Int?
+        @Option(name: "seed", help: "With --synthetic: another archive of the same size (a whole number; default 20261201).")
+        var seed: UInt64?
     }
     var help: String {
-        "Loads the demo bundle (UA 126/19 and other cases, in English, Russian, Arabic, Chinese and Spanish) into an empty database."
+        "Loads the demo bundle (UA 126/19 and other cases, in English, Russian, Arabic, Chinese and Spanish) into an empty database. "
+            + "`demo --synthetic N [--seed S]` loads instead a synthetic archive of N cases — people, timelines, three to five documents "
+            + "each in several languages and scripts, officials, anonymous action reports — the same for the same N and seed: for "
+            + "benchmarks, and to try Vigil at the size of a real archive."
     }
 
     func run(using context: CommandContext, signature: Signature) async throws {
@@ -182,6 +189,19 @@ struct DemoCommand: AsyncCommand {
                 return
             }
             throw CommandProblem(description: "The database is not empty (\(count) case(s)); the demo loads only into an empty database.")
+        }
+        if let n = signature.synthetic {
+            guard (1...100_000).contains(n) else { throw CommandProblem(description: "--synthetic takes a number of cases from 1 to 100000.") }
+            let started = Date()
+            let today = ActionClock.current.today()
+            let json = SyntheticArchive.bundle(cases: n, seed: signature.seed ?? 20_261_201, today: today)
+            let bundle = try VigilBundle.parse(Data(json.serialized(pretty: false).utf8))
+            let summary = try await context.application.vigilServices.publisher
+                .publish(.bundleValue(bundle), by: .commandLine, alerts: false, on: db).summary
+            let reports = try await SyntheticArchive.addReports(seed: signature.seed ?? 20_261_201, on: db)
+            context.console.print("Loaded a synthetic archive: \(n) cases, \(bundle.targets.count) officials (\(summary.created) records), "
+                + "\(reports) action reports, in \(String(format: "%.1f", Date().timeIntervalSince(started))) s.")
+            return
         }
         let bundle = DemoData.current(try VigilBundle.parse(try DemoData.bundleData()), today: ActionClock.current.today())
         // The demo's documents are old news: loading them alerts nobody.

@@ -1,0 +1,54 @@
+import Foundation
+import SQLKit
+import Testing
+@testable import VigilCore
+@testable import VigilServer
+
+/// `vigil demo --synthetic N` (issue 15, item 3).
+@Suite("Synthetic archive")
+struct SyntheticArchiveTests {
+    @Test func theSameSizeAndSeedGiveTheSameValidArchive() throws {
+        let a = SyntheticArchive.bundle(cases: 300, today: testToday).serialized(pretty: false)
+        #expect(a == SyntheticArchive.bundle(cases: 300, today: testToday).serialized(pretty: false))
+        #expect(a != SyntheticArchive.bundle(cases: 300, seed: 7, today: testToday).serialized(pretty: false))
+        let bundle = try VigilBundle.parse(Data(a.utf8))
+        #expect(bundle.cases.count == 300 && bundle.targets.count == 30)
+        let documents = bundle.cases.map { $0.urgentActions.reduce(0) { $0 + $1.documents.count } }
+        #expect(documents.allSatisfy { (1...5).contains($0) })
+        let closed = bundle.cases.filter { $0.urgentActions[0].status == .closed }
+        #expect(closed.count == 260 && closed.allSatisfy { $0.urgentActions[0].documents.last?.kind == .outcome })
+        #expect(closed.map { $0.urgentActions[0].documents.count }.allSatisfy { (3...5).contains($0) })
+        // Several languages and scripts: Cyrillic, Arabic and CJK in titles and names.
+        let languages = Set(bundle.cases.flatMap { $0.urgentActions[0].documents.map(\.language) })
+        #expect(languages.isSuperset(of: ["en", "ru", "ar", "zh-Hans", "es"]))
+        #expect(a.contains("李伟") && a.contains("Ольга") && a.contains("نور"))
+        // Nothing is published after today; the open ones can be acted on today.
+        #expect(bundle.cases.flatMap { $0.urgentActions[0].documents }.allSatisfy { $0.published.description <= testToday })
+        let open = bundle.cases.filter { $0.urgentActions[0].status == .open }
+        #expect(open.count == 40 && open.allSatisfy { (UrgentAction.deadline(of: $0.urgentActions[0].documents)?.latest ?? "") >= testToday })
+    }
+
+    @Test func anArchiveMadeOnAnyDayIsValid() throws {
+        // Actions near today's date were once refused (a deadline on the day of publication).
+        for today in ["2026-12-01", "2027-01-31", "2030-03-01"] {
+            let json = SyntheticArchive.bundle(cases: 2_000, today: today).serialized(pretty: false)
+            let bundle = try VigilBundle.parse(Data(json.utf8))
+            #expect(bundle.cases.count == 2_000)
+        }
+    }
+
+    @Test(arguments: TestStorage.available) func itPublishesAndItsReportsAreCountedAsTheyAreStored(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
+            let bundle = try VigilBundle.parse(Data(SyntheticArchive.bundle(cases: 120, today: testToday).serialized(pretty: false).utf8))
+            try await publish(app, bundle)
+            let reports = try await SyntheticArchive.addReports(seed: 20_261_201, on: app.db)
+            let sql = app.db as! any SQLDatabase
+            let rows = try await sql.raw("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM action_reports").first()!.decode(column: "n", as: Int64.self)
+            #expect(reports > 0 && Int(rows) == reports)
+            #expect(try await ReportTotals.grandTotal(on: app.db) == reports)
+            // The site shows it: the home page's link to every open action counts all forty.
+            let home = try await html(app, "/").body
+            #expect(home.contains("All 40 open urgent actions"))
+        }
+    }
+}
