@@ -482,9 +482,17 @@ def test_bounces_and_complaints_that_come_back_by_mail_suppress_their_address_an
     sink = subprocess.Popen([sys.executable, os.path.join(ROOT, "blackbox", "smtp_sink.py"), str(mail_dir), str(smtp_port), str(free_port())],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
+        # The relay listens before Vigil starts (a refused first try waits a minute to retry).
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", smtp_port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
         proc, _ = serve(BIN, env)
         try:
-            deadline = time.time() + 60
+            deadline = time.time() + 120
             while time.time() < deadline and len(list(mail_dir.glob("*.rcpt"))) < 3:
                 time.sleep(0.3)
         finally:

@@ -106,6 +106,10 @@ struct BounceTests {
         #expect(Bounces.verify(tag: tag, recipient: "ana@example.com", secret: secret))
         #expect(!Bounces.verify(tag: tag, recipient: "bo@example.com", secret: secret))
         #expect(!Bounces.verify(tag: tag, recipient: "ana@example.com", secret: ServerSecret(keyBytes: Data(repeating: 8, count: 32))))
+        // A tag is good for the month it was made and three more, not for ever.
+        let month: TimeInterval = 31 * 86_400
+        #expect(Bounces.verify(tag: tag, recipient: "ana@example.com", secret: secret, now: Date().addingTimeInterval(2 * month)))
+        #expect(!Bounces.verify(tag: tag, recipient: "ana@example.com", secret: secret, now: Date().addingTimeInterval(5 * month)))
         // Another domain or local part, or a tag that is not ours, is no tag.
         #expect(Bounces.tag(in: sender.replacingOccurrences(of: "example.org", with: "evil.example"), bounceAddress: bounceAddress) == nil)
         #expect(Bounces.tag(in: "bounces+zz@example.org", bounceAddress: bounceAddress) == nil)
@@ -138,6 +142,62 @@ struct BounceTests {
         let untagged = Bounces.read(dsn(to: bounceAddress, recipient: "bo@example.com"), envelopeRecipient: nil, bounceAddress: bounceAddress, secret: secret)
         #expect(untagged.suppress.isEmpty)
         #expect(untagged.note?.contains("no tag") == true)
+    }
+
+    @Test func onlyABadAddressIsAHardBounceNotAPolicyRefusalOrAFullMailbox() {
+        // Gmail refusing the relay for SPF (5.7.26), a blocklisted relay (5.7.1), a full mailbox
+        // (5.2.2), a routing failure (5.4.4): not the address's fault; nobody is suppressed.
+        for status in ["5.7.26", "5.7.1 (blocked)", "5.2.2", "5.4.4", "5.0.0"] {
+            let v = Bounces.read(dsn(to: envelope("ana@example.com"), recipient: "ana@example.com", status: status),
+                                 envelopeRecipient: nil, bounceAddress: bounceAddress, secret: secret)
+            #expect(v.suppress.isEmpty, "\(status)")
+            #expect(v.notTheAddress == 1)
+        }
+        for status in ["5.1.1", "5.1.10", "5.2.1", "5.1.2 (no such domain)"] {
+            #expect(Bounces.read(dsn(to: envelope("ana@example.com"), recipient: "ana@example.com", status: status),
+                                 envelopeRecipient: nil, bounceAddress: bounceAddress, secret: secret).suppress == ["ana@example.com"], "\(status)")
+        }
+        #expect(Bounces.isBadAddress("5.1.1") && !Bounces.isBadAddress("4.1.1") && !Bounces.isBadAddress("garbage"))
+    }
+
+    @Test func aBounceAfterAForwardIsKnownByItsOriginalRecipient() {
+        // Ana's address forwards to another mailbox, which does not exist any more.
+        var text = String(decoding: dsn(to: envelope("ana@example.com"), recipient: "ana@forwarded.example"), as: UTF8.self)
+        text = text.replacingOccurrences(of: "Original-Recipient: rfc822;ana@forwarded.example", with: "Original-Recipient: rfc822;ana@example.com")
+        let v = Bounces.read(Data(text.utf8), envelopeRecipient: nil, bounceAddress: bounceAddress, secret: secret)
+        #expect(v.suppress == ["ana@example.com"])
+    }
+
+    @Test func aComplaintWithTheRecipientRedactedIsResolvedAmongTheAddressesMailed() {
+        let redacted = arf(returnPath: envelope("ana@example.com"), recipient: "redacted@provider.example")
+        let v = Bounces.read(redacted, envelopeRecipient: nil, bounceAddress: bounceAddress, secret: secret)
+        #expect(v.kind == .complaint && v.suppress.isEmpty && v.unresolvedTags.count == 1)
+        #expect(Bounces.resolve(tags: v.unresolvedTags, candidates: ["bo@example.com", "Ana@Example.com", "cy@example.com"], secret: secret)
+                == ["ana@example.com"])
+        #expect(Bounces.resolve(tags: v.unresolvedTags, candidates: ["bo@example.com"], secret: secret).isEmpty)
+    }
+
+    @Test func aReportStuffedWithTagsAndAddressesIsReadInBoundedTime() {
+        // Thousands of made-up tags in To and thousands of failed recipients: at most 32 tags and
+        // 100 addresses are looked at (each a few HMACs), so one message cannot tie up the command.
+        var to = (0..<5_000).map { String(format: "bounces+%020x@example.org", $0) }.joined(separator: ", ")
+        to += ", " + envelope("ana@example.com")
+        var blocks = ""
+        for i in 0..<5_000 { blocks += "Final-Recipient: rfc822; victim\(i)@example.com\nAction: failed\nStatus: 5.1.1\n\n" }
+        let message = Data("""
+            To: \(to)
+            Content-Type: multipart/report; report-type=delivery-status; boundary=x
+
+            --x
+            Content-Type: message/delivery-status
+
+            Reporting-MTA: dns; mx
+
+            \(blocks)
+            --x--
+            """.utf8)
+        let v = Bounces.read(message, envelopeRecipient: nil, bounceAddress: bounceAddress, secret: secret)
+        #expect(v.suppress.isEmpty && v.unverified == Bounces.maxAddresses)
     }
 
     @Test func delaysAndAutomaticRepliesSuppressNothing() {
@@ -177,7 +237,7 @@ struct BounceTests {
 
     @Test func encodedAndMalformedReportsAreReadOrRefusedWithoutHarm() {
         // The delivery-status part in base64.
-        let status = Data("Reporting-MTA: dns; mx\n\nFinal-Recipient: rfc822; ana@example.com\nAction: failed\nStatus: 5.0.0\n".utf8).base64EncodedString()
+        let status = Data("Reporting-MTA: dns; mx\n\nFinal-Recipient: rfc822; ana@example.com\nAction: failed\nStatus: 5.1.1\n".utf8).base64EncodedString()
         let b64 = Data("""
             To: \(envelope("ana@example.com"))
             Content-Type: multipart/report; report-type=delivery-status; boundary=x

@@ -311,6 +311,13 @@ struct MailCommand: AsyncCommand {
         var recipient: String?
     }
 
+    /// The first moment of a month counted from January 2000 (`Bounces.month`).
+    static func startOfMonth(_ month: Int) -> Date {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        return calendar.date(from: DateComponents(year: 2000 + month / 12, month: month % 12 + 1, day: 1))!
+    }
+
     /// Largest report `mail bounce` reads.
     static let maxReportBytes = 10 * 1024 * 1024
 
@@ -331,21 +338,49 @@ struct MailCommand: AsyncCommand {
                 throw CommandProblem(description: "The message is larger than \(Self.maxReportBytes / 1_048_576) MB: not a bounce; nothing was done.")
             }
         }
-        let verdict = Bounces.read(raw, envelopeRecipient: signature.recipient, bounceAddress: bounceAddress, secret: services.secret)
+        var verdict = Bounces.read(raw, envelopeRecipient: signature.recipient, bounceAddress: bounceAddress, secret: services.secret)
         let reason: MailSuppression.Reason = verdict.kind == .complaint ? .complaint : .bounce
         let db = context.application.db
         var added = 0
-        if !verdict.suppress.isEmpty {
-            added = try await db.writeTransaction { db in
-                var n = 0
-                for address in verdict.suppress where try await MailSuppression.suppress(address, reason: reason, on: db) { n += 1 }
-                return n
+        do {
+            // A complaint whose recipient the feedback loop redacted: its tag names one of the
+            // addresses Vigil mailed in the tag's month (the outbox keeps each message's envelope).
+            if !verdict.unresolvedTags.isEmpty {
+                let months = verdict.unresolvedTags.compactMap { Bounces.monthOf(tag: $0) }
+                if let first = months.min(), let last = months.max() {
+                    let from = Self.startOfMonth(first), to = Self.startOfMonth(last + 1)
+                    let sql = db as! any SQLDatabase
+                    let candidates = try await sql.raw("""
+                        SELECT DISTINCT to_address FROM mail_outbox WHERE created_at >= \(bind: from) AND created_at < \(bind: to)
+                        """).all().map { try $0.decode(column: "to_address", as: String.self) }
+                    verdict.suppress = Bounces.resolve(tags: verdict.unresolvedTags, candidates: candidates, secret: services.secret)
+                }
+                if verdict.suppress.isEmpty {
+                    verdict.note = "its tag names no address Vigil mailed in the last months (a forged or too old report)"
+                } else {
+                    verdict.unverified = 0
+                }
             }
+            if !verdict.suppress.isEmpty {
+                let suppress = verdict.suppress
+                added = try await db.writeTransaction { db in
+                    var n = 0
+                    for address in suppress where try await MailSuppression.suppress(address, reason: reason, on: db) { n += 1 }
+                    return n
+                }
+            }
+        } catch {
+            // The database cannot be reached: EX_TEMPFAIL, so that the mail server keeps the report
+            // and tries again (any other status would return it to its sender, or lose it).
+            FileHandle.standardError.write(Data("vigil: the report could not be recorded now (the database cannot be reached); try again later.\n".utf8))
+            context.application.logger.warning("mail bounce: \(VigilErrorMiddleware.loggable(error))")
+            exit(75)
         }
         var parts = ["\(verdict.kind == .none ? "Not a report" : verdict.kind == .complaint ? "A complaint" : "A bounce"): "
             + "\(verdict.suppress.count) address\(verdict.suppress.count == 1 ? "" : "es") suppressed (\(added) newly)"]
         if verdict.unverified > 0 { parts.append("\(verdict.unverified) named without a matching tag, ignored") }
         if verdict.transient > 0 { parts.append("\(verdict.transient) not failed for good (delayed or temporary), ignored") }
+        if verdict.notTheAddress > 0 { parts.append("\(verdict.notTheAddress) failed for a reason that is not the address (policy, full mailbox, routing), ignored") }
         if let note = verdict.note { parts.append(note) }
         context.console.print(parts.joined(separator: "; ") + ".")
     }

@@ -11,23 +11,39 @@ import Foundation
 /// each such message to `vigil mail bounce` (a pipe in its aliases or transports).
 ///
 /// An address is suppressed only when the report names it as failed for good (`Action: failed`,
-/// a `5.x.x` status) or complains about mail to it, *and* a tag that came with the report is that
-/// address's tag. So a report forged by someone who wants a supporter cut off names an address
+/// a 5.1.x or 5.2.1 status: the address itself is bad) or complains about mail to it, *and* a tag
+/// that came with the report is that address's tag, made within the last months (`tagMonths`). So a report forged by someone who wants a supporter cut off names an address
 /// whose tag they cannot make; an out-of-office reply (sent to the envelope sender too, RFC 3834)
 /// or a delay notice suppresses nothing. The tag says nothing about the address to anyone without
 /// the secret, and nothing is stored.
 enum Bounces {
+    /// A tag is accepted in the month it was made and this many months after: bounces come back
+    /// within days, complaints within weeks; someone who once saw a message's Return-Path (a
+    /// forwarded alert) cannot cut its recipient off for ever.
+    static let tagMonths = 3
+    /// At most this many tags and this many named addresses are looked at in one report.
+    static let maxTags = 32, maxAddresses = 100
+
     /// `local+TAG@domain` for mail to `recipient`, or nil when no bounce address is configured.
-    static func envelopeSender(for recipient: String, bounceAddress: String?, secret: ServerSecret) -> String? {
+    static func envelopeSender(for recipient: String, bounceAddress: String?, secret: ServerSecret, now: Date = Date()) -> String? {
         guard let bounceAddress, let at = bounceAddress.lastIndex(of: "@") else { return nil }
-        return "\(bounceAddress[..<at])+\(tag(for: recipient, key: secret))\(bounceAddress[at...])"
+        return "\(bounceAddress[..<at])+\(tag(for: recipient, key: secret, month: month(of: now)))\(bounceAddress[at...])"
     }
 
-    /// 20 hex digits (80 bits) of HMAC-SHA256 over the normalised address.
-    static func tag(for recipient: String, key secret: ServerSecret) -> String {
+    /// Months since January 2000 (UTC).
+    static func month(of date: Date) -> Int {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let c = calendar.dateComponents([.year, .month], from: date)
+        return ((c.year ?? 2000) - 2000) * 12 + (c.month ?? 1) - 1
+    }
+
+    /// 20 hex digits: the month (4) and 64 bits of HMAC-SHA256 over the month and the
+    /// normalised address (16).
+    static func tag(for recipient: String, key secret: ServerSecret, month: Int) -> String {
         let normal = MailMessage.address(recipient).trimmingCharacters(in: .whitespaces).lowercased()
-        let mac = HMAC<SHA256>.authenticationCode(for: Data(normal.utf8), using: secret.key(for: "mail-bounce"))
-        return mac.prefix(10).map { String(format: "%02x", $0) }.joined()
+        let mac = HMAC<SHA256>.authenticationCode(for: Data("\(month):\(normal)".utf8), using: secret.key(for: "mail-bounce"))
+        return String(format: "%04x", month & 0xffff) + mac.prefix(8).map { String(format: "%02x", $0) }.joined()
     }
 
     /// The tag in an address of the form `local+TAG@domain` (local and domain those of the bounce
@@ -43,14 +59,45 @@ enum Bounces {
         return tag
     }
 
-    /// True when `tag` is the tag of `recipient` under the current secret or a previous one
-    /// (mail sent before a rotation bounces after it).
-    static func verify(tag: String, recipient: String, secret: ServerSecret) -> Bool {
-        secret.ring.contains { key in
-            let expected = Array(Self.tag(for: recipient, key: key).utf8), given = Array(tag.lowercased().utf8)
-            guard expected.count == given.count else { return false }
-            return zip(expected, given).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
+    /// Every tag `recipient` may carry now: each key of the secret's ring (mail sent before a
+    /// rotation bounces after it), each month of the window.
+    static func acceptedTags(for recipient: String, secret: ServerSecret, now: Date = Date()) -> Set<String> {
+        let current = month(of: now)
+        var out: Set<String> = []
+        for key in secret.ring {
+            for m in (current - tagMonths)...current { out.insert(tag(for: recipient, key: key, month: m)) }
         }
+        return out
+    }
+
+    /// True when `tag` is a tag `recipient` may carry now.
+    static func verify(tag: String, recipient: String, secret: ServerSecret, now: Date = Date()) -> Bool {
+        acceptedTags(for: recipient, secret: secret, now: now).contains(tag.lowercased())
+    }
+
+    /// The months a tag names (for finding who it was made for), if within the window.
+    static func monthOf(tag: String, now: Date = Date()) -> Int? {
+        guard let m = Int(tag.prefix(4), radix: 16) else { return nil }
+        let current = month(of: now)
+        return (current - tagMonths...current).contains(m) ? m : nil
+    }
+
+    /// Among `candidates` (addresses Vigil mailed in the tags' months), those a tag names.
+    static func resolve(tags: Set<String>, candidates: [String], secret: ServerSecret, now: Date = Date()) -> [String] {
+        let wanted = Set(tags.map { $0.lowercased() }.filter { monthOf(tag: $0, now: now) != nil })
+        guard !wanted.isEmpty else { return [] }
+        return Array(Set(candidates.map { $0.lowercased() }.filter { !acceptedTags(for: $0, secret: secret, now: now).isDisjoint(with: wanted) })).sorted()
+    }
+
+    /// An RFC 3463 status that says the address itself is bad for good: 5.1.x (no such mailbox,
+    /// no such domain, bad syntax) and 5.2.1 (mailbox disabled). Other permanent failures — policy
+    /// (5.7.x: the relay's address blocked, SPF or DMARC failing), a full mailbox (5.2.2), routing
+    /// (5.4.x) — are not the address's fault and suppress nobody, as a 554 to DATA does not.
+    static func isBadAddress(_ status: String) -> Bool {
+        let code = status.split(whereSeparator: { $0 == " " || $0 == "(" || $0 == "\t" }).first.map(String.init) ?? ""
+        let parts = code.split(separator: ".")
+        guard parts.count == 3, parts[0] == "5" else { return false }
+        return parts[1] == "1" || (parts[1] == "2" && parts[2] == "1")
     }
 
     /// What `vigil mail bounce` decided about one message.
@@ -63,6 +110,11 @@ enum Bounces {
         var unverified = 0
         /// Recipients reported but not failed for good (delayed, relayed, a 4.x.x status).
         var transient = 0
+        /// Recipients failed for a reason that is not their address (policy, a full mailbox, routing).
+        var notTheAddress = 0
+        /// A complaint whose addresses are redacted (most feedback loops do): its tags, for
+        /// `resolve` against the addresses Vigil mailed.
+        var unresolvedTags: Set<String> = []
         /// Why nothing was suppressed, when nothing was.
         var note: String?
     }
@@ -71,25 +123,33 @@ enum Bounces {
     /// address). `envelopeRecipient`: the address the mail server delivered it to, when it says
     /// (Postfix's `${original_recipient}`); the message's own `X-Original-To`, `Delivered-To`
     /// and `To` are read too.
-    static func read(_ raw: Data, envelopeRecipient: String?, bounceAddress: String, secret: ServerSecret) -> Verdict {
+    static func read(_ raw: Data, envelopeRecipient: String?, bounceAddress: String, secret: ServerSecret, now: Date = Date()) -> Verdict {
         let message = MIMEPart(raw)
         var tags: Set<String> = []
         for candidate in [envelopeRecipient].compactMap({ $0 })
             + message.headers(["x-original-to", "delivered-to", "envelope-to", "to"]).flatMap(Self.addresses) {
             if let t = tag(in: candidate, bounceAddress: bounceAddress) { tags.insert(t) }
         }
-        var failed: [String] = [], complained: [String] = [], transient = 0
+        var failed: [[String]] = [], complained: [String] = [], transient = 0, notTheAddress = 0
         var isReport = false, isComplaint = false
         for part in message.leaves() {
             switch part.contentType {
             case "message/delivery-status", "message/global-delivery-status":
                 isReport = true
                 for block in MIMEPart.fieldBlocks(part.body).dropFirst() {  // the first block is about the message
-                    let recipient = (block["final-recipient"] ?? block["original-recipient"]).flatMap(Self.typedAddress)
+                    // Both: an alias or a forward makes Final-Recipient an address Vigil never
+                    // mailed, while the tag is that of Original-Recipient.
+                    let names = [block["original-recipient"], block["final-recipient"]].compactMap { $0.flatMap(Self.typedAddress) }
+                    guard !names.isEmpty else { continue }
                     let action = block["action"]?.lowercased().trimmingCharacters(in: .whitespaces) ?? ""
                     let status = block["status"]?.trimmingCharacters(in: .whitespaces) ?? ""
-                    guard let recipient else { continue }
-                    if action == "failed" && status.hasPrefix("5.") { failed.append(recipient) } else { transient += 1 }
+                    if action == "failed" && isBadAddress(status) {
+                        failed.append(names)
+                    } else if action == "failed" && status.hasPrefix("5") {
+                        notTheAddress += 1
+                    } else {
+                        transient += 1
+                    }
                 }
             case "message/feedback-report":
                 isComplaint = true
@@ -98,7 +158,7 @@ enum Bounces {
                 }
             case "message/rfc822", "text/rfc822-headers", "message/rfc822-headers", "message/global", "message/global-headers":
                 // The original message (or its headers): its Return-Path carries the tag it went
-                // out with; its To names the recipient (a complaint often gives no more).
+                // out with; its To names the recipient (when the feedback loop has not redacted it).
                 let original = MIMEPart(part.body)
                 for rp in original.headers(["return-path"]).flatMap(Self.addresses) {
                     if let t = tag(in: rp, bounceAddress: bounceAddress) { tags.insert(t) }
@@ -110,20 +170,24 @@ enum Bounces {
             }
         }
         if message.reportType == "feedback-report" { isComplaint = true }
-        let named = Array(Set((isComplaint ? complained : failed).map { $0.lowercased() })).sorted()
+        // Bounded work whatever the report holds: a tag's check is a few HMACs.
+        let tagSet = Set(tags.prefix(maxTags).map { $0.lowercased() })
+        let groups: [[String]] = Array((isComplaint ? complained.map { [$0] } : failed).prefix(maxAddresses))
         var verdict = Verdict(kind: isComplaint ? .complaint : (isReport ? .bounce : .none), transient: transient)
-        for address in named {
-            if tags.contains(where: { verify(tag: $0, recipient: address, secret: secret) }) {
-                verdict.suppress.append(address)
-            } else {
-                verdict.unverified += 1
-            }
+        verdict.notTheAddress = notTheAddress
+        var suppress: Set<String> = []
+        for names in groups {
+            let matched = names.map { $0.lowercased() }.filter { !acceptedTags(for: $0, secret: secret, now: now).isDisjoint(with: tagSet) }
+            if matched.isEmpty { verdict.unverified += 1 } else { suppress.formUnion(matched) }
         }
+        verdict.suppress = suppress.sorted()
+        if isComplaint && suppress.isEmpty { verdict.unresolvedTags = tagSet }
         if verdict.suppress.isEmpty {
             verdict.note = !isReport && !isComplaint ? "not a delivery status notification or a feedback report (an automatic reply?)"
-                : named.isEmpty ? "it names no address that failed for good"
-                : tags.isEmpty ? "it carries no tag of Vigil's (not a report on mail Vigil sent, or VIGIL_MAIL_BOUNCE_ADDRESS has changed)"
-                : "the addresses it names do not match its tag (a forged or misdirected report)"
+                : isComplaint && !tagSet.isEmpty ? nil
+                : groups.isEmpty ? "it names no address that failed for good"
+                : tagSet.isEmpty ? "it carries no tag of Vigil's (not a report on mail Vigil sent, or VIGIL_MAIL_BOUNCE_ADDRESS has changed)"
+                : "the addresses it names do not match its tag (a forged, misdirected or too old report)"
         }
         return verdict
     }

@@ -99,7 +99,8 @@ extension Database {
         // ROLLBACK are sent here, on that one connection.
         return try await withConnection { db in
             guard let sql = db as? any SQLDatabase, let pg = db as? any PostgresDatabase else {
-                return try await db.transaction { try await body($0) }
+                // Not reached: Vigil runs on SQLite (above) or PostgreSQL.
+                throw UnsupportedDatabase()
             }
             let connection = try await pg.withConnection { $0.eventLoop.makeSucceededFuture($0) }.get()
             return try await ConnectionWatch.shared.failingOnClose(of: connection) {
@@ -117,6 +118,10 @@ extension Database {
             }
         }
     }
+}
+
+struct UnsupportedDatabase: Error, CustomStringConvertible {
+    var description: String { "Vigil writes only to SQLite or PostgreSQL." }
 }
 
 /// A write transaction's connection closed before the transaction ended: its outcome is
