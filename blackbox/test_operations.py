@@ -361,6 +361,20 @@ def sqlite(db, sql):
     return subprocess.run(["sqlite3", db, sql], capture_output=True, check=True).stdout.decode().strip()
 
 
+def start_sink(mail_dir, port):
+    """The SMTP test server on `port`, storing into `mail_dir`; returns once it listens."""
+    sink = subprocess.Popen([sys.executable, os.path.join(ROOT, "blackbox", "smtp_sink.py"), str(mail_dir), str(port), str(free_port())],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    return sink
+
+
 def test_mail_queued_while_the_relay_is_down_is_delivered_once_after_a_restart(tmp_path):
     smtp_port = free_port()
     env = base_env(tmp_path, VIGIL_SMTP_URL=f"smtp://127.0.0.1:{smtp_port}", VIGIL_MAIL_FROM="Vigil <vigil@example.org>")
@@ -382,16 +396,8 @@ def test_mail_queued_while_the_relay_is_down_is_delivered_once_after_a_restart(t
     # The relay comes back while Vigil is stopped; an hour passes (the back-off); Vigil starts again.
     mail_dir = tmp_path / "mail"
     mail_dir.mkdir()
-    sink = subprocess.Popen([sys.executable, os.path.join(ROOT, "blackbox", "smtp_sink.py"), str(mail_dir), str(smtp_port), str(free_port())],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    sink = start_sink(mail_dir, smtp_port)
     try:
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", smtp_port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
         sqlite(db, "UPDATE mail_outbox SET next_attempt_at = next_attempt_at - 3600")
         proc, base = serve(BIN, env)
         try:
@@ -479,17 +485,9 @@ def test_bounces_and_complaints_that_come_back_by_mail_suppress_their_address_an
         run(BIN, "user", "create", "--email", a, "--role", "editor", env=env)
     mail_dir = tmp_path / "mail"
     mail_dir.mkdir()
-    sink = subprocess.Popen([sys.executable, os.path.join(ROOT, "blackbox", "smtp_sink.py"), str(mail_dir), str(smtp_port), str(free_port())],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # The relay listens before Vigil starts (a refused first try waits a minute to retry).
+    sink = start_sink(mail_dir, smtp_port)
     try:
-        # The relay listens before Vigil starts (a refused first try waits a minute to retry).
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", smtp_port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
         proc, _ = serve(BIN, env)
         try:
             deadline = time.time() + 120

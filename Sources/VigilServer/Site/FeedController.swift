@@ -19,6 +19,15 @@ struct FeedController: UsesServices {
 
     static func xml(_ s: String) -> String { XMLText.escape(s) }
 
+    /// A page or file number from 1 to 10,000 written plainly (`2`, not `02`), or nil when absent.
+    static func pageNumber(_ value: String?) throws -> Int? {
+        guard let value else { return nil }
+        guard let n = Int(value), (1...10_000).contains(n), String(n) == value else {
+            throw Refusal(.badRequest, "refusal_page_must_whole_number_from")
+        }
+        return n
+    }
+
     func all(req: Request) async throws -> Response {
         try await feed(req, key: "feed|all", title: { "\($0["site_name"]): \($0["list_title"])" }, endpoint: Endpoint.feed, filters: .init())
     }
@@ -68,13 +77,7 @@ struct FeedController: UsesServices {
         let languages = services.languages
         let asked = req.endpoint.query["lang"]
         if let asked, !languages.offers(asked) { throw Abort(.notFound, reason: strings["language_not_offered"]) }
-        let page: Int
-        if let p = req.endpoint.query["page"] {
-            guard let n = Int(p), (1...10_000).contains(n), String(n) == p else { throw Refusal(.badRequest, "refusal_page_must_whole_number_from") }
-            page = n
-        } else {
-            page = 1
-        }
+        let page = try Self.pageNumber(req.endpoint.query["page"]) ?? 1
         let language = asked ?? languages.defaultLanguage
         let strings = catalogue.strings(for: language)
         let base = asked == nil ? Endpoint(endpoint.name, endpoint.values) : endpoint
@@ -141,13 +144,7 @@ struct FeedController: UsesServices {
     /// site). Each file is built once per change of content and cached.
     func sitemap(req: Request) async throws -> Response {
         let offered = services.languages.offered
-        let part: Int?
-        if let p = req.endpoint.query["part"] {
-            guard let n = Int(p), (1...10_000).contains(n), String(n) == p else { throw Refusal(.badRequest, "refusal_page_must_whole_number_from") }
-            part = n
-        } else {
-            part = nil
-        }
+        let part = try Self.pageNumber(req.endpoint.query["part"])
         let pagesPerFile = max(1, services.configuration.sitemapURLsPerFile / max(1, offered.count))
         return try await cache.respond(to: req, key: "sitemap|\(part ?? 0)", contentType: "application/xml; charset=utf-8",
                                        cacheControl: "public, max-age=3600") {

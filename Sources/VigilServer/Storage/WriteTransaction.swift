@@ -57,16 +57,25 @@ extension Database {
                 // Deleted rows are overwritten with zeros, not left in free pages: an erased
                 // supporter's address must not survive in the file (a per-connection setting).
                 try await sql.raw("PRAGMA secure_delete = ON").run()
-                try await sql.raw("BEGIN IMMEDIATE").run()
-                do {
-                    let result = try await body(conn)
-                    try await sql.raw("COMMIT").run()
-                    return result
-                } catch {
-                    try? await sql.raw("ROLLBACK").run()
-                    throw error
-                }
+                return try await Self.transaction(on: sql, begin: "BEGIN IMMEDIATE") { try await body(conn) }
             }
+        }
+    }
+}
+
+extension Database {
+    /// `begin`, `body`, COMMIT on one connection; ROLLBACK (when `rollback` says it may be sent)
+    /// if anything fails.
+    static func transaction<T: Sendable>(on sql: any SQLDatabase, begin: String, rollback: () -> Bool = { true },
+                                         _ body: () async throws -> T) async throws -> T {
+        try await sql.raw(SQLQueryString(begin)).run()
+        do {
+            let result = try await body()
+            try await sql.raw("COMMIT").run()
+            return result
+        } catch {
+            if rollback() { try? await sql.raw("ROLLBACK").run() }
+            throw error
         }
     }
 }
@@ -104,17 +113,9 @@ extension Database {
             }
             let connection = try await pg.withConnection { $0.eventLoop.makeSucceededFuture($0) }.get()
             return try await ConnectionWatch.shared.failingOnClose(of: connection) {
-                try await sql.raw("BEGIN").run()
-                do {
-                    let result = try await body(db)
-                    try await sql.raw("COMMIT").run()
-                    return result
-                } catch {
-                    // On a closed connection PostgreSQL has rolled back already, and a ROLLBACK
-                    // written now would never be answered.
-                    if !connection.isClosed { try? await sql.raw("ROLLBACK").run() }
-                    throw error
-                }
+                // On a closed connection PostgreSQL has rolled back already, and a ROLLBACK
+                // written now would never be answered.
+                try await Self.transaction(on: sql, begin: "BEGIN", rollback: { !connection.isClosed }) { try await body(db) }
             }
         }
     }
