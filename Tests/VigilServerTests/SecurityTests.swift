@@ -156,7 +156,13 @@ struct SecurityTests {
     @Test func aRefusedRequestWritesNothing() async throws {
         try await withApp { app in
             let b = Browser(app)
-            for _ in 0..<5 { _ = try await b.post("/login", ["email": "x@example.org", "password": "wrong password here"], csrfFrom: "/login") }
+            // The hour's limit for this address from this client, already reached (through the
+            // form, five log-ins on a loaded machine may take longer than the minute's window).
+            let rule = AccountController.loginRuleKeys(email: "x@example.org", ip: "unknown")[1]
+            #expect(rule.window == 3600)
+            for _ in 0..<rule.limit {
+                try await RateLimit.record([RateLimit.Rule(rule.key, limit: rule.limit, window: rule.window, secret: app.vigilServices.secret)], on: app.db)
+            }
             let before = try await countRows(app, "rate_limits")
             let (res, _) = try await b.post("/login", ["email": "x@example.org", "password": "wrong password here"], csrfFrom: "/login")
             #expect(res.status == .tooManyRequests && res.headers.first(name: "Retry-After") != nil)
@@ -243,10 +249,15 @@ struct SecurityTests {
             let b = Browser(app)
             try await account(app, b)
             _ = try await b.post("/login", ["email": "ana@example.org", "password": password], csrfFrom: "/login")
+            // Nineteen of the hour's twenty checks already spent (through the form, seven checks on a
+            // loaded machine may outlast the minute's window of five).
+            let id = try #require(try await SupporterModel.query(on: app.db).first()?.id)
+            for _ in 0..<19 {
+                try await RateLimit.record([RateLimit.Rule("reauth-h:\(id)", limit: 20, window: 3600, secret: app.vigilServices.secret)], on: app.db)
+            }
             var statuses: [HTTPStatus] = []
-            for _ in 0..<7 { statuses.append(try await b.post("/account/delete", ["password": "not my password at all"], csrfFrom: "/account/delete").0.status) }
-            #expect(statuses.prefix(5).allSatisfy { $0 == .unauthorized })
-            #expect(statuses.last == .tooManyRequests)
+            for _ in 0..<2 { statuses.append(try await b.post("/account/delete", ["password": "not my password at all"], csrfFrom: "/account/delete").0.status) }
+            #expect(statuses == [.unauthorized, .tooManyRequests])
             #expect(try await SupporterModel.query(on: app.db).count() == 1)
         }
     }
@@ -504,12 +515,16 @@ struct SecurityTests {
         try await withApp { app in
             try await loadDemoWith126Open(app)
             let b = Browser(app)
+            // 199 of the hour's 200 letters already made from this client (21 renders through the
+            // form may outlast the minute's window of 20 on a loaded machine).
+            for _ in 0..<199 {
+                try await RateLimit.record([RateLimit.Rule("letter:ip-h:unknown", limit: 200, window: 3600, secret: app.vigilServices.secret)], on: app.db)
+            }
             var statuses: [HTTPStatus] = []
-            for _ in 0..<21 {
+            for _ in 0..<2 {
                 statuses.append(try await b.post("/urgent-actions/126-19/initial/letter", ["format": "docx", "target": "ru-prosecutor-general"]).0.status)
             }
-            #expect(statuses.prefix(20).allSatisfy { $0 == .ok })
-            #expect(statuses.last == .tooManyRequests)
+            #expect(statuses == [.ok, .tooManyRequests])
         }
     }
 
