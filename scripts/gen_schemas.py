@@ -253,6 +253,36 @@ for name, base, extra in (("listed_urgent_action", "urgent_action", STANDING),
     b["required"] = b["required"] + list(extra)
     schemas[name] = b
 
+# Lists give summaries by default: each document without its text, with the address of the
+# whole (`href`); `view=full` gives each item as reading it alone does.
+TEXT_KEYS = ("body", "take_action", "additional_information", "quote", "corrections")
+HREF = {"type": "string", "description": "The whole document: GET /api/v1/urgent-actions/{number}/documents/{id}."}
+def summary_of(name):
+    b = json.loads(json.dumps(schemas[name]))
+    for k in TEXT_KEYS: b["properties"].pop(k, None)
+    b["properties"]["href"] = HREF
+    b["required"] = [r for r in b["required"] if r not in TEXT_KEYS] + ["href"]
+    return b
+schemas["document_summary"] = summary_of("document")
+schemas["listed_document_summary"] = summary_of("listed_document")
+ua_summary = json.loads(json.dumps(schemas["listed_urgent_action"]))
+ua_summary["properties"]["documents"] = {"type": "array", "items": ref("document_summary")}
+schemas["listed_urgent_action_summary"] = ua_summary
+VIEW_Q = q("view", "summary (the default): each document without its text (body, take_action, additional_information, quote, "
+                   "corrections), with href, the address of the whole; full: each item whole, as reading it alone gives it.",
+           {"enum": ["summary", "full"]})
+for path, whole, summary in (("/api/v1/urgent-actions", "listed_urgent_action", "listed_urgent_action_summary"),
+                             ("/api/v1/urgent-actions/{number}/documents", "document", "document_summary"),
+                             ("/api/v1/documents", "listed_document", "listed_document_summary")):
+    get = paths[path]["get"]
+    get["parameters"] = get.get("parameters", []) + [VIEW_Q]
+    get["responses"]["200"]["content"]["application/json"]["schema"]["properties"]["data"]["items"] = {
+        "oneOf": [ref(summary), ref(whole)]}
+    get["responses"]["304"] = {"description": "Not modified: the list is as the ETag given in If-None-Match."}
+for path in ("/api/v1/cases", "/api/v1/targets"):
+    paths[path]["get"]["responses"]["304"] = {"description": "Not modified: the list is as the ETag given in If-None-Match."}
+paths["/api/v1/urgent-actions"]["get"]["responses"]["200"]["description"] = "A page of urgent actions with their documents (summaries unless view=full)."
+
 # A new urgent action of a case, numbered by Vigil (POST /api/v1/cases/{id}/urgent-actions).
 # Document ids embed the number, which the client may not know yet: `{number}` stands for it.
 NUMBERED_SLUG = {"type": "string", "maxLength": 128, "pattern": "^(?:[a-z0-9-]|\\{number\\})+$",

@@ -279,4 +279,12 @@ public struct Document: Hashable, Sendable, Identifiable {
         if !corrections.isEmpty { o.set("corrections", JSONValue.array(Correction.ordered(corrections).map(\.json))) }
         return o.value
     }
+
+    /// What lists show of a document: what it is, when and in which language, without its text
+    /// (`body`, `take_action`, `additional_information`, `quote`, `corrections`).
+    public var summaryJSON: JSONValue {
+        guard case .object(var o) = json else { return json }
+        for key in ["body", "take_action", "additional_information", "quote", "corrections"] { o.removeValue(forKey: key) }
+        return .object(o)
+    }
 }

@@ -22,6 +22,80 @@ struct APITests {
         }
     }
 
+    @Test(arguments: TestStorage.available) func listsGiveSummariesWithLinksAndTheWholeOnRequest(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
+            try await loadDemo(app)
+            let textKeys = ["body", "take_action", "additional_information", "quote", "corrections"]
+            for list in ["/api/v1/urgent-actions?country=RU", "/api/v1/urgent-actions/126-19/documents", "/api/v1/documents?case=crimean-tatar-defenders-kuku"] {
+                let summary = try await send(app, .GET, list)
+                #expect(summary.status == .ok)
+                let items = summary.json["data"]!.arrayValue!
+                let docs = list.contains("urgent-actions?") ? items.flatMap { $0["documents"]!.arrayValue! } : items
+                #expect(docs.count == 4, "\(list)")
+                for d in docs {
+                    #expect(textKeys.allSatisfy { d[$0] == nil }, "\(list): no text in a summary")
+                    #expect(d["title"]?.stringValue?.isEmpty == false && d["published"] != nil && d["language"] != nil)
+                    // The link gives the whole document.
+                    let href = try #require(d["href"]?.stringValue)
+                    #expect(href == "/api/v1/urgent-actions/126-19/documents/\(d["id"]!.stringValue!)")
+                    let whole = try await send(app, .GET, href)
+                    #expect(whole.status == .ok && whole.json["body"]?.stringValue?.isEmpty == false)
+                }
+                let full = try await send(app, .GET, list + (list.contains("?") ? "&" : "?") + "view=full")
+                let fullItems = full.json["data"]!.arrayValue!
+                let fullDocs = list.contains("urgent-actions?") ? fullItems.flatMap { $0["documents"]!.arrayValue! } : fullItems
+                #expect(fullDocs.count == 4 && fullDocs.allSatisfy { $0["body"] != nil && $0["href"] == nil }, "\(list)&view=full")
+                #expect(try await send(app, .GET, list + (list.contains("?") ? "&" : "?") + "view=everything").status == .badRequest)
+            }
+            // One urgent action or document read alone is whole, as before.
+            let one = try await send(app, .GET, "/api/v1/urgent-actions/126-19")
+            #expect(one.json["documents"]?.arrayValue?.allSatisfy { $0["body"] != nil } == true)
+            // Lists that carry no document text take no view.
+            #expect(try await send(app, .GET, "/api/v1/cases?view=full").status == .badRequest)
+        }
+    }
+
+    @Test(arguments: TestStorage.available) func listsAreBuiltOncePerContentVersionWithETags(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
+            try await loadDemo(app)
+            let path = "/api/v1/urgent-actions?limit=100"
+            let first = try await send(app, .GET, path)
+            let etag = try #require(first.headers.first(name: .eTag))
+            #expect(first.headers.first(name: "X-Cache") == "MISS" && first.headers.first(name: .lastModified) != nil)
+            let second = try await send(app, .GET, path)
+            #expect(second.headers.first(name: "X-Cache") == "HIT" && second.headers.first(name: .eTag) == etag)
+            #expect(second.body.string == first.body.string)
+            let conditional = try await send(app, .GET, path, headers: ["If-None-Match": etag])
+            #expect(conditional.status == .notModified && conditional.body.readableBytes == 0)
+            // A refused query is answered as before and never cached.
+            #expect(try await send(app, .GET, "/api/v1/urgent-actions?limit=1000").status == .badRequest)
+            // A published change makes the list new: another ETag, the new document in it.
+            let h = try await editorHeaders(app)
+            let update = #"{"id":"ua-77-26-1-en","sequence":1,"kind":"update","language":"en","published":"2026-11-30","title":"Still held","body":"Keep writing."}"#
+            #expect(try await send(app, .POST, "/api/v1/urgent-actions/77-26/documents", headers: h, json: update).status == .created)
+            let after = try await send(app, .GET, path, headers: ["If-None-Match": etag])
+            #expect(after.status == .ok && after.headers.first(name: .eTag) != etag)
+            let titles = after.json["data"]!.arrayValue!.flatMap { $0["documents"]!.arrayValue! }.compactMap { $0["title"]?.stringValue }
+            #expect(titles.contains("Still held"))
+        }
+    }
+
+    @Test func manySmallListsUnderLongKeysStayWithinTheCacheBudget() async throws {
+        try await withApp(.sqlite, configure: { $0.cacheBytes = 40_000 }) { app in
+            try await loadDemo(app)
+            let cache = app.vigilServices.cache
+            // Each an empty page under its own key: the keys count against the budget too.
+            let padding = String(repeating: "z", count: 700)
+            for i in 0..<300 {
+                let cursor = Cursor.encode([padding + String(i)])
+                let res = try await send(app, .GET, "/api/v1/cases?cursor=\(cursor)")
+                #expect(res.status == .ok && res.json["data"]?.arrayValue?.isEmpty == true)
+                #expect(cache.storedBytes <= 40_000)
+            }
+            #expect(cache.entryCount < 40_000 / 1_000)
+        }
+    }
+
     @Test(arguments: TestStorage.available) func filters(storage: TestStorage) async throws {
         try await withApp(storage) { app in
             try await loadDemo(app)

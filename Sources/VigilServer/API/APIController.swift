@@ -75,24 +75,39 @@ struct APIController: UsesServices {
     // MARK: - Cases
 
     /// Runs a list query: ids and sort keys of one page (one more row tells whether a next page exists).
-    func pageOfKeys(_ req: Request, _ q: CatalogueQuery, _ subject: CatalogueQuery.Subject, select: SQLQueryString,
+    func pageOfKeys(_ db: any Database, _ q: CatalogueQuery, _ subject: CatalogueQuery.Subject, select: SQLQueryString,
                     after: SQLQueryString?, order: SQLQueryString, columns: [String]) async throws -> (keys: [[String]], next: [String]?) {
         var query: SQLQueryString = "SELECT \(select) \(CatalogueQuery.from(subject)) WHERE 1 = 1"
         query += q.conditions(subject)
         if let after { query += after }
         query += " ORDER BY \(order) LIMIT \(literal: q.limit + 1)"
-        let rows = try await (req.db as! any SQLDatabase).raw(query).all()
+        let rows = try await (db as! any SQLDatabase).raw(query).all()
         let keys = try rows.map { row in try columns.map { try row.decode(column: $0, as: String.self) } }
         let page = Array(keys.prefix(q.limit))
         return (page, keys.count > q.limit ? page.last : nil)
     }
 
+    /// A public list, answered from the page cache: built once per content version (any
+    /// published change drops it, in every process) and per day (what stands open changes at
+    /// midnight), with an ETag, `Last-Modified` and 304 like the pages. Its query is checked
+    /// before, so that a refusal is never cached.
+    func cachedList(_ req: Request, build: @escaping @Sendable () async throws -> JSONValue) async throws -> Response {
+        let key = "api|\(ActionClock.current.today())|\(req.url.path)|\(req.url.query ?? "")"
+        return try await cache.respond(to: req, key: key, contentType: "application/json; charset=utf-8",
+                                       cacheControl: "public, max-age=60") {
+            (try await build().serialized(pretty: true), [CacheTag.listing])
+        }
+    }
+
     func listCases(req: Request) async throws -> Response {
         let q = try CatalogueQuery(req.url.query, allowed: [.country, .theme, .status, .updatedSince, .limit, .cursor])
-        let (keys, next) = try await pageOfKeys(req, q, .cases, select: "c.id", after: q.cursor.map { " AND c.id > \(bind: $0[0])" },
-                                                order: "c.id", columns: ["id"])
-        let cases = try await Store(db: req.db).cases(ids: keys.map { $0[0] })
-        return jsonResponse(page(cases.map(\.json), limit: q.limit, next: next))
+        let db = req.db
+        return try await cachedList(req) {
+            let (keys, next) = try await pageOfKeys(db, q, .cases, select: "c.id", after: q.cursor.map { " AND c.id > \(bind: $0[0])" },
+                                                    order: "c.id", columns: ["id"])
+            let cases = try await Store(db: db).cases(ids: keys.map { $0[0] })
+            return page(cases.map(\.json), limit: q.limit, next: next)
+        }
     }
 
     func getCase(req: Request) async throws -> Response {
@@ -133,16 +148,27 @@ struct APIController: UsesServices {
     // MARK: - Urgent actions
 
     func listUrgentActions(req: Request) async throws -> Response {
-        let q = try CatalogueQuery(req.url.query, allowed: [.country, .theme, .status, .kind, .language, .updatedSince, .caseID, .limit, .cursor])
-        let (keys, next) = try await pageOfKeys(req, q, .urgentActions, select: "u.id, u.sort_key",
-                                                after: q.cursor.map { " AND u.sort_key < \(bind: $0[0])" },
-                                                order: "u.sort_key DESC", columns: ["id", "sort_key"])
-        let items = try await urgentActionJSON(ids: keys.map { $0[0] }, db: req.db)
-        return jsonResponse(page(items, limit: q.limit, next: next.map { [$0[1]] }))
+        let q = try CatalogueQuery(req.url.query, allowed: [.country, .theme, .status, .kind, .language, .updatedSince, .caseID, .limit, .cursor, .view])
+        let db = req.db
+        return try await cachedList(req) {
+            let (keys, next) = try await pageOfKeys(db, q, .urgentActions, select: "u.id, u.sort_key",
+                                                    after: q.cursor.map { " AND u.sort_key < \(bind: $0[0])" },
+                                                    order: "u.sort_key DESC", columns: ["id", "sort_key"])
+            let items = try await urgentActionJSON(ids: keys.map { $0[0] }, db: db, view: q.view)
+            return page(items, limit: q.limit, next: next.map { [$0[1]] })
+        }
     }
 
-    /// Urgent actions as in the bundle, with the id of their case added.
-    func urgentActionJSON(ids: [String], db: any Database) async throws -> [JSONValue] {
+    /// A document as a list shows it: whole, or its summary with the address of the whole (`href`).
+    static func listed(_ document: Document, number: UANumber, view: CatalogueQuery.View) -> JSONValue {
+        guard view == .summary, case .object(var o) = document.summaryJSON else { return document.json }
+        o["href"] = .string(Endpoint.apiDocument(number, document.id).path)
+        return .object(o)
+    }
+
+    /// Urgent actions as in the bundle, with the id of their case added; in a `summary` their
+    /// documents are summaries (`listed`).
+    func urgentActionJSON(ids: [String], db: any Database, view: CatalogueQuery.View = .full) async throws -> [JSONValue] {
         guard !ids.isEmpty else { return [] }
         let rows = try await UrgentActionModel.query(on: db).filter(\.$id ~~ ids).filter(\.$withdrawnAt == nil).all()
         let docs = Dictionary(grouping: try await Store(db: db).documents(urgentActionIDs: ids), by: \.uaID)
@@ -152,6 +178,7 @@ struct APIController: UsesServices {
             let ua = UrgentAction(number: number, status: UrgentActionStatus(rawValue: row.status) ?? .open,
                                   documents: (docs[id] ?? []).map(\.document))
             guard case .object(var o) = ua.json else { return nil }
+            if view == .summary { o["documents"] = .array(ua.documents.map { Self.listed($0, number: number, view: view) }) }
             o["case"] = .string(row.caseID)
             // Where it stands today, as every page and list reads it (`ActionStanding`).
             let deadline = row.deadline.flatMap(PartialDate.init)
@@ -172,12 +199,16 @@ struct APIController: UsesServices {
 
     func listDocumentsOfUA(req: Request) async throws -> Response {
         let number = try uaParameter(req)
+        let view = try CatalogueQuery(req.url.query, allowed: [.view]).view
         guard let ua = try await UrgentActionModel.find(number.slug, on: req.db) else {
             throw Refusal(.notFound, "refusal_there_no_ua", ["ua": "\(number.label)"])
         }
         if ua.withdrawnAt != nil { throw Withdrawal.gone }
-        let docs = try await Store(db: req.db).documents(urgentActionIDs: [number.slug])
-        return jsonResponse(page(docs.map(\.document.json), limit: 1000, next: nil))
+        let db = req.db
+        return try await cachedList(req) {
+            let docs = try await Store(db: db).documents(urgentActionIDs: [number.slug])
+            return page(docs.map { Self.listed($0.document, number: number, view: view) }, limit: 1000, next: nil)
+        }
     }
 
     func getDocumentOfUA(req: Request) async throws -> Response {
@@ -193,28 +224,32 @@ struct APIController: UsesServices {
     // MARK: - Documents
 
     func listDocuments(req: Request) async throws -> Response {
-        let q = try CatalogueQuery(req.url.query, allowed: [.country, .theme, .status, .kind, .language, .updatedSince, .caseID, .limit, .cursor])
+        let q = try CatalogueQuery(req.url.query, allowed: [.country, .theme, .status, .kind, .language, .updatedSince, .caseID, .limit, .cursor, .view])
         var after: SQLQueryString?
         if let cursor = q.cursor {
             guard cursor.count == 2 else { throw Refusal(.badRequest, "refusal_cursor_not_valid_pass_next") }
             after = " AND (d.published < \(bind: cursor[0]) OR (d.published = \(bind: cursor[0]) AND d.id > \(bind: cursor[1])))"
         }
-        let (keys, next) = try await pageOfKeys(req, q, .documents, select: "d.id, d.published", after: after,
-                                                order: "d.published DESC, d.id ASC", columns: ["id", "published"])
-        let docs = try await documentJSON(ids: keys.map { $0[0] }, db: req.db)
-        return jsonResponse(page(docs, limit: q.limit, next: next.map { [$0[1], $0[0]] }))
+        let db = req.db
+        return try await cachedList(req) { [after] in
+            let (keys, next) = try await pageOfKeys(db, q, .documents, select: "d.id, d.published", after: after,
+                                                    order: "d.published DESC, d.id ASC", columns: ["id", "published"])
+            let docs = try await documentJSON(ids: keys.map { $0[0] }, db: db, view: q.view)
+            return page(docs, limit: q.limit, next: next.map { [$0[1], $0[0]] })
+        }
     }
 
-    /// Documents as in the bundle, with their urgent action's number and case added.
-    /// `includeWithdrawn`: only for the answer to a newsroom write (`Withdrawal`).
-    func documentJSON(ids: [String], db: any Database, includeWithdrawn: Bool = false) async throws -> [JSONValue] {
+    /// Documents as in the bundle (or their summaries, `listed`), with their urgent action's
+    /// number and case added. `includeWithdrawn`: only for the answer to a newsroom write (`Withdrawal`).
+    func documentJSON(ids: [String], db: any Database, includeWithdrawn: Bool = false, view: CatalogueQuery.View = .full) async throws -> [JSONValue] {
         guard !ids.isEmpty else { return [] }
         let docs = try await Store(db: db, includeWithdrawn: includeWithdrawn).documents(ids: ids)
         let uas = try await UrgentActionModel.query(on: db).filter(\.$id ~~ Array(Set(docs.map(\.uaID)))).all()
         let uaByID = Dictionary(uniqueKeysWithValues: uas.map { ($0.id!, $0) })
         let byID = Dictionary(uniqueKeysWithValues: docs.map { ($0.document.id, $0) })
         return ids.compactMap { id in
-            guard let d = byID[id], let ua = uaByID[d.uaID], case .object(var o) = d.document.json else { return nil }
+            guard let d = byID[id], let ua = uaByID[d.uaID], let number = UANumber(ua.number),
+                  case .object(var o) = Self.listed(d.document, number: number, view: view) else { return nil }
             o["urgent_action"] = .string(ua.number)
             o["case"] = .string(ua.caseID)
             return .object(o)
@@ -290,10 +325,13 @@ struct APIController: UsesServices {
 
     func listTargets(req: Request) async throws -> Response {
         let q = try CatalogueQuery(req.url.query, allowed: [.country, .updatedSince, .limit, .cursor])
-        let (keys, next) = try await pageOfKeys(req, q, .targets, select: "t.id", after: q.cursor.map { " AND t.id > \(bind: $0[0])" },
-                                                order: "t.id", columns: ["id"])
-        let targets = try await Store(db: req.db).targets(ids: keys.map { $0[0] })
-        return jsonResponse(page(targets.map(\.json), limit: q.limit, next: next))
+        let db = req.db
+        return try await cachedList(req) {
+            let (keys, next) = try await pageOfKeys(db, q, .targets, select: "t.id", after: q.cursor.map { " AND t.id > \(bind: $0[0])" },
+                                                    order: "t.id", columns: ["id"])
+            let targets = try await Store(db: db).targets(ids: keys.map { $0[0] })
+            return page(targets.map(\.json), limit: q.limit, next: next)
+        }
     }
 
     func getTarget(req: Request) async throws -> Response {

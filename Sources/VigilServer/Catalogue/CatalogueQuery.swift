@@ -15,8 +15,12 @@ struct CatalogueQuery: Sendable, Equatable {
         case q, country, region, theme, status, kind, outcome, language
         case caseID = "case"
         case updatedSince = "updated_since"
-        case page, limit, cursor, paper
+        case page, limit, cursor, paper, view
     }
+
+    /// How much of each item an API list gives: `summary` (the default: documents without their
+    /// text, each with the address of the whole) or `full` (as `GET` of each item gives it).
+    enum View: String, CaseIterable, Sendable { case summary, full }
 
     /// The filters of the site's list (and its pack and feeds).
     static let siteKeys: Set<Key> = [.q, .country, .region, .theme, .status, .kind, .outcome, .language, .page]
@@ -42,6 +46,7 @@ struct CatalogueQuery: Sendable, Equatable {
     var limit = 20
     var cursor: [String]?
     var paper: PaperSize?
+    var view = View.summary
 
     init(status: ActionStanding? = nil, kind: DocumentKind? = nil) {
         self.status = status; self.kind = kind
@@ -97,6 +102,7 @@ struct CatalogueQuery: Sendable, Equatable {
             cursor = decoded
         }
         paper = try Self.oneOf(values[.paper]?.lowercased(), "paper", PaperSize.self)
+        view = try Self.oneOf(values[.view], "view", View.self) ?? .summary
     }
 
     static func slug(_ v: String?, _ key: String) throws -> String? {

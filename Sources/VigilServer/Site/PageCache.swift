@@ -72,7 +72,7 @@ final class PageCache: @unchecked Sendable {
             for t in tags { invalidatedAt[t] = generation }
             for (k, e) in entries where !e.tags.isDisjoint(with: tags) {
                 entries.removeValue(forKey: k)
-                bytes -= e.body.readableBytes
+                bytes -= Self.cost(k, e)
             }
         }
     }
@@ -257,15 +257,20 @@ final class PageCache: @unchecked Sendable {
         }
     }
 
+    /// What an entry costs of the budget: its bytes, its key and the bookkeeping around them, so
+    /// that many small answers under long keys (an API list's empty page at every cursor) are
+    /// bounded as surely as large pages.
+    static func cost(_ key: String, _ e: Entry) -> Int { e.body.readableBytes + key.utf8.count + 256 }
+
     /// Keeps `e` (lock held), evicting the least recently used entries beyond the byte budget.
     private func store(_ key: String, _ e: Entry) {
-        let size = e.body.readableBytes
+        let size = Self.cost(key, e)
         // One entry may take at most a quarter of the budget.
         guard size <= maxBytes / 4 else { return }
         clock += 1
         var e = e
         e.lastUsed = clock
-        if let old = entries[key] { bytes -= old.body.readableBytes }
+        if let old = entries[key] { bytes -= Self.cost(key, old) }
         entries[key] = e
         bytes += size
         if bytes > maxBytes {
@@ -273,7 +278,7 @@ final class PageCache: @unchecked Sendable {
             for (k, old) in entries.sorted(by: { $0.value.lastUsed < $1.value.lastUsed }) {
                 guard bytes > maxBytes * 9 / 10 else { break }
                 entries.removeValue(forKey: k)
-                bytes -= old.body.readableBytes
+                bytes -= Self.cost(k, old)
             }
         }
     }
