@@ -40,6 +40,45 @@ struct StorageTests {
         }
     }
 
+    @Test("Each document's full-text entry is one row under the rowid it keeps, rewritten in place")
+    func searchRowsAreKeyed() async throws {
+        try await withApp(.sqlite) { app in
+            try await loadDemo(app)
+            let sql = app.db as! any SQLDatabase
+            // FTS5 finds a row fast only by rowid: a rewrite that looked the row up by document
+            // id read the whole index, and a large import grew with the square of its size.
+            func rows() async throws -> [(rowid: Int64, document: String, kept: Int64?)] {
+                try await sql.raw("""
+                    SELECT f.rowid AS r, f.document_id AS d, m.fts_row AS m
+                    FROM documents_fts f LEFT JOIN document_fts_rows m ON m.document_id = f.document_id
+                    """).all().map { (try $0.decode(column: "r", as: Int64.self), try $0.decode(column: "d", as: String.self),
+                                      try $0.decode(column: "m", as: Int64?.self)) }
+            }
+            let documents = try await DocumentModel.query(on: app.db).count()
+            var found = try await rows()
+            #expect(found.count == documents && Set(found.map(\.document)).count == documents)
+            #expect(found.allSatisfy { $0.rowid == $0.kept })
+            // A replaced document: still one row, under the same rowid; the new words found, the old not.
+            let path = "/api/v1/urgent-actions/77-26/documents/ua-77-26-0-en"
+            guard case .object(var doc) = try await send(app, .GET, path).json else { Issue.record("no document"); return }
+            let before = try #require(found.first { $0.document == "ua-77-26-0-en" })
+            doc["body"] = .string("Write to the minister about Nour Hassan: zanzibarquux.")
+            #expect(try await send(app, .PUT, path, headers: try await editorHeaders(app), json: JSONValue.object(doc).serialized()).status == .ok)
+            found = try await rows()
+            #expect(found.filter { $0.document == "ua-77-26-0-en" }.map(\.rowid) == [before.rowid])
+            #expect(found.count == documents)
+            #expect(try await SearchIndex.search("zanzibarquux", on: app.db).map(\.documentID) == ["ua-77-26-0-en"])
+            // The migration keys an index written before it, each document once.
+            try await KeySearchRows().revert(on: app.db)
+            try await sql.raw("INSERT INTO documents_fts (document_id, title, summary, body, people, targets) VALUES ('ua-77-26-0-en', 'stale', '', 'stale', '', '')").run()
+            try await KeySearchRows().prepare(on: app.db)
+            found = try await rows()
+            #expect(found.count == documents && found.allSatisfy { $0.rowid == $0.kept })
+            #expect(try await SearchIndex.search("stale", on: app.db).isEmpty)
+            #expect(try await SearchIndex.search("zanzibarquux", on: app.db).map(\.documentID) == ["ua-77-26-0-en"])
+        }
+    }
+
     @Test("Importing the same bundle twice changes nothing", arguments: TestStorage.available)
     func idempotentImport(storage: TestStorage) async throws {
         try await withApp(storage) { app in

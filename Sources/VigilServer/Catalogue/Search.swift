@@ -21,8 +21,28 @@ enum SearchIndex {
     /// Removes the index entries of the documents (those of a withdrawn urgent action).
     static func remove(documentIDs: [String], on db: any Database) async throws {
         guard !documentIDs.isEmpty, let sql = db as? any SQLDatabase else { return }
-        let table = db.isSQLite ? "documents_fts" : "document_search"
-        try await sql.raw("DELETE FROM \(unsafeRaw: table) WHERE document_id IN (\(binds: documentIDs))").run()
+        if db.isSQLite {
+            try await sql.raw("""
+                DELETE FROM documents_fts WHERE rowid IN (SELECT fts_row FROM document_fts_rows WHERE document_id IN (\(binds: documentIDs)))
+                """).run()
+        } else {
+            try await sql.raw("DELETE FROM document_search WHERE document_id IN (\(binds: documentIDs))").run()
+        }
+    }
+
+    /// SQLite: the rowid of a document's full-text row (`KeySearchRows`), made on first use.
+    static func ftsRow(_ documentID: String, on sql: any SQLDatabase) async throws -> Int64 {
+        let row = try await sql.raw("""
+            INSERT INTO document_fts_rows (document_id) VALUES (\(bind: documentID))
+            ON CONFLICT (document_id) DO UPDATE SET document_id = excluded.document_id RETURNING fts_row
+            """).first()
+        guard let row else { throw SearchRowMissing(documentID: documentID) }
+        return try row.decode(column: "fts_row", as: Int64.self)
+    }
+
+    struct SearchRowMissing: Error, CustomStringConvertible {
+        var documentID: String
+        var description: String { "no full-text row for document \(documentID)" }
     }
 
     /// Rebuilds the index entry of each document; a document of a withdrawn urgent action has none.
@@ -50,10 +70,12 @@ enum SearchIndex {
             let body = [doc.body, doc.letter ?? "", doc.additionalInformation ?? "", doc.quoteText ?? ""]
                 .map { Markdown.parse($0).map(\.plainText).joined(separator: "\n") }.joined(separator: "\n")
             if db.isSQLite {
-                try await sql.raw("DELETE FROM documents_fts WHERE document_id = \(bind: id)").run()
+                // By rowid: FTS5 finds nothing else without reading the whole index.
+                let row = try await ftsRow(id, on: sql)
+                try await sql.raw("DELETE FROM documents_fts WHERE rowid = \(bind: row)").run()
                 try await sql.raw("""
-                    INSERT INTO documents_fts (document_id, title, summary, body, people, targets)
-                    VALUES (\(bind: id), \(bind: doc.title), \(bind: doc.summary ?? ""), \(bind: body), \(bind: names), \(bind: targetText))
+                    INSERT INTO documents_fts (rowid, document_id, title, summary, body, people, targets)
+                    VALUES (\(bind: row), \(bind: id), \(bind: doc.title), \(bind: doc.summary ?? ""), \(bind: body), \(bind: names), \(bind: targetText))
                     """).run()
             } else {
                 let all = [doc.title, doc.summary ?? "", body, names, targetText].joined(separator: "\n")

@@ -87,7 +87,9 @@ enum SyntheticArchive {
             }
             let who = names.joined(separator: " and ")
             let official = "synthetic-official-\(rng.below(officials))"
-            let deadline = open ? Self.later(today, months: 2) : Self.later(published, months: 1)
+            // Open actions' deadlines spread over the next eleven weeks (the home page's "deadlines
+            // soon" has something to choose from); the rest a month after publication.
+            let deadline = open ? Self.later(today, days: 5 + (i * 37) % 75) : Self.later(published, months: 1)
             let takeAction: JSONValue = .object([
                 "deadline": .string(deadline), "preferred_languages": .array([.string("en")]),
                 "targets": .array([.object(["target": .string(official)])]),
@@ -119,7 +121,7 @@ enum SyntheticArchive {
                     "id": .string("ua-\(slug)-\(sequence)-en"), "sequence": .number(Double(sequence)), "kind": .string("update"),
                     "language": .string("en"), "published": .string(last), "title": .string("\(who): still detained"),
                     "body": .string("\(who) remains in detention. Please keep writing."),
-                    "take_action": .object(["deadline": .string(open ? Self.later(today, months: 2) : Self.later(last, months: 1)),
+                    "take_action": .object(["deadline": .string(open ? deadline : Self.later(last, months: 1)),
                                             "preferred_languages": .array([.string("en")]),
                                             "targets": .array([.object(["target": .string(official)])]),
                                             "letter": .string("Dear Prosecutor General,\n\nI urge you again to release \(who).\n\nYours sincerely,")]),
@@ -151,6 +153,13 @@ enum SyntheticArchive {
     }
 
     /// `date` (YYYY-MM-DD) plus `months` months (or minus), on the 28th at the latest.
+    static func later(_ date: String, days: Int) -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withFullDate]
+        guard let start = PartialDate(date)?.latest, let day = f.date(from: start) else { return date }
+        return f.string(from: day.addingTimeInterval(TimeInterval(days) * 86_400))
+    }
+
     static func later(_ date: String, months: Int) -> String {
         let parts = date.split(separator: "-").compactMap { Int($0) }
         guard parts.count == 3 else { return date }

@@ -103,8 +103,25 @@ struct ContentWriter: Sendable {
         if !issues.isEmpty { throw ValidationError(issues) }
         var summary = WriteSummary()
         for t in bundle.targets { summary += try await write(target: t) }
-        for c in bundle.cases { summary += try await write(case: c) }
+        // What is not stored yet is created without being looked for first (an archive's import
+        // is mostly new rows): the lookups `existingState` made already say so.
+        let storedCases = try await storedIDs(CaseModel.self, bundle.cases.map(\.id))
+        let storedDocuments = Set(existing.documents.map(\.id))
+        for c in bundle.cases {
+            summary += try await write(case: c, isNew: !storedCases.contains(c.id),
+                                       newUrgentActions: Set(c.urgentActions.map(\.number).filter { existing.urgentActionCases[$0] == nil }),
+                                       storedDocuments: storedDocuments)
+        }
         return summary
+    }
+
+    /// Which of `ids` are stored, 500 at a time.
+    private func storedIDs<M: Model>(_ type: M.Type, _ ids: [String]) async throws -> Set<String> where M.IDValue == String {
+        var found: Set<String> = []
+        for start in stride(from: 0, to: ids.count, by: 500) {
+            found.formUnion(try await M.query(on: db).filter(\._$id ~~ Array(ids[start..<min(start + 500, ids.count)])).all(\._$id))
+        }
+        return found
     }
 
     /// New urgent actions of a bundle whose number a newsroom item not yet published holds (typed
@@ -160,13 +177,15 @@ struct ContentWriter: Sendable {
 
     /// Creates or replaces a case: its own fields, people and timeline are replaced; its urgent
     /// actions and documents given here are created or replaced.
-    func write(case c: Case) async throws -> WriteSummary {
+    /// `isNew`, `newUrgentActions`, `storedDocuments`: what the caller knows is not stored (or
+    /// is), so that new rows are written without looking for them first.
+    func write(case c: Case, isNew: Bool = false, newUrgentActions: Set<UANumber> = [], storedDocuments: Set<String>? = nil) async throws -> WriteSummary {
         var summary = WriteSummary()
         let own = c.withoutUrgentActions
         let hash = contentHash(own.json)
         let time = now()
         var caseTouched = false
-        if let row = try await CaseModel.find(c.id, on: db) {
+        if !isNew, let row = try await CaseModel.find(c.id, on: db) {
             if row.contentHash != hash {
                 row.title = c.title; row.summary = c.summary; row.region = c.region; row.status = c.status.rawValue
                 row.contentHash = hash; row.updatedAt = time
@@ -182,13 +201,13 @@ struct ContentWriter: Sendable {
             row.id = c.id; row.title = c.title; row.summary = c.summary; row.region = c.region; row.status = c.status.rawValue
             row.contentHash = hash; row.createdAt = time; row.updatedAt = time
             try await row.create(on: db)
-            try await replaceChildren(of: c)
+            try await replaceChildren(of: c, isNew: true)
             summary.created += 1
             caseTouched = true
         }
         var childChanged = false
         for ua in c.urgentActions {
-            let s = try await write(urgentAction: ua, caseID: c.id)
+            let s = try await write(urgentAction: ua, caseID: c.id, isNew: newUrgentActions.contains(ua.number), storedDocuments: storedDocuments)
             if s.created + s.updated > 0 { childChanged = true }
             summary += s
         }
@@ -200,11 +219,13 @@ struct ContentWriter: Sendable {
         return summary
     }
 
-    private func replaceChildren(of c: Case) async throws {
-        try await CaseCountryModel.query(on: db).filter(\.$caseID == c.id).delete()
-        try await CaseThemeModel.query(on: db).filter(\.$caseID == c.id).delete()
-        try await PersonModel.query(on: db).filter(\.$caseID == c.id).delete()
-        try await TimelineEventModel.query(on: db).filter(\.$caseID == c.id).delete()
+    private func replaceChildren(of c: Case, isNew: Bool = false) async throws {
+        if !isNew {
+            try await CaseCountryModel.query(on: db).filter(\.$caseID == c.id).delete()
+            try await CaseThemeModel.query(on: db).filter(\.$caseID == c.id).delete()
+            try await PersonModel.query(on: db).filter(\.$caseID == c.id).delete()
+            try await TimelineEventModel.query(on: db).filter(\.$caseID == c.id).delete()
+        }
         for (i, country) in c.countries.enumerated() {
             try await CaseCountryModel(caseID: c.id, position: i, country: country).create(on: db)
         }
@@ -221,7 +242,8 @@ struct ContentWriter: Sendable {
             row.apply(e, caseID: c.id, position: i)
             try await row.create(on: db)
         }
-        // People's names are searchable in the case's documents.
+        // People's names are searchable in the case's documents (a new case has none yet).
+        guard !isNew else { return }
         let uaIDs = try await UrgentActionModel.query(on: db).filter(\.$caseID == c.id).all().compactMap(\.id)
         if !uaIDs.isEmpty {
             let docIDs = try await DocumentModel.query(on: db).filter(\.$urgentActionID ~~ uaIDs).all().compactMap(\.id)
@@ -230,18 +252,18 @@ struct ContentWriter: Sendable {
     }
 
     /// Creates or replaces an urgent action's row and the documents given (others are kept).
-    func write(urgentAction ua: UrgentAction, caseID: String) async throws -> WriteSummary {
+    func write(urgentAction ua: UrgentAction, caseID: String, isNew: Bool = false, storedDocuments: Set<String>? = nil) async throws -> WriteSummary {
         var summary = WriteSummary()
         // PostgreSQL: hold the urgent action's row until commit, so that two writers of one
         // action (an outcome and a replaced case) cannot both decide its status from what the
         // other has not yet committed. (SQLite writers are one at a time already.)
-        if !db.isSQLite, let sql = db as? any SQLDatabase {
+        if !isNew, !db.isSQLite, let sql = db as? any SQLDatabase {
             try await sql.raw("SELECT id FROM urgent_actions WHERE id = \(bind: ua.number.slug) FOR UPDATE").run()
         }
         let time = now()
         let row: UrgentActionModel
         var touched = false
-        if let existing = try await UrgentActionModel.find(ua.number.slug, on: db) {
+        if !isNew, let existing = try await UrgentActionModel.find(ua.number.slug, on: db) {
             row = existing
             if row.status != ua.status.rawValue {
                 row.status = ua.status.rawValue
@@ -256,10 +278,13 @@ struct ContentWriter: Sendable {
             touched = true
         }
         for doc in ua.documents {
-            let s = try await write(document: doc, urgentActionID: row.id!)
+            let s = try await write(document: doc, urgentActionID: row.id!, isNew: storedDocuments.map { !$0.contains(doc.id) } ?? false,
+                                    index: false)
             if s.created + s.updated > 0 { touched = true }
             summary += s
         }
+        // The search entries of the documents written, in one pass.
+        try await SearchIndex.update(documentIDs: ua.documents.map(\.id).filter(summary.changedDocuments.contains), on: db)
         // The domain's rule, applied where every urgent action is written: an outcome closes it.
         let stored = try await DocumentModel.query(on: db).filter(\.$urgentActionID == row.id!).all()
         let status = UrgentAction.status(UrgentActionStatus(rawValue: row.status) ?? .open,
@@ -283,11 +308,13 @@ struct ContentWriter: Sendable {
         return summary
     }
 
-    func write(document doc: Document, urgentActionID: String) async throws -> WriteSummary {
+    /// `isNew`: the caller knows it is not stored. `index`: write its search entry now (else the
+    /// caller does, for all the documents it writes).
+    func write(document doc: Document, urgentActionID: String, isNew: Bool = false, index: Bool = true) async throws -> WriteSummary {
         let hash = contentHash(doc.json)
         let time = now()
         var summary = WriteSummary()
-        if let row = try await DocumentModel.find(doc.id, on: db) {
+        if !isNew, let row = try await DocumentModel.find(doc.id, on: db) {
             if row.contentHash == hash && row.urgentActionID == urgentActionID { return WriteSummary(unchanged: 1) }
             row.apply(doc, urgentActionID: urgentActionID)
             row.updatedAt = time
@@ -302,11 +329,11 @@ struct ContentWriter: Sendable {
             summary.createdDocuments = [doc.id]
         }
         summary.changedDocuments = [doc.id]
-        try await DocumentTargetModel.query(on: db).filter(\.$documentID == doc.id).delete()
+        if !isNew { try await DocumentTargetModel.query(on: db).filter(\.$documentID == doc.id).delete() }
         for (i, ref) in (doc.takeAction?.targets ?? []).enumerated() {
             try await DocumentTargetModel(documentID: doc.id, targetID: ref.target, position: i).create(on: db)
         }
-        try await SearchIndex.update(documentIDs: [doc.id], on: db)
+        if index { try await SearchIndex.update(documentIDs: [doc.id], on: db) }
         return summary
     }
 }

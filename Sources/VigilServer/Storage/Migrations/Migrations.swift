@@ -20,6 +20,7 @@ enum Migrations {
         AddAccountTimeZone(),
         CreateJobRuns(),
         CreateMailSuppressions(),
+        KeySearchRows(),
     ]
 }
 

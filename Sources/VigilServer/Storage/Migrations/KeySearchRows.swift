@@ -1,0 +1,29 @@
+import Fluent
+import Foundation
+import SQLKit
+
+/// SQLite: each document's full-text row gets a fixed rowid, kept in `document_fts_rows`.
+/// FTS5 finds a row quickly only by its rowid (or a MATCH); `WHERE document_id = ?` read the
+/// whole index, so rewriting one document's entry cost as much as the archive was large, and an
+/// import of 10,000 cases grew with the square of its size. The index is built again once, each
+/// entry under its row. PostgreSQL's `document_search` is keyed by `document_id` already.
+struct KeySearchRows: AsyncMigration {
+    func prepare(on db: any Database) async throws {
+        guard db.isSQLite, let sql = db as? any SQLDatabase else { return }
+        try await sql.raw("""
+            CREATE TABLE document_fts_rows (
+                fts_row INTEGER PRIMARY KEY,
+                document_id TEXT NOT NULL UNIQUE)
+            """).run()
+        try await sql.raw("DELETE FROM documents_fts").run()
+        let ids = try await DocumentModel.query(on: db).all(\.$id)
+        for start in stride(from: 0, to: ids.count, by: 500) {
+            try await SearchIndex.update(documentIDs: Array(ids[start..<min(start + 500, ids.count)]), on: db)
+        }
+    }
+
+    func revert(on db: any Database) async throws {
+        guard db.isSQLite, let sql = db as? any SQLDatabase else { return }
+        try await sql.raw("DROP TABLE IF EXISTS document_fts_rows").run()
+    }
+}

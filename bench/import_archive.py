@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""B12: `vigil import` of a large archive, and start to first served page (issue 15, item 2 and 6).
+
+A deterministic synthetic archive of N cases (`vigil demo --synthetic N`) is exported to a
+vigil.bundle/1 file; that file is then imported into an empty SQLite database with
+`vigil import --no-alerts`, timed, with its peak resident memory (from wait4's rusage). Then
+`vigil serve` starts on the imported database and the time from its start to the first answer of
+the home page (rendered, nothing cached) is taken, and its resident memory after the home page,
+the feed, the sitemap, the list and 200 document pages.
+
+    python3 bench/import_archive.py [--cases N] [--binary PATH] [--baseline PATH]
+
+--baseline: another vigil binary (an older build) to import the same bundle, side by side.
+"""
+import argparse, json, os, subprocess, sys, time, urllib.request
+
+from common import free_port, scratch_dir
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def env_for(work, name):
+    return dict({k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
+                VIGIL_DATABASE_PATH=os.path.join(work, name + ".sqlite"), VIGIL_SECRET_FILE=os.path.join(work, "secret"),
+                LOG_LEVEL="warning")
+
+
+def run_measured(cmd, env):
+    """Runs `cmd`; returns (seconds, its peak RSS in MB from wait4's rusage, its output)."""
+    t = time.perf_counter()
+    with open(os.devnull, "rb") as stdin, __import__("tempfile").TemporaryFile() as out:
+        proc = subprocess.Popen(cmd, env=env, stdin=stdin, stdout=out, stderr=subprocess.STDOUT, cwd=os.path.dirname(env["VIGIL_DATABASE_PATH"]))
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - t
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        text = out.read().decode(errors="replace")
+    if proc.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed:\n{text[-3000:]}")
+    return seconds, usage.ru_maxrss / 1024, text.strip().splitlines()[-1] if text.strip() else ""
+
+
+def rss_mb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def import_into(binary, bundle, work, name):
+    env = env_for(work, name)
+    subprocess.run([binary, "migrate", "--yes"], env=env, check=True, capture_output=True, cwd=os.path.dirname(env["VIGIL_DATABASE_PATH"]))
+    seconds, peak, out = run_measured([binary, "import", "--no-alerts", bundle], env)
+    return env, seconds, peak, out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cases", type=int, default=2000)
+    ap.add_argument("--binary", default=os.path.join(ROOT, ".build", "release", "vigil"))
+    ap.add_argument("--baseline", help="an older vigil binary to import the same bundle")
+    a = ap.parse_args()
+    work = str(scratch_dir())
+    source = env_for(work, "source")
+    subprocess.run([a.binary, "migrate", "--yes"], env=source, check=True, capture_output=True, cwd=work)
+    subprocess.run([a.binary, "demo", "--synthetic", str(a.cases)], env=source, check=True, capture_output=True, cwd=work)
+    bundle = os.path.join(work, "archive.json")
+    with open(bundle, "wb") as f:
+        subprocess.run([a.binary, "export"], env=source, check=True, stdout=f, cwd=work)
+    size = os.path.getsize(bundle)
+    print(f"archive: {a.cases:,} cases, bundle {size / 1e6:.0f} MB; binary {a.binary}")
+    print(f"{'import':<34} {'seconds':>9} {'cases/s':>9} {'peak RSS':>10}")
+    env, seconds, peak, out = import_into(a.binary, bundle, work, "imported")
+    print(f"{'vigil import (this build)':<34} {seconds:>9.1f} {a.cases / seconds:>9.0f} {peak:>7.0f} MB   {out}")
+    if a.baseline:
+        _, base_seconds, base_peak, base_out = import_into(a.baseline, bundle, work, "baseline")
+        print(f"{'vigil import (baseline)':<34} {base_seconds:>9.1f} {a.cases / base_seconds:>9.0f} {base_peak:>7.0f} MB   {base_out}")
+        print(f"ratio: this build imports {base_seconds / seconds:.1f}x as fast as the baseline")
+    print(f"database after import: {os.path.getsize(env['VIGIL_DATABASE_PATH']) / 1e6:.0f} MB")
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    started = time.perf_counter()
+    proc = subprocess.Popen([a.binary, "serve", "--hostname", "127.0.0.1", "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=work)
+    try:
+        while True:
+            try:
+                with urllib.request.urlopen(base + "/en/", timeout=60) as r:
+                    r.read()
+                break
+            except OSError:
+                if proc.poll() is not None or time.perf_counter() - started > 120:
+                    sys.exit("the server did not start")
+                time.sleep(0.01)
+        first = time.perf_counter() - started
+        print(f"start to the first home page (rendered): {first * 1000:.0f} ms")
+        for path in ["/feed.atom", "/sitemap.xml", "/en/urgent-actions", "/api/v1/urgent-actions?limit=100"]:
+            urllib.request.urlopen(base + path, timeout=600).read()
+        page = json.loads(urllib.request.urlopen(base + "/api/v1/documents?limit=100", timeout=600).read())
+        hrefs = []
+        while page["data"] and len(hrefs) < 200:
+            hrefs += [d["urgent_action"].replace("/", "-") for d in page["data"]]
+            if not page["next_cursor"]:
+                break
+            page = json.loads(urllib.request.urlopen(base + f"/api/v1/documents?limit=100&cursor={page['next_cursor']}", timeout=600).read())
+        for n in hrefs[:200]:
+            urllib.request.urlopen(base + f"/en/urgent-actions/{n}", timeout=600).read()
+        print(f"server RSS after the listings and {min(len(hrefs), 200)} urgent action pages: {rss_mb(proc.pid):.0f} MB")
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+if __name__ == "__main__":
+    main()
