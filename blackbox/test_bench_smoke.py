@@ -1,0 +1,28 @@
+"""The archive benchmarks at a toy size, so that `make bench`'s scripts cannot rot between runs:
+each runs end to end against the binary under test and prints its table. No timing is asserted."""
+import os, subprocess, sys
+
+from conftest import BIN, ROOT
+
+
+def run_bench(tmp, script, *args):
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["BENCH_DIR"] = str(tmp)
+    r = subprocess.run([sys.executable, str(ROOT / "bench" / script), "--binary", str(BIN), *args],
+                       capture_output=True, text=True, timeout=900, cwd=ROOT, env=env)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    return r.stdout
+
+
+def test_import_archive_runs_end_to_end(tmp_path):
+    out = run_bench(tmp_path, "import_archive.py", "--cases", "12", "--baseline", str(BIN))
+    assert "vigil import (this build)" in out and "vigil import (baseline)" in out
+    assert "start to the first home page" in out and "server RSS" in out
+    # Every record of the archive was created, by both binaries.
+    created = [line for line in out.splitlines() if "Imported:" in line]
+    assert len(created) == 2 and all("0 updated, 0 unchanged" in line for line in created)
+
+
+def test_archive_pages_runs_end_to_end(tmp_path):
+    out = run_bench(tmp_path, "archive_pages.py", "--cases", "12")
+    assert "Atom feed" in out and "sitemap" in out
