@@ -67,6 +67,13 @@ struct APITests {
             #expect(second.body.string == first.body.string)
             let conditional = try await send(app, .GET, path, headers: ["If-None-Match": etag])
             #expect(conditional.status == .notModified && conditional.body.readableBytes == 0)
+            // Respellings of one query share its entry: no new render, no new entry.
+            let entries = app.vigilServices.cache.entryCount
+            for respelled in ["/api/v1/urgent-actions?limit=0100", "/api/v1/urgent-actions?&&limit=100&", "/api/v1/urgent-actions?%6Cimit=100"] {
+                let res = try await send(app, .GET, respelled)
+                #expect(res.status == .ok && res.headers.first(name: "X-Cache") == "HIT" && res.headers.first(name: .eTag) == etag, "\(respelled)")
+            }
+            #expect(app.vigilServices.cache.entryCount == entries)
             // A refused query is answered as before and never cached.
             #expect(try await send(app, .GET, "/api/v1/urgent-actions?limit=1000").status == .badRequest)
             // A published change makes the list new: another ETag, the new document in it.

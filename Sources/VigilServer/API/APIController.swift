@@ -89,10 +89,12 @@ struct APIController: UsesServices {
 
     /// A public list, answered from the page cache: built once per content version (any
     /// published change drops it, in every process) and per day (what stands open changes at
-    /// midnight), with an ETag, `Last-Modified` and 304 like the pages. Its query is checked
-    /// before, so that a refusal is never cached.
-    func cachedList(_ req: Request, build: @escaping @Sendable () async throws -> JSONValue) async throws -> Response {
-        let key = "api|\(ActionClock.current.today())|\(req.url.path)|\(req.url.query ?? "")"
+    /// midnight: the query's `today` is in the key and is the day its build reads), with an ETag,
+    /// `Last-Modified` and 304 like the pages. Its query is checked before, so that a refusal is
+    /// never cached, and keyed as checked (`canonicalKey`), so that respellings of one query share
+    /// one entry.
+    func cachedList(_ req: Request, _ q: CatalogueQuery, build: @escaping @Sendable () async throws -> JSONValue) async throws -> Response {
+        let key = "api|\(req.url.path)|\(q.canonicalKey)"
         return try await cache.respond(to: req, key: key, contentType: "application/json; charset=utf-8",
                                        cacheControl: "public, max-age=60") {
             (try await build().serialized(pretty: true), [CacheTag.listing])
@@ -102,7 +104,7 @@ struct APIController: UsesServices {
     func listCases(req: Request) async throws -> Response {
         let q = try CatalogueQuery(req.url.query, allowed: [.country, .theme, .status, .updatedSince, .limit, .cursor])
         let db = req.db
-        return try await cachedList(req) {
+        return try await cachedList(req, q) {
             let (keys, next) = try await pageOfKeys(db, q, .cases, select: "c.id", after: q.cursor.map { " AND c.id > \(bind: $0[0])" },
                                                     order: "c.id", columns: ["id"])
             let cases = try await Store(db: db).cases(ids: keys.map { $0[0] })
@@ -150,11 +152,11 @@ struct APIController: UsesServices {
     func listUrgentActions(req: Request) async throws -> Response {
         let q = try CatalogueQuery(req.url.query, allowed: [.country, .theme, .status, .kind, .language, .updatedSince, .caseID, .limit, .cursor, .view])
         let db = req.db
-        return try await cachedList(req) {
+        return try await cachedList(req, q) {
             let (keys, next) = try await pageOfKeys(db, q, .urgentActions, select: "u.id, u.sort_key",
                                                     after: q.cursor.map { " AND u.sort_key < \(bind: $0[0])" },
                                                     order: "u.sort_key DESC", columns: ["id", "sort_key"])
-            let items = try await urgentActionJSON(ids: keys.map { $0[0] }, db: db, view: q.view)
+            let items = try await urgentActionJSON(ids: keys.map { $0[0] }, db: db, view: q.view, today: q.today)
             return page(items, limit: q.limit, next: next.map { [$0[1]] })
         }
     }
@@ -168,7 +170,8 @@ struct APIController: UsesServices {
 
     /// Urgent actions as in the bundle, with the id of their case added; in a `summary` their
     /// documents are summaries (`listed`).
-    func urgentActionJSON(ids: [String], db: any Database, view: CatalogueQuery.View = .full) async throws -> [JSONValue] {
+    func urgentActionJSON(ids: [String], db: any Database, view: CatalogueQuery.View = .full,
+                          today: String = ActionClock.current.today()) async throws -> [JSONValue] {
         guard !ids.isEmpty else { return [] }
         let rows = try await UrgentActionModel.query(on: db).filter(\.$id ~~ ids).filter(\.$withdrawnAt == nil).all()
         let docs = Dictionary(grouping: try await Store(db: db).documents(urgentActionIDs: ids), by: \.uaID)
@@ -182,7 +185,7 @@ struct APIController: UsesServices {
             o["case"] = .string(row.caseID)
             // Where it stands today, as every page and list reads it (`ActionStanding`).
             let deadline = row.deadline.flatMap(PartialDate.init)
-            o["standing"] = .string(ActionStanding.of(status: ua.status, deadline: deadline, today: ActionClock.current.today()).rawValue)
+            o["standing"] = .string(ActionStanding.of(status: ua.status, deadline: deadline, today: today).rawValue)
             o["deadline_in_force"] = deadline.map { .string($0.description) } ?? .null
             return .object(o)
         }
@@ -199,13 +202,14 @@ struct APIController: UsesServices {
 
     func listDocumentsOfUA(req: Request) async throws -> Response {
         let number = try uaParameter(req)
-        let view = try CatalogueQuery(req.url.query, allowed: [.view]).view
+        let q = try CatalogueQuery(req.url.query, allowed: [.view])
+        let view = q.view
         guard let ua = try await UrgentActionModel.find(number.slug, on: req.db) else {
             throw Refusal(.notFound, "refusal_there_no_ua", ["ua": "\(number.label)"])
         }
         if ua.withdrawnAt != nil { throw Withdrawal.gone }
         let db = req.db
-        return try await cachedList(req) {
+        return try await cachedList(req, q) {
             let docs = try await Store(db: db).documents(urgentActionIDs: [number.slug])
             return page(docs.map { Self.listed($0.document, number: number, view: view) }, limit: 1000, next: nil)
         }
@@ -231,7 +235,7 @@ struct APIController: UsesServices {
             after = " AND (d.published < \(bind: cursor[0]) OR (d.published = \(bind: cursor[0]) AND d.id > \(bind: cursor[1])))"
         }
         let db = req.db
-        return try await cachedList(req) { [after] in
+        return try await cachedList(req, q) { [after] in
             let (keys, next) = try await pageOfKeys(db, q, .documents, select: "d.id, d.published", after: after,
                                                     order: "d.published DESC, d.id ASC", columns: ["id", "published"])
             let docs = try await documentJSON(ids: keys.map { $0[0] }, db: db, view: q.view)
@@ -326,7 +330,7 @@ struct APIController: UsesServices {
     func listTargets(req: Request) async throws -> Response {
         let q = try CatalogueQuery(req.url.query, allowed: [.country, .updatedSince, .limit, .cursor])
         let db = req.db
-        return try await cachedList(req) {
+        return try await cachedList(req, q) {
             let (keys, next) = try await pageOfKeys(db, q, .targets, select: "t.id", after: q.cursor.map { " AND t.id > \(bind: $0[0])" },
                                                     order: "t.id", columns: ["id"])
             let targets = try await Store(db: db).targets(ids: keys.map { $0[0] })

@@ -144,6 +144,16 @@ struct CatalogueQuery: Sendable, Equatable {
 
     var hasSearch: Bool { !q.trimmingCharacters(in: .whitespaces).isEmpty }
 
+    /// The query as checked, in one spelling: a cache key for the API's lists, so that `&&`,
+    /// percent-encoded names, `limit=0100` or another order name the same entry, not new ones.
+    var canonicalKey: String {
+        var parts = [today, q, country ?? "", region ?? "", theme ?? "", status?.rawValue ?? "", kind?.rawValue ?? "",
+                     outcome?.rawValue ?? "", language ?? "", caseID ?? "", updatedSince.map { String($0.timeIntervalSince1970) } ?? "",
+                     String(page), String(limit), view.rawValue]
+        parts += cursor ?? []
+        return parts.map { $0.replacingOccurrences(of: "|", with: "||") }.joined(separator: "|")
+    }
+
     // MARK: - SQL
 
     /// What a list is of; each reads its rows under fixed aliases.

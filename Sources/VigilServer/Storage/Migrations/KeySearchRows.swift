@@ -9,16 +9,21 @@ import SQLKit
 /// entry under its row. PostgreSQL's `document_search` is keyed by `document_id` already.
 struct KeySearchRows: AsyncMigration {
     func prepare(on db: any Database) async throws {
-        guard db.isSQLite, let sql = db as? any SQLDatabase else { return }
-        try await sql.raw("""
-            CREATE TABLE document_fts_rows (
-                fts_row INTEGER PRIMARY KEY,
-                document_id TEXT NOT NULL UNIQUE)
-            """).run()
-        try await sql.raw("DELETE FROM documents_fts").run()
-        let ids = try await DocumentModel.query(on: db).all(\.$id)
-        for start in stride(from: 0, to: ids.count, by: 500) {
-            try await SearchIndex.update(documentIDs: Array(ids[start..<min(start + 500, ids.count)]), on: db)
+        guard db.isSQLite else { return }
+        // One transaction: interrupted, it leaves the index as it was and runs again whole.
+        try await db.transaction { db in
+            guard let sql = db as? any SQLDatabase else { return }
+            try await sql.raw("""
+                CREATE TABLE IF NOT EXISTS document_fts_rows (
+                    fts_row INTEGER PRIMARY KEY,
+                    document_id TEXT NOT NULL UNIQUE)
+                """).run()
+            try await sql.raw("DELETE FROM documents_fts").run()
+            // Only the id: the model's other columns may be added by later migrations.
+            let ids = try await DocumentModel.query(on: db).all(\.$id)
+            for start in stride(from: 0, to: ids.count, by: 500) {
+                try await SearchIndex.update(documentIDs: Array(ids[start..<min(start + 500, ids.count)]), on: db)
+            }
         }
     }
 
