@@ -294,6 +294,11 @@ import VaporTesting
             #expect(try await edna.post(path + "/preview-links", ["label": "Lawyer", "days": "3"], csrfFrom: path).0.status == .forbidden)
             #expect(try await pablo.post(path + "/preview-links", ["label": "", "days": "3"], csrfFrom: path).0.status == .unprocessableEntity)
             #expect(try await pablo.post(path + "/preview-links", ["label": "Lawyer", "days": "365"], csrfFrom: path).0.status == .unprocessableEntity)
+            // One line of text: a NUL (SQLite gave the label back cut there) or a line break is refused, nothing stored.
+            for label in ["Our lawyer\u{0}<script>", "Our\nlawyer", "Our\u{7F}lawyer"] {
+                #expect(try await pablo.post(path + "/preview-links", ["label": label, "days": "3"], csrfFrom: path).0.status == .unprocessableEntity)
+            }
+            #expect(try await PreviewLinkModel.query(on: app.db).count() == 0)
             let (res, html) = try await pablo.post(path + "/preview-links", ["label": "Our lawyer", "days": "3"], csrfFrom: path)
             #expect(res.status == .ok)
             let url = try #require(html.firstMatch(of: #/<code class="token" dir="ltr">[^<]*(/preview/[A-Za-z0-9_-]{43})</code>/#)?.1).description

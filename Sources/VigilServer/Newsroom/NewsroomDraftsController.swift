@@ -538,7 +538,10 @@ struct NewsroomDraftsController: UsesServices {
         let item = try await item(req)
         let label = (form.label ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         let days = form.days ?? 3
-        guard !label.isEmpty, label.count <= 200, (1...Self.maxLinkDays).contains(days) else {
+        // One line of text: a NUL or another control character is refused, not stored (SQLite
+        // gave such a label back cut at the NUL).
+        let oneLine = !label.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }
+        guard !label.isEmpty, label.count <= 200, oneLine, (1...Self.maxLinkDays).contains(days) else {
             return try await render(req, me, item, status: .unprocessableEntity, shown: Shown(errors: [strings["draft_link_bad"]]))
         }
         let token = Auth.randomToken()
