@@ -12,7 +12,7 @@ the feed, the sitemap, the list and 200 document pages.
 
 --baseline: another vigil binary (an older build) to import the same bundle, side by side.
 """
-import argparse, json, os, subprocess, sys, time, urllib.request
+import argparse, json, os, subprocess, sys, tempfile, time, urllib.request
 
 from common import free_port, scratch_dir
 
@@ -28,7 +28,7 @@ def env_for(work, name):
 def run_measured(cmd, env):
     """Runs `cmd`; returns (seconds, its peak RSS in MB from wait4's rusage, its output)."""
     t = time.perf_counter()
-    with open(os.devnull, "rb") as stdin, __import__("tempfile").TemporaryFile() as out:
+    with open(os.devnull, "rb") as stdin, tempfile.TemporaryFile() as out:
         proc = subprocess.Popen(cmd, env=env, stdin=stdin, stdout=out, stderr=subprocess.STDOUT, cwd=os.path.dirname(env["VIGIL_DATABASE_PATH"]))
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - t

@@ -101,15 +101,21 @@ struct APIController: UsesServices {
         }
     }
 
-    func listCases(req: Request) async throws -> Response {
-        let q = try CatalogueQuery(req.url.query, allowed: [.country, .theme, .status, .updatedSince, .limit, .cursor])
+    /// A cached list ordered by id (cases, targets): the page's ids, then `items` reads them.
+    func listByID(_ req: Request, _ q: CatalogueQuery, _ subject: CatalogueQuery.Subject, alias: String,
+                  items: @escaping @Sendable (Store, [String]) async throws -> [JSONValue]) async throws -> Response {
         let db = req.db
         return try await cachedList(req, q) {
-            let (keys, next) = try await pageOfKeys(db, q, .cases, select: "c.id", after: q.cursor.map { " AND c.id > \(bind: $0[0])" },
-                                                    order: "c.id", columns: ["id"])
-            let cases = try await Store(db: db).cases(ids: keys.map { $0[0] })
-            return page(cases.map(\.json), limit: q.limit, next: next)
+            let (keys, next) = try await pageOfKeys(db, q, subject, select: "\(unsafeRaw: alias).id",
+                                                    after: q.cursor.map { " AND \(unsafeRaw: alias).id > \(bind: $0[0])" },
+                                                    order: "\(unsafeRaw: alias).id", columns: ["id"])
+            return page(try await items(Store(db: db), keys.map { $0[0] }), limit: q.limit, next: next)
         }
+    }
+
+    func listCases(req: Request) async throws -> Response {
+        let q = try CatalogueQuery(req.url.query, allowed: [.country, .theme, .status, .updatedSince, .limit, .cursor])
+        return try await listByID(req, q, .cases, alias: "c") { try await $0.cases(ids: $1).map(\.json) }
     }
 
     func getCase(req: Request) async throws -> Response {
@@ -329,13 +335,7 @@ struct APIController: UsesServices {
 
     func listTargets(req: Request) async throws -> Response {
         let q = try CatalogueQuery(req.url.query, allowed: [.country, .updatedSince, .limit, .cursor])
-        let db = req.db
-        return try await cachedList(req, q) {
-            let (keys, next) = try await pageOfKeys(db, q, .targets, select: "t.id", after: q.cursor.map { " AND t.id > \(bind: $0[0])" },
-                                                    order: "t.id", columns: ["id"])
-            let targets = try await Store(db: db).targets(ids: keys.map { $0[0] })
-            return page(targets.map(\.json), limit: q.limit, next: next)
-        }
+        return try await listByID(req, q, .targets, alias: "t") { try await $0.targets(ids: $1).map(\.json) }
     }
 
     func getTarget(req: Request) async throws -> Response {
