@@ -56,4 +56,21 @@ struct PasswordTests {
         let p = Passwords(secret: try secret())
         #expect(Passwords.split(try p.hash("a long enough passphrase")).bcrypt.hasPrefix("$2b$12$"))
     }
+
+    /// `VIGIL_PASSWORD_COST` sets the cost of new hashes within bcrypt's sane range; a hash made at
+    /// another cost still verifies (the cost is in the hash), so changing it locks nobody out.
+    @Test func theCostIsConfiguredWithinItsRange() throws {
+        #expect(try VigilConfiguration.fromEnvironment([:]).passwordCost == 12)
+        #expect(try VigilConfiguration.fromEnvironment(["VIGIL_PASSWORD_COST": "13"]).passwordCost == 13)
+        for bad in ["3", "17", "0", "-12", "twelve", "12.5", "99999999999999999999"] {
+            #expect(throws: VigilConfiguration.Problem.self, "\(bad)") { try VigilConfiguration.fromEnvironment(["VIGIL_PASSWORD_COST": bad]) }
+        }
+        let cost = try VigilConfiguration.fromEnvironment(["VIGIL_PASSWORD_COST": "5"]).passwordCost
+        let low = Passwords(secret: try secret(), cost: cost)
+        let made = try low.hash("a long enough passphrase")
+        #expect(Passwords.split(made).bcrypt.hasPrefix("$2b$05$"))
+        let other = Passwords(secret: try secret(), cost: 4)
+        #expect(other.verify("a long enough passphrase", against: made))
+        #expect(!other.verify("a long enough passphrasE", against: made))
+    }
 }

@@ -30,6 +30,9 @@ public func configure(_ app: Application, _ configuration: VigilConfiguration) a
     if let today = configuration.fixedToday, app.environment != .testing, BaseURLResolution.isServe(arguments: app.environment.arguments) {
         app.logger.warning("VIGIL_TODAY is set: deadlines are read as on \(today), whatever the date. This is for tests and demos only.")
     }
+    if configuration.passwordCost < 10, app.environment != .testing, BaseURLResolution.isServe(arguments: app.environment.arguments) {
+        app.logger.warning("VIGIL_PASSWORD_COST is \(configuration.passwordCost): new password hashes are weak. This is for test runs only.")
+    }
     try configureDatabase(app, configuration)
     app.migrations.add(Migrations.all)
     app.vigilServices = try VigilServices.build(app: app, configuration: configuration,

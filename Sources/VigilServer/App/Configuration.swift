@@ -70,8 +70,10 @@ public struct VigilConfiguration: Sendable {
     /// string is accented and 40% longer, so that untranslated text and layouts that break on long
     /// words show at a glance (for translators and developers, never on a served site).
     public var pseudoLocale = false
-    /// bcrypt's cost for new password hashes. 12 everywhere it is served; only the test suite
-    /// lowers it (there is no environment variable for it).
+    /// bcrypt's cost for new password hashes (`VIGIL_PASSWORD_COST`, 4 to 16): 12 by default; a
+    /// stronger server may raise it. Below 10 the hashes are weak, and `serve` says so at every
+    /// start: that is for test runs that make thousands of accounts (the hostile-input proof),
+    /// never for a served site. Hashes keep the cost they were made with; each still verifies.
     public var passwordCost: Int = 12
     /// How long a request waits for a PostgreSQL connection before it fails. 30 s when served;
     /// the test suite, which runs hundreds of applications at once on two cores, waits longer.
@@ -237,6 +239,12 @@ public struct VigilConfiguration: Sendable {
                 throw Problem(description: "VIGIL_MAIL_PER_MINUTE must be a number of messages from 1 to 100000")
             }
             c.mailPerMinute = n
+        }
+        if let cost = value("VIGIL_PASSWORD_COST") {
+            guard let n = Int(cost), (4...16).contains(n) else {
+                throw Problem(description: "VIGIL_PASSWORD_COST must be bcrypt's cost, a number from 4 to 16 (default 12; under 10 for tests only)")
+            }
+            c.passwordCost = n
         }
         if let max = value("VIGIL_MAX_BODY_BYTES") {
             guard let n = Int(max), n >= 1024 else { throw Problem(description: "VIGIL_MAX_BODY_BYTES must be a number of bytes (at least 1024)") }
