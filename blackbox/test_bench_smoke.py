@@ -1,6 +1,6 @@
 """The archive benchmarks at a toy size, so that `make bench`'s scripts cannot rot between runs:
 each runs end to end against the binary under test and prints its table. No timing is asserted."""
-import os, subprocess, sys
+import os, re, subprocess, sys
 
 from conftest import BIN, ROOT
 
@@ -26,3 +26,10 @@ def test_import_archive_runs_end_to_end(tmp_path):
 def test_archive_pages_runs_end_to_end(tmp_path):
     out = run_bench(tmp_path, "archive_pages.py", "--cases", "12")
     assert "Atom feed" in out and "sitemap" in out
+
+
+def test_pages_vs_nginx_runs_end_to_end(tmp_path):
+    """B1, B2 (304 to If-None-Match, checked before it is timed) and B4 (the API list) beside nginx."""
+    out = run_bench(tmp_path, "pages_vs_nginx.py", "--seconds", "1", "--connections", "4")
+    assert "API list, 100 (JSON)" in out and "the document again, 304" in out
+    assert len(re.findall(r"\d\.\d\dx$", out, re.M)) == 7, out
