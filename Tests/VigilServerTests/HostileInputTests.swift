@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VaporTesting
 @testable import VigilServer
 
 /// What blackbox/test_hostile_input.py found answered 500 (issue 14, item 9).
@@ -25,5 +26,26 @@ struct HostileInputTests {
         #expect(Audit.Filter(subject: "case:demo-li-wei").problems.isEmpty)
         #expect(Audit.Filter(subject: "demo-li-wei \u{0}\u{0}").problems == ["subject"])
         #expect(Audit.Filter(subject: "a\u{1b}[31m").problems == ["subject"])
+    }
+
+    /// The full run on PostgreSQL: `?q=Li%20Wei&region=a%00b` answered 500 (PostgreSQL refuses a
+    /// NUL in text). A control character is refused in a filter, a space in a search.
+    @Test(arguments: TestStorage.available)
+    func aControlCharacterInAListFilterIsRefusedNotQueried(storage: TestStorage) async throws {
+        #expect(throws: Refusal.self) { try CatalogueQuery("region=a%00b", allowed: CatalogueQuery.siteKeys) }
+        #expect(throws: Refusal.self) { try CatalogueQuery("theme=x%0D%0Ay", allowed: CatalogueQuery.siteKeys) }
+        #expect(try CatalogueQuery("q=Li%00Wei%1B", allowed: CatalogueQuery.siteKeys).q == "Li Wei")
+        try await withApp(storage) { app in
+            try await loadDemo(app)
+            for path in ["/en/urgent-actions?q=Li%20Wei&region=a%00b", "/en/urgent-actions?q=Li%20Wei&region=%00",
+                         "/en/urgent-actions?region=demo%00", "/api/v1/urgent-actions?theme=%00", "/api/v1/documents?language=en%00"] {
+                let r = try await send(app, .GET, path)
+                #expect(r.status == .badRequest, "\(path)")
+                #expect(r.body.string.contains("control character"), "\(path)")
+            }
+            let found = try await send(app, .GET, "/en/urgent-actions?q=Li%00Wei")
+            #expect(found.status == .ok)
+            #expect(found.body.string.contains("Li Wei"))
+        }
     }
 }

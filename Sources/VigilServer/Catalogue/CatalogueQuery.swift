@@ -68,7 +68,15 @@ struct CatalogueQuery: Sendable, Equatable {
                 throw Refusal(.badRequest, "refusal_query_parameter_not_correctly_percent", ["name": "\(name)"])
             }
             guard values[key] == nil else { throw Refusal(.badRequest, "refusal_query_parameter_given_twice", ["name": "\(name)"]) }
-            let trimmed = value.trimmingCharacters(in: .whitespaces)
+            // No control character reaches a query (PostgreSQL refuses a NUL in text: a region
+            // filter holding one answered 500 there). In a search, one is a space; elsewhere no
+            // stored value can hold one, so it is refused.
+            let hasControl = value.unicodeScalars.contains { $0.properties.generalCategory == .control }
+            if hasControl && key != .q {
+                throw Refusal(.badRequest, "refusal_query_parameter_control_character", ["name": "\(name)"])
+            }
+            let cleaned = hasControl ? String(String.UnicodeScalarView(value.unicodeScalars.map { $0.properties.generalCategory == .control ? " " : $0 })) : value
+            let trimmed = cleaned.trimmingCharacters(in: .whitespaces)
             if !trimmed.isEmpty { values[key] = trimmed }
         }
         q = String((values[.q] ?? "").prefix(200))
