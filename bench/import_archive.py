@@ -8,7 +8,7 @@ vigil.bundle/1 file; that file is then imported into an empty SQLite database wi
 the home page (rendered, nothing cached) is taken, and its resident memory after the home page,
 the feed, the sitemap, the list and 200 document pages.
 
-    python3 bench/import_archive.py [--cases N] [--binary PATH] [--baseline PATH]
+    python3 bench/import_archive.py [--cases N] [--binary PATH] [--baseline PATH] [--bundle FILE]
 
 --baseline: another vigil binary (an older build) to import the same bundle, side by side.
 """
@@ -60,14 +60,20 @@ def main():
     ap.add_argument("--cases", type=int, default=2000)
     ap.add_argument("--binary", default=os.path.join(ROOT, ".build", "release", "vigil"))
     ap.add_argument("--baseline", help="an older vigil binary to import the same bundle")
+    ap.add_argument("--bundle", help="keep the exported archive in this file, and use it if it is there already "
+                                     "(making 10,000 cases takes minutes; --cases must say how many it holds)")
     a = ap.parse_args()
+    # The commands run in the scratch directory: paths given relative to here still hold.
+    a.binary, a.baseline, a.bundle = (os.path.abspath(p) if p else p for p in (a.binary, a.baseline, a.bundle))
     work = str(scratch_dir())
-    source = env_for(work, "source")
-    subprocess.run([a.binary, "migrate", "--yes"], env=source, check=True, capture_output=True, cwd=work)
-    subprocess.run([a.binary, "demo", "--synthetic", str(a.cases)], env=source, check=True, capture_output=True, cwd=work)
-    bundle = os.path.join(work, "archive.json")
-    with open(bundle, "wb") as f:
-        subprocess.run([a.binary, "export"], env=source, check=True, stdout=f, cwd=work)
+    bundle = a.bundle or os.path.join(work, "archive.json")
+    if not os.path.exists(bundle):
+        source = env_for(work, "source")
+        subprocess.run([a.binary, "migrate", "--yes"], env=source, check=True, capture_output=True, cwd=work)
+        subprocess.run([a.binary, "demo", "--synthetic", str(a.cases)], env=source, check=True, capture_output=True, cwd=work)
+        with open(bundle + ".part", "wb") as f:
+            subprocess.run([a.binary, "export"], env=source, check=True, stdout=f, cwd=work)
+        os.replace(bundle + ".part", bundle)
     size = os.path.getsize(bundle)
     print(f"archive: {a.cases:,} cases, bundle {size / 1e6:.0f} MB; binary {a.binary}")
     print(f"{'import':<34} {'seconds':>9} {'cases/s':>9} {'peak RSS':>10}")

@@ -40,6 +40,64 @@ struct StorageTests {
         }
     }
 
+    /// An archive's import writes new cases, actions and documents in multi-row statements and
+    /// decides a new action's status and deadline before its row is written; the rows must be the
+    /// ones the one-at-a-time path (each case written as if it might be stored) leaves.
+    @Test("Importing new rows in bulk stores what writing them one at a time stores", arguments: TestStorage.available)
+    func bulkImportMatchesOneAtATime(storage: TestStorage) async throws {
+        let bundle = try demoBundle()
+        let bulk = LockedBox<[String]>(), single = LockedBox<[String]>()
+        @Sendable func snapshot(_ db: any Database) async throws -> [String] {
+            var lines = try await UrgentActionModel.query(on: db).sort(\.$id).all().map {
+                "ua \($0.id!) \($0.number) \($0.caseID) \($0.status) \($0.deadline ?? "-") \($0.deadlineLast ?? "-") \($0.sortKey) \($0.withdrawnAt == nil)"
+            }
+            lines += try await DocumentModel.query(on: db).sort(\.$id).all().map {
+                "doc \($0.id!) \($0.urgentActionID) \($0.sequence) \($0.kind) \($0.contentHash) \($0.deadline ?? "-") \($0.outcome ?? "-") "
+                    + "\($0.translationOf ?? "-") \($0.summary ?? "-") \($0.noFurtherAction) \($0.hasTakeAction) \($0.quoteBy ?? "-")"
+            }
+            lines += try await DocumentTargetModel.query(on: db).all().map { "target \($0.documentID) \($0.position) \($0.targetID)" }.sorted()
+            lines += try await PersonModel.query(on: db).sort(\.$id).all().map { "person \($0.id!) \($0.caseID) \($0.position) \($0.sentencesJSON) \($0.nameOriginal ?? "-") \($0.role ?? "-")" }
+            lines += try await TimelineEventModel.query(on: db).all().map { "event \($0.caseID) \($0.position) \($0.dateSort) \($0.summary) \($0.source ?? "-")" }.sorted()
+            lines += try await CaseCountryModel.query(on: db).all().map { "country \($0.caseID) \($0.position) \($0.country)" }.sorted()
+            lines += try await CaseThemeModel.query(on: db).all().map { "theme \($0.caseID) \($0.position) \($0.theme)" }.sorted()
+            for term in ["Kuku", "Crimea", "minister", "Nour"] {
+                lines.append("search \(term): " + (try await SearchIndex.search(term, on: db)).map(\.documentID).sorted().joined(separator: " "))
+            }
+            return lines
+        }
+        try await withApp(storage) { app in
+            let summary = try await app.db.writeTransaction { db in try await ContentWriter(db: db).importBundle(bundle) }
+            #expect(summary.created == bundle.targets.count + bundle.cases.count + bundle.cases.reduce(0) { $0 + $1.urgentActions.reduce(0) { $0 + $1.documents.count } })
+            #expect(summary.changedUrgentActions.count == bundle.cases.reduce(0) { $0 + $1.urgentActions.count })
+            bulk.value = try await snapshot(app.db)
+        }
+        try await withApp(storage) { app in
+            _ = try await app.db.writeTransaction { db in
+                let w = ContentWriter(db: db)
+                for t in bundle.targets { _ = try await w.write(target: t) }
+                for c in bundle.cases { _ = try await w.write(case: c) }
+            }
+            single.value = try await snapshot(app.db)
+        }
+        #expect(bulk.value!.count > 40)
+        #expect(bulk.value! == single.value!)
+        #expect(bulk.value!.contains { $0.hasPrefix("ua ") && $0.contains(" closed ") }, "an outcome closes its action")
+    }
+
+    /// The bulk import names each table's columns itself: a field added to a model and not there
+    /// would be left empty by every import.
+    @Test("The bulk import writes every field of every model it writes")
+    func bulkRowsNameEveryField() {
+        func check<M: BulkRow>(_ type: M.Type) {
+            #expect(Set(M.columns) == Set(M.keys.map(\.description)), "\(M.schema)")
+            #expect(M.columns.count == Set(M.columns).count, "\(M.schema)")
+        }
+        check(CaseModel.self); check(CaseCountryModel.self); check(CaseThemeModel.self); check(PersonModel.self)
+        check(TimelineEventModel.self); check(UrgentActionModel.self); check(DocumentModel.self); check(DocumentTargetModel.self)
+        let row = DocumentTargetModel(documentID: "d", targetID: "t", position: 0)
+        #expect(row.values().count == DocumentTargetModel.columns.count && row.id != nil)
+    }
+
     @Test("Each document's full-text entry is one row under the rowid it keeps, rewritten in place")
     func searchRowsAreKeyed() async throws {
         try await withApp(.sqlite) { app in

@@ -200,7 +200,7 @@ struct ContentWriter: Sendable {
             let row = CaseModel()
             row.id = c.id; row.title = c.title; row.summary = c.summary; row.region = c.region; row.status = c.status.rawValue
             row.contentHash = hash; row.createdAt = time; row.updatedAt = time
-            try await row.create(on: db)
+            try await db.insertBulk([row])
             try await replaceChildren(of: c, isNew: true)
             summary.created += 1
             caseTouched = true
@@ -226,22 +226,19 @@ struct ContentWriter: Sendable {
             try await PersonModel.query(on: db).filter(\.$caseID == c.id).delete()
             try await TimelineEventModel.query(on: db).filter(\.$caseID == c.id).delete()
         }
-        for (i, country) in c.countries.enumerated() {
-            try await CaseCountryModel(caseID: c.id, position: i, country: country).create(on: db)
-        }
-        for (i, theme) in c.themes.enumerated() {
-            try await CaseThemeModel(caseID: c.id, position: i, theme: theme).create(on: db)
-        }
-        for (i, p) in c.people.enumerated() {
+        // Each table's rows in one statement (`BulkRow`).
+        try await db.insertBulk(c.countries.enumerated().map { CaseCountryModel(caseID: c.id, position: $0, country: $1) })
+        try await db.insertBulk(c.themes.enumerated().map { CaseThemeModel(caseID: c.id, position: $0, theme: $1) })
+        try await db.insertBulk(c.people.enumerated().map { i, p in
             let row = PersonModel()
             row.apply(p, caseID: c.id, position: i)
-            try await row.create(on: db)
-        }
-        for (i, e) in c.timeline.enumerated() {
+            return row
+        })
+        try await db.insertBulk(c.timeline.enumerated().map { i, e in
             let row = TimelineEventModel()
             row.apply(e, caseID: c.id, position: i)
-            try await row.create(on: db)
-        }
+            return row
+        })
         // People's names are searchable in the case's documents (a new case has none yet).
         guard !isNew else { return }
         let uaIDs = try await UrgentActionModel.query(on: db).filter(\.$caseID == c.id).all().compactMap(\.id)
@@ -261,9 +258,10 @@ struct ContentWriter: Sendable {
             try await sql.raw("SELECT id FROM urgent_actions WHERE id = \(bind: ua.number.slug) FOR UPDATE").run()
         }
         let time = now()
+        if isNew { return try await create(urgentAction: ua, caseID: caseID, storedDocuments: storedDocuments, time: time) }
         let row: UrgentActionModel
         var touched = false
-        if !isNew, let existing = try await UrgentActionModel.find(ua.number.slug, on: db) {
+        if let existing = try await UrgentActionModel.find(ua.number.slug, on: db) {
             row = existing
             if row.status != ua.status.rawValue {
                 row.status = ua.status.rawValue
@@ -305,6 +303,41 @@ struct ContentWriter: Sendable {
             try await row.update(on: db)
             summary.changedUrgentActions.insert(row.id!)
         }
+        return summary
+    }
+
+    /// An urgent action the caller knows is not stored: its documents are all it will have, so its
+    /// status and deadline in force are decided before its row is written, once; its documents not
+    /// stored yet are written in multi-row statements (those stored, under another action, are moved
+    /// one by one as before).
+    private func create(urgentAction ua: UrgentAction, caseID: String, storedDocuments: Set<String>?, time: Date) async throws -> WriteSummary {
+        let row = UrgentActionModel()
+        row.id = ua.number.slug; row.number = ua.number.description; row.caseID = caseID
+        row.status = UrgentAction.status(ua.status, documentKinds: ua.documents.map(\.kind)).rawValue
+        let deadline = UrgentAction.deadline(of: ua.documents)
+        row.deadline = deadline?.description
+        row.deadlineLast = deadline?.latest
+        row.sortKey = ua.number.sortKey
+        row.createdAt = time; row.updatedAt = time
+        try await db.insertBulk([row])
+        var summary = WriteSummary(changedUrgentActions: [row.id!])
+        var newRows: [DocumentModel] = []
+        var targets: [DocumentTargetModel] = []
+        for doc in ua.documents {
+            guard let stored = storedDocuments, !stored.contains(doc.id) else {
+                summary += try await write(document: doc, urgentActionID: row.id!, index: false)
+                continue
+            }
+            let d = DocumentModel()
+            d.apply(doc, urgentActionID: row.id!)
+            d.createdAt = time; d.updatedAt = time
+            newRows.append(d)
+            targets += (doc.takeAction?.targets ?? []).enumerated().map { DocumentTargetModel(documentID: doc.id, targetID: $1.target, position: $0) }
+            summary += WriteSummary(created: 1, createdDocuments: [doc.id], changedDocuments: [doc.id])
+        }
+        try await db.insertBulk(newRows)
+        try await db.insertBulk(targets)
+        try await SearchIndex.update(documentIDs: ua.documents.map(\.id).filter(summary.changedDocuments.contains), on: db)
         return summary
     }
 
