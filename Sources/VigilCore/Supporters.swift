@@ -165,3 +165,9 @@ public enum Placeholders {
         return out
     }
 }
+
+extension StringProtocol {
+    /// Holds a control character (Unicode category Cc: NUL, line breaks, escape…). No value Vigil
+    /// looks up or stores as one line may: PostgreSQL refuses a NUL in text, SQLite cuts at it.
+    public var hasControlCharacter: Bool { unicodeScalars.contains { $0.properties.generalCategory == .control } }
+}

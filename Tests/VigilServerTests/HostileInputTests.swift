@@ -48,4 +48,27 @@ struct HostileInputTests {
             #expect(found.body.string.contains("Li Wei"))
         }
     }
+
+    /// Also from the full run on PostgreSQL: a log-in with a NUL in its address, and opening
+    /// published content under a subject holding one, reached a query and answered 500.
+    @Test(arguments: TestStorage.available)
+    func aControlCharacterInALookedUpValueIsRefusedNotQueried(storage: TestStorage) async throws {
+        #expect(AccountController.normalisedEmail("a\u{0}b@example.org") == nil)
+        #expect(AccountController.normalisedEmail(" Ana@Example.org ") == "ana@example.org")
+        #expect("x\ty".hasControlCharacter && "a\u{0}".hasControlCharacter && !"Ана 李 علي".hasControlCharacter)
+        try await withApp(storage) { app in
+            try await loadDemo(app)
+            let anon = Browser(app)
+            let (login, _) = try await anon.post("/login", ["email": "a\u{0}b@example.org", "password": "correct horse battery staple"], csrfFrom: "/login")
+            #expect(login.status == .unauthorized)
+            let edna = Browser(app)
+            try await NewsroomLogin.account(app, edna, email: "edna@example.org", roles: [.editor])
+            for subject in ["ru-prosecutor-general\u{0}", "\u{0}"] {
+                let (r, _) = try await edna.post("/newsroom/edit", ["kind": "target", "subject": subject], csrfFrom: "/newsroom/drafts")
+                #expect(r.status == .notFound, "\(subject.debugDescription)")
+            }
+            let (ok, _) = try await edna.post("/newsroom/edit", ["kind": "target", "subject": "ru-prosecutor-general"], csrfFrom: "/newsroom/drafts")
+            #expect(ok.status == .seeOther)
+        }
+    }
 }

@@ -71,7 +71,7 @@ struct CatalogueQuery: Sendable, Equatable {
             // No control character reaches a query (PostgreSQL refuses a NUL in text: a region
             // filter holding one answered 500 there). In a search, one is a space; elsewhere no
             // stored value can hold one, so it is refused.
-            let hasControl = value.unicodeScalars.contains { $0.properties.generalCategory == .control }
+            let hasControl = value.hasControlCharacter
             if hasControl && key != .q {
                 throw Refusal(.badRequest, "refusal_query_parameter_control_character", ["name": "\(name)"])
             }

@@ -43,7 +43,7 @@ struct EditorController: UsesServices {
         let form = try req.content.decode(TokenForm.self)
         try auth.checkCSRF(req, token: form.csrf)
         let label = (form.label ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !label.isEmpty, label.count <= 80, !label.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+        guard !label.isEmpty, label.count <= 80, !label.hasControlCharacter else {
             return try await render(req, status: .unprocessableEntity, errors: [strings["editor_label_bad"]])
         }
         // A token publishes in the organisation's name: ask for the password again.

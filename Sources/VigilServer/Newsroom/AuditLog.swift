@@ -2,6 +2,7 @@ import Crypto
 import Fluent
 import Foundation
 import SQLKit
+import VigilCore
 
 /// Who did something the audit log records.
 enum AuditActor: Sendable, Equatable {
@@ -362,7 +363,7 @@ enum Audit {
             }
             if let a = actor, UUID(uuidString: a) == nil, !["cli", "system", "account", "token"].contains(a) { out.append("actor") }
             // No subject holds a control character; PostgreSQL refuses a NUL in a query outright.
-            if let s = subject, s.count > Audit.maxValueLength || s.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            if let s = subject, s.count > Audit.maxValueLength || s.hasControlCharacter {
                 out.append("subject")
             }
             if let f = from, Self.day(f) == nil { out.append("from") }

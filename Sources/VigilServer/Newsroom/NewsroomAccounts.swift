@@ -59,7 +59,7 @@ enum NewsroomAccounts {
         let email = raw.trimmingCharacters(in: .whitespaces).lowercased()
         if let p = EmailAddress.problem(email) { throw Problem(description: "The e-mail address \(p).") }
         let name = name.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !name.isEmpty, name.count <= 80, !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+        guard !name.isEmpty, name.count <= 80, !name.hasControlCharacter else {
             throw Problem(description: "Give the person's name, in at most 80 characters.")
         }
         guard !roles.isEmpty else { throw Problem(description: "Give at least one role: editor, publisher or admin.") }

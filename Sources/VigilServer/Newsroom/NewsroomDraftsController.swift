@@ -177,7 +177,7 @@ struct NewsroomDraftsController: UsesServices {
         let me = try await NewsroomAccess.require(req, .editor, .publisher)
         let form = try req.content.decode(OpenForm.self)
         try auth.checkCSRF(req, token: form.csrf)
-        guard let kind = form.kind.flatMap(DraftKind.init(rawValue:)), let subject = form.subject, !subject.isEmpty, subject.count <= 200,
+        guard let kind = form.kind.flatMap(DraftKind.init(rawValue:)), let subject = form.subject, !subject.isEmpty, subject.count <= 200, !subject.hasControlCharacter,
               let item = try await drafts.openPublished(kind, subject: subject, by: Self.actor(me), on: req.db) else {
             throw Abort(.notFound, reason: strings["draft_nothing_to_open"])
         }

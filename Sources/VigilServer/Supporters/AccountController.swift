@@ -62,7 +62,8 @@ struct AccountController: UsesServices {
     /// E-mail addresses are at most 254 characters (RFC 5321); longer input is refused before anything is counted or stored.
     static func normalisedEmail(_ raw: String?) -> String? {
         let email = (raw ?? "").trimmingCharacters(in: .whitespaces).lowercased()
-        return email.utf8.count <= 254 ? email : nil
+        // No address holds a control character (a NUL in a lookup answered 500 on PostgreSQL).
+        return email.utf8.count <= 254 && !email.hasControlCharacter ? email : nil
     }
 
     // MARK: - Sign up and verification
