@@ -12,11 +12,12 @@ import argparse, os, shutil, subprocess, sys, urllib.error, urllib.request
 
 from common import Serve, demo_env, free_port, release_binary, scratch_dir, wait, wrk
 
+# Addresses with their language: without one, a page answers 302 to it (which wrk would time).
 PAGES = {
-    "home": "/",
-    "document (UA 126/19 initial)": "/urgent-actions/126-19/initial",
-    "list, filtered": "/urgent-actions?country=RU&status=closed",
-    "search": "/urgent-actions?q=Kuku",
+    "home": "/en/",
+    "document (UA 126/19 initial)": "/en/urgent-actions/126-19/initial",
+    "list, filtered": "/en/urgent-actions?country=RU&status=closed",
+    "search": "/en/urgent-actions?q=Kuku",
     "Atom feed": "/feed.atom",
     "API list, 100 (JSON)": "/api/v1/urgent-actions?limit=100",
 }
@@ -24,8 +25,18 @@ PAGES = {
 CONDITIONAL = "document (UA 126/19 initial)"
 
 
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args):
+        return None
+
+
+# Every answer timed must be the page itself: a redirect is an error here.
+direct = urllib.request.build_opener(NoRedirect)
+
+
 def etag(url):
-    with urllib.request.urlopen(url) as r:
+    with direct.open(url) as r:
+        assert r.status == 200, (url, r.status)
         return r.headers["ETag"]
 
 
@@ -40,7 +51,7 @@ def run(url, seconds, connections, headers=()):
 def not_modified(url, tag):
     """The answer really is 304 with that validator (wrk counts 304s as successes)."""
     try:
-        urllib.request.urlopen(urllib.request.Request(url, headers={"If-None-Match": tag}))
+        direct.open(urllib.request.Request(url, headers={"If-None-Match": tag}))
     except urllib.error.HTTPError as e:
         if e.code == 304:
             return
@@ -92,7 +103,7 @@ http {{
         try:
             files = {}
             for i, (name, path) in enumerate(PAGES.items()):
-                body = urllib.request.urlopen(server.base + path).read()
+                body = direct.open(server.base + path).read()
                 suffix = "json" if path.startswith("/api/") else "html"
                 (static / f"p{i}.{suffix}").write_bytes(body)
                 files[name] = (path, f"/p{i}.{suffix}", len(body))

@@ -171,3 +171,10 @@ extension StringProtocol {
     /// looks up or stores as one line may: PostgreSQL refuses a NUL in text, SQLite cuts at it.
     public var hasControlCharacter: Bool { unicodeScalars.contains { $0.properties.generalCategory == .control } }
 }
+
+extension StringProtocol {
+    /// A control character other than the line breaks and tabs a text of several lines may hold.
+    public var hasControlCharacterInText: Bool {
+        unicodeScalars.contains { $0.properties.generalCategory == .control && $0 != "\n" && $0 != "\r" && $0 != "\t" }
+    }
+}

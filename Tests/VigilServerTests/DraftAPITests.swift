@@ -301,6 +301,20 @@ import VaporTesting
             #expect(try await send(app, .GET, "/api/v1/drafts?kind=document", headers: h).json["data"] == .array([]))
         }
     }
+
+    /// A comment with a NUL was refused by PostgreSQL at INSERT (500) and cut by SQLite: refused
+    /// before anything is written; line breaks stay allowed.
+    @Test(arguments: TestStorage.available) func aCommentWithAControlCharacterIsRefused(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
+            let (a, _) = try await Self.token(app)
+            let before = try await DraftItemModel.query(on: app.db).count()
+            let refused = try await send(app, .POST, "/api/v1/drafts", headers: a, json: #"{"kind":"target","content":\#(Self.target),"comment":"a\u0000b"}"#)
+            #expect(refused.status == .unprocessableEntity, "\(refused.body.string)")
+            #expect(try await DraftItemModel.query(on: app.db).count() == before)
+            let made = try await send(app, .POST, "/api/v1/drafts", headers: a, json: #"{"kind":"target","content":\#(Self.target),"comment":"two\nlines"}"#)
+            #expect(made.status == .created, "\(made.body.string)")
+        }
+    }
 }
 
 enum DraftAPITestsTime {

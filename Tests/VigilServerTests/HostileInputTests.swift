@@ -71,4 +71,26 @@ struct HostileInputTests {
             #expect(ok.status == .seeOther)
         }
     }
+
+    /// From a review after the full runs: a page cursor whose JSON holds a NUL, and a new draft's
+    /// case or original holding one, reached PostgreSQL.
+    @Test(arguments: TestStorage.available)
+    func aControlCharacterInACursorOrANewDraftIsRefused(storage: TestStorage) async throws {
+        let nul = Cursor.encode(["\u{0}"])
+        #expect(Cursor.decode(nul) == nil && Cursor.decode(Cursor.encode(["26-00126"])) == ["26-00126"])
+        try await withApp(storage) { app in
+            try await loadDemo(app)
+            for path in ["/api/v1/urgent-actions?cursor=\(nul)", "/api/v1/documents?cursor=\(nul)", "/api/v1/cases?cursor=\(nul)"] {
+                #expect(try await send(app, .GET, path).status == .badRequest, "\(path)")
+            }
+            let edna = Browser(app)
+            try await NewsroomLogin.account(app, edna, email: "edna@example.org", roles: [.editor])
+            let before = try await DraftItemModel.query(on: app.db).count()
+            let (ua, _) = try await edna.post("/newsroom/drafts", ["kind": "urgent_action", "case": "demo-li-wei\u{0}", "language": "en"], csrfFrom: "/newsroom/drafts")
+            #expect(ua.status == .unprocessableEntity)
+            let (tr, _) = try await edna.post("/newsroom/drafts", ["kind": "translation", "original": "ua-126-19-0-en\u{0}", "language": "fr"], csrfFrom: "/newsroom/drafts")
+            #expect(tr.status == .unprocessableEntity)
+            #expect(try await DraftItemModel.query(on: app.db).count() == before)
+        }
+    }
 }

@@ -62,7 +62,7 @@ struct PasswordTests {
     @Test func theCostIsConfiguredWithinItsRange() throws {
         #expect(try VigilConfiguration.fromEnvironment([:]).passwordCost == 12)
         #expect(try VigilConfiguration.fromEnvironment(["VIGIL_PASSWORD_COST": "13"]).passwordCost == 13)
-        for bad in ["3", "17", "0", "-12", "twelve", "12.5", "99999999999999999999"] {
+        for bad in ["3", "15", "17", "0", "-12", "twelve", "12.5", "99999999999999999999"] {
             #expect(throws: VigilConfiguration.Problem.self, "\(bad)") { try VigilConfiguration.fromEnvironment(["VIGIL_PASSWORD_COST": bad]) }
         }
         let cost = try VigilConfiguration.fromEnvironment(["VIGIL_PASSWORD_COST": "5"]).passwordCost
@@ -72,5 +72,8 @@ struct PasswordTests {
         let other = Passwords(secret: try secret(), cost: 4)
         #expect(other.verify("a long enough passphrase", against: made))
         #expect(!other.verify("a long enough passphrasE", against: made))
+        // A hash at another cost is made again at the next log-in; one at this cost is not.
+        #expect(other.needsRehash(made) && !low.needsRehash(made))
+        #expect(Passwords.cost(of: Passwords.split(made).bcrypt) == 5)
     }
 }

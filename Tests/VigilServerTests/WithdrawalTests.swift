@@ -294,4 +294,15 @@ struct WithdrawalTests {
             #expect(Array(log.prefix(3)) == ["urgent_action.republish", "urgent_action.redact", "urgent_action.withdraw"])
         }
     }
+
+    /// A reason holding a NUL is refused (422) before anything is written, on both databases.
+    @Test(arguments: TestStorage.available) func aReasonWithAControlCharacterIsRefused(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
+            try await loadDemo(app)
+            let headers = try await editorHeaders(app)
+            let res = try await post(app, "/api/v1/urgent-actions/126-19/withdraw", headers, #"{"reason": "Danger\u0000 to his family."}"#)
+            #expect(res.status == .unprocessableEntity, "\(res.body.string)")
+            #expect(try await UrgentActionModel.find("126-19", on: app.db)?.withdrawnAt == nil)
+        }
+    }
 }

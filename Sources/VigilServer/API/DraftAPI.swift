@@ -92,6 +92,7 @@ extension APIController {
         case .numberTaken: return r.values["detail"] ?? "\(r.values["label"] ?? "That number") exists already: leave number out to have the next number assigned."
         case .unknownRevision: return "There is no such item or revision."
         case .notPublished: return "The item is not published."
+        case .controlCharacters: return "A comment must not contain control characters (such as NUL); line breaks are fine."
         }
     }
 

@@ -70,10 +70,11 @@ public struct VigilConfiguration: Sendable {
     /// string is accented and 40% longer, so that untranslated text and layouts that break on long
     /// words show at a glance (for translators and developers, never on a served site).
     public var pseudoLocale = false
-    /// bcrypt's cost for new password hashes (`VIGIL_PASSWORD_COST`, 4 to 16): 12 by default; a
+    /// bcrypt's cost for new password hashes (`VIGIL_PASSWORD_COST`, 4 to 14: at 14 a log-in costs a second of CPU): 12 by default; a
     /// stronger server may raise it. Below 10 the hashes are weak, and `serve` says so at every
     /// start: that is for test runs that make thousands of accounts (the hostile-input proof),
-    /// never for a served site. Hashes keep the cost they were made with; each still verifies.
+    /// never for a served site. Hashes keep the cost they were made with; each still verifies, and is made again at the
+    /// configured cost at its owner's next log-in.
     public var passwordCost: Int = 12
     /// How long a request waits for a PostgreSQL connection before it fails. 30 s when served;
     /// the test suite, which runs hundreds of applications at once on two cores, waits longer.
@@ -241,8 +242,8 @@ public struct VigilConfiguration: Sendable {
             c.mailPerMinute = n
         }
         if let cost = value("VIGIL_PASSWORD_COST") {
-            guard let n = Int(cost), (4...16).contains(n) else {
-                throw Problem(description: "VIGIL_PASSWORD_COST must be bcrypt's cost, a number from 4 to 16 (default 12; under 10 for tests only)")
+            guard let n = Int(cost), (4...14).contains(n) else {
+                throw Problem(description: "VIGIL_PASSWORD_COST must be bcrypt's cost, a number from 4 to 14 (default 12; under 10 for tests only)")
             }
             c.passwordCost = n
         }

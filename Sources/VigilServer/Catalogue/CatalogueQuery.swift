@@ -270,6 +270,7 @@ enum Cursor {
         guard let data = Data(base64Encoded: b), let v = try? JSONValue.parse(data), let a = v.arrayValue,
               !a.isEmpty, a.count <= 4 else { return nil }
         let parts = a.compactMap(\.stringValue)
-        return parts.count == a.count ? parts : nil
+        // The parts are bound into queries: a NUL inside one answered 500 on PostgreSQL.
+        return parts.count == a.count && !parts.contains(where: \.hasControlCharacter) ? parts : nil
     }
 }

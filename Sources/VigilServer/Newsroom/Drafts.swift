@@ -67,6 +67,7 @@ struct DraftRefusal: Error, Sendable, CustomStringConvertible {
         case alreadyDone = "draft_refused_already"
         case tooLarge = "draft_refused_too_large"
         case numberTaken = "draft_refused_number_taken"
+        case controlCharacters = "draft_refused_control_characters"
         case unknownRevision = "draft_refused_revision"
         case notPublished = "draft_refused_not_published"
     }
@@ -76,7 +77,7 @@ struct DraftRefusal: Error, Sendable, CustomStringConvertible {
         switch reason {
         case .notAllowed, .ownWork: .forbidden
         case .wrongState, .stale, .alreadyDone, .numberTaken, .notPublished: .conflict
-        case .invalid, .commentRequired, .notFuture, .tooFar, .tooLarge: .unprocessableEntity
+        case .invalid, .commentRequired, .notFuture, .tooFar, .tooLarge, .controlCharacters: .unprocessableEntity
         case .unknownRevision: .notFound
         }
     }
@@ -814,6 +815,8 @@ struct Drafts: Sendable {
     static func cleanComment(_ comment: String?) throws -> String? {
         guard let c = comment?.trimmingCharacters(in: .whitespacesAndNewlines), !c.isEmpty else { return nil }
         guard c.count <= maxComment else { throw DraftRefusal(reason: .tooLarge, values: ["max": String(maxComment)]) }
+        // PostgreSQL refuses a NUL in text and SQLite cuts the text at it.
+        guard !c.hasControlCharacterInText else { throw DraftRefusal(reason: .controlCharacters) }
         return c
     }
 

@@ -107,7 +107,7 @@ struct NewsroomDraftsController: UsesServices {
             case "target":
                 item = try await drafts.create(.target, content: .object([:]), by: actor, on: req.db)
             case "urgent_action":
-                guard let caseID = form.case, try await CaseModel.find(caseID, on: req.db) != nil else {
+                guard let caseID = form.case, Slug.issue(caseID) == nil, try await CaseModel.find(caseID, on: req.db) != nil else {
                     return try await renderList(req, status: .unprocessableEntity, errors: [strings["draft_choose_case"]])
                 }
                 var typed: UANumber?
@@ -143,7 +143,7 @@ struct NewsroomDraftsController: UsesServices {
                 item = try await drafts.create(.document, content: .object(o), caseID: ua.caseID, number: n, by: actor, on: req.db)
             case "translation":
                 let original = form.original ?? ""
-                guard let stored = try await Drafts.stored(.document, original, on: req.db), let n = stored.number,
+                guard Slug.issue(original) == nil, let stored = try await Drafts.stored(.document, original, on: req.db), let n = stored.number,
                       case .object(var o) = stored.value, o["translation_of"] == nil || o["translation_of"] == .null else {
                     return try await renderList(req, status: .unprocessableEntity, errors: [strings["draft_choose_original"]])
                 }

@@ -50,6 +50,7 @@ enum Withdrawal {
         let r = reason?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
         if r.isEmpty { throw ValidationError([.init(path: path, Message.catalogue("issue_required_say_why_urgent_action"))]) }
         if r.count > maxReason { throw ValidationError([.init(path: path, Message.catalogue("issue_must_at_most_characters", ["max": "\(maxReason)"]))]) }
+        if r.hasControlCharacterInText { throw ValidationError([.init(path: path, Message.catalogue("issue_control_characters"))]) }
         return r
     }
 

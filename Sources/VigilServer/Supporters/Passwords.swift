@@ -4,7 +4,7 @@ import Synchronization
 import Vapor
 
 /// Supporters' passwords: 12 to 128 characters of any script, no composition rules, not a known
-/// common or breached password; stored as bcrypt (cost 12) of an HMAC-SHA256 of the password keyed
+/// common or breached password; stored as bcrypt (cost 12, `VIGIL_PASSWORD_COST`) of an HMAC-SHA256 of the password keyed
 /// with the server's pepper. The pre-hash matters: bcrypt reads only 72 bytes, so two long
 /// passwords (a 64-character Cyrillic one is 128 bytes) sharing their first 72 bytes would
 /// otherwise be the same password.
@@ -97,9 +97,18 @@ public struct Passwords: Sendable {
         return false
     }
 
-    /// True when a stored hash is not under the current key: hash the password again at log-in.
+    /// True when a stored hash is not under the current key, or not at the configured cost: hash
+    /// the password again at log-in. (After `VIGIL_PASSWORD_COST` changes, a known account's
+    /// log-in and an unknown one's take different times until the account logs in again.)
     public func needsRehash(_ stored: String) -> Bool {
-        Self.split(stored).id != peppers[0].id
+        let (id, bcrypt) = Self.split(stored)
+        return id != peppers[0].id || Self.cost(of: bcrypt) != cost
+    }
+
+    /// The cost written in a bcrypt hash (`$2b$12$…`), nil when it is not one.
+    static func cost(of bcrypt: String) -> Int? {
+        let parts = bcrypt.split(separator: "$", omittingEmptySubsequences: false)
+        return parts.count >= 4 ? Int(parts[2]) : nil
     }
 
     /// Spends the time of one verification, so that an unknown account answers as slowly as a known one.
