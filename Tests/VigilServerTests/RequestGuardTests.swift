@@ -121,6 +121,16 @@ enum RawHTTP {
     struct Failure: Error, CustomStringConvertible { let description: String }
 
     static func exchange(port: Int, _ request: String) async throws -> RawResponse {
+        let (received, closed) = try await exchangeRaw(port: port, request)
+        return RawResponse(raw: String(decoding: received, as: UTF8.self), closed: closed)
+    }
+
+    /// The bytes as they came (a PDF is not text).
+    static func exchangeBytes(port: Int, _ request: String) async throws -> [UInt8] {
+        try await exchangeRaw(port: port, request).0
+    }
+
+    private static func exchangeRaw(port: Int, _ request: String) async throws -> ([UInt8], Bool) {
         let bytes = Array(request.utf8)
         return try await withCheckedThrowingContinuation { continuation in
             let thread = Thread { continuation.resume(with: Result { try run(port: port, bytes) }) }
@@ -128,7 +138,7 @@ enum RawHTTP {
         }
     }
 
-    private static func run(port: Int, _ bytes: [UInt8]) throws -> RawResponse {
+    private static func run(port: Int, _ bytes: [UInt8]) throws -> ([UInt8], Bool) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Failure(description: "socket: \(errno)") }
         defer { close(fd) }
@@ -154,8 +164,8 @@ enum RawHTTP {
         while true {
             let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if n > 0 { received += buffer[0..<n]; continue }
-            if n == 0 { return RawResponse(raw: String(decoding: received, as: UTF8.self), closed: true) }
-            if errno == EAGAIN || errno == EWOULDBLOCK { return RawResponse(raw: String(decoding: received, as: UTF8.self), closed: false) }
+            if n == 0 { return (received, true) }
+            if errno == EAGAIN || errno == EWOULDBLOCK { return (received, false) }
             throw Failure(description: "recv: errno \(errno) after \(received.count) bytes")
         }
     }

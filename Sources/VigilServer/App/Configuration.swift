@@ -28,6 +28,9 @@ public struct VigilConfiguration: Sendable {
     public var maxBodyBytes: Int
     /// Keep rendered public pages in memory (off only for debugging templates).
     public var pageCache: Bool = true
+    /// Answer page-cache hits in the connection, before Vapor (`VIGIL_FAST_PATH=0` turns it off;
+    /// also off with `LOG_LEVEL=debug`, which logs every request). See `FastPath.swift`.
+    public var fastPath: Bool = true
     /// Action reports older than this many months become anonymous (0: never).
     public var reportRetentionMonths: Int = 24
     /// The development mail viewer at `/dev/outbox` (`VIGIL_DEV_OUTBOX=1`): only without a mail
@@ -177,6 +180,7 @@ public struct VigilConfiguration: Sendable {
             }
             c.tokenLifetimeDays = n
         }
+        if let fast = try flag("VIGIL_FAST_PATH") { c.fastPath = fast }
         if let mb = value("VIGIL_CACHE_MB") {
             guard let n = Int(mb), (1...65536).contains(n) else {
                 throw Problem(description: "VIGIL_CACHE_MB must be a number of megabytes from 1 to 65536")

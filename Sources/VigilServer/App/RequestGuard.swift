@@ -45,34 +45,50 @@ struct VigilHTTPServer: Server {
     func start(address: BindAddress?) async throws {
         try await http.start(address: address)
         guard let channel = Self.listeningChannel(of: http) else { return warnUnguarded() }
-        let tls = app.vigil.tls
+        let hook = AcceptedConnectionHook(tls: app.vigil.tls, fastPath: fastPath)
         do {
             try await channel.eventLoop.submit {
-                try channel.pipeline.syncOperations.addHandler(AcceptedConnectionHook(tls: tls), position: .first)
+                try channel.pipeline.syncOperations.addHandler(hook, position: .first)
             }.get()
+            if let fastPath { fastPath.table.listening = true }
         } catch {
             warnUnguarded()
         }
+    }
+
+    /// What the connections' `CachedPageAnswerer` needs, when cache hits are answered there:
+    /// not with `VIGIL_FAST_PATH=0` or the page cache off, nor when every request is logged.
+    private var fastPath: FastPathParts? {
+        let cache = app.vigilServices.cache
+        guard cache.fastPath.enabled, app.logger.logLevel > .debug else { return nil }
+        return FastPathParts(table: cache.fastPath, cache: cache, metrics: app.vigilServices.metrics)
     }
 
     @available(*, noasync, message: "Use the async start() method instead.")
     func start(address: BindAddress?) throws {
         try http.start(address: address)
         guard let channel = Self.listeningChannel(of: http) else { return warnUnguarded() }
-        let tls = app.vigil.tls
+        let hook = AcceptedConnectionHook(tls: app.vigil.tls, fastPath: fastPath)
         do {
             try channel.eventLoop.submit {
-                try channel.pipeline.syncOperations.addHandler(AcceptedConnectionHook(tls: tls), position: .first)
+                try channel.pipeline.syncOperations.addHandler(hook, position: .first)
             }.wait()
+            if let fastPath { fastPath.table.listening = true }
         } catch {
             warnUnguarded()
         }
     }
 
-    func shutdown() async { await http.shutdown() }
+    func shutdown() async {
+        app.vigilServices.cache.fastPath.listening = false
+        await http.shutdown()
+    }
 
     @available(*, noasync, message: "Use the async shutdown() method instead.")
-    func shutdown() { http.shutdown() }
+    func shutdown() {
+        app.vigilServices.cache.fastPath.listening = false
+        http.shutdown()
+    }
 
     private func warnUnguarded() {
         app.logger.warning("Cannot reach the HTTP server's listening channel: malformed requests will be dropped without an answer.")
@@ -106,22 +122,29 @@ extension NIOLockedValueBox: LockedValueReading {
 /// On the listening channel: adds `RequestLineMeter` to each accepted connection before Vapor's
 /// initializer runs (it runs after this handler passes the connection on, on the connection's
 /// event loop, so anything added now comes first).
-private final class AcceptedConnectionHook: ChannelInboundHandler {
+struct FastPathParts: Sendable {
+    let table: FastPathTable
+    let cache: PageCache
+    let metrics: VigilMetrics?
+}
+
+private final class AcceptedConnectionHook: ChannelInboundHandler, Sendable {
     typealias InboundIn = any Channel
     typealias InboundOut = any Channel
 
     let tls: Bool
+    let fastPath: FastPathParts?
 
-    init(tls: Bool) { self.tls = tls }
+    init(tls: Bool, fastPath: FastPathParts?) { self.tls = tls; self.fastPath = fastPath }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let connection = Self.unwrapInboundIn(data)
-        let tls = self.tls
+        let tls = self.tls, fastPath = self.fastPath
         if connection.eventLoop.inEventLoop {
-            try? connection.pipeline.syncOperations.addHandler(RequestLineMeter(tls: tls), position: .first)
+            try? connection.pipeline.syncOperations.addHandler(RequestLineMeter(tls: tls, fastPath: fastPath), position: .first)
         } else {
             connection.eventLoop.execute {
-                try? connection.pipeline.syncOperations.addHandler(RequestLineMeter(tls: tls), position: .first)
+                try? connection.pipeline.syncOperations.addHandler(RequestLineMeter(tls: tls, fastPath: fastPath), position: .first)
             }
         }
         context.fireChannelRead(data)
@@ -136,6 +159,7 @@ final class RequestLineMeter: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundOut = ByteBuffer
 
     let tls: Bool
+    let fastPath: FastPathParts?
     /// Whether the latest request line (or the one being received) is longer than the limit.
     private(set) var requestLineTooLong = false
     private var lineLength = 0
@@ -144,14 +168,19 @@ final class RequestLineMeter: ChannelInboundHandler, RemovableChannelHandler {
 
     private enum LineKind { case start, request, other }
 
-    init(tls: Bool) { self.tls = tls }
+    init(tls: Bool, fastPath: FastPathParts? = nil) { self.tls = tls; self.fastPath = fastPath }
 
     func channelActive(context: ChannelHandlerContext) {
         let pipeline = context.pipeline.syncOperations
         // Vapor's HTTP/1 handlers in plain text; anything else (TLS, HTTP/2) is left as it is.
         if let decoder = try? pipeline.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self) {
             let after = (try? pipeline.context(handlerType: HTTPServerPipelineHandler.self)) ?? decoder
-            try? pipeline.addHandler(MalformedRequestAnswerer(meter: self), position: .after(after.handler))
+            let answerer = MalformedRequestAnswerer(meter: self)
+            try? pipeline.addHandler(answerer, position: .after(after.handler))
+            if let fastPath {
+                try? pipeline.addHandler(CachedPageAnswerer(table: fastPath.table, cache: fastPath.cache, metrics: fastPath.metrics),
+                                         position: .after(answerer))
+            }
         } else {
             pipeline.removeHandler(context: context, promise: nil)
         }

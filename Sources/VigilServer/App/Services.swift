@@ -53,7 +53,8 @@ struct VigilServices: Sendable {
                                            create: !["backup", "restore", "version", "routes", "mail"].contains(app.vigilCommand))
         let now: @Sendable () -> Date = { Date() }
         let metrics = VigilMetrics()
-        let cache = PageCache(enabled: configuration.pageCache, maxBytes: configuration.cacheBytes, metrics: metrics)
+        let cache = PageCache(enabled: configuration.pageCache, maxBytes: configuration.cacheBytes, metrics: metrics,
+                              fastPath: configuration.fastPath)
         let languages = try SiteLanguages(configuration: configuration, catalogue: site.catalogue)
         let alerts = Alerts(catalogue: site.catalogue, baseURL: configuration.baseURL, mailFrom: configuration.mailFrom, secret: secret,
                             offered: languages.offered)

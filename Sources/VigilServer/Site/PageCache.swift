@@ -58,13 +58,17 @@ final class PageCache: @unchecked Sendable {
 
     /// Hits and misses are counted here (`vigil_page_cache_*`).
     let metrics: VigilMetrics?
+    /// The answers learned by the connections' `CachedPageAnswerer` (`FastPath.swift`).
+    let fastPath: FastPathTable
 
-    init(enabled: Bool = true, maxBytes: Int = 128 * 1024 * 1024, metrics: VigilMetrics? = nil) {
+    init(enabled: Bool = true, maxBytes: Int = 128 * 1024 * 1024, metrics: VigilMetrics? = nil, fastPath: Bool = true) {
         self.enabled = enabled; self.maxBytes = maxBytes; self.metrics = metrics
+        self.fastPath = FastPathTable(enabled: enabled && fastPath)
     }
 
     /// Drops the entries that show any of `tags` (and notes the log entry that said so).
     func invalidate(tags: Set<String>, logEntry: Int? = nil) {
+        if !tags.isEmpty { fastPath.clear() }
         lock.withLock {
             if let logEntry { seenLog[logEntry] = Date() }
             guard !tags.isEmpty else { return }
@@ -79,6 +83,7 @@ final class PageCache: @unchecked Sendable {
 
     /// Drops every entry (for tests and tools).
     func invalidate() {
+        fastPath.clear()
         lock.withLock {
             generation += 1
             entries.removeAll(); bytes = 0; counts = nil
@@ -202,7 +207,36 @@ final class PageCache: @unchecked Sendable {
         let res = response(req, entry, contentType: contentType, cacheControl: cacheControl)
         // For operators and the tests: whether this request rendered the bytes or found them.
         res.headers.replaceOrAdd(name: "X-Cache", value: built ? "MISS" : "HIT")
+        // Marked for the connection's answerer, which strips the mark and may learn the answer.
+        if fastPath.listening, let route = req.storage[EndpointKey.self]?.name.rawValue {
+            res.headers.replaceOrAdd(name: FastPathTable.header, value: FastPathTable.mark(key: key, counts: counts, route: route))
+        }
         return res
+    }
+
+    /// The entry `respondBytes` would serve now without a look at the database (the publishing
+    /// log read less than a second ago; for pages that show counts, the counts stamp too), else nil.
+    func fastEntry(key: String, counts: Bool) -> Entry? {
+        let now = Date()
+        return lock.withLock {
+            guard enabled, now.timeIntervalSince(logChecked) < 1, now >= logChecked else { return nil }
+            var stamp: String?
+            if counts {
+                guard let c = self.counts, now.timeIntervalSince(c.checked) < 1 else { return nil }
+                stamp = c.value
+            }
+            guard var e = entries[key], e.counts == stamp else { return nil }
+            clock += 1
+            e.lastUsed = clock
+            entries[key] = e
+            return e
+        }
+    }
+
+    /// Whether `If-None-Match` names the entry's ETag (or `*`).
+    static func notModified(ifNoneMatch match: String?, etag: String) -> Bool {
+        guard let match else { return false }
+        return match.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.contains { $0 == etag || $0 == "W/\(etag)" || $0 == "*" }
     }
 
     /// The entry for `key`: stored, being built by another request, or built now.
@@ -296,7 +330,7 @@ final class PageCache: @unchecked Sendable {
         headers.replaceOrAdd(name: .cacheControl, value: cacheControl)
         headers.replaceOrAdd(name: .vary, value: "Accept-Encoding")
         if let match = req.headers.first(name: .ifNoneMatch) {
-            if match.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }).contains(where: { $0 == e.etag || $0 == "W/\(e.etag)" || $0 == "*" }) {
+            if Self.notModified(ifNoneMatch: match, etag: e.etag) {
                 return Response(status: .notModified, headers: headers)
             }
         } else if let since = req.headers.first(name: .ifModifiedSince), let date = Self.parseHTTPDate(since),

@@ -1,0 +1,250 @@
+import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import VigilCore
+
+/// Cache hits answered in the connection's pipeline, before Vapor.
+///
+/// A cached page, feed, list or document is ready bytes, yet every request for it went through
+/// Vapor's request object, five middlewares, the router and a task hop before a dictionary
+/// lookup found it. `CachedPageAnswerer` sits in each HTTP/1 connection right after the request
+/// decoder (and `MalformedRequestAnswerer`) and answers the requests it has seen Vapor answer
+/// from the page cache, with the same status, headers and bytes; every other request, and any
+/// request it cannot be sure of, goes to Vapor as before.
+///
+/// How it stays exactly what Vapor would answer:
+/// - **It learns from Vapor.** `PageCache` marks each answer it gives with an internal header
+///   (the entry's key, whether it shows counts, the route); the answerer strips it from every
+///   answer and, when the request was a *plain* one, keeps the answer's headers in its table
+///   under the request's method, target and `Accept-Language` (the only header a plain request
+///   carries that a page may depend on), one set for 200 and one for 304.
+/// - **Plain requests only**: GET or HEAD, HTTP/1.1, a target of at most 1 KB, keep-alive, and
+///   no header but those no answer depends on (`plainHeaders`) — no cookie (a session, a chosen
+///   language), no `If-Modified-Since`, no `X-Request-Id`, no body.
+/// - **The same freshness**: a hit is served only when the page cache would serve it without a
+///   look at the database — the publishing log read less than a second ago, and for pages that
+///   show counts, the counts stamp too — and the entry is there under that key with that stamp.
+///   Otherwise the request goes to Vapor, which looks, and serves. Every invalidation empties the
+///   table (a change may send an address to another entry), and so does a new day (keys name it).
+/// - **Per-request headers** are made anew: `date`, `X-Request-Id`, and from the entry `ETag`,
+///   `Last-Modified`, `Content-Length` and `X-Cache: HIT`; the others are the learned ones, in
+///   their order.
+/// - Metrics count the hit and the request under the route's name, as the middleware would.
+///   With `LOG_LEVEL=debug` or lower (a line per request) and with `VIGIL_FAST_PATH=0`, nothing
+///   is answered here.
+final class FastPathTable: @unchecked Sendable {
+    /// The header `PageCache` marks its answers with; never sent to a client.
+    static let header = "x-vigil-fast-path"
+    static let maxTargetBytes = 1024
+    static let maxMemos = 4096
+
+    /// Request headers no cached answer depends on. (`accept-language` is part of the key.)
+    static let plainHeaders: Set<String> = [
+        "host", "user-agent", "accept", "accept-encoding", "accept-language", "if-none-match", "connection", "cache-control",
+        "pragma", "upgrade-insecure-requests", "dnt", "referer", "priority", "te", "sec-gpc", "sec-fetch-site", "sec-fetch-mode",
+        "sec-fetch-user", "sec-fetch-dest", "sec-ch-ua", "sec-ch-ua-mobile", "sec-ch-ua-platform",
+        "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-real-ip", "forwarded",
+    ]
+
+    struct Memo {
+        var key: String
+        var counts: Bool
+        var route: String
+        var day: String
+        var ok: HTTPHeaders?
+        var notModified: HTTPHeaders?
+    }
+
+    private let lock = NIOLock()
+    private var memos: [String: Memo] = [:]
+    private var second = Int.min
+    private var day = ""
+    private var date = ""
+    private var answered = 0
+    /// Set when the server has put the answerer in its pipelines; until then nothing is marked.
+    private var listeningFlag = false
+    /// Off: every request goes to Vapor (`VIGIL_FAST_PATH=0`, and the tests comparing both ways).
+    private var enabledFlag: Bool
+
+    init(enabled: Bool = true) { enabledFlag = enabled }
+
+    var listening: Bool {
+        get { lock.withLock { listeningFlag } }
+        set { lock.withLock { listeningFlag = newValue } }
+    }
+    var enabled: Bool {
+        get { lock.withLock { enabledFlag } }
+        set { lock.withLock { enabledFlag = newValue; memos.removeAll() } }
+    }
+    /// Requests answered here.
+    var hits: Int { lock.withLock { answered } }
+    var memoCount: Int { lock.withLock { memos.count } }
+
+    /// Forgets every learned answer (an invalidation: an address may now show another entry).
+    func clear() { lock.withLock { memos.removeAll() } }
+
+    /// The mark `PageCache` puts on an answer: counts, route, key (base64: a key may hold any text).
+    static func mark(key: String, counts: Bool, route: String) -> String {
+        "\(counts ? 1 : 0) \(route) \(Data(key.utf8).base64EncodedString())"
+    }
+
+    static func parseMark(_ value: String) -> (key: String, counts: Bool, route: String)? {
+        let parts = value.split(separator: " ", omittingEmptySubsequences: false)
+        guard parts.count == 3, let data = Data(base64Encoded: String(parts[2])) else { return nil }
+        return (String(decoding: data, as: UTF8.self), parts[0] == "1", String(parts[1]))
+    }
+
+    /// The key of a plain request (nil when it is not one).
+    static func requestKey(_ head: HTTPRequestHead) -> String? {
+        guard head.method == .GET || head.method == .HEAD, head.version == .http1_1,
+              head.uri.utf8.count <= maxTargetBytes else { return nil }
+        var language = ""
+        for (name, value) in head.headers {
+            let lower = name.lowercased()
+            guard plainHeaders.contains(lower) else { return nil }
+            if lower == "connection", value.lowercased() != "keep-alive" { return nil }
+            if lower == "accept-language" {
+                guard language.isEmpty, value.utf8.count <= 256 else { return nil }
+                language = value
+            }
+        }
+        return "\(head.method == .GET ? "GET" : "HEAD") \(head.uri)\n\(language)"
+    }
+
+    /// Today (the organisation's day, as page keys name it) and the `date` header, made once a second.
+    private func clockLocked() -> (day: String, date: String) {
+        let now = Int(Date().timeIntervalSince1970)
+        if now != second {
+            second = now
+            let today = ActionClock.current.today()
+            if today != day { memos.removeAll(); day = today }
+            date = MalformedRequestAnswerer.httpDate(Date(timeIntervalSince1970: TimeInterval(now)))
+        }
+        return (day, date)
+    }
+
+    func learn(requestKey: String, mark: String, status: HTTPResponseStatus, headers: HTTPHeaders) {
+        guard status == .ok || status == .notModified, let (key, counts, route) = Self.parseMark(mark) else { return }
+        lock.withLock {
+            guard enabledFlag else { return }
+            let today = clockLocked().day
+            var memo = memos[requestKey]
+            if memo == nil || memo!.key != key || memo!.counts != counts || memo!.day != today {
+                if memos.count >= Self.maxMemos { memos.removeAll() }
+                memo = Memo(key: key, counts: counts, route: route, day: today)
+            }
+            if status == .ok { memo!.ok = headers } else { memo!.notModified = headers }
+            memos[requestKey] = memo
+        }
+    }
+
+    /// The learned answer for a plain request, if today's.
+    func memo(_ requestKey: String) -> (Memo, date: String)? {
+        lock.withLock {
+            guard enabledFlag, let m = memos[requestKey] else { return nil }
+            let clock = clockLocked()
+            guard m.day == clock.day else { return nil }
+            return (m, clock.date)
+        }
+    }
+
+    func countHit() { lock.withLock { answered += 1 } }
+}
+
+/// In each HTTP/1 connection, after the decoder: answers cache hits (see `FastPathTable`).
+final class CachedPageAnswerer: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let table: FastPathTable
+    private let cache: PageCache
+    private let metrics: VigilMetrics?
+    /// The answer to the request being read, when it is a hit: written at its end.
+    private var pending: (head: HTTPResponseHead, body: ByteBuffer?)?
+    /// The plain request Vapor is answering, whose answer may be learned.
+    private var learning: String?
+    /// The server is stopping: Vapor answers (and closes) from now on.
+    private var quiescing = false
+
+    init(table: FastPathTable, cache: PageCache, metrics: VigilMetrics?) {
+        self.table = table; self.cache = cache; self.metrics = metrics
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch Self.unwrapInboundIn(data) {
+        case .head(let head):
+            learning = nil
+            if !quiescing, let key = FastPathTable.requestKey(head) {
+                if let answer = answer(head, key: key) {
+                    pending = answer
+                    return
+                }
+                learning = key
+            }
+        case .body:
+            // A plain request has no body (no Content-Length, no Transfer-Encoding).
+            if pending != nil { return }
+        case .end:
+            if let answer = pending {
+                pending = nil
+                context.write(Self.wrapOutboundOut(.head(answer.head)), promise: nil)
+                if let body = answer.body, body.readableBytes > 0 {
+                    context.write(Self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+                }
+                context.writeAndFlush(Self.wrapOutboundOut(.end(nil)), promise: nil)
+                return
+            }
+        }
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .head(var head) = Self.unwrapOutboundIn(data), let mark = head.headers.first(name: FastPathTable.header) {
+            head.headers.remove(name: FastPathTable.header)
+            if let key = learning {
+                table.learn(requestKey: key, mark: mark, status: head.status, headers: head.headers)
+            }
+            learning = nil
+            context.write(Self.wrapOutboundOut(.head(head)), promise: promise)
+            return
+        }
+        context.write(data, promise: promise)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent { quiescing = true }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    /// The answer Vapor would give, when the table and the cache hold it now.
+    private func answer(_ request: HTTPRequestHead, key: String) -> (head: HTTPResponseHead, body: ByteBuffer?)? {
+        let start = DispatchTime.now().uptimeNanoseconds
+        guard let (memo, date) = table.memo(key), let entry = cache.fastEntry(key: memo.key, counts: memo.counts) else { return nil }
+        let notModified = PageCache.notModified(ifNoneMatch: request.headers.first(name: .ifNoneMatch), etag: entry.etag)
+        guard let learned = notModified ? memo.notModified : memo.ok else { return nil }
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(learned.count)
+        for (name, value) in learned {
+            switch name.lowercased() {
+            case "etag": headers.add(name: name, value: entry.etag)
+            case "last-modified": headers.add(name: name, value: entry.modifiedHTTP)
+            case "content-length": headers.add(name: name, value: notModified ? value : String(entry.body.readableBytes))
+            case "date": headers.add(name: name, value: date)
+            case "x-request-id": headers.add(name: name, value: UUID().uuidString)
+            case "x-cache": headers.add(name: name, value: "HIT")
+            default: headers.add(name: name, value: value)
+            }
+        }
+        let status: HTTPResponseStatus = notModified ? .notModified : .ok
+        table.countHit()
+        if let metrics {
+            metrics.pageCacheHits.inc()
+            metrics.recordRequest(route: memo.route, status: status.code, since: start)
+        }
+        let body = request.method == .GET && !notModified ? entry.body : nil
+        return (HTTPResponseHead(version: request.version, status: status, headers: headers), body)
+    }
+}

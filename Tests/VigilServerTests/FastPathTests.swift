@@ -1,0 +1,187 @@
+import Foundation
+import NIOHTTP1
+import Testing
+import VaporTesting
+@testable import VigilServer
+
+/// Cache hits answered in the connection (`FastPath.swift`), over a real socket: the same status,
+/// headers (in their order) and bytes as Vapor gives, for every kind of cached answer, GET, HEAD
+/// and a conditional GET; and the requests it must leave to Vapor.
+@Suite struct FastPathTests {
+    /// One response read from a stream of pipelined ones.
+    struct Answer: CustomStringConvertible {
+        var status: Int
+        var headers: [(String, String)]
+        var body: [UInt8]
+        func header(_ name: String) -> String? { headers.first { $0.0.lowercased() == name.lowercased() }?.1 }
+        /// The headers with the two values made per request replaced by their names.
+        var comparable: [String] {
+            headers.map { name, value in
+                switch name.lowercased() {
+                case "date", "x-request-id": return "\(name.lowercased()): (per request)"
+                default: return "\(name.lowercased()): \(value)"
+                }
+            }
+        }
+        var description: String { "\(status) \(comparable.joined(separator: " | ")) (\(body.count) bytes)" }
+    }
+
+    /// Sends `requests` on one connection, then a closing request, and splits what came back.
+    static func exchange(port: Int, _ requests: [(method: String, path: String, headers: [String])]) async throws -> [Answer] {
+        var text = ""
+        for r in requests {
+            text += "\(r.method) \(r.path) HTTP/1.1\r\nHost: localhost\r\n" + r.headers.map { $0 + "\r\n" }.joined() + "\r\n"
+        }
+        text += "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        let raw = Array(try await RawHTTP.exchangeBytes(port: port, text))
+        var answers: [Answer] = []
+        var at = 0
+        for method in requests.map(\.method) + ["GET"] {
+            guard let end = Self.find([13, 10, 13, 10], in: raw, from: at) else {
+                Issue.record("an answer is missing after \(answers.count)"); return answers
+            }
+            let head = String(decoding: raw[at..<end], as: UTF8.self).components(separatedBy: "\r\n")
+            let status = Int(head[0].split(separator: " ")[1]) ?? 0
+            let headers = head.dropFirst().map { line -> (String, String) in
+                let parts = line.split(separator: ":", maxSplits: 1)
+                return (String(parts[0]), parts.count > 1 ? parts[1].trimmingCharacters(in: .whitespaces) : "")
+            }
+            var answer = Answer(status: status, headers: headers, body: [])
+            let length = method == "HEAD" || status == 304 ? 0 : Int(answer.header("Content-Length") ?? "0") ?? 0
+            answer.body = Array(raw[(end + 4)..<min(raw.count, end + 4 + length)])
+            at = end + 4 + length
+            answers.append(answer)
+        }
+        return Array(answers.dropLast())
+    }
+
+    static func find(_ needle: [UInt8], in hay: [UInt8], from: Int) -> Int? {
+        guard hay.count >= needle.count else { return nil }
+        var i = from
+        while i + needle.count <= hay.count {
+            if hay[i] == needle[0], Array(hay[i..<(i + needle.count)]) == needle { return i }
+            i += 1
+        }
+        return nil
+    }
+
+    /// The demo on SQLite, served on a free port while `body` runs.
+    static func withServer(_ body: @escaping @Sendable (Application, Int) async throws -> Void) async throws {
+        try await withApp(.sqlite) { app in
+            try await loadDemo(app)
+            try await app.asyncBoot()
+            try await app.server.start(address: .hostname("127.0.0.1", port: 0))
+            do {
+                try await body(app, try #require(app.http.server.shared.localAddress?.port))
+            } catch {
+                await app.server.shutdown()
+                throw error
+            }
+            await app.server.shutdown()
+        }
+    }
+
+    @Test("A hit answered in the connection is what Vapor answers: status, headers, bytes; GET, HEAD, 304")
+    func sameAnswers() async throws {
+        try await Self.withServer { app, port in
+            let table = app.vigilServices.cache.fastPath
+            #expect(table.listening)
+            let paths: [(String, [String])] = [
+                ("/en/", []), ("/en/urgent-actions/126-19/initial", []), ("/ru/urgent-actions/126-19/initial", []),
+                ("/en/urgent-actions?country=RU&status=closed", []), ("/en/urgent-actions?q=Kuku", []),
+                ("/en/cases/crimean-tatar-defenders-kuku", []), ("/en/outcomes", []),
+                ("/feed.atom", []), ("/feed.atom", ["Accept-Language: ru"]), ("/sitemap.xml", []),
+                ("/api/v1/urgent-actions?limit=100", []), ("/api/v1/export", []),
+                ("/urgent-actions/126-19/initial.pdf", []), ("/urgent-actions/126-19/initial.docx", []),
+                ("/urgent-actions/126-19/initial/ru.pdf", []),
+            ]
+            for (path, extra) in paths {
+                table.enabled = false
+                let first = try await Self.exchange(port: port, [("GET", path, extra)])
+                let etag = try #require(first.first?.header("ETag"), "\(path): \(first)")
+                let variants: [(String, [String])] = [("GET", extra), ("HEAD", extra), ("GET", extra + ["If-None-Match: \(etag)"])]
+                for (method, headers) in variants {
+                    let what = "\(method) \(path) \(headers)"
+                    table.enabled = false
+                    let vapor = try await Self.exchange(port: port, [(method, path, headers), (method, path, headers)])
+                    table.enabled = true
+                    let before = table.hits
+                    let fast = try await Self.exchange(port: port, [(method, path, headers), (method, path, headers), (method, path, headers)])
+                    #expect(table.hits - before >= 1, "\(what): answered in the connection")
+                    guard vapor.count == 2, fast.count == 3 else { Issue.record("\(what): answers missing"); continue }
+                    #expect(vapor[1].status == (headers.contains { $0.hasPrefix("If-None-Match") } ? 304 : 200), "\(what)")
+                    #expect(fast[2].comparable == vapor[1].comparable, "\(what)\nfast:  \(fast[2])\nvapor: \(vapor[1])")
+                    #expect(fast[2].body == vapor[1].body, "\(what): the bytes differ")
+                    #expect(fast[2].status == vapor[1].status, "\(what)")
+                    for answer in vapor + fast {
+                        #expect(answer.header(FastPathTable.header) == nil, "\(what): the internal mark leaked")
+                        #expect(answer.header("X-Request-Id")?.isEmpty == false && answer.header("Date")?.hasSuffix(" GMT") == true, "\(what)")
+                    }
+                    #expect(Set(fast.compactMap { $0.header("X-Request-Id") }).count == 3, "\(what): each answer its own id")
+                }
+            }
+        }
+    }
+
+    @Test("Requests the connection must leave to Vapor, and a change that forgets what it learned")
+    func leftToVapor() async throws {
+        try await Self.withServer { app, port in
+            let table = app.vigilServices.cache.fastPath
+            let page = "/en/urgent-actions/126-19/initial"
+            // Learned, and answered here.
+            var before = table.hits
+            _ = try await Self.exchange(port: port, [("GET", page, []), ("GET", page, [])])
+            #expect(table.hits > before)
+            // Each of these may change the answer or needs Vapor: none is answered here.
+            let others: [[String]] = [
+                ["Cookie: vigil_lang=ru"], ["X-Request-Id: abc"], ["If-Modified-Since: Tue, 01 Dec 2026 00:00:00 GMT"],
+                ["Authorization: Bearer x"], ["Content-Length: 0"], ["X-Unknown: 1"], ["Accept-Language: fr"],
+            ]
+            for headers in others {
+                before = table.hits
+                let answers = try await Self.exchange(port: port, [("GET", page, headers)])
+                #expect(table.hits == before, "\(headers) was answered in the connection")
+                #expect(answers.first?.header(FastPathTable.header) == nil)
+            }
+            before = table.hits
+            _ = try await Self.exchange(port: port, [("POST", page, ["Content-Length: 0"])])
+            _ = try await RawHTTP.exchange(port: port, "GET \(page) HTTP/1.0\r\nHost: localhost\r\n\r\n")
+            _ = try await RawHTTP.exchange(port: port, "GET \(page) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            #expect(table.hits == before, "POST, HTTP/1.0 and Connection: close go to Vapor")
+            // A published change forgets every learned answer; the page is learned again.
+            #expect(table.memoCount > 0)
+            app.vigilServices.cache.invalidate(tags: [CacheTag.listing])
+            #expect(table.memoCount == 0)
+            before = table.hits
+            let again = try await Self.exchange(port: port, [("GET", page, []), ("GET", page, [])])
+            #expect(again.map(\.status) == [200, 200] && table.hits > before)
+            // Off (VIGIL_FAST_PATH=0 at start, or switched off): nothing is answered here.
+            table.enabled = false
+            before = table.hits
+            _ = try await Self.exchange(port: port, [("GET", page, []), ("GET", page, [])])
+            #expect(table.hits == before)
+        }
+    }
+
+    @Test("A plain request's key: method, target and Accept-Language; anything else is not plain")
+    func requestKeys() {
+        func head(_ method: HTTPMethod = .GET, _ uri: String = "/en/", _ headers: [(String, String)] = [("Host", "x")],
+                  version: HTTPVersion = .http1_1) -> HTTPRequestHead {
+            HTTPRequestHead(version: version, method: method, uri: uri, headers: HTTPHeaders(headers))
+        }
+        #expect(FastPathTable.requestKey(head()) == "GET /en/\n")
+        #expect(FastPathTable.requestKey(head(.HEAD)) == "HEAD /en/\n")
+        #expect(FastPathTable.requestKey(head(.GET, "/feed.atom", [("Accept-Language", "ru")])) == "GET /feed.atom\nru")
+        #expect(FastPathTable.requestKey(head(.GET, "/en/", [("Connection", "Keep-Alive")])) != nil)
+        #expect(FastPathTable.requestKey(head(.GET, "/en/", [("Connection", "close")])) == nil)
+        #expect(FastPathTable.requestKey(head(.GET, "/en/", [("Accept-Language", "ru"), ("Accept-Language", "fr")])) == nil)
+        #expect(FastPathTable.requestKey(head(.GET, "/en/", [("Cookie", "a=b")])) == nil)
+        #expect(FastPathTable.requestKey(head(.POST)) == nil)
+        #expect(FastPathTable.requestKey(head(version: .http1_0)) == nil)
+        #expect(FastPathTable.requestKey(head(.GET, "/" + String(repeating: "a", count: 2000))) == nil)
+        // The mark survives any key.
+        let key = "en|list|2026-11-30|/urgent-actions?q=ẞ \u{7F} |x"
+        let parsed = FastPathTable.parseMark(FastPathTable.mark(key: key, counts: true, route: "urgentActions"))
+        #expect(parsed?.key == key && parsed?.counts == true && parsed?.route == "urgentActions")
+    }
+}
