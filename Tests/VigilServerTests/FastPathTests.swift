@@ -65,6 +65,20 @@ import VaporTesting
         return nil
     }
 
+    /// Sends `requests` until one of them is answered in the connection (a hit is answered there
+    /// only within a second of the server's last look at the database: on a busy machine a
+    /// render may take longer), at most 20 times; the answers of the last try.
+    static func untilAnswered(_ table: FastPathTable, port: Int, _ requests: [(method: String, path: String, headers: [String])]) async throws -> [Answer] {
+        var answers: [Answer] = []
+        for _ in 0..<20 {
+            let before = table.hits
+            answers = try await exchange(port: port, requests)
+            if table.hits > before { return answers }
+        }
+        Issue.record("never answered in the connection: \(requests.map(\.path))")
+        return answers
+    }
+
     /// The demo on SQLite, served on a free port while `body` runs.
     static func withServer(_ body: @escaping @Sendable (Application, Int) async throws -> Void) async throws {
         try await withApp(.sqlite) { app in
@@ -85,7 +99,10 @@ import VaporTesting
     func sameAnswers() async throws {
         try await Self.withServer { app, port in
             let table = app.vigilServices.cache.fastPath
-            #expect(table.listening)
+            // Routes that look at the database before the cache (a withdrawal, a case) are left to Vapor.
+            let lookFirst: Set<String> = ["/urgent-actions/126-19/initial.pdf", "/urgent-actions/126-19/initial.docx",
+                                          "/urgent-actions/126-19/initial/ru.pdf", "/api/v1/export",
+                                          "/api/v1/urgent-actions/126-19/documents", "/cases/crimean-tatar-defenders-kuku/feed.atom"]
             let paths: [(String, [String])] = [
                 ("/en/", []), ("/en/urgent-actions/126-19/initial", []), ("/ru/urgent-actions/126-19/initial", []),
                 ("/en/urgent-actions?country=RU&status=closed", []), ("/en/urgent-actions?q=Kuku", []),
@@ -93,7 +110,8 @@ import VaporTesting
                 ("/feed.atom", []), ("/feed.atom", ["Accept-Language: ru"]), ("/sitemap.xml", []),
                 ("/api/v1/urgent-actions?limit=100", []), ("/api/v1/export", []),
                 ("/urgent-actions/126-19/initial.pdf", []), ("/urgent-actions/126-19/initial.docx", []),
-                ("/urgent-actions/126-19/initial/ru.pdf", []),
+                ("/urgent-actions/126-19/initial/ru.pdf", []), ("/api/v1/urgent-actions/126-19/documents", []),
+                ("/cases/crimean-tatar-defenders-kuku/feed.atom", []), ("/countries/RU/feed.atom", []), ("/api/v1/cases", []),
             ]
             for (path, extra) in paths {
                 table.enabled = false
@@ -106,13 +124,22 @@ import VaporTesting
                     let vapor = try await Self.exchange(port: port, [(method, path, headers), (method, path, headers)])
                     table.enabled = true
                     let before = table.hits
-                    let fast = try await Self.exchange(port: port, [(method, path, headers), (method, path, headers), (method, path, headers)])
-                    #expect(table.hits - before >= 1, "\(what): answered in the connection")
+                    let three = [(method, path, headers), (method, path, headers), (method, path, headers)]
+                    let fast: [Answer]
+                    if lookFirst.contains(path) {
+                        fast = try await Self.exchange(port: port, three)
+                        #expect(table.hits == before, "\(what): left to Vapor")
+                    } else {
+                        fast = try await Self.untilAnswered(table, port: port, three)
+                    }
                     guard vapor.count == 2, fast.count == 3 else { Issue.record("\(what): answers missing"); continue }
                     #expect(vapor[1].status == (headers.contains { $0.hasPrefix("If-None-Match") } ? 304 : 200), "\(what)")
-                    #expect(fast[2].comparable == vapor[1].comparable, "\(what)\nfast:  \(fast[2])\nvapor: \(vapor[1])")
-                    #expect(fast[2].body == vapor[1].body, "\(what): the bytes differ")
-                    #expect(fast[2].status == vapor[1].status, "\(what)")
+                    // Whichever of the last two was answered in the connection, both are Vapor's answer.
+                    for answer in fast.dropFirst() {
+                        #expect(answer.comparable == vapor[1].comparable, "\(what)\nfast:  \(answer)\nvapor: \(vapor[1])")
+                        #expect(answer.body == vapor[1].body, "\(what): the bytes differ")
+                        #expect(answer.status == vapor[1].status, "\(what)")
+                    }
                     for answer in vapor + fast {
                         #expect(answer.header(FastPathTable.header) == nil, "\(what): the internal mark leaked")
                         #expect(answer.header("X-Request-Id")?.isEmpty == false && answer.header("Date")?.hasSuffix(" GMT") == true, "\(what)")
@@ -129,13 +156,13 @@ import VaporTesting
             let table = app.vigilServices.cache.fastPath
             let page = "/en/urgent-actions/126-19/initial"
             // Learned, and answered here.
+            _ = try await Self.untilAnswered(table, port: port, [("GET", page, []), ("GET", page, [])])
             var before = table.hits
-            _ = try await Self.exchange(port: port, [("GET", page, []), ("GET", page, [])])
-            #expect(table.hits > before)
             // Each of these may change the answer or needs Vapor: none is answered here.
             let others: [[String]] = [
                 ["Cookie: vigil_lang=ru"], ["X-Request-Id: abc"], ["If-Modified-Since: Tue, 01 Dec 2026 00:00:00 GMT"],
                 ["Authorization: Bearer x"], ["Content-Length: 0"], ["X-Unknown: 1"], ["Accept-Language: fr"],
+                ["\(FastPathTable.requestHeader): 1"], ["\(FastPathTable.header): 1 document eA=="],
             ]
             for headers in others {
                 before = table.hits
@@ -152,15 +179,53 @@ import VaporTesting
             #expect(table.memoCount > 0)
             app.vigilServices.cache.invalidate(tags: [CacheTag.listing])
             #expect(table.memoCount == 0)
-            before = table.hits
-            let again = try await Self.exchange(port: port, [("GET", page, []), ("GET", page, [])])
-            #expect(again.map(\.status) == [200, 200] && table.hits > before)
+            let again = try await Self.untilAnswered(table, port: port, [("GET", page, []), ("GET", page, [])])
+            #expect(again.map(\.status) == [200, 200])
             // Off (VIGIL_FAST_PATH=0 at start, or switched off): nothing is answered here.
             table.enabled = false
             before = table.hits
             _ = try await Self.exchange(port: port, [("GET", page, []), ("GET", page, [])])
             #expect(table.hits == before)
         }
+    }
+
+    /// Each answer's end makes the pipelining handler pass the next request inside that write:
+    /// thousands of pipelined hits must be answered in a loop, not a recursion that deep.
+    @Test("A burst of pipelined hits is answered whole")
+    func pipelinedBurst() async throws {
+        try await Self.withServer { app, port in
+            let table = app.vigilServices.cache.fastPath
+            _ = try await Self.untilAnswered(table, port: port, [("HEAD", "/en/", []), ("HEAD", "/en/", [])])
+            let before = table.hits
+            let burst = try await Self.exchange(port: port, Array(repeating: ("HEAD", "/en/", []), count: 3000))
+            #expect(burst.count == 3000 && burst.allSatisfy { $0.status == 200 })
+            // Most of them (a look at the database each second goes to Vapor).
+            #expect(table.hits - before > 1000, "\(table.hits - before) answered in the connection")
+            #expect(table.deepestNesting <= 2, "re-entered \(table.deepestNesting) deep")
+        }
+    }
+
+    @Test("An answer to a request that came before a change or a new day is not learned")
+    func noLearningAcrossAChange() {
+        let table = FastPathTable()
+        let mark = FastPathTable.mark(key: "en|home|2026-11-30", counts: true, route: "home")
+        var headers = HTTPHeaders()
+        headers.add(name: "content-length", value: "3")
+        let before = table.currentEpoch
+        table.clear()
+        table.learn(requestKey: "GET /en/\n", since: before, mark: mark, status: .ok, headers: headers)
+        #expect(table.memo("GET /en/\n") == nil)
+        table.learn(requestKey: "GET /en/\n", since: table.currentEpoch, mark: mark, status: .ok, headers: headers)
+        #expect(table.memo("GET /en/\n")?.0.key == "en|home|2026-11-30")
+        // A compressed answer is never learned (the key does not hold Accept-Encoding).
+        headers.add(name: "Content-Encoding", value: "gzip")
+        table.learn(requestKey: "GET /x\n", since: table.currentEpoch, mark: mark, status: .ok, headers: headers)
+        #expect(table.memo("GET /x\n") == nil)
+        // Full: an eighth is dropped, not everything.
+        for i in 0..<(FastPathTable.maxMemos + 1) {
+            table.learn(requestKey: "GET /\(i)\n", since: table.currentEpoch, mark: mark, status: .ok, headers: HTTPHeaders())
+        }
+        #expect(table.memoCount > FastPathTable.maxMemos / 2 && table.memoCount <= FastPathTable.maxMemos)
     }
 
     @Test("A plain request's key: method, target and Accept-Language; anything else is not plain")

@@ -93,10 +93,12 @@ struct APIController: UsesServices {
     /// `Last-Modified` and 304 like the pages. Its query is checked before, so that a refusal is
     /// never cached, and keyed as checked (`canonicalKey`), so that respellings of one query share
     /// one entry.
-    func cachedList(_ req: Request, _ q: CatalogueQuery, build: @escaping @Sendable () async throws -> JSONValue) async throws -> Response {
+    /// `fastPath: false` when the route looked at the database before (see `PageCache.respondBytes`).
+    func cachedList(_ req: Request, _ q: CatalogueQuery, fastPath: Bool = true,
+                    build: @escaping @Sendable () async throws -> JSONValue) async throws -> Response {
         let key = "api|\(req.url.path)|\(q.canonicalKey)"
         return try await cache.respond(to: req, key: key, contentType: "application/json; charset=utf-8",
-                                       cacheControl: "public, max-age=60") {
+                                       cacheControl: "public, max-age=60", fastPath: fastPath) {
             (try await build().serialized(pretty: true), [CacheTag.listing])
         }
     }
@@ -215,7 +217,8 @@ struct APIController: UsesServices {
         }
         if ua.withdrawnAt != nil { throw Withdrawal.gone }
         let db = req.db
-        return try await cachedList(req, q) {
+        // Withdrawn is checked above on every request: never answered without that look.
+        return try await cachedList(req, q, fastPath: false) {
             let docs = try await Store(db: db).documents(urgentActionIDs: [number.slug])
             return page(docs.map { Self.listed($0.document, number: number, view: view) }, limit: 1000, next: nil)
         }
@@ -387,7 +390,7 @@ struct APIController: UsesServices {
         // Serialised once per content version, not on every anonymous request.
         let tags: Set<String> = caseID.map { [CacheTag.case($0), CacheTag.listing] } ?? [CacheTag.listing]
         return try await cache.respond(to: req, key: "export|\(caseID ?? "")", contentType: "application/json; charset=utf-8",
-                                       cacheControl: "public, max-age=60") {
+                                       cacheControl: "public, max-age=60", fastPath: false) {
             (try await store.export(caseIDs: caseID.map { [$0] }).json.serialized(pretty: true), tags)
         }
     }

@@ -50,7 +50,6 @@ struct VigilHTTPServer: Server {
             try await channel.eventLoop.submit {
                 try channel.pipeline.syncOperations.addHandler(hook, position: .first)
             }.get()
-            if let fastPath { fastPath.table.listening = true }
         } catch {
             warnUnguarded()
         }
@@ -73,22 +72,15 @@ struct VigilHTTPServer: Server {
             try channel.eventLoop.submit {
                 try channel.pipeline.syncOperations.addHandler(hook, position: .first)
             }.wait()
-            if let fastPath { fastPath.table.listening = true }
         } catch {
             warnUnguarded()
         }
     }
 
-    func shutdown() async {
-        app.vigilServices.cache.fastPath.listening = false
-        await http.shutdown()
-    }
+    func shutdown() async { await http.shutdown() }
 
     @available(*, noasync, message: "Use the async shutdown() method instead.")
-    func shutdown() {
-        app.vigilServices.cache.fastPath.listening = false
-        http.shutdown()
-    }
+    func shutdown() { http.shutdown() }
 
     private func warnUnguarded() {
         app.logger.warning("Cannot reach the HTTP server's listening channel: malformed requests will be dropped without an answer.")
@@ -174,10 +166,12 @@ final class RequestLineMeter: ChannelInboundHandler, RemovableChannelHandler {
         let pipeline = context.pipeline.syncOperations
         // Vapor's HTTP/1 handlers in plain text; anything else (TLS, HTTP/2) is left as it is.
         if let decoder = try? pipeline.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self) {
-            let after = (try? pipeline.context(handlerType: HTTPServerPipelineHandler.self)) ?? decoder
+            let pipelining = try? pipeline.context(handlerType: HTTPServerPipelineHandler.self)
+            let after = pipelining ?? decoder
             let answerer = MalformedRequestAnswerer(meter: self)
             try? pipeline.addHandler(answerer, position: .after(after.handler))
-            if let fastPath {
+            // The answerer relies on the pipelining handler passing one request at a time.
+            if let fastPath, pipelining != nil {
                 try? pipeline.addHandler(CachedPageAnswerer(table: fastPath.table, cache: fastPath.cache, metrics: fastPath.metrics),
                                          position: .after(answerer))
             }

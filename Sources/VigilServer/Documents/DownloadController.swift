@@ -49,8 +49,9 @@ struct DownloadController: UsesServices {
         let data = try await DocumentData.load(number: number, part: part, language: language, on: req.db)
         let key = "file|\(format.rawValue)|\(paper.rawValue)|\(data.document.id)"
         let printable = data.printable(baseURL: baseURL, catalogue: catalogue)
+        // `DocumentData.load` refuses a withdrawn action on every request: never answered without it.
         let response = try await cache.respondBytes(to: req, key: key, contentType: format.contentType, cacheControl: "public, max-age=300",
-                                                    renderedFrom: mark) {
+                                                    renderedFrom: mark, fastPath: false) {
             let bytes = try await req.application.renderPool.run(kind: format.rawValue, document: "urgent_action") {
                 format == .pdf ? try PDFRenderer.render(printable, options: .init(paper: paper)) : try DOCXRenderer.render(printable)
             }
@@ -188,7 +189,8 @@ struct DownloadController: UsesServices {
         let chosen = matched.sorted(by: >).compactMap { n in latest[n.slug].map { (n, $0) } }
         let key = "pack|\(strings.language)|\(paper.rawValue)|" + chosen.map(\.1.id).joined(separator: ",")
         let (baseURL, catalogue) = (self.baseURL, self.catalogue)
-        let response = try await cache.respondBytes(to: req, key: key, contentType: "application/pdf", cacheControl: "public, max-age=300") {
+        let response = try await cache.respondBytes(to: req, key: key, contentType: "application/pdf", cacheControl: "public, max-age=300",
+                                                    fastPath: false) {
             var docs: [PrintableDocument] = []
             for (_, doc) in chosen {
                 guard let data = try await DocumentData.load(id: doc.id, on: req.db) else { continue }

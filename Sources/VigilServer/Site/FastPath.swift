@@ -14,11 +14,14 @@ import VigilCore
 /// request it cannot be sure of, goes to Vapor as before.
 ///
 /// How it stays exactly what Vapor would answer:
-/// - **It learns from Vapor.** `PageCache` marks each answer it gives with an internal header
-///   (the entry's key, whether it shows counts, the route); the answerer strips it from every
-///   answer and, when the request was a *plain* one, keeps the answer's headers in its table
-///   under the request's method, target and `Accept-Language` (the only header a plain request
-///   carries that a page may depend on), one set for 200 and one for 304.
+/// - **It learns from Vapor.** The answerer tags each *plain* request it passes on with an
+///   internal request header (and strips one a client sent); `PageCache` marks its answer to a
+///   tagged request with an internal response header (the entry's key, whether it shows counts,
+///   the route), which the answerer strips, keeping the answer's headers in its table under the
+///   request's method, target and `Accept-Language` (the only header a plain request carries
+///   that a page may depend on), one set for 200 and one for 304. Only a connection with an
+///   answerer is ever marked. Routes that look at the database before the cache (downloads and
+///   the API's document lists check for a withdrawal, the export for its case) mark nothing.
 /// - **Plain requests only**: GET or HEAD, HTTP/1.1, a target of at most 1 KB, keep-alive, and
 ///   no header but those no answer depends on (`plainHeaders`) — no cookie (a session, a chosen
 ///   language), no `If-Modified-Since`, no `X-Request-Id`, no body.
@@ -26,7 +29,8 @@ import VigilCore
 ///   look at the database — the publishing log read less than a second ago, and for pages that
 ///   show counts, the counts stamp too — and the entry is there under that key with that stamp.
 ///   Otherwise the request goes to Vapor, which looks, and serves. Every invalidation empties the
-///   table (a change may send an address to another entry), and so does a new day (keys name it).
+///   table (a change may send an address to another entry), and so does a new day (keys name it);
+///   an answer whose request arrived before either is not learned.
 /// - **Per-request headers** are made anew: `date`, `X-Request-Id`, and from the entry `ETag`,
 ///   `Last-Modified`, `Content-Length` and `X-Cache: HIT`; the others are the learned ones, in
 ///   their order.
@@ -36,6 +40,8 @@ import VigilCore
 final class FastPathTable: @unchecked Sendable {
     /// The header `PageCache` marks its answers with; never sent to a client.
     static let header = "x-vigil-fast-path"
+    /// The header the answerer tags a plain request with; a client's is removed.
+    static let requestHeader = "x-vigil-fast-path-learn"
     static let maxTargetBytes = 1024
     static let maxMemos = 4096
 
@@ -62,17 +68,13 @@ final class FastPathTable: @unchecked Sendable {
     private var day = ""
     private var date = ""
     private var answered = 0
-    /// Set when the server has put the answerer in its pipelines; until then nothing is marked.
-    private var listeningFlag = false
+    /// Bumped by every `clear` and new day: an answer to a request that came before is not learned.
+    private var epoch: UInt64 = 0
     /// Off: every request goes to Vapor (`VIGIL_FAST_PATH=0`, and the tests comparing both ways).
     private var enabledFlag: Bool
 
     init(enabled: Bool = true) { enabledFlag = enabled }
 
-    var listening: Bool {
-        get { lock.withLock { listeningFlag } }
-        set { lock.withLock { listeningFlag = newValue } }
-    }
     var enabled: Bool {
         get { lock.withLock { enabledFlag } }
         set { lock.withLock { enabledFlag = newValue; memos.removeAll() } }
@@ -82,7 +84,10 @@ final class FastPathTable: @unchecked Sendable {
     var memoCount: Int { lock.withLock { memos.count } }
 
     /// Forgets every learned answer (an invalidation: an address may now show another entry).
-    func clear() { lock.withLock { memos.removeAll() } }
+    func clear() { lock.withLock { memos.removeAll(); epoch += 1 } }
+
+    /// Now's epoch (the day checked first): taken when a request arrives, given back to `learn`.
+    var currentEpoch: UInt64 { lock.withLock { _ = clockLocked(); return epoch } }
 
     /// The mark `PageCache` puts on an answer: counts, route, key (base64: a key may hold any text).
     static func mark(key: String, counts: Bool, route: String) -> String {
@@ -118,20 +123,26 @@ final class FastPathTable: @unchecked Sendable {
         if now != second {
             second = now
             let today = ActionClock.current.today()
-            if today != day { memos.removeAll(); day = today }
+            if today != day { memos.removeAll(); day = today; epoch += 1 }
             date = MalformedRequestAnswerer.httpDate(Date(timeIntervalSince1970: TimeInterval(now)))
         }
         return (day, date)
     }
 
-    func learn(requestKey: String, mark: String, status: HTTPResponseStatus, headers: HTTPHeaders) {
-        guard status == .ok || status == .notModified, let (key, counts, route) = Self.parseMark(mark) else { return }
+    /// Keeps an answer, unless the table was cleared or the day changed since its request came
+    /// (`since`): its key may name what no longer stands.
+    func learn(requestKey: String, since: UInt64, mark: String, status: HTTPResponseStatus, headers: HTTPHeaders) {
+        guard status == .ok || status == .notModified, let (key, counts, route) = Self.parseMark(mark),
+              !headers.contains(name: "content-encoding") else { return }
         lock.withLock {
-            guard enabledFlag else { return }
             let today = clockLocked().day
+            guard enabledFlag, epoch == since else { return }
             var memo = memos[requestKey]
             if memo == nil || memo!.key != key || memo!.counts != counts || memo!.day != today {
-                if memos.count >= Self.maxMemos { memos.removeAll() }
+                if memos.count >= Self.maxMemos {
+                    // Room for new answers without forgetting all the others.
+                    for k in Array(memos.keys.prefix(Self.maxMemos / 8)) { memos.removeValue(forKey: k) }
+                }
                 memo = Memo(key: key, counts: counts, route: route, day: today)
             }
             if status == .ok { memo!.ok = headers } else { memo!.notModified = headers }
@@ -150,6 +161,12 @@ final class FastPathTable: @unchecked Sendable {
     }
 
     func countHit() { lock.withLock { answered += 1 } }
+
+    /// The deepest a connection's answerer was re-entered (a request passed on inside the write of
+    /// the answer before it): 2 at most, whatever the burst.
+    var deepestNesting: Int { lock.withLock { nesting } }
+    func noteNesting(_ depth: Int) { lock.withLock { nesting = max(nesting, depth) } }
+    private var nesting = 0
 }
 
 /// In each HTTP/1 connection, after the decoder: answers cache hits (see `FastPathTable`).
@@ -164,25 +181,44 @@ final class CachedPageAnswerer: ChannelDuplexHandler, RemovableChannelHandler {
     private let metrics: VigilMetrics?
     /// The answer to the request being read, when it is a hit: written at its end.
     private var pending: (head: HTTPResponseHead, body: ByteBuffer?)?
-    /// The plain request Vapor is answering, whose answer may be learned.
-    private var learning: String?
-    /// The server is stopping: Vapor answers (and closes) from now on.
-    private var quiescing = false
+    /// Answers ready to write. Writing one's end makes the pipelining handler pass the next
+    /// request at once, inside that write: its answer waits here, so that a burst of pipelined
+    /// requests is answered in a loop, not in a recursion as deep as the burst.
+    private var ready: [(head: HTTPResponseHead, body: ByteBuffer?)] = []
+    private var writing = false
+    private var depth = 0
+    private var deepest = 0
+    /// The plain request Vapor is answering, whose answer may be learned, and the table's epoch
+    /// when it came.
+    private var learning: (key: String, epoch: UInt64)?
 
     init(table: FastPathTable, cache: PageCache, metrics: VigilMetrics?) {
         self.table = table; self.cache = cache; self.metrics = metrics
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        depth += 1
+        defer { depth -= 1 }
+        if depth > deepest {
+            deepest = depth
+            table.noteNesting(depth)
+        }
         switch Self.unwrapInboundIn(data) {
-        case .head(let head):
+        case .head(var head):
             learning = nil
-            if !quiescing, let key = FastPathTable.requestKey(head) {
+            if let key = FastPathTable.requestKey(head) {
+                let epoch = table.currentEpoch
                 if let answer = answer(head, key: key) {
                     pending = answer
                     return
                 }
-                learning = key
+                learning = (key, epoch)
+                head.headers.add(name: FastPathTable.requestHeader, value: "1")
+                return context.fireChannelRead(Self.wrapInboundOut(.head(head)))
+            }
+            if head.headers.contains(name: FastPathTable.requestHeader) {
+                head.headers.remove(name: FastPathTable.requestHeader)
+                return context.fireChannelRead(Self.wrapInboundOut(.head(head)))
             }
         case .body:
             // A plain request has no body (no Content-Length, no Transfer-Encoding).
@@ -190,33 +226,38 @@ final class CachedPageAnswerer: ChannelDuplexHandler, RemovableChannelHandler {
         case .end:
             if let answer = pending {
                 pending = nil
-                context.write(Self.wrapOutboundOut(.head(answer.head)), promise: nil)
-                if let body = answer.body, body.readableBytes > 0 {
-                    context.write(Self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
-                }
-                context.writeAndFlush(Self.wrapOutboundOut(.end(nil)), promise: nil)
+                ready.append(answer)
+                if !writing { writeReady(context: context) }
                 return
             }
         }
         context.fireChannelRead(data)
     }
 
+    private func writeReady(context: ChannelHandlerContext) {
+        writing = true
+        defer { writing = false }
+        while !ready.isEmpty {
+            let answer = ready.removeFirst()
+            context.write(Self.wrapOutboundOut(.head(answer.head)), promise: nil)
+            if let body = answer.body, body.readableBytes > 0 {
+                context.write(Self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+            }
+            context.writeAndFlush(Self.wrapOutboundOut(.end(nil)), promise: nil)
+        }
+    }
+
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         if case .head(var head) = Self.unwrapOutboundIn(data), let mark = head.headers.first(name: FastPathTable.header) {
             head.headers.remove(name: FastPathTable.header)
-            if let key = learning {
-                table.learn(requestKey: key, mark: mark, status: head.status, headers: head.headers)
+            if let learning {
+                table.learn(requestKey: learning.key, since: learning.epoch, mark: mark, status: head.status, headers: head.headers)
             }
             learning = nil
             context.write(Self.wrapOutboundOut(.head(head)), promise: promise)
             return
         }
         context.write(data, promise: promise)
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is ChannelShouldQuiesceEvent { quiescing = true }
-        context.fireUserInboundEventTriggered(event)
     }
 
     /// The answer Vapor would give, when the table and the cache hold it now.

@@ -40,7 +40,9 @@ struct FeedController: UsesServices {
         }
         var f = CatalogueQuery()
         f.caseID = id
-        return try await feed(req, key: "feed|case|\(id)", title: { _ in c.title }, endpoint: Endpoint.caseFeed(id), filters: f, renderedFrom: mark)
+        // The case is looked up on every request: never answered without that look.
+        return try await feed(req, key: "feed|case|\(id)", title: { _ in c.title }, endpoint: Endpoint.caseFeed(id), filters: f,
+                              renderedFrom: mark, fastPath: false)
     }
 
     func byCountry(req: Request) async throws -> Response {
@@ -73,7 +75,7 @@ struct FeedController: UsesServices {
     /// older ones on further pages (`?page=2`), linked as an RFC 5005 paged feed (`first`,
     /// `previous`, `next`, `last`), so that a feed stays small however large the archive.
     func feed(_ req: Request, key: String, title: @escaping @Sendable (Strings) -> String, endpoint: Endpoint, filters: CatalogueQuery,
-              renderedFrom mark: UInt64? = nil) async throws -> Response {
+              renderedFrom mark: UInt64? = nil, fastPath: Bool = true) async throws -> Response {
         let languages = services.languages
         let asked = req.endpoint.query["lang"]
         if let asked, !languages.offers(asked) { throw Abort(.notFound, reason: strings["language_not_offered"]) }
@@ -88,7 +90,7 @@ struct FeedController: UsesServices {
         }
         let title = title(strings)
         return try await cache.respond(to: req, key: key + "|" + language + "|" + String(page), contentType: "application/atom+xml; charset=utf-8",
-                                       cacheControl: "public, max-age=300", renderedFrom: mark) {
+                                       cacheControl: "public, max-age=300", renderedFrom: mark, fastPath: fastPath) {
           try await Localized.$current.withValue(strings) {
             let data = SiteData(db: req.db)
             let all = try await data.filter(filters, pageLanguage: language).ids

@@ -189,16 +189,19 @@ final class PageCache: @unchecked Sendable {
     /// A cached text response. `build` renders it and names what it shows (its cache tags);
     /// `counts`: it shows action counts, so a change of the report totals renders it again.
     func respond(to req: Request, key: String, contentType: String, cacheControl: String, counts: Bool = false,
-                 renderedFrom mark: UInt64? = nil,
+                 renderedFrom mark: UInt64? = nil, fastPath answerable: Bool = true,
                  build: @escaping @Sendable () async throws -> (String, Set<String>)) async throws -> Response {
-        try await respondBytes(to: req, key: key, contentType: contentType, cacheControl: cacheControl, counts: counts, renderedFrom: mark) {
+        try await respondBytes(to: req, key: key, contentType: contentType, cacheControl: cacheControl, counts: counts,
+                               renderedFrom: mark, fastPath: answerable) {
             let (text, tags) = try await build()
             return (Data(text.utf8), tags)
         }
     }
 
+    /// `fastPath: false`: the route looks at the database before the cache (a withdrawal, a
+    /// case), so its answers must not be given without it (`FastPath.swift`).
     func respondBytes(to req: Request, key: String, contentType: String, cacheControl: String, counts: Bool = false,
-                      renderedFrom mark: UInt64? = nil,
+                      renderedFrom mark: UInt64? = nil, fastPath answerable: Bool = true,
                       build: @escaping @Sendable () async throws -> (Data, Set<String>)) async throws -> Response {
         await followLog(req)
         let stamp = counts ? try await countsStamp(req) : nil
@@ -208,7 +211,7 @@ final class PageCache: @unchecked Sendable {
         // For operators and the tests: whether this request rendered the bytes or found them.
         res.headers.replaceOrAdd(name: "X-Cache", value: built ? "MISS" : "HIT")
         // Marked for the connection's answerer, which strips the mark and may learn the answer.
-        if fastPath.listening, let route = req.storage[EndpointKey.self]?.name.rawValue {
+        if answerable, req.headers.contains(name: FastPathTable.requestHeader), let route = req.storage[EndpointKey.self]?.name.rawValue {
             res.headers.replaceOrAdd(name: FastPathTable.header, value: FastPathTable.mark(key: key, counts: counts, route: route))
         }
         return res
