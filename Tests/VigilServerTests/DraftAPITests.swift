@@ -40,6 +40,41 @@ import VaporTesting
          try await DraftEventModel.query(on: app.db).count(), try await AuditEntryModel.query(on: app.db).count()]
     }
 
+    /// The full hostile-input run on PostgreSQL: a NUL in a draft's content (its id reaches a
+    /// lookup of the item's subject) or in `translation_of` (a lookup of the original) answered
+    /// 500, since PostgreSQL refuses a NUL in text. Refused with 422 now, nothing written.
+    @Test(arguments: TestStorage.available) func controlCharactersInADraftAreRefused(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
+            try await loadDemo(app)
+            let (a, _) = try await Self.token(app)
+            let made = try await send(app, .POST, "/api/v1/drafts", headers: a, json: #"{"kind":"target","content":\#(Self.target)}"#)
+            #expect(made.status == .created)
+            let id = try #require(made.json["id"]?.stringValue)
+            let before = try await Self.counts(app)
+            let bodies = [
+                #"{"kind":"target","content":{"id":"a\u0000b","title":"T"}}"#,
+                #"{"kind":"target","content":{"id":"draft-target","title":"T\u0007"}}"#,
+                #"{"kind":"target","content":{"id":"draft-target","title":"T","address":["a\u0000"]}}"#,
+                #"{"kind":"target","content":{"id":"draft-target","x\u0000":"T"}}"#,
+                #"{"kind":"document","case":"demo-li-wei","translation_of":"ua-126-19-0-en\u0000","content":{"id":"x","language":"fr"}}"#,
+                #"{"kind":"document","urgent_action":"126/19","content":{"id":"x","language":"fr","translation_of":"ua-126-19-0-en\u0000"}}"#,
+            ]
+            for body in bodies {
+                let res = try await send(app, .POST, "/api/v1/drafts", headers: a, json: body)
+                #expect(res.status == .unprocessableEntity, "\(body): \(res.status) \(res.body.string)")
+            }
+            let saved = try await send(app, .PUT, "/api/v1/drafts/\(id)", headers: a,
+                                       json: #"{"base_revision":1,"content":{"id":"draft-target\u0000","title":"T"}}"#)
+            #expect(saved.status == .unprocessableEntity, "\(saved.body.string)")
+            #expect(saved.body.string.contains("control characters"))
+            #expect(try await Self.counts(app) == before, "nothing written")
+            // Line breaks and tabs are text.
+            let fine = try await send(app, .PUT, "/api/v1/drafts/\(id)", headers: a,
+                                      json: #"{"base_revision":1,"content":{"id":"draft-target","title":"Prosecutor\tGeneral","address":["Moscow\nRussia"],"salutation":{},"languages":["ru"]}}"#)
+            #expect(fine.status == .ok, "\(fine.body.string)")
+        }
+    }
+
     @Test(arguments: TestStorage.available) func aTargetIsWrittenReviewedAndPublishedThroughTheAPI(storage: TestStorage) async throws {
         try await withApp(storage) { app in
             let (a, aID) = try await Self.token(app), (b, bID) = try await Self.token(app)

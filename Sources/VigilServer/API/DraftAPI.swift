@@ -93,6 +93,7 @@ extension APIController {
         case .unknownRevision: return "There is no such item or revision."
         case .notPublished: return "The item is not published."
         case .controlCharacters: return "A comment must not contain control characters (such as NUL); line breaks are fine."
+        case .contentControlCharacters: return "The content must not contain control characters (such as NUL) in any text or name; line breaks and tabs are fine."
         }
     }
 
@@ -202,6 +203,7 @@ extension APIController {
             }
         }
         if let caseID, let p = Slug.issue(caseID) { body.problem("$.case", p) }
+        if let translationOf, let p = Slug.issue(translationOf) { body.problem("$.translation_of", p) }
         let existing = uaRaw.flatMap { UANumber($0) ?? UANumber(slug: $0) }
         if uaRaw != nil, existing == nil { body.problem("$.urgent_action", Message.catalogue("issue_urgent_action_number_such_as")) }
         let typed = numberRaw.flatMap { UANumber($0) }
@@ -231,7 +233,9 @@ extension APIController {
         }
         // A translation remembers the original as it was, to show when the original changes.
         var original: (id: String, hash: String)?
-        if let originalID = translationOf ?? content?.objectValue?["translation_of"]?.stringValue, kind == .document {
+        // Only an id can name a published document (one holding a NUL would reach PostgreSQL).
+        if let originalID = translationOf ?? content?.objectValue?["translation_of"]?.stringValue, kind == .document,
+           Slug.issue(originalID) == nil {
             if let stored = try await Drafts.stored(.document, originalID, on: db) {
                 original = (originalID, Drafts.hash(try Drafts.serialize(stored.value)))
             } else if translationOf != nil {

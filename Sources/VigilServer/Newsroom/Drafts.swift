@@ -68,6 +68,7 @@ struct DraftRefusal: Error, Sendable, CustomStringConvertible {
         case tooLarge = "draft_refused_too_large"
         case numberTaken = "draft_refused_number_taken"
         case controlCharacters = "draft_refused_control_characters"
+        case contentControlCharacters = "draft_refused_content_control_characters"
         case unknownRevision = "draft_refused_revision"
         case notPublished = "draft_refused_not_published"
     }
@@ -77,7 +78,7 @@ struct DraftRefusal: Error, Sendable, CustomStringConvertible {
         switch reason {
         case .notAllowed, .ownWork: .forbidden
         case .wrongState, .stale, .alreadyDone, .numberTaken, .notPublished: .conflict
-        case .invalid, .commentRequired, .notFuture, .tooFar, .tooLarge, .controlCharacters: .unprocessableEntity
+        case .invalid, .commentRequired, .notFuture, .tooFar, .tooLarge, .controlCharacters, .contentControlCharacters: .unprocessableEntity
         case .unknownRevision: .notFound
         }
     }
@@ -186,6 +187,25 @@ struct Drafts: Sendable {
         return String((t.isEmpty ? "—" : t).prefix(300))
     }
 
+    /// Refuses content holding a control character other than a line break or a tab, in any
+    /// text or name: no document needs one, PostgreSQL refuses a NUL in text, and an item's id
+    /// and original are looked up (the full hostile-input run on PostgreSQL: 500).
+    static func checkText(_ value: JSONValue) throws {
+        switch value {
+        case .string(let s):
+            if s.hasControlCharacterInText { throw DraftRefusal(reason: .contentControlCharacters) }
+        case .array(let items):
+            for item in items { try checkText(item) }
+        case .object(let members):
+            for (name, member) in members {
+                if name.hasControlCharacterInText { throw DraftRefusal(reason: .contentControlCharacters) }
+                try checkText(member)
+            }
+        default:
+            break
+        }
+    }
+
     static func serialize(_ value: JSONValue) throws -> String {
         let text = value.serialized(pretty: false)
         guard text.utf8.count <= maxContentBytes else {
@@ -241,6 +261,7 @@ struct Drafts: Sendable {
                 original: (id: String, hash: String)? = nil, by actor: DraftActor, comment: String? = nil,
                 on db: any Database) async throws -> DraftItemModel {
         guard actor.canWrite else { throw DraftRefusal(reason: .notAllowed) }
+        try Self.checkText(content)
         let text = try Self.serialize(content)
         let comment = try Self.cleanComment(comment)
         return try await db.writeTransaction { db in
@@ -353,6 +374,7 @@ struct Drafts: Sendable {
     func save(_ itemID: UUID, content: JSONValue, base: Int, by actor: DraftActor, comment: String? = nil,
               action: String = "save", on db: any Database) async throws -> DraftItemModel {
         guard actor.canWrite else { throw DraftRefusal(reason: .notAllowed) }
+        try Self.checkText(content)
         let comment = try Self.cleanComment(comment)
         return try await db.writeTransaction { db in
             guard let item = try await DraftItemModel.find(itemID, on: db),
