@@ -107,7 +107,8 @@ import VaporTesting
                 ("/en/", []), ("/en/urgent-actions/126-19/initial", []), ("/ru/urgent-actions/126-19/initial", []),
                 ("/en/urgent-actions?country=RU&status=closed", []), ("/en/urgent-actions?q=Kuku", []),
                 ("/en/cases/crimean-tatar-defenders-kuku", []), ("/en/outcomes", []),
-                ("/feed.atom", []), ("/feed.atom", ["Accept-Language: ru"]), ("/sitemap.xml", []),
+                ("/feed.atom", []), ("/feed.atom", ["Accept-Language: ru"]), ("/feed.atom", ["Accept-Language: ru-RU, ru;q=0.9, en;q=0.5"]),
+                ("/sitemap.xml", []),
                 ("/api/v1/urgent-actions?limit=100", []), ("/api/v1/export", []),
                 ("/urgent-actions/126-19/initial.pdf", []), ("/urgent-actions/126-19/initial.docx", []),
                 ("/urgent-actions/126-19/initial/ru.pdf", []), ("/api/v1/urgent-actions/126-19/documents", []),
@@ -216,7 +217,7 @@ import VaporTesting
         table.learn(requestKey: "GET /en/\n", since: before, mark: mark, status: .ok, headers: headers)
         #expect(table.memo("GET /en/\n") == nil)
         table.learn(requestKey: "GET /en/\n", since: table.currentEpoch, mark: mark, status: .ok, headers: headers)
-        #expect(table.memo("GET /en/\n")?.0.key == "en|home|2026-11-30")
+        #expect(table.memo("GET /en/\n")?.key == "en|home|2026-11-30")
         // A compressed answer is never learned (the key does not hold Accept-Encoding).
         headers.add(name: "Content-Encoding", value: "gzip")
         table.learn(requestKey: "GET /x\n", since: table.currentEpoch, mark: mark, status: .ok, headers: headers)
@@ -234,19 +235,60 @@ import VaporTesting
                   version: HTTPVersion = .http1_1) -> HTTPRequestHead {
             HTTPRequestHead(version: version, method: method, uri: uri, headers: HTTPHeaders(headers))
         }
-        #expect(FastPathTable.requestKey(head()) == "GET /en/\n")
-        #expect(FastPathTable.requestKey(head(.HEAD)) == "HEAD /en/\n")
-        #expect(FastPathTable.requestKey(head(.GET, "/feed.atom", [("Accept-Language", "ru")])) == "GET /feed.atom\nru")
-        #expect(FastPathTable.requestKey(head(.GET, "/en/", [("Connection", "Keep-Alive")])) != nil)
-        #expect(FastPathTable.requestKey(head(.GET, "/en/", [("Connection", "close")])) == nil)
-        #expect(FastPathTable.requestKey(head(.GET, "/en/", [("Accept-Language", "ru"), ("Accept-Language", "fr")])) == nil)
-        #expect(FastPathTable.requestKey(head(.GET, "/en/", [("Cookie", "a=b")])) == nil)
-        #expect(FastPathTable.requestKey(head(.POST)) == nil)
-        #expect(FastPathTable.requestKey(head(version: .http1_0)) == nil)
-        #expect(FastPathTable.requestKey(head(.GET, "/" + String(repeating: "a", count: 2000))) == nil)
+        func plain(_ target: String, _ language: String? = nil) -> FastPathTable.PlainRequest {
+            FastPathTable.PlainRequest(target: target, acceptLanguage: language)
+        }
+        #expect(FastPathTable.plainRequest(head()) == plain("GET /en/"))
+        #expect(FastPathTable.plainRequest(head(.HEAD)) == plain("HEAD /en/"))
+        #expect(FastPathTable.plainRequest(head(.GET, "/feed.atom", [("Accept-Language", "ru")])) == plain("GET /feed.atom", "ru"))
+        #expect(FastPathTable.plainRequest(head(.GET, "/en/", [("Connection", "Keep-Alive")])) != nil)
+        #expect(FastPathTable.plainRequest(head(.GET, "/en/", [("Connection", "close")])) == nil)
+        #expect(FastPathTable.plainRequest(head(.GET, "/en/", [("Accept-Language", "ru"), ("Accept-Language", "fr")])) == nil)
+        #expect(FastPathTable.plainRequest(head(.GET, "/en/", [("Cookie", "a=b")])) == nil)
+        #expect(FastPathTable.plainRequest(head(.POST)) == nil)
+        #expect(FastPathTable.plainRequest(head(version: .http1_0)) == nil)
+        #expect(FastPathTable.plainRequest(head(.GET, "/" + String(repeating: "a", count: 2000))) == nil)
+        // The key holds the language Accept-Language negotiates to, as Vapor's path chooses it.
+        let languages = SiteLanguages(offered: ["en", "fr", "ru"], defaultLanguage: "en")
+        let table = FastPathTable()
+        func key(_ language: String?) -> String {
+            table.lookup(plain("GET /feed.atom", language)) { languages.negotiate(acceptLanguage: $0) }.key
+        }
+        #expect(key(nil) == "GET /feed.atom\n")
+        #expect(key("ru") == "GET /feed.atom\nru")
+        #expect(key("ru-RU, ru;q=0.9, en;q=0.5") == "GET /feed.atom\nru")
+        #expect(key("fr-CA,de;q=0.8") == "GET /feed.atom\nfr")
+        #expect(key("xx, yy;q=0.1") == "GET /feed.atom\n", "no offered language: the default, as with none")
+        // Values seen are kept, at most `maxLanguages` of them; any other is negotiated each time.
+        for i in 0..<(FastPathTable.maxLanguages + 50) { #expect(key("x\(i), ru;q=0.5") == "GET /feed.atom\nru") }
         // The mark survives any key.
         let key = "en|list|2026-11-30|/urgent-actions?q=ẞ \u{7F} |x"
         let parsed = FastPathTable.parseMark(FastPathTable.mark(key: key, counts: true, route: "urgentActions"))
         #expect(parsed?.key == key && parsed?.counts == true && parsed?.route == "urgentActions")
+    }
+
+    /// `PageCache.notModified` as it read every header before it read ASCII byte by byte.
+    static func notModifiedAsText(_ match: String?, etag: String) -> Bool {
+        guard let match else { return false }
+        return match.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.contains { $0 == etag || $0 == "W/\(etag)" || $0 == "*" }
+    }
+
+    @Test("If-None-Match read byte by byte answers as read as text, for any header")
+    func ifNoneMatchBytes() {
+        let etag = "\"79782e196ae1e8c5f22c745c\""
+        let pieces = [etag, "W/" + etag, "*", "\"other\"", ",", ", ", " ", "\t", "W/", "\"", "a", "é", "\u{A0}", "\r\n", "\u{301}", "x,", ""]
+        var generator = SystemRandomNumberGenerator()
+        var tried = 0, matched = 0
+        for _ in 0..<20_000 {
+            let match = (0..<Int.random(in: 0...5, using: &generator)).map { _ in pieces.randomElement(using: &generator)! }.joined()
+            for tag in [etag, "\"é\"", ""] {
+                let expected = Self.notModifiedAsText(match, etag: tag)
+                #expect(PageCache.notModified(ifNoneMatch: match, etag: tag) == expected, "\(match.debugDescription) vs \(tag)")
+                tried += 1
+                if expected { matched += 1 }
+            }
+        }
+        #expect(PageCache.notModified(ifNoneMatch: nil, etag: etag) == false)
+        #expect(matched > 1000 && tried - matched > 1000, "both answers were tried")
     }
 }

@@ -60,7 +60,7 @@ struct VigilHTTPServer: Server {
     private var fastPath: FastPathParts? {
         let cache = app.vigilServices.cache
         guard cache.fastPath.enabled, app.logger.logLevel > .debug else { return nil }
-        return FastPathParts(table: cache.fastPath, cache: cache, metrics: app.vigilServices.metrics)
+        return FastPathParts(cache: cache, languages: app.vigilServices.languages)
     }
 
     @available(*, noasync, message: "Use the async start() method instead.")
@@ -111,15 +111,17 @@ extension NIOLockedValueBox: LockedValueReading {
     var lockedValue: Any { withLockedValue { $0 } }
 }
 
+/// What each connection's `CachedPageAnswerer` is made with.
+struct FastPathParts: Sendable {
+    /// The page cache, whose table the answerer learns into and whose metrics it counts in.
+    let cache: PageCache
+    /// The languages, to key a request by the one its `Accept-Language` asks for.
+    let languages: SiteLanguages
+}
+
 /// On the listening channel: adds `RequestLineMeter` to each accepted connection before Vapor's
 /// initializer runs (it runs after this handler passes the connection on, on the connection's
 /// event loop, so anything added now comes first).
-struct FastPathParts: Sendable {
-    let table: FastPathTable
-    let cache: PageCache
-    let metrics: VigilMetrics?
-}
-
 private final class AcceptedConnectionHook: ChannelInboundHandler, Sendable {
     typealias InboundIn = any Channel
     typealias InboundOut = any Channel
@@ -172,7 +174,7 @@ final class RequestLineMeter: ChannelInboundHandler, RemovableChannelHandler {
             try? pipeline.addHandler(answerer, position: .after(after.handler))
             // The answerer relies on the pipelining handler passing one request at a time.
             if let fastPath, pipelining != nil {
-                try? pipeline.addHandler(CachedPageAnswerer(table: fastPath.table, cache: fastPath.cache, metrics: fastPath.metrics),
+                try? pipeline.addHandler(CachedPageAnswerer(cache: fastPath.cache, languages: fastPath.languages),
                                          position: .after(answerer))
             }
         } else {

@@ -18,8 +18,8 @@ import VigilCore
 ///   internal request header (and strips one a client sent); `PageCache` marks its answer to a
 ///   tagged request with an internal response header (the entry's key, whether it shows counts,
 ///   the route), which the answerer strips, keeping the answer's headers in its table under the
-///   request's method, target and `Accept-Language` (the only header a plain request carries
-///   that a page may depend on), one set for 200 and one for 304. Only a connection with an
+///   request's method, target and the language its `Accept-Language` negotiates to (the only use
+///   a page makes of any header a plain request carries), one set for 200 and one for 304. Only a connection with an
 ///   answerer is ever marked. Routes that look at the database before the cache (downloads and
 ///   the API's document lists check for a withdrawal, the export for its case) mark nothing.
 /// - **Plain requests only**: GET or HEAD, HTTP/1.1, a target of at most 1 KB, keep-alive, and
@@ -53,17 +53,40 @@ final class FastPathTable: @unchecked Sendable {
         "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-real-ip", "forwarded",
     ]
 
+    /// What a learned answer's header is: one kept as it was, or one made anew for each answer.
+    enum Slot { case kept, etag, lastModified, contentLength, date, requestID, cache }
+
+    /// A learned answer's headers in their order, each with its slot (read once, when learned).
+    typealias Learned = [(name: String, value: String, slot: Slot)]
+
     struct Memo {
         var key: String
         var counts: Bool
         var route: String
-        var day: String
-        var ok: HTTPHeaders?
-        var notModified: HTTPHeaders?
+        var ok: Learned?
+        var notModified: Learned?
+    }
+
+    /// A plain request: its method and target (`GET /en/`), and its `Accept-Language`.
+    struct PlainRequest: Equatable {
+        var target: String
+        var acceptLanguage: String?
+    }
+
+    /// What `lookup` found: the table's key for the request, the epoch when it came (given back
+    /// to `learn`), the learned answer if there is one, and the `date` header for now.
+    struct Lookup {
+        var key: String
+        var epoch: UInt64
+        var memo: Memo?
+        var date: String
     }
 
     private let lock = NIOLock()
     private var memos: [String: Memo] = [:]
+    /// `Accept-Language` values seen, and the language each negotiates to ("" for none).
+    private var languages: [String: String] = [:]
+    static let maxLanguages = 256
     private var second = Int.min
     private var day = ""
     private var date = ""
@@ -86,7 +109,7 @@ final class FastPathTable: @unchecked Sendable {
     /// Forgets every learned answer (an invalidation: an address may now show another entry).
     func clear() { lock.withLock { memos.removeAll(); epoch += 1 } }
 
-    /// Now's epoch (the day checked first): taken when a request arrives, given back to `learn`.
+    /// Now's epoch (the day checked first).
     var currentEpoch: UInt64 { lock.withLock { _ = clockLocked(); return epoch } }
 
     /// The mark `PageCache` puts on an answer: counts, route, key (base64: a key may hold any text).
@@ -100,24 +123,48 @@ final class FastPathTable: @unchecked Sendable {
         return (String(decoding: data, as: UTF8.self), parts[0] == "1", String(parts[1]))
     }
 
-    /// The key of a plain request (nil when it is not one).
-    static func requestKey(_ head: HTTPRequestHead) -> String? {
+    /// The request, when it is a plain one (else nil).
+    static func plainRequest(_ head: HTTPRequestHead) -> PlainRequest? {
         guard head.method == .GET || head.method == .HEAD, head.version == .http1_1,
               head.uri.utf8.count <= maxTargetBytes else { return nil }
-        var language = ""
+        var language: String?
         for (name, value) in head.headers {
             let lower = name.lowercased()
             guard plainHeaders.contains(lower) else { return nil }
             if lower == "connection", value.lowercased() != "keep-alive" { return nil }
             if lower == "accept-language" {
-                guard language.isEmpty, value.utf8.count <= 256 else { return nil }
+                guard language == nil, value.utf8.count <= 256 else { return nil }
                 language = value
             }
         }
-        return "\(head.method == .GET ? "GET" : "HEAD") \(head.uri)\n\(language)"
+        return PlainRequest(target: "\(head.method == .GET ? "GET" : "HEAD") \(head.uri)", acceptLanguage: language)
     }
 
-    /// Today (the organisation's day, as page keys name it) and the `date` header, made once a second.
+    /// The table's key for a plain request, and what is learned under it, in one look.
+    ///
+    /// The key holds the language `negotiate` makes of `Accept-Language` (the only use any page
+    /// makes of that header: `SiteLanguages.choose`), not the header itself, so that the many
+    /// ways of asking for one language share one answer, and varying the header cannot fill the
+    /// table. `negotiate` must be the very function Vapor's path uses.
+    func lookup(_ request: PlainRequest, negotiate: (String) -> String?) -> Lookup {
+        lock.withLock {
+            let clock = clockLocked()
+            var language = ""
+            if let raw = request.acceptLanguage {
+                if let known = languages[raw] {
+                    language = known
+                } else {
+                    language = negotiate(raw) ?? ""
+                    if languages.count < Self.maxLanguages { languages[raw] = language }
+                }
+            }
+            let key = "\(request.target)\n\(language)"
+            return Lookup(key: key, epoch: epoch, memo: enabledFlag ? memos[key] : nil, date: clock.date)
+        }
+    }
+
+    /// Today (the organisation's day, as page keys name it) and the `date` header, made once a
+    /// second. A new day forgets every learned answer.
     private func clockLocked() -> (day: String, date: String) {
         let now = Int(Date().timeIntervalSince1970)
         if now != second {
@@ -129,34 +176,50 @@ final class FastPathTable: @unchecked Sendable {
         return (day, date)
     }
 
+    /// The slot of each of an answer's headers.
+    static func learned(_ headers: HTTPHeaders) -> Learned {
+        headers.map { name, value in
+            let slot: Slot
+            switch name.lowercased() {
+            case "etag": slot = .etag
+            case "last-modified": slot = .lastModified
+            case "content-length": slot = .contentLength
+            case "date": slot = .date
+            case "x-request-id": slot = .requestID
+            case "x-cache": slot = .cache
+            default: slot = .kept
+            }
+            return (name, value, slot)
+        }
+    }
+
     /// Keeps an answer, unless the table was cleared or the day changed since its request came
     /// (`since`): its key may name what no longer stands.
     func learn(requestKey: String, since: UInt64, mark: String, status: HTTPResponseStatus, headers: HTTPHeaders) {
         guard status == .ok || status == .notModified, let (key, counts, route) = Self.parseMark(mark),
               !headers.contains(name: "content-encoding") else { return }
+        let learned = Self.learned(headers)
         lock.withLock {
-            let today = clockLocked().day
+            _ = clockLocked()
             guard enabledFlag, epoch == since else { return }
             var memo = memos[requestKey]
-            if memo == nil || memo!.key != key || memo!.counts != counts || memo!.day != today {
+            if memo == nil || memo!.key != key || memo!.counts != counts {
                 if memos.count >= Self.maxMemos {
                     // Room for new answers without forgetting all the others.
                     for k in Array(memos.keys.prefix(Self.maxMemos / 8)) { memos.removeValue(forKey: k) }
                 }
-                memo = Memo(key: key, counts: counts, route: route, day: today)
+                memo = Memo(key: key, counts: counts, route: route)
             }
-            if status == .ok { memo!.ok = headers } else { memo!.notModified = headers }
+            if status == .ok { memo!.ok = learned } else { memo!.notModified = learned }
             memos[requestKey] = memo
         }
     }
 
-    /// The learned answer for a plain request, if today's.
-    func memo(_ requestKey: String) -> (Memo, date: String)? {
+    /// The learned answer under a key (for the tests).
+    func memo(_ requestKey: String) -> Memo? {
         lock.withLock {
-            guard enabledFlag, let m = memos[requestKey] else { return nil }
-            let clock = clockLocked()
-            guard m.day == clock.day else { return nil }
-            return (m, clock.date)
+            _ = clockLocked()
+            return enabledFlag ? memos[requestKey] : nil
         }
     }
 
@@ -179,6 +242,7 @@ final class CachedPageAnswerer: ChannelDuplexHandler, RemovableChannelHandler {
     private let table: FastPathTable
     private let cache: PageCache
     private let metrics: VigilMetrics?
+    private let languages: SiteLanguages
     /// The answer to the request being read, when it is a hit: written at its end.
     private var pending: (head: HTTPResponseHead, body: ByteBuffer?)?
     /// Answers ready to write. Writing one's end makes the pipelining handler pass the next
@@ -192,8 +256,9 @@ final class CachedPageAnswerer: ChannelDuplexHandler, RemovableChannelHandler {
     /// when it came.
     private var learning: (key: String, epoch: UInt64)?
 
-    init(table: FastPathTable, cache: PageCache, metrics: VigilMetrics?) {
-        self.table = table; self.cache = cache; self.metrics = metrics
+    /// The table is the cache's, and so are the metrics.
+    init(cache: PageCache, languages: SiteLanguages) {
+        self.cache = cache; self.table = cache.fastPath; self.metrics = cache.metrics; self.languages = languages
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -206,13 +271,14 @@ final class CachedPageAnswerer: ChannelDuplexHandler, RemovableChannelHandler {
         switch Self.unwrapInboundIn(data) {
         case .head(var head):
             learning = nil
-            if let key = FastPathTable.requestKey(head) {
-                let epoch = table.currentEpoch
-                if let answer = answer(head, key: key) {
+            if let plain = FastPathTable.plainRequest(head) {
+                let languages = self.languages
+                let found = table.lookup(plain) { languages.negotiate(acceptLanguage: $0) }
+                if let memo = found.memo, let answer = answer(head, memo: memo, date: found.date) {
                     pending = answer
                     return
                 }
-                learning = (key, epoch)
+                learning = (found.key, found.epoch)
                 head.headers.add(name: FastPathTable.requestHeader, value: "1")
                 return context.fireChannelRead(Self.wrapInboundOut(.head(head)))
             }
@@ -260,23 +326,23 @@ final class CachedPageAnswerer: ChannelDuplexHandler, RemovableChannelHandler {
         context.write(data, promise: promise)
     }
 
-    /// The answer Vapor would give, when the table and the cache hold it now.
-    private func answer(_ request: HTTPRequestHead, key: String) -> (head: HTTPResponseHead, body: ByteBuffer?)? {
+    /// The answer Vapor would give, when the cache holds the learned entry now.
+    private func answer(_ request: HTTPRequestHead, memo: FastPathTable.Memo, date: String) -> (head: HTTPResponseHead, body: ByteBuffer?)? {
         let start = DispatchTime.now().uptimeNanoseconds
-        guard let (memo, date) = table.memo(key), let entry = cache.fastEntry(key: memo.key, counts: memo.counts) else { return nil }
+        guard let entry = cache.fastEntry(key: memo.key, counts: memo.counts) else { return nil }
         let notModified = PageCache.notModified(ifNoneMatch: request.headers.first(name: .ifNoneMatch), etag: entry.etag)
         guard let learned = notModified ? memo.notModified : memo.ok else { return nil }
         var headers = HTTPHeaders()
         headers.reserveCapacity(learned.count)
-        for (name, value) in learned {
-            switch name.lowercased() {
-            case "etag": headers.add(name: name, value: entry.etag)
-            case "last-modified": headers.add(name: name, value: entry.modifiedHTTP)
-            case "content-length": headers.add(name: name, value: notModified ? value : String(entry.body.readableBytes))
-            case "date": headers.add(name: name, value: date)
-            case "x-request-id": headers.add(name: name, value: UUID().uuidString)
-            case "x-cache": headers.add(name: name, value: "HIT")
-            default: headers.add(name: name, value: value)
+        for (name, value, slot) in learned {
+            switch slot {
+            case .kept: headers.add(name: name, value: value)
+            case .etag: headers.add(name: name, value: entry.etag)
+            case .lastModified: headers.add(name: name, value: entry.modifiedHTTP)
+            case .contentLength: headers.add(name: name, value: notModified ? value : String(entry.body.readableBytes))
+            case .date: headers.add(name: name, value: date)
+            case .requestID: headers.add(name: name, value: UUID().uuidString)
+            case .cache: headers.add(name: name, value: "HIT")
             }
         }
         let status: HTTPResponseStatus = notModified ? .notModified : .ok

@@ -237,9 +237,40 @@ final class PageCache: @unchecked Sendable {
     }
 
     /// Whether `If-None-Match` names the entry's ETag (or `*`).
+    /// (A header of ASCII, as browsers send, is read byte by byte: the fast path asks this for
+    /// every conditional request. Any other is read as text, with the same answer.)
     static func notModified(ifNoneMatch match: String?, etag: String) -> Bool {
         guard let match else { return false }
+        if let answer = notModifiedASCII(match, etag: etag) { return answer }
         return match.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.contains { $0 == etag || $0 == "W/\(etag)" || $0 == "*" }
+    }
+
+    /// `notModified` for ASCII bytes: each comma-separated tag, less the spaces and tabs around it
+    /// (the only ASCII characters of `CharacterSet.whitespaces`), compared with the ETag, its
+    /// weak form, and `*`. Nil when either is not ASCII.
+    static func notModifiedASCII(_ match: String, etag: String) -> Bool? {
+        let answer = match.utf8.withContiguousStorageIfAvailable { m -> Bool? in
+            etag.utf8.withContiguousStorageIfAvailable { e -> Bool? in
+                guard !m.contains(where: { $0 >= 0x80 }), !e.contains(where: { $0 >= 0x80 }) else { return nil }
+                func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 }
+                var start = 0
+                while start <= m.count {
+                    var end = start
+                    while end < m.count, m[end] != 0x2C { end += 1 }
+                    defer { start = end + 1 }
+                    // An empty piece is no tag (as `split` omits it).
+                    if end == start { continue }
+                    var low = start, high = end
+                    while low < high, isSpace(m[low]) { low += 1 }
+                    while high > low, isSpace(m[high - 1]) { high -= 1 }
+                    let tag = UnsafeBufferPointer(rebasing: m[low..<high])
+                    if tag.elementsEqual(e) || (tag.count == 1 && tag[0] == 0x2A) { return true }
+                    if tag.count == e.count + 2, tag[0] == 0x57, tag[1] == 0x2F, tag.dropFirst(2).elementsEqual(e) { return true }
+                }
+                return false
+            } ?? nil
+        }
+        return answer ?? nil
     }
 
     /// The entry for `key`: stored, being built by another request, or built now.
