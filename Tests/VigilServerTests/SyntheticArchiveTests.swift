@@ -51,4 +51,54 @@ struct SyntheticArchiveTests {
             #expect(home.contains("All 40 open urgent actions"))
         }
     }
+
+    /// The home and outcomes pages read the first few entries of a list, not the whole archive:
+    /// they must be the whole list's first entries, on both databases.
+    @Test(arguments: TestStorage.available) func aListsBeginningIsTheWholeListsBeginning(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
+            let bundle = try VigilBundle.parse(Data(SyntheticArchive.bundle(cases: 120, today: testToday).serialized(pretty: false).utf8))
+            try await publish(app, bundle)
+            let data = SiteData(db: app.db)
+            var queries: [CatalogueQuery] = [CatalogueQuery(), CatalogueQuery(status: .open), CatalogueQuery(status: .closed),
+                                             CatalogueQuery(kind: .outcome), CatalogueQuery(kind: .initial)]
+            for result in OutcomeResult.allCases {
+                var q = CatalogueQuery(kind: .outcome)
+                q.outcome = result
+                queries.append(q)
+            }
+            var russian = CatalogueQuery()
+            russian.language = "ru"
+            var country = CatalogueQuery()
+            country.country = "RU"
+            queries += [russian, country]
+            var grouped = 0
+            for q in queries {
+                for language in [nil, "en", "ru", "ar", "zh-Hans"] as [String?] {
+                    let whole = try await data.filter(q, pageLanguage: language).ids
+                    if language != nil, q.language == nil {
+                        #expect(try await data.countEntries(q) == whole.count, "\(q.siteValues) counted as the list counts")
+                        if Set(whole).count < (try await data.filter(q).ids.count) { grouped += 1 }
+                    }
+                    for limit in [0, 1, 5, 6, 12, 48, 100, 10_000] {
+                        let first = try await data.filter(q, pageLanguage: language, limit: limit).ids
+                        #expect(first == Array(whole.prefix(limit)), "\(q.siteValues) in \(language ?? "-"), first \(limit)")
+                    }
+                }
+            }
+            #expect(grouped > 0, "some lists merge a document with its translations")
+            // The outcomes page: at most a dozen in each group, and a link to all of them.
+            var good = CatalogueQuery(kind: .outcome)
+            good.outcome = .goodNews
+            let goodCount = try await data.countEntries(good)
+            #expect(goodCount > OutcomesPage.shownPerGroup)
+            let page = try await html(app, "/en/outcomes").body
+            let english = app.vigilServices.catalogue.english
+            #expect(page.contains(HTML.escape(english.plural("outcomes_all", goodCount, ["result": english["outcome_good-news"]]))))
+            #expect(page.contains(#"href="/en/urgent-actions?kind=outcome&amp;outcome=good-news""#)
+                    || page.contains(#"href="/en/urgent-actions?outcome=good-news&amp;kind=outcome""#))
+            #expect(page.components(separatedBy: "<article class=\"ua-card\">").count - 1 <= 3 * OutcomesPage.shownPerGroup)
+            let list = try await html(app, "/en/urgent-actions?kind=outcome&outcome=good-news").body
+            #expect(list.contains(english.plural("results", goodCount)), "the link leads to as many as it says")
+        }
+    }
 }

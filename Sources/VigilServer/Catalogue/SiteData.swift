@@ -66,7 +66,11 @@ struct SiteData {
     /// and its translations are one entry, where the first of them matched: its translation into
     /// that language when there is one, else the original (a search in French finds the French
     /// translation, and an English page shows its original).
-    func filter(_ f: CatalogueQuery, pageLanguage: String? = nil) async throws -> (ids: [String], snippets: [String: String]) {
+    ///
+    /// With `limit` (and no search), only the first `limit` entries, read a few rows at a time
+    /// from the newest: what the whole list's first `limit` would be, without reading an archive
+    /// of thousands (the home page asks for a dozen).
+    func filter(_ f: CatalogueQuery, pageLanguage: String? = nil, limit: Int? = nil) async throws -> (ids: [String], snippets: [String: String]) {
         let sql = db as! any SQLDatabase
         var query: SQLQueryString = "SELECT d.id, d.published, d.translation_of \(CatalogueQuery.from(.documents)) WHERE 1 = 1"
         query += f.conditions(.documents)
@@ -82,13 +86,19 @@ struct SiteData {
             query += " AND d.id IN (\(binds: hits.map(\.documentID)))"
         }
         query += " ORDER BY d.published DESC, d.id ASC"
-        let rows = try await sql.raw(query).all()
+        let grouped = pageLanguage != nil && f.language == nil
+        let rows: [any SQLRow]
+        if let limit, !f.hasSearch {
+            rows = try await Self.firstRows(query, entries: max(limit, 0), grouped: grouped, on: sql)
+        } else {
+            rows = try await sql.raw(query).all()
+        }
         var ids = try rows.map { try $0.decode(column: "id", as: String.self) }
         if !ranks.isEmpty {
             let position = Dictionary(uniqueKeysWithValues: ids.enumerated().map { ($1, $0) })
             ids.sort { (ranks[$0] ?? 0, -(position[$0] ?? 0)) > (ranks[$1] ?? 0, -(position[$1] ?? 0)) }
         }
-        guard let pageLanguage, f.language == nil else { return (ids, snippets) }
+        guard let pageLanguage, grouped else { return (limit.map { Array(ids.prefix($0)) } ?? ids, snippets) }
         // One entry per document: the originals, in the order their first match came.
         let originalOf = Dictionary(try rows.map { (try $0.decode(column: "id", as: String.self),
                                                      try $0.decode(column: "translation_of", as: String?.self)) },
@@ -98,6 +108,7 @@ struct SiteData {
             let g = (originalOf[id] ?? nil) ?? id
             if seen.insert(g).inserted { groups.append(g); hit[g] = id }
         }
+        if let limit { groups = Array(groups.prefix(limit)) }
         var inLanguage: [String: String] = [:]
         for chunk in stride(from: 0, to: groups.count, by: 500).map({ Array(groups[$0..<min($0 + 500, groups.count)]) }) {
             let rows = try await sql.raw("""
@@ -109,6 +120,37 @@ struct SiteData {
         var kept: [String: String] = [:]
         for (g, id) in zip(groups, shown) where hit[g] == id { kept[id] = snippets[id] }
         return (shown, kept)
+    }
+
+    /// How many entries `filter` would give with a page language (and no search): a document
+    /// and its translations are one.
+    func countEntries(_ f: CatalogueQuery) async throws -> Int {
+        precondition(!f.hasSearch, "a search's entries are counted from its hits")
+        let sql = db as! any SQLDatabase
+        var query: SQLQueryString = "SELECT CAST(COUNT(DISTINCT \(unsafeRaw: f.language == nil ? "COALESCE(d.translation_of, d.id)" : "d.id")) AS BIGINT) AS n "
+        query += CatalogueQuery.from(.documents)
+        query += " WHERE 1 = 1"
+        query += f.conditions(.documents)
+        return Int(try await sql.raw(query).first()?.decode(column: "n", as: Int64.self) ?? 0)
+    }
+
+    /// The rows of `query` (newest first) up to the one that makes its `entries`th entry (a row,
+    /// or with `grouped` a document and its translations), read a page at a time.
+    private static func firstRows(_ query: SQLQueryString, entries: Int, grouped: Bool, on sql: any SQLDatabase) async throws -> [any SQLRow] {
+        var rows: [any SQLRow] = [], groups: Set<String> = []
+        let page = max(64, 4 * entries)
+        while groups.count < entries {
+            var q = query
+            q += " LIMIT \(literal: page) OFFSET \(literal: rows.count)"
+            let more = try await sql.raw(q).all()
+            for row in more where groups.count < entries {
+                rows.append(row)
+                let id = try row.decode(column: "id", as: String.self)
+                groups.insert(grouped ? (try row.decode(column: "translation_of", as: String?.self) ?? id) : id)
+            }
+            if more.count < page { break }
+        }
+        return rows
     }
 
     /// The values each filter can take, from what is published.

@@ -26,13 +26,20 @@ struct HomePage: TemplateModel {
     static func load(_ inputs: SitePageInputs) async throws -> (PageFrame, HomePage) {
         let data = SiteData(db: inputs.db), strings = inputs.strings, language = strings.language
         let openQuery = CatalogueQuery(status: .open)
-        let open = try await data.filter(openQuery, pageLanguage: language).ids
-
         // The newest open actions: read in chunks until enough distinct actions are found (an
         // action is listed once per document), never the whole archive.
+        var limit = 4 * openShown
+        var open = try await data.filter(openQuery, pageLanguage: language, limit: limit).ids
         var openRows: [SiteData.DocumentRow] = [], seen: Set<UANumber> = []
         var next = 0
-        while openRows.count < openShown, next < open.count {
+        while openRows.count < openShown {
+            if next >= open.count {
+                // All read, or more to read: the list's longer beginning (the same up to here).
+                guard open.count == limit else { break }
+                limit *= 4
+                open = try await data.filter(openQuery, pageLanguage: language, limit: limit).ids
+                guard next < open.count else { break }
+            }
             let chunk = Array(open[next..<min(next + 4 * openShown, open.count)])
             next += chunk.count
             let byID = Dictionary(uniqueKeysWithValues: try await data.documents(ids: chunk).map { ($0.document.id, $0) })
@@ -46,7 +53,7 @@ struct HomePage: TemplateModel {
         // Deadlines soon: the open actions not shown above whose last day comes first.
         let soonRows = try await soonest(excluding: seen, inputs: inputs, data: data)
 
-        let latest = try await data.filter(.init(), pageLanguage: language).ids.prefix(latestShown)
+        let latest = try await data.filter(.init(), pageLanguage: language, limit: latestShown).ids
         let latestRows = try await data.documents(ids: Array(latest)).filter { $0.document.kind != .initial }
         let latestByID = Dictionary(uniqueKeysWithValues: latestRows.map { ($0.document.id, $0) })
 
