@@ -122,12 +122,28 @@ struct SiteData {
         return (shown, kept)
     }
 
-    /// How many entries `filter` would give with a page language (and no search): a document
-    /// and its translations are one.
-    func countEntries(_ f: CatalogueQuery) async throws -> Int {
+    /// One page of `filter`'s list (`size` entries from the `page`th, from 1), and how many
+    /// entries the whole list has. Without a search, the count and that page's first entries are
+    /// read, not the whole archive.
+    func page(_ f: CatalogueQuery, pageLanguage: String?, page: Int, size: Int) async throws -> (ids: [String], total: Int, snippets: [String: String]) {
+        let (skip, overflow) = max(page - 1, 0).multipliedReportingOverflow(by: size)
+        if f.hasSearch {
+            let (ids, snippets) = try await filter(f, pageLanguage: pageLanguage)
+            return (overflow ? [] : Array(ids.dropFirst(skip).prefix(size)), ids.count, snippets)
+        }
+        let total = try await countEntries(f, pageLanguage: pageLanguage)
+        guard !overflow, skip < total else { return ([], total, [:]) }
+        let (ids, snippets) = try await filter(f, pageLanguage: pageLanguage, limit: skip + size)
+        return (Array(ids.dropFirst(skip)), total, snippets)
+    }
+
+    /// How many entries `filter` would give (no search): with a page language, a document and
+    /// its translations are one.
+    func countEntries(_ f: CatalogueQuery, pageLanguage: String?) async throws -> Int {
         precondition(!f.hasSearch, "a search's entries are counted from its hits")
         let sql = db as! any SQLDatabase
-        var query: SQLQueryString = "SELECT CAST(COUNT(DISTINCT \(unsafeRaw: f.language == nil ? "COALESCE(d.translation_of, d.id)" : "d.id")) AS BIGINT) AS n "
+        let grouped = pageLanguage != nil && f.language == nil
+        var query: SQLQueryString = "SELECT CAST(COUNT(DISTINCT \(unsafeRaw: grouped ? "COALESCE(d.translation_of, d.id)" : "d.id")) AS BIGINT) AS n "
         query += CatalogueQuery.from(.documents)
         query += " WHERE 1 = 1"
         query += f.conditions(.documents)

@@ -42,11 +42,9 @@ struct ListPage: TemplateModel {
 
     static func load(_ f: CatalogueQuery, _ inputs: SitePageInputs) async throws -> (PageFrame, ListPage) {
         let data = SiteData(db: inputs.db), strings = inputs.strings
-        let (ids, snippets) = try await data.filter(f, pageLanguage: strings.language)
-        let total = ids.count
+        let (slice, total, snippets) = try await data.page(f, pageLanguage: strings.language, page: f.page, size: pageSize)
         let pages = max(1, (total + pageSize - 1) / pageSize)
         if f.page > pages && total > 0 { throw Refusal(.notFound, "refusal_there_no_page_these_results", ["page": "\(f.page)"]) }
-        let slice = Array(ids.dropFirst((f.page - 1) * pageSize).prefix(pageSize))
         let rows = try await data.documents(ids: slice)
         let facets = try await data.facets()
         func select(_ name: String, _ values: [(String, String)], selected: String?) -> Select {

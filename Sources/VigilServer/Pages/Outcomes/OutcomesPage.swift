@@ -29,7 +29,7 @@ struct OutcomesPage: TemplateModel {
             var query = CatalogueQuery(kind: .outcome)
             query.outcome = result
             // As the list counts and orders them: a document and its translations are one entry.
-            let count = try await data.countEntries(query)
+            let count = try await data.countEntries(query, pageLanguage: strings.language)
             let ids = try await data.filter(query, pageLanguage: strings.language, limit: shownPerGroup).ids
             let byID = Dictionary(uniqueKeysWithValues: try await data.documents(ids: ids).map { ($0.document.id, $0) })
             let items = ids.compactMap { byID[$0] }
