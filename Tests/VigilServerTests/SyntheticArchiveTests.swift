@@ -83,9 +83,9 @@ struct SyntheticArchiveTests {
                         #expect(page.total == whole.count && page.ids == Array(whole.dropFirst((number - 1) * 7).prefix(7)),
                                 "\(q.siteValues) in \(language ?? "-"), page \(number)")
                     }
-                    for limit in [0, 1, 5, 6, 12, 48, 100, 10_000] {
+                    for limit in [-1, 0, 1, 5, 6, 12, 48, 100, 10_000, .max] {
                         let first = try await data.filter(q, pageLanguage: language, limit: limit).ids
-                        #expect(first == Array(whole.prefix(limit)), "\(q.siteValues) in \(language ?? "-"), first \(limit)")
+                        #expect(first == Array(whole.prefix(max(limit, 0))), "\(q.siteValues) in \(language ?? "-"), first \(limit)")
                     }
                 }
             }

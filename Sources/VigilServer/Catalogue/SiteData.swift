@@ -71,6 +71,7 @@ struct SiteData {
     /// from the newest: what the whole list's first `limit` would be, without reading an archive
     /// of thousands (the home page asks for a dozen).
     func filter(_ f: CatalogueQuery, pageLanguage: String? = nil, limit: Int? = nil) async throws -> (ids: [String], snippets: [String: String]) {
+        let limit = limit.map { min(max($0, 0), Self.maxLimit) }
         let sql = db as! any SQLDatabase
         var query: SQLQueryString = "SELECT d.id, d.published, d.translation_of \(CatalogueQuery.from(.documents)) WHERE 1 = 1"
         query += f.conditions(.documents)
@@ -89,7 +90,7 @@ struct SiteData {
         let grouped = pageLanguage != nil && f.language == nil
         let rows: [any SQLRow]
         if let limit, !f.hasSearch {
-            rows = try await Self.firstRows(query, entries: max(limit, 0), grouped: grouped, on: sql)
+            rows = try await Self.firstRows(query, entries: limit, grouped: grouped, on: sql)
         } else {
             rows = try await sql.raw(query).all()
         }
@@ -150,11 +151,14 @@ struct SiteData {
         return Int(try await sql.raw(query).first()?.decode(column: "n", as: Int64.self) ?? 0)
     }
 
+    /// More entries than any archive holds: a larger `limit` is read as this one.
+    static let maxLimit = 100_000_000
+
     /// The rows of `query` (newest first) up to the one that makes its `entries`th entry (a row,
     /// or with `grouped` a document and its translations), read a page at a time.
     private static func firstRows(_ query: SQLQueryString, entries: Int, grouped: Bool, on sql: any SQLDatabase) async throws -> [any SQLRow] {
         var rows: [any SQLRow] = [], groups: Set<String> = []
-        let page = max(64, 4 * entries)
+        let page = min(max(64, 4 * entries), 10_000)
         while groups.count < entries {
             var q = query
             q += " LIMIT \(literal: page) OFFSET \(literal: rows.count)"

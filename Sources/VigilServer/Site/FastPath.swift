@@ -84,7 +84,8 @@ final class FastPathTable: @unchecked Sendable {
 
     private let lock = NIOLock()
     private var memos: [String: Memo] = [:]
-    /// `Accept-Language` values seen, and the language each negotiates to ("" for none).
+    /// `Accept-Language` values seen, and the language each negotiates to ("" for none): the
+    /// languages offered never change while the process runs.
     private var languages: [String: String] = [:]
     static let maxLanguages = 256
     private var second = Int.min
@@ -147,20 +148,28 @@ final class FastPathTable: @unchecked Sendable {
     /// ways of asking for one language share one answer, and varying the header cannot fill the
     /// table. `negotiate` must be the very function Vapor's path uses.
     func lookup(_ request: PlainRequest, negotiate: (String) -> String?) -> Lookup {
-        lock.withLock {
-            let clock = clockLocked()
-            var language = ""
-            if let raw = request.acceptLanguage {
-                if let known = languages[raw] {
-                    language = known
-                } else {
-                    language = negotiate(raw) ?? ""
-                    if languages.count < Self.maxLanguages { languages[raw] = language }
-                }
-            }
-            let key = "\(request.target)\n\(language)"
-            return Lookup(key: key, epoch: epoch, memo: enabledFlag ? memos[key] : nil, date: clock.date)
+        // Most requests: no header, or one seen before; one look under the lock.
+        let seen: Lookup? = lock.withLock {
+            guard let raw = request.acceptLanguage else { return lookupLocked(request.target, language: "") }
+            return languages[raw].map { lookupLocked(request.target, language: $0) }
         }
+        if let seen { return seen }
+        // A header not seen: negotiated outside the lock (30 parts are work), then kept. A full
+        // map starts again, so that a scanner's values cannot leave every later header to be
+        // negotiated each time.
+        let raw = request.acceptLanguage ?? ""
+        let language = negotiate(raw) ?? ""
+        return lock.withLock {
+            if languages.count >= Self.maxLanguages { languages.removeAll(keepingCapacity: true) }
+            languages[raw] = language
+            return lookupLocked(request.target, language: language)
+        }
+    }
+
+    private func lookupLocked(_ target: String, language: String) -> Lookup {
+        let clock = clockLocked()
+        let key = "\(target)\n\(language)"
+        return Lookup(key: key, epoch: epoch, memo: enabledFlag ? memos[key] : nil, date: clock.date)
     }
 
     /// Today (the organisation's day, as page keys name it) and the `date` header, made once a
