@@ -30,24 +30,22 @@ enum SearchIndex {
         }
     }
 
-    /// SQLite: the rowid of a document's full-text row (`KeySearchRows`), made on first use.
-    static func ftsRow(_ documentID: String, on sql: any SQLDatabase) async throws -> Int64 {
-        let row = try await sql.raw("""
-            INSERT INTO document_fts_rows (document_id) VALUES (\(bind: documentID))
-            ON CONFLICT (document_id) DO UPDATE SET document_id = excluded.document_id RETURNING fts_row
-            """).first()
-        guard let row else { throw SearchRowMissing(documentID: documentID) }
-        return try row.decode(column: "fts_row", as: Int64.self)
-    }
-
     struct SearchRowMissing: Error, CustomStringConvertible {
         var documentID: String
         var description: String { "no full-text row for document \(documentID)" }
     }
 
     /// Rebuilds the index entry of each document; a document of a withdrawn urgent action has none.
+    /// 500 documents a round: a target named in a whole archive's documents would otherwise pass
+    /// PostgreSQL's limit of 65,535 bound values a statement.
     static func update(documentIDs: [String], on db: any Database) async throws {
-        guard !documentIDs.isEmpty, let sql = db as? any SQLDatabase else { return }
+        guard db is any SQLDatabase else { return }
+        for start in stride(from: 0, to: documentIDs.count, by: 500) {
+            try await update(chunk: Array(documentIDs[start..<min(start + 500, documentIDs.count)]), on: db)
+        }
+    }
+
+    private static func update(chunk documentIDs: [String], on db: any Database) async throws {
         let all = try await DocumentModel.query(on: db).filter(\.$id ~~ documentIDs).all()
         let uaIDs = Array(Set(all.map(\.urgentActionID)))
         let uas = try await UrgentActionModel.query(on: db).filter(\.$id ~~ uaIDs).all()
@@ -59,34 +57,85 @@ enum SearchIndex {
         let links = try await DocumentTargetModel.query(on: db).filter(\.$documentID ~~ documentIDs).all()
         let targets = links.isEmpty ? [] : try await TargetModel.query(on: db).filter(\.$id ~~ Array(Set(links.map(\.targetID)))).all()
         let targetByID = Dictionary(uniqueKeysWithValues: targets.map { ($0.id!, $0) })
-        for doc in docs {
-            let id = doc.id!
-            // Names in Latin letters and in their own script ("Navalny" and "Навальный" both find the case).
-            let names = people.filter { $0.caseID == caseOf[doc.urgentActionID] }
-                .flatMap { [$0.name, $0.nameOriginal].compactMap { $0 } }.joined(separator: " ")
-            let targetText = links.filter { $0.documentID == id }.compactMap { targetByID[$0.targetID] }
-                .map { [$0.title, $0.name ?? "", $0.organisation ?? ""].joined(separator: " ") }.joined(separator: " ")
-            // Index what readers see, not Markdown source, so snippets read as text.
-            let body = [doc.body, doc.letter ?? "", doc.additionalInformation ?? "", doc.quoteText ?? ""]
+        // In the case's and the document's own order (rows come back in no promised order).
+        let entries = docs.map { doc in
+            Entry(document: doc,
+                  people: names(of: people.filter { $0.caseID == caseOf[doc.urgentActionID] }.sorted { $0.position < $1.position }),
+                  targets: targetText(links.filter { $0.documentID == doc.id }.sorted { $0.position < $1.position }
+                      .compactMap { targetByID[$0.targetID] }))
+        }
+        try await write(entries, on: db)
+    }
+
+    /// What one document's full-text entry holds: what readers see of it, not Markdown source, so
+    /// that snippets read as text; the names of its case's people and of the officials it asks
+    /// supporters to write to.
+    struct Entry: Sendable, Equatable {
+        var documentID: String
+        var title: String
+        var summary: String
+        var body: String
+        var people: String
+        var targets: String
+
+        init(document doc: DocumentModel, people: String, targets: String) {
+            documentID = doc.id!
+            title = doc.title
+            summary = doc.summary ?? ""
+            body = [doc.body, doc.letter ?? "", doc.additionalInformation ?? "", doc.quoteText ?? ""]
                 .map { Markdown.parse($0).map(\.plainText).joined(separator: "\n") }.joined(separator: "\n")
+            self.people = people
+            self.targets = targets
+        }
+    }
+
+    /// People's names in Latin letters and in their own script ("Navalny" and "Навальный" both find the case).
+    static func names(of people: some Sequence<PersonModel>) -> String {
+        people.flatMap { [$0.name, $0.nameOriginal].compactMap { $0 } }.joined(separator: " ")
+    }
+
+    static func targetText(_ targets: some Sequence<TargetModel>) -> String {
+        targets.map { [$0.title, $0.name ?? "", $0.organisation ?? ""].joined(separator: " ") }.joined(separator: " ")
+    }
+
+    /// Writes the entries, replacing any the documents had, in multi-row statements.
+    static func write(_ entries: [Entry], on db: any Database) async throws {
+        guard !entries.isEmpty, let sql = db as? any SQLDatabase else { return }
+        for start in stride(from: 0, to: entries.count, by: 120) {
+            let chunk = entries[start..<min(start + 120, entries.count)]
+            let ids = chunk.map(\.documentID)
             if db.isSQLite {
-                // By rowid: FTS5 finds nothing else without reading the whole index.
-                let row = try await ftsRow(id, on: sql)
-                try await sql.raw("DELETE FROM documents_fts WHERE rowid = \(bind: row)").run()
-                try await sql.raw("""
-                    INSERT INTO documents_fts (rowid, document_id, title, summary, body, people, targets)
-                    VALUES (\(bind: row), \(bind: id), \(bind: doc.title), \(bind: doc.summary ?? ""), \(bind: body), \(bind: names), \(bind: targetText))
-                    """).run()
+                // By rowid (`KeySearchRows`): FTS5 finds nothing else without reading the whole index.
+                var insert = sql.insert(into: "document_fts_rows").columns("document_id")
+                for id in ids { insert = insert.values([SQLBind(id)]) }
+                let keyed = try await insert.onConflict(with: ["document_id"]) { $0.set(excludedValueOf: "document_id") }
+                    .returning("document_id", "fts_row").all()
+                var rowOf: [String: Int64] = [:]
+                for r in keyed { rowOf[try r.decode(column: "document_id", as: String.self)] = try r.decode(column: "fts_row", as: Int64.self) }
+                let rows = try ids.map { id in
+                    guard let row = rowOf[id] else { throw SearchRowMissing(documentID: id) }
+                    return row
+                }
+                try await sql.raw("DELETE FROM documents_fts WHERE rowid IN (\(binds: rows))").run()
+                var fts = sql.insert(into: "documents_fts").columns("rowid", "document_id", "title", "summary", "body", "people", "targets")
+                for (e, row) in zip(chunk, rows) {
+                    fts = fts.values([SQLBind(row), SQLBind(e.documentID), SQLBind(e.title), SQLBind(e.summary), SQLBind(e.body),
+                                      SQLBind(e.people), SQLBind(e.targets)])
+                }
+                try await fts.run()
             } else {
-                let all = [doc.title, doc.summary ?? "", body, names, targetText].joined(separator: "\n")
-                try await sql.raw("DELETE FROM document_search WHERE document_id = \(bind: id)").run()
-                try await sql.raw("""
-                    INSERT INTO document_search (document_id, content, tsv)
-                    VALUES (\(bind: id), \(bind: all),
-                            setweight(to_tsvector('simple', \(bind: doc.title)), 'A') ||
-                            setweight(to_tsvector('simple', \(bind: names + " " + (doc.summary ?? ""))), 'B') ||
-                            setweight(to_tsvector('simple', \(bind: body + " " + targetText)), 'C'))
-                    """).run()
+                try await sql.raw("DELETE FROM document_search WHERE document_id IN (\(binds: ids))").run()
+                var insert = sql.insert(into: "document_search").columns("document_id", "content", "tsv")
+                for e in chunk {
+                    let content = [e.title, e.summary, e.body, e.people, e.targets].joined(separator: "\n")
+                    let tsv: SQLQueryString = """
+                        setweight(to_tsvector('simple', \(bind: e.title)), 'A') || \
+                        setweight(to_tsvector('simple', \(bind: e.people + " " + e.summary)), 'B') || \
+                        setweight(to_tsvector('simple', \(bind: e.body + " " + e.targets)), 'C')
+                        """
+                    insert = insert.values([SQLBind(e.documentID), SQLBind(content), tsv])
+                }
+                try await insert.run()
             }
         }
     }

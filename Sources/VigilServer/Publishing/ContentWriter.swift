@@ -8,6 +8,8 @@ import VigilCore
 struct ContentWriter: Sendable {
     let db: any Database
     var now: @Sendable () -> Date = { Date() }
+    /// How many new documents an import gathers before writing them (`NewCaseRows`).
+    var newDocumentsPerWrite = 2_000
 
     init(db: any Database, now: @escaping @Sendable () -> Date = { Date() }) {
         self.db = db
@@ -27,13 +29,13 @@ struct ContentWriter: Sendable {
             }
         }
         if !refs.isEmpty {
-            state.targetIDs = Set(try await TargetModel.query(on: db).filter(\.$id ~~ refs.sorted()).all().compactMap(\.id))
+            state.targetIDs = Set(try await inChunks(refs.sorted()) { try await TargetModel.query(on: db).filter(\.$id ~~ $0).all() }.compactMap(\.id))
         }
         state.successions = try await storedSuccessions(of: targets)
         let numbers = cases.flatMap { $0.urgentActions.map(\.number) }
         var uaIDs: [String] = []
         if !numbers.isEmpty {
-            for ua in try await UrgentActionModel.query(on: db).filter(\.$id ~~ numbers.map(\.slug)).all() {
+            for ua in try await inChunks(numbers.map(\.slug), { try await UrgentActionModel.query(on: db).filter(\.$id ~~ $0).all() }) {
                 if let n = UANumber(ua.number) { state.urgentActionCases[n] = ua.caseID }
                 uaIDs.append(ua.id!)
             }
@@ -41,10 +43,10 @@ struct ContentWriter: Sendable {
         let docIDs = cases.flatMap { $0.urgentActions.flatMap { $0.documents.map(\.id) } }
         var docRows: [String: DocumentModel] = [:]
         if !uaIDs.isEmpty {
-            for d in try await DocumentModel.query(on: db).filter(\.$urgentActionID ~~ uaIDs).all() { docRows[d.id!] = d }
+            for d in try await inChunks(uaIDs, { try await DocumentModel.query(on: db).filter(\.$urgentActionID ~~ $0).all() }) { docRows[d.id!] = d }
         }
         if !docIDs.isEmpty {
-            for d in try await DocumentModel.query(on: db).filter(\.$id ~~ docIDs).all() { docRows[d.id!] = d }
+            for d in try await inChunks(docIDs, { try await DocumentModel.query(on: db).filter(\.$id ~~ $0).all() }) { docRows[d.id!] = d }
         }
         state.documents = docRows.values.compactMap { d in
             guard let n = UANumber(slug: d.urgentActionID), let k = DocumentKind(rawValue: d.kind) else { return nil }
@@ -52,7 +54,7 @@ struct ContentWriter: Sendable {
         }
         let personIDs = cases.flatMap { $0.people.map(\.id) }
         if !personIDs.isEmpty {
-            for p in try await PersonModel.query(on: db).filter(\.$id ~~ personIDs).all() { state.personCases[p.id!] = p.caseID }
+            for p in try await inChunks(personIDs, { try await PersonModel.query(on: db).filter(\.$id ~~ $0).all() }) { state.personCases[p.id!] = p.caseID }
         }
         return state
     }
@@ -66,13 +68,13 @@ struct ContentWriter: Sendable {
         }
         let predecessors = Set(targets.compactMap(\.successorOf))
         guard !predecessors.isEmpty || !targets.isEmpty else { return [:] }
-        // Targets that replaced one of these (one query), then the chains, one link a query.
-        note(try await TargetModel.query(on: db).filter(\.$successorOf ~~ predecessors.union(targets.map(\.id)).sorted()).all())
+        // Targets that replaced one of these, then the chains, one link a round.
+        note(try await inChunks(predecessors.union(targets.map(\.id)).sorted()) { try await TargetModel.query(on: db).filter(\.$successorOf ~~ $0).all() })
         var next = predecessors.subtracting(found.keys)
         var rounds = 0
         while !next.isEmpty, rounds < 64 {
             rounds += 1
-            let rows = try await TargetModel.query(on: db).filter(\.$id ~~ next.sorted()).all()
+            let rows = try await inChunks(next.sorted()) { try await TargetModel.query(on: db).filter(\.$id ~~ $0).all() }
             note(rows)
             next = Set(rows.compactMap(\.successorOf)).subtracting(found.keys)
         }
@@ -107,21 +109,44 @@ struct ContentWriter: Sendable {
         // is mostly new rows): the lookups `existingState` made already say so.
         let storedCases = try await storedIDs(CaseModel.self, bundle.cases.map(\.id))
         let storedDocuments = Set(existing.documents.map(\.id))
+        // Cases none of whose rows is stored are gathered and written many at a time.
+        var newRows = NewCaseRows(targets: try await targetRows(named: bundle.cases), documentsPerWrite: newDocumentsPerWrite)
         for c in bundle.cases {
-            summary += try await write(case: c, isNew: !storedCases.contains(c.id),
-                                       newUrgentActions: Set(c.urgentActions.map(\.number).filter { existing.urgentActionCases[$0] == nil }),
-                                       storedDocuments: storedDocuments)
+            let newUrgentActions = Set(c.urgentActions.map(\.number).filter { existing.urgentActionCases[$0] == nil })
+            let isNew = !storedCases.contains(c.id)
+            if isNew, newUrgentActions.count == c.urgentActions.count,
+               !c.urgentActions.contains(where: { $0.documents.contains { storedDocuments.contains($0.id) } }) {
+                summary += newRows.add(c, time: now())
+                if newRows.isFull { try await newRows.flush(on: db) }
+            } else {
+                try await newRows.flush(on: db)
+                summary += try await write(case: c, isNew: isNew, newUrgentActions: newUrgentActions, storedDocuments: storedDocuments)
+            }
         }
+        try await newRows.flush(on: db)
         return summary
+    }
+
+    /// The stored targets the cases' documents ask supporters to write to, by id.
+    private func targetRows(named cases: [Case]) async throws -> [String: TargetModel] {
+        let ids = Set(cases.flatMap { $0.urgentActions.flatMap { $0.documents.flatMap { ($0.takeAction?.targets ?? []).map(\.target) } } })
+        let rows = try await inChunks(ids.sorted()) { try await TargetModel.query(on: db).filter(\.$id ~~ $0).all() }
+        return Dictionary(rows.map { ($0.id!, $0) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// A query over many values, 500 values a statement: PostgreSQL takes at most 65,535 bound
+    /// values in one, and an archive's import asks about more documents than that.
+    private func inChunks<T>(_ values: [String], _ query: ([String]) async throws -> [T]) async throws -> [T] {
+        var found: [T] = []
+        for start in stride(from: 0, to: values.count, by: 500) {
+            found += try await query(Array(values[start..<min(start + 500, values.count)]))
+        }
+        return found
     }
 
     /// Which of `ids` are stored, 500 at a time.
     private func storedIDs<M: Model>(_ type: M.Type, _ ids: [String]) async throws -> Set<String> where M.IDValue == String {
-        var found: Set<String> = []
-        for start in stride(from: 0, to: ids.count, by: 500) {
-            found.formUnion(try await M.query(on: db).filter(\._$id ~~ Array(ids[start..<min(start + 500, ids.count)])).all(\._$id))
-        }
-        return found
+        Set(try await inChunks(ids) { try await M.query(on: db).filter(\._$id ~~ $0).all(\._$id) })
     }
 
     /// New urgent actions of a bundle whose number a newsroom item not yet published holds (typed
@@ -311,14 +336,7 @@ struct ContentWriter: Sendable {
     /// stored yet are written in multi-row statements (those stored, under another action, are moved
     /// one by one as before).
     private func create(urgentAction ua: UrgentAction, caseID: String, storedDocuments: Set<String>?, time: Date) async throws -> WriteSummary {
-        let row = UrgentActionModel()
-        row.id = ua.number.slug; row.number = ua.number.description; row.caseID = caseID
-        row.status = UrgentAction.status(ua.status, documentKinds: ua.documents.map(\.kind)).rawValue
-        let deadline = UrgentAction.deadline(of: ua.documents)
-        row.deadline = deadline?.description
-        row.deadlineLast = deadline?.latest
-        row.sortKey = ua.number.sortKey
-        row.createdAt = time; row.updatedAt = time
+        let row = UrgentActionModel(new: ua, caseID: caseID, time: time)
         try await db.insertBulk([row])
         var summary = WriteSummary(changedUrgentActions: [row.id!])
         var newRows: [DocumentModel] = []
