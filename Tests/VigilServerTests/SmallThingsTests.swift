@@ -238,4 +238,13 @@ struct SmallThingsTests {
             #expect(!feed.contains("evil.example") && feed.contains("http://127.0.0.1:8080/"))
         }
     }
+
+    /// Every stored hash, token digest and cache tag is spelled by `Hex`: each byte as two
+    /// lower-case digits, as `String(format: "%02x")` spelled them before (stored hashes compare).
+    @Test func hexSpellsEveryByteAsBefore() {
+        let all = (0...255).map { UInt8($0) }
+        #expect(Hex.string(all) == all.map { String(format: "%02x", $0) }.joined())
+        #expect(Hex.string([UInt8]()) == "")
+        #expect(Hex.string(Data([0xde, 0xad, 0xbe, 0xef]).prefix(3)) == "deadbe")
+    }
 }

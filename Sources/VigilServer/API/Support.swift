@@ -35,7 +35,7 @@ func jsonBody(_ req: Request) throws -> JSONValue {
 /// API tokens: `Authorization: Bearer vgl_…`. Only a SHA-256 of each token is stored.
 enum APIToken {
     static func hash(_ token: String) -> String {
-        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+        Hex.string(SHA256.hash(data: Data(token.utf8)))
     }
 
     static func generate() -> String {

@@ -43,7 +43,7 @@ enum Bounces {
     static func tag(for recipient: String, key secret: ServerSecret, month: Int) -> String {
         let normal = MailMessage.address(recipient).trimmingCharacters(in: .whitespaces).lowercased()
         let mac = HMAC<SHA256>.authenticationCode(for: Data("\(month):\(normal)".utf8), using: secret.key(for: "mail-bounce"))
-        return String(format: "%04x", month & 0xffff) + mac.prefix(8).map { String(format: "%02x", $0) }.joined()
+        return String(format: "%04x", month & 0xffff) + Hex.string(mac.prefix(8))
     }
 
     /// The tag in an address of the form `local+TAG@domain` (local and domain those of the bounce

@@ -16,7 +16,7 @@ enum MailSuppression {
 
     static func hash(_ address: String) -> String {
         let normal = MailMessage.address(address).trimmingCharacters(in: .whitespaces).lowercased()
-        return SHA256.hash(data: Data("vigil:suppression:\(normal)".utf8)).map { String(format: "%02x", $0) }.joined()
+        return Hex.string(SHA256.hash(data: Data("vigil:suppression:\(normal)".utf8)))
     }
 
     static func isSuppressed(_ address: String, on db: any Database) async throws -> Bool {

@@ -198,7 +198,7 @@ enum Audit {
             bytes += utf8
         }
         for field in [prevHash, String(seq), at, actorKind, actorID, action, subject, detail, before, after] { put(field) }
-        return SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+        return Hex.string(SHA256.hash(data: bytes))
     }
 
     /// `{"a":"1","b":"x"}`: keys in UTF-8 byte order, no spaces, `"` `\` and control characters

@@ -101,7 +101,7 @@ struct SecondFactor: Sendable {
 
     static func hashRecoveryCode(_ code: String, secret: ServerSecret) -> String {
         let mac = HMAC<SHA256>.authenticationCode(for: Data(RecoveryCodes.normalise(code).utf8), using: secret.key(for: "recovery-code"))
-        return Data(mac).map { String(format: "%02x", $0) }.joined()
+        return Hex.string(Data(mac))
     }
 
     /// Replaces an account's recovery codes with ten new ones and returns them (shown once).

@@ -16,7 +16,7 @@ enum JSONText {
 /// A stable fingerprint of a value's content, so that re-importing the same content writes nothing.
 func contentHash(_ value: JSONValue) -> String {
     let digest = SHA256.hash(data: value.data(pretty: false))
-    return digest.map { String(format: "%02x", $0) }.joined()
+    return Hex.string(digest)
 }
 
 extension TargetModel {

@@ -34,7 +34,7 @@ public struct ServerSecret: Sendable {
 
     static func keyID(_ bytes: Data) -> String {
         let mac = HMAC<SHA256>.authenticationCode(for: Data("vigil:key-id".utf8), using: SymmetricKey(data: bytes))
-        return Data(mac.prefix(4)).map { String(format: "%02x", $0) }.joined()
+        return Hex.string(Data(mac.prefix(4)))
     }
 
     /// Where the secret file is when `VIGIL_SECRET_FILE` is not set: beside the SQLite database;

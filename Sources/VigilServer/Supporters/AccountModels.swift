@@ -68,7 +68,7 @@ enum RateLimit {
 
     static func hashKey(_ raw: String, secret: ServerSecret) -> String {
         let mac = HMAC<SHA256>.authenticationCode(for: Data(raw.utf8), using: secret.key(for: "rate-limit"))
-        return mac.prefix(16).map { String(format: "%02x", $0) }.joined()
+        return Hex.string(mac.prefix(16))
     }
 
     /// Counts one hit of each rule's key, in one transaction; nil when all allow it, else the

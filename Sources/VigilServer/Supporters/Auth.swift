@@ -23,7 +23,7 @@ struct Auth: Sendable {
     }
 
     static func hash(_ token: String) -> String {
-        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+        Hex.string(SHA256.hash(data: Data(token.utf8)))
     }
 
     func cookie(_ value: String, maxAge: Int?) -> HTTPCookies.Value {
