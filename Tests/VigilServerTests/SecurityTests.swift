@@ -90,6 +90,34 @@ struct SecurityTests {
         }
     }
 
+    /// A crawler asking random searches and API cursors fills the cache's shelf for queries and
+    /// evicts other such answers, never the pages everyone reads.
+    @Test func randomSearchesEvictSearchesNotPages() async throws {
+        try await withApp(.sqlite, configure: { $0.cacheBytes = 1_600_000 }) { app in
+            try await loadDemo(app)
+            let cache = app.vigilServices.cache
+            let pages = ["/en/", "/en/urgent-actions/126-19/initial", "/en/cases/crimean-tatar-defenders-kuku", "/feed.atom"]
+            for p in pages { #expect(try await send(app, .GET, p).status == .ok) }
+            let pageBytes = cache.storedBytes(.pages)
+            #expect(pageBytes > 0 && cache.storedBytes(.queries) == 0)
+            var stored = 0
+            for i in 0..<150 {
+                let search = try await send(app, .GET, "/en/urgent-actions?q=zq\(i)")
+                #expect(search.status == .ok)
+                stored += search.body.readableBytes
+                let list = try await send(app, .GET, "/api/v1/urgent-actions?limit=3&updated_since=2000-01-01T00:00:00.\(i + 100)Z")
+                #expect(list.status == .ok)
+                stored += list.body.readableBytes
+                #expect(cache.storedBytes(.queries) <= cache.budget(.queries))
+            }
+            // Far more than the shelf holds was asked, and the shelf was used.
+            #expect(stored > 2 * cache.budget(.queries) && cache.storedBytes(.queries) > cache.budget(.queries) / 2)
+            #expect(try await send(app, .GET, "/en/urgent-actions?q=zq149").headers.first(name: "X-Cache") == "HIT")
+            for p in pages { #expect(try await send(app, .GET, p).headers.first(name: "X-Cache") == "HIT", "\(p)") }
+            #expect(cache.storedBytes(.pages) == pageBytes)
+        }
+    }
+
     @Test func packsAreKeyedByWhatTheyHoldAndCapped() async throws {
         try await withApp { app in
             try await loadDemo(app)

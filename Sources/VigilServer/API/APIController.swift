@@ -97,8 +97,9 @@ struct APIController: UsesServices {
     func cachedList(_ req: Request, _ q: CatalogueQuery, fastPath: Bool = true,
                     build: @escaping @Sendable () async throws -> JSONValue) async throws -> Response {
         let key = "api|\(req.url.path)|\(q.canonicalKey)"
+        // On the cache's shelf for queries: cursors and filters are whatever a client sends.
         return try await cache.respond(to: req, key: key, contentType: "application/json; charset=utf-8",
-                                       cacheControl: "public, max-age=60", fastPath: fastPath) {
+                                       cacheControl: "public, max-age=60", fastPath: fastPath, shelf: .queries) {
             (try await build().serialized(pretty: true), [CacheTag.listing])
         }
     }

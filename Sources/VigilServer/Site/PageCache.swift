@@ -14,6 +14,9 @@ import Vapor
 /// counts stamp, read at most once a second), so reports, log-ins and other writes that are not
 /// content never make PDFs, feeds or lists render again. Many requests for the same missing
 /// entry render it once. The cache is bounded in bytes; the least recently used entries go first.
+/// Answers to queries a visitor words freely (searches, API lists with their cursors) have a shelf
+/// of their own, an eighth of the bytes: a crawler asking random searches evicts other searches,
+/// never the pages everyone reads.
 /// Answers conditional requests (`If-None-Match`, `If-Modified-Since`) with 304.
 final class PageCache: @unchecked Sendable {
     struct Entry: Sendable {
@@ -24,7 +27,17 @@ final class PageCache: @unchecked Sendable {
         var counts: String?
         var modifiedHTTP: String
         var modified: Date
+        var shelf = Shelf.pages
         var lastUsed: UInt64 = 0
+    }
+
+    /// Which part of the byte budget an entry is kept in.
+    enum Shelf: Int, Sendable, CaseIterable {
+        /// Pages, feeds, documents: as many as the site has.
+        case pages
+        /// Answers keyed by what a visitor types or chooses without bound (a search's words, an API
+        /// list's cursor): without a shelf of their own, anyone could empty the cache of pages.
+        case queries
     }
 
     private struct Counts { var value: String; var modified: Date; var checked: Date }
@@ -33,6 +46,7 @@ final class PageCache: @unchecked Sendable {
     private let lock = NSLock()
     private var entries: [String: Entry] = [:]
     private var bytes = 0
+    private var shelfBytes = [Int](repeating: 0, count: Shelf.allCases.count)
     private var clock: UInt64 = 0
     /// Bumped by every invalidation; a render that began in an older generation is not kept
     /// when one of its tags was invalidated since.
@@ -74,10 +88,7 @@ final class PageCache: @unchecked Sendable {
             guard !tags.isEmpty else { return }
             generation += 1
             for t in tags { invalidatedAt[t] = generation }
-            for (k, e) in entries where !e.tags.isDisjoint(with: tags) {
-                entries.removeValue(forKey: k)
-                bytes -= Self.cost(k, e)
-            }
+            for (k, e) in entries where !e.tags.isDisjoint(with: tags) { remove(k, e) }
         }
     }
 
@@ -87,12 +98,16 @@ final class PageCache: @unchecked Sendable {
         lock.withLock {
             generation += 1
             entries.removeAll(); bytes = 0; counts = nil
+            shelfBytes = shelfBytes.map { _ in 0 }
             // Renders that began before now are not kept: every tag counts as changed.
             invalidatedAll = generation
         }
     }
 
     var storedBytes: Int { lock.withLock { bytes } }
+    func storedBytes(_ shelf: Shelf) -> Int { lock.withLock { shelfBytes[shelf.rawValue] } }
+    /// The bytes a shelf may hold: an eighth of the budget for queries, the rest for pages.
+    func budget(_ shelf: Shelf) -> Int { shelf == .queries ? maxBytes / 8 : maxBytes - maxBytes / 8 }
     var entryCount: Int { lock.withLock { entries.count } }
     var buildCount: Int { lock.withLock { builds } }
 
@@ -189,10 +204,10 @@ final class PageCache: @unchecked Sendable {
     /// A cached text response. `build` renders it and names what it shows (its cache tags);
     /// `counts`: it shows action counts, so a change of the report totals renders it again.
     func respond(to req: Request, key: String, contentType: String, cacheControl: String, counts: Bool = false,
-                 renderedFrom mark: UInt64? = nil, fastPath answerable: Bool = true,
+                 renderedFrom mark: UInt64? = nil, fastPath answerable: Bool = true, shelf: Shelf = .pages,
                  build: @escaping @Sendable () async throws -> (String, Set<String>)) async throws -> Response {
         try await respondBytes(to: req, key: key, contentType: contentType, cacheControl: cacheControl, counts: counts,
-                               renderedFrom: mark, fastPath: answerable) {
+                               renderedFrom: mark, fastPath: answerable, shelf: shelf) {
             let (text, tags) = try await build()
             return (Data(text.utf8), tags)
         }
@@ -201,11 +216,11 @@ final class PageCache: @unchecked Sendable {
     /// `fastPath: false`: the route looks at the database before the cache (a withdrawal, a
     /// case), so its answers must not be given without it (`FastPath.swift`).
     func respondBytes(to req: Request, key: String, contentType: String, cacheControl: String, counts: Bool = false,
-                      renderedFrom mark: UInt64? = nil, fastPath answerable: Bool = true,
+                      renderedFrom mark: UInt64? = nil, fastPath answerable: Bool = true, shelf: Shelf = .pages,
                       build: @escaping @Sendable () async throws -> (Data, Set<String>)) async throws -> Response {
         await followLog(req)
         let stamp = counts ? try await countsStamp(req) : nil
-        let (entry, built) = try await entry(key: key, counts: stamp, mark: mark, build: build)
+        let (entry, built) = try await entry(key: key, counts: stamp, mark: mark, shelf: shelf, build: build)
         if let metrics { (built ? metrics.pageCacheMisses : metrics.pageCacheHits).inc() }
         let res = response(req, entry, contentType: contentType, cacheControl: cacheControl)
         // For operators and the tests: whether this request rendered the bytes or found them.
@@ -274,14 +289,14 @@ final class PageCache: @unchecked Sendable {
     }
 
     /// The entry for `key`: stored, being built by another request, or built now.
-    private func entry(key: String, counts: Counts?, mark: UInt64?,
+    private func entry(key: String, counts: Counts?, mark: UInt64?, shelf: Shelf,
                        build: @escaping @Sendable () async throws -> (Data, Set<String>)) async throws -> (Entry, built: Bool) {
         let now = Date(timeIntervalSince1970: floor(Date().timeIntervalSince1970))
         let modified = max(now, counts?.modified ?? now)
         guard enabled else {
             lock.withLock { builds += 1 }
             let (data, tags) = try await build()
-            return (Self.make(data, tags: tags, counts: counts?.value, modified: modified), true)
+            return (Self.make(data, tags: tags, counts: counts?.value, modified: modified, shelf: shelf), true)
         }
         enum Found { case stored(Entry), running(Task<Entry, any Error>), started(Task<Entry, any Error>, flightKey: String, generation: UInt64) }
         // A hit, the hot path, is one dictionary lookup under the lock: no task, no key building.
@@ -297,7 +312,7 @@ final class PageCache: @unchecked Sendable {
             builds += 1
             let t = Task { () throws -> Entry in
                 let (data, tags) = try await build()
-                return Self.make(data, tags: tags, counts: counts?.value, modified: modified)
+                return Self.make(data, tags: tags, counts: counts?.value, modified: modified, shelf: shelf)
             }
             building[flightKey] = Flight(task: t, generation: generation)
             return .started(t, flightKey: flightKey, generation: min(generation, mark ?? generation))
@@ -330,31 +345,40 @@ final class PageCache: @unchecked Sendable {
     /// bounded as surely as large pages.
     static func cost(_ key: String, _ e: Entry) -> Int { e.body.readableBytes + key.utf8.count + 256 }
 
-    /// Keeps `e` (lock held), evicting the least recently used entries beyond the byte budget.
+    /// Keeps `e` (lock held), evicting the least recently used entries of its shelf beyond the
+    /// shelf's budget.
     private func store(_ key: String, _ e: Entry) {
         let size = Self.cost(key, e)
-        // One entry may take at most a quarter of the budget.
-        guard size <= maxBytes / 4 else { return }
+        let shelf = e.shelf.rawValue, budget = budget(e.shelf)
+        // One entry may take at most a quarter of its shelf.
+        guard size <= budget / 4 else { return }
         clock += 1
         var e = e
         e.lastUsed = clock
-        if let old = entries[key] { bytes -= Self.cost(key, old) }
+        if let old = entries[key] { remove(key, old) }
         entries[key] = e
         bytes += size
-        if bytes > maxBytes {
-            // Evict down to 90% in one pass, so that a full cache does not sort on every insert.
-            for (k, old) in entries.sorted(by: { $0.value.lastUsed < $1.value.lastUsed }) {
-                guard bytes > maxBytes * 9 / 10 else { break }
-                entries.removeValue(forKey: k)
-                bytes -= Self.cost(k, old)
+        shelfBytes[shelf] += size
+        if shelfBytes[shelf] > budget {
+            // Evict down to 90% in one pass, so that a full shelf does not sort on every insert.
+            for (k, old) in entries.filter({ $0.value.shelf == e.shelf }).sorted(by: { $0.value.lastUsed < $1.value.lastUsed }) {
+                guard shelfBytes[shelf] > budget * 9 / 10 else { break }
+                remove(k, old)
             }
         }
     }
 
-    private static func make(_ data: Data, tags: Set<String>, counts: String?, modified: Date) -> Entry {
-        let digest = SHA256.hash(data: data).prefix(12).map { String(format: "%02x", $0) }.joined()
+    /// Drops an entry (lock held).
+    private func remove(_ key: String, _ e: Entry) {
+        entries.removeValue(forKey: key)
+        bytes -= Self.cost(key, e)
+        shelfBytes[e.shelf.rawValue] -= Self.cost(key, e)
+    }
+
+    private static func make(_ data: Data, tags: Set<String>, counts: String?, modified: Date, shelf: Shelf) -> Entry {
+        let digest = Hex.string(SHA256.hash(data: data).prefix(12))
         return Entry(body: ByteBuffer(data: data), etag: "\"\(digest)\"", tags: tags, counts: counts,
-                     modifiedHTTP: httpDate(modified), modified: modified)
+                     modifiedHTTP: httpDate(modified), modified: modified, shelf: shelf)
     }
 
     private func response(_ req: Request, _ e: Entry, contentType: String, cacheControl: String) -> Response {

@@ -49,7 +49,7 @@ struct SiteController: UsesServices {
     /// A cached page. `build` loads the frame and the model and names the cache tags of what it
     /// shows; `counts`: it shows action counts, so a change of the totals renders it again
     /// (within a second).
-    func render<Content: TemplateModel>(_ req: Request, template: String, key: String, counts: Bool = false,
+    func render<Content: TemplateModel>(_ req: Request, template: String, key: String, counts: Bool = false, shelf: PageCache.Shelf = .pages,
                                         _ build: @escaping @Sendable (SitePageInputs) async throws -> (PageFrame, Content, Set<String>)) async throws -> Response {
         let inputs = SitePageInputs(db: req.db, strings: strings, baseURL: baseURL, today: SitePageInputs.today())
         let key = strings.language + "|" + key
@@ -57,7 +57,7 @@ struct SiteController: UsesServices {
         // that a supporter who has just reported sees the action counted; others may be reused
         // for a minute.
         return try await cache.respond(to: req, key: key, contentType: "text/html; charset=utf-8",
-                                       cacheControl: counts ? "public, no-cache" : "public, max-age=60", counts: counts) {
+                                       cacheControl: counts ? "public, no-cache" : "public, max-age=60", counts: counts, shelf: shelf) {
             var (frame, content, tags) = try await build(inputs)
             frame.addLanguages(req, services.languages, baseURL: baseURL)
             return (try views.render(template, Page(page: frame, content: content), strings: strings), tags)
@@ -83,7 +83,8 @@ struct SiteController: UsesServices {
         // out): its alternates and switcher name those too, not the first visitor's raw query.
         let checked = Endpoint.urgentActions(f.siteValues)
         req.storage[EndpointKey.self] = req.endpoint.language.map { checked.in($0) } ?? checked
-        return try await render(req, template: "list", key: key) { inputs in
+        // A search is kept on the cache's shelf for queries: its words are whatever a visitor types.
+        return try await render(req, template: "list", key: key, shelf: f.hasSearch ? .queries : .pages) { inputs in
             let (frame, page) = try await ListPage.load(f, inputs)
             return (frame, page, [CacheTag.listing])
         }
