@@ -96,7 +96,8 @@ struct SecurityTests {
         try await withApp(.sqlite, configure: { $0.cacheBytes = 1_600_000 }) { app in
             try await loadDemo(app)
             let cache = app.vigilServices.cache
-            let pages = ["/en/", "/en/urgent-actions/126-19/initial", "/en/cases/crimean-tatar-defenders-kuku", "/feed.atom"]
+            // (The list also keeps its filter choices, which searches share, among the pages.)
+            let pages = ["/en/", "/en/urgent-actions", "/en/urgent-actions/126-19/initial", "/en/cases/crimean-tatar-defenders-kuku", "/feed.atom"]
             for p in pages { #expect(try await send(app, .GET, p).status == .ok) }
             let pageBytes = cache.storedBytes(.pages)
             #expect(pageBytes > 0 && cache.storedBytes(.queries) == 0)

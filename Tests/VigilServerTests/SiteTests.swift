@@ -452,3 +452,27 @@ enum XMLSyntax {
         return parser.parse()
     }
 }
+
+extension SiteTests {
+    /// The list's filter choices read every document (its languages): they are read once per
+    /// content version and shared by every list and search until something is published.
+    @Test(arguments: TestStorage.available) func filterChoicesAreReadOncePerContentVersion(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
+            try await loadDemo(app)
+            let cache = app.vigilServices.cache
+            #expect(try await send(app, .GET, "/en/urgent-actions?q=prison").status == .ok)
+            let builds = cache.buildCount
+            let second = try await send(app, .GET, "/en/urgent-actions?q=court")
+            #expect(second.status == .ok && String(buffer: second.body).contains("<option value=\"RU\""))
+            #expect(!String(buffer: second.body).contains("<option value=\"FR\""))
+            #expect(cache.buildCount == builds + 1, "the second search renders its page, not the choices again")
+            // A case in a country none had: the choices are read again, and offer it.
+            let h = try await editorHeaders(app)
+            #expect(try await send(app, .POST, "/api/v1/cases", headers: h,
+                                   json: #"{"id":"new-case","title":"New","countries":["FR"],"people":[{"id":"np","name":"Née","status":"detained"}]}"#).status == .created)
+            let after = try await send(app, .GET, "/en/urgent-actions?q=court")
+            #expect(String(buffer: after.body).contains("<option value=\"FR\""))
+            #expect(cache.buildCount == builds + 3)
+        }
+    }
+}

@@ -174,15 +174,25 @@ struct SiteData {
     }
 
     /// The values each filter can take, from what is published.
-    func facets() async throws -> (countries: [String], regions: [String], themes: [String], languages: [String]) {
+    /// The values the list's filters offer: every country, region, theme and language published.
+    struct Facets: Codable, Sendable, Equatable {
+        var countries: [String]
+        var regions: [String]
+        var themes: [String]
+        var languages: [String]
+    }
+
+    /// Reads every document (the languages): pages take them through `SitePageInputs.facets()`,
+    /// which keeps them until published content changes.
+    func facets() async throws -> Facets {
         let sql = db as! any SQLDatabase
         func column(_ q: SQLQueryString, _ name: String) async throws -> [String] {
             try await sql.raw(q).all().map { try $0.decode(column: name, as: String.self) }
         }
-        return (try await column("SELECT DISTINCT country FROM case_countries ORDER BY country", "country"),
-                try await column("SELECT DISTINCT region FROM cases WHERE region IS NOT NULL ORDER BY region", "region"),
-                try await column("SELECT DISTINCT theme FROM case_themes ORDER BY theme", "theme"),
-                try await column("""
+        return Facets(countries: try await column("SELECT DISTINCT country FROM case_countries ORDER BY country", "country"),
+                      regions: try await column("SELECT DISTINCT region FROM cases WHERE region IS NOT NULL ORDER BY region", "region"),
+                      themes: try await column("SELECT DISTINCT theme FROM case_themes ORDER BY theme", "theme"),
+                      languages: try await column("""
                     SELECT DISTINCT d.language FROM documents d JOIN urgent_actions u ON u.id = d.urgent_action_id AND u.withdrawn_at IS NULL
                     ORDER BY d.language
                     """, "language"))

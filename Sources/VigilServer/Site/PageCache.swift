@@ -340,6 +340,13 @@ final class PageCache: @unchecked Sendable {
         }
     }
 
+    /// Bytes many pages share, derived from published content (the list's filter choices): kept
+    /// and dropped with their tags as pages are, and built once by however many ask at once.
+    func shared(_ key: String, tags: Set<String>, build: @escaping @Sendable () async throws -> Data) async throws -> Data {
+        let (e, _) = try await entry(key: "shared|" + key, counts: nil, mark: nil, shelf: .pages) { (try await build(), tags) }
+        return Data(e.body.readableBytesView)
+    }
+
     /// What an entry costs of the budget: its bytes, its key and the bookkeeping around them, so
     /// that many small answers under long keys (an API list's empty page at every cursor) are
     /// bounded as surely as large pages.

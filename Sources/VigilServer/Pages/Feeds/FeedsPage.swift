@@ -30,7 +30,7 @@ struct FeedsPage: TemplateModel {
 
     static func load(_ inputs: SitePageInputs) async throws -> (PageFrame, FeedsPage) {
         let strings = inputs.strings, base = inputs.baseURL
-        let facets = try await SiteData(db: inputs.db).facets()
+        let facets = try await inputs.facets()
         let countries = facets.countries.map { Feed(href: base + Endpoint.countryFeed($0).path, label: Format.countryName($0)) }
             .sorted { $0.label < $1.label }
         let themes = facets.themes.map { Feed(href: base + Endpoint.themeFeed($0).path, label: SitePageInputs.themeLabel($0)) }

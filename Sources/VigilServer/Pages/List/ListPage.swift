@@ -46,7 +46,7 @@ struct ListPage: TemplateModel {
         let pages = max(1, (total + pageSize - 1) / pageSize)
         if f.page > pages && total > 0 { throw Refusal(.notFound, "refusal_there_no_page_these_results", ["page": "\(f.page)"]) }
         let rows = try await data.documents(ids: slice)
-        let facets = try await data.facets()
+        let facets = try await inputs.facets()
         func select(_ name: String, _ values: [(String, String)], selected: String?) -> Select {
             Select(name: name, label: strings["filter_\(name)"],
                    options: [Option(value: "", label: strings["filter_any"], selected: selected == nil)]

@@ -9,9 +9,19 @@ struct SitePageInputs: Sendable {
     let strings: Strings
     let baseURL: String
     let today: String
+    /// Where values many pages share are kept (nil: read each time).
+    var cache: PageCache? = nil
 
     /// Today in the organisation's time zone (`VIGIL_TIME_ZONE`).
     static func today() -> String { ActionClock.current.today() }
+
+    /// The list's filter choices, read once per content version.
+    func facets() async throws -> SiteData.Facets {
+        let db = self.db
+        guard let cache else { return try await SiteData(db: db).facets() }
+        let data = try await cache.shared("facets", tags: [CacheTag.listing]) { try JSONEncoder().encode(try await SiteData(db: db).facets()) }
+        return try JSONDecoder().decode(SiteData.Facets.self, from: data)
+    }
 
     /// "3 days left", "1 day left", "Deadline passed".
     func daysLeft(_ deadline: PartialDate) -> String { Self.daysLeft(deadline, today: today, strings: strings) }
