@@ -75,6 +75,7 @@ bench: deps release
 	python3 bench/markdown_adversarial.py
 	python3 bench/archive_pages.py --cases 2000
 	python3 bench/import_archive.py --cases 2000
+	python3 bench/search_vs_direct.py --cases 2400
 
 format:
 	$(SWIFT) format --in-place --recursive Sources Tests Package.swift

@@ -33,3 +33,12 @@ def test_pages_vs_nginx_runs_end_to_end(tmp_path):
     out = run_bench(tmp_path, "pages_vs_nginx.py", "--seconds", "1", "--connections", "4")
     assert "API list, 100 (JSON)" in out and "the document again, 304" in out
     assert len(re.findall(r"\d\.\d\dx$", out, re.M)) == 7, out
+
+
+def test_search_vs_direct_runs_end_to_end(tmp_path):
+    """B7: uncached searches (every answer a page-cache miss) beside the same FTS5 statement."""
+    out = run_bench(tmp_path, "search_vs_direct.py", "--cases", "12", "--queries", "20")
+    assert "archive: 12 cases" in out and "20 distinct queries, each rendered (X-Cache: MISS)" in out
+    assert re.search(r"vigil: GET /en/urgent-actions\?q=.*\s[0-9.]+ ms\s+[0-9.]+ ms$", out, re.M), out
+    assert re.search(r"direct: the FTS5 statement.*\s[0-9.]+ ms\s+[0-9.]+ ms$", out, re.M), out
+    assert re.search(r"p95 vigil - p95 direct: -?[0-9.]+ ms \(goal <= 5 ms: (met|NOT met)\)", out), out

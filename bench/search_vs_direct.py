@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""B7: search at the size of an archive, beside the same FTS5 query run directly (issue 15).
+
+For each size a deterministic synthetic archive of N cases (`vigil demo --synthetic N`) is made in
+an empty SQLite database and `vigil serve` started on it. Then K distinct searches are timed two
+ways, one after the other for each query:
+
+  vigil   GET /en/urgent-actions?q=… over one keep-alive connection (http.client), the whole answer;
+  direct  the statement `SearchIndex.search` runs on SQLite (bm25 with its weights, snippet, LIMIT
+          500), with the same MATCH string (each word a quoted prefix term), run with Python's
+          sqlite3 on the same database file opened read-only, fetching every row.
+
+p50 and p95 of both are printed, and p95 vigil - p95 direct against the goal (<= 5 ms). The peer
+is the SQLite one only; the PostgreSQL peer (the same tsvector query through psql) is still to come.
+
+Uncached: the search page is kept in the page cache under its query (as checked, so `a+b` and
+`a%20b` are one entry) and there is no parameter or setting that passes it by. So every query is a
+distinct string, and every answer must say `X-Cache: MISS` (the script stops if one does not).
+The queries are drawn from the archive itself (seeded, so every run asks the same): 70% people's
+names as the archive spells them ("Olga Petrova 57", "Ольга Петрова 57", "李伟 12": the name and
+its case's number), 20% a word of the synthetic documents with a year ("torture 2013"), 10% one
+word alone ("Petrova", "detained": thousands of hits, ranked before the 500 are kept).
+
+An uncached search page does more than the FTS5 statement: it reads the hits' documents (to
+filter, order and group translations), the 20 shown with their actions, cases, countries and
+outcomes, and the filters' choices (facets), then renders the page. The difference is all of that;
+a third line times searches that find nothing ("zqx1"…), the cost of the page around the results.
+
+    python3 bench/search_vs_direct.py [--binary PATH] [--cases N ...] [--queries K]
+
+The synthetic archive has about 4.2 documents a case (4.2 N - 80): --cases 2400 (the default)
+makes about 10,000 documents; --cases 2400 23830 measures 10,000 and 100,000 (the larger archive
+takes many minutes to make).
+"""
+import argparse, http.client, os, random, shutil, sqlite3, statistics, subprocess, sys, time, urllib.parse
+
+from common import ROOT, Serve, release_binary, scratch_dir
+
+START, STOP = "\x02", "\x03"
+# SearchIndex.search on SQLite, as it is sent (start and stop bound).
+FTS = ("SELECT document_id, bm25(documents_fts, 0.0, 10.0, 5.0, 1.0, 5.0, 2.0) AS rank, "
+       "snippet(documents_fts, -1, ?, ?, '…', 16) AS snip "
+       "FROM documents_fts WHERE documents_fts MATCH ? ORDER BY rank LIMIT 500")
+WORDS = ["detained", "torture", "peaceful", "family", "release", "activism", "writing", "Prosecutor"]
+
+
+def match(q):
+    """SearchIndex.terms and the MATCH string made of them: `"word"*` each, at most 12."""
+    words = "".join(c if c.isalnum() or c in "-'’" else " " for c in q).split()
+    words = [w.strip("-'’") for w in words if w.strip("-'’")][:12]
+    return " ".join('"' + w.replace('"', "") + '"*' for w in words)
+
+
+def queries(con, k, seed=15):
+    """`k` distinct queries (and five more to warm up with), drawn from the archive."""
+    rng = random.Random(seed)
+    names = sorted({n for row in con.execute("SELECT name, name_original FROM people") for n in row if n})
+    singles = sorted({w for n in names for w in n.split() if not any(c.isdigit() for c in w)} | set(WORDS))
+    years = [f"{w} {y}" for w in WORDS for y in range(2000, 2027)]
+    for pool in (names, singles, years):
+        rng.shuffle(pool)
+    chosen = singles[:k // 10] + years[:k // 5]
+    chosen += names[:k + 5 - len(chosen)]
+    if len(chosen) < k + 5:
+        sys.exit(f"this archive gives only {len(chosen) - 5} distinct queries: ask fewer, or more cases")
+    warm, timed = chosen[-5:], chosen[:-5]
+    rng.shuffle(timed)
+    return warm, timed
+
+
+def search(conn, q):
+    """Milliseconds of one uncached search page, read whole."""
+    t = time.perf_counter()
+    conn.request("GET", "/en/urgent-actions?" + urllib.parse.urlencode({"q": q}))
+    answer = conn.getresponse()
+    answer.read()
+    took = (time.perf_counter() - t) * 1000
+    if answer.status != 200 or answer.getheader("X-Cache") != "MISS":
+        sys.exit(f"?q={q} answered {answer.status}, X-Cache: {answer.getheader('X-Cache')}: not an uncached search")
+    return took
+
+
+def percentiles(xs):
+    q = statistics.quantiles(xs, n=100, method="inclusive")
+    return q[49], q[94]
+
+
+def measure(binary, cases, k):
+    work = scratch_dir()
+    env = {name: value for name, value in os.environ.items() if name != "DATABASE_URL"}
+    env.update(VIGIL_DATABASE_PATH=str(work / "vigil.sqlite"), VIGIL_SECRET_FILE=str(work / "secret"), LOG_LEVEL="error",
+               VIGIL_TODAY="2026-11-30")
+    subprocess.run([str(binary), "migrate", "--yes"], env=env, check=True, capture_output=True, cwd=ROOT)
+    t = time.perf_counter()
+    r = subprocess.run([str(binary), "demo", "--synthetic", str(cases)], env=env, capture_output=True, cwd=ROOT)
+    if r.returncode != 0:
+        sys.exit(r.stdout.decode()[-3000:] + r.stderr.decode()[-3000:])
+    loaded = time.perf_counter() - t
+    try:
+        with Serve(binary, env) as server:
+            con = sqlite3.connect(f"file:{urllib.parse.quote(env['VIGIL_DATABASE_PATH'])}?mode=ro", uri=True)
+            documents = con.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+            print(f"archive: {cases:,} cases, {documents:,} documents, database "
+                  f"{os.path.getsize(env['VIGIL_DATABASE_PATH']) / 1e6:.0f} MB, made in {loaded:.1f} s")
+            warm, timed = queries(con, k)
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=600)
+            vigil, direct, hits = [], [], []
+            for i, q in enumerate(warm + timed):
+                took = search(conn, q)
+                t = time.perf_counter()
+                rows = con.execute(FTS, (START, STOP, match(q))).fetchall()
+                took_direct = (time.perf_counter() - t) * 1000
+                if i >= len(warm):
+                    vigil.append(took); direct.append(took_direct); hits.append(len(rows))
+            # The page around the results: a search that finds nothing (no FTS5 work to speak of).
+            empty = [search(conn, f"zqx{i}") for i in range(max(2, min(k, 50)))]
+            conn.close()
+            con.close()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    (v50, v95), (d50, d95) = percentiles(vigil), percentiles(direct)
+    print(f"  {len(timed)} distinct queries, each rendered (X-Cache: MISS); FTS5 hits a query: median "
+          f"{statistics.median(hits):.0f}, max {max(hits)} (LIMIT 500)")
+    print(f"  {'':<44} {'p50':>9} {'p95':>9}")
+    print(f"  {'vigil: GET /en/urgent-actions?q=, keep-alive':<44} {v50:>6.2f} ms {v95:>6.2f} ms")
+    print(f"  {'direct: the FTS5 statement, sqlite3 ' + sqlite3.sqlite_version:<44} {d50:>6.2f} ms {d95:>6.2f} ms")
+    (e50, e95) = percentiles(empty)
+    print(f"  {'vigil: a search that finds nothing':<44} {e50:>6.2f} ms {e95:>6.2f} ms")
+    print(f"  p95 vigil - p95 direct: {v95 - d95:.2f} ms (goal <= 5 ms: {'met' if v95 - d95 <= 5 else 'NOT met'})")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--binary")
+    ap.add_argument("--cases", type=int, nargs="+", default=[2400], help="archive sizes in cases (about 4.2 documents each)")
+    ap.add_argument("--queries", type=int, default=200, help="distinct searches timed at each size")
+    a = ap.parse_args()
+    binary = release_binary(a.binary and os.path.abspath(a.binary))
+    print(f"binary {binary}")
+    for cases in a.cases:
+        measure(binary, cases, a.queries)
+
+
+if __name__ == "__main__":
+    main()
