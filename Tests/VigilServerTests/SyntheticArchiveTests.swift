@@ -52,6 +52,41 @@ struct SyntheticArchiveTests {
         }
     }
 
+    /// After an archive's import SQLite has its tables' statistics (`QueryPlanner`): a search's
+    /// hits are then read by their ids, where without them every urgent action and its documents
+    /// were walked (the planner took "not withdrawn" for a rare value).
+    @Test func anImportedArchiveIsMeasuredForThePlanner() async throws {
+        try await withApp(.sqlite) { app in
+            let sql = app.db as! any SQLDatabase
+            // As a search with 150 hits asks.
+            func plan() async throws -> [String] {
+                let hits = try await sql.raw("SELECT id FROM documents ORDER BY id LIMIT 150").all().map { try $0.decode(column: "id", as: String.self) }
+                return try await sql.raw("""
+                    EXPLAIN QUERY PLAN SELECT d.id \(CatalogueQuery.from(.documents)) WHERE d.id IN (\(binds: hits))
+                    ORDER BY d.published DESC, d.id ASC
+                    """).all().map { try $0.decode(column: "detail", as: String.self) }
+            }
+            // Enough that 150 hits are a small part of it, as in an archive.
+            let bundle = try VigilBundle.parse(Data(SyntheticArchive.bundle(cases: 800, today: testToday).serialized(pretty: false).utf8))
+            // Written without the publisher: no statistics, and the plan of before.
+            _ = try await app.db.writeTransaction { db in try await ContentWriter(db: db).importBundle(bundle) }
+            let unmeasured = try await plan()
+            #expect(unmeasured.first?.hasPrefix("SEARCH u USING INDEX urgent_actions_withdrawn_idx") == true, "\(unmeasured)")
+            try await QueryPlanner.analyze(app.db)
+            let measured = try await plan()
+            #expect(measured.first?.hasPrefix("SEARCH d USING INDEX") == true, "\(measured)")
+            // The hourly refresh runs on a measured database too.
+            try await QueryPlanner.refresh(app.db)
+        }
+        // The publisher measures after an import of many rows.
+        try await withApp(.sqlite) { app in
+            let bundle = try VigilBundle.parse(Data(SyntheticArchive.bundle(cases: 120, today: testToday).serialized(pretty: false).utf8))
+            #expect(try await publish(app, bundle).summary.created >= Publisher.manyRows)
+            let stats = try await (app.db as! any SQLDatabase).raw("SELECT COUNT(*) AS n FROM sqlite_stat1 WHERE tbl = 'urgent_actions'").first()!
+            #expect(try stats.decode(column: "n", as: Int.self) > 0)
+        }
+    }
+
     /// The home and outcomes pages read the first few entries of a list, not the whole archive:
     /// they must be the whole list's first entries, on both databases.
     @Test(arguments: TestStorage.available) func aListsBeginningIsTheWholeListsBeginning(storage: TestStorage) async throws {

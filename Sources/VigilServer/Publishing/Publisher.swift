@@ -115,8 +115,14 @@ struct Publisher: Sendable {
             return Result(summary: summary, changes: changes, alertsQueued: queued, logEntry: entry, createdSubject: createdSubject)
         }
         cache.invalidate(tags: result.changes.cacheTags, logEntry: result.logEntry)
+        // An archive's import changes what the planner should know of the tables; measured after
+        // the commit, so that the import's transaction is no longer.
+        if result.summary.created >= Self.manyRows { try? await QueryPlanner.analyze(db) }
         return result
     }
+
+    /// Rows created by one change after which the tables' statistics are measured again.
+    static let manyRows = 500
 
     private func write(_ change: Change, on db: any Database) async throws -> (WriteSummary, Bool) {
         let store = ContentWriter(db: db, now: now)
