@@ -109,13 +109,22 @@ struct SecurityTests {
                 let list = try await send(app, .GET, "/api/v1/urgent-actions?limit=3&updated_since=2000-01-01T00:00:00.\(i + 100)Z")
                 #expect(list.status == .ok)
                 stored += list.body.readableBytes
+                // A filter by a value none of the site's choices offers is typed in too.
+                let typed = try await send(app, .GET, "/en/urgent-actions?region=zq\(i)")
+                #expect(typed.status == .ok)
+                stored += typed.body.readableBytes
                 #expect(cache.storedBytes(.queries) <= cache.budget(.queries))
             }
+            // An empty list has one page, not ten thousand to keep.
+            #expect(try await send(app, .GET, "/en/urgent-actions?region=zq1&page=2").status == .notFound)
             // Far more than the shelf holds was asked, and the shelf was used.
             #expect(stored > 2 * cache.budget(.queries) && cache.storedBytes(.queries) > cache.budget(.queries) / 2)
             #expect(try await send(app, .GET, "/en/urgent-actions?q=zq149").headers.first(name: "X-Cache") == "HIT")
             for p in pages { #expect(try await send(app, .GET, p).headers.first(name: "X-Cache") == "HIT", "\(p)") }
             #expect(cache.storedBytes(.pages) == pageBytes)
+            // A list by a country the site offers is a page like the others.
+            #expect(try await send(app, .GET, "/en/urgent-actions?country=RU").status == .ok)
+            #expect(cache.storedBytes(.pages) > pageBytes)
         }
     }
 

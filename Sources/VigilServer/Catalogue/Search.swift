@@ -99,8 +99,12 @@ enum SearchIndex {
     }
 
     /// Writes the entries, replacing any the documents had, in multi-row statements.
-    static func write(_ entries: [Entry], on db: any Database) async throws {
-        guard !entries.isEmpty, let sql = db as? any SQLDatabase else { return }
+    /// A document given twice is written once, as last given.
+    static func write(_ given: [Entry], on db: any Database) async throws {
+        guard !given.isEmpty, let sql = db as? any SQLDatabase else { return }
+        var last: [String: Int] = [:]
+        for (i, e) in given.enumerated() { last[e.documentID] = i }
+        let entries = given.enumerated().filter { last[$0.element.documentID] == $0.offset }.map(\.element)
         for start in stride(from: 0, to: entries.count, by: 120) {
             let chunk = entries[start..<min(start + 120, entries.count)]
             let ids = chunk.map(\.documentID)

@@ -180,6 +180,13 @@ struct SiteData {
         var regions: [String]
         var themes: [String]
         var languages: [String]
+
+        /// Whether every value the query filters by is one of these (a list anyone may reach from
+        /// the site's own choices, not a value typed in).
+        func offers(_ f: CatalogueQuery) -> Bool {
+            (f.country.map(countries.contains) ?? true) && (f.region.map(regions.contains) ?? true)
+                && (f.theme.map(themes.contains) ?? true) && (f.language.map(languages.contains) ?? true)
+        }
     }
 
     /// Reads every document (the languages): pages take them through `SitePageInputs.facets()`,

@@ -189,8 +189,9 @@ struct DownloadController: UsesServices {
         let chosen = matched.sorted(by: >).compactMap { n in latest[n.slug].map { (n, $0) } }
         let key = "pack|\(strings.language)|\(paper.rawValue)|" + chosen.map(\.1.id).joined(separator: ",")
         let (baseURL, catalogue) = (self.baseURL, self.catalogue)
+        // Keyed by what it holds, but a search reaches many such sets: the shelf for queries.
         let response = try await cache.respondBytes(to: req, key: key, contentType: "application/pdf", cacheControl: "public, max-age=300",
-                                                    fastPath: false) {
+                                                    fastPath: false, shelf: filters.hasSearch ? .queries : .pages) {
             var docs: [PrintableDocument] = []
             for (_, doc) in chosen {
                 guard let data = try await DocumentData.load(id: doc.id, on: req.db) else { continue }

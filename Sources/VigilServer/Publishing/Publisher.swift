@@ -117,7 +117,7 @@ struct Publisher: Sendable {
         cache.invalidate(tags: result.changes.cacheTags, logEntry: result.logEntry)
         // An archive's import changes what the planner should know of the tables; measured after
         // the commit, so that the import's transaction is no longer.
-        if result.summary.created >= Self.manyRows { try? await QueryPlanner.analyze(db) }
+        if result.summary.created >= Self.manyRows { await QueryPlanner.analyze(db) }
         return result
     }
 

@@ -83,8 +83,11 @@ struct SiteController: UsesServices {
         // out): its alternates and switcher name those too, not the first visitor's raw query.
         let checked = Endpoint.urgentActions(f.siteValues)
         req.storage[EndpointKey.self] = req.endpoint.language.map { checked.in($0) } ?? checked
-        // A search is kept on the cache's shelf for queries: its words are whatever a visitor types.
-        return try await render(req, template: "list", key: key, shelf: f.hasSearch ? .queries : .pages) { inputs in
+        // A search, or a filter by a value none of the site's choices offers, is kept on the
+        // cache's shelf for queries: its words are whatever a visitor types.
+        let facets = try await SitePageInputs(db: req.db, strings: strings, baseURL: baseURL, today: SitePageInputs.today(), cache: cache).facets()
+        let shelf: PageCache.Shelf = !f.hasSearch && facets.offers(f) ? .pages : .queries
+        return try await render(req, template: "list", key: key, shelf: shelf) { inputs in
             let (frame, page) = try await ListPage.load(f, inputs)
             return (frame, page, [CacheTag.listing])
         }

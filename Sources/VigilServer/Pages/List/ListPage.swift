@@ -44,7 +44,8 @@ struct ListPage: TemplateModel {
         let data = SiteData(db: inputs.db), strings = inputs.strings
         let (slice, total, snippets) = try await data.page(f, pageLanguage: strings.language, page: f.page, size: pageSize)
         let pages = max(1, (total + pageSize - 1) / pageSize)
-        if f.page > pages && total > 0 { throw Refusal(.notFound, "refusal_there_no_page_these_results", ["page": "\(f.page)"]) }
+        // (An empty list has one page: a crawler's `page=2…10000` of it are not so many pages to keep.)
+        if f.page > pages { throw Refusal(.notFound, "refusal_there_no_page_these_results", ["page": "\(f.page)"]) }
         let rows = try await data.documents(ids: slice)
         let facets = try await inputs.facets()
         func select(_ name: String, _ values: [(String, String)], selected: String?) -> Select {
