@@ -247,4 +247,18 @@ struct SmallThingsTests {
         #expect(Hex.string([UInt8]()) == "")
         #expect(Hex.string(Data([0xde, 0xad, 0xbe, 0xef]).prefix(3)) == "deadbe")
     }
+
+    /// Queries over many values go `chunks(of:)` at a time: every element once, in order, no
+    /// piece over the size, and a slice (whose indices do not start at 0) cut as an array is.
+    @Test func chunksCoverEveryElementOnceInOrder() {
+        for count in [0, 1, 499, 500, 501, 1_000, 1_234] {
+            let values = Array(0..<count)
+            let pieces = values.chunks(of: 500)
+            #expect(pieces.flatMap { $0 } == values)
+            #expect(pieces.allSatisfy { !$0.isEmpty && $0.count <= 500 })
+            #expect(pieces.count == (count + 499) / 500)
+        }
+        let slice = Array(0..<10)[3..<10]
+        #expect(slice.chunks(of: 3).map(Array.init) == [[3, 4, 5], [6, 7, 8], [9]])
+    }
 }

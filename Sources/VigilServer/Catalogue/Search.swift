@@ -40,9 +40,7 @@ enum SearchIndex {
     /// PostgreSQL's limit of 65,535 bound values a statement.
     static func update(documentIDs: [String], on db: any Database) async throws {
         guard db is any SQLDatabase else { return }
-        for start in stride(from: 0, to: documentIDs.count, by: 500) {
-            try await update(chunk: Array(documentIDs[start..<min(start + 500, documentIDs.count)]), on: db)
-        }
+        for chunk in documentIDs.chunks(of: 500) { try await update(chunk: Array(chunk), on: db) }
     }
 
     private static func update(chunk documentIDs: [String], on db: any Database) async throws {
@@ -70,7 +68,7 @@ enum SearchIndex {
     /// What one document's full-text entry holds: what readers see of it, not Markdown source, so
     /// that snippets read as text; the names of its case's people and of the officials it asks
     /// supporters to write to.
-    struct Entry: Sendable, Equatable {
+    struct Entry: Sendable {
         var documentID: String
         var title: String
         var summary: String
@@ -105,8 +103,7 @@ enum SearchIndex {
         var last: [String: Int] = [:]
         for (i, e) in given.enumerated() { last[e.documentID] = i }
         let entries = given.enumerated().filter { last[$0.element.documentID] == $0.offset }.map(\.element)
-        for start in stride(from: 0, to: entries.count, by: 120) {
-            let chunk = entries[start..<min(start + 120, entries.count)]
+        for chunk in entries.chunks(of: 120) {
             let ids = chunk.map(\.documentID)
             if db.isSQLite {
                 // By rowid (`KeySearchRows`): FTS5 finds nothing else without reading the whole index.

@@ -111,7 +111,7 @@ struct SiteData {
         }
         if let limit { groups = Array(groups.prefix(limit)) }
         var inLanguage: [String: String] = [:]
-        for chunk in stride(from: 0, to: groups.count, by: 500).map({ Array(groups[$0..<min($0 + 500, groups.count)]) }) {
+        for chunk in groups.chunks(of: 500).map(Array.init) {
             let rows = try await sql.raw("""
                 SELECT id, translation_of FROM documents WHERE language = \(bind: pageLanguage) AND translation_of IN (\(binds: chunk))
                 """).all()
@@ -175,7 +175,7 @@ struct SiteData {
 
     /// The values each filter can take, from what is published.
     /// The values the list's filters offer: every country, region, theme and language published.
-    struct Facets: Codable, Sendable, Equatable {
+    struct Facets: Codable, Sendable {
         var countries: [String]
         var regions: [String]
         var themes: [String]

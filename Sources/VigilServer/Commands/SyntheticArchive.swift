@@ -181,7 +181,7 @@ enum SyntheticArchive {
             for k in 0..<rng.below(9) { plan.append((id, rng.pick(channels), "synthetic-\(id)-\(k)")) }
         }
         let hour = ReportTime.stored(for: nil)
-        for chunk in stride(from: 0, to: plan.count, by: 2_000).map({ Array(plan[$0..<min($0 + 2_000, plan.count)]) }) {
+        for chunk in plan.chunks(of: 2_000) {
             try await db.writeTransaction { db in
                 let sql = db as! any SQLDatabase
                 for r in chunk {

@@ -29,6 +29,8 @@ final class PageCache: @unchecked Sendable {
         var modified: Date
         var shelf = Shelf.pages
         var lastUsed: UInt64 = 0
+        /// A shared value as its readers use it (`shared`): decoded once, not on every read.
+        var value: (any Sendable)? = nil
     }
 
     /// Which part of the byte budget an entry is kept in.
@@ -220,7 +222,10 @@ final class PageCache: @unchecked Sendable {
                       build: @escaping @Sendable () async throws -> (Data, Set<String>)) async throws -> Response {
         await followLog(req)
         let stamp = counts ? try await countsStamp(req) : nil
-        let (entry, built) = try await entry(key: key, counts: stamp, mark: mark, shelf: shelf, build: build)
+        let (entry, built) = try await entry(key: key, counts: stamp, mark: mark, shelf: shelf) {
+            let (data, tags) = try await build()
+            return Built(data: data, tags: tags)
+        }
         if let metrics { (built ? metrics.pageCacheMisses : metrics.pageCacheHits).inc() }
         let res = response(req, entry, contentType: contentType, cacheControl: cacheControl)
         // For operators and the tests: whether this request rendered the bytes or found them.
@@ -290,13 +295,12 @@ final class PageCache: @unchecked Sendable {
 
     /// The entry for `key`: stored, being built by another request, or built now.
     private func entry(key: String, counts: Counts?, mark: UInt64?, shelf: Shelf,
-                       build: @escaping @Sendable () async throws -> (Data, Set<String>)) async throws -> (Entry, built: Bool) {
+                       build: @escaping @Sendable () async throws -> Built) async throws -> (Entry, built: Bool) {
         let now = Date(timeIntervalSince1970: floor(Date().timeIntervalSince1970))
         let modified = max(now, counts?.modified ?? now)
         guard enabled else {
             lock.withLock { builds += 1 }
-            let (data, tags) = try await build()
-            return (Self.make(data, tags: tags, counts: counts?.value, modified: modified, shelf: shelf), true)
+            return (Self.make(try await build(), counts: counts?.value, modified: modified, shelf: shelf), true)
         }
         enum Found { case stored(Entry), running(Task<Entry, any Error>), started(Task<Entry, any Error>, flightKey: String, generation: UInt64) }
         // A hit, the hot path, is one dictionary lookup under the lock: no task, no key building.
@@ -311,8 +315,7 @@ final class PageCache: @unchecked Sendable {
             if let running = building[flightKey], running.generation == generation { return .running(running.task) }
             builds += 1
             let t = Task { () throws -> Entry in
-                let (data, tags) = try await build()
-                return Self.make(data, tags: tags, counts: counts?.value, modified: modified, shelf: shelf)
+                Self.make(try await build(), counts: counts?.value, modified: modified, shelf: shelf)
             }
             building[flightKey] = Flight(task: t, generation: generation)
             return .started(t, flightKey: flightKey, generation: min(generation, mark ?? generation))
@@ -340,11 +343,16 @@ final class PageCache: @unchecked Sendable {
         }
     }
 
-    /// Bytes many pages share, derived from published content (the list's filter choices): kept
-    /// and dropped with their tags as pages are, and built once by however many ask at once.
-    func shared(_ key: String, tags: Set<String>, build: @escaping @Sendable () async throws -> Data) async throws -> Data {
-        let (e, _) = try await entry(key: "shared|" + key, counts: nil, mark: nil, shelf: .pages) { (try await build(), tags) }
-        return Data(e.body.readableBytesView)
+    /// A value many pages share, derived from published content (the list's filter choices): kept
+    /// and dropped with its tags as pages are, built once by however many ask at once, and
+    /// handed out as built (its JSON form is what it costs of the budget).
+    func shared<T: Codable & Sendable>(_ key: String, tags: Set<String>, build: @escaping @Sendable () async throws -> T) async throws -> T {
+        let (e, _) = try await entry(key: "shared|" + key, counts: nil, mark: nil, shelf: .pages) {
+            let value = try await build()
+            return Built(data: try JSONEncoder().encode(value), tags: tags, value: value)
+        }
+        if let value = e.value as? T { return value }
+        return try JSONDecoder().decode(T.self, from: Data(e.body.readableBytesView))
     }
 
     /// What an entry costs of the budget: its bytes, its key and the bookkeeping around them, so
@@ -382,10 +390,18 @@ final class PageCache: @unchecked Sendable {
         shelfBytes[e.shelf.rawValue] -= Self.cost(key, e)
     }
 
-    private static func make(_ data: Data, tags: Set<String>, counts: String?, modified: Date, shelf: Shelf) -> Entry {
-        let digest = Hex.string(SHA256.hash(data: data).prefix(12))
-        return Entry(body: ByteBuffer(data: data), etag: "\"\(digest)\"", tags: tags, counts: counts,
-                     modifiedHTTP: httpDate(modified), modified: modified, shelf: shelf)
+    /// What a build hands the cache: the bytes, the tags of what they show, and for a shared
+    /// value the value itself.
+    private struct Built: Sendable {
+        var data: Data
+        var tags: Set<String>
+        var value: (any Sendable)? = nil
+    }
+
+    private static func make(_ built: Built, counts: String?, modified: Date, shelf: Shelf) -> Entry {
+        let digest = Hex.string(SHA256.hash(data: built.data).prefix(12))
+        return Entry(body: ByteBuffer(data: built.data), etag: "\"\(digest)\"", tags: built.tags, counts: counts,
+                     modifiedHTTP: httpDate(modified), modified: modified, shelf: shelf, value: built.value)
     }
 
     private func response(_ req: Request, _ e: Entry, contentType: String, cacheControl: String) -> Response {

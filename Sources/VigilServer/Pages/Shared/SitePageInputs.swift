@@ -19,8 +19,7 @@ struct SitePageInputs: Sendable {
     func facets() async throws -> SiteData.Facets {
         let db = self.db
         guard let cache else { return try await SiteData(db: db).facets() }
-        let data = try await cache.shared("facets", tags: [CacheTag.listing]) { try JSONEncoder().encode(try await SiteData(db: db).facets()) }
-        return try JSONDecoder().decode(SiteData.Facets.self, from: data)
+        return try await cache.shared("facets", tags: [CacheTag.listing]) { try await SiteData(db: db).facets() }
     }
 
     /// "3 days left", "1 day left", "Deadline passed".

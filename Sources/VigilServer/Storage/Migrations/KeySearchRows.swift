@@ -21,9 +21,7 @@ struct KeySearchRows: AsyncMigration {
             try await sql.raw("DELETE FROM documents_fts").run()
             // Only the id: the model's other columns may be added by later migrations.
             let ids = try await DocumentModel.query(on: db).all(\.$id)
-            for start in stride(from: 0, to: ids.count, by: 500) {
-                try await SearchIndex.update(documentIDs: Array(ids[start..<min(start + 500, ids.count)]), on: db)
-            }
+            try await SearchIndex.update(documentIDs: ids, on: db)
         }
     }
 
