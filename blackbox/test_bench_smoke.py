@@ -42,3 +42,10 @@ def test_search_vs_direct_runs_end_to_end(tmp_path):
     assert re.search(r"vigil: GET /en/urgent-actions\?q=.*\s[0-9.]+ ms\s+[0-9.]+ ms$", out, re.M), out
     assert re.search(r"direct: the FTS5 statement.*\s[0-9.]+ ms\s+[0-9.]+ ms$", out, re.M), out
     assert re.search(r"p95 vigil - p95 direct: -?[0-9.]+ ms \(goal <= 5 ms: (met|NOT met)\)", out), out
+
+
+def test_letter_docx_vs_python_docx_runs_end_to_end(tmp_path):
+    """B9: the appeal letter as DOCX by Vigil and by python-docx (checked to read alike first)."""
+    out = run_bench(tmp_path, "letter_docx_vs_python_docx.py", "--repeat", "3")
+    rows = re.findall(r"^ua-\S+\s+\d+\s+[0-9.]+\s+[0-9.]+\s+[0-9.]+x$", out, re.M)
+    assert len(rows) == 4, out

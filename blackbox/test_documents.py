@@ -352,3 +352,32 @@ def test_vigil_render_makes_the_pdf_that_is_served(server, tmp_path, doc_id):
     # `vigil render` cannot know where a server listens: given the same base URL, the bytes match.
     Vigil(dict(server.vigil.env, VIGIL_BASE_URL=server.base)).run("render", doc_id, "-o", str(out))
     assert out.read_bytes() == get(server, DOCS.get(doc_id, "/urgent-actions/88-26/initial") + ".pdf")
+
+
+def test_vigil_render_letter_makes_the_letter_the_form_makes(server, tmp_path):
+    """`vigil render --letter` (the appeal-letter benchmark's renderer) makes the letter the site's
+    form makes with the same choices: the first official, the name given, today's date."""
+    from conftest import Vigil
+    cli = Vigil(dict(server.vigil.env, VIGIL_BASE_URL=server.base))
+    for fmt in ["docx", "pdf"]:
+        out = tmp_path / f"letter.{fmt}"
+        cli.run("render", "ua-77-26-0-ar", "--letter", "--name", "Ana Lima", "--format", fmt, "-o", str(out))
+        status, body = post_letter(server, "/urgent-actions/77-26/initial/letter", {"name": "Ana Lima", "format": fmt})
+        assert status == 200
+        # The site links the action's page in the visitor's language (/en/…); the command, which
+        # has no visitor, links the address that sends each reader to their own.
+        def site(text):
+            return text.replace("/en/urgent-actions/", "/urgent-actions/")
+        if fmt == "docx":
+            assert docx_text(out.read_bytes())[0] == site(docx_text(body)[0])
+            assert "Ana Lima" in docx_text(body)[0]
+        else:
+            assert pdftotext(out.read_bytes(), tmp_path, "cli") == site(pdftotext(body, tmp_path, "site"))
+    # Bad input is refused with a message, and nothing is written.
+    out = tmp_path / "none.docx"
+    p = cli.run("render", "ua-126-19-2-en", "--letter", "-o", str(out), check=False)
+    assert p.returncode != 0 and b"asks for no letters" in p.stderr and not out.exists()
+    p = cli.run("render", "ua-77-26-0-ar", "--letter", "--name", "Ana\u202eLima", "-o", str(out), check=False)
+    assert p.returncode != 0 and b"--name" in p.stderr and not out.exists()
+    p = cli.run("render", "ua-77-26-0-ar", "--name", "Ana", "-o", str(out), check=False)
+    assert p.returncode != 0 and b"--name is for --letter" in p.stderr and not out.exists()

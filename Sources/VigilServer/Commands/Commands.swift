@@ -291,8 +291,14 @@ struct RenderCommand: AsyncCommand {
         var output: String?
         @Option(name: "repeat", help: "Render this many times and print the median and spread in milliseconds.")
         var repeatCount: Int?
+        @Flag(name: "letter", help: "Render the document's appeal letter to its first official instead, as the site's letter form makes it.")
+        var letter: Bool
+        @Option(name: "name", help: "With --letter: the name the letter is signed with (default: unsigned).")
+        var name: String?
     }
-    var help: String { "Renders a stored document as PDF or DOCX to a file; with --repeat N, times the rendering (used by bench/)." }
+    var help: String {
+        "Renders a stored document, or with --letter its appeal letter, as PDF or DOCX to a file; with --repeat N, times the rendering (used by bench/)."
+    }
 
     func run(using context: CommandContext, signature: Signature) async throws {
         let app = context.application
@@ -306,12 +312,20 @@ struct RenderCommand: AsyncCommand {
         guard let stored = try await DocumentData.load(id: signature.document, on: app.db) else {
             throw CommandProblem(description: "There is no document \"\(signature.document)\".")
         }
-        let printable = stored.printable(baseURL: app.vigil.baseURL, catalogue: app.vigilServices.catalogue)
+        let render: () throws -> Data
+        if signature.letter {
+            let letter = try Self.letter(stored, name: signature.name, baseURL: app.vigil.baseURL)
+            render = { format == "pdf" ? try PDFRenderer.render(letter: letter, options: .init(paper: paper)) : try DOCXRenderer.render(letter: letter) }
+        } else {
+            guard signature.name == nil else { throw CommandProblem(description: "--name is for --letter.") }
+            let printable = stored.printable(baseURL: app.vigil.baseURL, catalogue: app.vigilServices.catalogue)
+            render = { format == "pdf" ? try PDFRenderer.render(printable, options: .init(paper: paper)) : try DOCXRenderer.render(printable) }
+        }
         var times: [Double] = []
         var data = Data()
         for _ in 0..<repeats {
             let start = DispatchTime.now().uptimeNanoseconds
-            data = format == "pdf" ? try PDFRenderer.render(printable, options: .init(paper: paper)) : try DOCXRenderer.render(printable)
+            data = try render()
             times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1_000_000)
         }
         if let out = signature.output {
@@ -320,10 +334,25 @@ struct RenderCommand: AsyncCommand {
         if signature.repeatCount != nil {
             times.sort()
             let median = times[times.count / 2]
-            context.console.print(String(format: "renders=%d median_ms=%.2f min_ms=%.2f max_ms=%.2f bytes=%d", times.count, median, times.first!, times.last!, data.count))
+            context.console.print(String(format: "renders=%d median_ms=%.3f min_ms=%.3f max_ms=%.3f bytes=%d", times.count, median, times.first!, times.last!, data.count))
         } else if signature.output == nil {
             FileHandle.standardOutput.write(data)
         }
+    }
+
+    /// The letter the site's form makes with no choices: to the document's first official (or
+    /// whoever holds the office today), in the document's language, dated today.
+    static func letter(_ stored: DocumentData, name: String?, baseURL: String) throws -> AppealLetter {
+        guard let target = stored.addressees(today: ActionClock.current.today()).first?.writeTo else {
+            throw CommandProblem(description: "The document \"\(stored.document.id)\" asks for no letters: it names no officials.")
+        }
+        let name = name?.trimmingCharacters(in: .whitespacesAndNewlines)
+        if let name {
+            guard name.count <= 80 else { throw CommandProblem(description: "--name is at most 80 characters, as on the site's letter form.") }
+            if let problem = DisplayName.problem(name) { throw CommandProblem(description: "--name \(problem).") }
+        }
+        return AppealLetter(number: stored.number, document: stored.document, target: target, senderName: name?.isEmpty == false ? name : nil,
+                            senderTown: nil, initialsOnly: false, date: PartialDate(Date()), url: baseURL + stored.path)
     }
 }
 
