@@ -93,6 +93,47 @@ struct FollowTests {
         }
     }
 
+    /// An archive's import creates tens of thousands of documents, and its alerts are queued in
+    /// its write transaction: the documents of cases nobody follows are set aside first in a few
+    /// statements. What is left must be exactly the originals of cases followed in any way.
+    @Test(arguments: TestStorage.available) func onlyDocumentsOfFollowedCasesAreLookedAtForAlerts(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
+            try await loadDemo(app)
+            let all = try await DocumentModel.query(on: app.db).sort(\.$id).all()
+            let uas = try await UrgentActionModel.query(on: app.db).all()
+            func originals(of cases: Set<String>) -> Set<String> {
+                Set(all.filter { d in d.translationOf == nil && uas.contains { $0.id == d.urgentActionID && cases.contains($0.caseID) } }.map { $0.id! })
+            }
+            func followed(_ ids: [String]? = nil) async throws -> Set<String> {
+                try await Alerts.followedDocuments(ids ?? all.map { $0.id! }, on: app.db)
+            }
+            #expect(try await followed().isEmpty, "nobody follows anything yet")
+            let b = Browser(app)
+            try await AccountTests().signUpAndVerify(app, b, email: "follows@example.org")
+            let supporter = try await SupporterModel.query(on: app.db).filter(\.$email == "follows@example.org").first()!.id!
+            // A country, in a weekly digest: still someone to tell (the digest is decided later).
+            try await FollowController.follow(.country("EG"), supporter: supporter, digest: true, language: "en", consentText: "t", on: app.db)
+            #expect(try await followed() == originals(of: ["demo-nour-hassan"]))
+            try await FollowController.follow(.theme("labour-rights"), supporter: supporter, digest: false, language: "en", consentText: "t", on: app.db)
+            #expect(try await followed() == originals(of: ["demo-nour-hassan", "demo-li-wei"]))
+            // By e-mail alone: only once confirmed.
+            let f = EmailFollowModel()
+            f.email = "reader@example.org"; f.caseID = "demo-ana-morales"; f.language = "es"
+            f.consentText = "t"; f.consentVersion = "test"; f.consentAt = Date(); f.createdAt = Date()
+            try await f.create(on: app.db)
+            #expect(try await followed() == originals(of: ["demo-nour-hassan", "demo-li-wei"]))
+            f.confirmedAt = Date()
+            try await f.update(on: app.db)
+            #expect(try await followed() == originals(of: ["demo-nour-hassan", "demo-li-wei", "demo-ana-morales"]))
+            try await FollowController.follow(.case("crimean-tatar-defenders-kuku"), supporter: supporter, digest: false, language: "en",
+                                              consentText: "t", on: app.db)
+            let every = originals(of: ["demo-nour-hassan", "demo-li-wei", "demo-ana-morales", "crimean-tatar-defenders-kuku"])
+            #expect(try await followed() == every && every.count >= 6 && every.count < all.count)
+            // Only the documents asked about, and an unknown id is no one's.
+            #expect(try await followed(["ua-126-19-1-en", "ua-126-19-0-ru", "no-such-document"]) == ["ua-126-19-1-en"])
+        }
+    }
+
     @Test(arguments: TestStorage.available) func aWeeklyDigestInsteadOfAnEmailPerUpdate(storage: TestStorage) async throws {
         try await withApp(storage) { app in
             try await loadDemo(app)
