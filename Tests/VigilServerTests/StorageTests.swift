@@ -117,6 +117,75 @@ struct StorageTests {
             #expect(mixed == single.value!, "\(Set(mixed).symmetricDifference(single.value!).sorted().map { String($0.prefix(300)) })")
         }
         #expect(bulk.value!.contains { $0.hasPrefix("ua ") && $0.contains(" closed ") }, "an outcome closes its action")
+        // On SQLite the publisher builds an import's new rows in staging tables before its write
+        // transaction, which copies them in (`ImportStaging`): the same rows and full-text rows.
+        guard storage == .sqlite else { return }
+        try await withApp(storage) { app in
+            let result = try await app.vigilServices.publisher.publish(.bundleValue(bundle), by: .commandLine, on: app.db)
+            #expect(result.summary == singleSummary.value!)
+            let staged = try await snapshot(app.db)
+            #expect(staged == single.value!, "\(Set(staged).symmetricDifference(single.value!).sorted().map { String($0.prefix(300)) })")
+            // The staging tables are gone with the import.
+            let left = try await (app.db as! any SQLDatabase).raw("SELECT name FROM sqlite_temp_master WHERE name LIKE 'staged_%'").all()
+            #expect(left.isEmpty)
+        }
+        // Staged with every other case stored and 3 documents a write.
+        try await withApp(storage) { app in
+            _ = try await app.db.writeTransaction { db in
+                let w = ContentWriter(db: db)
+                for t in bundle.targets { _ = try await w.write(target: t) }
+                for (i, c) in bundle.cases.enumerated() where i % 2 == 1 { _ = try await w.write(case: c) }
+            }
+            let summary = try await app.db.withConnection { conn in
+                var w = ContentWriter(db: conn)
+                w.newDocumentsPerWrite = 3
+                let staged = try await w.stageImport(bundle)
+                #expect(staged.others.count == bundle.cases.count / 2)
+                return try await conn.writeTransaction { db in try await ContentWriter(db: db).importStaged(staged) }
+            }
+            #expect(summary.created == singleSummary.value!.created - bundle.targets.count
+                - bundle.cases.enumerated().filter { $0.offset % 2 == 1 }.reduce(0) { $0 + 1 + $1.element.urgentActions.reduce(0) { $0 + $1.documents.count } })
+            let mixed = try await snapshot(app.db)
+            #expect(mixed == single.value!, "\(Set(mixed).symmetricDifference(single.value!).sorted().map { String($0.prefix(300)) })")
+        }
+    }
+
+    /// SQLite has one writer at a time, and its writers give up after 10 s: an archive's import
+    /// must not hold the lock while it reads the bundle and builds its rows. Staged, nothing is
+    /// visible and another connection writes at once; and content published meanwhile makes the
+    /// transaction check and write the bundle again, not copy rows checked against the past.
+    @Test("An import staged on SQLite holds no lock while staging, and checks again if content changed meanwhile")
+    func stagedImportHoldsNoLockAndChecksAgain() async throws {
+        let bundle = try demoBundle()
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-staged-\(UUID().uuidString).sqlite").path
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        try await withApp(.sqlite, sqlitePath: path) { app in
+            try await withApp(.sqlite, sqlitePath: path, migrate: false) { other in
+                let summary = try await app.db.withConnection { conn in
+                    let staged = try await ContentWriter(db: conn).stageImport(bundle)
+                    #expect(staged.others.isEmpty && staged.summary.created > 0)
+                    // Another connection sees nothing yet, and takes the write lock at once.
+                    #expect(try await CaseModel.query(on: other.db).count() == 0)
+                    try await other.db.withConnection { c in
+                        let sql = c as! any SQLDatabase
+                        try await sql.raw("PRAGMA busy_timeout = 0").run()
+                        try await sql.raw("BEGIN IMMEDIATE").run()
+                        try await sql.raw("ROLLBACK").run()
+                    }
+                    // Published meanwhile by the other process: the bundle's first case (and targets).
+                    let meanwhile = VigilBundle(targets: bundle.targets, cases: [bundle.cases[0]])
+                    _ = try await other.vigilServices.publisher.publish(.bundleValue(meanwhile), by: .commandLine, on: other.db)
+                    return try await conn.writeTransaction { db in try await ContentWriter(db: db).importStaged(staged) }
+                }
+                // Checked and written again (copied as staged, its first case would be there twice):
+                // what was published meanwhile is unchanged, everything else created once.
+                func documents(_ c: Case) -> Int { c.urgentActions.reduce(0) { $0 + $1.documents.count } }
+                #expect(summary.unchanged == bundle.targets.count + 1 + documents(bundle.cases[0]))
+                #expect(summary.created == bundle.cases.dropFirst().reduce(0) { $0 + 1 + documents($1) })
+                #expect(try await CaseModel.query(on: app.db).count() == bundle.cases.count)
+                #expect(try await SearchIndex.search("Kuku", on: app.db).isEmpty == false)
+            }
+        }
     }
 
     /// The bulk import names each table's columns itself: a field added to a model and not there

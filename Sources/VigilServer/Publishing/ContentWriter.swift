@@ -95,52 +95,155 @@ struct ContentWriter: Sendable {
     /// bundle may carry only part of an urgent action's chain.
     func importBundle(_ bundle: VigilBundle, paths: (targets: [String], cases: [String])? = nil,
                       earlierIssues: [ValidationIssue] = []) async throws -> WriteSummary {
-        let targetPaths = paths?.targets ?? bundle.targets.indices.map { "$.targets[\($0)]" }
-        let casePaths = paths?.cases ?? bundle.cases.indices.map { "$.cases[\($0)]" }
-        let existing = try await existingState(cases: bundle.cases, targets: bundle.targets)
-        let issues = earlierIssues + ReferenceRules.check(
-            targets: zip(bundle.targets, targetPaths).map { .init($0, path: $1) },
-            cases: zip(bundle.cases, casePaths).map { .init($0, path: $1) },
-            existing: existing) + (try await heldNumbers(bundle, casePaths: casePaths))
-        if !issues.isEmpty { throw ValidationError(issues) }
+        let plan = try await checked(bundle, paths: paths, earlierIssues: earlierIssues)
         var summary = WriteSummary()
         for t in bundle.targets { summary += try await write(target: t) }
-        // What is not stored yet is created without being looked for first (an archive's import
-        // is mostly new rows): the lookups `existingState` made already say so.
-        let storedCases = try await storedIDs(CaseModel.self, bundle.cases.map(\.id))
-        let storedDocuments = Set(existing.documents.map(\.id))
-        // Cases none of whose rows is stored are gathered and written many at a time.
-        var newRows = NewCaseRows(targets: try await targetRows(named: bundle.cases), documentsPerWrite: newDocumentsPerWrite)
+        var newRows = NewCaseRows(targets: plan.targets, documentsPerWrite: newDocumentsPerWrite)
         for c in bundle.cases {
-            let newUrgentActions = Set(c.urgentActions.map(\.number).filter { existing.urgentActionCases[$0] == nil })
-            let isNew = !storedCases.contains(c.id)
-            if isNew, newUrgentActions.count == c.urgentActions.count,
-               !c.urgentActions.contains(where: { $0.documents.contains { storedDocuments.contains($0.id) } }) {
+            if plan.isAllNew(c) {
                 summary += newRows.add(c, time: now())
                 if newRows.isFull { try await newRows.flush(on: db) }
             } else {
                 try await newRows.flush(on: db)
-                summary += try await write(case: c, isNew: isNew, newUrgentActions: newUrgentActions, storedDocuments: storedDocuments)
+                summary += try await write(stored: c, plan)
             }
         }
         try await newRows.flush(on: db)
         return summary
     }
 
-    /// The stored targets the cases' documents ask supporters to write to, by id.
-    private func targetRows(named cases: [Case]) async throws -> [String: TargetModel] {
+    /// What an import's checks found, for writing it: the stored rows the bundle's cases meet, and
+    /// the targets its documents name (as the bundle gives them, else as stored).
+    struct ImportPlan: Sendable {
+        var bundle: VigilBundle
+        var paths: (targets: [String], cases: [String])
+        var earlierIssues: [ValidationIssue]
+        var existing: ExistingState
+        var storedCases: Set<String>
+        var storedDocuments: Set<String>
+        var targets: [String: TargetModel]
+
+        /// A case none of whose rows is stored (an archive's import: all of them): gathered with
+        /// others and written many at a time (`NewCaseRows`).
+        func isAllNew(_ c: Case) -> Bool {
+            !storedCases.contains(c.id) && newUrgentActions(c).count == c.urgentActions.count
+                && !c.urgentActions.contains { $0.documents.contains { storedDocuments.contains($0.id) } }
+        }
+
+        func newUrgentActions(_ c: Case) -> Set<UANumber> {
+            Set(c.urgentActions.map(\.number).filter { existing.urgentActionCases[$0] == nil })
+        }
+    }
+
+    /// Checks a bundle against storage: throws `ValidationError` with every problem, else says how
+    /// to write it. Reads only.
+    func checked(_ bundle: VigilBundle, paths: (targets: [String], cases: [String])?, earlierIssues: [ValidationIssue]) async throws -> ImportPlan {
+        let paths = paths ?? (bundle.targets.indices.map { "$.targets[\($0)]" }, bundle.cases.indices.map { "$.cases[\($0)]" })
+        let existing = try await existingState(cases: bundle.cases, targets: bundle.targets)
+        let issues = earlierIssues + ReferenceRules.check(
+            targets: zip(bundle.targets, paths.targets).map { .init($0, path: $1) },
+            cases: zip(bundle.cases, paths.cases).map { .init($0, path: $1) },
+            existing: existing) + (try await heldNumbers(bundle, casePaths: paths.cases))
+        if !issues.isEmpty { throw ValidationError(issues) }
+        // What is not stored yet is created without being looked for first (an archive's import
+        // is mostly new rows): the lookups `existingState` made already say so.
+        return ImportPlan(bundle: bundle, paths: paths, earlierIssues: earlierIssues, existing: existing,
+                          storedCases: try await storedIDs(CaseModel.self, bundle.cases.map(\.id)),
+                          storedDocuments: Set(existing.documents.map(\.id)),
+                          targets: try await targetRows(named: bundle.cases, given: bundle.targets))
+    }
+
+    /// A case some of whose rows are stored, written on its own.
+    private func write(stored c: Case, _ plan: ImportPlan) async throws -> WriteSummary {
+        try await write(case: c, isNew: !plan.storedCases.contains(c.id), newUrgentActions: plan.newUrgentActions(c),
+                        storedDocuments: plan.storedDocuments)
+    }
+
+    // MARK: - An import staged before its transaction (SQLite)
+
+    /// A checked import whose new cases' rows wait in the connection's staging tables.
+    struct StagedImport: Sendable {
+        var plan: ImportPlan
+        /// The publishing log's newest entry when the checks began: any content written since
+        /// makes the transaction check and write the bundle again (`importStaged`).
+        var logHead: Int?
+        /// What the staged rows change.
+        var summary: WriteSummary
+        /// The cases with stored rows, written in the transaction.
+        var others: [Case]
+    }
+
+    /// An archive's import, first step, on SQLite, outside any transaction and on the connection
+    /// that will write it: checks the bundle and builds its new cases' rows into staging tables
+    /// (`ImportStaging`), 2,000 documents at a time. Nothing another connection sees changes, and
+    /// no lock on the database is held.
+    func stageImport(json value: JSONValue) async throws -> StagedImport {
+        let d = Diagnostics()
+        guard let located = VigilBundle.readLocated(value, diagnostics: d) else {
+            try d.throwIfAny()
+            return try await stageImport(VigilBundle(targets: [], cases: []))
+        }
+        return try await stageImport(located.bundle, paths: (located.targetPaths, located.casePaths), earlierIssues: d.issues)
+    }
+
+    func stageImport(_ bundle: VigilBundle, paths: (targets: [String], cases: [String])? = nil,
+                     earlierIssues: [ValidationIssue] = []) async throws -> StagedImport {
+        let head = try await PublishingLog.head(on: db)
+        let plan = try await checked(bundle, paths: paths, earlierIssues: earlierIssues)
+        try await ImportStaging.create(on: db)
+        var newRows = NewCaseRows(targets: plan.targets, documentsPerWrite: newDocumentsPerWrite)
+        var summary = WriteSummary()
+        var others: [Case] = []
+        for c in bundle.cases {
+            if plan.isAllNew(c) {
+                summary += newRows.add(c, time: now())
+                if newRows.isFull { try await newRows.flush(on: db, staged: true) }
+            } else {
+                others.append(c)
+            }
+        }
+        try await newRows.flush(on: db, staged: true)
+        return StagedImport(plan: plan, logHead: head, summary: summary, others: others)
+    }
+
+    /// The second step, in the write transaction on the staging connection: the targets, the
+    /// staged rows copied in, then the cases with stored rows. If any content was published
+    /// since the checks began, they no longer hold: the bundle is checked and written again here.
+    func importStaged(_ staged: StagedImport) async throws -> WriteSummary {
+        let plan = staged.plan
+        guard try await PublishingLog.head(on: db) == staged.logHead else {
+            return try await importBundle(plan.bundle, paths: plan.paths, earlierIssues: plan.earlierIssues)
+        }
+        // Newsroom items are not content: one scheduled since may hold a number.
+        let held = try await heldNumbers(plan.bundle, casePaths: plan.paths.cases)
+        if !held.isEmpty { throw ValidationError(held) }
+        var summary = WriteSummary()
+        for t in plan.bundle.targets { summary += try await write(target: t) }
+        try await ImportStaging.copy(on: db)
+        summary += staged.summary
+        for c in staged.others { summary += try await write(stored: c, plan) }
+        return summary
+    }
+
+    /// The targets the cases' documents ask supporters to write to, by id: as `given` (the
+    /// bundle's, as they will be stored), else as stored.
+    private func targetRows(named cases: [Case], given: [Target]) async throws -> [String: TargetModel] {
         let ids = Set(cases.flatMap { $0.urgentActions.flatMap { $0.documents.flatMap { ($0.takeAction?.targets ?? []).map(\.target) } } })
         let rows = try await inChunks(ids.sorted()) { try await TargetModel.query(on: db).filter(\.$id ~~ $0).all() }
-        return Dictionary(rows.map { ($0.id!, $0) }, uniquingKeysWith: { a, _ in a })
+        var byID = Dictionary(rows.map { ($0.id!, $0) }, uniquingKeysWith: { a, _ in a })
+        for t in given where ids.contains(t.id) {
+            let row = TargetModel()
+            row.apply(t)
+            byID[t.id] = row
+        }
+        return byID
     }
 
     /// A query over many values, 500 values a statement: PostgreSQL takes at most 65,535 bound
     /// values in one, and an archive's import asks about more documents than that.
     private func inChunks<T>(_ values: [String], _ query: ([String]) async throws -> [T]) async throws -> [T] {
         var found: [T] = []
-        for start in stride(from: 0, to: values.count, by: 500) {
-            found += try await query(Array(values[start..<min(start + 500, values.count)]))
-        }
+        for chunk in values.chunks(of: 500) { found += try await query(Array(chunk)) }
         return found
     }
 
@@ -157,7 +260,7 @@ struct ContentWriter: Sendable {
             c.urgentActions.enumerated().map { (path: "\(path).urgent_actions[\($0)].number", number: $1.number) }
         }
         var issues: [ValidationIssue] = []
-        for chunk in stride(from: 0, to: numbers.count, by: 500).map({ Array(numbers[$0..<min($0 + 500, numbers.count)]) }) {
+        for chunk in numbers.chunks(of: 500) {
             let held = Set(try await DraftItemModel.query(on: db).filter(\.$uaNumber ~~ chunk.map(\.number.description))
                 .filter(\.$publishedRevision == nil).filter(\.$state != DraftState.published.rawValue).all().compactMap(\.uaNumber))
             guard !held.isEmpty else { continue }
@@ -212,8 +315,8 @@ struct ContentWriter: Sendable {
         var caseTouched = false
         if !isNew, let row = try await CaseModel.find(c.id, on: db) {
             if row.contentHash != hash {
-                row.title = c.title; row.summary = c.summary; row.region = c.region; row.status = c.status.rawValue
-                row.contentHash = hash; row.updatedAt = time
+                row.apply(c, contentHash: hash)
+                row.updatedAt = time
                 try await row.update(on: db)
                 try await replaceChildren(of: c)
                 summary.updated += 1
@@ -223,8 +326,8 @@ struct ContentWriter: Sendable {
             }
         } else {
             let row = CaseModel()
-            row.id = c.id; row.title = c.title; row.summary = c.summary; row.region = c.region; row.status = c.status.rawValue
-            row.contentHash = hash; row.createdAt = time; row.updatedAt = time
+            row.apply(c, contentHash: hash)
+            row.createdAt = time; row.updatedAt = time
             try await db.insertBulk([row])
             try await replaceChildren(of: c, isNew: true)
             summary.created += 1
@@ -251,19 +354,7 @@ struct ContentWriter: Sendable {
             try await PersonModel.query(on: db).filter(\.$caseID == c.id).delete()
             try await TimelineEventModel.query(on: db).filter(\.$caseID == c.id).delete()
         }
-        // Each table's rows in one statement (`BulkRow`).
-        try await db.insertBulk(c.countries.enumerated().map { CaseCountryModel(caseID: c.id, position: $0, country: $1) })
-        try await db.insertBulk(c.themes.enumerated().map { CaseThemeModel(caseID: c.id, position: $0, theme: $1) })
-        try await db.insertBulk(c.people.enumerated().map { i, p in
-            let row = PersonModel()
-            row.apply(p, caseID: c.id, position: i)
-            return row
-        })
-        try await db.insertBulk(c.timeline.enumerated().map { i, e in
-            let row = TimelineEventModel()
-            row.apply(e, caseID: c.id, position: i)
-            return row
-        })
+        try await CaseChildRows(c).insert(on: db)
         // People's names are searchable in the case's documents (a new case has none yet).
         guard !isNew else { return }
         let uaIDs = try await UrgentActionModel.query(on: db).filter(\.$caseID == c.id).all().compactMap(\.id)

@@ -35,23 +35,15 @@ struct NewCaseRows {
     /// Adds a new case's rows; what writing it changes.
     mutating func add(_ c: Case, time: Date) -> WriteSummary {
         let row = CaseModel()
-        row.id = c.id; row.title = c.title; row.summary = c.summary; row.region = c.region; row.status = c.status.rawValue
-        row.contentHash = contentHash(c.withoutUrgentActions.json); row.createdAt = time; row.updatedAt = time
+        row.apply(c, contentHash: contentHash(c.withoutUrgentActions.json))
+        row.createdAt = time; row.updatedAt = time
         cases.append(row)
-        countries += c.countries.enumerated().map { CaseCountryModel(caseID: c.id, position: $0, country: $1) }
-        themes += c.themes.enumerated().map { CaseThemeModel(caseID: c.id, position: $0, theme: $1) }
-        let personRows = c.people.enumerated().map { i, p in
-            let row = PersonModel()
-            row.apply(p, caseID: c.id, position: i)
-            return row
-        }
-        people += personRows
-        timeline += c.timeline.enumerated().map { i, e in
-            let row = TimelineEventModel()
-            row.apply(e, caseID: c.id, position: i)
-            return row
-        }
-        let names = SearchIndex.names(of: personRows)
+        let children = CaseChildRows(c)
+        countries += children.countries
+        themes += children.themes
+        people += children.people
+        timeline += children.timeline
+        let names = SearchIndex.names(of: children.people)
         var summary = WriteSummary(created: 1, changedCases: [c.id])
         for ua in c.urgentActions {
             let u = UrgentActionModel(new: ua, caseID: c.id, time: time)
@@ -72,17 +64,22 @@ struct NewCaseRows {
         return summary
     }
 
-    /// Writes what was gathered, parents before children, and starts again empty.
-    mutating func flush(on db: any Database) async throws {
-        try await db.insertBulk(cases)
-        try await db.insertBulk(countries)
-        try await db.insertBulk(themes)
-        try await db.insertBulk(people)
-        try await db.insertBulk(timeline)
-        try await db.insertBulk(urgentActions)
-        try await db.insertBulk(documents)
-        try await db.insertBulk(documentTargets)
-        try await SearchIndex.write(search, on: db)
+    /// Writes what was gathered, parents before children, and starts again empty: into the
+    /// tables, or (`staged`) into the connection's staging tables, for the write transaction to
+    /// copy in (`ImportStaging`).
+    mutating func flush(on db: any Database, staged: Bool = false) async throws {
+        func put<M: BulkRow>(_ rows: [M]) async throws {
+            try await db.insertBulk(rows, into: staged ? ImportStaging.table(M.schema) : nil)
+        }
+        try await put(cases)
+        try await put(countries)
+        try await put(themes)
+        try await put(people)
+        try await put(timeline)
+        try await put(urgentActions)
+        try await put(documents)
+        try await put(documentTargets)
+        if staged { try await ImportStaging.stage(search, on: db) } else { try await SearchIndex.write(search, on: db) }
         self = NewCaseRows(targets: targets, documentsPerWrite: documentsPerWrite)
     }
 }

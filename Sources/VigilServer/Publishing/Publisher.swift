@@ -58,6 +58,13 @@ struct Publisher: Sendable {
         /// `from` replaced by `to` in every stored copy of a withdrawn action and its case.
         case redact(UANumber, from: String, to: String)
 
+        var isBundle: Bool {
+            switch self {
+            case .bundle, .bundleValue: true
+            default: false
+            }
+        }
+
         var action: String {
             switch self {
             case .bundle, .bundleValue: "bundle.import"
@@ -94,9 +101,48 @@ struct Publisher: Sendable {
     func publish(_ change: Change, by author: Author, alerts sendAlerts: Bool = true, on db: any Database,
                  before: (@Sendable (any Database) async throws -> Void)? = nil,
                  after: (@Sendable (any Database, ChangeSet) async throws -> Void)? = nil) async throws -> Result {
-        let result = try await db.writeTransaction { db in
+        let result: Result
+        if db.isSQLite, change.isBundle {
+            // A bundle (an archive's import) is checked and its new rows built on one connection
+            // before the write transaction (`ImportStaging`): other writers wait for the copy only.
+            result = try await db.withConnection { conn in
+                do {
+                    let staged = try await self.stage(change, on: conn)
+                    let r = try await self.transact(change, staged: staged, by: author, alerts: sendAlerts, on: conn, before: before, after: after)
+                    try? await ImportStaging.drop(on: conn)
+                    return r
+                } catch {
+                    try? await ImportStaging.drop(on: conn)
+                    throw error
+                }
+            }
+        } else {
+            result = try await transact(change, staged: nil, by: author, alerts: sendAlerts, on: db, before: before, after: after)
+        }
+        cache.invalidate(tags: result.changes.cacheTags, logEntry: result.logEntry)
+        // An archive's import changes what the planner should know of the tables; measured after
+        // the commit, so that the import's transaction is no longer.
+        if result.summary.created >= Self.manyRows { await QueryPlanner.analyze(db) }
+        return result
+    }
+
+    /// A bundle checked and its new cases' rows staged, outside any transaction (SQLite).
+    private func stage(_ change: Change, on db: any Database) async throws -> ContentWriter.StagedImport? {
+        let store = ContentWriter(db: db, now: now)
+        switch change {
+        case .bundle(let json): return try await store.stageImport(json: json)
+        case .bundleValue(let bundle): return try await store.stageImport(bundle)
+        default: return nil
+        }
+    }
+
+    /// The change's write transaction: the rows, the alerts, the publishing log and the audit log.
+    private func transact(_ change: Change, staged: ContentWriter.StagedImport?, by author: Author, alerts sendAlerts: Bool,
+                          on db: any Database, before: (@Sendable (any Database) async throws -> Void)?,
+                          after: (@Sendable (any Database, ChangeSet) async throws -> Void)?) async throws -> Result {
+        try await db.writeTransaction { db in
             try await before?(db)
-            let (summary, createdSubject) = try await write(change, on: db)
+            let (summary, createdSubject) = try await write(change, staged: staged, on: db)
             var changes = ChangeSet(cases: summary.changedCases, targets: summary.changedTargets,
                                     urgentActions: summary.changedUrgentActions, documents: summary.changedDocuments)
             // A document written on its own changes its case's pages too.
@@ -114,18 +160,14 @@ struct Publisher: Sendable {
             try await after?(db, changes)
             return Result(summary: summary, changes: changes, alertsQueued: queued, logEntry: entry, createdSubject: createdSubject)
         }
-        cache.invalidate(tags: result.changes.cacheTags, logEntry: result.logEntry)
-        // An archive's import changes what the planner should know of the tables; measured after
-        // the commit, so that the import's transaction is no longer.
-        if result.summary.created >= Self.manyRows { await QueryPlanner.analyze(db) }
-        return result
     }
 
     /// Rows created by one change after which the tables' statistics are measured again.
     static let manyRows = 500
 
-    private func write(_ change: Change, on db: any Database) async throws -> (WriteSummary, Bool) {
+    private func write(_ change: Change, staged: ContentWriter.StagedImport?, on db: any Database) async throws -> (WriteSummary, Bool) {
         let store = ContentWriter(db: db, now: now)
+        if let staged { return (try await store.importStaged(staged), false) }
         switch change {
         case .bundle(let json):
             return (try await store.importBundle(json: json), false)

@@ -97,6 +97,12 @@ enum PublishingLog {
         return row.id
     }
 
+    /// The newest entry's sequence number (nil before the first): any content written since a
+    /// reading of it makes it greater.
+    static func head(on db: any Database) async throws -> Int? {
+        try await PublishingLogModel.query(on: db).max(\.$id)
+    }
+
     /// Entries newest first, at most `limit`.
     static func recent(limit: Int = 50, on db: any Database) async throws -> [PublishingLogModel] {
         try await PublishingLogModel.query(on: db).sort(\.$id, .descending).limit(limit).all()

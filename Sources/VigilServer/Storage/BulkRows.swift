@@ -16,16 +16,17 @@ protocol BulkRow: Model {
 extension Database {
     /// New rows of one table in as few statements as the databases' limits on bound values allow
     /// (SQLite's is 32,766 today, 999 in older builds; PostgreSQL's 65,535): at most 900 values each.
-    func insertBulk<M: BulkRow>(_ rows: [M]) async throws {
+    /// `table`: another table with the model's columns (an import's staging table, `ImportStaging`).
+    func insertBulk<M: BulkRow>(_ rows: [M], into table: String? = nil) async throws {
         guard !rows.isEmpty else { return }
         guard let sql = self as? any SQLDatabase else {
+            precondition(table == nil, "staging tables are SQL tables")
             try await rows.create(on: self)
             return
         }
-        let chunk = max(1, 900 / M.columns.count)
-        for start in stride(from: 0, to: rows.count, by: chunk) {
-            var insert = sql.insert(into: M.schema).columns(M.columns)
-            for row in rows[start..<min(start + chunk, rows.count)] {
+        for chunk in rows.chunks(of: max(1, 900 / M.columns.count)) {
+            var insert = sql.insert(into: table ?? M.schema).columns(M.columns)
+            for row in chunk {
                 insert = insert.values(row.values().map { SQLBind($0) as any SQLExpression })
             }
             try await insert.run()

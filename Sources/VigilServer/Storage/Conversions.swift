@@ -1,4 +1,5 @@
 import Crypto
+import Fluent
 import Foundation
 import VigilCore
 
@@ -42,6 +43,47 @@ extension Sentence {
     static func from(json v: JSONValue) -> Sentence? {
         let d = Diagnostics()
         return Sentence.readStored(v, diagnostics: d)
+    }
+}
+
+extension CaseModel {
+    /// The case's own columns (not its dates: the writer's, as created or as changed).
+    func apply(_ c: Case, contentHash hash: String) {
+        id = c.id; title = c.title; summary = c.summary; region = c.region; status = c.status.rawValue
+        contentHash = hash
+    }
+}
+
+/// A case's child rows as stored, in the bundle's order: its countries, themes, people and
+/// timeline. The one place they are built, for a case written alone and for an archive's new
+/// cases gathered together (`NewCaseRows`).
+struct CaseChildRows {
+    var countries: [CaseCountryModel]
+    var themes: [CaseThemeModel]
+    var people: [PersonModel]
+    var timeline: [TimelineEventModel]
+
+    init(_ c: Case) {
+        countries = c.countries.enumerated().map { CaseCountryModel(caseID: c.id, position: $0, country: $1) }
+        themes = c.themes.enumerated().map { CaseThemeModel(caseID: c.id, position: $0, theme: $1) }
+        people = c.people.enumerated().map { i, p in
+            let row = PersonModel()
+            row.apply(p, caseID: c.id, position: i)
+            return row
+        }
+        timeline = c.timeline.enumerated().map { i, e in
+            let row = TimelineEventModel()
+            row.apply(e, caseID: c.id, position: i)
+            return row
+        }
+    }
+
+    /// Each table's rows in one statement (`BulkRow`).
+    func insert(on db: any Database) async throws {
+        try await db.insertBulk(countries)
+        try await db.insertBulk(themes)
+        try await db.insertBulk(people)
+        try await db.insertBulk(timeline)
     }
 }
 
