@@ -67,8 +67,9 @@ proof: test
 ## Benchmarks, side by side with the competitor on this machine (results: BENCHMARKS.md).
 bench: deps release
 	@scripts/ensure-packages.sh wrk nginx-light strace cmark
-	@python3 -m pip install --quiet --disable-pip-version-check weasyprint
+	@python3 -m pip install --quiet --disable-pip-version-check weasyprint python-docx
 	python3 bench/pdf_vs_weasyprint.py
+	python3 bench/letter_docx_vs_python_docx.py
 	python3 bench/report_burst.py
 	python3 bench/pages_vs_nginx.py
 	python3 bench/cached_page_under_reports.py

@@ -8,11 +8,15 @@ vigil.bundle/1 file; that file is then imported into an empty SQLite database wi
 the home page (rendered, nothing cached) is taken, and its resident memory after the home page,
 the feed, the sitemap, the list and 200 document pages.
 
+Beside each import, a writer tries SQLite's write lock every 100 ms (`BEGIN IMMEDIATE` with no
+busy timeout, as another process's report or log-in would, then `ROLLBACK`): the longest stretch
+it was refused is how long the server's writers would have waited (they give up after 10 s).
+
     python3 bench/import_archive.py [--cases N] [--binary PATH] [--baseline PATH] [--bundle FILE]
 
 --baseline: another vigil binary (an older build) to import the same bundle, side by side.
 """
-import argparse, json, os, subprocess, sys, tempfile, time, urllib.request
+import argparse, json, os, sqlite3, subprocess, sys, tempfile, threading, time, urllib.request
 
 from common import free_port, scratch_dir
 
@@ -48,11 +52,52 @@ def rss_mb(pid):
     return 0.0
 
 
+class LockProbe(threading.Thread):
+    """Tries the database's write lock every 100 ms until stopped; `longest` is the longest
+    stretch, in seconds, it was refused."""
+
+    def __init__(self, path):
+        super().__init__(daemon=True)
+        self.conn = sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)
+        self.done, self.longest, self.refused_since = threading.Event(), 0.0, None
+
+    def run(self):
+        while not self.done.is_set():
+            now = time.perf_counter()
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+                self.conn.execute("ROLLBACK")
+                self.stretch_ends(now)
+            except sqlite3.OperationalError:
+                if self.refused_since is None:
+                    self.refused_since = now
+            self.done.wait(0.1)
+        self.stretch_ends(time.perf_counter())
+        self.conn.close()
+
+    def stretch_ends(self, now):
+        if self.refused_since is not None:
+            self.longest = max(self.longest, now - self.refused_since)
+            self.refused_since = None
+
+    def stop(self):
+        self.done.set()
+        self.join()
+        return self.longest
+
+
 def import_into(binary, bundle, work, name):
+    """Returns the environment, the import's seconds, its peak RSS, its last line of output, and
+    the longest time writers were locked out meanwhile."""
     env = env_for(work, name)
     subprocess.run([binary, "migrate", "--yes"], env=env, check=True, capture_output=True, cwd=os.path.dirname(env["VIGIL_DATABASE_PATH"]))
-    seconds, peak, out = run_measured([binary, "import", "--no-alerts", bundle], env)
-    return env, seconds, peak, out
+    probe = LockProbe(env["VIGIL_DATABASE_PATH"])
+    probe.start()
+    try:
+        seconds, peak, out = run_measured([binary, "import", "--no-alerts", bundle], env)
+    finally:
+        locked = probe.stop()
+    return env, seconds, peak, out, locked
 
 
 def main():
@@ -76,12 +121,13 @@ def main():
         os.replace(bundle + ".part", bundle)
     size = os.path.getsize(bundle)
     print(f"archive: {a.cases:,} cases, bundle {size / 1e6:.0f} MB; binary {a.binary}")
-    print(f"{'import':<34} {'seconds':>9} {'cases/s':>9} {'peak RSS':>10}")
-    env, seconds, peak, out = import_into(a.binary, bundle, work, "imported")
-    print(f"{'vigil import (this build)':<34} {seconds:>9.1f} {a.cases / seconds:>9.0f} {peak:>7.0f} MB   {out}")
+    print(f"{'import':<34} {'seconds':>9} {'cases/s':>9} {'peak RSS':>10} {'writers locked out':>19}")
+    env, seconds, peak, out, locked = import_into(a.binary, bundle, work, "imported")
+    print(f"{'vigil import (this build)':<34} {seconds:>9.1f} {a.cases / seconds:>9.0f} {peak:>7.0f} MB {locked:>17.1f} s   {out}")
     if a.baseline:
-        _, base_seconds, base_peak, base_out = import_into(a.baseline, bundle, work, "baseline")
-        print(f"{'vigil import (baseline)':<34} {base_seconds:>9.1f} {a.cases / base_seconds:>9.0f} {base_peak:>7.0f} MB   {base_out}")
+        _, base_seconds, base_peak, base_out, base_locked = import_into(a.baseline, bundle, work, "baseline")
+        print(f"{'vigil import (baseline)':<34} {base_seconds:>9.1f} {a.cases / base_seconds:>9.0f} {base_peak:>7.0f} MB "
+              f"{base_locked:>17.1f} s   {base_out}")
         print(f"ratio: this build imports {base_seconds / seconds:.1f}x as fast as the baseline")
     print(f"database after import: {os.path.getsize(env['VIGIL_DATABASE_PATH']) / 1e6:.0f} MB")
 

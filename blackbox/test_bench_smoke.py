@@ -18,6 +18,8 @@ def test_import_archive_runs_end_to_end(tmp_path):
     out = run_bench(tmp_path, "import_archive.py", "--cases", "12", "--baseline", str(BIN))
     assert "vigil import (this build)" in out and "vigil import (baseline)" in out
     assert "start to the first home page" in out and "server RSS" in out
+    # The longest stretch a writer beside each import was locked out, in seconds.
+    assert len(re.findall(r"MB\s+[0-9.]+ s\s+Imported:", out)) == 2, out
     # Every record of the archive was created, by both binaries.
     created = [line for line in out.splitlines() if "Imported:" in line]
     assert len(created) == 2 and all("0 updated, 0 unchanged" in line for line in created)
