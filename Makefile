@@ -77,6 +77,7 @@ bench: deps release
 	python3 bench/archive_pages.py --cases 2000
 	python3 bench/import_archive.py --cases 2000
 	python3 bench/search_vs_direct.py --cases 2400
+	python3 bench/uncached_documents.py --cases 10000
 
 format:
 	$(SWIFT) format --in-place --recursive Sources Tests Package.swift

@@ -51,3 +51,12 @@ def test_letter_docx_vs_python_docx_runs_end_to_end(tmp_path):
     out = run_bench(tmp_path, "letter_docx_vs_python_docx.py", "--repeat", "3")
     rows = re.findall(r"^ua-\S+\s+\d+\s+[0-9.]+\s+[0-9.]+\s+[0-9.]+x$", out, re.M)
     assert len(rows) == 4, out
+
+
+def test_uncached_documents_runs_end_to_end(tmp_path):
+    """B3: document pages rendered on demand (each checked to be a miss), then cached."""
+    out = run_bench(tmp_path, "uncached_documents.py", "--cases", "12", "--pages", "5", "--clients", "2")
+    assert re.search(r"^uncached \(rendered\)\s+[0-9.]+ ms", out, re.M), out
+    assert re.search(r"^cached \(peer, same pages\)\s+[0-9.]+ ms", out, re.M), out
+    assert re.search(r"p99 uncached: [0-9.]+ ms \(goal <= 25 ms: (met|NOT met)\)", out), out
+    assert re.search(r"uncached rate, 2 clients at once: \d+ pages/s", out), out
