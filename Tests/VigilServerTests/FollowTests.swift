@@ -131,6 +131,18 @@ struct FollowTests {
             #expect(try await followed() == every && every.count >= 6 && every.count < all.count)
             // Only the documents asked about, and an unknown id is no one's.
             #expect(try await followed(["ua-126-19-1-en", "ua-126-19-0-ru", "no-such-document"]) == ["ua-126-19-1-en"])
+            // A supporter who follows 40,000 made-up themes (any slug is accepted) must not make
+            // the statement bind more values than the databases allow: every later publication with
+            // alerts would fail in its transaction.
+            for chunk in (0..<40_000).chunks(of: 1_000) {
+                try await chunk.map { i in
+                    let f = FollowModel()
+                    f.supporterID = supporter; f.subjectKind = "theme"; f.subjectValue = "made-up-\(i)"; f.createdAt = Date()
+                    f.digest = false; f.consentText = "t"; f.consentVersion = "test"; f.consentAt = Date()
+                    return f
+                }.create(on: app.db)
+            }
+            #expect(try await followed() == every)
         }
     }
 

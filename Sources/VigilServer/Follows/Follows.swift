@@ -291,9 +291,6 @@ struct Alerts: Sendable {
         func strings(_ query: SQLQueryString, _ column: String) async throws -> [String] {
             try await sql.raw(query).all().map { try $0.decode(column: column, as: String.self) }
         }
-        // Followed countries and themes: at most one row for each there is.
-        let countries = try await strings("SELECT DISTINCT subject_value FROM follows WHERE subject_kind = 'country'", "subject_value")
-        let themes = try await strings("SELECT DISTINCT subject_value FROM follows WHERE subject_kind = 'theme'", "subject_value")
         var caseOf: [String: String] = [:]
         for chunk in ids.chunks(of: 500) {
             for row in try await sql.raw("""
@@ -309,14 +306,15 @@ struct Alerts: Sendable {
                 "SELECT subject_value FROM follows WHERE subject_kind = 'case' AND subject_value IN (\(binds: chunk))", "subject_value"))
             followedCases.formUnion(try await strings(
                 "SELECT case_id FROM email_follows WHERE confirmed_at IS NOT NULL AND case_id IN (\(binds: chunk))", "case_id"))
-            if !countries.isEmpty {
-                followedCases.formUnion(try await strings(
-                    "SELECT case_id FROM case_countries WHERE case_id IN (\(binds: chunk)) AND country IN (\(binds: countries))", "case_id"))
-            }
-            if !themes.isEmpty {
-                followedCases.formUnion(try await strings(
-                    "SELECT case_id FROM case_themes WHERE case_id IN (\(binds: chunk)) AND theme IN (\(binds: themes))", "case_id"))
-            }
+            // Joined, not bound: the themes and countries followed are as many as supporters make up.
+            followedCases.formUnion(try await strings("""
+                SELECT c.case_id AS case_id FROM case_countries c WHERE c.case_id IN (\(binds: chunk))
+                AND EXISTS (SELECT 1 FROM follows f WHERE f.subject_kind = 'country' AND f.subject_value = c.country)
+                """, "case_id"))
+            followedCases.formUnion(try await strings("""
+                SELECT t.case_id AS case_id FROM case_themes t WHERE t.case_id IN (\(binds: chunk))
+                AND EXISTS (SELECT 1 FROM follows f WHERE f.subject_kind = 'theme' AND f.subject_value = t.theme)
+                """, "case_id"))
         }
         return Set(caseOf.filter { followedCases.contains($0.value) }.keys)
     }

@@ -219,7 +219,7 @@ struct ContentWriter: Sendable {
         if !held.isEmpty { throw ValidationError(held) }
         var summary = WriteSummary()
         for t in plan.bundle.targets { summary += try await write(target: t) }
-        try await ImportStaging.copy(on: db)
+        try await ImportStaging.copy(on: db, time: now())
         summary += staged.summary
         for c in staged.others { summary += try await write(stored: c, plan) }
         return summary

@@ -1,4 +1,5 @@
 import Fluent
+import Foundation
 import SQLKit
 
 /// Where an archive's import on SQLite puts the rows of its new cases before its write
@@ -63,15 +64,20 @@ enum ImportStaging {
         }
     }
 
-    /// Inside the write transaction: copies every staged row into its table, parents first, and
-    /// the search entries into the full-text index, keyed by rowid as `SearchIndex.write` keys
-    /// them (a document indexed before, then deleted, keeps its row number).
-    static func copy(on db: any Database) async throws {
+    /// The columns a copy dates with the time of the write, not of the staging: a weekly digest
+    /// sent in between lists what was created since it last ran, and must not miss these rows.
+    static let dated: Set<String> = ["created_at", "updated_at"]
+
+    /// Inside the write transaction: copies every staged row into its table, parents first, dated
+    /// `time`, and the search entries into the full-text index, keyed by rowid as
+    /// `SearchIndex.write` keys them (a document indexed before, then deleted, keeps its row number).
+    static func copy(on db: any Database, time: Date) async throws {
         let sql = sqlite(db)
         for (name, columns) in tables {
+            let values = SQLList(columns.map { dated.contains($0) ? SQLBind(time) as any SQLExpression : SQLIdentifier($0) })
             try await sql.raw("""
                 INSERT INTO main.\(ident: name) (\(idents: columns, joinedBy: ", "))
-                SELECT \(idents: columns, joinedBy: ", ") FROM temp.\(ident: table(name)) ORDER BY rowid
+                SELECT \(values) FROM temp.\(ident: table(name)) ORDER BY rowid
                 """).run()
         }
         // `WHERE true`: SQLite's grammar needs it before an upsert's ON CONFLICT.

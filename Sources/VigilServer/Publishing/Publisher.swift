@@ -104,20 +104,16 @@ struct Publisher: Sendable {
         let result: Result
         if db.isSQLite, change.isBundle {
             // A bundle (an archive's import) is checked and its new rows built on one connection
-            // before the write transaction (`ImportStaging`): other writers wait for the copy only.
-            result = try await db.withConnection { conn in
-                do {
-                    let staged = try await self.stage(change, on: conn)
-                    let r = try await self.transact(change, staged: staged, by: author, alerts: sendAlerts, on: conn, before: before, after: after)
-                    try? await ImportStaging.drop(on: conn)
-                    return r
-                } catch {
-                    try? await ImportStaging.drop(on: conn)
-                    throw error
-                }
+            // before the write transaction (`ImportStaging`): other processes' writers wait for
+            // the copy only.
+            result = try await db.preparedWriteTransaction(prepare: { conn in try await self.stage(change, on: conn) },
+                                                           cleanUp: { conn in try? await ImportStaging.drop(on: conn) }) { db, staged in
+                try await self.write(change, staged: staged, by: author, alerts: sendAlerts, on: db, before: before, after: after)
             }
         } else {
-            result = try await transact(change, staged: nil, by: author, alerts: sendAlerts, on: db, before: before, after: after)
+            result = try await db.writeTransaction { db in
+                try await self.write(change, staged: nil, by: author, alerts: sendAlerts, on: db, before: before, after: after)
+            }
         }
         cache.invalidate(tags: result.changes.cacheTags, logEntry: result.logEntry)
         // An archive's import changes what the planner should know of the tables; measured after
@@ -136,30 +132,28 @@ struct Publisher: Sendable {
         }
     }
 
-    /// The change's write transaction: the rows, the alerts, the publishing log and the audit log.
-    private func transact(_ change: Change, staged: ContentWriter.StagedImport?, by author: Author, alerts sendAlerts: Bool,
-                          on db: any Database, before: (@Sendable (any Database) async throws -> Void)?,
-                          after: (@Sendable (any Database, ChangeSet) async throws -> Void)?) async throws -> Result {
-        try await db.writeTransaction { db in
-            try await before?(db)
-            let (summary, createdSubject) = try await write(change, staged: staged, on: db)
-            var changes = ChangeSet(cases: summary.changedCases, targets: summary.changedTargets,
-                                    urgentActions: summary.changedUrgentActions, documents: summary.changedDocuments)
-            // A document written on its own changes its case's pages too.
-            if !changes.urgentActions.isEmpty {
-                let uas = try await UrgentActionModel.query(on: db).filter(\.$id ~~ changes.urgentActions.sorted()).all()
-                changes.cases.formUnion(uas.map(\.caseID))
-            }
-            let queued = sendAlerts ? try await alerts.enqueue(createdDocuments: summary.createdDocuments, on: db) : 0
-            let entry = changes.isEmpty ? nil
-                : try await PublishingLog.record(changes, action: change.action, author: author, summary: summary, at: now(), on: db)
-            if !changes.isEmpty {
-                // The audit log: who changed what, in the same transaction (Newsroom/AuditLog.swift).
-                try await Audit.recordPublishing(change, author: author, changes: changes, summary: summary, logEntry: entry, on: db, now: now())
-            }
-            try await after?(db, changes)
-            return Result(summary: summary, changes: changes, alertsQueued: queued, logEntry: entry, createdSubject: createdSubject)
+    /// Inside the change's write transaction: the rows, the alerts, the publishing log and the audit log.
+    private func write(_ change: Change, staged: ContentWriter.StagedImport?, by author: Author, alerts sendAlerts: Bool,
+                       on db: any Database, before: (@Sendable (any Database) async throws -> Void)?,
+                       after: (@Sendable (any Database, ChangeSet) async throws -> Void)?) async throws -> Result {
+        try await before?(db)
+        let (summary, createdSubject) = try await write(change, staged: staged, on: db)
+        var changes = ChangeSet(cases: summary.changedCases, targets: summary.changedTargets,
+                                urgentActions: summary.changedUrgentActions, documents: summary.changedDocuments)
+        // A document written on its own changes its case's pages too.
+        // 500 at a time: an archive's import changes more than a statement may bind on PostgreSQL.
+        for chunk in changes.urgentActions.sorted().chunks(of: 500) {
+            changes.cases.formUnion(try await UrgentActionModel.query(on: db).filter(\.$id ~~ Array(chunk)).all(\.$caseID))
         }
+        let queued = sendAlerts ? try await alerts.enqueue(createdDocuments: summary.createdDocuments, on: db) : 0
+        let entry = changes.isEmpty ? nil
+            : try await PublishingLog.record(changes, action: change.action, author: author, summary: summary, at: now(), on: db)
+        if !changes.isEmpty {
+            // The audit log: who changed what, in the same transaction (Newsroom/AuditLog.swift).
+            try await Audit.recordPublishing(change, author: author, changes: changes, summary: summary, logEntry: entry, on: db, now: now())
+        }
+        try await after?(db, changes)
+        return Result(summary: summary, changes: changes, alertsQueued: queued, logEntry: entry, createdSubject: createdSubject)
     }
 
     /// Rows created by one change after which the tables' statistics are measured again.

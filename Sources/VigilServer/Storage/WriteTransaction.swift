@@ -52,14 +52,47 @@ extension Database {
         }
         return try await WriteGate.sqlite.withLock {
             try await self.withConnection { conn in
-                let sql = conn as! any SQLDatabase
-                try await sql.raw("PRAGMA busy_timeout = 10000").run()
-                // Deleted rows are overwritten with zeros, not left in free pages: an erased
-                // supporter's address must not survive in the file (a per-connection setting).
-                try await sql.raw("PRAGMA secure_delete = ON").run()
-                return try await Self.transaction(on: sql, begin: "BEGIN IMMEDIATE") { try await body(conn) }
+                try await Self.sqliteWriteSettings(conn)
+                return try await Self.transaction(on: conn as! any SQLDatabase, begin: "BEGIN IMMEDIATE") { try await body(conn) }
             }
         }
+    }
+
+    /// A write on SQLite prepared first on the connection that will write it, outside any
+    /// transaction (an archive's import builds its rows in that connection's temporary tables:
+    /// `ImportStaging`), then written by `body` in a write transaction; `cleanUp` runs last on that
+    /// connection, whatever happened. Other processes are locked out only while `body` runs. This
+    /// process's write gate is held throughout, taken before the connection as every writer takes
+    /// them: a connection held while waiting for the gate would stall the writers of its event loop
+    /// (its only connection), which wait for it holding the gate.
+    func preparedWriteTransaction<P: Sendable, T: Sendable>(
+        prepare: @escaping @Sendable (any Database) async throws -> P,
+        cleanUp: @escaping @Sendable (any Database) async -> Void,
+        _ body: @escaping @Sendable (any Database, P) async throws -> T
+    ) async throws -> T {
+        precondition(isSQLite, "a prepared write is for SQLite")
+        return try await WriteGate.sqlite.withLock {
+            try await self.withConnection { conn in
+                do {
+                    try await Self.sqliteWriteSettings(conn)
+                    let prepared = try await prepare(conn)
+                    let result = try await Self.transaction(on: conn as! any SQLDatabase, begin: "BEGIN IMMEDIATE") { try await body(conn, prepared) }
+                    await cleanUp(conn)
+                    return result
+                } catch {
+                    await cleanUp(conn)
+                    throw error
+                }
+            }
+        }
+    }
+
+    private static func sqliteWriteSettings(_ conn: any Database) async throws {
+        let sql = conn as! any SQLDatabase
+        try await sql.raw("PRAGMA busy_timeout = 10000").run()
+        // Deleted rows are overwritten with zeros, not left in free pages: an erased
+        // supporter's address must not survive in the file (a per-connection setting).
+        try await sql.raw("PRAGMA secure_delete = ON").run()
     }
 }
 
