@@ -78,6 +78,7 @@ bench: deps release
 	python3 bench/import_archive.py --cases 2000
 	python3 bench/search_vs_direct.py --cases 2400
 	python3 bench/uncached_documents.py --cases 10000
+	python3 bench/memory_soak.py --cases 10000 --seconds 600
 
 format:
 	$(SWIFT) format --in-place --recursive Sources Tests Package.swift

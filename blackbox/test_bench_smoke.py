@@ -60,3 +60,11 @@ def test_uncached_documents_runs_end_to_end(tmp_path):
     assert re.search(r"^cached \(peer, same pages\)\s+[0-9.]+ ms", out, re.M), out
     assert re.search(r"p99 uncached: [0-9.]+ ms \(goal <= 25 ms: (met|NOT met)\)", out), out
     assert re.search(r"uncached rate, 2 clients at once: \d+ pages/s", out), out
+
+
+def test_memory_soak_runs_end_to_end(tmp_path):
+    """B11: RSS sampled under wrk's mixed load (pages, searches, listings, API lists)."""
+    out = run_bench(tmp_path, "memory_soak.py", "--cases", "12", "--seconds", "6")
+    assert re.search(r"load: wrk, 16 connections, 6 s: [0-9,]+ requests", out), out
+    assert re.search(r"RSS under load: max \d+ MB \(goal <= 250 MB: (met|NOT met)\)", out), out
+    assert "RSS samples (s, MB): " in out
