@@ -111,8 +111,19 @@ struct FollowTests {
             let b = Browser(app)
             try await AccountTests().signUpAndVerify(app, b, email: "follows@example.org")
             let supporter = try await SupporterModel.query(on: app.db).filter(\.$email == "follows@example.org").first()!.id!
-            // A country, in a weekly digest: still someone to tell (the digest is decided later).
+            // A country in a weekly digest mails nothing now (the digest tells of it later).
             try await FollowController.follow(.country("EG"), supporter: supporter, digest: true, language: "en", consentText: "t", on: app.db)
+            #expect(try await followed().isEmpty)
+            try await FollowController.follow(.country("EG"), supporter: supporter, digest: false, language: "en", consentText: "t", on: app.db)
+            #expect(try await followed() == originals(of: ["demo-nour-hassan"]))
+            // A supporter whose address is not verified is mailed nothing.
+            let account = try await SupporterModel.find(supporter, on: app.db)!
+            let verified = account.emailVerifiedAt
+            account.emailVerifiedAt = nil
+            try await account.update(on: app.db)
+            #expect(try await followed().isEmpty)
+            account.emailVerifiedAt = verified
+            try await account.update(on: app.db)
             #expect(try await followed() == originals(of: ["demo-nour-hassan"]))
             try await FollowController.follow(.theme("labour-rights"), supporter: supporter, digest: false, language: "en", consentText: "t", on: app.db)
             #expect(try await followed() == originals(of: ["demo-nour-hassan", "demo-li-wei"]))

@@ -283,9 +283,11 @@ struct Alerts: Sendable {
         return sent
     }
 
-    /// The originals among `ids` whose case anyone follows: by the case, one of its countries or
-    /// themes (as a supporter, digest or not), or by e-mail alone (confirmed). `enqueue(document:)`
-    /// decides who of them is mailed; a document outside this set has no one to mail.
+    /// The originals among `ids` that `enqueue(document:)` has someone to mail about: whose case is
+    /// followed by e-mail alone (confirmed), or by a supporter with a verified address, not in a
+    /// weekly digest, through the case, one of its countries or one of its themes. Only follows
+    /// that mail count: one digest follow of a common theme must not send a whole archive's
+    /// documents down the one-by-one path.
     static func followedDocuments(_ ids: [String], on db: any Database) async throws -> Set<String> {
         guard let sql = db as? any SQLDatabase else { return Set(ids) }
         func strings(_ query: SQLQueryString, _ column: String) async throws -> [String] {
@@ -300,21 +302,26 @@ struct Alerts: Sendable {
                 caseOf[try row.decode(column: "id", as: String.self)] = try row.decode(column: "case_id", as: String.self)
             }
         }
+        // The values followed in a way that mails, read once per statement (not per row).
+        func mailing(_ kind: String) -> SQLQueryString {
+            """
+            SELECT f.subject_value FROM follows f JOIN supporters s ON s.id = f.supporter_id
+            WHERE f.subject_kind = \(literal: kind) AND NOT f.digest AND s.email_verified_at IS NOT NULL
+            """
+        }
         var followedCases: Set<String> = []
         for chunk in Set(caseOf.values).sorted().chunks(of: 500).map(Array.init) {
             followedCases.formUnion(try await strings(
-                "SELECT subject_value FROM follows WHERE subject_kind = 'case' AND subject_value IN (\(binds: chunk))", "subject_value"))
+                "SELECT subject_value FROM (\(mailing("case"))) m WHERE subject_value IN (\(binds: chunk))", "subject_value"))
             followedCases.formUnion(try await strings(
                 "SELECT case_id FROM email_follows WHERE confirmed_at IS NOT NULL AND case_id IN (\(binds: chunk))", "case_id"))
-            // Joined, not bound: the themes and countries followed are as many as supporters make up.
-            followedCases.formUnion(try await strings("""
-                SELECT c.case_id AS case_id FROM case_countries c WHERE c.case_id IN (\(binds: chunk))
-                AND EXISTS (SELECT 1 FROM follows f WHERE f.subject_kind = 'country' AND f.subject_value = c.country)
-                """, "case_id"))
-            followedCases.formUnion(try await strings("""
-                SELECT t.case_id AS case_id FROM case_themes t WHERE t.case_id IN (\(binds: chunk))
-                AND EXISTS (SELECT 1 FROM follows f WHERE f.subject_kind = 'theme' AND f.subject_value = t.theme)
-                """, "case_id"))
+            // Selected, not bound: the themes and countries followed are as many as supporters make up.
+            followedCases.formUnion(try await strings(
+                "SELECT c.case_id AS case_id FROM case_countries c WHERE c.case_id IN (\(binds: chunk)) AND c.country IN (\(mailing("country")))",
+                "case_id"))
+            followedCases.formUnion(try await strings(
+                "SELECT t.case_id AS case_id FROM case_themes t WHERE t.case_id IN (\(binds: chunk)) AND t.theme IN (\(mailing("theme")))",
+                "case_id"))
         }
         return Set(caseOf.filter { followedCases.contains($0.value) }.keys)
     }
