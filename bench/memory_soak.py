@@ -64,13 +64,19 @@ def main():
                 break
             except OSError:
                 time.sleep(0.1)
+        else:
+            sys.exit("vigil serve did not become ready")
         idle = rss_mb(proc.pid)
         rng = random.Random(11)
         pages = [p for p in sitemap_paths(base, 30_000) if "/urgent-actions/" in p or "/cases/" in p]
         rng.shuffle(pages)
         words = ["release", "prison", "trial", "court", "minister", "health", "torture", "journalist", "student", "lawyer",
                  "Kuku", "Hassan", "2019", "2021", "detention", "protest", "union", "women", "appeal", "sentence"]
-        searches = [f"/en/urgent-actions?q={rng.choice(words)}+{rng.choice(words)}+{i}" for i in range(3000)]
+        # Distinct searches that find something: the pairs and triples of common words.
+        combos = [f"{a}+{b}" for i, a in enumerate(words) for b in words[i + 1:]]
+        combos += [f"{a}+{b}+{c}" for i, a in enumerate(words) for j, b in enumerate(words[i + 1:], i + 1) for c in words[j + 1:]]
+        rng.shuffle(combos)
+        searches = [f"/en/urgent-actions?q={q}" for q in combos[:3000]]
         fixed = ["/en/", "/en/urgent-actions", "/en/urgent-actions?status=open", "/feed.atom", "/feed.atom?page=2",
                  "/api/v1/urgent-actions?limit=100", "/api/v1/cases?limit=50", "/en/outcomes"]
         mix = []
@@ -83,7 +89,12 @@ def main():
         script = os.path.join(work, "mix.lua")
         with open(script, "w") as f:
             f.write("paths = {\n" + ",\n".join('"%s"' % p.replace('"', "") for p in mix) + "\n}\n")
-            f.write("counter = 0\nrequest = function()\n  counter = counter + 1\n"
+            # Each wrk thread starts at its own place in the mix, so that they do not ask for the
+            # same page at the same moment (the second would find the first's render).
+            f.write("threads = 0\nfunction setup(thread)\n  thread:set(\"offset\", threads * math.floor(#paths / 2))\n"
+                    "  threads = threads + 1\nend\n"
+                    "counter = 0\nfunction init(args)\n  counter = offset or 0\nend\n"
+                    "request = function()\n  counter = counter + 1\n"
                     "  return wrk.format(\"GET\", paths[(counter % #paths) + 1])\nend\n")
         samples, done = [], threading.Event()
 

@@ -34,7 +34,8 @@ def percentile(values, p):
 
 
 def document_paths(base, want):
-    """Document pages from the sitemap's files, in order, until `want` more than needed."""
+    """Document pages from the sitemap's files, in order, until four times `want` (the files
+    list cases, then actions by number: the sample covers the first few thousand actions)."""
     index = urllib.request.urlopen(base + "/sitemap.xml", timeout=120).read().decode()
     # A small site's sitemap is one file; a large one's is an index of files.
     parts = re.findall(r"<loc>([^<]+)</loc>", index) if "<sitemapindex" in index else [None]
@@ -58,6 +59,8 @@ def main():
     ap.add_argument("--binary", default=os.path.join(ROOT, ".build", "release", "vigil"))
     ap.add_argument("--bundle", help="import this vigil.bundle/1 file instead of making the archive (faster at 10,000 cases)")
     a = ap.parse_args()
+    if a.pages < 1 or a.clients < 1:
+        sys.exit("--pages and --clients are at least 1")
     work = str(scratch_dir())
     env = dict({k: v for k, v in os.environ.items() if k != "DATABASE_URL"}, VIGIL_DATABASE_PATH=os.path.join(work, "vigil.sqlite"),
                VIGIL_SECRET_FILE=os.path.join(work, "secret"), LOG_LEVEL="error")
@@ -77,6 +80,8 @@ def main():
                 break
             except OSError:
                 time.sleep(0.1)
+        else:
+            sys.exit("vigil serve did not become ready")
         paths = document_paths(base, a.pages)
         rng = random.Random(15)
         rng.shuffle(paths)
@@ -120,6 +125,8 @@ def main():
                 except OSError as e:
                     errors.append(f"{path}: {e}")
         count = len(queue)
+        if count < a.clients:
+            sys.exit(f"only {count} pages left for the rate with {a.clients} clients: a larger archive is needed")
         threads = [threading.Thread(target=client) for _ in range(a.clients)]
         t = time.perf_counter()
         for th in threads:

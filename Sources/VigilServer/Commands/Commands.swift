@@ -291,7 +291,7 @@ struct RenderCommand: AsyncCommand {
         var output: String?
         @Option(name: "repeat", help: "Render this many times and print the median and spread in milliseconds.")
         var repeatCount: Int?
-        @Flag(name: "letter", help: "Render the document's appeal letter to its first official instead, as the site's letter form makes it.")
+        @Flag(name: "letter", help: "Render the document's appeal letter instead: to its first official, in the document's own language, as the site's letter form makes it.")
         var letter: Bool
         @Option(name: "name", help: "With --letter: the name the letter is signed with (default: unsigned).")
         var name: String?

@@ -212,6 +212,7 @@ struct ContentWriter: Sendable {
     func importStaged(_ staged: StagedImport) async throws -> WriteSummary {
         let plan = staged.plan
         guard try await PublishingLog.head(on: db) == staged.logHead else {
+            db.logger.notice("Content was published while the import was checked: checking and writing it again, holding the write lock.")
             return try await importBundle(plan.bundle, paths: plan.paths, earlierIssues: plan.earlierIssues)
         }
         // Newsroom items are not content: one scheduled since may hold a number.
