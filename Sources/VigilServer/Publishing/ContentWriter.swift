@@ -98,17 +98,45 @@ struct ContentWriter: Sendable {
         let plan = try await checked(bundle, paths: paths, earlierIssues: earlierIssues)
         var summary = WriteSummary()
         for t in bundle.targets { summary += try await write(target: t) }
+        summary += try await gather(plan, staged: false) { try await write(stored: $0, plan) }
+        return summary
+    }
+
+    /// Reads, checks and imports a bundle's JSON: every problem, of form or of reference, is
+    /// reported together, and nothing is written unless there are none.
+    func importBundle(json value: JSONValue) async throws -> WriteSummary {
+        let read = try Self.located(json: value)
+        return try await importBundle(read.bundle, paths: read.paths, earlierIssues: read.issues)
+    }
+
+    /// A bundle's JSON as read, with where each target and case sits and the problems of form
+    /// found (reported with those of reference); throws if it is not a bundle at all.
+    static func located(json value: JSONValue) throws -> (bundle: VigilBundle, paths: (targets: [String], cases: [String]), issues: [ValidationIssue]) {
+        let d = Diagnostics()
+        guard let located = VigilBundle.readLocated(value, diagnostics: d) else {
+            try d.throwIfAny()
+            return (VigilBundle(targets: [], cases: []), ([], []), [])
+        }
+        return (located.bundle, (located.targetPaths, located.casePaths), d.issues)
+    }
+
+    /// The bundle's cases in order: those none of whose rows is stored are gathered into
+    /// `NewCaseRows` and written `newDocumentsPerWrite` documents at a time, into their tables or
+    /// into the staging tables; each of the others goes to `stored`, after (when writing directly)
+    /// what was gathered before it.
+    private func gather(_ plan: ImportPlan, staged: Bool, stored: (Case) async throws -> WriteSummary) async throws -> WriteSummary {
         var newRows = NewCaseRows(targets: plan.targets, documentsPerWrite: newDocumentsPerWrite)
-        for c in bundle.cases {
+        var summary = WriteSummary()
+        for c in plan.bundle.cases {
             if plan.isAllNew(c) {
                 summary += newRows.add(c, time: now())
-                if newRows.isFull { try await newRows.flush(on: db) }
+                if newRows.isFull { try await newRows.flush(on: db, staged: staged) }
             } else {
-                try await newRows.flush(on: db)
-                summary += try await write(stored: c, plan)
+                if !staged { try await newRows.flush(on: db) }
+                summary += try await stored(c)
             }
         }
-        try await newRows.flush(on: db)
+        try await newRows.flush(on: db, staged: staged)
         return summary
     }
 
@@ -178,12 +206,8 @@ struct ContentWriter: Sendable {
     /// (`ImportStaging`), 2,000 documents at a time. Nothing another connection sees changes, and
     /// no lock on the database is held.
     func stageImport(json value: JSONValue) async throws -> StagedImport {
-        let d = Diagnostics()
-        guard let located = VigilBundle.readLocated(value, diagnostics: d) else {
-            try d.throwIfAny()
-            return try await stageImport(VigilBundle(targets: [], cases: []))
-        }
-        return try await stageImport(located.bundle, paths: (located.targetPaths, located.casePaths), earlierIssues: d.issues)
+        let read = try Self.located(json: value)
+        return try await stageImport(read.bundle, paths: read.paths, earlierIssues: read.issues)
     }
 
     func stageImport(_ bundle: VigilBundle, paths: (targets: [String], cases: [String])? = nil,
@@ -191,18 +215,8 @@ struct ContentWriter: Sendable {
         let head = try await PublishingLog.head(on: db)
         let plan = try await checked(bundle, paths: paths, earlierIssues: earlierIssues)
         try await ImportStaging.create(on: db)
-        var newRows = NewCaseRows(targets: plan.targets, documentsPerWrite: newDocumentsPerWrite)
-        var summary = WriteSummary()
         var others: [Case] = []
-        for c in bundle.cases {
-            if plan.isAllNew(c) {
-                summary += newRows.add(c, time: now())
-                if newRows.isFull { try await newRows.flush(on: db, staged: true) }
-            } else {
-                others.append(c)
-            }
-        }
-        try await newRows.flush(on: db, staged: true)
+        let summary = try await gather(plan, staged: true) { others.append($0); return WriteSummary() }
         return StagedImport(plan: plan, logHead: head, summary: summary, others: others)
     }
 
@@ -271,17 +285,6 @@ struct ContentWriter: Sendable {
             }
         }
         return issues
-    }
-
-    /// Reads, checks and imports a bundle's JSON: every problem, of form or of reference, is
-    /// reported together, and nothing is written unless there are none.
-    func importBundle(json value: JSONValue) async throws -> WriteSummary {
-        let d = Diagnostics()
-        guard let located = VigilBundle.readLocated(value, diagnostics: d) else {
-            try d.throwIfAny()
-            return WriteSummary()
-        }
-        return try await importBundle(located.bundle, paths: (located.targetPaths, located.casePaths), earlierIssues: d.issues)
     }
 
     func write(target t: Target) async throws -> WriteSummary {
