@@ -71,6 +71,7 @@ bench: deps release
 	python3 bench/pdf_vs_weasyprint.py
 	python3 bench/letter_docx_vs_python_docx.py
 	python3 bench/report_burst.py
+	scripts/with-postgres.sh sh -c 'python3 bench/report_burst.py --postgres "$$VIGIL_TEST_POSTGRES_URL"'
 	python3 bench/pages_vs_nginx.py
 	python3 bench/cached_page_under_reports.py
 	python3 bench/markdown_adversarial.py

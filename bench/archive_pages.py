@@ -9,11 +9,9 @@ cached after start), the second comes from the page cache — and their sizes an
 
 At 2,000 cases issue 15's reviewers found a 1 MB home page and a 3.5 s feed.
 """
-import argparse, os, subprocess, sys, time, urllib.error, urllib.request
+import argparse, os, time, urllib.error, urllib.request
 
-from common import free_port, scratch_dir
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from common import ROOT, Serve, archive_env, load_archive, scratch_dir
 
 
 def fetch(base, path):
@@ -34,28 +32,13 @@ def main():
     ap.add_argument("--cases", type=int, default=2000)
     ap.add_argument("--binary", default=os.path.join(ROOT, ".build", "release", "vigil"))
     a = ap.parse_args()
-    work = str(scratch_dir())
-    env = dict(os.environ, VIGIL_DATABASE_PATH=os.path.join(work, "vigil.sqlite"), VIGIL_SECRET_FILE=os.path.join(work, "secret"),
-               LOG_LEVEL="warning")
-    subprocess.run([a.binary, "migrate", "--yes"], env=env, check=True, capture_output=True)
-    t = time.perf_counter()
-    r = subprocess.run([a.binary, "demo", "--synthetic", str(a.cases)], env=env, capture_output=True)
-    if r.returncode != 0:
-        sys.exit(r.stdout.decode()[-3000:] + r.stderr.decode()[-3000:])
-    loaded = time.perf_counter() - t
-    print(f"archive: {r.stdout.decode().strip()}")
+    work = scratch_dir()
+    env = archive_env(work, log="warning")
+    made, loaded = load_archive(a.binary, env, cases=a.cases)
+    print(f"archive: {made}")
     print(f"  {loaded:.1f} s in all, database {os.path.getsize(env['VIGIL_DATABASE_PATH']) / 1e6:.0f} MB; binary {a.binary}")
-    port = free_port()
-    proc = subprocess.Popen([a.binary, "serve", "--hostname", "127.0.0.1", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(600):
-            try:
-                urllib.request.urlopen(base + "/readyz", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
+    with Serve(a.binary, env, ready="/readyz", cwd=work) as server:
+        base = server.base
         print(f"{'page':<28} {'bytes':>10} {'first (renders)':>16} {'second (cached)':>16}")
         for label, path in [("home", "/en/"), ("Atom feed", "/feed.atom"), ("Atom feed, page 2", "/feed.atom?page=2"),
                             ("sitemap", "/sitemap.xml"), ("list", "/en/urgent-actions"), ("list, open", "/en/urgent-actions?status=open")]:
@@ -65,9 +48,6 @@ def main():
                 continue
             second, _ = fetch(base, path)
             print(f"{label:<28} {size:>10,} {first * 1000:>13.0f} ms {second * 1000:>13.1f} ms")
-    finally:
-        proc.terminate()
-        proc.wait(30)
 
 
 if __name__ == "__main__":

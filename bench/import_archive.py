@@ -18,15 +18,7 @@ it was refused is how long the server's writers would have waited (they give up 
 """
 import argparse, json, os, sqlite3, subprocess, sys, tempfile, threading, time, urllib.request
 
-from common import free_port, scratch_dir
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def env_for(work, name):
-    return dict({k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
-                VIGIL_DATABASE_PATH=os.path.join(work, name + ".sqlite"), VIGIL_SECRET_FILE=os.path.join(work, "secret"),
-                LOG_LEVEL="warning")
+from common import ROOT, Serve, archive_env, load_archive, rss_mb, scratch_dir
 
 
 def run_measured(cmd, env):
@@ -42,14 +34,6 @@ def run_measured(cmd, env):
     if proc.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed:\n{text[-3000:]}")
     return seconds, usage.ru_maxrss / 1024, text.strip().splitlines()[-1] if text.strip() else ""
-
-
-def rss_mb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 class LockProbe(threading.Thread):
@@ -89,7 +73,7 @@ class LockProbe(threading.Thread):
 def import_into(binary, bundle, work, name):
     """Returns the environment, the import's seconds, its peak RSS, its last line of output, and
     the longest time writers were locked out meanwhile."""
-    env = env_for(work, name)
+    env = archive_env(work, name, log="warning")
     subprocess.run([binary, "migrate", "--yes"], env=env, check=True, capture_output=True, cwd=os.path.dirname(env["VIGIL_DATABASE_PATH"]))
     probe = LockProbe(env["VIGIL_DATABASE_PATH"])
     probe.start()
@@ -113,9 +97,8 @@ def main():
     work = str(scratch_dir())
     bundle = a.bundle or os.path.join(work, "archive.json")
     if not os.path.exists(bundle):
-        source = env_for(work, "source")
-        subprocess.run([a.binary, "migrate", "--yes"], env=source, check=True, capture_output=True, cwd=work)
-        subprocess.run([a.binary, "demo", "--synthetic", str(a.cases)], env=source, check=True, capture_output=True, cwd=work)
+        source = archive_env(work, "source", log="warning")
+        load_archive(a.binary, source, cases=a.cases)
         with open(bundle + ".part", "wb") as f:
             subprocess.run([a.binary, "export"], env=source, check=True, stdout=f, cwd=work)
         os.replace(bundle + ".part", bundle)
@@ -131,12 +114,8 @@ def main():
         print(f"ratio: this build imports {base_seconds / seconds:.1f}x as fast as the baseline")
     print(f"database after import: {os.path.getsize(env['VIGIL_DATABASE_PATH']) / 1e6:.0f} MB")
 
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    started = time.perf_counter()
-    proc = subprocess.Popen([a.binary, "serve", "--hostname", "127.0.0.1", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=work)
-    try:
+    with Serve(a.binary, env, ready=None, cwd=work) as server:
+        base, proc, started = server.base, server.proc, server.started
         while True:
             try:
                 with urllib.request.urlopen(base + "/en/", timeout=60) as r:
@@ -160,9 +139,6 @@ def main():
         for n in hrefs[:200]:
             urllib.request.urlopen(base + f"/en/urgent-actions/{n}", timeout=600).read()
         print(f"server RSS after the listings and {min(len(hrefs), 200)} urgent action pages: {rss_mb(proc.pid):.0f} MB")
-    finally:
-        proc.terminate()
-        proc.wait()
 
 
 if __name__ == "__main__":

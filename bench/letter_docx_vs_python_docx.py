@@ -90,7 +90,6 @@ def build_with_python_docx(letter):
     """The same letter with python-docx: a new document, its paragraphs and runs, saved to memory."""
     import docx
     from docx.oxml import OxmlElement
-    from docx.oxml.ns import qn
     d = docx.Document()
     s = d.sections[0]
     s.page_width, s.page_height = letter["page"]

@@ -11,31 +11,9 @@ for queries), filtered lists, the home page, feeds and API lists. The process's 
 
 Goal (issue 15): at 10,000 cases, RSS under load <= 250 MB, and no growth over a 10-minute soak.
 """
-import argparse, os, random, re, subprocess, sys, tempfile, threading, time, urllib.request
+import argparse, os, random, re, subprocess, threading, time, urllib.request
 
-from common import free_port, scratch_dir
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def rss_mb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def sitemap_paths(base, want):
-    index = urllib.request.urlopen(base + "/sitemap.xml", timeout=120).read().decode()
-    parts = re.findall(r"<loc>([^<]+)</loc>", index) if "<sitemapindex" in index else [None]
-    paths = []
-    for part in parts:
-        text = urllib.request.urlopen(part.replace("&amp;", "&"), timeout=120).read().decode() if part else index
-        paths += ["/" + loc.split("/", 3)[3] for loc in re.findall(r"<loc>([^<]+)</loc>", text)]
-        if len(paths) >= want:
-            break
-    return paths[:want]
+from common import ROOT, Serve, archive_env, free_port, load_archive, rss_mb, scratch_dir, sitemap_paths
 
 
 def main():
@@ -45,31 +23,25 @@ def main():
     ap.add_argument("--seconds", type=int, default=600)
     ap.add_argument("--binary", default=os.path.join(ROOT, ".build", "release", "vigil"))
     a = ap.parse_args()
-    work = str(scratch_dir())
-    env = dict({k: v for k, v in os.environ.items() if k != "DATABASE_URL"}, VIGIL_DATABASE_PATH=os.path.join(work, "vigil.sqlite"),
-               VIGIL_SECRET_FILE=os.path.join(work, "secret"), LOG_LEVEL="error")
-    subprocess.run([a.binary, "migrate", "--yes"], env=env, check=True, capture_output=True, cwd=work)
-    load = [a.binary, "import", "--no-alerts", os.path.abspath(a.bundle)] if a.bundle else [a.binary, "demo", "--synthetic", str(a.cases)]
-    r = subprocess.run(load, env=env, capture_output=True, cwd=work)
-    if r.returncode != 0:
-        sys.exit(r.stdout.decode()[-3000:] + r.stderr.decode()[-3000:])
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen([a.binary, "serve", "--hostname", "127.0.0.1", "--port", str(port)], env=env, cwd=work,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(600):
-            try:
-                urllib.request.urlopen(base + "/readyz", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            sys.exit("vigil serve did not become ready")
+    work = scratch_dir()
+    env = archive_env(work)
+    load_archive(a.binary, env, cases=a.cases, bundle=a.bundle)
+    # The server's own count of the page cache's bytes, read beside RSS.
+    metrics = f"127.0.0.1:{free_port()}"
+    env["VIGIL_METRICS_ADDRESS"] = metrics
+
+    def cache_mb():
+        text = urllib.request.urlopen(f"http://{metrics}/metrics", timeout=10).read().decode()
+        found = re.search(r"^vigil_page_cache_bytes ([0-9.e+]+)$", text, re.M)
+        return float(found.group(1)) / 1024 / 1024 if found else 0.0
+
+    with Serve(a.binary, env, ready="/readyz", cwd=work) as server:
+        proc, base = server.proc, server.base
         idle = rss_mb(proc.pid)
         rng = random.Random(11)
-        pages = [p for p in sitemap_paths(base, 30_000) if "/urgent-actions/" in p or "/cases/" in p]
+        pages = sitemap_paths(base, lambda p: "/urgent-actions/" in p or "/cases/" in p)
         rng.shuffle(pages)
+        pages = pages[:30_000]
         words = ["release", "prison", "trial", "court", "minister", "health", "torture", "journalist", "student", "lawyer",
                  "Kuku", "Hassan", "2019", "2021", "detention", "protest", "union", "women", "appeal", "sentence"]
         # Distinct searches that find something: the pairs and triples of common words.
@@ -101,7 +73,7 @@ def main():
         def sample():
             start = time.perf_counter()
             while not done.wait(5):
-                samples.append((time.perf_counter() - start, rss_mb(proc.pid)))
+                samples.append((time.perf_counter() - start, rss_mb(proc.pid), cache_mb()))
         t = threading.Thread(target=sample, daemon=True)
         t.start()
         out = subprocess.run(["wrk", "-t2", "-c16", f"-d{a.seconds}s", "-s", script, base], capture_output=True, check=True).stdout.decode()
@@ -115,8 +87,8 @@ def main():
         print(f"load: wrk, 16 connections, {a.seconds} s: {requests:,} requests, {rate:,.0f}/s"
               f"{f', {non2xx.group(1)} not 2xx/3xx' if non2xx else ''}")
         if not samples:
-            samples.append((a.seconds, rss_mb(proc.pid)))
-        rss = [m for _, m in samples]
+            samples.append((a.seconds, rss_mb(proc.pid), cache_mb()))
+        rss = [m for _, m, _ in samples]
         minute = max(1, len(samples) // max(1, a.seconds // 60))
         first = max(rss[:minute]) if rss else 0
         last = max(rss[-minute:]) if rss else 0
@@ -124,10 +96,9 @@ def main():
         print(f"RSS under load: max {max(rss):.0f} MB (goal <= 250 MB: {'met' if max(rss) <= 250 else 'NOT met'})")
         print(f"RSS, highest in the first minute and in the last minute: "
               f"{first:.0f} MB -> {last:.0f} MB ({last - first:+.0f} MB)")
-        print("RSS samples (s, MB): " + " ".join(f"{s:.0f}:{m:.0f}" for s, m in samples[::max(1, len(samples) // 20)]))
-    finally:
-        proc.terminate()
-        proc.wait(30)
+        print(f"the page cache's own count of its bytes at the end: {samples[-1][2]:.0f} MB (VIGIL_CACHE_MB: "
+              f"{env.get('VIGIL_CACHE_MB', '128')})")
+        print("RSS samples (s, MB RSS/cache): " + " ".join(f"{s:.0f}:{m:.0f}/{c:.0f}" for s, m, c in samples[::max(1, len(samples) // 20)]))
 
 
 if __name__ == "__main__":

@@ -11,8 +11,15 @@ that every acknowledged report is counted.
 
     make bench
     python3 bench/report_burst.py [--seconds S] [--clients C]
+
+B6, with --postgres URL (an empty database, whose schema is dropped first): the server on
+PostgreSQL (`synchronous_commit` as the server has it, checked to be `on`), beside pgbench's
+one-row INSERT transactions into the same server at the same concurrency, each committed on its
+own: the database's own client with nothing around the row.
+
+    scripts/with-postgres.sh sh -c 'python3 bench/report_burst.py --postgres "$VIGIL_TEST_POSTGRES_URL"'
 """
-import argparse, http.client, os, shutil, sqlite3, sys, threading, time, urllib.parse, urllib.request, uuid
+import argparse, http.client, os, re, shutil, sqlite3, subprocess, sys, threading, time, urllib.parse, urllib.request, uuid
 
 from common import Serve, demo_env, release_binary, report_form, scratch_dir, wrk
 
@@ -71,13 +78,65 @@ def main():
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--clients", type=int, default=64)
     ap.add_argument("--binary")
+    ap.add_argument("--postgres", metavar="URL", help="B6: serve from this PostgreSQL database (emptied first), beside pgbench")
     args = ap.parse_args()
     binary = release_binary(args.binary)
     tmp = scratch_dir()
+    if args.postgres:
+        return postgres_burst(binary, args, tmp)
     limit = per_commit_limit(f"{tmp}/limit.sqlite", 1000)
     env = demo_env(binary, tmp, VIGIL_TRUSTED_PROXIES="127.0.0.1")
     script = tmp / "report.lua"
     script.write_text(WRK_SCRIPT)
+    print(f"SQLite on this disk, one durable commit per report (the limit without group commit): {limit:,.0f}/s")
+    print(f"{'connections':>11} {'reports':>8} {'reports/s':>10} {'p50_ms':>7} {'p99_ms':>7} {'vs per-commit limit':>20}")
+    bursts(binary, env, script, args, lambda connections, rate: f"{rate / limit:>19.2f}x")
+    if shutil.which("strace"):
+        fsyncs_per_report(binary, env, args, tmp, script)
+
+
+def psql(url, statement):
+    return subprocess.run(["psql", url, "-X", "-q", "-t", "-A", "-c", statement], check=True, capture_output=True).stdout.decode().strip()
+
+
+def pgbench_inserts(url, tmp, connections, seconds):
+    """One-row INSERT transactions per second from pgbench, `connections` clients each committing
+    every row on its own (a report's row: a random key, the document, the channel, the time)."""
+    script = tmp / "insert.sql"
+    script.write_text(f"INSERT INTO bench_reports VALUES (md5(random()::text || clock_timestamp()::text), '{DOC}', 'letter', now());\n")
+    out = subprocess.run(["pgbench", "-n", "-c", str(connections), "-j", str(min(2, connections)), "-T", str(seconds),
+                          "-f", str(script), url], capture_output=True, check=True).stdout.decode()
+    if (failed := re.search(r"number of failed transactions: (\d+)", out)) and int(failed.group(1)):
+        sys.exit("pgbench's inserts failed:\n" + out)
+    return float(re.search(r"tps = ([0-9.]+) \(without initial connection time\)", out).group(1))
+
+
+def postgres_burst(binary, args, tmp):
+    """B6: the same bursts with the server on PostgreSQL, each beside pgbench at its concurrency."""
+    url = args.postgres.split("?")[0]
+    if shutil.which("pgbench") is None:
+        sys.exit("pgbench is missing (apt-get install postgresql-client)")
+    env = demo_env(binary, tmp, database_url=args.postgres, VIGIL_TRUSTED_PROXIES="127.0.0.1")
+    mode = psql(url, "SHOW synchronous_commit")
+    if mode != "on":
+        sys.exit(f"synchronous_commit is {mode!r}: B6 measures durable commits (on)")
+    psql(url, "CREATE TABLE bench_reports (id TEXT PRIMARY KEY, document TEXT NOT NULL, channel TEXT NOT NULL, at TIMESTAMPTZ NOT NULL)")
+    version = psql(url, "SHOW server_version")
+    script = tmp / "report.lua"
+    script.write_text(WRK_SCRIPT)
+    print(f"PostgreSQL {version}, synchronous_commit={mode}; peer: pgbench, one INSERT a transaction, same connections")
+    print(f"{'connections':>11} {'reports':>8} {'reports/s':>10} {'p50_ms':>7} {'p99_ms':>7} {'pgbench/s':>10} {'vs pgbench':>11}")
+
+    def beside(connections, rate):
+        peer = pgbench_inserts(url, tmp, connections, args.seconds)
+        return f"{peer:>10,.0f} {rate / peer:>10.2f}x"
+    bursts(binary, env, script, args, beside)
+
+
+def bursts(binary, env, script, args, peer):
+    """`vigil serve` on `env`: a warm-up that checks every report is accepted, then a wrk burst at
+    1, 16 and --clients connections, each printed with `peer(connections, rate)`'s columns, then
+    a check that every acknowledged report was counted."""
     with Serve(binary, env) as server:
         cookie, csrf, target = report_form(server.base, DOC)
         before = totals(server.base)
@@ -85,19 +144,15 @@ def main():
         if errors:
             sys.exit(f"{len(errors)} reports were refused: {sorted(set(errors))}")
         sent = 300
-        print(f"SQLite on this disk, one durable commit per report (the limit without group commit): {limit:,.0f}/s")
-        print(f"{'connections':>11} {'reports':>8} {'reports/s':>10} {'p50_ms':>7} {'p99_ms':>7} {'vs per-commit limit':>20}")
         for connections in (1, 16, args.clients):
             n, rate, p50, p99 = wrk_reports(server.base, script, cookie, csrf, target, connections, args.seconds, latency=True)
             sent += n
-            print(f"{connections:>11} {n:>8} {rate:>10,.0f} {p50:>7.1f} {p99:>7.1f} {rate / limit:>19.2f}x")
+            print(f"{connections:>11} {n:>8} {rate:>10,.0f} {p50:>7.1f} {p99:>7.1f} {peer(connections, rate)}")
         counted = totals(server.base) - before
         # wrk does not count the requests still in flight when it stops; the server may have.
         print(f"counted {counted} reports; wrk saw {sent} acknowledged")
         if not sent <= counted <= sent + 1 + 16 + args.clients:  # at most one in flight per connection per run
             sys.exit("the count does not match the acknowledged reports")
-    if shutil.which("strace"):
-        fsyncs_per_report(binary, env, args, tmp, script)
 
 
 def wrk_reports(base, script, cookie, csrf, target, connections, seconds, latency=False):

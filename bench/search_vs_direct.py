@@ -32,9 +32,9 @@ The synthetic archive has about 4.2 documents a case (4.2 N - 80): --cases 2400 
 makes about 10,000 documents; --cases 2400 23830 measures 10,000 and 100,000 (the larger archive
 takes many minutes to make).
 """
-import argparse, http.client, os, random, shutil, sqlite3, statistics, subprocess, sys, time, urllib.parse
+import argparse, http.client, os, random, shutil, sqlite3, statistics, sys, time, urllib.parse
 
-from common import ROOT, Serve, release_binary, scratch_dir
+from common import Serve, archive_env, load_archive, release_binary, scratch_dir
 
 START, STOP = "\x02", "\x03"
 # SearchIndex.search on SQLite, as it is sent (start and stop bound).
@@ -87,15 +87,8 @@ def percentiles(xs):
 
 def measure(binary, cases, k):
     work = scratch_dir()
-    env = {name: value for name, value in os.environ.items() if name != "DATABASE_URL"}
-    env.update(VIGIL_DATABASE_PATH=str(work / "vigil.sqlite"), VIGIL_SECRET_FILE=str(work / "secret"), LOG_LEVEL="error",
-               VIGIL_TODAY="2026-11-30")
-    subprocess.run([str(binary), "migrate", "--yes"], env=env, check=True, capture_output=True, cwd=ROOT)
-    t = time.perf_counter()
-    r = subprocess.run([str(binary), "demo", "--synthetic", str(cases)], env=env, capture_output=True, cwd=ROOT)
-    if r.returncode != 0:
-        sys.exit(r.stdout.decode()[-3000:] + r.stderr.decode()[-3000:])
-    loaded = time.perf_counter() - t
+    env = dict(archive_env(work), VIGIL_TODAY="2026-11-30")
+    _, loaded = load_archive(binary, env, cases=cases)
     try:
         with Serve(binary, env) as server:
             con = sqlite3.connect(f"file:{urllib.parse.quote(env['VIGIL_DATABASE_PATH'])}?mode=ro", uri=True)

@@ -11,11 +11,10 @@ with several clients at once on pages not fetched before.
 
 Goal (issue 15): p99 of an uncached document page ≤ 25 ms at 10,000 cases.
 """
-import argparse, os, random, re, statistics, subprocess, sys, threading, time, urllib.request
+import argparse, os, random, re, statistics, sys, threading, time, urllib.request
 
-from common import free_port, scratch_dir
+from common import ROOT, Serve, archive_env, load_archive, scratch_dir, sitemap_paths
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOCUMENT = re.compile(r"^/en/urgent-actions/\d+-\d+/(initial|update-\d+|outcome)(/[a-z]{2,3})?$")
 
 
@@ -33,24 +32,6 @@ def percentile(values, p):
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
-def document_paths(base, want):
-    """Document pages from the sitemap's files, in order, until four times `want` (the files
-    list cases, then actions by number: the sample covers the first few thousand actions)."""
-    index = urllib.request.urlopen(base + "/sitemap.xml", timeout=120).read().decode()
-    # A small site's sitemap is one file; a large one's is an index of files.
-    parts = re.findall(r"<loc>([^<]+)</loc>", index) if "<sitemapindex" in index else [None]
-    paths = []
-    for part in parts:
-        text = urllib.request.urlopen(part.replace("&amp;", "&"), timeout=120).read().decode() if part else index
-        for loc in re.findall(r"<loc>([^<]+)</loc>", text):
-            path = "/" + loc.split("/", 3)[3]
-            if DOCUMENT.match(path):
-                paths.append(path)
-        if len(paths) >= want * 4:
-            break
-    return paths
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cases", type=int, default=10000)
@@ -61,28 +42,13 @@ def main():
     a = ap.parse_args()
     if a.pages < 1 or a.clients < 1:
         sys.exit("--pages and --clients are at least 1")
-    work = str(scratch_dir())
-    env = dict({k: v for k, v in os.environ.items() if k != "DATABASE_URL"}, VIGIL_DATABASE_PATH=os.path.join(work, "vigil.sqlite"),
-               VIGIL_SECRET_FILE=os.path.join(work, "secret"), LOG_LEVEL="error")
-    subprocess.run([a.binary, "migrate", "--yes"], env=env, check=True, capture_output=True, cwd=work)
-    load = [a.binary, "import", "--no-alerts", os.path.abspath(a.bundle)] if a.bundle else [a.binary, "demo", "--synthetic", str(a.cases)]
-    r = subprocess.run(load, env=env, capture_output=True, cwd=work)
-    if r.returncode != 0:
-        sys.exit(r.stdout.decode()[-3000:] + r.stderr.decode()[-3000:])
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen([a.binary, "serve", "--hostname", "127.0.0.1", "--port", str(port)], env=env, cwd=work,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(600):
-            try:
-                urllib.request.urlopen(base + "/readyz", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            sys.exit("vigil serve did not become ready")
-        paths = document_paths(base, a.pages)
+    work = scratch_dir()
+    env = archive_env(work)
+    load_archive(a.binary, env, cases=a.cases, bundle=a.bundle)
+    with Serve(a.binary, env, ready="/readyz", cwd=work) as server:
+        base = server.base
+        # Drawn from every file of the sitemap: actions of every year and number.
+        paths = sitemap_paths(base, DOCUMENT.match)
         rng = random.Random(15)
         rng.shuffle(paths)
         timed, rest = paths[:a.pages], paths[a.pages:]
@@ -137,9 +103,6 @@ def main():
         if errors:
             sys.exit(f"{len(errors)} answers were not uncached renders: {errors[:3]}")
         print(f"uncached rate, {a.clients} clients at once: {count / elapsed:.0f} pages/s ({count} pages in {elapsed:.1f} s)")
-    finally:
-        proc.terminate()
-        proc.wait(30)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 each runs end to end against the binary under test and prints its table. No timing is asserted."""
 import os, re, subprocess, sys
 
+import pytest
+
 from conftest import BIN, ROOT
 
 
@@ -23,6 +25,21 @@ def test_import_archive_runs_end_to_end(tmp_path):
     # Every record of the archive was created, by both binaries.
     created = [line for line in out.splitlines() if "Imported:" in line]
     assert len(created) == 2 and all("0 updated, 0 unchanged" in line for line in created)
+
+
+def test_report_burst_runs_end_to_end(tmp_path):
+    """B5: reports on SQLite beside one durable commit per row; every acknowledged report counted."""
+    out = run_bench(tmp_path, "report_burst.py", "--seconds", "1", "--clients", "4")
+    assert len(re.findall(r"\d\.\d\dx$", out, re.M)) == 3, out
+    assert "counted" in out
+
+
+@pytest.mark.skipif(not os.environ.get("VIGIL_TEST_POSTGRES_URL"), reason="needs the test PostgreSQL server")
+def test_report_burst_on_postgres_runs_end_to_end(tmp_path):
+    """B6: the same bursts with the server on PostgreSQL, each beside pgbench's one-row inserts."""
+    out = run_bench(tmp_path, "report_burst.py", "--seconds", "1", "--clients", "4", "--postgres", os.environ["VIGIL_TEST_POSTGRES_URL"])
+    assert "synchronous_commit=on" in out
+    assert len(re.findall(r"\d\.\d\dx$", out, re.M)) == 3, out
 
 
 def test_archive_pages_runs_end_to_end(tmp_path):
@@ -67,4 +84,5 @@ def test_memory_soak_runs_end_to_end(tmp_path):
     out = run_bench(tmp_path, "memory_soak.py", "--cases", "12", "--seconds", "6")
     assert re.search(r"load: wrk, 16 connections, 6 s: [0-9,]+ requests", out), out
     assert re.search(r"RSS under load: max \d+ MB \(goal <= 250 MB: (met|NOT met)\)", out), out
-    assert "RSS samples (s, MB): " in out
+    assert re.search(r"the page cache's own count of its bytes at the end: \d+ MB", out), out
+    assert re.search(r"RSS samples \(s, MB RSS/cache\): 5:\d+/\d+", out), out
