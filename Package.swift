@@ -37,6 +37,8 @@ let package = Package(
             pkgConfig: "pangocairo",
             providers: [.apt(["libpango1.0-dev", "libcairo2-dev"])]
         ),
+        // glibc's malloc controls (`Heap`): a header of the C library, nothing to install.
+        .systemLibrary(name: "CGlibcMalloc"),
         .target(
             name: "VigilDocuments",
             dependencies: ["VigilCore", "CPangoCairo", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
@@ -47,6 +49,7 @@ let package = Package(
             dependencies: [
                 "VigilCore",
                 "VigilDocuments",
+                "CGlibcMalloc",
                 .product(name: "Vapor", package: "vapor"),
                 .product(name: "Fluent", package: "fluent"),
                 .product(name: "FluentKit", package: "fluent-kit"),

@@ -261,4 +261,41 @@ struct SmallThingsTests {
         let slice = Array(0..<10)[3..<10]
         #expect(slice.chunks(of: 3).map(Array.init) == [[3, 4, 5], [6, 7, 8], [9]])
     }
+
+    /// The page cache keeps each entry in memory of its own size, and counts that memory: a
+    /// `ByteBuffer` made the usual way takes the next power of two (9,000 bytes in 16,384).
+    @Test func theCacheKeepsEachEntryInMemoryOfItsSize() {
+        for size in [1, 9_000, 16_384, 16_385, 1_000_001] {
+            let bytes = Data((0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+            let body = PageCache.exactBuffer(bytes)
+            #expect(body.capacity == size)
+            #expect(Data(body.readableBytesView) == bytes)
+        }
+        #expect(PageCache.exactBuffer(Data()).readableBytes == 0)
+        #expect(ByteBuffer(data: Data(count: 9_000)).capacity == 16_384, "NIO no longer rounds up: exactBuffer may go")
+        let entry = PageCache.Entry(body: PageCache.exactBuffer(Data(count: 9_000)), etag: "\"e\"", tags: [], counts: nil,
+                                    modifiedHTTP: "", modified: Date())
+        #expect(PageCache.cost("/en/", entry) == 9_000 + 4 + 256)
+    }
+
+    /// What the server frees goes back to the system when the heap is trimmed (`HeapTrimmer`):
+    /// 64 MB of small blocks (below glibc's mmap threshold: in an arena), written, then freed but
+    /// for the last, so that the heap's top stays in use and `free` alone gives nothing back.
+    @Test func trimmingTheHeapGivesFreedPagesBack() throws {
+        guard Heap.residentBytes != nil else { return }  // no /proc here: nothing to read
+        let size = 16 * 1024, count = 4_096
+        var blocks: [UnsafeMutableRawPointer] = []
+        for _ in 0..<count {
+            let block = try #require(malloc(size))
+            memset(block, 1, size)
+            blocks.append(block)
+        }
+        for block in blocks.dropLast() { free(block) }
+        defer { free(blocks.last!) }
+        #expect(Heap.freeBytes >= (count - 1) * size)
+        let before = try #require(Heap.residentBytes)
+        Heap.trim()
+        let after = try #require(Heap.residentBytes)
+        #expect(before - after >= 32 * 1024 * 1024, "resident \(before >> 20) MB before the trim, \(after >> 20) MB after")
+    }
 }

@@ -45,6 +45,7 @@ public func configure(_ app: Application, _ configuration: VigilConfiguration) a
     registerCommands(app)
     app.lifecycle.use(SchemaCheck())
     app.lifecycle.use(SchedulerLifecycle())
+    app.lifecycle.use(HeapTrimmer())
     // `/metrics` on its own listener, when VIGIL_METRICS_ADDRESS is set (never on the public one).
     app.lifecycle.use(MetricsListenerLifecycle())
 }
