@@ -11,7 +11,7 @@ for queries), filtered lists, the home page, feeds and API lists. The process's 
 
 Goal (issue 15): at 10,000 cases, RSS under load <= 250 MB, and no growth over a 10-minute soak.
 """
-import argparse, os, random, re, subprocess, threading, time, urllib.request
+import argparse, os, random, re, subprocess, sys, threading, time, urllib.request
 
 from common import ROOT, Serve, archive_env, free_port, load_archive, rss_mb, scratch_dir, sitemap_paths
 
@@ -33,7 +33,9 @@ def main():
     def cache_mb():
         text = urllib.request.urlopen(f"http://{metrics}/metrics", timeout=10).read().decode()
         found = re.search(r"^vigil_page_cache_bytes ([0-9.e+]+)$", text, re.M)
-        return float(found.group(1)) / 1024 / 1024 if found else 0.0
+        if not found:
+            raise RuntimeError("the metrics listener gave no vigil_page_cache_bytes")
+        return float(found.group(1)) / 1024 / 1024
 
     with Serve(a.binary, env, ready="/readyz", cwd=work) as server:
         proc, base = server.proc, server.base
@@ -70,15 +72,23 @@ def main():
                     "  return wrk.format(\"GET\", paths[(counter % #paths) + 1])\nend\n")
         samples, done = [], threading.Event()
 
+        failed = []
+
         def sample():
             start = time.perf_counter()
             while not done.wait(5):
-                samples.append((time.perf_counter() - start, rss_mb(proc.pid), cache_mb()))
+                try:
+                    samples.append((time.perf_counter() - start, rss_mb(proc.pid), cache_mb()))
+                except Exception as e:  # reported once wrk is done, not lost with the thread
+                    failed.append(e)
+                    return
         t = threading.Thread(target=sample, daemon=True)
         t.start()
         out = subprocess.run(["wrk", "-t2", "-c16", f"-d{a.seconds}s", "-s", script, base], capture_output=True, check=True).stdout.decode()
         done.set()
         t.join()
+        if failed:
+            sys.exit(f"sampling stopped: {failed[0]}")
         requests = int(re.search(r"(\d+) requests in", out).group(1))
         rate = float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1))
         non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -96,7 +106,7 @@ def main():
         print(f"RSS under load: max {max(rss):.0f} MB (goal <= 250 MB: {'met' if max(rss) <= 250 else 'NOT met'})")
         print(f"RSS, highest in the first minute and in the last minute: "
               f"{first:.0f} MB -> {last:.0f} MB ({last - first:+.0f} MB)")
-        print(f"the page cache's own count of its bytes at the end: {samples[-1][2]:.0f} MB (VIGIL_CACHE_MB: "
+        print(f"the page cache's own count of its bytes at the end: {samples[-1][2]:.1f} MB (VIGIL_CACHE_MB: "
               f"{env.get('VIGIL_CACHE_MB', '128')})")
         print("RSS samples (s, MB RSS/cache): " + " ".join(f"{s:.0f}:{m:.0f}/{c:.0f}" for s, m, c in samples[::max(1, len(samples) // 20)]))
 

@@ -108,23 +108,29 @@ def pgbench_inserts(url, tmp, connections, seconds):
                           "-f", str(script), url], capture_output=True, check=True).stdout.decode()
     if (failed := re.search(r"number of failed transactions: (\d+)", out)) and int(failed.group(1)):
         sys.exit("pgbench's inserts failed:\n" + out)
-    return float(re.search(r"tps = ([0-9.]+) \(without initial connection time\)", out).group(1))
+    found = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", out)
+    if not found:
+        sys.exit("pgbench's output has no rate (tps = … without initial connection time; pgbench 14 or later):\n" + out)
+    return float(found.group(1))
 
 
 def postgres_burst(binary, args, tmp):
     """B6: the same bursts with the server on PostgreSQL, each beside pgbench at its concurrency."""
     url = args.postgres.split("?")[0]
+    # Its schema is dropped: only a database on this machine, as the test server is.
+    if urllib.parse.urlsplit(url).hostname not in ("127.0.0.1", "localhost", "::1"):
+        sys.exit(f"--postgres empties the database it is given: only one on this machine (127.0.0.1), not {url}")
     if shutil.which("pgbench") is None:
         sys.exit("pgbench is missing (apt-get install postgresql-client)")
     env = demo_env(binary, tmp, database_url=args.postgres, VIGIL_TRUSTED_PROXIES="127.0.0.1")
-    mode = psql(url, "SHOW synchronous_commit")
-    if mode != "on":
-        sys.exit(f"synchronous_commit is {mode!r}: B6 measures durable commits (on)")
+    mode, fsync = psql(url, "SHOW synchronous_commit"), psql(url, "SHOW fsync")
+    if mode != "on" or fsync != "on":
+        sys.exit(f"synchronous_commit is {mode!r} and fsync {fsync!r}: B6 measures durable commits (both on)")
     psql(url, "CREATE TABLE bench_reports (id TEXT PRIMARY KEY, document TEXT NOT NULL, channel TEXT NOT NULL, at TIMESTAMPTZ NOT NULL)")
     version = psql(url, "SHOW server_version")
     script = tmp / "report.lua"
     script.write_text(WRK_SCRIPT)
-    print(f"PostgreSQL {version}, synchronous_commit={mode}; peer: pgbench, one INSERT a transaction, same connections")
+    print(f"PostgreSQL {version}, synchronous_commit={mode}, fsync={fsync}; peer: pgbench, one INSERT a transaction, same connections")
     print(f"{'connections':>11} {'reports':>8} {'reports/s':>10} {'p50_ms':>7} {'p99_ms':>7} {'pgbench/s':>10} {'vs pgbench':>11}")
 
     def beside(connections, rate):

@@ -90,7 +90,7 @@ def measure(binary, cases, k):
     env = dict(archive_env(work), VIGIL_TODAY="2026-11-30")
     _, loaded = load_archive(binary, env, cases=cases)
     try:
-        with Serve(binary, env) as server:
+        with Serve(binary, env, cwd=work) as server:
             con = sqlite3.connect(f"file:{urllib.parse.quote(env['VIGIL_DATABASE_PATH'])}?mode=ro", uri=True)
             documents = con.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
             print(f"archive: {cases:,} cases, {documents:,} documents, database "

@@ -84,5 +84,7 @@ def test_memory_soak_runs_end_to_end(tmp_path):
     out = run_bench(tmp_path, "memory_soak.py", "--cases", "12", "--seconds", "6")
     assert re.search(r"load: wrk, 16 connections, 6 s: [0-9,]+ requests", out), out
     assert re.search(r"RSS under load: max \d+ MB \(goal <= 250 MB: (met|NOT met)\)", out), out
-    assert re.search(r"the page cache's own count of its bytes at the end: \d+ MB", out), out
+    cache = re.search(r"the page cache's own count of its bytes at the end: ([0-9.]+) MB", out)
+    # Pages rendered under the load are in the cache by then: the count is read, not missing.
+    assert cache and float(cache.group(1)) > 0, out
     assert re.search(r"RSS samples \(s, MB RSS/cache\): 5:\d+/\d+", out), out

@@ -10,7 +10,8 @@ public enum VigilMain {
         // holds supporters' data or keys: readable by its owner only, whatever the shell's umask.
         umask(0o077)
         // Few malloc arenas, before any thread is made: each thread's arena keeps what it freed
-        // (`Heap`). Two on a small server: RSS under load 280 MB with two, 300 with glibc's 16.
+        // (`Heap`). Two on a small server: RSS under load 280 MB with two, 300 with glibc's 16
+        // (BENCHMARKS.md, B11). An operator's MALLOC_ARENA_MAX or GLIBC_TUNABLES wins.
         Heap.limitArenas(min(max(System.coreCount, 2), 4))
         // Swift concurrency runs on NIO's event loops: an async route handler no longer hops to
         // another thread pool and back for every request. (Blocking work — bcrypt, PDF and DOCX

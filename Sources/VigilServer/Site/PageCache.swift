@@ -410,9 +410,16 @@ final class PageCache: @unchecked Sendable {
     static func exactBuffer(_ data: Data) -> ByteBuffer {
         guard !data.isEmpty, let memory = malloc(data.count) else { return ByteBuffer(data: data) }
         data.copyBytes(to: memory.assumingMemoryBound(to: UInt8.self), count: data.count)
-        // The default allocator frees with `free`, as `malloc`'s memory must be.
-        return ByteBuffer(takingOwnershipOf: UnsafeMutableRawBufferPointer(start: memory, count: data.count), allocator: ByteBufferAllocator())
+        return ByteBuffer(takingOwnershipOf: UnsafeMutableRawBufferPointer(start: memory, count: data.count), allocator: mallocAllocator)
     }
+
+    /// The allocator of `exactBuffer`'s memory, named rather than NIO's default (which may one
+    /// day pool its memory): what `malloc` gave is freed with `free`.
+    static let mallocAllocator = ByteBufferAllocator(
+        allocate: { size in malloc(size) },
+        reallocate: { pointer, _, size in realloc(pointer, size) },
+        deallocate: { pointer in free(pointer) },
+        copy: { destination, source, count in _ = memcpy(destination, source, count) })
 
     private func response(_ req: Request, _ e: Entry, contentType: String, cacheControl: String) -> Response {
         var headers = HTTPHeaders()

@@ -11,29 +11,25 @@ import Vapor
 /// the page cache's 128 MB (BENCHMARKS.md, B11). Vigil therefore keeps the arenas few and, while
 /// it serves, hands free pages back whenever many have gathered (`HeapTrimmer`).
 enum Heap {
-    /// At most `arenas` malloc arenas. Called at start, before threads are made: threads beyond
-    /// that share arenas (their locks are held for nanoseconds at a time) instead of each
-    /// stranding its own free memory.
-    static func limitArenas(_ arenas: Int) {
+    /// At most `arenas` malloc arenas, unless the operator chose (`MALLOC_ARENA_MAX`, or
+    /// `GLIBC_TUNABLES`). Called at start, before threads are made: threads beyond that share
+    /// arenas (their locks are held for nanoseconds at a time) instead of each stranding its own
+    /// free memory.
+    /// Returns whether the limit was set.
+    @discardableResult
+    static func limitArenas(_ arenas: Int, environment: [String: String] = ProcessInfo.processInfo.environment) -> Bool {
+        guard environment["MALLOC_ARENA_MAX"] == nil, environment["GLIBC_TUNABLES"] == nil else { return false }
         #if canImport(Glibc)
-        _ = mallopt(M_ARENA_MAX, Int32(clamping: arenas))
-        #endif
-    }
-
-    /// Bytes the heap holds free (not in use, not yet given back to the system).
-    static var freeBytes: Int {
-        #if canImport(Glibc)
-        return Int(clamping: mallinfo2().fordblks)
+        return mallopt(M_ARENA_MAX, Int32(clamping: arenas)) == 1
         #else
-        return 0
+        return false
         #endif
     }
 
     /// Bytes in use by the program: allocated and not freed, in the arenas and in mapped blocks.
     static var usedBytes: Int {
         #if canImport(Glibc)
-        let info = mallinfo2()
-        return Int(clamping: info.uordblks) + Int(clamping: info.hblkhd)
+        return Int(clamping: vigil_heap_used_bytes())
         #else
         return 0
         #endif
@@ -44,8 +40,10 @@ enum Heap {
         guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return nil }
         let fields = text.split(separator: " ")
         guard fields.count > 1, let pages = Int(fields[1]) else { return nil }
-        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+        return pages * pageSize
     }
+
+    static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
 
     /// Gives the free pages of every arena back to the system; true when some were.
     @discardableResult
@@ -56,33 +54,47 @@ enum Heap {
         return false
         #endif
     }
+
+    /// Resident memory that is not in use: the program's code and stacks, and the heap's free
+    /// pages not given back. Only the second part changes much while the server runs.
+    static var slackBytes: Int? { residentBytes.map { $0 - usedBytes } }
 }
 
-/// While `vigil serve` runs, looks every `interval` at the process's resident memory, and when
-/// it has grown by `growth` since the last look that trimmed (and the heap holds more than that
-/// free), gives the heap's free pages back (`Heap.trim`). Trims follow growth, not time: a server
-/// that idles, or holds steady, is not walked again and again.
+/// While `vigil serve` runs, looks every `interval` at the resident memory not in use
+/// (`Heap.slackBytes`), and when it has grown by `threshold` since the last trim — freed memory
+/// that glibc kept — gives the heap's free pages back (`Heap.trim`). What is left after a trim
+/// (code, stacks, free memory in pages still partly used) is the new baseline, so pages given
+/// back and used again do not count twice, and a server that idles or holds steady is not walked
+/// again. The look and the trim run on the blocking pool, never on an event loop.
 struct HeapTrimmer: LifecycleHandler {
     var interval: Duration = .seconds(5)
-    var growth = 8 * 1024 * 1024
+    var threshold = 16 * 1024 * 1024
 
     final class Box: @unchecked Sendable { var task: Task<Void, Never>? }
     let box = Box()
 
+    /// Whether the memory freed since the last trim is worth giving back.
+    static func shouldTrim(slack: Int, baseline: Int, threshold: Int) -> Bool { slack - baseline >= threshold }
+
     func didBootAsync(_ app: Application) async throws {
         let args = app.environment.arguments.dropFirst()
-        guard (args.first(where: { !$0.hasPrefix("-") }) ?? "serve") == "serve", app.environment != .testing else { return }
-        let (interval, growth, logger) = (interval, growth, app.logger)
-        box.task = Task.detached(priority: .utility) {
-            var baseline = Heap.residentBytes ?? 0
+        guard (args.first(where: { !$0.hasPrefix("-") }) ?? "serve") == "serve", app.environment != .testing,
+              Heap.residentBytes != nil else { return }
+        let (interval, threshold, logger, pool) = (interval, threshold, app.logger, app.threadPool)
+        box.task = Task {
+            var baseline = Heap.slackBytes ?? 0
             while !Task.isCancelled {
                 try? await Task.sleep(for: interval)
-                guard let resident = Heap.residentBytes, resident > baseline + growth, Heap.freeBytes > growth else { continue }
-                let started = ContinuousClock.now
-                Heap.trim()
-                baseline = Heap.residentBytes ?? resident
-                logger.debug("Gave free heap pages back to the system", metadata: [
-                    "before_mb": "\(resident >> 20)", "after_mb": "\(baseline >> 20)", "took": "\(ContinuousClock.now - started)"])
+                let last = baseline
+                guard !Task.isCancelled, let next = try? await pool.runIfActive({ () -> (Int, String)? in
+                    guard let slack = Heap.slackBytes, Self.shouldTrim(slack: slack, baseline: last, threshold: threshold) else { return nil }
+                    let before = Heap.residentBytes ?? 0
+                    Heap.trim()
+                    let after = Heap.residentBytes ?? before
+                    return (Heap.slackBytes ?? slack, "\(before >> 20) MB resident before, \(after >> 20) MB after")
+                }) else { continue }
+                baseline = next.0
+                logger.debug("Gave free heap pages back to the system: \(next.1)")
             }
         }
     }
