@@ -2,6 +2,7 @@ import Fluent
 import Foundation
 import Testing
 import VaporTesting
+import VigilCore
 @testable import VigilServer
 
 @Suite("Reporting actions")
@@ -84,6 +85,54 @@ struct ReportTests {
             #expect(try await ReportTotals.of(documents: ["ua-77-26-0-ar"], on: app.db).total == 250)
             let used = await batcher.batches - before
             #expect(used < 100, "300 reports in \(used) commits")
+        }
+    }
+
+    /// A batch is written in a constant number of statements, and answers as if its requests had
+    /// been written one after another: the rate limit counts the earlier requests of the same
+    /// client (and the hits already stored), a key already stored or carried by an earlier request
+    /// of the batch is "seen", and the counters add up per document and channel.
+    @Test(arguments: TestStorage.available) func aBatchAnswersAsRequestsOneAfterAnother(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
+            try await loadDemo(app)
+            let secret = app.vigilServices.secret
+            let now = Date()
+            let busy = RateLimit.Rule("report:ip:198.51.100.1", limit: 120, window: 60, secret: secret)
+            let quiet = RateLimit.Rule("report:ip:198.51.100.2", limit: 500, window: 60, secret: secret)
+            // 5 hits of the busy client are stored already, the oldest 20 s ago.
+            try await RateLimit.record(Array(repeating: busy, count: 5), on: app.db, now: now.addingTimeInterval(-20))
+            try await app.db.writeTransaction { db in
+                try await ReportBatcher.writeBatch([ReportRequest(reports: [PendingReport(documentID: "ua-77-26-0-ar", targetID: "eg-public-prosecutor",
+                                                                                           channel: .letter, key: "stored", supporterID: nil)])],
+                                                   on: db, now: now)
+            }
+            func report(_ key: String, _ doc: String = "ua-77-26-0-ar", _ channel: ActionChannel = .email, rule: RateLimit.Rule?) -> ReportRequest {
+                ReportRequest(reports: [PendingReport(documentID: doc, targetID: "eg-public-prosecutor", channel: channel, key: key, supporterID: nil)],
+                              rateRule: rule)
+            }
+            // 130 distinct reports from the busy client (115 fit in its window), 200 from the quiet one
+            // (more than a statement's 120 rows), a key already stored, and one key twice.
+            var batch = (0..<130).map { report("busy-\($0)", rule: busy) }
+            batch += (0..<200).map { report("quiet-\($0)", "ua-77-26-0-en", .letter, rule: quiet) }
+            batch += [report("stored", rule: quiet), report("twice", rule: nil), report("twice", rule: nil)]
+            let requests = batch
+            let outcomes = try await app.db.writeTransaction { db in try await ReportBatcher.writeBatch(requests, on: db, now: now) }
+            #expect(outcomes.count == batch.count)
+            #expect(outcomes[0..<115].allSatisfy { $0 == .recorded(new: true) })
+            #expect(outcomes[115..<130].allSatisfy { $0 == .limited(retryAfter: 40) }, "\(Set(outcomes[115..<130].map { "\($0)" }))")
+            #expect(outcomes[130..<330].allSatisfy { $0 == .recorded(new: true) })
+            #expect(outcomes[330] == .recorded(new: false), "a key already stored")
+            #expect(outcomes[331] == .recorded(new: true) && outcomes[332] == .recorded(new: false), "a key twice in the batch")
+            #expect(try await ActionReportModel.query(on: app.db).count() == 1 + 115 + 200 + 1)
+            let ar = try await ReportTotals.of(documents: ["ua-77-26-0-ar"], on: app.db)
+            #expect(ar.byChannel == ["letter": 1, "email": 116])
+            #expect(try await ReportTotals.of(documents: ["ua-77-26-0-en"], on: app.db).byChannel == ["letter": 200])
+            // What was counted against the limit: 115 + 5 for the busy client, 201 for the quiet one.
+            #expect(try await RateLimit.check([busy], on: app.db, now: now) == 40)
+            let above = RateLimit.Rule("report:ip:198.51.100.2", limit: 202, window: 60, secret: secret)
+            #expect(try await RateLimit.check([above], on: app.db, now: now) == nil)
+            let at = RateLimit.Rule("report:ip:198.51.100.2", limit: 201, window: 60, secret: secret)
+            #expect(try await RateLimit.check([at], on: app.db, now: now) == 60)
         }
     }
 

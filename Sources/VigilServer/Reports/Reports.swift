@@ -100,31 +100,44 @@ actor ReportBatcher {
         return results
     }
 
-    private static func writeBatch(_ requests: [ReportRequest], on db: any Database) async throws -> [ReportOutcome] {
+    /// A batch in a constant number of statements, whatever its size (each is a round trip,
+    /// which on PostgreSQL cost more than the rows): the rate-limit hits of every request (one
+    /// read, one insert: `RateLimit.hits`), the reports of the requests admitted (one multi-row
+    /// insert that skips keys already stored and returns the keys it wrote), and the counters of
+    /// what was written (one multi-row upsert). Rows are sorted, so that two processes writing
+    /// batches that share rows take their locks in the same order.
+    static func writeBatch(_ requests: [ReportRequest], on db: any Database, now: Date = Date()) async throws -> [ReportOutcome] {
         let sql = db as! any SQLDatabase
-        var results: [ReportOutcome] = []
-        var seen: Set<String> = []
-        for request in requests {
-            if let rule = request.rateRule, let wait = try await RateLimit.hit([rule], inTransaction: db) {
-                results.append(.limited(retryAfter: wait))
-                continue
-            }
-            var anyNew = false
-            for r in request.reports {
-                guard seen.insert(r.key).inserted else { continue }
-                let exists = try await sql.raw("SELECT 1 AS x FROM action_reports WHERE idempotency_key = \(bind: r.key)").first() != nil
-                if exists { continue }
-                try await sql.raw("""
-                    INSERT INTO action_reports (id, document_id, target_id, channel, idempotency_key, supporter_id, created_at)
-                    VALUES (\(bind: UUID()), \(bind: r.documentID), \(bind: r.targetID), \(bind: r.channel.rawValue), \(bind: r.key),
-                            \(bind: r.supporterID), \(bind: ReportTime.stored(for: r.supporterID)))
-                    """).run()
-                try await ReportTotals.bump(document: r.documentID, channel: r.channel.rawValue, by: 1, on: sql)
-                anyNew = true
-            }
-            results.append(.recorded(new: anyNew))
+        let waits = try await RateLimit.hits(requests.map { $0.rateRule.map { [$0] } ?? [] }, inTransaction: db, now: now)
+        // Each key is written for the first request that carries it: a later one in the same
+        // batch (a double submit) is answered as seen.
+        var rows: [String: PendingReport] = [:]
+        var owner: [String: Int] = [:]
+        for (i, (request, wait)) in zip(requests, waits).enumerated() where wait == nil {
+            for r in request.reports where rows[r.key] == nil { rows[r.key] = r; owner[r.key] = i }
         }
-        return results
+        var written: Set<String> = []
+        var counts: [ReportTotals.Counter: Int] = [:]
+        for chunk in rows.values.sorted(by: { $0.key < $1.key }).chunks(of: 120) {
+            var insert = sql.insert(into: "action_reports")
+                .columns("id", "document_id", "target_id", "channel", "idempotency_key", "supporter_id", "created_at")
+            for r in chunk {
+                insert = insert.values([SQLBind(UUID()), SQLBind(r.documentID), SQLBind(r.targetID), SQLBind(r.channel.rawValue), SQLBind(r.key),
+                                        SQLBind(r.supporterID), SQLBind(ReportTime.stored(for: r.supporterID, now: now))])
+            }
+            for row in try await insert.ignoringConflicts(with: ["idempotency_key"]).returning("idempotency_key").all() {
+                written.insert(try row.decode(column: "idempotency_key", as: String.self))
+            }
+        }
+        for key in written {
+            let r = rows[key]!
+            counts[ReportTotals.Counter(document: r.documentID, channel: r.channel.rawValue), default: 0] += 1
+        }
+        try await ReportTotals.add(counts, on: sql)
+        return zip(requests, waits).enumerated().map { i, item in
+            if let wait = item.1 { return .limited(retryAfter: wait) }
+            return .recorded(new: item.0.reports.contains { owner[$0.key] == i && written.contains($0.key) })
+        }
     }
 }
 
@@ -139,11 +152,28 @@ enum ReportTime {
 }
 
 enum ReportTotals {
+    struct Counter: Hashable, Comparable {
+        var document: String
+        var channel: String
+        static func < (a: Counter, b: Counter) -> Bool { (a.document, a.channel) < (b.document, b.channel) }
+    }
+
+    /// Adds positive counts, in one statement per 200 counters (an upsert), in the counters' order.
+    static func add(_ counts: [Counter: Int], on sql: any SQLDatabase) async throws {
+        let kept = counts.filter { $0.value > 0 }.sorted { $0.key < $1.key }
+        for chunk in kept.chunks(of: 200) {
+            var insert = sql.insert(into: "report_counters").columns("document_id", "channel", "count")
+            for (c, n) in chunk { insert = insert.values([SQLBind(c.document), SQLBind(c.channel), SQLBind(n)]) }
+            try await insert.onConflict(with: ["document_id", "channel"]) {
+                $0.set("count", to: SQLBinaryExpression(SQLColumn("count", table: "report_counters"), .add, SQLColumn("count", table: "excluded")))
+            }.run()
+        }
+    }
+
     static func bump(document: String, channel: String, by delta: Int, on sql: any SQLDatabase) async throws {
-        let row = try await sql.raw("SELECT count FROM report_counters WHERE document_id = \(bind: document) AND channel = \(bind: channel)").first()
-        if row == nil {
-            try await sql.raw("INSERT INTO report_counters (document_id, channel, count) VALUES (\(bind: document), \(bind: channel), \(bind: max(0, delta)))").run()
-        } else {
+        if delta > 0 {
+            try await add([Counter(document: document, channel: channel): delta], on: sql)
+        } else if delta < 0 {
             try await sql.raw("UPDATE report_counters SET count = count + \(bind: delta) WHERE document_id = \(bind: document) AND channel = \(bind: channel)").run()
         }
     }

@@ -79,41 +79,92 @@ enum RateLimit {
 
     /// The same, inside a write transaction the caller holds (so the hits commit with the caller's writes).
     static func hit(_ rules: [Rule], inTransaction db: any Database, now: Date = Date()) async throws -> Int? {
-        if let wait = try await check(rules, on: db, now: now) { return wait }
-        try await record(rules, on: db, now: now)
-        return nil
+        try await hits([rules], inTransaction: db, now: now)[0]
+    }
+
+    /// The hits of many requests, each with its rules, as if made one after another in the given
+    /// order (a later request sees the hits of the earlier ones it shares a key with): for each,
+    /// nil when all its rules allowed it and it was counted, else the seconds to wait (nothing
+    /// counted). Two statements whatever the number of requests (one read per distinct window,
+    /// one multi-row insert): the report batcher admits a whole batch so.
+    static func hits(_ requests: [[Rule]], inTransaction db: any Database, now: Date = Date()) async throws -> [Int?] {
+        let nowMS = Int64(now.timeIntervalSince1970 * 1000)
+        var seen = try await windows(requests.flatMap { $0 }, on: db, nowMS: nowMS)
+        var counted: [Rule] = []
+        var answers: [Int?] = []
+        for rules in requests {
+            let wait = longestWait(rules, seen, nowMS: nowMS)
+            answers.append(wait)
+            guard wait == nil else { continue }
+            for r in rules {
+                let k = WindowKey(r)
+                let before = seen[k] ?? Window(hits: 0, oldest: nowMS)
+                seen[k] = Window(hits: before.hits + 1, oldest: min(before.oldest, nowMS))
+            }
+            counted += rules
+        }
+        try await record(counted, on: db, now: now)
+        return answers
     }
 
     /// Whether every rule allows one more hit; nil when they do, else the longest wait. Writes nothing.
     static func check(_ rules: [Rule], on db: any Database, now: Date = Date()) async throws -> Int? {
         let nowMS = Int64(now.timeIntervalSince1970 * 1000)
-        let sql = db as! any SQLDatabase
-        var longest: Int?
-        for r in rules {
-            let from = nowMS - Int64(r.window) * 1000
-            let row = try await sql.raw("""
-                SELECT COUNT(*) AS n, MIN(at_ms) AS oldest FROM rate_limits WHERE key = \(bind: r.key) AND at_ms > \(bind: from)
-                """).first()
-            let hits = (try row?.decode(column: "n", as: Int.self)) ?? 0
-            if hits >= r.limit {
-                let oldest = (try? row?.decode(column: "oldest", as: Int64.self)) ?? nowMS
-                let wait = max(1, Int((oldest + Int64(r.window) * 1000 - nowMS + 999) / 1000))
-                longest = max(longest ?? 0, wait)
-            }
-        }
-        return longest
+        return longestWait(rules, try await windows(rules, on: db, nowMS: nowMS), nowMS: nowMS)
     }
 
     /// Counts one hit of each rule (call after `check` allowed it, in the same transaction).
     static func record(_ rules: [Rule], on db: any Database, now: Date = Date()) async throws {
+        guard !rules.isEmpty else { return }
         let sql = db as! any SQLDatabase
         let nowMS = Int64(now.timeIntervalSince1970 * 1000)
-        for r in rules {
-            let expires = nowMS + Int64(r.window) * 1000
-            try await sql.raw("""
-                INSERT INTO rate_limits (id, key, at_ms, expires_ms) VALUES (\(bind: UUID()), \(bind: r.key), \(bind: nowMS), \(bind: expires))
-                """).run()
+        for chunk in rules.chunks(of: 200) {
+            var insert = sql.insert(into: "rate_limits").columns("id", "key", "at_ms", "expires_ms")
+            for r in chunk {
+                insert = insert.values([SQLBind(UUID()), SQLBind(r.key), SQLBind(nowMS), SQLBind(nowMS + Int64(r.window) * 1000)])
+            }
+            try await insert.run()
         }
+    }
+
+    private struct WindowKey: Hashable {
+        var key: String
+        var window: Int
+        init(_ r: Rule) { key = r.key; window = r.window }
+        init(key: String, window: Int) { self.key = key; self.window = window }
+    }
+
+    private struct Window { var hits: Int; var oldest: Int64 }
+
+    /// The hits of each rule's key within its window (keys without hits are absent).
+    private static func windows(_ rules: [Rule], on db: any Database, nowMS: Int64) async throws -> [WindowKey: Window] {
+        let sql = db as! any SQLDatabase
+        var out: [WindowKey: Window] = [:]
+        for (window, sameWindow) in Dictionary(grouping: rules, by: \.window) {
+            let from = nowMS - Int64(window) * 1000
+            for keys in Array(Set(sameWindow.map(\.key))).sorted().chunks(of: 500) {
+                let rows = try await sql.raw("""
+                    SELECT key, COUNT(*) AS n, MIN(at_ms) AS oldest FROM rate_limits
+                    WHERE key IN (\(binds: Array(keys))) AND at_ms > \(bind: from) GROUP BY key
+                    """).all()
+                for row in rows {
+                    let key = try row.decode(column: "key", as: String.self)
+                    out[WindowKey(key: key, window: window)] = Window(hits: try row.decode(column: "n", as: Int.self),
+                                                                      oldest: try row.decode(column: "oldest", as: Int64.self))
+                }
+            }
+        }
+        return out
+    }
+
+    private static func longestWait(_ rules: [Rule], _ seen: [WindowKey: Window], nowMS: Int64) -> Int? {
+        var longest: Int?
+        for r in rules {
+            guard let w = seen[WindowKey(r)], w.hits >= r.limit else { continue }
+            let wait = max(1, Int((w.oldest + Int64(r.window) * 1000 - nowMS + 999) / 1000))
+            longest = max(longest ?? 0, wait)
+        }
+        return longest
     }
 
     /// The answer to a request over its limit: 429 with `Retry-After`.
