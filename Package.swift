@@ -39,6 +39,8 @@ let package = Package(
         ),
         // glibc's malloc controls (`Heap`): a header of the C library, nothing to install.
         .systemLibrary(name: "CGlibcMalloc"),
+        // Swift concurrency's enqueue hook (`ConcurrencyOnEventLoops`): a header, nothing to install.
+        .systemLibrary(name: "CSwiftConcurrencyHook"),
         .target(
             name: "VigilDocuments",
             dependencies: ["VigilCore", "CPangoCairo", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
@@ -50,6 +52,7 @@ let package = Package(
                 "VigilCore",
                 "VigilDocuments",
                 "CGlibcMalloc",
+                "CSwiftConcurrencyHook",
                 .product(name: "Vapor", package: "vapor"),
                 .product(name: "Fluent", package: "fluent"),
                 .product(name: "FluentKit", package: "fluent-kit"),

@@ -160,6 +160,8 @@ def test_metrics_on_their_own_listener_and_json_log_lines(env, tmp_path):
         samples, types = parse_exposition(text)
         assert value(samples, "vigil_build_info", version=re.search(r'version="([^"]+)"', text).group(1)) == 1
         assert abs(value(samples, "vigil_process_start_time_seconds") - time.time()) < 600
+        # The build under test runs Swift concurrency on NIO's event loops (see docs/operations.md, "Install").
+        assert value(samples, "vigil_concurrency_on_event_loops") == 1
         assert value(samples, "vigil_http_requests_total", route="document", status="200") == 2
         assert value(samples, "vigil_http_requests_total", route="download", status="200") == 1
         assert value(samples, "vigil_http_requests_total", route="report", status="303") == 1

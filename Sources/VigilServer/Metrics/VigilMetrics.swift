@@ -15,6 +15,7 @@ final class VigilMetrics: Sendable {
     static let batchBuckets: [Double] = [1, 2, 5, 10, 20, 50, 100, 200, 500]
 
     let buildInfo: MetricsGauge
+    let concurrencyOnEventLoops: MetricsGauge
     let startTime: MetricsGauge
 
     let httpRequests: MetricsCounter
@@ -43,6 +44,8 @@ final class VigilMetrics: Sendable {
     init(version: String = VigilVersion.string, started: Date = Date()) {
         let r = registry
         buildInfo = r.gauge("vigil_build_info", "The running version of Vigil (always 1).", labels: ["version"])
+        concurrencyOnEventLoops = r.gauge("vigil_concurrency_on_event_loops",
+                                          "1 when Swift concurrency runs on NIO's event loops (no thread hop for each await), 0 when it runs on Dispatch's threads.")
         startTime = r.gauge("vigil_process_start_time_seconds", "When this process started, in seconds since the Unix epoch.")
         httpRequests = r.counter("vigil_http_requests_total",
                                  "Requests answered, by route name (\"unmatched\": no route answered; \"static\": a file of Public/ without a route name) and status code.",
@@ -76,6 +79,7 @@ final class VigilMetrics: Sendable {
                                  "Failed attempts to send a message; final=\"true\": the message was given up.",
                                  labels: ["final"])
         buildInfo.set(1, version)
+        concurrencyOnEventLoops.set(ConcurrencyOnEventLoops.installed ? 1 : 0)
         startTime.set(started.timeIntervalSince1970.rounded(.down))
     }
 
