@@ -23,7 +23,7 @@ import argparse, http.client, json, os, pathlib, re, shutil, statistics, sys, th
 from common import Serve, demo_env, release_binary, report_form, scratch_dir, wrk
 
 DOC = "ua-77-26-0-en"
-PAGE = "/urgent-actions/77-26/initial/en"
+PAGE = "/en/urgent-actions/77-26/initial"
 SHOWN_TOTAL = re.compile(r"([0-9][0-9,.\u202f\u00a0]*) actions? reported for UA")
 
 

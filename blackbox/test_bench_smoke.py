@@ -42,6 +42,12 @@ def test_report_burst_on_postgres_runs_end_to_end(tmp_path):
     assert len(re.findall(r"\d\.\d\dx$", out, re.M)) == 3, out
 
 
+def test_cached_page_under_reports_runs_end_to_end(tmp_path):
+    """B10's reports half: the cached page alone and beside 200 reports a second; every report counted."""
+    out = run_bench(tmp_path, "cached_page_under_reports.py", "--seconds", "1", "--runs", "1", "--connections", "2", "--rate", "20")
+    assert "run 1: no reports" in out and "the page answers 200" in out, out
+
+
 def test_archive_pages_runs_end_to_end(tmp_path):
     out = run_bench(tmp_path, "archive_pages.py", "--cases", "12")
     assert "Atom feed" in out and "sitemap" in out
