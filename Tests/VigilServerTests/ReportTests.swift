@@ -115,6 +115,12 @@ struct ReportTests {
             var batch = (0..<130).map { report("busy-\($0)", rule: busy) }
             batch += (0..<200).map { report("quiet-\($0)", "ua-77-26-0-en", .letter, rule: quiet) }
             batch += [report("stored", rule: quiet), report("twice", rule: nil), report("twice", rule: nil)]
+            // A counter that exists already; a request with a stored report and a new one; a key
+            // refused (the busy client is over its limit) and then sent by another client.
+            batch += [report("ar-letter-new", "ua-77-26-0-ar", .letter, rule: nil)]
+            batch += [ReportRequest(reports: [PendingReport(documentID: "ua-77-26-0-ar", targetID: "eg-public-prosecutor", channel: .letter, key: "stored", supporterID: nil),
+                                              PendingReport(documentID: "ua-77-26-0-ar", targetID: "eg-public-prosecutor", channel: .fax, key: "multi-new", supporterID: nil)])]
+            batch += [report("contested", "ua-77-26-0-en", .letter, rule: busy), report("contested", "ua-77-26-0-en", .letter, rule: quiet)]
             let requests = batch
             let outcomes = try await app.db.writeTransaction { db in try await ReportBatcher.writeBatch(requests, on: db, now: now) }
             #expect(outcomes.count == batch.count)
@@ -123,16 +129,29 @@ struct ReportTests {
             #expect(outcomes[130..<330].allSatisfy { $0 == .recorded(new: true) })
             #expect(outcomes[330] == .recorded(new: false), "a key already stored")
             #expect(outcomes[331] == .recorded(new: true) && outcomes[332] == .recorded(new: false), "a key twice in the batch")
-            #expect(try await ActionReportModel.query(on: app.db).count() == 1 + 115 + 200 + 1)
+            #expect(outcomes[333] == .recorded(new: true) && outcomes[334] == .recorded(new: true))
+            #expect(outcomes[335] == .limited(retryAfter: 40) && outcomes[336] == .recorded(new: true), "a refused request claims no key")
+            let rowsWritten = 1 + 115 + 200 + 1 + 1 + 1 + 1
+            #expect(try await ActionReportModel.query(on: app.db).count() == rowsWritten)
             let ar = try await ReportTotals.of(documents: ["ua-77-26-0-ar"], on: app.db)
-            #expect(ar.byChannel == ["letter": 1, "email": 116])
-            #expect(try await ReportTotals.of(documents: ["ua-77-26-0-en"], on: app.db).byChannel == ["letter": 200])
-            // What was counted against the limit: 115 + 5 for the busy client, 201 for the quiet one.
+            #expect(ar.byChannel == ["letter": 2, "email": 116, "fax": 1], "a counter that existed is added to")
+            #expect(try await ReportTotals.of(documents: ["ua-77-26-0-en"], on: app.db).byChannel == ["letter": 201])
+            // What was counted against the limit: 115 + 5 for the busy client (its refused requests
+            // count nothing), 202 for the quiet one.
             #expect(try await RateLimit.check([busy], on: app.db, now: now) == 40)
-            let above = RateLimit.Rule("report:ip:198.51.100.2", limit: 202, window: 60, secret: secret)
+            let busyAbove = RateLimit.Rule("report:ip:198.51.100.1", limit: 121, window: 60, secret: secret)
+            #expect(try await RateLimit.check([busyAbove], on: app.db, now: now) == nil)
+            let above = RateLimit.Rule("report:ip:198.51.100.2", limit: 203, window: 60, secret: secret)
             #expect(try await RateLimit.check([above], on: app.db, now: now) == nil)
-            let at = RateLimit.Rule("report:ip:198.51.100.2", limit: 201, window: 60, secret: secret)
+            let at = RateLimit.Rule("report:ip:198.51.100.2", limit: 202, window: 60, secret: secret)
             #expect(try await RateLimit.check([at], on: app.db, now: now) == 60)
+            // Within a batch a key's hits count in every window of it, and a limit of 0 refuses.
+            let (shortWindow, longWindow) = (RateLimit.Rule("k", limit: 1, window: 60, secret: secret), RateLimit.Rule("k", limit: 1, window: 3600, secret: secret))
+            let none = RateLimit.Rule("none", limit: 0, window: 60, secret: secret)
+            let waits = try await app.db.writeTransaction { db in
+                try await RateLimit.hits([[shortWindow], [longWindow], [none]], inTransaction: db, now: now)
+            }
+            #expect(waits == [nil, 3600, 60])
         }
     }
 

@@ -48,7 +48,10 @@ struct APIController: UsesServices {
     // MARK: - OpenAPI
 
     func openAPI(req: Request) async throws -> Response {
-        guard let url = VigilHome.currentDataFile("openapi.json"), let data = try? Data(contentsOf: url) else {
+        // Read on the blocking pool: the handler runs on an event loop.
+        let url = VigilHome.currentDataFile("openapi.json")
+        let read = try await req.application.threadPool.runIfActive { url.flatMap { try? Data(contentsOf: $0) } }
+        guard let data = read else {
             throw Refusal(.internalServerError, "refusal_openapi_document_missing_from_build")
         }
         var headers = HTTPHeaders()

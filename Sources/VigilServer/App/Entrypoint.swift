@@ -16,7 +16,7 @@ public enum VigilMain {
         // Swift concurrency runs on NIO's event loops: an async route handler no longer hops to
         // another thread pool and back for every request. (Blocking work — bcrypt, PDF and DOCX
         // rendering, SQLite — runs on thread pools, never on an event loop.)
-        ConcurrencyOnEventLoops.install()
+        await ConcurrencyOnEventLoops.install()
         var env: Environment
         do {
             // `vigil serve` is production unless started for development on purpose

@@ -15,14 +15,18 @@ import NIOPosix
 /// reference the link resolves (`CSwiftConcurrencyHook`), with the same body as NIO's: the current
 /// event loop when the job is enqueued from one, else the group's next.
 enum ConcurrencyOnEventLoops {
-    /// Whether it took effect (`vigil_concurrency_on_event_loops`; `vigil serve` warns when not).
+    /// Whether it took effect: a task started after the hook was set ran on an event loop
+    /// (`vigil_concurrency_on_event_loops`; `vigil serve` warns when not).
     nonisolated(unsafe) static var installed = false
 
     private typealias Original = @convention(thin) (UnownedJob) -> Void
     private typealias Hook = @convention(thin) (UnownedJob, Original) -> Void
 
     /// Call once, first thing in `main`, before any task but the main one has run.
-    static func install() {
+    static func install() async {
+        // The hook's type is the runtime's, not a promise of the language: set it only with the
+        // compilers SwiftNIO's own takeover is written for.
+        #if compiler(<6.6)
         let slot = vigil_swift_task_enqueue_global_hook()
         // Someone else's hook: leave it.
         guard slot.pointee == nil else { return }
@@ -30,6 +34,8 @@ enum ConcurrencyOnEventLoops {
             MultiThreadedEventLoopGroup.singleton.any().enqueue(ExecutorJob(job))
         }
         slot.pointee = unsafeBitCast(hook, to: UnsafeMutableRawPointer.self)
-        installed = true
+        // Checked, not assumed: a runtime that no longer reads the hook leaves tasks on Dispatch.
+        installed = await Task.detached { MultiThreadedEventLoopGroup.currentEventLoop != nil }.value
+        #endif
     }
 }

@@ -89,18 +89,16 @@ enum RateLimit {
     /// one multi-row insert): the report batcher admits a whole batch so.
     static func hits(_ requests: [[Rule]], inTransaction db: any Database, now: Date = Date()) async throws -> [Int?] {
         let nowMS = Int64(now.timeIntervalSince1970 * 1000)
-        var seen = try await windows(requests.flatMap { $0 }, on: db, nowMS: nowMS)
+        let stored = try await windows(requests.flatMap { $0 }, on: db, nowMS: nowMS)
+        // The batch's own hits, by key: each falls in every window of its key (it is made now).
+        var added: [String: Int] = [:]
         var counted: [Rule] = []
         var answers: [Int?] = []
         for rules in requests {
-            let wait = longestWait(rules, seen, nowMS: nowMS)
+            let wait = longestWait(rules, stored, added: added, nowMS: nowMS)
             answers.append(wait)
             guard wait == nil else { continue }
-            for r in rules {
-                let k = WindowKey(r)
-                let before = seen[k] ?? Window(hits: 0, oldest: nowMS)
-                seen[k] = Window(hits: before.hits + 1, oldest: min(before.oldest, nowMS))
-            }
+            for r in rules { added[r.key, default: 0] += 1 }
             counted += rules
         }
         try await record(counted, on: db, now: now)
@@ -110,7 +108,7 @@ enum RateLimit {
     /// Whether every rule allows one more hit; nil when they do, else the longest wait. Writes nothing.
     static func check(_ rules: [Rule], on db: any Database, now: Date = Date()) async throws -> Int? {
         let nowMS = Int64(now.timeIntervalSince1970 * 1000)
-        return longestWait(rules, try await windows(rules, on: db, nowMS: nowMS), nowMS: nowMS)
+        return longestWait(rules, try await windows(rules, on: db, nowMS: nowMS), added: [:], nowMS: nowMS)
     }
 
     /// Counts one hit of each rule (call after `check` allowed it, in the same transaction).
@@ -157,11 +155,15 @@ enum RateLimit {
         return out
     }
 
-    private static func longestWait(_ rules: [Rule], _ seen: [WindowKey: Window], nowMS: Int64) -> Int? {
+    /// The longest wait `rules` impose given the `stored` hits and those `added` by earlier
+    /// requests of a batch (made now); nil when every rule allows one more.
+    private static func longestWait(_ rules: [Rule], _ stored: [WindowKey: Window], added: [String: Int], nowMS: Int64) -> Int? {
         var longest: Int?
         for r in rules {
-            guard let w = seen[WindowKey(r)], w.hits >= r.limit else { continue }
-            let wait = max(1, Int((w.oldest + Int64(r.window) * 1000 - nowMS + 999) / 1000))
+            let w = stored[WindowKey(r)], extra = added[r.key] ?? 0
+            guard (w?.hits ?? 0) + extra >= r.limit else { continue }
+            let oldest = extra > 0 ? min(w?.oldest ?? nowMS, nowMS) : (w?.oldest ?? nowMS)
+            let wait = max(1, Int((oldest + Int64(r.window) * 1000 - nowMS + 999) / 1000))
             longest = max(longest ?? 0, wait)
         }
         return longest
