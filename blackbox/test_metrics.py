@@ -160,8 +160,8 @@ def test_metrics_on_their_own_listener_and_json_log_lines(env, tmp_path):
         samples, types = parse_exposition(text)
         assert value(samples, "vigil_build_info", version=re.search(r'version="([^"]+)"', text).group(1)) == 1
         assert abs(value(samples, "vigil_process_start_time_seconds") - time.time()) < 600
-        # The build under test runs Swift concurrency on NIO's event loops (see docs/operations.md, "Install").
-        assert value(samples, "vigil_concurrency_on_event_loops") == 1
+        # Swift concurrency on Dispatch's threads unless asked for (docs/operations.md, "Install").
+        assert value(samples, "vigil_concurrency_on_event_loops") == 0
         assert value(samples, "vigil_http_requests_total", route="document", status="200") == 2
         assert value(samples, "vigil_http_requests_total", route="download", status="200") == 1
         assert value(samples, "vigil_http_requests_total", route="report", status="303") == 1
@@ -243,3 +243,20 @@ def test_a_malformed_metrics_address_stops_the_start_and_a_public_one_is_warned_
         p = subprocess.run([BIN, "serve", "--hostname", "127.0.0.1", "--port", str(free_port())],
                            env=dict(env, VIGIL_METRICS_ADDRESS=f"127.0.0.1:{taken}"), capture_output=True, timeout=60)
         assert p.returncode != 0 and b"metrics listener" in p.stderr
+
+
+def test_tasks_run_on_the_event_loops_when_asked(env, tmp_path):
+    """VIGIL_TASKS_ON_EVENT_LOOPS=1: the hook is set and a task is seen running on an event loop."""
+    port, metrics_port = free_port(), free_port()
+    env = dict(env, VIGIL_TASKS_ON_EVENT_LOOPS="1", VIGIL_METRICS_ADDRESS=f"127.0.0.1:{metrics_port}")
+    base = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen([BIN, "serve", "--hostname", "127.0.0.1", "--port", str(port)], env=env,
+                            stdout=open(tmp_path / "stdout", "wb"), stderr=open(tmp_path / "stderr", "wb"))
+    try:
+        wait_ready(proc, base)
+        assert get(base + "/en/urgent-actions/77-26/initial")[0] == 200
+        samples, _ = parse_exposition(get(f"http://127.0.0.1:{metrics_port}/metrics")[2].decode())
+        assert value(samples, "vigil_concurrency_on_event_loops") == 1
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

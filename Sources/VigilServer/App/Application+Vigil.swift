@@ -33,7 +33,7 @@ public func configure(_ app: Application, _ configuration: VigilConfiguration) a
     if configuration.passwordCost < 10, app.environment != .testing, BaseURLResolution.isServe(arguments: app.environment.arguments) {
         app.logger.warning("VIGIL_PASSWORD_COST is \(configuration.passwordCost): new password hashes are weak. This is for test runs only.")
     }
-    if !ConcurrencyOnEventLoops.installed, app.environment != .testing, BaseURLResolution.isServe(arguments: app.environment.arguments) {
+    if ConcurrencyOnEventLoops.requested, !ConcurrencyOnEventLoops.installed, app.environment != .testing, BaseURLResolution.isServe(arguments: app.environment.arguments) {
         app.logger.warning("Swift concurrency could not be moved onto NIO's event loops (another enqueue hook was set first, or this Swift runtime does not use it): every await hops between threads, and the server is slower (docs/operations.md, Install).")
     }
     try configureDatabase(app, configuration)

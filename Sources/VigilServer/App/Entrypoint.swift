@@ -13,9 +13,8 @@ public enum VigilMain {
         // (`Heap`). Two on a small server: RSS under load 280 MB with two, 300 with glibc's 16
         // (BENCHMARKS.md, B11). An operator's MALLOC_ARENA_MAX or GLIBC_TUNABLES wins.
         Heap.limitArenas(min(max(System.coreCount, 2), 4))
-        // Swift concurrency runs on NIO's event loops: an async route handler no longer hops to
-        // another thread pool and back for every request. (Blocking work — bcrypt, PDF and DOCX
-        // rendering, SQLite — runs on thread pools, never on an event loop.)
+        // Swift concurrency on NIO's event loops, when VIGIL_TASKS_ON_EVENT_LOOPS=1 asks for it
+        // (`ConcurrencyOnEventLoops`); else on Dispatch's threads.
         await ConcurrencyOnEventLoops.install()
         var env: Environment
         do {

@@ -1,4 +1,5 @@
 import CSwiftConcurrencyHook
+import Foundation
 import NIOCore
 import NIOPosix
 
@@ -22,8 +23,17 @@ enum ConcurrencyOnEventLoops {
     private typealias Original = @convention(thin) (UnownedJob) -> Void
     private typealias Hook = @convention(thin) (UnownedJob, Original) -> Void
 
-    /// Call once, first thing in `main`, before any task but the main one has run.
-    static func install() async {
+    /// Whether the operator asked for it (`VIGIL_TASKS_ON_EVENT_LOOPS=1`).
+    nonisolated(unsafe) static var requested = false
+
+    /// Call once, first thing in `main`, before any task but the main one has run. Off unless
+    /// asked for: measured on 2026-12-02, it halves a lone report's latency, but page renders
+    /// then run on the event loops themselves, and cached pages answered beside two clients'
+    /// searches fell from 22,000–25,000 to 8,300 a second (BENCHMARKS.md, B5). Until renders
+    /// leave the event loops, Dispatch's threads keep the fast path free.
+    static func install(environment: [String: String] = ProcessInfo.processInfo.environment) async {
+        requested = environment["VIGIL_TASKS_ON_EVENT_LOOPS"] == "1"
+        guard requested else { return }
         // The hook's type is the runtime's, not a promise of the language: set it only with the
         // compilers SwiftNIO's own takeover is written for.
         #if compiler(<6.6)
