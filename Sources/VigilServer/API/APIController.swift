@@ -1,5 +1,6 @@
 import Fluent
 import Foundation
+import NIOConcurrencyHelpers
 import SQLKit
 import Vapor
 import VigilCore
@@ -47,16 +48,25 @@ struct APIController: UsesServices {
 
     // MARK: - OpenAPI
 
+    /// The OpenAPI document of this build, once read (it does not change while the server runs).
+    private static let openAPIDocument = NIOLockedValueBox<ByteBuffer?>(nil)
+
     func openAPI(req: Request) async throws -> Response {
-        // Read on the blocking pool: the handler runs on an event loop.
-        let url = VigilHome.currentDataFile("openapi.json")
-        let read = try await req.application.threadPool.runIfActive { url.flatMap { try? Data(contentsOf: $0) } }
-        guard let data = read else {
-            throw Refusal(.internalServerError, "refusal_openapi_document_missing_from_build")
+        var document = Self.openAPIDocument.withLockedValue { $0 }
+        if document == nil {
+            // Read on the blocking pool: the handler runs on an event loop.
+            let url = VigilHome.currentDataFile("openapi.json")
+            let read = try await req.application.threadPool.runIfActive { url.flatMap { try? Data(contentsOf: $0) } }
+            guard let data = read else {
+                throw Refusal(.internalServerError, "refusal_openapi_document_missing_from_build")
+            }
+            let bytes = ByteBuffer(data: data)
+            Self.openAPIDocument.withLockedValue { $0 = bytes }
+            document = bytes
         }
         var headers = HTTPHeaders()
         headers.contentType = .json
-        return Response(status: .ok, headers: headers, body: .init(data: data))
+        return Response(status: .ok, headers: headers, body: .init(buffer: document!))
     }
 
     // MARK: - Path parameters

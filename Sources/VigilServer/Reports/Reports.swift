@@ -117,7 +117,6 @@ actor ReportBatcher {
             for r in request.reports where rows[r.key] == nil { rows[r.key] = r; owner[r.key] = i }
         }
         var written: Set<String> = []
-        var counts: [ReportTotals.Counter: Int] = [:]
         for chunk in rows.values.sorted(by: { $0.key < $1.key }).chunks(of: 120) {
             var insert = sql.insert(into: "action_reports")
                 .columns("id", "document_id", "target_id", "channel", "idempotency_key", "supporter_id", "created_at")
@@ -129,6 +128,7 @@ actor ReportBatcher {
                 written.insert(try row.decode(column: "idempotency_key", as: String.self))
             }
         }
+        var counts: [ReportTotals.Counter: Int] = [:]
         for key in written {
             let r = rows[key]!
             counts[ReportTotals.Counter(document: r.documentID, channel: r.channel.rawValue), default: 0] += 1
@@ -158,10 +158,10 @@ enum ReportTotals {
         static func < (a: Counter, b: Counter) -> Bool { (a.document, a.channel) < (b.document, b.channel) }
     }
 
-    /// Adds positive counts, in one statement per 200 counters (an upsert), in the counters' order.
+    /// Adds counts (each at least 1), in one statement per 200 counters (an upsert), in the counters' order.
     static func add(_ counts: [Counter: Int], on sql: any SQLDatabase) async throws {
-        let kept = counts.filter { $0.value > 0 }.sorted { $0.key < $1.key }
-        for chunk in kept.chunks(of: 200) {
+        assert(counts.values.allSatisfy { $0 > 0 }, "counters are only added to")
+        for chunk in counts.sorted(by: { $0.key < $1.key }).chunks(of: 200) {
             var insert = sql.insert(into: "report_counters").columns("document_id", "channel", "count")
             for (c, n) in chunk { insert = insert.values([SQLBind(c.document), SQLBind(c.channel), SQLBind(n)]) }
             try await insert.onConflict(with: ["document_id", "channel"]) {

@@ -12,7 +12,8 @@ import NIOPosix
 /// SwiftNIO looks the runtime's hook up with dlsym, which finds it only when the Swift runtime is
 /// a shared library (debug builds). The release build links the runtime in, whose symbols are not
 /// exported (`--exclude-libs ALL`): there NIO's takeover failed, silently, and every release build
-/// ran its tasks on Dispatch's threads. Vigil sets the same hook itself, in every build, through a
+/// ran its tasks on Dispatch's threads. When the operator asks for it (`VIGIL_TASKS_ON_EVENT_LOOPS=1`;
+/// off by default, see `install`), Vigil sets the same hook itself, in any build, through a
 /// reference the link resolves (`CSwiftConcurrencyHook`), with the same body as NIO's: the current
 /// event loop when the job is enqueued from one, else the group's next.
 enum ConcurrencyOnEventLoops {
