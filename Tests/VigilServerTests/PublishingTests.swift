@@ -1,5 +1,6 @@
 import Fluent
 import Foundation
+import SQLKit
 import Testing
 import VaporTesting
 @testable import VigilCore
@@ -84,6 +85,56 @@ struct PublishingTests {
             #expect(try await cacheState(app, kuku) == "MISS")
             let text = try await send(app, .GET, "/urgent-actions/126-19/initial")
             #expect(String(buffer: text.body).contains("Prosecutor General (acting)"))
+        }
+    }
+
+    /// Downloads and letters read an action's documents, case and officials once per content
+    /// version (`DocumentData.cached`), not on every request: a second letter builds nothing; a
+    /// change of an official the document names, or of the case, is in the very next letter and
+    /// file; and a withdrawal this process's cache has not heard of (written straight into the
+    /// database, as another process's is before the publishing log is read) is refused at once.
+    @Test(arguments: TestStorage.available) func downloadsAndLettersReadTheActionOncePerContentVersion(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
+            try await loadDemoWith126Open(app)
+            let path = "/urgent-actions/126-19/initial"
+            func letter() async throws -> (HTTPStatus, String) {
+                let res = try await LetterLanguageTests.post(app, path + "/letter", ["format": "docx", "language": "en", "name": "Ann"])
+                return (res.status, res.status == .ok ? try LetterLanguageTests.documentXML(res) : "")
+            }
+            let cache = app.vigilServices.cache
+            let before = cache.builds
+            let (status, first) = try await letter()
+            #expect(status == .ok)
+            #expect(first.contains("Prosecutor General") && !first.contains("(acting)"))
+            let builds = cache.builds
+            #expect(builds == before + 1, "the first letter reads the action, once")
+            #expect(try await letter().0 == .ok)
+            #expect(cache.builds == builds, "a second letter read the action again")
+            #expect(try await cacheState(app, path + ".docx") == "MISS")
+            #expect(cache.builds == builds + 1, "the file's render is the one build")
+            #expect(try await cacheState(app, path + ".docx") == "HIT")
+
+            // An official the document names changes: the next letter addresses them as they are now.
+            var target = try #require(try await Store(db: app.db).target(id: "ru-prosecutor-general"))
+            target.title = "Prosecutor General (acting)"
+            _ = try await app.vigilServices.publisher.publish(.replaceTarget(target), by: .commandLine, on: app.db)
+            #expect(try await letter().1.contains("Prosecutor General (acting)"))
+
+            // The case changes (the model letter): the next letter and the next file have it.
+            var kase = try #require(try await Store(db: app.db).cases(ids: ["crimean-tatar-defenders-kuku"]).first)
+            let i = try #require(kase.urgentActions[0].documents.firstIndex { $0.id == "ua-126-19-0-en" })
+            kase.urgentActions[0].documents[i].takeAction?.letter = "I urge you to release them, now and unconditionally."
+            _ = try await publish(app, VigilBundle(cases: [kase]))
+            #expect(try await letter().1.contains("now and unconditionally"))
+            let file = try await send(app, .GET, path + ".docx")
+            #expect(file.headers.first(name: "X-Cache") == "MISS")
+
+            // Withdrawn behind this process's back: no letter, no file, though both were read before.
+            let sql = app.db as! any SQLDatabase
+            try await sql.raw("UPDATE urgent_actions SET withdrawn_at = \(bind: Date()), withdrawn_reason = 'test' WHERE id = '126-19'").run()
+            #expect(try await letter().0 == .gone)
+            #expect(try await send(app, .GET, path + ".docx").status == .gone)
+            #expect(try await send(app, .GET, path + ".pdf").status == .gone)
         }
     }
 

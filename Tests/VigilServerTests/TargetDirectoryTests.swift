@@ -57,6 +57,11 @@ struct TargetDirectoryTests {
             // Seen once before the change, so that the cached page must be dropped by it.
             let before = try await html(app, path).body
             #expect(!before.contains("holds this office") && before.contains("mailto:prosecutor-general@example.org"))
+            // A letter made before the change too: what letters read of the action is kept, and a
+            // new successor must drop it.
+            let earlier = try await LetterLanguageTests.post(app, path + "/letter", ["format": "docx", "language": "en"])
+            #expect(earlier.status == .ok)
+            #expect(earlier.headers.first(name: "Content-Disposition")?.contains("-ru-prosecutor-general-en.docx") == true)
             try await publish(app, VigilBundle(targets: try Self.replacement()))
 
             let page = try await html(app, path).body
@@ -80,6 +85,12 @@ struct TargetDirectoryTests {
                 let xml = try LetterLanguageTests.documentXML(res)
                 #expect(xml.contains("Igor Krasnov") && xml.contains("Dear Prosecutor General Krasnov"))
             }
+            // The successor's own details change: the next letter has them.
+            var successor = try Self.replacement()[1]
+            successor.salutation = ["en": "Dear Acting Prosecutor General Krasnov"]
+            try await publish(app, VigilBundle(targets: [successor]))
+            let again = try await LetterLanguageTests.post(app, path + "/letter", ["target": "ru-prosecutor-general-2020", "format": "docx", "language": "en"])
+            #expect(try LetterLanguageTests.documentXML(again).contains("Dear Acting Prosecutor General Krasnov"))
             // Someone the document does not address is refused, even an official in the directory.
             let other = try await LetterLanguageTests.post(app, path + "/letter", ["target": "ru-supreme-court-chair"])
             #expect(other.status == .badRequest)
@@ -91,6 +102,16 @@ struct TargetDirectoryTests {
             #expect(data.successor(of: data.targets[0], today: testToday)?.id == "ru-prosecutor-general-2020")
             // On the day before they left office, the official was still the one to write to.
             #expect(data.successor(of: data.targets[0], today: "2020-01-21") == nil)
+            // And the successor is replaced in turn: letters follow the chain to whoever holds the office now.
+            successor.validTo = PartialDate("2024-06-30")
+            let third = Target(id: "ru-prosecutor-general-2024", title: "Prosecutor General", name: "Anna Petrova",
+                               organisation: "Prosecutor General's Office of the Russian Federation", address: ["[Example]", "Moscow"],
+                               country: "RU", salutation: ["en": "Dear Prosecutor General Petrova"], languages: ["ru"],
+                               validFrom: PartialDate("2024-07-01"), successorOf: "ru-prosecutor-general-2020")
+            try await publish(app, VigilBundle(targets: [successor, third]))
+            let third1 = try await LetterLanguageTests.post(app, path + "/letter", ["target": "ru-prosecutor-general", "format": "docx", "language": "en"])
+            #expect(third1.headers.first(name: "Content-Disposition")?.contains("ru-prosecutor-general-2024") == true)
+            #expect(try LetterLanguageTests.documentXML(third1).contains("Dear Prosecutor General Petrova"))
         }
     }
 

@@ -191,6 +191,10 @@ struct WithdrawalTests {
             let headers = try await editorHeaders(app)
             let redaction = #"{"from": "Emir-Usein Kuku", "to": "[name withheld]"}"#
             _ = try await html(app, "/cases/crimean-tatar-defenders-kuku")
+            // The Word file made once before: it, and what downloads read of the action, are cached.
+            let word = try await send(app, .GET, "/urgent-actions/126-19/initial.docx")
+            #expect(word.status == .ok)
+            #expect(try LetterLanguageTests.documentXML(word).contains("Emir-Usein Kuku"))
             let refused = try await post(app, "/api/v1/urgent-actions/126-19/redact", headers, redaction)
             #expect(refused.status == .conflict, "refused while published")
             let sql = try #require(app.db as? any SQLDatabase)
@@ -229,6 +233,8 @@ struct WithdrawalTests {
             #expect(try await rows(searchTable.0, searchTable.1) == 0)
             let api = String(buffer: try await send(app, .GET, "/api/v1/export?case=crimean-tatar-defenders-kuku").body)
             #expect(!api.contains("Emir-Usein Kuku") && api.contains("[name withheld]"))
+            let redactedWord = try LetterLanguageTests.documentXML(try await send(app, .GET, "/urgent-actions/126-19/initial.docx"))
+            #expect(!redactedWord.contains("Emir-Usein Kuku") && redactedWord.contains("[name withheld]"))
         }
     }
 

@@ -41,6 +41,7 @@ public func configure(_ app: Application, _ configuration: VigilConfiguration) a
     app.vigilServices = try VigilServices.build(app: app, configuration: configuration,
                                                 securityLog: SecurityLog(keep: app.environment == .testing))
     app.lifecycle.use(RenderPoolLifecycle())
+    app.lifecycle.use(PageRenderExecutorLifecycle(executor: app.vigilServices.pageRenderer))
     configureMiddleware(app, configuration)
     // Vapor's server, answering the requests it would drop (overlong, malformed): `RequestGuard.swift`.
     app.servers.use { app in VigilHTTPServer(app: app) }

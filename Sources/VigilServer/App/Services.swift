@@ -27,6 +27,8 @@ struct VigilServices: Sendable {
     let reportBatcher: ReportBatcher
     /// Threads for PDF and DOCX rendering, apart from the event loops and bcrypt.
     let renderPool: RenderPool
+    /// Threads for the pages the cache renders, apart from the event loops and the PDFs.
+    let pageRenderer: PageRenderExecutor
     /// Security events (log-ins, refusals, token use), to the log.
     let securityLog: SecurityLog
     /// Counters, gauges and histograms for `/metrics` (docs/operations.md, "Metrics").
@@ -53,8 +55,9 @@ struct VigilServices: Sendable {
                                            create: !["backup", "restore", "version", "routes", "mail"].contains(app.vigilCommand))
         let now: @Sendable () -> Date = { Date() }
         let metrics = VigilMetrics()
+        let pageRenderer = PageRenderExecutor()
         let cache = PageCache(enabled: configuration.pageCache, maxBytes: configuration.cacheBytes, metrics: metrics,
-                              fastPath: configuration.fastPath)
+                              fastPath: configuration.fastPath, renderer: pageRenderer)
         let languages = try SiteLanguages(configuration: configuration, catalogue: site.catalogue)
         let alerts = Alerts(catalogue: site.catalogue, baseURL: configuration.baseURL, mailFrom: configuration.mailFrom, secret: secret,
                             offered: languages.offered)
@@ -63,6 +66,7 @@ struct VigilServices: Sendable {
                         auth: Auth(secret: secret, tls: configuration.tls), passwords: Passwords(secret: secret, cost: configuration.passwordCost), alerts: alerts,
                         publisher: Publisher(cache: cache, alerts: alerts, now: now), now: now,
                         reportBatcher: ReportBatcher(db: app.db, metrics: metrics), renderPool: RenderPool(metrics: metrics),
+                        pageRenderer: pageRenderer,
                         securityLog: securityLog, metrics: metrics)
     }
 }

@@ -113,6 +113,29 @@ struct DocumentData: Sendable {
         return try await load(document: doc, number: number, status: ua, kase: kase, chain: chain, on: db)
     }
 
+    /// As `load(number:part:language:)`, for the requests that read it before they answer (every
+    /// download and letter, cached file or not): the withdrawal is checked in the database on every
+    /// call, the rest (the case, its documents, the officials and their successors: a dozen
+    /// statements) is read once per content version and kept in the page cache with the tags of
+    /// all it read (`pageCacheTags`), so that an edit of any of it reads it again.
+    static func cached(number: UANumber, part: String, language: String?, req: Request, cache: PageCache) async throws -> DocumentData {
+        try await Withdrawal.check(number, on: req.db)
+        // `part` and `language` are checked by the load: only those that name a document are kept.
+        let key = "document-data|\(number.slug)|\(part)|\(language ?? "")"
+        let db = req.db
+        return try await cache.derived(req, key: key, bytes: { $0.approximateBytes }) {
+            let data = try await load(number: number, part: part, language: language, on: db)
+            return (data, data.pageCacheTags)
+        }
+    }
+
+    /// About what it holds in memory, for the cache's budget: twice its text as JSON (Swift's
+    /// strings, arrays and dictionaries around the same text).
+    var approximateBytes: Int {
+        let officials = targets + Array(copyTargets.values) + Array(successors.values) + missions
+        return 2 * (kase.json.serialized(pretty: false).utf8.count + officials.reduce(0) { $0 + $1.json.serialized(pretty: false).utf8.count })
+    }
+
     /// A document by its id, or nil.
     static func load(id: String, on db: any Database) async throws -> DocumentData? {
         try await Withdrawal.check(document: id, on: db)

@@ -24,9 +24,11 @@ enum Withdrawal {
         try await UrgentActionModel.query(on: db).filter(\.$withdrawnAt != nil).all(\.$id)
     }
 
-    /// Whether the urgent action `id` (`126-19`) exists and is withdrawn.
+    /// Whether the urgent action `id` (`126-19`) exists and is withdrawn: one row read by its key,
+    /// in a statement written out (every download and letter asks, before anything else).
     static func isWithdrawn(_ id: String, on db: any Database) async throws -> Bool {
-        try await UrgentActionModel.query(on: db).filter(\.$id == id).filter(\.$withdrawnAt != nil).count() > 0
+        try await (db as! any SQLDatabase).raw(
+            "SELECT 1 AS withdrawn FROM urgent_actions WHERE id = \(bind: id) AND withdrawn_at IS NOT NULL").first() != nil
     }
 
     /// Throws `gone` when the urgent action is withdrawn.

@@ -31,6 +31,8 @@ final class PageCache: @unchecked Sendable {
         var lastUsed: UInt64 = 0
         /// A shared value as its readers use it (`shared`): decoded once, not on every read.
         var value: (any Sendable)? = nil
+        /// What a kept value (`shared`, `derived`) is priced at, beyond its (empty) body.
+        var valueBytes = 0
     }
 
     /// Which part of the byte budget an entry is kept in.
@@ -77,9 +79,14 @@ final class PageCache: @unchecked Sendable {
     /// The answers learned by the connections' `CachedPageAnswerer` (`FastPath.swift`).
     let fastPath: FastPathTable
 
-    init(enabled: Bool = true, maxBytes: Int = 128 * 1024 * 1024, metrics: VigilMetrics? = nil, fastPath: Bool = true) {
+    /// Where renders run (`PageRenderExecutor`); nil: wherever the request's task runs.
+    let renderer: (any TaskExecutor)?
+
+    init(enabled: Bool = true, maxBytes: Int = 128 * 1024 * 1024, metrics: VigilMetrics? = nil, fastPath: Bool = true,
+         renderer: (any TaskExecutor)? = nil) {
         self.enabled = enabled; self.maxBytes = maxBytes; self.metrics = metrics
         self.fastPath = FastPathTable(enabled: enabled && fastPath)
+        self.renderer = renderer
     }
 
     /// Drops the entries that show any of `tags` (and notes the log entry that said so).
@@ -300,7 +307,8 @@ final class PageCache: @unchecked Sendable {
         let modified = max(now, counts?.modified ?? now)
         guard enabled else {
             lock.withLock { builds += 1 }
-            return (Self.make(try await build(), counts: counts?.value, modified: modified, shelf: shelf), true)
+            let built = try await withTaskExecutorPreference(renderer) { try await build() }
+            return (Self.make(built, counts: counts?.value, modified: modified, shelf: shelf), true)
         }
         enum Found { case stored(Entry), running(Task<Entry, any Error>), started(Task<Entry, any Error>, flightKey: String, generation: UInt64) }
         // A hit, the hot path, is one dictionary lookup under the lock: no task, no key building.
@@ -314,7 +322,8 @@ final class PageCache: @unchecked Sendable {
             let flightKey = key + "\u{0}" + (counts?.value ?? "")
             if let running = building[flightKey], running.generation == generation { return .running(running.task) }
             builds += 1
-            let t = Task { () throws -> Entry in
+            // On the render threads (when given): a render never holds up an event loop.
+            let t = Task(executorPreference: renderer) { () throws -> Entry in
                 Self.make(try await build(), counts: counts?.value, modified: modified, shelf: shelf)
             }
             building[flightKey] = Flight(task: t, generation: generation)
@@ -345,20 +354,42 @@ final class PageCache: @unchecked Sendable {
 
     /// A value many pages share, derived from published content (the list's filter choices): kept
     /// and dropped with its tags as pages are, built once by however many ask at once, and
-    /// handed out as built (its JSON form is what it costs of the budget).
-    func shared<T: Codable & Sendable>(_ key: String, tags: Set<String>, build: @escaping @Sendable () async throws -> T) async throws -> T {
+    /// handed out as built; the size of its JSON form is what it costs of the budget.
+    func shared<T: Encodable & Sendable>(_ key: String, tags: Set<String>, build: @escaping @Sendable () async throws -> T) async throws -> T {
         let (e, _) = try await entry(key: "shared|" + key, counts: nil, mark: nil, shelf: .pages) {
             let value = try await build()
-            return Built(data: try JSONEncoder().encode(value), tags: tags, value: value)
+            return Built(data: Data(), tags: tags, value: value, valueBytes: try JSONEncoder().encode(value).count)
         }
-        if let value = e.value as? T { return value }
-        return try JSONDecoder().decode(T.self, from: Data(e.body.readableBytesView))
+        return Self.value(e, key: key)
     }
 
-    /// What an entry costs of the budget: the memory of its bytes, its key and the bookkeeping around them, so
-    /// that many small answers under long keys (an API list's empty page at every cursor) are
-    /// bounded as surely as large pages.
-    static func cost(_ key: String, _ e: Entry) -> Int { e.body.capacity + key.utf8.count + 256 }
+    /// A value derived from published content that many requests read before they answer (an
+    /// urgent action's documents, case and officials, read by every download and letter): built
+    /// once per content version by however many ask at once, kept with the tags its build names
+    /// and dropped with them, priced at `bytes(value)`. Changes made by other processes are seen
+    /// as for pages (the publishing log, read at most once a second).
+    func derived<T: Sendable>(_ req: Request, key: String, bytes: @escaping @Sendable (T) -> Int,
+                              build: @escaping @Sendable () async throws -> (T, Set<String>)) async throws -> T {
+        await followLog(req)
+        let (e, _) = try await entry(key: "derived|" + key, counts: nil, mark: nil, shelf: .pages) {
+            let (value, tags) = try await build()
+            return Built(data: Data(), tags: tags, value: value, valueBytes: bytes(value))
+        }
+        return Self.value(e, key: key)
+    }
+
+    /// The value a `shared` or `derived` entry holds.
+    private static func value<T>(_ e: Entry, key: String) -> T {
+        guard let value = e.value as? T else {
+            preconditionFailure("the value kept under \(key) is not a \(T.self): keys of different types must differ")
+        }
+        return value
+    }
+
+    /// What an entry costs of the budget: the memory of its bytes (or its derived value), its key
+    /// and the bookkeeping around them, so that many small answers under long keys (an API list's
+    /// empty page at every cursor) are bounded as surely as large pages.
+    static func cost(_ key: String, _ e: Entry) -> Int { e.body.capacity + e.valueBytes + key.utf8.count + 256 }
 
     /// Keeps `e` (lock held), evicting the least recently used entries of its shelf beyond the
     /// shelf's budget.
@@ -396,12 +427,13 @@ final class PageCache: @unchecked Sendable {
         var data: Data
         var tags: Set<String>
         var value: (any Sendable)? = nil
+        var valueBytes = 0
     }
 
     private static func make(_ built: Built, counts: String?, modified: Date, shelf: Shelf) -> Entry {
         let digest = Hex.string(SHA256.hash(data: built.data).prefix(12))
         return Entry(body: exactBuffer(built.data), etag: "\"\(digest)\"", tags: built.tags, counts: counts,
-                     modifiedHTTP: httpDate(modified), modified: modified, shelf: shelf, value: built.value)
+                     modifiedHTTP: httpDate(modified), modified: modified, shelf: shelf, value: built.value, valueBytes: built.valueBytes)
     }
 
     /// The bytes in a buffer of exactly their size. A new `ByteBuffer` has a power of two for its

@@ -103,11 +103,16 @@ struct SiteController: UsesServices {
     func urgentAction(req: Request) async throws -> Response {
         let number = try numberParameter(req)
         try await Withdrawal.check(number, on: req.db)
-        let docs = try await Store(db: req.db).documents(urgentActionIDs: [number.slug]).map(\.document)
-        guard let latest = docs.filter({ $0.translationOf == nil }).max(by: { $0.sequence < $1.sequence }) else {
+        // The newest original document's kind and number only: the address shared most, on the
+        // day an action goes out, answers without reading the documents themselves.
+        let latest = try await (req.db as! any SQLDatabase).raw("""
+            SELECT kind, sequence FROM documents WHERE urgent_action_id = \(bind: number.slug) AND translation_of IS NULL
+            ORDER BY sequence DESC LIMIT 1
+            """).first()
+        guard let latest, let kind = DocumentKind(rawValue: try latest.decode(column: "kind", as: String.self)) else {
             throw Refusal(.notFound, "refusal_there_no_ua", ["ua": "\(number.label)"])
         }
-        return req.redirect(to: Endpoint.document(number, latest).path)
+        return req.redirect(to: Endpoint.document(number, kind: kind, sequence: try latest.decode(column: "sequence", as: Int.self)).path)
     }
 
     /// A document's page in the page's language: its translation into it when there is one,
