@@ -1,29 +1,43 @@
 #!/usr/bin/env python3
-"""A cached document page that shows the action-report totals (UA 77/26, initial, in English: an action open on the demo's date), loaded by wrk
-while action reports arrive at a steady rate (200 a second), side by side with the same page and the
-same load with no reports arriving. Prints requests per second, latency and the ratio (goal: ≥ 0.8×).
+"""B10: a cached document page that shows the action-report totals (UA 77/26, initial, in English: an
+action open on the demo's date), loaded by wrk while action reports arrive at a steady rate (200 a
+second) and PDFs render at another (20 a second), side by side with the same page and the same
+load alone. Prints requests per second, latency and the ratio (goal: ≥ 0.8×).
 
 The page depends on the report totals, which the page cache re-reads at most once a second: while
 reports arrive, it renders again about once a second and serves the cached bytes in between. The
 reports are real form posts (CSRF token, idempotency key, an official, a channel), each from its
 own client address through the trusted-proxy header (so that the per-address limit of 120 a minute
 stays out of the way), paced by a schedule (report i is due at start + i / rate) over keep-alive
-connections, each answered only after its commit. A sampler fetches the page every 50 ms in both
-phases and counts `X-Cache: HIT|MISS` and the distinct ETags it saw (one per render it caught).
-Phases alternate (no reports, reports, …) so that drift on the machine hits both alike. Afterwards
-every acknowledged report must be counted (totals API) and the page must show the new total.
+connections, each answered only after its commit.
+
+The PDFs are appeal letters, the documents a supporter makes on the day an action goes out and the
+only ones rendered on every request (an urgent action's own PDF is rendered once and then served
+from the cache): form posts to the letter address of UA 77/26 in English and in Arabic, signed with
+names in Latin, Cyrillic, Arabic and Chinese script, on A4 and US letter paper, paced the same way
+on their own connections. Each answer must be a PDF; the server's render metric (a metrics listener
+is started) counts the renders of each phase and their mean time on the render pool.
+
+A sampler fetches the page every 50 ms in both phases and counts `X-Cache: HIT|MISS` and the
+distinct ETags it saw (one per render it caught). Phases alternate (page alone, page under load, …)
+so that drift on the machine hits both alike. Afterwards every acknowledged report must be counted
+(totals API) and the page must show the new total.
 
     make bench
-    python3 bench/cached_page_under_reports.py [--seconds S] [--runs N] [--rate R] [--connections C] [--binary PATH]
+    python3 bench/cached_page_under_reports.py [--seconds S] [--runs N] [--rate R] [--pdf-rate P] [--connections C] [--binary PATH]
 
-For a quick check against a debug build: --binary .build/debug/vigil (or VIGIL_BENCH_BINARY).
+--pdf-rate 0 measures under reports only (as this benchmark did before 2026-12-02); --rate 0 under
+PDFs only. For a quick check against a debug build: --binary .build/debug/vigil (or VIGIL_BENCH_BINARY).
 """
 import argparse, http.client, json, os, pathlib, re, shutil, statistics, sys, threading, time, urllib.parse, urllib.request, uuid
 
-from common import Serve, demo_env, release_binary, report_form, scratch_dir, wrk
+from common import Serve, demo_env, free_port, release_binary, report_form, scratch_dir, wrk
 
 DOC = "ua-77-26-0-en"
 PAGE = "/en/urgent-actions/77-26/initial"
+# The letter forms of the page's action, in its two languages, and who signs.
+LETTERS = ["/urgent-actions/77-26/initial/letter", "/urgent-actions/77-26/initial/ar/letter"]
+SIGNERS = [("Ann Example", "Leeds"), ("Анна Пример", "Казань"), ("آمنة مثال", "الرباط"), ("王小明", "台北")]
 SHOWN_TOTAL = re.compile(r"([0-9][0-9,.\u202f\u00a0]*) actions? reported for UA")
 
 
@@ -67,14 +81,15 @@ class Sampler(threading.Thread):
                 "other": n - self.cache.get("HIT", 0) - self.cache.get("MISS", 0), "etags": len(set(self.etags)), "errors": bad}
 
 
-class Reporter(threading.Thread):
-    """Posts reports at `rate` a second for `seconds` from `workers` keep-alive connections: report i
-    is due at start + i / rate (a worker that is late posts at once, so the schedule catches up).
-    No report starts after the window: a server that cannot keep up shows as a lower achieved rate."""
+class Paced(threading.Thread):
+    """Sends `rate` requests a second for `seconds` from `workers` keep-alive connections: request i
+    is due at start + i / rate (a worker that is late sends at once, so the schedule catches up).
+    No request starts after the window: a server that cannot keep up shows as a lower achieved rate.
+    A subclass says what request i is (`request`) and whether its answer is the one expected (`ok`)."""
 
-    def __init__(self, port, form, rate, seconds, first_address, workers=32):
+    def __init__(self, port, rate, seconds, first_address, workers):
         super().__init__(daemon=True)
-        self.port, self.form, self.rate, self.seconds, self.first = port, form, rate, seconds, first_address
+        self.port, self.rate, self.seconds, self.first = port, rate, seconds, first_address
         self.workers = workers
         self.n = int(rate * seconds)
         self.lock = threading.Lock()
@@ -96,11 +111,15 @@ class Reporter(threading.Thread):
 
     @property
     def achieved(self):
-        """Acknowledged reports per second of the window."""
+        """Acknowledged requests per second of the window."""
         return self.acked / self.seconds
 
+    def address(self, i):
+        """Request i's own client address (sent as X-Forwarded-For), so per-address limits stay out of the way."""
+        a = self.first + i
+        return f"10.{(a >> 16) & 255}.{(a >> 8) & 255}.{a & 255}"
+
     def worker(self):
-        cookie, csrf, target = self.form
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
         while True:
             with self.lock:
@@ -112,30 +131,72 @@ class Reporter(threading.Thread):
             wait = due - time.monotonic()
             if wait > 0:
                 time.sleep(wait)
-            a = self.first + i
-            ip = f"10.{(a >> 16) & 255}.{(a >> 8) & 255}.{a & 255}"
-            body = urllib.parse.urlencode({"csrf": csrf, "document": DOC, "channel": "letter", "key": f"bench-{uuid.uuid4()}",
-                                           "targets[]": target})
+            path, body, headers = self.request(i)
             t = time.monotonic()
             try:
-                conn.request("POST", "/report", body, {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie,
-                                                       "X-Forwarded-For": ip})
+                conn.request("POST", path, body, dict(headers, **{"X-Forwarded-For": self.address(i)}))
                 r = conn.getresponse()
-                r.read()
-                status = r.status
+                answer = r.read()
+                status = True if self.ok(r, answer) else f"{r.status} {r.getheader('Content-Type')}"
             except (OSError, http.client.HTTPException) as e:
                 status = type(e).__name__
                 conn.close()
                 conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
             done = time.monotonic()
             with self.lock:
-                if status == 303:
+                if status is True:
                     self.acked += 1
                     self.latencies.append((done - t) * 1000)
                     self.lateness.append(max(0.0, t - due) * 1000)
                 else:
                     self.errors[status] = self.errors.get(status, 0) + 1
         conn.close()
+
+
+class Reporter(Paced):
+    """Action reports of the page's document, each with its own idempotency key, answered 303 after the commit."""
+
+    def __init__(self, port, form, rate, seconds, first_address, workers=32):
+        super().__init__(port, rate, seconds, first_address, workers)
+        self.form = form
+
+    def request(self, i):
+        cookie, csrf, target = self.form
+        body = urllib.parse.urlencode({"csrf": csrf, "document": DOC, "channel": "letter", "key": f"bench-{uuid.uuid4()}",
+                                       "targets[]": target})
+        return "/report", body, {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie}
+
+    def ok(self, r, answer):
+        return r.status == 303
+
+
+class LetterMaker(Paced):
+    """Appeal letters as PDFs (each rendered for its signer), in turn in the action's languages,
+    signers' scripts and paper sizes."""
+
+    def __init__(self, port, rate, seconds, first_address, workers=8):
+        super().__init__(port, rate, seconds, first_address, workers)
+
+    def request(self, i):
+        name, town = SIGNERS[i % len(SIGNERS)]
+        body = urllib.parse.urlencode({"name": f"{name} {i}", "town": town, "format": "pdf",
+                                       "paper": "letter" if i % 3 == 0 else "a4"})
+        return LETTERS[i % len(LETTERS)], body, {"Content-Type": "application/x-www-form-urlencoded"}
+
+    def ok(self, r, answer):
+        return r.status == 200 and r.getheader("Content-Type", "").startswith("application/pdf") and answer.startswith(b"%PDF-")
+
+
+def renders(metrics):
+    """(count, seconds) of the letter PDFs rendered so far, from the server's render metric."""
+    text = urllib.request.urlopen(f"http://{metrics}/metrics", timeout=10).read().decode()
+    found = {"count": 0.0, "sum": 0.0}
+    for line in text.splitlines():
+        name, _, value = line.rpartition(" ")
+        for part in found:
+            if name.startswith(f"vigil_document_render_seconds_{part}{{") and 'document="letter"' in name and 'kind="pdf"' in name:
+                found[part] = float(value)
+    return found["count"], found["sum"]
 
 
 def pct(values, q):
@@ -177,7 +238,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--rate", type=float, default=200)
+    ap.add_argument("--rate", type=float, default=200, help="action reports a second (0: none)")
+    ap.add_argument("--pdf-rate", type=float, default=20, help="letter PDFs a second (0: none)")
     ap.add_argument("--connections", type=int, default=8)
     ap.add_argument("--binary", default=os.environ.get("VIGIL_BENCH_BINARY"))
     args = ap.parse_args()
@@ -185,37 +247,54 @@ def main():
     if not shutil.which("wrk"):
         sys.exit("needs wrk (make bench installs it)")
     tmp = scratch_dir()
-    env = demo_env(binary, tmp, VIGIL_TRUSTED_PROXIES="127.0.0.1")
-    rate_label = f"{args.rate:g}"
+    metrics = f"127.0.0.1:{free_port()}"
+    env = demo_env(binary, tmp, VIGIL_TRUSTED_PROXIES="127.0.0.1", VIGIL_METRICS_ADDRESS=metrics)
+    load_label = " and ".join(x for x in (f"{args.rate:g} reports/s" if args.rate else "", f"{args.pdf_rate:g} PDFs/s" if args.pdf_rate else "") if x)
+    if not load_label:
+        sys.exit("nothing to load the server with: --rate and --pdf-rate are both 0")
     with Serve(binary, env) as server:
         form = report_form(server.base, DOC)
-        # Warm-up: the page rendered and cached, the report path exercised, wrk's connections opened once.
+        # Warm-up: the page rendered and cached, the report and letter paths exercised, wrk's connections opened once.
         for _ in range(20):
             urllib.request.urlopen(server.base + PAGE).read()
         before = total(server.base)
-        warm = Reporter(server.port, form, rate=args.rate, seconds=1, first_address=0)
-        warm.run()
-        if warm.errors:
-            sys.exit(f"warm-up reports were refused: {warm.errors}")
-        next_address = warm.n
-        acked = warm.acked
+        # Reports come from 10.0.0.0 up, letters from 10.128.0.0 up: every request its own address.
+        next_address, next_letter_address = 0, 1 << 23
+        acked = 0
+        for kind in ("reports", "letters"):
+            warm = (Reporter(server.port, form, rate=args.rate or 50, seconds=1, first_address=next_address) if kind == "reports"
+                    else LetterMaker(server.port, rate=args.pdf_rate or 10, seconds=1, first_address=next_letter_address))
+            warm.run()
+            if warm.errors or not warm.acked:
+                sys.exit(f"warm-up {kind} were refused: {warm.errors}")
+            if kind == "reports":
+                next_address += warm.n
+                acked += warm.acked
+            else:
+                next_letter_address += warm.n
         load_page(server.base, 2, args.connections)
         time.sleep(1.1)  # the totals settle, so that phase A starts on a cached page
 
         print(f"{binary}; page {PAGE}; wrk -t{min(2, args.connections)} -c{args.connections}, {args.seconds} s per run;"
-              f" reports at {rate_label}/s from 32 paced keep-alive clients; page sampled every 50 ms")
-        print(f"{'run':>3} {'phase':<11} {'req/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'reports':>8} {'reports/s':>9}"
-              f" {'rep p50':>7} {'rep p99':>7} {'late p99':>8} {'HIT':>5} {'MISS':>5} {'etags':>5} {'vigil cpu':>9} {'py cpu':>6}")
+              f" under load: {load_label} (reports from 32 paced keep-alive clients, letters from 8); page sampled every 50 ms")
+        print(f"{'run':>3} {'phase':<6} {'req/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'reports/s':>9} {'rep p99':>7} {'late p99':>8}"
+              f" {'PDFs/s':>6} {'PDF p50':>7} {'PDF p99':>7} {'render ms':>9} {'HIT':>5} {'MISS':>5} {'etags':>5} {'vigil cpu':>9} {'py cpu':>6}")
         a_rates, b_rates, ratios, behind = [], [], [], []
         for run in range(1, args.runs + 1):
-            for phase in ("no reports", "reports"):
+            for phase in ("alone", "load"):
                 sampler = Sampler(server.port)
-                reporter = None
-                if phase == "reports":
-                    reporter = Reporter(server.port, form, rate=args.rate, seconds=args.seconds, first_address=next_address)
-                    next_address += reporter.n
-                    reporter.start()
+                pacers = []
+                if phase == "load":
+                    if args.rate:
+                        pacers.append(Reporter(server.port, form, rate=args.rate, seconds=args.seconds, first_address=next_address))
+                        next_address += pacers[-1].n
+                    if args.pdf_rate:
+                        pacers.append(LetterMaker(server.port, rate=args.pdf_rate, seconds=args.seconds, first_address=next_letter_address))
+                        next_letter_address += pacers[-1].n
+                    for pacer in pacers:
+                        pacer.start()
                 sampler.start()
+                r0 = renders(metrics)
                 t0, srv0, py0 = time.monotonic(), cpu_seconds(server.proc.pid), time.process_time()
                 _, rate, p50, p99 = load_page(server.base, args.seconds, args.connections)
                 wall = time.monotonic() - t0
@@ -225,21 +304,29 @@ def main():
                 s = sampler.summary()
                 if s["errors"]:
                     sys.exit(f"the sampler saw errors: {s['errors']}")
-                cols = f"{'':>8} {'':>9} {'':>7} {'':>7} {'':>8}"
-                if reporter:
-                    reporter.join()
-                    if reporter.errors:
-                        sys.exit(f"reports were refused or failed: {reporter.errors}")
-                    acked += reporter.acked
-                    cols = (f"{reporter.acked:>8} {reporter.achieved:>9.1f} {pct(reporter.latencies, 50):>7.1f}"
-                            f" {pct(reporter.latencies, 99):>7.1f} {pct(reporter.lateness, 99):>8.1f}")
-                    if reporter.achieved < 0.95 * args.rate:
-                        behind.append(f"run {run}: {reporter.achieved:.0f}/s")
+                rep_cols, pdf_cols = f"{'':>9} {'':>7} {'':>8}", f"{'':>6} {'':>7} {'':>7} {'':>9}"
+                for pacer in pacers:
+                    pacer.join()
+                    if pacer.errors:
+                        sys.exit(f"{type(pacer).__name__}: requests were refused or failed: {pacer.errors}")
+                    want = args.rate if isinstance(pacer, Reporter) else args.pdf_rate
+                    if pacer.achieved < 0.95 * want:
+                        behind.append(f"run {run}: {pacer.achieved:.0f} {'reports' if isinstance(pacer, Reporter) else 'PDFs'}/s")
+                    if isinstance(pacer, Reporter):
+                        acked += pacer.acked
+                        rep_cols = f"{pacer.achieved:>9.1f} {pct(pacer.latencies, 99):>7.1f} {pct(pacer.lateness, 99):>8.1f}"
+                    else:
+                        count, secs = (b - a for a, b in zip(r0, renders(metrics)))
+                        if count < pacer.acked:
+                            sys.exit(f"{pacer.acked} letters were answered but the server counted {count:.0f} renders")
+                        pdf_cols = (f"{pacer.achieved:>6.1f} {pct(pacer.latencies, 50):>7.1f} {pct(pacer.latencies, 99):>7.1f}"
+                                    f" {secs / count * 1000 if count else float('nan'):>9.2f}")
+                if phase == "load":
                     b_rates.append(rate)
                     ratios.append(rate / a_rates[-1])
                 else:
                     a_rates.append(rate)
-                print(f"{run:>3} {phase:<11} {rate:>9,.0f} {p50:>7.2f} {p99:>7.2f} {cols} {s['hit']:>5} {s['miss']:>5} {s['etags']:>5}"
+                print(f"{run:>3} {phase:<6} {rate:>9,.0f} {p50:>7.2f} {p99:>7.2f} {rep_cols} {pdf_cols} {s['hit']:>5} {s['miss']:>5} {s['etags']:>5}"
                       f" {srv_cpu:>8.0f}% {py_cpu:>5.0f}%"
                       + (f"  (other X-Cache: {s['other']})" if s["other"] else ""))
                 time.sleep(1.1)  # the totals settle between phases
@@ -255,13 +342,14 @@ def main():
             sys.exit("the page does not show the current total")
 
     for run, (a, b, r) in enumerate(zip(a_rates, b_rates, ratios), 1):
-        print(f"run {run}: no reports {a:,.0f} req/s, reports {b:,.0f} req/s, ratio {r:.2f}×")
+        print(f"run {run}: alone {a:,.0f} req/s, under {load_label} {b:,.0f} req/s, ratio {r:.2f}×")
     if behind:
-        print(f"the server did not keep up with {rate_label} reports/s beside wrk ({', '.join(behind)}): those runs measure a lower rate")
+        print(f"the server did not keep up with {load_label} beside wrk ({', '.join(behind)}): those runs measure a lighter load")
     ratio = statistics.median(ratios)
-    print(f"goal ≥ 0.8×: {'met' if ratio >= 0.8 else 'NOT met'}")
-    print(f"cached_page_under_reports: no_reports={statistics.median(a_rates):,.0f} req/s"
-          f" under_{rate_label}_reports_per_s={statistics.median(b_rates):,.0f} req/s"
+    print(f"goal ≥ 0.8×: {'met' if ratio >= 0.8 and not behind else 'NOT met'}")
+    label = "_".join(x for x in (f"{args.rate:g}_reports_per_s" if args.rate else "", f"{args.pdf_rate:g}_pdfs_per_s" if args.pdf_rate else "") if x)
+    print(f"cached_page_under_reports: alone={statistics.median(a_rates):,.0f} req/s"
+          f" under_{label}={statistics.median(b_rates):,.0f} req/s"
           f" ratio={ratio:.2f}× (range {min(ratios):.2f}–{max(ratios):.2f})")
 
 

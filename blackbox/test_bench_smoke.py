@@ -43,9 +43,12 @@ def test_report_burst_on_postgres_runs_end_to_end(tmp_path):
 
 
 def test_cached_page_under_reports_runs_end_to_end(tmp_path):
-    """B10's reports half: the cached page alone and beside 200 reports a second; every report counted."""
-    out = run_bench(tmp_path, "cached_page_under_reports.py", "--seconds", "1", "--runs", "1", "--connections", "2", "--rate", "20")
-    assert "run 1: no reports" in out and "the page answers 200" in out, out
+    """B10: the cached page alone and beside reports and letter PDFs; every report counted, every
+    letter a PDF the server counted as rendered (the script stops otherwise)."""
+    out = run_bench(tmp_path, "cached_page_under_reports.py", "--seconds", "1", "--runs", "1", "--connections", "2", "--rate", "20",
+                    "--pdf-rate", "5")
+    assert "run 1: alone" in out and "under 20 reports/s and 5 PDFs/s" in out and "the page answers 200" in out, out
+    assert re.search(r"^  1 load .* [0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +\d+ +\d+ +\d+ ", out, re.M), out
 
 
 def test_archive_pages_runs_end_to_end(tmp_path):
