@@ -74,8 +74,8 @@ struct SecurityTests {
                 for _ in 0..<8 { group.addTask { try await send(app, .GET, "/urgent-actions/126-19/outcome.pdf").status } }
                 for try await status in group { #expect(status == .ok) }
             }
-            // Once each: what downloads read of the action (`DocumentData.cached`), and the PDF.
-            #expect(cache.buildCount == before + 2)
+            // Once each: what downloads read of the action and of its officials (`DocumentData.cached`), and the PDF.
+            #expect(cache.buildCount == before + 3)
         }
     }
 

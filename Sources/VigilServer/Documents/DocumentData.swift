@@ -99,8 +99,18 @@ struct DocumentData: Sendable {
     /// (exactly, else by its primary subtag), else the original.
     static func load(number: UANumber, part: String, language: String?, pageLanguage: String? = nil,
                      on db: any Database) async throws -> DocumentData {
-        let missing = Abort(.notFound, reason: Localized.strings.format("error_no_document", ["ua": number.label]))
-        guard let (kind, sequence) = Endpoint.parsePart(part), let (ua, kase, chain) = try await action(number, on: db) else { throw missing }
+        guard let (ua, kase, chain) = try await action(number, on: db) else { throw missing(number) }
+        let doc = try choose(number: number, part: part, language: language, pageLanguage: pageLanguage, in: chain)
+        return try await load(document: doc, number: number, status: ua, kase: kase, chain: chain, on: db)
+    }
+
+    static func missing(_ number: UANumber) -> Abort {
+        Abort(.notFound, reason: Localized.strings.format("error_no_document", ["ua": number.label]))
+    }
+
+    /// The document of `chain` that `part` and `language` name (see `load`).
+    private static func choose(number: UANumber, part: String, language: String?, pageLanguage: String?, in chain: [Document]) throws -> Document {
+        guard let (kind, sequence) = Endpoint.parsePart(part) else { throw missing(number) }
         let candidates = chain.filter { $0.kind == kind && (sequence == nil || $0.sequence == sequence) }
         let original = candidates.first { $0.translationOf == nil }
         var doc = language.map { l in candidates.first { $0.language == l } } ?? original
@@ -109,31 +119,62 @@ struct DocumentData: Sendable {
             doc = translations.first { $0.language == pageLanguage }
                 ?? translations.first { $0.language.split(separator: "-").first.map(String.init) == pageLanguage } ?? o
         }
-        guard let doc else { throw missing }
-        return try await load(document: doc, number: number, status: ua, kase: kase, chain: chain, on: db)
+        guard let doc else { throw missing(number) }
+        return doc
+    }
+
+    /// An action as kept for downloads and letters: its status, its case, its documents.
+    private struct KeptAction: Sendable {
+        var status: UrgentActionStatus
+        var kase: Case
+        var chain: [Document]
+    }
+
+    /// The officials one document names, as kept for downloads and letters.
+    private struct KeptOfficials: Sendable {
+        var targets: [Target]
+        var copyTargets: [String: Target]
+        var successors: [String: Target]
+        var missions: [Target]
+        var all: [Target] { targets + Array(copyTargets.values) + Array(successors.values) + missions }
     }
 
     /// As `load(number:part:language:)`, for the requests that read it before they answer (every
-    /// download and letter, cached file or not): the withdrawal is checked in the database on every
-    /// call, the rest (the case, its documents, the officials and their successors: a dozen
-    /// statements) is read once per content version and kept in the page cache with the tags of
-    /// all it read (`pageCacheTags`), so that an edit of any of it reads it again.
-    static func cached(number: UANumber, part: String, language: String?, req: Request, cache: PageCache) async throws -> DocumentData {
-        try await Withdrawal.check(number, on: req.db)
-        // `part` and `language` are checked by the load: only those that name a document are kept.
-        let key = "document-data|\(number.slug)|\(part)|\(language ?? "")"
+    /// download and letter, cached file or not), from the page cache once read:
+    /// - the action's row, on every call (one row by its key): a withdrawn action is refused, and
+    ///   the time the row last changed (a withdrawal, a republication, a redaction, a new status
+    ///   or deadline) is part of the keys below, so that such a change made by another process is
+    ///   read at once, not when the publishing log is next read;
+    /// - the action (its case and documents: a dozen statements), kept once per action and
+    ///   dropped with its case's tag;
+    /// - the officials a document names and their successors, kept per document and dropped with
+    ///   the tags of all they show (`pageCacheTags`).
+    /// Returns the action's version too (`versionKey`), for keys of what is made from it.
+    static func cached(number: UANumber, part: String, language: String?, req: Request,
+                       cache: PageCache) async throws -> (data: DocumentData, version: String) {
+        guard let changed = try await Withdrawal.checkVersion(number, on: req.db) else { throw missing(number) }
+        let version = String(format: "%.6f", changed.timeIntervalSince1970)
         let db = req.db
-        return try await cache.derived(req, key: key, bytes: { $0.approximateBytes }) {
-            let data = try await load(number: number, part: part, language: language, on: db)
-            return (data, data.pageCacheTags)
+        let kept: KeptAction = try await cache.derived(req, key: "action|\(number.slug)|\(version)", bytes: { a in
+            // About what it holds in memory: twice its text as JSON.
+            2 * a.kase.json.serialized(pretty: false).utf8.count
+        }) {
+            guard let (status, kase, chain) = try await Self.action(number, on: db) else { throw missing(number) }
+            return (KeptAction(status: status, kase: kase, chain: chain), [CacheTag.case(kase.id)])
         }
-    }
-
-    /// About what it holds in memory, for the cache's budget: twice its text as JSON (Swift's
-    /// strings, arrays and dictionaries around the same text).
-    var approximateBytes: Int {
-        let officials = targets + Array(copyTargets.values) + Array(successors.values) + missions
-        return 2 * (kase.json.serialized(pretty: false).utf8.count + officials.reduce(0) { $0 + $1.json.serialized(pretty: false).utf8.count })
+        // `part` and `language` name a document of the chain, or the request is refused here.
+        let doc = try choose(number: number, part: part, language: language, pageLanguage: nil, in: kept.chain)
+        let officials: KeptOfficials = try await cache.derived(req, key: "officials|\(doc.id)|\(version)", bytes: { o in
+            2 * o.all.reduce(0) { $0 + $1.json.serialized(pretty: false).utf8.count }
+        }) {
+            let data = try await load(document: doc, number: number, status: kept.status, kase: kept.kase, chain: kept.chain, on: db)
+            return (KeptOfficials(targets: data.targets, copyTargets: data.copyTargets, successors: data.successors, missions: data.missions),
+                    data.pageCacheTags)
+        }
+        let data = DocumentData(number: number, document: doc, chain: kept.chain, urgentActionStatus: kept.status, kase: kept.kase,
+                                targets: officials.targets, copyTargets: officials.copyTargets, successors: officials.successors,
+                                missions: officials.missions)
+        return (data, version)
     }
 
     /// A document by its id, or nil.

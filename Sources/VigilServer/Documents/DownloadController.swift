@@ -46,8 +46,10 @@ struct DownloadController: UsesServices {
         let paper = try paper(req)
         // Read before the render: a change published meanwhile keeps this render out of the cache.
         let mark = cache.mark
-        let data = try await DocumentData.cached(number: number, part: part, language: language, req: req, cache: cache)
-        let key = "file|\(format.rawValue)|\(paper.rawValue)|\(data.document.id)"
+        let (data, version) = try await DocumentData.cached(number: number, part: part, language: language, req: req, cache: cache)
+        // The action's version in the key too: withdrawn, redacted and republished by another
+        // process, it renders again at once.
+        let key = "file|\(format.rawValue)|\(paper.rawValue)|\(data.document.id)|\(version)"
         let printable = data.printable(baseURL: baseURL, catalogue: catalogue)
         // `DocumentData.cached` refuses a withdrawn action on every request: never answered without it.
         let response = try await cache.respondBytes(to: req, key: key, contentType: format.contentType, cacheControl: "public, max-age=300",
@@ -91,7 +93,7 @@ struct DownloadController: UsesServices {
         guard let format = Format(rawValue: form.format ?? "pdf") else {
             throw Refusal(.badRequest, "refusal_format_pdf_docx")
         }
-        let stored = try await DocumentData.cached(number: number, part: part, language: language, req: req, cache: cache)
+        let stored = try await DocumentData.cached(number: number, part: part, language: language, req: req, cache: cache).data
         let doc = stored.document, all = stored.chain
         guard let ta = doc.takeAction, !ta.targets.isEmpty else {
             throw Refusal(.notFound, "refusal_document_asks_for_no_letters")

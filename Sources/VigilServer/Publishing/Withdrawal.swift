@@ -31,6 +31,15 @@ enum Withdrawal {
             "SELECT 1 AS withdrawn FROM urgent_actions WHERE id = \(bind: id) AND withdrawn_at IS NOT NULL").first() != nil
     }
 
+    /// Throws `gone` when the urgent action is withdrawn; else when its row last changed (nil: no
+    /// such action). One row by its key.
+    static func checkVersion(_ number: UANumber, on db: any Database) async throws -> Date? {
+        guard let row = try await (db as! any SQLDatabase).raw(
+            "SELECT withdrawn_at, updated_at FROM urgent_actions WHERE id = \(bind: number.slug)").first() else { return nil }
+        if try !row.decodeNil(column: "withdrawn_at") { throw gone }
+        return try row.decode(column: "updated_at", as: Date.self)
+    }
+
     /// Throws `gone` when the urgent action is withdrawn.
     static func check(_ number: UANumber, on db: any Database) async throws {
         if try await isWithdrawn(number.slug, on: db) { throw gone }

@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import NIOPosix
 import Vapor
 
@@ -9,33 +10,48 @@ import Vapor
 /// whatever executor the rest of the server's tasks run on: with Swift's tasks on the event loops
 /// (`VIGIL_TASKS_ON_EVENT_LOOPS=1`), a burst of searches or a feed rendering no longer stands in
 /// the way of the cached pages those loops answer.
+/// Its threads start with the first render, so that commands which render nothing start none.
 final class PageRenderExecutor: TaskExecutor, @unchecked Sendable {
-    private let pool: NIOThreadPool
     let threads: Int
+    private let lock = NSLock()
+    private var pool: NIOThreadPool?
+    private var stopped = false
 
     init(threads: Int = System.coreCount) {
         self.threads = max(1, threads)
-        pool = NIOThreadPool(numberOfThreads: self.threads)
-        pool.start()
     }
 
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         let executor = asUnownedTaskExecutor()
+        let pool = lock.withLock { () -> NIOThreadPool? in
+            guard !stopped else { return nil }
+            if let pool = self.pool { return pool }
+            let started = NIOThreadPool(numberOfThreads: threads)
+            started.start()
+            self.pool = started
+            return started
+        }
+        // Stopped (the application is shutting down): the task still runs to its end, on
+        // Dispatch, so that nothing waiting for it hangs.
+        guard let pool else {
+            DispatchQueue.global().async { job.runSynchronously(on: executor) }
+            return
+        }
         pool.submit { state in
             switch state {
-            case .active:
-                job.runSynchronously(on: executor)
-            case .cancelled:
-                // Shut down (the application is stopping): the task still runs to its end, on
-                // Dispatch, so that nothing waiting for it hangs.
-                DispatchQueue.global().async { job.runSynchronously(on: executor) }
+            case .active: job.runSynchronously(on: executor)
+            case .cancelled: DispatchQueue.global().async { job.runSynchronously(on: executor) }
             }
         }
     }
 
     func shutdown() async {
-        try? await pool.shutdownGracefully()
+        let pool = lock.withLock { () -> NIOThreadPool? in
+            stopped = true
+            return self.pool
+        }
+        try? await pool?.shutdownGracefully()
     }
 }
 
