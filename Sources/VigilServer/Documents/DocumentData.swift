@@ -149,7 +149,7 @@ struct DocumentData: Sendable {
     ///   dropped with its case's tag;
     /// - the officials a document names and their successors, kept per document and dropped with
     ///   the tags of all they show (`pageCacheTags`).
-    /// Returns the action's version too (`versionKey`), for keys of what is made from it.
+    /// Returns the action's version too, for the keys of what is made from it (the cached files).
     static func cached(number: UANumber, part: String, language: String?, req: Request,
                        cache: PageCache) async throws -> (data: DocumentData, version: String) {
         guard let changed = try await Withdrawal.checkVersion(number, on: req.db) else { throw missing(number) }
