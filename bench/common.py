@@ -14,7 +14,9 @@ def release_binary(path=None):
 
 def scratch_dir():
     """A fresh directory on the project's disk (BENCH_DIR to put it elsewhere)."""
-    return pathlib.Path(tempfile.mkdtemp(prefix="vigil-bench-", dir=os.environ.get("BENCH_DIR", str(ROOT / ".build"))))
+    parent = pathlib.Path(os.environ.get("BENCH_DIR", str(ROOT / ".build")))
+    parent.mkdir(parents=True, exist_ok=True)  # a clone that has only a binary from elsewhere has no .build
+    return pathlib.Path(tempfile.mkdtemp(prefix="vigil-bench-", dir=str(parent)))
 
 
 def demo_env(binary, tmp, database_url=None, **extra):

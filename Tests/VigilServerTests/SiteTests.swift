@@ -154,6 +154,39 @@ struct SiteTests {
         }
     }
 
+    /// A search reads all its hits to order and count them, but snippets only for the page it
+    /// shows: every card of every page has its own, with the words marked.
+    @Test(arguments: TestStorage.available) func searchPagesGiveEachCardItsSnippet(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
+            try await loadDemo(app)
+            let bundle = try demoBundle()
+            var kase = bundle.cases.first { $0.id == "demo-li-wei" }!
+            for i in 1...25 {
+                kase.urgentActions[0].documents.append(Document(id: "extra-\(i)", sequence: i, kind: .update, language: "en",
+                                                                published: PartialDate("2026-09-\(String(format: "%02d", i + 1))")!,
+                                                                title: "Update \(i)", body: "More zephyrnews number \(i)."))
+            }
+            try await publish(app, VigilBundle(cases: [kase]))
+            func cards(_ body: String) -> (cards: Int, snippets: [String]) {
+                let snippets = body.components(separatedBy: "<p class=\"ua-snippet\"").dropFirst().map { String($0.prefix { $0 != "\n" }) }
+                return (body.components(separatedBy: "<article class=\"ua-card\">").count - 1, snippets)
+            }
+            let first = try await html(app, "/urgent-actions?q=zephyrnews").body
+            #expect(first.contains("25 documents") && first.contains("href=\"/en/urgent-actions?q=zephyrnews&amp;page=2\""))
+            let one = cards(first)
+            #expect(one.cards == 20 && one.snippets.count == 20)
+            #expect(one.snippets.allSatisfy { $0.contains("<mark>zephyrnews</mark>") })
+            let second = cards(try await html(app, "/urgent-actions?q=zephyrnews&page=2").body)
+            #expect(second.cards == 5 && second.snippets.count == 5)
+            #expect(second.snippets.allSatisfy { $0.contains("<mark>zephyrnews</mark>") })
+            // A name in Chinese script: the snippets mark it too. (A card that shows the English
+            // translation of a Chinese hit has none when the translation does not match itself.)
+            let chinese = cards(try await html(app, "/urgent-actions?q=" + Endpoint.percentEncode("李伟")).body)
+            #expect(chinese.cards >= 1 && !chinese.snippets.isEmpty)
+            #expect(chinese.snippets.allSatisfy { $0.contains("<mark>李伟</mark>") })
+        }
+    }
+
     @Test(arguments: TestStorage.available) func homeAndOutcomes(storage: TestStorage) async throws {
         try await withApp(storage) { app in
             try await loadDemo(app)

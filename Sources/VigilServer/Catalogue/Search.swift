@@ -153,36 +153,47 @@ enum SearchIndex {
         s.unicodeScalars.contains { (0x3040...0x30FF).contains($0.value) || (0x3400...0x9FFF).contains($0.value) || (0xAC00...0xD7AF).contains($0.value) }
     }
 
-    /// Ranked hits (best first), at most `limit`.
-    static func search(_ q: String, on db: any Database, limit: Int = 500) async throws -> [SearchHit] {
+    /// The MATCH string of FTS5: each word a quoted prefix term, so no FTS5 syntax reaches the
+    /// engine from users.
+    static func ftsMatch(_ words: [String]) -> String {
+        words.map { "\"" + $0.replacingOccurrences(of: "\"", with: "") + "\"*" }.joined(separator: " ")
+    }
+
+    /// The `to_tsquery` text of PostgreSQL: every word, as a prefix.
+    static func tsQuery(_ words: [String]) -> String {
+        words.map { $0.replacingOccurrences(of: "'", with: "") + ":*" }.joined(separator: " & ")
+    }
+
+    /// Ranked hits (best first), at most `limit`. With `snippets` false, the hits the full-text
+    /// index finds come without their snippets (a page asks `snippets(_:documentIDs:on:)` for the
+    /// few it shows); hits by substring (Chinese, Japanese) always have theirs, made from the text
+    /// they were read with.
+    static func search(_ q: String, on db: any Database, limit: Int = 500, snippets: Bool = true) async throws -> [SearchHit] {
         guard let sql = db as? any SQLDatabase else { return [] }
         let words = terms(q)
         guard !words.isEmpty else { return [] }
         var hits: [SearchHit] = []
         if db.isSQLite {
-            // Each word as a quoted prefix term: no FTS5 syntax reaches the engine from users.
-            let match = words.map { "\"" + $0.replacingOccurrences(of: "\"", with: "") + "\"*" }.joined(separator: " ")
+            let snippet: SQLQueryString = snippets ? "snippet(documents_fts, -1, \(bind: start), \(bind: stop), '…', 16)" : "NULL"
             let rows = try await sql.raw("""
-                SELECT document_id, bm25(documents_fts, 0.0, 10.0, 5.0, 1.0, 5.0, 2.0) AS rank,
-                       snippet(documents_fts, -1, \(bind: start), \(bind: stop), '…', 16) AS snip
-                FROM documents_fts WHERE documents_fts MATCH \(bind: match)
+                SELECT document_id, bm25(documents_fts, 0.0, 10.0, 5.0, 1.0, 5.0, 2.0) AS rank, \(snippet) AS snip
+                FROM documents_fts WHERE documents_fts MATCH \(bind: ftsMatch(words))
                 ORDER BY rank LIMIT \(literal: limit)
                 """).all()
             hits = try rows.map { SearchHit(documentID: try $0.decode(column: "document_id", as: String.self),
                                             rank: -(try $0.decode(column: "rank", as: Double.self)),
-                                            snippet: try? $0.decode(column: "snip", as: String.self)) }
+                                            snippet: try? $0.decode(column: "snip", as: String?.self)) }
         } else {
-            let tsquery = words.map { $0.replacingOccurrences(of: "'", with: "") + ":*" }.joined(separator: " & ")
+            let tsquery = tsQuery(words)
+            let snippet: SQLQueryString = snippets ? headline(tsquery) : "NULL"
             let rows = try await sql.raw("""
-                SELECT document_id, ts_rank(tsv, to_tsquery('simple', \(bind: tsquery))) AS rank,
-                       ts_headline('simple', content, to_tsquery('simple', \(bind: tsquery)),
-                                   'StartSel=' || chr(2) || ', StopSel=' || chr(3) || ', MaxWords=30, MinWords=10') AS snip
+                SELECT document_id, ts_rank(tsv, to_tsquery('simple', \(bind: tsquery))) AS rank, \(snippet) AS snip
                 FROM document_search WHERE tsv @@ to_tsquery('simple', \(bind: tsquery))
                 ORDER BY rank DESC LIMIT \(literal: limit)
                 """).all()
             hits = try rows.map { SearchHit(documentID: try $0.decode(column: "document_id", as: String.self),
                                             rank: Double(try $0.decode(column: "rank", as: Float.self)),
-                                            snippet: try? $0.decode(column: "snip", as: String.self)) }
+                                            snippet: try? $0.decode(column: "snip", as: String?.self)) }
         }
         if hits.isEmpty && hasUnspacedScript(q) {
             // Chinese and Japanese have no spaces between words: match the text as a substring.
@@ -200,6 +211,43 @@ enum SearchIndex {
             }
         }
         return hits
+    }
+
+    /// The snippets `search` would have given these of its hits (a page's worth), by id: the
+    /// matched words marked as there. Ids the query's words do not match have none.
+    static func snippets(_ q: String, documentIDs: [String], on db: any Database) async throws -> [String: String] {
+        guard !documentIDs.isEmpty, let sql = db as? any SQLDatabase else { return [:] }
+        let words = terms(q)
+        guard !words.isEmpty else { return [:] }
+        let rows: [any SQLRow]
+        if db.isSQLite {
+            rows = try await sql.raw("""
+                SELECT document_id, snippet(documents_fts, -1, \(bind: start), \(bind: stop), '…', 16) AS snip
+                FROM documents_fts WHERE documents_fts MATCH \(bind: ftsMatch(words))
+                AND rowid IN (SELECT fts_row FROM document_fts_rows WHERE document_id IN (\(binds: documentIDs)))
+                """).all()
+        } else {
+            let tsquery = tsQuery(words)
+            rows = try await sql.raw("""
+                SELECT document_id, \(headline(tsquery)) AS snip FROM document_search
+                WHERE document_id IN (\(binds: documentIDs)) AND tsv @@ to_tsquery('simple', \(bind: tsquery))
+                """).all()
+        }
+        var found: [String: String] = [:]
+        for row in rows {
+            if let snip = try? row.decode(column: "snip", as: String?.self) {
+                found[try row.decode(column: "document_id", as: String.self)] = snip
+            }
+        }
+        return found
+    }
+
+    /// PostgreSQL's snippet of a `document_search` row, the matched words between `start` and `stop`.
+    private static func headline(_ tsquery: String) -> SQLQueryString {
+        """
+        ts_headline('simple', content, to_tsquery('simple', \(bind: tsquery)),
+                    'StartSel=' || chr(2) || ', StopSel=' || chr(3) || ', MaxWords=30, MinWords=10')
+        """
     }
 
     static func substringSnippet(_ content: String, _ needle: String) -> String? {

@@ -30,34 +30,57 @@ struct SiteData {
     func documents(ids: [String], today: String = ActionClock.current.today()) async throws -> [DocumentRow] {
         guard !ids.isEmpty else { return [] }
         let docs = try await Store(db: db).documents(ids: ids)
-        let uas = try await UrgentActionModel.query(on: db).filter(\.$id ~~ Array(Set(docs.map(\.uaID)))).all()
-        let uaByID = Dictionary(uniqueKeysWithValues: uas.map { ($0.id!, $0) })
-        let caseIDs = Array(Set(uas.map(\.caseID)))
-        let cases = try await CaseModel.query(on: db).filter(\.$id ~~ caseIDs).all()
-        let caseByID = Dictionary(uniqueKeysWithValues: cases.map { ($0.id!, $0) })
-        let countries = try await CaseCountryModel.query(on: db).filter(\.$caseID ~~ caseIDs).sort(\.$position).all()
+        guard !docs.isEmpty else { return [] }
+        // Each document's action and case, the cases' countries and the closed actions' outcomes
+        // in plain statements: read as Fluent models (four queries, each row decoded by
+        // reflection) they cost more than the page around them (about 4 ms for 20 cards).
+        let sql = db as! any SQLDatabase
+        struct Action { var number: String; var status: String; var deadline: String?; var caseID: String; var caseTitle: String }
+        var actions: [String: Action] = [:]
+        for chunk in Array(Set(docs.map(\.uaID))).sorted().chunks(of: 500).map(Array.init) {
+            for row in try await sql.raw("""
+                SELECT u.id, u.number, u.status, u.deadline, u.case_id, c.title
+                FROM urgent_actions u JOIN cases c ON c.id = u.case_id WHERE u.id IN (\(binds: chunk))
+                """).all() {
+                actions[try row.decode(column: "id", as: String.self)] = Action(
+                    number: try row.decode(column: "number", as: String.self), status: try row.decode(column: "status", as: String.self),
+                    deadline: try row.decode(column: "deadline", as: String?.self), caseID: try row.decode(column: "case_id", as: String.self),
+                    caseTitle: try row.decode(column: "title", as: String.self))
+            }
+        }
+        var countries: [String: [String]] = [:]
+        for chunk in Array(Set(actions.values.map(\.caseID))).sorted().chunks(of: 500).map(Array.init) {
+            for row in try await sql.raw("""
+                SELECT case_id, country FROM case_countries WHERE case_id IN (\(binds: chunk)) ORDER BY case_id, position
+                """).all() {
+                countries[try row.decode(column: "case_id", as: String.self), default: []].append(try row.decode(column: "country", as: String.self))
+            }
+        }
         let byID = Dictionary(uniqueKeysWithValues: docs.map { ($0.document.id, $0) })
-        // The outcomes of the closed ones, to link from their cards.
-        let closed = uas.filter { $0.status == UrgentActionStatus.closed.rawValue }.compactMap(\.id)
+        // The outcomes of the closed ones, to link from their cards (the latest, if there are more).
+        let closed = actions.filter { $0.value.status == UrgentActionStatus.closed.rawValue }.keys.sorted()
         var outcomes: [String: OutcomeLink] = [:]
-        if !closed.isEmpty {
-            let rows = try await DocumentModel.query(on: db).filter(\.$urgentActionID ~~ closed).filter(\.$kind == DocumentKind.outcome.rawValue)
-                .filter(\.$translationOf == nil).all()
-            for o in rows {
-                guard let ua = uaByID[o.urgentActionID], let number = UANumber(ua.number) else { continue }
-                outcomes[o.urgentActionID] = OutcomeLink(
-                    href: Endpoint.document(number, kind: .outcome, sequence: o.sequence).path,
-                    result: o.outcome.flatMap(OutcomeResult.init(rawValue:)))
+        for chunk in closed.chunks(of: 500).map(Array.init) {
+            for row in try await sql.raw("""
+                SELECT urgent_action_id, sequence, outcome FROM documents
+                WHERE urgent_action_id IN (\(binds: chunk)) AND kind = \(bind: DocumentKind.outcome.rawValue) AND translation_of IS NULL
+                ORDER BY urgent_action_id, sequence
+                """).all() {
+                let uaID = try row.decode(column: "urgent_action_id", as: String.self)
+                guard let number = actions[uaID].flatMap({ UANumber($0.number) }) else { continue }
+                outcomes[uaID] = OutcomeLink(
+                    href: Endpoint.document(number, kind: .outcome, sequence: try row.decode(column: "sequence", as: Int.self)).path,
+                    result: try row.decode(column: "outcome", as: String?.self).flatMap(OutcomeResult.init(rawValue:)))
             }
         }
         return ids.compactMap { id in
-            guard let d = byID[id], let ua = uaByID[d.uaID], let number = UANumber(ua.number), let c = caseByID[ua.caseID] else { return nil }
+            guard let d = byID[id], let ua = actions[d.uaID], let number = UANumber(ua.number) else { return nil }
             let deadline = ua.deadline.flatMap(PartialDate.init)
             return DocumentRow(document: d.document, number: number,
                                standing: ActionStanding.of(status: UrgentActionStatus(rawValue: ua.status) ?? .open, deadline: deadline, today: today),
                                deadline: deadline, outcome: outcomes[d.uaID],
-                               caseID: c.id!, caseTitle: c.title,
-                               countries: countries.filter { $0.caseID == c.id }.map(\.country))
+                               caseID: ua.caseID, caseTitle: ua.caseTitle,
+                               countries: countries[ua.caseID] ?? [])
         }
     }
 
@@ -71,15 +94,53 @@ struct SiteData {
     /// from the newest: what the whole list's first `limit` would be, without reading an archive
     /// of thousands (the home page asks for a dozen).
     func filter(_ f: CatalogueQuery, pageLanguage: String? = nil, limit: Int? = nil) async throws -> (ids: [String], snippets: [String: String]) {
+        let listed = try await entries(f, pageLanguage: pageLanguage, limit: limit)
+        return try await shown(listed, f, pageLanguage: pageLanguage, window: listed.keys.indices)
+    }
+
+    /// One page of `filter`'s list (`size` entries from the `page`th, from 1), and how many
+    /// entries the whole list has. Without a search, the count and that page's first entries are
+    /// read, not the whole archive. With one, every hit is ordered and grouped, but only the
+    /// page's entries are looked up in the page's language and given their snippets.
+    func page(_ f: CatalogueQuery, pageLanguage: String?, page: Int, size: Int) async throws -> (ids: [String], total: Int, snippets: [String: String]) {
+        let (skip, overflow) = max(page - 1, 0).multipliedReportingOverflow(by: size)
+        if f.hasSearch {
+            let listed = try await entries(f, pageLanguage: pageLanguage, limit: nil)
+            let total = listed.keys.count
+            guard !overflow, skip < total else { return ([], total, [:]) }
+            let (ids, snippets) = try await shown(listed, f, pageLanguage: pageLanguage, window: skip..<min(total, skip + size))
+            return (ids, total, snippets)
+        }
+        let total = try await countEntries(f, pageLanguage: pageLanguage)
+        guard !overflow, skip < total else { return ([], total, [:]) }
+        let (ids, snippets) = try await filter(f, pageLanguage: pageLanguage, limit: skip + size)
+        return (Array(ids.dropFirst(skip)), total, snippets)
+    }
+
+    /// A list's entries in their order, before any is looked up in the page's language: document
+    /// ids, or with `grouped` the originals of documents and translations, each with the one of
+    /// them that came first (`first`); and for a search, the snippets its hits came with.
+    private struct Entries {
+        var keys: [String]
+        var grouped: Bool
+        var first: [String: String]
+        var snippets: [String: String]
+    }
+
+    private func entries(_ f: CatalogueQuery, pageLanguage: String?, limit: Int?) async throws -> Entries {
         let limit = limit.map { min(max($0, 0), Self.maxLimit) }
         let sql = db as! any SQLDatabase
         var query: SQLQueryString = "SELECT d.id, d.published, d.translation_of \(CatalogueQuery.from(.documents)) WHERE 1 = 1"
         query += f.conditions(.documents)
+        let grouped = pageLanguage != nil && f.language == nil
         var snippets: [String: String] = [:]
         var ranks: [String: Double] = [:]
         if f.hasSearch {
-            let hits = try await SearchIndex.search(f.q, on: db)
-            guard !hits.isEmpty else { return ([], [:]) }
+            // SQLite: snippets with the hits. A second MATCH for the page's few costs more than
+            // it saves (the prefix terms are expanded again: 0.6 -> 1.7 ms for the median search
+            // of B7, the same at its p95). PostgreSQL: `ts_headline` for the page's hits only.
+            let hits = try await SearchIndex.search(f.q, on: db, snippets: db.isSQLite)
+            guard !hits.isEmpty else { return Entries(keys: [], grouped: grouped, first: [:], snippets: [:]) }
             for h in hits {
                 ranks[h.documentID] = h.rank
                 if let s = h.snippet { snippets[h.documentID] = s }
@@ -87,7 +148,6 @@ struct SiteData {
             query += " AND d.id IN (\(binds: hits.map(\.documentID)))"
         }
         query += " ORDER BY d.published DESC, d.id ASC"
-        let grouped = pageLanguage != nil && f.language == nil
         let rows: [any SQLRow]
         if let limit, !f.hasSearch {
             rows = try await Self.firstRows(query, entries: limit, grouped: grouped, on: sql)
@@ -99,43 +159,50 @@ struct SiteData {
             let position = Dictionary(uniqueKeysWithValues: ids.enumerated().map { ($1, $0) })
             ids.sort { (ranks[$0] ?? 0, -(position[$0] ?? 0)) > (ranks[$1] ?? 0, -(position[$1] ?? 0)) }
         }
-        guard let pageLanguage, grouped else { return (limit.map { Array(ids.prefix($0)) } ?? ids, snippets) }
+        guard grouped else {
+            return Entries(keys: limit.map { Array(ids.prefix($0)) } ?? ids, grouped: false, first: [:], snippets: snippets)
+        }
         // One entry per document: the originals, in the order their first match came.
         let originalOf = Dictionary(try rows.map { (try $0.decode(column: "id", as: String.self),
                                                      try $0.decode(column: "translation_of", as: String?.self)) },
                                     uniquingKeysWith: { a, _ in a })
-        var groups: [String] = [], seen: Set<String> = [], hit: [String: String] = [:]
+        var groups: [String] = [], first: [String: String] = [:]
         for id in ids {
             let g = (originalOf[id] ?? nil) ?? id
-            if seen.insert(g).inserted { groups.append(g); hit[g] = id }
+            if first[g] == nil { groups.append(g); first[g] = id }
         }
         if let limit { groups = Array(groups.prefix(limit)) }
-        var inLanguage: [String: String] = [:]
-        for chunk in groups.chunks(of: 500).map(Array.init) {
-            let rows = try await sql.raw("""
-                SELECT id, translation_of FROM documents WHERE language = \(bind: pageLanguage) AND translation_of IN (\(binds: chunk))
-                """).all()
-            for r in rows { inLanguage[try r.decode(column: "translation_of", as: String.self)] = try r.decode(column: "id", as: String.self) }
-        }
-        let shown = groups.map { inLanguage[$0] ?? $0 }
-        var kept: [String: String] = [:]
-        for (g, id) in zip(groups, shown) where hit[g] == id { kept[id] = snippets[id] }
-        return (shown, kept)
+        return Entries(keys: groups, grouped: true, first: first, snippets: snippets)
     }
 
-    /// One page of `filter`'s list (`size` entries from the `page`th, from 1), and how many
-    /// entries the whole list has. Without a search, the count and that page's first entries are
-    /// read, not the whole archive.
-    func page(_ f: CatalogueQuery, pageLanguage: String?, page: Int, size: Int) async throws -> (ids: [String], total: Int, snippets: [String: String]) {
-        let (skip, overflow) = max(page - 1, 0).multipliedReportingOverflow(by: size)
-        if f.hasSearch {
-            let (ids, snippets) = try await filter(f, pageLanguage: pageLanguage)
-            return (overflow ? [] : Array(ids.dropFirst(skip).prefix(size)), ids.count, snippets)
+    /// The ids `entries` shows at `window` (each group as its translation into the page's
+    /// language when there is one), and the snippets of those that matched a search themselves.
+    private func shown(_ listed: Entries, _ f: CatalogueQuery, pageLanguage: String?, window: Range<Int>) async throws -> (ids: [String], snippets: [String: String]) {
+        let keys = Array(listed.keys[window])
+        var ids = keys
+        var matched = keys
+        if listed.grouped, let pageLanguage {
+            let sql = db as! any SQLDatabase
+            var inLanguage: [String: String] = [:]
+            for chunk in keys.chunks(of: 500).map(Array.init) {
+                let rows = try await sql.raw("""
+                    SELECT id, translation_of FROM documents WHERE language = \(bind: pageLanguage) AND translation_of IN (\(binds: chunk))
+                    """).all()
+                for r in rows { inLanguage[try r.decode(column: "translation_of", as: String.self)] = try r.decode(column: "id", as: String.self) }
+            }
+            ids = keys.map { inLanguage[$0] ?? $0 }
+            matched = zip(keys, ids).filter { listed.first[$0] == $1 }.map(\.1)
         }
-        let total = try await countEntries(f, pageLanguage: pageLanguage)
-        guard !overflow, skip < total else { return ([], total, [:]) }
-        let (ids, snippets) = try await filter(f, pageLanguage: pageLanguage, limit: skip + size)
-        return (Array(ids.dropFirst(skip)), total, snippets)
+        guard f.hasSearch, !matched.isEmpty else { return (ids, [:]) }
+        var snippets: [String: String] = [:]
+        for id in matched { snippets[id] = listed.snippets[id] }
+        let missing = matched.filter { snippets[$0] == nil }
+        if !missing.isEmpty {
+            for chunk in missing.chunks(of: 500).map(Array.init) {
+                snippets.merge(try await SearchIndex.snippets(f.q, documentIDs: chunk, on: db)) { kept, _ in kept }
+            }
+        }
+        return (ids, snippets)
     }
 
     /// How many entries `filter` would give (no search): with a page language, a document and
