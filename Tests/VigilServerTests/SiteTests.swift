@@ -134,19 +134,23 @@ struct SiteTests {
         }
     }
 
+    /// Republishes the demo's Li Wei case with `count` more English updates to its first action,
+    /// "extra-1"... (one a day from 2 September 2026), each with the body `body(i)`.
+    private func publishUpdatesToLiWei(_ app: Application, _ count: Int, body: (Int) -> String) async throws {
+        var kase = try demoBundle().cases.first { $0.id == "demo-li-wei" }!
+        for i in 1...count {
+            kase.urgentActions[0].documents.append(Document(id: "extra-\(i)", sequence: i, kind: .update, language: "en",
+                                                            published: PartialDate("2026-09-\(String(format: "%02d", i + 1))")!,
+                                                            title: "Update \(i)", body: body(i)))
+        }
+        try await publish(app, VigilBundle(cases: [kase]))
+    }
+
     @Test(arguments: TestStorage.available) func pagination(storage: TestStorage) async throws {
         try await withApp(storage) { app in
             try await loadDemo(app)
             // 7 entries (11 documents, 4 of them translations), 20 a page: 15 more make a second page.
-            let bundle = try demoBundle()
-            var kase = bundle.cases.first { $0.id == "demo-li-wei" }!
-            for i in 1...15 {
-                kase.urgentActions[0].documents.append(Document(id: "extra-\(i)", sequence: i, kind: .update, language: "en",
-                                                                published: PartialDate("2026-09-\(String(format: "%02d", i + 1))")!,
-                                                                title: "Update \(i)", body: "More news \(i)."))
-            }
-            let withExtras = kase
-            try await publish(app, VigilBundle(cases: [withExtras]))
+            try await publishUpdatesToLiWei(app, 15) { "More news \($0)." }
             let first = try await html(app, "/urgent-actions").body
             #expect(first.contains("22 documents") && first.contains("rel=\"next\" href=\"/en/urgent-actions?page=2\""))
             let second = try await html(app, "/urgent-actions?page=2").body
@@ -159,14 +163,7 @@ struct SiteTests {
     @Test(arguments: TestStorage.available) func searchPagesGiveEachCardItsSnippet(storage: TestStorage) async throws {
         try await withApp(storage) { app in
             try await loadDemo(app)
-            let bundle = try demoBundle()
-            var kase = bundle.cases.first { $0.id == "demo-li-wei" }!
-            for i in 1...25 {
-                kase.urgentActions[0].documents.append(Document(id: "extra-\(i)", sequence: i, kind: .update, language: "en",
-                                                                published: PartialDate("2026-09-\(String(format: "%02d", i + 1))")!,
-                                                                title: "Update \(i)", body: "More zephyrnews number \(i)."))
-            }
-            try await publish(app, VigilBundle(cases: [kase]))
+            try await publishUpdatesToLiWei(app, 25) { "More zephyrnews number \($0)." }
             func cards(_ body: String) -> (cards: Int, snippets: [String]) {
                 let snippets = body.components(separatedBy: "<p class=\"ua-snippet\"").dropFirst().map { String($0.prefix { $0 != "\n" }) }
                 return (body.components(separatedBy: "<article class=\"ua-card\">").count - 1, snippets)

@@ -164,17 +164,28 @@ enum SearchIndex {
         words.map { $0.replacingOccurrences(of: "'", with: "") + ":*" }.joined(separator: " & ")
     }
 
-    /// Ranked hits (best first), at most `limit`. With `snippets` false, the hits the full-text
-    /// index finds come without their snippets (a page asks `snippets(_:documentIDs:on:)` for the
-    /// few it shows); hits by substring (Chinese, Japanese) always have theirs, made from the text
-    /// they were read with.
-    static func search(_ q: String, on db: any Database, limit: Int = 500, snippets: Bool = true) async throws -> [SearchHit] {
+    /// Which of its hits' snippets `search` makes.
+    enum Snippets {
+        /// None: the caller shows no snippet (a download of a search's actions).
+        case none
+        /// Every hit's.
+        case all
+        /// Every hit's where they come with the hits for little (SQLite's FTS5 `snippet`; a second
+        /// MATCH for a page's few expands the prefix terms again and costs more than it saves:
+        /// 0.6 -> 1.7 ms for the median search of B7). On PostgreSQL none: `ts_headline` reads
+        /// each row's whole text, so a page asks `snippets(_:documentIDs:on:)` for those it shows.
+        case deferred
+    }
+
+    /// Ranked hits (best first), at most `limit`, with the snippets `snippets` asks for. Hits by
+    /// substring (Chinese, Japanese) always have theirs, made from the text they were read with.
+    static func search(_ q: String, on db: any Database, limit: Int = 500, snippets want: Snippets = .all) async throws -> [SearchHit] {
         guard let sql = db as? any SQLDatabase else { return [] }
         let words = terms(q)
         guard !words.isEmpty else { return [] }
         var hits: [SearchHit] = []
         if db.isSQLite {
-            let snippet: SQLQueryString = snippets ? "snippet(documents_fts, -1, \(bind: start), \(bind: stop), '…', 16)" : "NULL"
+            let snippet: SQLQueryString = want != .none ? "snippet(documents_fts, -1, \(bind: start), \(bind: stop), '…', 16)" : "NULL"
             let rows = try await sql.raw("""
                 SELECT document_id, bm25(documents_fts, 0.0, 10.0, 5.0, 1.0, 5.0, 2.0) AS rank, \(snippet) AS snip
                 FROM documents_fts WHERE documents_fts MATCH \(bind: ftsMatch(words))
@@ -185,7 +196,7 @@ enum SearchIndex {
                                             snippet: try? $0.decode(column: "snip", as: String?.self)) }
         } else {
             let tsquery = tsQuery(words)
-            let snippet: SQLQueryString = snippets ? headline(tsquery) : "NULL"
+            let snippet: SQLQueryString = want == .all ? headline(tsquery) : "NULL"
             let rows = try await sql.raw("""
                 SELECT document_id, ts_rank(tsv, to_tsquery('simple', \(bind: tsquery))) AS rank, \(snippet) AS snip
                 FROM document_search WHERE tsv @@ to_tsquery('simple', \(bind: tsquery))
@@ -213,26 +224,18 @@ enum SearchIndex {
         return hits
     }
 
-    /// The snippets `search` would have given these of its hits (a page's worth), by id: the
-    /// matched words marked as there. Ids the query's words do not match have none.
+    /// The snippets a `.deferred` search left out, for these of its hits (a page's worth), by id:
+    /// the matched words marked as there. Ids the query's words do not match have none. On
+    /// SQLite a `.deferred` search left none out, so there is nothing to make.
     static func snippets(_ q: String, documentIDs: [String], on db: any Database) async throws -> [String: String] {
-        guard !documentIDs.isEmpty, let sql = db as? any SQLDatabase else { return [:] }
+        guard !documentIDs.isEmpty, !db.isSQLite, let sql = db as? any SQLDatabase else { return [:] }
         let words = terms(q)
         guard !words.isEmpty else { return [:] }
-        let rows: [any SQLRow]
-        if db.isSQLite {
-            rows = try await sql.raw("""
-                SELECT document_id, snippet(documents_fts, -1, \(bind: start), \(bind: stop), '…', 16) AS snip
-                FROM documents_fts WHERE documents_fts MATCH \(bind: ftsMatch(words))
-                AND rowid IN (SELECT fts_row FROM document_fts_rows WHERE document_id IN (\(binds: documentIDs)))
-                """).all()
-        } else {
-            let tsquery = tsQuery(words)
-            rows = try await sql.raw("""
-                SELECT document_id, \(headline(tsquery)) AS snip FROM document_search
-                WHERE document_id IN (\(binds: documentIDs)) AND tsv @@ to_tsquery('simple', \(bind: tsquery))
-                """).all()
-        }
+        let tsquery = tsQuery(words)
+        let rows = try await sql.raw("""
+            SELECT document_id, \(headline(tsquery)) AS snip FROM document_search
+            WHERE document_id IN (\(binds: documentIDs)) AND tsv @@ to_tsquery('simple', \(bind: tsquery))
+            """).all()
         var found: [String: String] = [:]
         for row in rows {
             if let snip = try? row.decode(column: "snip", as: String?.self) {

@@ -92,9 +92,10 @@ struct SiteData {
     ///
     /// With `limit` (and no search), only the first `limit` entries, read a few rows at a time
     /// from the newest: what the whole list's first `limit` would be, without reading an archive
-    /// of thousands (the home page asks for a dozen).
-    func filter(_ f: CatalogueQuery, pageLanguage: String? = nil, limit: Int? = nil) async throws -> (ids: [String], snippets: [String: String]) {
-        let listed = try await entries(f, pageLanguage: pageLanguage, limit: limit)
+    /// of thousands (the home page asks for a dozen). With `snippets` false, a search's snippets
+    /// are not made (a download of its actions shows none).
+    func filter(_ f: CatalogueQuery, pageLanguage: String? = nil, limit: Int? = nil, snippets: Bool = true) async throws -> (ids: [String], snippets: [String: String]) {
+        let listed = try await entries(f, pageLanguage: pageLanguage, limit: limit, snippets: snippets)
         return try await shown(listed, f, pageLanguage: pageLanguage, window: listed.keys.indices)
     }
 
@@ -105,7 +106,7 @@ struct SiteData {
     func page(_ f: CatalogueQuery, pageLanguage: String?, page: Int, size: Int) async throws -> (ids: [String], total: Int, snippets: [String: String]) {
         let (skip, overflow) = max(page - 1, 0).multipliedReportingOverflow(by: size)
         if f.hasSearch {
-            let listed = try await entries(f, pageLanguage: pageLanguage, limit: nil)
+            let listed = try await entries(f, pageLanguage: pageLanguage, limit: nil, snippets: true)
             let total = listed.keys.count
             guard !overflow, skip < total else { return ([], total, [:]) }
             let (ids, snippets) = try await shown(listed, f, pageLanguage: pageLanguage, window: skip..<min(total, skip + size))
@@ -119,15 +120,17 @@ struct SiteData {
 
     /// A list's entries in their order, before any is looked up in the page's language: document
     /// ids, or with `grouped` the originals of documents and translations, each with the one of
-    /// them that came first (`first`); and for a search, the snippets its hits came with.
+    /// them that came first (`first`); and for a search, whether it wants snippets and those its
+    /// hits came with.
     private struct Entries {
         var keys: [String]
         var grouped: Bool
         var first: [String: String]
+        var wantsSnippets: Bool
         var snippets: [String: String]
     }
 
-    private func entries(_ f: CatalogueQuery, pageLanguage: String?, limit: Int?) async throws -> Entries {
+    private func entries(_ f: CatalogueQuery, pageLanguage: String?, limit: Int?, snippets wanted: Bool) async throws -> Entries {
         let limit = limit.map { min(max($0, 0), Self.maxLimit) }
         let sql = db as! any SQLDatabase
         var query: SQLQueryString = "SELECT d.id, d.published, d.translation_of \(CatalogueQuery.from(.documents)) WHERE 1 = 1"
@@ -136,11 +139,9 @@ struct SiteData {
         var snippets: [String: String] = [:]
         var ranks: [String: Double] = [:]
         if f.hasSearch {
-            // SQLite: snippets with the hits. A second MATCH for the page's few costs more than
-            // it saves (the prefix terms are expanded again: 0.6 -> 1.7 ms for the median search
-            // of B7, the same at its p95). PostgreSQL: `ts_headline` for the page's hits only.
-            let hits = try await SearchIndex.search(f.q, on: db, snippets: db.isSQLite)
-            guard !hits.isEmpty else { return Entries(keys: [], grouped: grouped, first: [:], snippets: [:]) }
+            // Snippets for the page's entries only, where that is cheaper (`shown`).
+            let hits = try await SearchIndex.search(f.q, on: db, snippets: wanted ? .deferred : .none)
+            guard !hits.isEmpty else { return Entries(keys: [], grouped: grouped, first: [:], wantsSnippets: wanted, snippets: [:]) }
             for h in hits {
                 ranks[h.documentID] = h.rank
                 if let s = h.snippet { snippets[h.documentID] = s }
@@ -160,7 +161,7 @@ struct SiteData {
             ids.sort { (ranks[$0] ?? 0, -(position[$0] ?? 0)) > (ranks[$1] ?? 0, -(position[$1] ?? 0)) }
         }
         guard grouped else {
-            return Entries(keys: limit.map { Array(ids.prefix($0)) } ?? ids, grouped: false, first: [:], snippets: snippets)
+            return Entries(keys: limit.map { Array(ids.prefix($0)) } ?? ids, grouped: false, first: [:], wantsSnippets: wanted, snippets: snippets)
         }
         // One entry per document: the originals, in the order their first match came.
         let originalOf = Dictionary(try rows.map { (try $0.decode(column: "id", as: String.self),
@@ -172,7 +173,7 @@ struct SiteData {
             if first[g] == nil { groups.append(g); first[g] = id }
         }
         if let limit { groups = Array(groups.prefix(limit)) }
-        return Entries(keys: groups, grouped: true, first: first, snippets: snippets)
+        return Entries(keys: groups, grouped: true, first: first, wantsSnippets: wanted, snippets: snippets)
     }
 
     /// The ids `entries` shows at `window` (each group as its translation into the page's
@@ -193,7 +194,7 @@ struct SiteData {
             ids = keys.map { inLanguage[$0] ?? $0 }
             matched = zip(keys, ids).filter { listed.first[$0] == $1 }.map(\.1)
         }
-        guard f.hasSearch, !matched.isEmpty else { return (ids, [:]) }
+        guard f.hasSearch, listed.wantsSnippets, !matched.isEmpty else { return (ids, [:]) }
         var snippets: [String: String] = [:]
         for id in matched { snippets[id] = listed.snippets[id] }
         let missing = matched.filter { snippets[$0] == nil }

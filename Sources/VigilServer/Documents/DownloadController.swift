@@ -170,7 +170,7 @@ struct DownloadController: UsesServices {
         filters.page = 1
         let paper = filters.paper ?? .a4
         let data = SiteData(db: req.db)
-        let ids = try await data.filter(filters, pageLanguage: strings.language).ids
+        let ids = try await data.filter(filters, pageLanguage: strings.language, snippets: false).ids
         let matched = Set(try await data.documents(ids: ids).filter { $0.standing == .open }.map(\.number))
         guard !matched.isEmpty else { throw Abort(.notFound, reason: strings["pack_none"]) }
         let limit = req.application.vigil.maxPackActions
