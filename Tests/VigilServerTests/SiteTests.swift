@@ -135,12 +135,12 @@ struct SiteTests {
     }
 
     /// Republishes the demo's Li Wei case with `count` more English updates to its first action,
-    /// "extra-1"... (one a day from 2 September 2026), each with the body `body(i)`.
-    private func publishUpdatesToLiWei(_ app: Application, _ count: Int, body: (Int) -> String) async throws {
+    /// "extra-1"... (by default one a day from 2 September 2026), each with the body `body(i)`.
+    private func publishUpdatesToLiWei(_ app: Application, _ count: Int, day: (Int) -> Int = { $0 + 1 }, body: (Int) -> String) async throws {
         var kase = try demoBundle().cases.first { $0.id == "demo-li-wei" }!
         for i in 1...count {
             kase.urgentActions[0].documents.append(Document(id: "extra-\(i)", sequence: i, kind: .update, language: "en",
-                                                            published: PartialDate("2026-09-\(String(format: "%02d", i + 1))")!,
+                                                            published: PartialDate("2026-09-\(String(format: "%02d", day(i)))")!,
                                                             title: "Update \(i)", body: body(i)))
         }
         try await publish(app, VigilBundle(cases: [kase]))
@@ -181,6 +181,64 @@ struct SiteTests {
             let chinese = cards(try await html(app, "/urgent-actions?q=" + Endpoint.percentEncode("李伟")).body)
             #expect(chinese.cards >= 1 && !chinese.snippets.isEmpty)
             #expect(chinese.snippets.allSatisfy { $0.contains("<mark>李伟</mark>") })
+        }
+    }
+
+    /// A search page's entries come from one statement that joins, orders, groups and cuts the
+    /// hits; they are what the plain definition gives, worked out here from the ranked hits and
+    /// the documents: best first, then newest, then by id; with a page language (and no language
+    /// filter) one entry per document and its translations, where the best of them matched,
+    /// shown in the page's language when translated into it. Every page of 3, and the count,
+    /// on both databases, with ties (updates that rank alike, two a day), translations, a Chinese name
+    /// (found by substring) and a language filter; a page past the end is empty but counts.
+    @Test(arguments: TestStorage.available) func searchEntriesAreThePlainDefinition(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
+            try await loadDemo(app)
+            // Two updates a day: alike in rank and date, they are ordered by id.
+            try await publishUpdatesToLiWei(app, 25, day: { $0 / 2 + 1 }) { $0 % 3 == 0 ? "Rights and zephyrnews \($0)." : "More zephyrnews number \($0)." }
+            let docs = try await DocumentModel.query(on: app.db).all()
+            let byID = Dictionary(uniqueKeysWithValues: docs.map { ($0.id!, $0) })
+            let data = SiteData(db: app.db)
+            var checked = 0
+            for q in ["zephyrnews", "rights", "Kuku", "release", "李伟", "zephyrnews rights", "nothingmatcheszq"] {
+                for (language, pageLanguage) in [(nil, "en"), (nil, "ru"), ("en", "en"), (nil, nil)] as [(String?, String?)] {
+                    let raw = "q=" + Endpoint.percentEncode(q) + (language.map { "&language=" + $0 } ?? "")
+                    let f = try CatalogueQuery(raw, allowed: CatalogueQuery.siteKeys)
+                    // The plain definition.
+                    let hits = try await SearchIndex.search(q, on: app.db)
+                    let rank = Dictionary(uniqueKeysWithValues: hits.map { ($0.documentID, $0.rank) })
+                    let listed = hits.compactMap { byID[$0.documentID] }.filter { language == nil || $0.language == language }
+                        .sorted { (a, b) in
+                            if rank[a.id!]! != rank[b.id!]! { return rank[a.id!]! > rank[b.id!]! }
+                            return a.published != b.published ? a.published > b.published : a.id! < b.id!
+                        }
+                    var expected: [String] = [], seen: Set<String> = []
+                    let grouped = pageLanguage != nil && language == nil
+                    for d in listed {
+                        let g = grouped ? (d.translationOf ?? d.id!) : d.id!
+                        guard seen.insert(g).inserted else { continue }
+                        let inLanguage = grouped ? docs.first { $0.translationOf == g && $0.language == pageLanguage }?.id : nil
+                        expected.append(inLanguage ?? g)
+                    }
+                    // Every page of 3, and one past the end.
+                    var got: [String] = []
+                    var page = 1
+                    while true {
+                        let (ids, total, _) = try await data.page(f, pageLanguage: pageLanguage, page: page, size: 3)
+                        #expect(total == expected.count, "\(raw) page \(page) in \(pageLanguage ?? "-")")
+                        if ids.isEmpty { break }
+                        got += ids
+                        page += 1
+                    }
+                    #expect(got == expected, "\(raw) in \(pageLanguage ?? "-")")
+                    #expect(try await data.filter(f, pageLanguage: pageLanguage).ids == expected, "\(raw) in \(pageLanguage ?? "-")")
+                    let far = try await data.page(f, pageLanguage: pageLanguage, page: Int.max / 2, size: 20)
+                    #expect(far.ids.isEmpty && far.total == expected.count)
+                    checked += expected.count
+                }
+            }
+            // The queries find something, ties included (25 updates, one action).
+            #expect(checked > 100)
         }
     }
 

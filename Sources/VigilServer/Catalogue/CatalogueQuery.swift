@@ -178,12 +178,17 @@ struct CatalogueQuery: Sendable, Equatable {
 
     /// The `FROM` clause of a subject.
     static func from(_ subject: Subject) -> SQLQueryString {
+        "FROM \(tables(subject))"
+    }
+
+    /// The tables of a subject, joined, as `from` names them (to follow another table).
+    static func tables(_ subject: Subject) -> SQLQueryString {
         switch subject {
         // Withdrawn urgent actions (`Withdrawal`) and their documents are in no list.
-        case .documents: "FROM documents d JOIN urgent_actions u ON u.id = d.urgent_action_id AND u.withdrawn_at IS NULL JOIN cases c ON c.id = u.case_id"
-        case .urgentActions: "FROM urgent_actions u JOIN cases c ON c.id = u.case_id AND u.withdrawn_at IS NULL"
-        case .cases: "FROM cases c"
-        case .targets: "FROM targets t"
+        case .documents: "documents d JOIN urgent_actions u ON u.id = d.urgent_action_id AND u.withdrawn_at IS NULL JOIN cases c ON c.id = u.case_id"
+        case .urgentActions: "urgent_actions u JOIN cases c ON c.id = u.case_id AND u.withdrawn_at IS NULL"
+        case .cases: "cases c"
+        case .targets: "targets t"
         }
     }
 

@@ -177,51 +177,79 @@ enum SearchIndex {
         case deferred
     }
 
-    /// Ranked hits (best first), at most `limit`, with the snippets `snippets` asks for. Hits by
-    /// substring (Chinese, Japanese) always have theirs, made from the text they were read with.
-    static func search(_ q: String, on db: any Database, limit: Int = 500, snippets want: Snippets = .all) async throws -> [SearchHit] {
-        guard let sql = db as? any SQLDatabase else { return [] }
-        let words = terms(q)
-        guard !words.isEmpty else { return [] }
-        var hits: [SearchHit] = []
-        if db.isSQLite {
-            let snippet: SQLQueryString = want != .none ? "snippet(documents_fts, -1, \(bind: start), \(bind: stop), '…', 16)" : "NULL"
-            let rows = try await sql.raw("""
-                SELECT document_id, bm25(documents_fts, 0.0, 10.0, 5.0, 1.0, 5.0, 2.0) AS rank, \(snippet) AS snip
-                FROM documents_fts WHERE documents_fts MATCH \(bind: ftsMatch(words))
-                ORDER BY rank LIMIT \(literal: limit)
-                """).all()
-            hits = try rows.map { SearchHit(documentID: try $0.decode(column: "document_id", as: String.self),
-                                            rank: -(try $0.decode(column: "rank", as: Double.self)),
-                                            snippet: try? $0.decode(column: "snip", as: String?.self)) }
-        } else {
-            let tsquery = tsQuery(words)
-            let snippet: SQLQueryString = want == .all ? headline(tsquery) : "NULL"
-            let rows = try await sql.raw("""
-                SELECT document_id, ts_rank(tsv, to_tsquery('simple', \(bind: tsquery))) AS rank, \(snippet) AS snip
-                FROM document_search WHERE tsv @@ to_tsquery('simple', \(bind: tsquery))
-                ORDER BY rank DESC LIMIT \(literal: limit)
-                """).all()
-            hits = try rows.map { SearchHit(documentID: try $0.decode(column: "document_id", as: String.self),
-                                            rank: Double(try $0.decode(column: "rank", as: Float.self)),
-                                            snippet: try? $0.decode(column: "snip", as: String?.self)) }
+    /// The hits of a search as a subquery, to be named in a statement's `FROM` (with an alias):
+    /// its rows are `document_id`, `rank` (higher is better) and `snip`, at most `limit` of the
+    /// best. With `substring`, `snip` holds the text the needle was found in, to be made a
+    /// snippet by `substringSnippet` (for the rows shown only).
+    struct Hits {
+        var query: SQLQueryString
+        var substring: String?
+
+        /// A row's snippet: as the statement gave it, or made from the text it matched in.
+        func snippet(_ snip: String?) -> String? {
+            guard let needle = substring else { return snip }
+            return snip.flatMap { substringSnippet($0, needle) }
         }
-        if hits.isEmpty && hasUnspacedScript(q) {
-            // Chinese and Japanese have no spaces between words: match the text as a substring.
+    }
+
+    /// The hits of `q` (nil when it has no words): ranked by the full-text index, or with
+    /// `bySubstring` every document whose text holds the words run together (Chinese and Japanese
+    /// have no spaces between words: a search finds nothing ranked, and then looks for that).
+    static func hits(_ q: String, on db: any Database, limit: Int = 500, snippets want: Snippets, bySubstring: Bool = false) -> Hits? {
+        let words = terms(q)
+        guard !words.isEmpty else { return nil }
+        if bySubstring {
             let table = db.isSQLite ? "documents_fts" : "document_search"
             let column = db.isSQLite ? "title || ' ' || summary || ' ' || body || ' ' || people" : "content"
             let needle = words.joined(separator: "")
-            let rows = try await sql.raw("""
-                SELECT document_id, \(unsafeRaw: column) AS content FROM \(unsafeRaw: table)
-                WHERE \(unsafeRaw: column) LIKE \(bind: "%" + needle + "%") LIMIT \(literal: limit)
-                """).all()
-            hits = try rows.map { row in
-                let content = try row.decode(column: "content", as: String.self)
-                return SearchHit(documentID: try row.decode(column: "document_id", as: String.self), rank: 1,
-                                 snippet: substringSnippet(content, needle))
-            }
+            let text: SQLQueryString = want == .none ? "NULL" : "\(unsafeRaw: column)"
+            return Hits(query: """
+                (SELECT document_id, CAST(1 AS REAL) AS rank, \(text) AS snip FROM \(unsafeRaw: table)
+                WHERE \(unsafeRaw: column) LIKE \(bind: "%" + needle + "%") LIMIT \(literal: limit))
+                """, substring: needle)
         }
-        return hits
+        if db.isSQLite {
+            let snippet: SQLQueryString = want != .none ? "snippet(documents_fts, -1, \(bind: start), \(bind: stop), '…', 16)" : "NULL"
+            return Hits(query: """
+                (SELECT document_id, -bm25(documents_fts, 0.0, 10.0, 5.0, 1.0, 5.0, 2.0) AS rank, \(snippet) AS snip
+                FROM documents_fts WHERE documents_fts MATCH \(bind: ftsMatch(words))
+                ORDER BY rank DESC LIMIT \(literal: limit))
+                """)
+        }
+        let tsquery = tsQuery(words)
+        let snippet: SQLQueryString = want == .all ? headline(tsquery) : "NULL"
+        return Hits(query: """
+            (SELECT document_id, ts_rank(tsv, to_tsquery('simple', \(bind: tsquery))) AS rank, \(snippet) AS snip
+            FROM document_search WHERE tsv @@ to_tsquery('simple', \(bind: tsquery))
+            ORDER BY rank DESC LIMIT \(literal: limit))
+            """)
+    }
+
+    /// Whether the full-text index matches `q` at all (what decides a search by substring).
+    static func matchesAny(_ q: String, on db: any Database) async throws -> Bool {
+        guard let sql = db as? any SQLDatabase else { return false }
+        let words = terms(q)
+        guard !words.isEmpty else { return false }
+        let query: SQLQueryString = db.isSQLite
+            ? "SELECT 1 AS hit FROM documents_fts WHERE documents_fts MATCH \(bind: ftsMatch(words)) LIMIT 1"
+            : "SELECT 1 AS hit FROM document_search WHERE tsv @@ to_tsquery('simple', \(bind: tsQuery(words))) LIMIT 1"
+        return try await sql.raw(query).first() != nil
+    }
+
+    /// Ranked hits (best first), at most `limit`, with the snippets `snippets` asks for; when the
+    /// index ranks none and the query is in Chinese or Japanese, those found by substring.
+    static func search(_ q: String, on db: any Database, limit: Int = 500, snippets want: Snippets = .all) async throws -> [SearchHit] {
+        guard let sql = db as? any SQLDatabase, var hits = hits(q, on: db, limit: limit, snippets: want) else { return [] }
+        var rows = try await sql.raw("SELECT document_id, rank, snip FROM \(hits.query) h ORDER BY rank DESC").all()
+        if rows.isEmpty && hasUnspacedScript(q), let bySubstring = Self.hits(q, on: db, limit: limit, snippets: want, bySubstring: true) {
+            hits = bySubstring
+            rows = try await sql.raw("SELECT document_id, rank, snip FROM \(hits.query) h ORDER BY rank DESC").all()
+        }
+        return try rows.map { row in
+            SearchHit(documentID: try row.decode(column: "document_id", as: String.self),
+                      rank: db.isSQLite ? try row.decode(column: "rank", as: Double.self) : Double(try row.decode(column: "rank", as: Float.self)),
+                      snippet: hits.snippet(try? row.decode(column: "snip", as: String?.self)))
+        }
     }
 
     /// The snippets a `.deferred` search left out, for these of its hits (a page's worth), by id:

@@ -95,21 +95,28 @@ struct SiteData {
     /// of thousands (the home page asks for a dozen). With `snippets` false, a search's snippets
     /// are not made (a download of its actions shows none).
     func filter(_ f: CatalogueQuery, pageLanguage: String? = nil, limit: Int? = nil, snippets: Bool = true) async throws -> (ids: [String], snippets: [String: String]) {
-        let listed = try await entries(f, pageLanguage: pageLanguage, limit: limit, snippets: snippets)
+        if f.hasSearch {
+            let limit = limit.map { min(max($0, 0), Self.maxLimit) }
+            let (listed, _) = try await searchEntries(f, pageLanguage: pageLanguage, window: limit.map { 0..<$0 }, snippets: snippets)
+            return try await shown(listed, f, pageLanguage: pageLanguage, window: listed.keys.indices)
+        }
+        let listed = try await entries(f, pageLanguage: pageLanguage, limit: limit)
         return try await shown(listed, f, pageLanguage: pageLanguage, window: listed.keys.indices)
     }
 
     /// One page of `filter`'s list (`size` entries from the `page`th, from 1), and how many
     /// entries the whole list has. Without a search, the count and that page's first entries are
-    /// read, not the whole archive. With one, every hit is ordered and grouped, but only the
-    /// page's entries are looked up in the page's language and given their snippets.
+    /// read, not the whole archive. With one, the statement orders and groups every hit, but
+    /// gives back only the page's entries, which alone are looked up in the page's language and
+    /// given their snippets.
     func page(_ f: CatalogueQuery, pageLanguage: String?, page: Int, size: Int) async throws -> (ids: [String], total: Int, snippets: [String: String]) {
         let (skip, overflow) = max(page - 1, 0).multipliedReportingOverflow(by: size)
         if f.hasSearch {
-            let listed = try await entries(f, pageLanguage: pageLanguage, limit: nil, snippets: true)
-            let total = listed.keys.count
-            guard !overflow, skip < total else { return ([], total, [:]) }
-            let (ids, snippets) = try await shown(listed, f, pageLanguage: pageLanguage, window: skip..<min(total, skip + size))
+            guard !overflow, skip <= Self.maxLimit else {
+                return ([], try await searchEntries(f, pageLanguage: pageLanguage, window: 0..<0, snippets: false).total, [:])
+            }
+            let (listed, total) = try await searchEntries(f, pageLanguage: pageLanguage, window: skip..<(skip + size), snippets: true)
+            let (ids, snippets) = try await shown(listed, f, pageLanguage: pageLanguage, window: listed.keys.indices)
             return (ids, total, snippets)
         }
         let total = try await countEntries(f, pageLanguage: pageLanguage)
@@ -126,42 +133,27 @@ struct SiteData {
         var keys: [String]
         var grouped: Bool
         var first: [String: String]
-        var wantsSnippets: Bool
-        var snippets: [String: String]
+        var wantsSnippets = false
+        var snippets: [String: String] = [:]
     }
 
-    private func entries(_ f: CatalogueQuery, pageLanguage: String?, limit: Int?, snippets wanted: Bool) async throws -> Entries {
+    /// A list's entries without a search, newest first.
+    private func entries(_ f: CatalogueQuery, pageLanguage: String?, limit: Int?) async throws -> Entries {
         let limit = limit.map { min(max($0, 0), Self.maxLimit) }
         let sql = db as! any SQLDatabase
         var query: SQLQueryString = "SELECT d.id, d.published, d.translation_of \(CatalogueQuery.from(.documents)) WHERE 1 = 1"
         query += f.conditions(.documents)
         let grouped = pageLanguage != nil && f.language == nil
-        var snippets: [String: String] = [:]
-        var ranks: [String: Double] = [:]
-        if f.hasSearch {
-            // Snippets for the page's entries only, where that is cheaper (`shown`).
-            let hits = try await SearchIndex.search(f.q, on: db, snippets: wanted ? .deferred : .none)
-            guard !hits.isEmpty else { return Entries(keys: [], grouped: grouped, first: [:], wantsSnippets: wanted, snippets: [:]) }
-            for h in hits {
-                ranks[h.documentID] = h.rank
-                if let s = h.snippet { snippets[h.documentID] = s }
-            }
-            query += " AND d.id IN (\(binds: hits.map(\.documentID)))"
-        }
         query += " ORDER BY d.published DESC, d.id ASC"
         let rows: [any SQLRow]
-        if let limit, !f.hasSearch {
+        if let limit {
             rows = try await Self.firstRows(query, entries: limit, grouped: grouped, on: sql)
         } else {
             rows = try await sql.raw(query).all()
         }
-        var ids = try rows.map { try $0.decode(column: "id", as: String.self) }
-        if !ranks.isEmpty {
-            let position = Dictionary(uniqueKeysWithValues: ids.enumerated().map { ($1, $0) })
-            ids.sort { (ranks[$0] ?? 0, -(position[$0] ?? 0)) > (ranks[$1] ?? 0, -(position[$1] ?? 0)) }
-        }
+        let ids = try rows.map { try $0.decode(column: "id", as: String.self) }
         guard grouped else {
-            return Entries(keys: limit.map { Array(ids.prefix($0)) } ?? ids, grouped: false, first: [:], wantsSnippets: wanted, snippets: snippets)
+            return Entries(keys: limit.map { Array(ids.prefix($0)) } ?? ids, grouped: false, first: [:])
         }
         // One entry per document: the originals, in the order their first match came.
         let originalOf = Dictionary(try rows.map { (try $0.decode(column: "id", as: String.self),
@@ -173,7 +165,54 @@ struct SiteData {
             if first[g] == nil { groups.append(g); first[g] = id }
         }
         if let limit { groups = Array(groups.prefix(limit)) }
-        return Entries(keys: groups, grouped: true, first: first, wantsSnippets: wanted, snippets: snippets)
+        return Entries(keys: groups, grouped: true, first: first)
+    }
+
+    /// A search's entries at `window` of the whole list (nil: all of them), and how many entries
+    /// the whole list has, in one statement: the index's hits (the best 500) joined to their
+    /// documents and the filters, best first (then newest), and with `grouped` (a page language,
+    /// no language filter) one entry per document and its translations, where the best of them
+    /// matched. Only the window's rows come back, with their snippets.
+    private func searchEntries(_ f: CatalogueQuery, pageLanguage: String?, window: Range<Int>?,
+                               snippets wanted: Bool) async throws -> (entries: Entries, total: Int) {
+        let grouped = pageLanguage != nil && f.language == nil
+        let none = Entries(keys: [], grouped: grouped, first: [:], wantsSnippets: wanted)
+        let want: SearchIndex.Snippets = wanted ? .deferred : .none
+        guard var hits = SearchIndex.hits(f.q, on: db, snippets: want) else { return (none, 0) }
+        if SearchIndex.hasUnspacedScript(f.q), try await !SearchIndex.matchesAny(f.q, on: db),
+           let bySubstring = SearchIndex.hits(f.q, on: db, snippets: want, bySubstring: true) {
+            hits = bySubstring
+        }
+        let group: SQLQueryString = grouped ? "COALESCE(d.translation_of, d.id)" : "d.id"
+        // The hits first: SQLite's CROSS JOIN keeps them the outer loop (500 lookups by key), where
+        // its planner would otherwise walk the documents and cost three times the search itself.
+        var matched: SQLQueryString = """
+            SELECT d.id, \(group) AS g, h.rank, h.snip, d.published,
+                   ROW_NUMBER() OVER (PARTITION BY \(group) ORDER BY h.rank DESC, d.published DESC, d.id ASC) AS nth
+            FROM \(hits.query) h CROSS JOIN \(CatalogueQuery.tables(.documents)) WHERE d.id = h.document_id
+            """
+        matched += f.conditions(.documents)
+        var query: SQLQueryString = """
+            SELECT e.id, e.g, e.snip, COUNT(*) OVER () AS total FROM (\(matched)) e WHERE e.nth = 1
+            ORDER BY e.rank DESC, e.published DESC, e.id ASC
+            """
+        if let window { query += " LIMIT \(literal: window.count) OFFSET \(literal: window.lowerBound)" }
+        let sql = db as! any SQLDatabase
+        let rows = try await sql.raw(query).all()
+        guard let firstRow = rows.first else {
+            // Past the end (or asked for none): how many there are, for the page that says so.
+            guard let window, window.lowerBound > 0 || window.isEmpty else { return (none, 0) }
+            let count = try await sql.raw("SELECT COUNT(*) AS total FROM (\(matched)) e WHERE e.nth = 1").first()
+            return (none, try count?.decode(column: "total", as: Int.self) ?? 0)
+        }
+        var entries = none
+        for row in rows {
+            let id = try row.decode(column: "id", as: String.self), g = try row.decode(column: "g", as: String.self)
+            entries.keys.append(g)
+            entries.first[g] = id
+            if let snip = hits.snippet(try row.decode(column: "snip", as: String?.self)) { entries.snippets[id] = snip }
+        }
+        return (entries, try firstRow.decode(column: "total", as: Int.self))
     }
 
     /// The ids `entries` shows at `window` (each group as its translation into the page's

@@ -21,6 +21,8 @@ enum Migrations {
         CreateJobRuns(),
         CreateMailSuppressions(),
         KeySearchRows(),
+        IndexTranslations(),
+        IndexWithdrawnActionsOnly(),
     ]
 }
 
