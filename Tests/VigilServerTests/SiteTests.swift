@@ -135,11 +135,12 @@ struct SiteTests {
     }
 
     /// Republishes the demo's Li Wei case with `count` more English updates to its first action,
-    /// "extra-1"... (by default one a day from 2 September 2026), each with the body `body(i)`.
-    private func publishUpdatesToLiWei(_ app: Application, _ count: Int, day: (Int) -> Int = { $0 + 1 }, body: (Int) -> String) async throws {
+    /// "extra-1"... (by default one a day from 2 September 2026, in English), each with the body `body(i)`.
+    private func publishUpdatesToLiWei(_ app: Application, _ count: Int, day: (Int) -> Int = { $0 + 1 }, language: (Int) -> String = { _ in "en" },
+                                       body: (Int) -> String) async throws {
         var kase = try demoBundle().cases.first { $0.id == "demo-li-wei" }!
         for i in 1...count {
-            kase.urgentActions[0].documents.append(Document(id: "extra-\(i)", sequence: i, kind: .update, language: "en",
+            kase.urgentActions[0].documents.append(Document(id: "extra-\(i)", sequence: i, kind: .update, language: language(i),
                                                             published: PartialDate("2026-09-\(String(format: "%02d", day(i)))")!,
                                                             title: "Update \(i)", body: body(i)))
         }
@@ -239,6 +240,29 @@ struct SiteTests {
             }
             // The queries find something, ties included (25 updates, one action).
             #expect(checked > 100)
+        }
+    }
+
+    /// A search keeps its best 500 hits; with a filter, the best 500 of the documents the filter
+    /// keeps, not the archive's best 500 filtered: 500 short English updates outrank 6 long
+    /// French ones, and a search in French documents finds all 6 (it found none).
+    @Test(arguments: TestStorage.available) func aFilteredSearchRanksWithinItsFilter(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
+            try await loadDemo(app)
+            try await publishUpdatesToLiWei(app, 506, day: { $0 % 28 + 1 }, language: { $0 > 500 ? "fr" : "en" }) { i in
+                i > 500 ? "Zephyrnews: " + Array(repeating: "une nouvelle longue", count: 40).joined(separator: " ") + " \(i)." : "Zephyrnews \(i)."
+            }
+            let all = try await html(app, "/urgent-actions?q=zephyrnews").body
+            #expect(all.contains("500 documents"))
+            let french = try await html(app, "/urgent-actions?q=zephyrnews&language=fr").body
+            #expect(french.contains("6 documents"), "\(french.count)")
+            #expect(french.components(separatedBy: "<article class=\"ua-card\">").count - 1 == 6)
+            let data = SiteData(db: app.db)
+            let f = try CatalogueQuery("q=zephyrnews&language=fr", allowed: CatalogueQuery.siteKeys)
+            #expect(try await data.filter(f, pageLanguage: "en").ids.sorted() == (501...506).map { "extra-\($0)" }.sorted())
+            // A filter of the case (its country) likewise: every hit is Li Wei's (China).
+            let inChina = try await html(app, "/urgent-actions?q=zephyrnews&country=CN").body
+            #expect(inChina.contains("500 documents"))
         }
     }
 

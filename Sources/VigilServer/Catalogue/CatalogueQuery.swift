@@ -152,6 +152,12 @@ struct CatalogueQuery: Sendable, Equatable {
 
     var hasSearch: Bool { !q.trimmingCharacters(in: .whitespaces).isEmpty }
 
+    /// Whether any filter but the search words is set (the conditions are not empty).
+    var hasFilters: Bool {
+        country != nil || region != nil || theme != nil || status != nil || kind != nil || outcome != nil
+            || language != nil || caseID != nil || updatedSince != nil
+    }
+
     /// The query as checked, in one spelling: a cache key for the API's lists, so that `&&`,
     /// percent-encoded names, `limit=0100` or another order name the same entry, not new ones.
     var canonicalKey: String {

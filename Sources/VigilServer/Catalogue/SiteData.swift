@@ -178,9 +178,11 @@ struct SiteData {
         let grouped = pageLanguage != nil && f.language == nil
         let none = Entries(keys: [], grouped: grouped, first: [:], wantsSnippets: wanted)
         let want: SearchIndex.Snippets = wanted ? .deferred : .none
-        guard var hits = SearchIndex.hits(f.q, on: db, snippets: want) else { return (none, 0) }
+        // With a filter, the best hits among the documents it keeps (not the archive's best, filtered).
+        let within = f.hasFilters ? SearchIndex.Within(tables: CatalogueQuery.tables(.documents), conditions: f.conditions(.documents)) : nil
+        guard var hits = SearchIndex.hits(f.q, on: db, snippets: want, within: within) else { return (none, 0) }
         if SearchIndex.hasUnspacedScript(f.q), try await !SearchIndex.matchesAny(f.q, on: db),
-           let bySubstring = SearchIndex.hits(f.q, on: db, snippets: want, bySubstring: true) {
+           let bySubstring = SearchIndex.hits(f.q, on: db, snippets: want, bySubstring: true, within: within) {
             hits = bySubstring
         }
         let group: SQLQueryString = grouped ? "COALESCE(d.translation_of, d.id)" : "d.id"
