@@ -225,7 +225,7 @@ struct SiteTests {
                     var got: [String] = []
                     var page = 1
                     while true {
-                        let (ids, total, _) = try await data.page(f, pageLanguage: pageLanguage, page: page, size: 3)
+                        let (ids, total, _, _) = try await data.page(f, pageLanguage: pageLanguage, page: page, size: 3)
                         #expect(total == expected.count, "\(raw) page \(page) in \(pageLanguage ?? "-")")
                         if ids.isEmpty { break }
                         got += ids
@@ -252,17 +252,21 @@ struct SiteTests {
             try await publishUpdatesToLiWei(app, 506, day: { $0 % 28 + 1 }, language: { $0 > 500 ? "fr" : "en" }) { i in
                 i > 500 ? "Zephyrnews: " + Array(repeating: "une nouvelle longue", count: 40).joined(separator: " ") + " \(i)." : "Zephyrnews \(i)."
             }
+            // More than it keeps: the count says these are the best.
             let all = try await html(app, "/urgent-actions?q=zephyrnews").body
-            #expect(all.contains("500 documents"))
+            #expect(all.contains("500 documents, the best matches only: add a word to narrow the search"))
             let french = try await html(app, "/urgent-actions?q=zephyrnews&language=fr").body
-            #expect(french.contains("6 documents"), "\(french.count)")
+            #expect(french.contains("6 documents") && !french.contains("the best matches only"), "\(french.count)")
             #expect(french.components(separatedBy: "<article class=\"ua-card\">").count - 1 == 6)
             let data = SiteData(db: app.db)
             let f = try CatalogueQuery("q=zephyrnews&language=fr", allowed: CatalogueQuery.siteKeys)
             #expect(try await data.filter(f, pageLanguage: "en").ids.sorted() == (501...506).map { "extra-\($0)" }.sorted())
             // A filter of the case (its country) likewise: every hit is Li Wei's (China).
             let inChina = try await html(app, "/urgent-actions?q=zephyrnews&country=CN").body
-            #expect(inChina.contains("500 documents"))
+            #expect(inChina.contains("500 documents, the best matches only"))
+            // In Russian too, and on the last page.
+            let russian = try await html(app, "/ru/urgent-actions?q=zephyrnews&page=25").body
+            #expect(russian.contains("500 документов, только самые подходящие"))
         }
     }
 

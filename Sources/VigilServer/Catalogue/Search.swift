@@ -164,6 +164,9 @@ enum SearchIndex {
         words.map { $0.replacingOccurrences(of: "'", with: "") + ":*" }.joined(separator: " & ")
     }
 
+    /// The hits a search keeps, the best first: a page says when there were more.
+    static let maxHits = 500
+
     /// Which of its hits' snippets `search` makes.
     enum Snippets {
         /// None: the caller shows no snippet (a download of a search's actions).
@@ -208,7 +211,7 @@ enum SearchIndex {
     /// search for a name in one country found 26 of its 100 documents at 10,000 documents).
     /// Each matching row is then looked up before ranking: dearer for a common word, so a search
     /// without a filter ranks the index alone.
-    static func hits(_ q: String, on db: any Database, limit: Int = 500, snippets want: Snippets, bySubstring: Bool = false,
+    static func hits(_ q: String, on db: any Database, limit: Int = maxHits, snippets want: Snippets, bySubstring: Bool = false,
                      within: Within? = nil) -> Hits? {
         let words = terms(q)
         guard !words.isEmpty else { return nil }
@@ -257,7 +260,7 @@ enum SearchIndex {
 
     /// Ranked hits (best first), at most `limit`, with the snippets `snippets` asks for; when the
     /// index ranks none and the query is in Chinese or Japanese, those found by substring.
-    static func search(_ q: String, on db: any Database, limit: Int = 500, snippets want: Snippets = .all) async throws -> [SearchHit] {
+    static func search(_ q: String, on db: any Database, limit: Int = maxHits, snippets want: Snippets = .all) async throws -> [SearchHit] {
         guard let sql = db as? any SQLDatabase, var hits = hits(q, on: db, limit: limit, snippets: want) else { return [] }
         var rows = try await sql.raw("SELECT document_id, rank, snip FROM \(hits.query) h ORDER BY rank DESC").all()
         if rows.isEmpty && hasUnspacedScript(q), let bySubstring = Self.hits(q, on: db, limit: limit, snippets: want, bySubstring: true) {

@@ -109,20 +109,25 @@ struct SiteData {
     /// read, not the whole archive. With one, the statement orders and groups every hit, but
     /// gives back only the page's entries, which alone are looked up in the page's language and
     /// given their snippets.
-    func page(_ f: CatalogueQuery, pageLanguage: String?, page: Int, size: Int) async throws -> (ids: [String], total: Int, snippets: [String: String]) {
+    ///
+    /// `capped`: the search found as many hits as it keeps (`SearchIndex.maxHits`), the best of
+    /// more; the count is of those.
+    func page(_ f: CatalogueQuery, pageLanguage: String?, page: Int, size: Int)
+        async throws -> (ids: [String], total: Int, snippets: [String: String], capped: Bool) {
         let (skip, overflow) = max(page - 1, 0).multipliedReportingOverflow(by: size)
         if f.hasSearch {
             guard !overflow, skip <= Self.maxLimit else {
-                return ([], try await searchEntries(f, pageLanguage: pageLanguage, window: 0..<0, snippets: false).total, [:])
+                let (listed, total) = try await searchEntries(f, pageLanguage: pageLanguage, window: 0..<0, snippets: false)
+                return ([], total, [:], listed.capped)
             }
             let (listed, total) = try await searchEntries(f, pageLanguage: pageLanguage, window: skip..<(skip + size), snippets: true)
             let (ids, snippets) = try await shown(listed, f, pageLanguage: pageLanguage, window: listed.keys.indices)
-            return (ids, total, snippets)
+            return (ids, total, snippets, listed.capped)
         }
         let total = try await countEntries(f, pageLanguage: pageLanguage)
-        guard !overflow, skip < total else { return ([], total, [:]) }
+        guard !overflow, skip < total else { return ([], total, [:], false) }
         let (ids, snippets) = try await filter(f, pageLanguage: pageLanguage, limit: skip + size)
-        return (Array(ids.dropFirst(skip)), total, snippets)
+        return (Array(ids.dropFirst(skip)), total, snippets, false)
     }
 
     /// A list's entries in their order, before any is looked up in the page's language: document
@@ -135,6 +140,8 @@ struct SiteData {
         var first: [String: String]
         var wantsSnippets = false
         var snippets: [String: String] = [:]
+        /// A search that found as many hits as it keeps.
+        var capped = false
     }
 
     /// A list's entries without a search, newest first.
@@ -189,13 +196,13 @@ struct SiteData {
         // The hits first: SQLite's CROSS JOIN keeps them the outer loop (500 lookups by key), where
         // its planner would otherwise walk the documents and cost three times the search itself.
         var matched: SQLQueryString = """
-            SELECT d.id, \(group) AS g, h.rank, h.snip, d.published,
+            SELECT d.id, \(group) AS g, h.rank, h.snip, d.published, COUNT(*) OVER () AS hits,
                    ROW_NUMBER() OVER (PARTITION BY \(group) ORDER BY h.rank DESC, d.published DESC, d.id ASC) AS nth
             FROM \(hits.query) h CROSS JOIN \(CatalogueQuery.tables(.documents)) WHERE d.id = h.document_id
             """
         matched += f.conditions(.documents)
         var query: SQLQueryString = """
-            SELECT e.id, e.g, e.snip, COUNT(*) OVER () AS total FROM (\(matched)) e WHERE e.nth = 1
+            SELECT e.id, e.g, e.snip, e.hits, COUNT(*) OVER () AS total FROM (\(matched)) e WHERE e.nth = 1
             ORDER BY e.rank DESC, e.published DESC, e.id ASC
             """
         if let window { query += " LIMIT \(literal: window.count) OFFSET \(literal: window.lowerBound)" }
@@ -204,8 +211,10 @@ struct SiteData {
         guard let firstRow = rows.first else {
             // Past the end (or asked for none): how many there are, for the page that says so.
             guard let window, window.lowerBound > 0 || window.isEmpty else { return (none, 0) }
-            let count = try await sql.raw("SELECT COUNT(*) AS total FROM (\(matched)) e WHERE e.nth = 1").first()
-            return (none, try count?.decode(column: "total", as: Int.self) ?? 0)
+            let count = try await sql.raw("SELECT COUNT(*) AS total, MAX(e.hits) AS hits FROM (\(matched)) e WHERE e.nth = 1").first()
+            var past = none
+            past.capped = try count?.decode(column: "hits", as: Int?.self) == SearchIndex.maxHits
+            return (past, try count?.decode(column: "total", as: Int.self) ?? 0)
         }
         var entries = none
         for row in rows {
@@ -214,6 +223,7 @@ struct SiteData {
             entries.first[g] = id
             if let snip = hits.snippet(try row.decode(column: "snip", as: String?.self)) { entries.snippets[id] = snip }
         }
+        entries.capped = try firstRow.decode(column: "hits", as: Int.self) == SearchIndex.maxHits
         return (entries, try firstRow.decode(column: "total", as: Int.self))
     }
 

@@ -93,7 +93,7 @@ struct FeedController: UsesServices {
                                        cacheControl: "public, max-age=300", renderedFrom: mark, fastPath: fastPath) {
           try await Localized.$current.withValue(strings) {
             let data = SiteData(db: req.db)
-            let (slice, total, _) = try await data.page(filters, pageLanguage: language, page: page, size: Self.entriesPerPage)
+            let (slice, total, _, _) = try await data.page(filters, pageLanguage: language, page: page, size: Self.entriesPerPage)
             let pages = max(1, (total + Self.entriesPerPage - 1) / Self.entriesPerPage)
             guard page <= pages else { throw Refusal(.notFound, "refusal_there_no_page_these_results", ["page": "\(page)"]) }
             let byID = Dictionary(uniqueKeysWithValues: try await data.documents(ids: Array(slice)).map { ($0.document.id, $0) })

@@ -42,7 +42,7 @@ struct ListPage: TemplateModel {
 
     static func load(_ f: CatalogueQuery, _ inputs: SitePageInputs) async throws -> (PageFrame, ListPage) {
         let data = SiteData(db: inputs.db), strings = inputs.strings
-        let (slice, total, snippets) = try await data.page(f, pageLanguage: strings.language, page: f.page, size: pageSize)
+        let (slice, total, snippets, capped) = try await data.page(f, pageLanguage: strings.language, page: f.page, size: pageSize)
         let pages = max(1, (total + pageSize - 1) / pageSize)
         // (An empty list has one page: a crawler's `page=2…10000` of it are not so many pages to keep.)
         if f.page > pages { throw Refusal(.notFound, "refusal_there_no_page_these_results", ["page": "\(f.page)"]) }
@@ -88,7 +88,8 @@ struct ListPage: TemplateModel {
             filtersSummary: active == 0 ? strings["filters_toggle"] : strings.format("filters_toggle_active", ["n": String(active)]),
             selects: selects,
             results: rows.map { DocumentCard($0, snippet: snippets[$0.document.id], strings: strings, today: inputs.today) },
-            resultCount: strings.plural("results", total),
+            // A search keeps its best hits: when it found more, the count says so.
+            resultCount: capped ? strings.format("results_capped", ["count": strings.plural("results", total)]) : strings.plural("results", total),
             widen: widen, pagination: pagination)
         return (inputs.frame(title: strings["list_title"], description: strings["home_lead"], endpoint: .urgentActions(f.siteValues), nav: .actions),
                 model)
