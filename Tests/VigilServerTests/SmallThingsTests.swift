@@ -67,6 +67,22 @@ struct SmallThingsTests {
         #expect(ListPage.activeFilterCount(f) == 1)
     }
 
+    /// A search with a filter ranks within it (`SearchIndex.Within`) only when `hasFilters` says
+    /// there is one: every key that filters must say so, and no other.
+    @Test func everyFilterButTheWordsAndThePagingSaysItFilters() throws {
+        let filters: [CatalogueQuery.Key: String] = [
+            .country: "RU", .region: "Europe", .theme: "torture", .status: "open", .kind: "update",
+            .outcome: "good-news", .language: "fr", .caseID: "li-wei", .updatedSince: "2026-01-01",
+        ]
+        let notFilters: Set<CatalogueQuery.Key> = [.q, .page, .limit, .cursor, .paper, .view]
+        #expect(Set(filters.keys).union(notFilters) == Set(CatalogueQuery.Key.allCases))
+        let all = Set(CatalogueQuery.Key.allCases)
+        for (key, value) in filters {
+            #expect(try CatalogueQuery("q=poet&\(key.rawValue)=\(value)", allowed: all).hasFilters, "\(key)")
+        }
+        #expect(try !CatalogueQuery("q=poet&page=2&limit=5&view=full&paper=a4", allowed: all).hasFilters)
+    }
+
     // MARK: - The account's reports
 
     func signedIn(_ app: Application, email: String = "ana@example.org") async throws -> Browser {

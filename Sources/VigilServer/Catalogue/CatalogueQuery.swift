@@ -152,11 +152,8 @@ struct CatalogueQuery: Sendable, Equatable {
 
     var hasSearch: Bool { !q.trimmingCharacters(in: .whitespaces).isEmpty }
 
-    /// Whether any filter but the search words is set (the conditions are not empty).
-    var hasFilters: Bool {
-        country != nil || region != nil || theme != nil || status != nil || kind != nil || outcome != nil
-            || language != nil || caseID != nil || updatedSince != nil
-    }
+    /// Whether any filter but the search words is set: whether a list of documents has conditions.
+    var hasFilters: Bool { filters(.documents).any }
 
     /// The query as checked, in one spelling: a cache key for the API's lists, so that `&&`,
     /// percent-encoded names, `limit=0100` or another order name the same entry, not new ones.
@@ -210,59 +207,64 @@ struct CatalogueQuery: Sendable, Equatable {
 
     /// The filters as `AND …` conditions on `subject` (search words are matched separately,
     /// by the search index). Every filter means the same on every list.
-    func conditions(_ subject: Subject) -> SQLQueryString {
-        var sql: SQLQueryString = ""
+    func conditions(_ subject: Subject) -> SQLQueryString { filters(subject).sql }
+
+    /// The conditions of `conditions`, and whether there are any.
+    private func filters(_ subject: Subject) -> (sql: SQLQueryString, any: Bool) {
+        var sql: SQLQueryString = "", any = false
+        // Every condition is added here, so that `hasFilters` cannot miss one.
+        func and(_ condition: SQLQueryString) { sql += condition; any = true }
         if subject == .targets {
-            if let country { sql += " AND t.country = \(bind: country)" }
-            if let updatedSince { sql += " AND t.updated_at >= \(bind: updatedSince)" }
-            return sql
+            if let country { and(" AND t.country = \(bind: country)") }
+            if let updatedSince { and(" AND t.updated_at >= \(bind: updatedSince)") }
+            return (sql, any)
         }
         // Case-level filters: every other subject reads its case as `c`.
-        if let country { sql += " AND EXISTS (SELECT 1 FROM case_countries x WHERE x.case_id = c.id AND x.country = \(bind: country))" }
-        if let theme { sql += " AND EXISTS (SELECT 1 FROM case_themes x WHERE x.case_id = c.id AND x.theme = \(bind: theme))" }
-        if let region { sql += " AND c.region = \(bind: region)" }
-        if let caseID { sql += " AND c.id = \(bind: caseID)" }
+        if let country { and(" AND EXISTS (SELECT 1 FROM case_countries x WHERE x.case_id = c.id AND x.country = \(bind: country))") }
+        if let theme { and(" AND EXISTS (SELECT 1 FROM case_themes x WHERE x.case_id = c.id AND x.theme = \(bind: theme))") }
+        if let region { and(" AND c.region = \(bind: region)") }
+        if let caseID { and(" AND c.id = \(bind: caseID)") }
         if let status {
             if subject == .cases {
                 switch status {
-                case .open, .closed: sql += " AND c.status = \(bind: status.rawValue)"
+                case .open, .closed: and(" AND c.status = \(bind: status.rawValue)")
                 case .deadlinePassed:
-                    sql += " AND c.status = 'open' AND NOT EXISTS (SELECT 1 FROM urgent_actions u WHERE u.case_id = c.id AND u.withdrawn_at IS NULL"
-                    sql += Self.standing(.open, today: today)
-                    sql += ")"
+                    and(" AND c.status = 'open' AND NOT EXISTS (SELECT 1 FROM urgent_actions u WHERE u.case_id = c.id AND u.withdrawn_at IS NULL")
+                    and(Self.standing(.open, today: today))
+                    and(")")
                 }
             } else {
-                sql += Self.standing(status, today: today)
+                and(Self.standing(status, today: today))
             }
         }
         // Document-level filters: the row itself, or some document of the urgent action.
         if kind != nil || outcome != nil || language != nil {
             switch subject {
             case .documents:
-                if let kind { sql += " AND d.kind = \(bind: kind.rawValue)" }
-                if let outcome { sql += " AND d.outcome = \(bind: outcome.rawValue)" }
-                if let language { sql += " AND d.language = \(bind: language)" }
+                if let kind { and(" AND d.kind = \(bind: kind.rawValue)") }
+                if let outcome { and(" AND d.outcome = \(bind: outcome.rawValue)") }
+                if let language { and(" AND d.language = \(bind: language)") }
             case .urgentActions, .cases:
-                sql += subject == .cases
+                and(subject == .cases
                     ? " AND EXISTS (SELECT 1 FROM documents d JOIN urgent_actions u ON u.id = d.urgent_action_id WHERE u.case_id = c.id AND u.withdrawn_at IS NULL"
-                    : " AND EXISTS (SELECT 1 FROM documents d WHERE d.urgent_action_id = u.id"
-                if let kind { sql += " AND d.kind = \(bind: kind.rawValue)" }
-                if let outcome { sql += " AND d.outcome = \(bind: outcome.rawValue)" }
-                if let language { sql += " AND d.language = \(bind: language)" }
-                sql += ")"
+                    : " AND EXISTS (SELECT 1 FROM documents d WHERE d.urgent_action_id = u.id")
+                if let kind { and(" AND d.kind = \(bind: kind.rawValue)") }
+                if let outcome { and(" AND d.outcome = \(bind: outcome.rawValue)") }
+                if let language { and(" AND d.language = \(bind: language)") }
+                and(")")
             case .targets:
                 break
             }
         }
         if let updatedSince {
             switch subject {
-            case .documents: sql += " AND d.updated_at >= \(bind: updatedSince)"
-            case .urgentActions: sql += " AND u.updated_at >= \(bind: updatedSince)"
-            case .cases: sql += " AND c.updated_at >= \(bind: updatedSince)"
+            case .documents: and(" AND d.updated_at >= \(bind: updatedSince)")
+            case .urgentActions: and(" AND u.updated_at >= \(bind: updatedSince)")
+            case .cases: and(" AND c.updated_at >= \(bind: updatedSince)")
             case .targets: break
             }
         }
-        return sql
+        return (sql, any)
     }
 }
 

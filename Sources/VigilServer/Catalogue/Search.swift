@@ -195,29 +195,42 @@ enum SearchIndex {
         }
     }
 
-    /// Documents a search's hits must be among: a join of tables that names the documents `d`,
-    /// and conditions on them (`AND …`), as `CatalogueQuery` makes them.
+    /// Documents a search's hits must be among: conditions (`AND …`) on the catalogue's documents
+    /// (`CatalogueQuery.tables(.documents)`, the documents `d`), as `CatalogueQuery` makes them.
     struct Within {
-        var tables: SQLQueryString
         var conditions: SQLQueryString
     }
 
-    /// The hits of `q` (nil when it has no words): ranked by the full-text index, or with
-    /// `bySubstring` every document whose text holds the words run together (Chinese and Japanese
-    /// have no spaces between words: a search finds nothing ranked, and then looks for that).
+    /// The hits of `q` (nil when it has no words): ranked by the full-text index or, when the index
+    /// matches nothing and the query is in Chinese, Japanese or Korean, every document whose text
+    /// holds the words run together (those scripts have no spaces between words, so a search
+    /// finds nothing ranked and then looks for that). The one place this choice is made.
+    ///
+    /// With `within`, the best `limit` of the documents that also meet its conditions (see
+    /// `query`). The index is asked whether it matches at all across the archive: a filter that
+    /// keeps none of the ranked matches gives none, not a search by substring.
+    static func hits(_ q: String, on db: any Database, limit: Int = maxHits, snippets want: Snippets,
+                     within: Within? = nil) async throws -> Hits? {
+        guard let ranked = query(q, on: db, limit: limit, snippets: want, within: within) else { return nil }
+        guard hasUnspacedScript(q), try await !matchesAny(q, on: db) else { return ranked }
+        return query(q, on: db, limit: limit, snippets: want, bySubstring: true, within: within)
+    }
+
+    /// The statement of `hits`: ranked by the full-text index, or with `bySubstring` by the words
+    /// run together.
     ///
     /// With `within`, the best `limit` of the documents that also meet its conditions: a search
     /// with a filter must not keep the best 500 of the whole archive and then filter them (a
     /// search for a name in one country found 26 of its 100 documents at 10,000 documents).
     /// Each matching row is then looked up before ranking: dearer for a common word, so a search
     /// without a filter ranks the index alone.
-    static func hits(_ q: String, on db: any Database, limit: Int = maxHits, snippets want: Snippets, bySubstring: Bool = false,
-                     within: Within? = nil) -> Hits? {
+    private static func query(_ q: String, on db: any Database, limit: Int, snippets want: Snippets, bySubstring: Bool = false,
+                              within: Within?) -> Hits? {
         let words = terms(q)
         guard !words.isEmpty else { return nil }
         let table = db.isSQLite ? "documents_fts" : "document_search"
         // The index first: SQLite's CROSS JOIN keeps it the outer loop (a MATCH must drive).
-        let join: SQLQueryString = within.map { " CROSS JOIN \($0.tables)" } ?? ""
+        let join: SQLQueryString = within.map { _ in " CROSS JOIN \(CatalogueQuery.tables(.documents))" } ?? ""
         let conditions: SQLQueryString = within.map { " AND d.id = \(unsafeRaw: table).document_id\($0.conditions)" } ?? ""
         if bySubstring {
             let column = db.isSQLite
@@ -248,7 +261,7 @@ enum SearchIndex {
     }
 
     /// Whether the full-text index matches `q` at all (what decides a search by substring).
-    static func matchesAny(_ q: String, on db: any Database) async throws -> Bool {
+    private static func matchesAny(_ q: String, on db: any Database) async throws -> Bool {
         guard let sql = db as? any SQLDatabase else { return false }
         let words = terms(q)
         guard !words.isEmpty else { return false }
@@ -258,15 +271,11 @@ enum SearchIndex {
         return try await sql.raw(query).first() != nil
     }
 
-    /// Ranked hits (best first), at most `limit`, with the snippets `snippets` asks for; when the
-    /// index ranks none and the query is in Chinese or Japanese, those found by substring.
+    /// The hits of `q` (as `hits` chooses them), best first, at most `limit`, with the snippets
+    /// `snippets` asks for.
     static func search(_ q: String, on db: any Database, limit: Int = maxHits, snippets want: Snippets = .all) async throws -> [SearchHit] {
-        guard let sql = db as? any SQLDatabase, var hits = hits(q, on: db, limit: limit, snippets: want) else { return [] }
-        var rows = try await sql.raw("SELECT document_id, rank, snip FROM \(hits.query) h ORDER BY rank DESC").all()
-        if rows.isEmpty && hasUnspacedScript(q), let bySubstring = Self.hits(q, on: db, limit: limit, snippets: want, bySubstring: true) {
-            hits = bySubstring
-            rows = try await sql.raw("SELECT document_id, rank, snip FROM \(hits.query) h ORDER BY rank DESC").all()
-        }
+        guard let sql = db as? any SQLDatabase, let hits = try await hits(q, on: db, limit: limit, snippets: want) else { return [] }
+        let rows = try await sql.raw("SELECT document_id, rank, snip FROM \(hits.query) h ORDER BY rank DESC").all()
         return try rows.map { row in
             SearchHit(documentID: try row.decode(column: "document_id", as: String.self),
                       rank: db.isSQLite ? try row.decode(column: "rank", as: Double.self) : Double(try row.decode(column: "rank", as: Float.self)),

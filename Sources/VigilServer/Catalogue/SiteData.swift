@@ -186,21 +186,17 @@ struct SiteData {
         let none = Entries(keys: [], grouped: grouped, first: [:], wantsSnippets: wanted)
         let want: SearchIndex.Snippets = wanted ? .deferred : .none
         // With a filter, the best hits among the documents it keeps (not the archive's best, filtered).
-        let within = f.hasFilters ? SearchIndex.Within(tables: CatalogueQuery.tables(.documents), conditions: f.conditions(.documents)) : nil
-        guard var hits = SearchIndex.hits(f.q, on: db, snippets: want, within: within) else { return (none, 0) }
-        if SearchIndex.hasUnspacedScript(f.q), try await !SearchIndex.matchesAny(f.q, on: db),
-           let bySubstring = SearchIndex.hits(f.q, on: db, snippets: want, bySubstring: true, within: within) {
-            hits = bySubstring
-        }
+        let within = f.hasFilters ? SearchIndex.Within(conditions: f.conditions(.documents)) : nil
+        guard let hits = try await SearchIndex.hits(f.q, on: db, snippets: want, within: within) else { return (none, 0) }
         let group: SQLQueryString = grouped ? "COALESCE(d.translation_of, d.id)" : "d.id"
         // The hits first: SQLite's CROSS JOIN keeps them the outer loop (500 lookups by key), where
         // its planner would otherwise walk the documents and cost three times the search itself.
-        var matched: SQLQueryString = """
+        let matched: SQLQueryString = """
             SELECT d.id, \(group) AS g, h.rank, h.snip, d.published, COUNT(*) OVER () AS hits,
                    ROW_NUMBER() OVER (PARTITION BY \(group) ORDER BY h.rank DESC, d.published DESC, d.id ASC) AS nth
             FROM \(hits.query) h CROSS JOIN \(CatalogueQuery.tables(.documents)) WHERE d.id = h.document_id
             """
-        matched += f.conditions(.documents)
+        // No filter here: the hits met them (`within`), and with none set there are none to meet.
         var query: SQLQueryString = """
             SELECT e.id, e.g, e.snip, e.hits, COUNT(*) OVER () AS total FROM (\(matched)) e WHERE e.nth = 1
             ORDER BY e.rank DESC, e.published DESC, e.id ASC

@@ -1,8 +1,12 @@
 import Fluent
 import SQLKit
 
-// One migration per change, each with a real revert, each in its own file in Migrations/. Only Fluent's schema builder and
-// SQLKit's dialect-neutral index builder are used, so SQLite and PostgreSQL get the same schema.
+// One migration per change, each with a real revert, each in its own file in Migrations/. Tables and plain indexes are
+// made with Fluent's schema builder and SQLKit's dialect-neutral index builder, so SQLite and PostgreSQL get the same
+// schema. Raw SQL is used where no builder reaches, in statements both databases read alike: the search index (FTS5 on
+// SQLite, a tsvector table on PostgreSQL: CreateSearchIndex, KeySearchRows), partial indexes (`CREATE INDEX IF NOT
+// EXISTS … WHERE …`: IndexTranslations, IndexWithdrawnActionsOnly) and data moved by a migration (AddSecondFactor,
+// AddUrgentActionDeadline).
 
 enum Migrations {
     static let all: [any AsyncMigration] = [
