@@ -1,5 +1,6 @@
 import Fluent
 import Foundation
+import SQLKit
 import Testing
 import VaporTesting
 @testable import VigilCore
@@ -140,6 +141,15 @@ struct BulkRowTests {
             try await Self.checkStored(cases, on: db)
             try await Self.checkStored(actions, on: db)
             try await Self.checkStored(documents, on: db)
+            // Read back by a plain statement, as every public read of documents reads them
+            // (`DocumentModel(row:)`): each field from its own column.
+            let sql = db as! any SQLDatabase
+            for document in documents {
+                let row = try #require(try await sql.raw("""
+                    SELECT \(unsafeRaw: DocumentModel.columns.joined(separator: ", ")) FROM documents WHERE id = \(bind: document.id!)
+                    """).first())
+                #expect(Self.fluentValues(try DocumentModel(row: row)) == Self.fluentValues(document))
+            }
             try await Self.checkStored(targets, on: db)
             try await Self.checkStored(countries, on: db)
             try await Self.checkStored(themes, on: db)

@@ -25,6 +25,42 @@ struct StorageTests {
         }
     }
 
+    @Test("Documents read in plain statements are those Fluent reads, a withdrawn action's for the newsroom only", arguments: TestStorage.available)
+    func documentsAreReadAsFluentReadsThem(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
+            try await loadDemo(app)
+            _ = try await app.vigilServices.publisher.publish(.withdraw(try parseUANumber("126/19"), reason: "safety"), by: .commandLine, on: app.db)
+            // The definition: every document as a Fluent model, its targets in their order.
+            let models = try await DocumentModel.query(on: app.db).all()
+            let links = try await DocumentTargetModel.query(on: app.db).sort(\.$position).all()
+            #expect(Set(links.map(\.documentID)).count > 1, "the demo's documents name targets")
+            let withdrawn = Set(try await Withdrawal.withdrawnIDs(on: app.db))
+            #expect(withdrawn == ["126-19"])
+            func expected(_ keep: (DocumentModel) -> Bool, newsroom: Bool) -> [String] {
+                models.filter { keep($0) && (newsroom || !withdrawn.contains($0.urgentActionID)) }.map { m in
+                    m.domain(targets: links.filter { $0.documentID == m.id }.map(\.targetID)).json.serialized()
+                }.sorted()
+            }
+            func read(_ docs: [Store.StoredDocument]) -> [String] { docs.map { $0.document.json.serialized() }.sorted() }
+            let all = models.map { $0.id! }
+            // More keys than one statement takes (500), the real ones among them.
+            let someIDs = all.filter { $0.hasSuffix("-en") } + (0..<1200).map { "ua-\($0)" }
+            let someActions = ["126-19", models.map(\.urgentActionID).max()!] + (0..<600).map { "\($0)-99" }
+            for newsroom in [false, true] {
+                let store = Store(db: app.db, includeWithdrawn: newsroom)
+                #expect(read(try await store.documents()) == expected({ _ in true }, newsroom: newsroom))
+                #expect(read(try await store.documents(ids: someIDs)) == expected({ someIDs.contains($0.id!) }, newsroom: newsroom))
+                #expect(read(try await store.documents(urgentActionIDs: someActions))
+                        == expected({ someActions.contains($0.urgentActionID) }, newsroom: newsroom))
+                #expect(read(try await store.documents(urgentActionIDs: someActions, ids: someIDs))
+                        == expected({ someActions.contains($0.urgentActionID) && someIDs.contains($0.id!) }, newsroom: newsroom))
+                #expect(try await store.documents(ids: []).isEmpty)
+                #expect(try await store.documents(urgentActionIDs: []).isEmpty)
+            }
+            #expect(expected({ _ in true }, newsroom: true).count > expected({ _ in true }, newsroom: false).count)
+        }
+    }
+
     @Test("Export, import into an empty database, export again: the same JSON", arguments: TestStorage.available)
     func exportImportExport(storage: TestStorage) async throws {
         let first = LockedBox<String>()

@@ -98,27 +98,42 @@ struct Store: Sendable {
         var document: Document
     }
 
-    /// Documents of the given urgent actions, in reading order: by sequence, the original before its translations.
+    /// Documents of the given urgent actions, or with the given ids (or both), in reading order: by
+    /// urgent action and sequence, the original before its translations.
+    ///
+    /// In plain statements, 500 keys at a time: read as Fluent models (each row decoded by
+    /// reflection, the withdrawn actions' ids read first, each document's targets as models) they
+    /// took 5.4 ms of a search page's 20 cards at 10,000 documents.
     func documents(urgentActionIDs: [String]? = nil, ids: [String]? = nil) async throws -> [StoredDocument] {
-        var q = DocumentModel.query(on: db)
-        if let urgentActionIDs {
-            guard !urgentActionIDs.isEmpty else { return [] }
-            q = q.filter(\.$urgentActionID ~~ urgentActionIDs)
+        if let urgentActionIDs, urgentActionIDs.isEmpty { return [] }
+        if let ids, ids.isEmpty { return [] }
+        let sql = db as! any SQLDatabase
+        let columns = SQLQueryString(DocumentModel.columns.map { "d." + $0 }.joined(separator: ", "))
+        var query: SQLQueryString = "SELECT \(columns) FROM documents d"
+        // Withdrawn urgent actions' documents are read by the newsroom only (`includeWithdrawn`).
+        if !includeWithdrawn { query += " JOIN urgent_actions u ON u.id = d.urgent_action_id AND u.withdrawn_at IS NULL" }
+        let byID = ids != nil
+        let keys = ids ?? urgentActionIDs
+        var rows: [DocumentModel] = []
+        for chunk in keys.map({ Array(Set($0)).sorted().chunks(of: 500).map(Array.init) }) ?? [[]] {
+            var q = query
+            if keys != nil { q += byID ? " WHERE d.id IN (\(binds: chunk))" : " WHERE d.urgent_action_id IN (\(binds: chunk))" }
+            rows += try await sql.raw(q).all().map(DocumentModel.init(row:))
         }
-        if let ids {
-            guard !ids.isEmpty else { return [] }
-            q = q.filter(\.$id ~~ ids)
+        if byID, let urgentActionIDs {
+            let wanted = Set(urgentActionIDs)
+            rows = rows.filter { wanted.contains($0.urgentActionID) }
         }
-        if !includeWithdrawn {
-            let withdrawn = try await Withdrawal.withdrawnIDs(on: db)
-            if !withdrawn.isEmpty { q = q.filter(\.$urgentActionID !~ withdrawn) }
+        var targets: [String: [String]] = [:]
+        for chunk in rows.compactMap(\.id).chunks(of: 500).map(Array.init) {
+            for row in try await sql.raw("""
+                SELECT document_id, target_id FROM document_targets WHERE document_id IN (\(binds: chunk)) ORDER BY document_id, position
+                """).all() {
+                targets[try row.decode(column: "document_id", as: String.self), default: []].append(try row.decode(column: "target_id", as: String.self))
+            }
         }
-        let rows = try await q.all()
-        let links = rows.isEmpty ? [] : try await DocumentTargetModel.query(on: db)
-            .filter(\.$documentID ~~ rows.compactMap(\.id)).sort(\.$position).all()
-        let linksByDoc = Dictionary(grouping: links, by: \.documentID)
         return rows.map { row in
-            StoredDocument(uaID: row.urgentActionID, document: row.domain(targets: (linksByDoc[row.id!] ?? []).map(\.targetID)))
+            StoredDocument(uaID: row.urgentActionID, document: row.domain(targets: targets[row.id!] ?? []))
         }.sorted { a, b in
             (a.uaID, a.document.sequence, a.document.translationOf == nil ? 0 : 1, a.document.language, a.document.id)
                 < (b.uaID, b.document.sequence, b.document.translationOf == nil ? 0 : 1, b.document.language, b.document.id)

@@ -91,6 +91,43 @@ extension DocumentModel: BulkRow {
     }
 }
 
+extension DocumentModel {
+    /// A row of `columns`, unprefixed, read by a plain statement, as Fluent would read it: Fluent's
+    /// own decode reflects over every property of every row it reads, which cost more than half
+    /// of a search page's cards (2.8 of 5.4 ms for 20 documents at 10,000). A test checks that
+    /// every field comes from its own column. For reading: Fluent does not know the model was
+    /// stored, so it is not to be saved.
+    convenience init(row: any SQLRow) throws {
+        self.init()
+        id = try row.decode(column: "id", as: String.self)
+        urgentActionID = try row.decode(column: "urgent_action_id", as: String.self)
+        sequence = try row.decode(column: "sequence", as: Int.self)
+        kind = try row.decode(column: "kind", as: String.self)
+        outcome = try row.decode(column: "outcome", as: String?.self)
+        noFurtherAction = try row.decode(column: "no_further_action", as: Bool.self)
+        language = try row.decode(column: "language", as: String.self)
+        translationOf = try row.decode(column: "translation_of", as: String?.self)
+        aiIndex = try row.decode(column: "ai_index", as: String?.self)
+        published = try row.decode(column: "published", as: String.self)
+        title = try row.decode(column: "title", as: String.self)
+        summary = try row.decode(column: "summary", as: String?.self)
+        body = try row.decode(column: "body", as: String.self)
+        hasTakeAction = try row.decode(column: "has_take_action", as: Bool.self)
+        deadline = try row.decode(column: "deadline", as: String?.self)
+        preferredLanguagesJSON = try row.decode(column: "preferred_languages_json", as: String.self)
+        copiesToJSON = try row.decode(column: "copies_to_json", as: String.self)
+        letter = try row.decode(column: "letter", as: String?.self)
+        otherChannels = try row.decode(column: "other_channels", as: String?.self)
+        additionalInformation = try row.decode(column: "additional_information", as: String?.self)
+        quoteText = try row.decode(column: "quote_text", as: String?.self)
+        quoteBy = try row.decode(column: "quote_by", as: String?.self)
+        correctionsJSON = try row.decode(column: "corrections_json", as: String.self)
+        contentHash = try row.decode(column: "content_hash", as: String.self)
+        createdAt = try row.decode(column: "created_at", as: Date.self)
+        updatedAt = try row.decode(column: "updated_at", as: Date.self)
+    }
+}
+
 extension DocumentTargetModel: BulkRow {
     static let columns = ["id", "document_id", "target_id", "position"]
     func values() -> [any Encodable & Sendable] {
