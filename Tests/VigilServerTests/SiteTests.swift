@@ -255,6 +255,14 @@ struct SiteTests {
             // More than it keeps: the count says these are the best.
             let all = try await html(app, "/urgent-actions?q=zephyrnews").body
             #expect(all.contains("500 documents, the best matches only: add a word to narrow the search"))
+            // More match than are kept: every card of the first and last page has its snippet,
+            // the word marked.
+            func snippets(_ body: String) -> [String] {
+                body.components(separatedBy: "<p class=\"ua-snippet\"").dropFirst().map { String($0.prefix { $0 != "\n" }) }
+            }
+            #expect(snippets(all).count == 20 && snippets(all).allSatisfy { $0.contains("<mark>Zephyrnews</mark>") })
+            let last = try await html(app, "/urgent-actions?q=zephyrnews&page=25").body
+            #expect(snippets(last).count == 20 && snippets(last).allSatisfy { $0.contains("<mark>Zephyrnews</mark>") })
             let french = try await html(app, "/urgent-actions?q=zephyrnews&language=fr").body
             #expect(french.contains("6 documents") && !french.contains("the best matches only"), "\(french.count)")
             #expect(french.components(separatedBy: "<article class=\"ua-card\">").count - 1 == 6)
