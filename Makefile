@@ -78,6 +78,7 @@ bench: deps release
 	python3 bench/archive_pages.py --cases 2000
 	python3 bench/import_archive.py --cases 2000
 	python3 bench/search_vs_direct.py --cases 2400
+	scripts/with-postgres.sh sh -c 'python3 bench/search_vs_direct.py --cases 2400 --postgres "$$VIGIL_TEST_POSTGRES_URL"'
 	python3 bench/uncached_documents.py --cases 10000
 	python3 bench/memory_soak.py --cases 10000 --seconds 600
 

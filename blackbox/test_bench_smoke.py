@@ -72,6 +72,17 @@ def test_search_vs_direct_runs_end_to_end(tmp_path):
     assert re.search(r"p95 vigil - p95 direct: -?[0-9.]+ ms \(goal <= 5 ms: (met|NOT met)\)", out), out
 
 
+@pytest.mark.skipif(not os.environ.get("VIGIL_TEST_POSTGRES_URL"), reason="needs the test PostgreSQL server")
+def test_search_vs_direct_on_postgres_runs_end_to_end(tmp_path):
+    """B7 on PostgreSQL: the archive served there, beside the tsvector statement and the page's
+    headlines timed by psql."""
+    out = run_bench(tmp_path, "search_vs_direct.py", "--cases", "12", "--queries", "20", "--postgres", os.environ["VIGIL_TEST_POSTGRES_URL"])
+    assert "archive: 12 cases" in out and "PostgreSQL" in out and "20 distinct queries, each rendered (X-Cache: MISS)" in out
+    assert re.search(r"vigil: GET /en/urgent-actions\?q=.*\s[0-9.]+ ms\s+[0-9.]+ ms$", out, re.M), out
+    assert re.search(r"direct: tsvector \+ 20 headlines, psql\s+[0-9.]+ ms\s+[0-9.]+ ms$", out, re.M), out
+    assert re.search(r"p95 vigil - p95 direct: -?[0-9.]+ ms \(goal <= 5 ms: (met|NOT met)\)", out), out
+
+
 def test_letter_docx_vs_python_docx_runs_end_to_end(tmp_path):
     """B9: the appeal letter as DOCX by Vigil and by python-docx (checked to read alike first)."""
     out = run_bench(tmp_path, "letter_docx_vs_python_docx.py", "--repeat", "3")
