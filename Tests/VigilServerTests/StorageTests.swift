@@ -34,7 +34,7 @@ struct StorageTests {
             let models = try await DocumentModel.query(on: app.db).all()
             let links = try await DocumentTargetModel.query(on: app.db).sort(\.$position).all()
             #expect(Set(links.map(\.documentID)).count > 1, "the demo's documents name targets")
-            let withdrawn = Set(try await Withdrawal.withdrawnIDs(on: app.db))
+            let withdrawn = Set(try await UrgentActionModel.query(on: app.db).filter(\.$withdrawnAt != nil).all(\.$id))
             #expect(withdrawn == ["126-19"])
             func expected(_ keep: (DocumentModel) -> Bool, newsroom: Bool) -> [String] {
                 models.filter { keep($0) && (newsroom || !withdrawn.contains($0.urgentActionID)) }.map { m in
@@ -58,6 +58,34 @@ struct StorageTests {
                 #expect(try await store.documents(urgentActionIDs: []).isEmpty)
             }
             #expect(expected({ _ in true }, newsroom: true).count > expected({ _ in true }, newsroom: false).count)
+        }
+    }
+
+    @Test("A list's cards read 500 documents at a time are those read one by one, an action split between two reads whole in both",
+          arguments: TestStorage.available)
+    func cardsReadInChunksAreThoseReadOneByOne(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
+            try await loadDemo(app)
+            let data = SiteData(db: app.db)
+            let real = try await DocumentModel.query(on: app.db).all().map { $0.id! }.sorted()
+            // UA 126/19 (closed, with an outcome, a case in two countries) split between the first
+            // read and the second: unknown ids after its first document fill the first read.
+            let first = "ua-126-19-0-en", second = "ua-126-19-1-en"
+            #expect(real.contains(first) && real.contains(second))
+            let fill = (0..<(500 - real.filter { $0 < second }.count)).map { "ua-126-19-0-x\(String(format: "%04d", $0))" }
+            let ids = (real + fill).shuffled()
+            #expect((real + fill).sorted().firstIndex(of: second) == 500, "the action's documents are read by two statements")
+            let together = try await data.documents(ids: ids, today: "2026-11-30")
+            #expect(together.map(\.document.id) == ids.filter(real.contains), "in the order asked, unknown ids left out")
+            func card(_ r: SiteData.DocumentRow) -> String {
+                "\(r.document.id) \(r.number) \(r.standing) \(r.deadline.map { "\($0)" } ?? "-") \(r.caseID) \(r.caseTitle) "
+                    + "\(r.countries) \(r.outcome?.href ?? "-") \(r.outcome?.result?.rawValue ?? "-")"
+            }
+            var alone: [String] = []
+            for id in ids where real.contains(id) { alone += try await data.documents(ids: [id], today: "2026-11-30").map(card) }
+            #expect(together.map(card) == alone)
+            let kuku = together.filter { $0.number.slug == "126-19" }
+            #expect(kuku.count >= 2 && kuku.allSatisfy { $0.countries.count >= 2 && $0.outcome != nil }, "\(kuku.map(card))")
         }
     }
 

@@ -93,7 +93,10 @@ struct WithdrawalTests {
                 #expect(res.status == .ok, "\(path)")
                 for mark in Self.actionMarks { #expect(!res.body.contains(mark), "\(path) still shows \(mark)") }
             }
-            #expect(!(try await html(app, "/urgent-actions?q=Kuku").body.contains("Emir-Usein Kuku")), "search finds nothing")
+            let search = try await html(app, "/urgent-actions?q=Kuku").body
+            #expect(!search.contains("Emir-Usein Kuku"), "search finds nothing")
+            // and counts nothing (its hits leave out the withdrawn documents themselves, not only the cards)
+            #expect(search.contains(#"<p class="result-count" role="status">0 documents</p>"#), "search counts nothing")
             // the case stays, without its withdrawn action
             let casePage = try await html(app, "/cases/crimean-tatar-defenders-kuku")
             #expect(casePage.status == .ok && casePage.body.contains("Emir-Usein Kuku"))
@@ -181,6 +184,30 @@ struct WithdrawalTests {
             #expect(result.alertsQueued == 0)
             #expect(!(try await html(app, "/urgent-actions").body.contains("Further information while withdrawn")))
             #expect(try await html(app, "/urgent-actions/126-19/update-3").status == .gone)
+        }
+    }
+
+    /// A search leaves out a withdrawn action's documents by the action, not only because the
+    /// withdrawal takes them out of the index: none is counted, where a count of the index's hits
+    /// alone said "1 document" above an empty list.
+    @Test(arguments: TestStorage.available) func aSearchLeavesOutAWithdrawnActionThatTheIndexStillHolds(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
+            try await loadDemo(app)
+            let sql = try #require(app.db as? any SQLDatabase)
+            try await sql.raw("UPDATE urgent_actions SET withdrawn_at = \(bind: Date()) WHERE number = '126/19'").run()
+            let table = storage == .sqlite ? "documents_fts" : "document_search"
+            let indexed = try await sql.raw("""
+                SELECT COUNT(*) AS n FROM \(ident: table) s JOIN documents d ON d.id = s.document_id
+                JOIN urgent_actions u ON u.id = d.urgent_action_id WHERE u.number = '126/19'
+                """).first()?.decode(column: "n", as: Int.self)
+            #expect((indexed ?? 0) > 0, "the index still holds its documents")
+            let search = try await html(app, "/urgent-actions?q=Kuku")
+            #expect(search.status == .ok)
+            #expect(!search.body.contains("Emir-Usein Kuku"))
+            #expect(search.body.contains(#"<p class="result-count" role="status">0 documents</p>"#), "none counted")
+            // Other actions are found as before (the search works; only the withdrawn one is left out).
+            let other = try await html(app, "/urgent-actions?q=Nour+Hassan")
+            #expect(other.body.contains("77/26") && !other.body.contains(#"role="status">0 documents</p>"#))
         }
     }
 

@@ -184,6 +184,14 @@ struct CatalogueQuery: Sendable, Equatable {
         "FROM \(tables(subject))"
     }
 
+    /// `d.urgent_action_id NOT IN …`: a document `d` that is listed, without the joins of
+    /// `tables(.documents)` (whose conditions refer to its action and case). The same documents:
+    /// every document has its action, and every action its case. The withdrawn actions are read
+    /// once, from their own index (almost always empty), where the joins looked up each
+    /// document's action and case (3 of a search statement's 9 ms on PostgreSQL, for 500 hits).
+    static let listedDocument: SQLQueryString =
+        "d.urgent_action_id NOT IN (SELECT id FROM urgent_actions WHERE withdrawn_at IS NOT NULL)"
+
     /// The tables of a subject, joined, as `from` names them (to follow another table).
     static func tables(_ subject: Subject) -> SQLQueryString {
         switch subject {

@@ -19,9 +19,12 @@ enum Withdrawal {
     /// neutral "withdrawn" page, the API as the usual JSON error).
     static var gone: Refusal { Refusal(.gone, "refusal_withdrawn") }
 
-    /// The ids (`126-19`) of the withdrawn urgent actions: few, read with one indexed query.
-    static func withdrawnIDs(on db: any Database) async throws -> [String] {
-        try await UrgentActionModel.query(on: db).filter(\.$withdrawnAt != nil).all(\.$id)
+    /// The ids of the withdrawn urgent actions' documents, in one statement (the actions are
+    /// few, found by their own index).
+    static func withdrawnDocumentIDs(on db: any Database) async throws -> [String] {
+        try await (db as! any SQLDatabase).raw("""
+            SELECT d.id FROM documents d JOIN urgent_actions u ON u.id = d.urgent_action_id WHERE u.withdrawn_at IS NOT NULL
+            """).all().map { try $0.decode(column: "id", as: String.self) }
     }
 
     /// Whether the urgent action `id` (`126-19`) exists and is withdrawn: one row read by its key,

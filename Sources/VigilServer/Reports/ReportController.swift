@@ -178,10 +178,7 @@ struct ReportController: UsesServices {
     func allTotals(req: Request) async throws -> Response {
         var all = try await ReportTotals.all(on: req.db)
         // Not the documents of withdrawn actions (`Withdrawal`): their ids say what they were.
-        let withdrawn = try await Withdrawal.withdrawnIDs(on: req.db)
-        if !withdrawn.isEmpty {
-            for id in try await DocumentModel.query(on: req.db).filter(\.$urgentActionID ~~ withdrawn).all(\.$id) { all[id] = nil }
-        }
+        for id in try await Withdrawal.withdrawnDocumentIDs(on: req.db) { all[id] = nil }
         return jsonResponse(.object(["documents": .object(all.mapValues(\.json))]))
     }
 }
