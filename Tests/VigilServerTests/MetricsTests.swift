@@ -137,6 +137,26 @@ struct MetricsTests {
 
     // MARK: - Request ids
 
+    /// The ids Vigil makes itself (the fast path's, and a replaced one) are random UUIDs in form,
+    /// none repeats, and one says nothing of the one before (not a count of requests).
+    @Test func madeRequestIdsAreRandomUUIDsThatNeverRepeat() throws {
+        let ids = (0..<20_000).map { _ in RequestID.make() }
+        #expect(Set(ids).count == ids.count)
+        var bits: [UInt128] = []
+        for id in ids {
+            let u = try #require(UUID(uuidString: id), "\(id)")
+            #expect(u.uuidString == id && RequestID.isWellFormed(id))
+            let b = u.uuid
+            #expect(b.6 >> 4 == 4 && b.8 >> 6 == 0b10, "version 4, variant 10: \(id)")
+            bits.append(withUnsafeBytes(of: u.uuid) { $0.loadUnaligned(as: UInt128.self) })
+        }
+        // Of the 122 random bits, about half differ from one id to the next (a count: one or two).
+        let differing = zip(bits, bits.dropFirst()).map { ($0 ^ $1).nonzeroBitCount }
+        let mean = Double(differing.reduce(0, +)) / Double(differing.count)
+        #expect((55...67).contains(mean), "\(mean) bits differ on average")
+        #expect(differing.min()! > 20)
+    }
+
     @Test func requestIdsAreVigilsOwnUnlessATrustedProxySendsAWellFormedOne() async throws {
         #expect(RequestID.isWellFormed("abc-DEF_123"))
         #expect(!RequestID.isWellFormed("") && !RequestID.isWellFormed(String(repeating: "a", count: 65)))

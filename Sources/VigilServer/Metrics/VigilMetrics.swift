@@ -2,6 +2,7 @@ import Fluent
 import Foundation
 import NIOCore
 import SQLKit
+import Synchronization
 import Vapor
 
 /// Vigil's metrics (docs/operations.md, "Metrics"), one registry per application. Labels name
@@ -122,6 +123,44 @@ extension Application {
 enum RequestID {
     static let header = "X-Request-Id"
 
+    /// The process's key for `make`: 256 bits from the system's generator, drawn once.
+    private static let key: (UInt64, UInt64, UInt64, UInt64) = {
+        var g = SystemRandomNumberGenerator()
+        return (g.next(), g.next(), g.next(), g.next())
+    }()
+    private static let made = Atomic<UInt64>(0)
+
+    /// A new id in the form of a random UUID (version 4): this process's count of ids, hashed
+    /// with its secret key (SipHash, two 64-bit halves). As unguessable and as unique as
+    /// `UUID()`, which reads 16 bytes from the kernel for each (a system call per cached page
+    /// answered, 3% of the fast path's time); not a count, which would tell anyone who asks twice
+    /// how many requests came between.
+    static func make() -> String {
+        let n = made.wrappingAdd(1, ordering: .relaxed).oldValue
+        func half(_ k0: UInt64, _ k1: UInt64) -> UInt64 {
+            var h = Hasher()
+            h.combine(k0)
+            h.combine(k1)
+            h.combine(n)
+            return UInt64(truncatingIfNeeded: h.finalize())
+        }
+        // The version (4) and variant (10) bits of a random UUID.
+        let high = (half(key.0, key.1) & 0xFFFF_FFFF_FFFF_0FFF) | 0x4000
+        let low = (half(key.2, key.3) & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000
+        // 8-4-4-4-12 hex digits, upper case as `UUID().uuidString`.
+        return String(unsafeUninitializedCapacity: 36) { out in
+            var i = 0
+            for digit in 0..<32 {
+                if digit == 8 || digit == 12 || digit == 16 || digit == 20 { out[i] = UInt8(ascii: "-"); i += 1 }
+                let word = digit < 16 ? high : low
+                let d = UInt8((word >> UInt64(60 - 4 * (digit % 16))) & 0xF)
+                out[i] = d < 10 ? UInt8(ascii: "0") + d : UInt8(ascii: "A") + d - 10
+                i += 1
+            }
+            return i
+        }
+    }
+
     static func isWellFormed(_ value: String) -> Bool {
         let bytes = value.utf8
         guard !bytes.isEmpty, bytes.count <= 64 else { return false }
@@ -142,7 +181,7 @@ enum RequestID {
            trustedProxies.contains(ClientAddress.normalise(req.remoteAddress?.ipAddress ?? "")) {
             return sent[0]
         }
-        return UUID().uuidString
+        return make()
     }
 }
 

@@ -350,7 +350,7 @@ final class CachedPageAnswerer: ChannelDuplexHandler, RemovableChannelHandler {
             case .lastModified: headers.add(name: name, value: entry.modifiedHTTP)
             case .contentLength: headers.add(name: name, value: notModified ? value : String(entry.body.readableBytes))
             case .date: headers.add(name: name, value: date)
-            case .requestID: headers.add(name: name, value: UUID().uuidString)
+            case .requestID: headers.add(name: name, value: RequestID.make())
             case .cache: headers.add(name: name, value: "HIT")
             }
         }
