@@ -220,7 +220,9 @@ struct CatalogueQuery: Sendable, Equatable {
     /// The conditions of `conditions`, and whether there are any.
     private func filters(_ subject: Subject) -> (sql: SQLQueryString, any: Bool) {
         var sql: SQLQueryString = "", any = false
-        // Every condition is added here, so that `hasFilters` cannot miss one.
+        // Every condition is added here, so that `hasFilters` cannot miss one. Some come in
+        // parts (an `EXISTS (…` with the conditions inside it, then its `)`): each part is added
+        // the same way, and the first already says there is a filter.
         func and(_ condition: SQLQueryString) { sql += condition; any = true }
         if subject == .targets {
             if let country { and(" AND t.country = \(bind: country)") }

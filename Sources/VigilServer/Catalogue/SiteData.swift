@@ -134,10 +134,12 @@ struct SiteData {
         if f.hasSearch {
             let limit = limit.map { min(max($0, 0), Self.maxLimit) }
             let (listed, _) = try await searchEntries(f, pageLanguage: pageLanguage, window: limit.map { 0..<$0 }, snippets: snippets)
-            return try await shown(listed, f, pageLanguage: pageLanguage, window: listed.keys.indices)
+            let (ids, snippets, missing) = try await shown(listed, f, pageLanguage: pageLanguage, window: listed.keys.indices)
+            return (ids, snippets.merging(try await headlines(f, missing)) { kept, _ in kept })
         }
         let listed = try await entries(f, pageLanguage: pageLanguage, limit: limit)
-        return try await shown(listed, f, pageLanguage: pageLanguage, window: listed.keys.indices)
+        let (ids, snippets, _) = try await shown(listed, f, pageLanguage: pageLanguage, window: listed.keys.indices)
+        return (ids, snippets)
     }
 
     /// One page of `filter`'s list (`size` entries from the `page`th, from 1), and how many
@@ -150,20 +152,40 @@ struct SiteData {
     /// more; the count is of those.
     func page(_ f: CatalogueQuery, pageLanguage: String?, page: Int, size: Int)
         async throws -> (ids: [String], total: Int, snippets: [String: String], capped: Bool) {
+        let p = try await pageEntries(f, pageLanguage: pageLanguage, page: page, size: size)
+        return (p.ids, p.total, p.snippets.merging(try await headlines(f, p.missing)) { kept, _ in kept }, p.capped)
+    }
+
+    /// `page`, and its entries' documents as `documents` reads them (`today` reads the
+    /// deadlines). On PostgreSQL a search page's headlines (`ts_headline`, a statement of its
+    /// own) and its documents are asked for at once.
+    func pageOfDocuments(_ f: CatalogueQuery, pageLanguage: String?, page: Int, size: Int, today: String = ActionClock.current.today())
+        async throws -> (rows: [DocumentRow], total: Int, snippets: [String: String], capped: Bool) {
+        let p = try await pageEntries(f, pageLanguage: pageLanguage, page: page, size: size)
+        guard !p.missing.isEmpty else { return (try await documents(ids: p.ids, today: today), p.total, p.snippets, p.capped) }
+        async let rows = documents(ids: p.ids, today: today)
+        async let made = headlines(f, p.missing)
+        let (r, m) = try await (rows, made)
+        return (r, p.total, p.snippets.merging(m) { kept, _ in kept }, p.capped)
+    }
+
+    /// `page`, with the ids whose snippets are still to be made (`headlines`) apart.
+    private func pageEntries(_ f: CatalogueQuery, pageLanguage: String?, page: Int, size: Int)
+        async throws -> (ids: [String], total: Int, snippets: [String: String], missing: [String], capped: Bool) {
         let (skip, overflow) = max(page - 1, 0).multipliedReportingOverflow(by: size)
         if f.hasSearch {
             guard !overflow, skip <= Self.maxLimit else {
                 let (listed, total) = try await searchEntries(f, pageLanguage: pageLanguage, window: 0..<0, snippets: false)
-                return ([], total, [:], listed.capped)
+                return ([], total, [:], [], listed.capped)
             }
             let (listed, total) = try await searchEntries(f, pageLanguage: pageLanguage, window: skip..<(skip + size), snippets: true)
-            let (ids, snippets) = try await shown(listed, f, pageLanguage: pageLanguage, window: listed.keys.indices)
-            return (ids, total, snippets, listed.capped)
+            let (ids, snippets, missing) = try await shown(listed, f, pageLanguage: pageLanguage, window: listed.keys.indices)
+            return (ids, total, snippets, missing, listed.capped)
         }
         let total = try await countEntries(f, pageLanguage: pageLanguage)
-        guard !overflow, skip < total else { return ([], total, [:], false) }
+        guard !overflow, skip < total else { return ([], total, [:], [], false) }
         let (ids, snippets) = try await filter(f, pageLanguage: pageLanguage, limit: skip + size)
-        return (Array(ids.dropFirst(skip)), total, snippets, false)
+        return (Array(ids.dropFirst(skip)), total, snippets, [], false)
     }
 
     /// A list's entries in their order, before any is looked up in the page's language: document
@@ -178,6 +200,9 @@ struct SiteData {
         var snippets: [String: String] = [:]
         /// A search that found as many hits as it keeps.
         var capped = false
+        /// With `grouped`, the keys' translations into the page's language, when the statement
+        /// that listed them looked them up (nil: not looked up).
+        var inLanguage: [String: String]?
     }
 
     /// A list's entries without a search, newest first.
@@ -244,10 +269,21 @@ struct SiteData {
             """
         // No filter here: the hits met them (`within`), and with none set there are none to meet.
         var query: SQLQueryString = """
-            SELECT e.id, e.g, e.snip, e.hits, COUNT(*) OVER () AS total FROM (\(matched)) e WHERE e.nth = 1
+            SELECT e.id, e.g, e.snip, e.hits, COUNT(*) OVER () AS total, e.rank, e.published FROM (\(matched)) e WHERE e.nth = 1
             ORDER BY e.rank DESC, e.published DESC, e.id ASC
             """
         if let window { query += " LIMIT \(literal: window.count) OFFSET \(literal: window.lowerBound)" }
+        // With a page language, each entry's translation into it (the partial index
+        // `documents_translation_idx`), for the window's entries alone: in the statement, one
+        // round trip fewer than a statement of its own.
+        let translated = grouped ? pageLanguage : nil
+        if let translated {
+            query = """
+                SELECT p.id, p.g, p.snip, p.hits, p.total, (SELECT t.id FROM documents t
+                    WHERE t.translation_of = p.g AND t.language = \(bind: translated) ORDER BY t.id LIMIT 1) AS shown
+                FROM (\(query)) p ORDER BY p.rank DESC, p.published DESC, p.id ASC
+                """
+        }
         let sql = db as! any SQLDatabase
         let rows = try await sql.raw(query).all()
         guard let firstRow = rows.first else {
@@ -259,10 +295,12 @@ struct SiteData {
             return (past, try count?.decode(column: "total", as: Int.self) ?? 0)
         }
         var entries = none
+        if translated != nil { entries.inLanguage = [:] }
         for row in rows {
             let id = try row.decode(column: "id", as: String.self), g = try row.decode(column: "g", as: String.self)
             entries.keys.append(g)
             entries.first[g] = id
+            if translated != nil, let shown = try row.decode(column: "shown", as: String?.self) { entries.inLanguage?[g] = shown }
             if let snip = hits.snippet(try row.decode(column: "snip", as: String?.self)) { entries.snippets[id] = snip }
         }
         entries.capped = try firstRow.decode(column: "hits", as: Int.self) == SearchIndex.maxHits
@@ -271,14 +309,15 @@ struct SiteData {
 
     /// The ids `entries` shows at `window` (each group as its translation into the page's
     /// language when there is one), and the snippets of those that matched a search themselves.
-    private func shown(_ listed: Entries, _ f: CatalogueQuery, pageLanguage: String?, window: Range<Int>) async throws -> (ids: [String], snippets: [String: String]) {
+    private func shown(_ listed: Entries, _ f: CatalogueQuery, pageLanguage: String?, window: Range<Int>)
+        async throws -> (ids: [String], snippets: [String: String], missing: [String]) {
         let keys = Array(listed.keys[window])
         var ids = keys
         var matched = keys
         if listed.grouped, let pageLanguage {
             let sql = db as! any SQLDatabase
-            var inLanguage: [String: String] = [:]
-            for chunk in keys.chunks(of: 500).map(Array.init) {
+            var inLanguage: [String: String] = listed.inLanguage ?? [:]
+            for chunk in listed.inLanguage == nil ? keys.chunks(of: 500).map(Array.init) : [] {
                 let rows = try await sql.raw("""
                     SELECT id, translation_of FROM documents WHERE language = \(bind: pageLanguage) AND translation_of IN (\(binds: chunk))
                     """).all()
@@ -287,16 +326,20 @@ struct SiteData {
             ids = keys.map { inLanguage[$0] ?? $0 }
             matched = zip(keys, ids).filter { listed.first[$0] == $1 }.map(\.1)
         }
-        guard f.hasSearch, listed.wantsSnippets, !matched.isEmpty else { return (ids, [:]) }
+        guard f.hasSearch, listed.wantsSnippets, !matched.isEmpty else { return (ids, [:], []) }
         var snippets: [String: String] = [:]
         for id in matched { snippets[id] = listed.snippets[id] }
-        let missing = matched.filter { snippets[$0] == nil }
-        if !missing.isEmpty {
-            for chunk in missing.chunks(of: 500).map(Array.init) {
-                snippets.merge(try await SearchIndex.snippets(f.q, documentIDs: chunk, on: db)) { kept, _ in kept }
-            }
+        // On SQLite the snippets came with the hits; PostgreSQL makes them for these alone.
+        return (ids, snippets, db.isSQLite ? [] : matched.filter { snippets[$0] == nil })
+    }
+
+    /// The snippets of a search `shown` left to make, by id (`SearchIndex.snippets`).
+    private func headlines(_ f: CatalogueQuery, _ missing: [String]) async throws -> [String: String] {
+        var snippets: [String: String] = [:]
+        for chunk in missing.chunks(of: 500).map(Array.init) {
+            snippets.merge(try await SearchIndex.snippets(f.q, documentIDs: chunk, on: db)) { kept, _ in kept }
         }
-        return (ids, snippets)
+        return snippets
     }
 
     /// How many entries `filter` would give (no search): with a page language, a document and

@@ -42,11 +42,10 @@ struct ListPage: TemplateModel {
 
     static func load(_ f: CatalogueQuery, _ inputs: SitePageInputs) async throws -> (PageFrame, ListPage) {
         let data = SiteData(db: inputs.db), strings = inputs.strings
-        let (slice, total, snippets, capped) = try await data.page(f, pageLanguage: strings.language, page: f.page, size: pageSize)
+        let (rows, total, snippets, capped) = try await data.pageOfDocuments(f, pageLanguage: strings.language, page: f.page, size: pageSize)
         let pages = max(1, (total + pageSize - 1) / pageSize)
         // (An empty list has one page: a crawler's `page=2…10000` of it are not so many pages to keep.)
         if f.page > pages { throw Refusal(.notFound, "refusal_there_no_page_these_results", ["page": "\(f.page)"]) }
-        let rows = try await data.documents(ids: slice)
         let facets = try await inputs.facets()
         func select(_ name: String, _ values: [(String, String)], selected: String?) -> Select {
             Select(name: name, label: strings["filter_\(name)"],
