@@ -63,6 +63,27 @@ struct TemplateSchemaTests {
         #expect(value == expected)
     }
 
+    /// The byte-by-byte conversion of ASCII keys and the addresses' percent-encoding without
+    /// Foundation give what the general ones give, for keys and values of every shape.
+    @Test func fastConversionsEqualTheGeneralOnes() {
+        var rng = SystemRandomNumberGenerator()
+        let keyBytes = Array("aAbBzZyY019_xXURLId".utf8)
+        for _ in 0..<5_000 {
+            let key = String(decoding: (0..<Int.random(in: 1...12, using: &rng)).map { _ in keyBytes.randomElement(using: &rng)! }, as: UTF8.self)
+            #expect(TemplateValue.templateKey(key) == TemplateValue.templateKeyOfCharacters(key), "\(key)")
+        }
+        for key in ["ÉtéKey", "caseTitleÀ", "ßKey"] {
+            #expect(TemplateValue.templateKey(key) == TemplateValue.templateKeyOfCharacters(key))
+        }
+        let valueScalars = Array("aZ09-._~ /?#%&+=é李محÀ\u{1F600}".unicodeScalars)
+        for _ in 0..<5_000 {
+            var value = ""
+            for _ in 0..<Int.random(in: 0...10, using: &rng) { value.unicodeScalars.append(valueScalars.randomElement(using: &rng)!) }
+            #expect(Endpoint.percentEncode(value) == Endpoint.percentEncodeByFoundation(value), "\(value)")
+        }
+        #expect(Endpoint.percentEncode("126-19") == "126-19" && Endpoint.percentEncode("a b/c") == "a%20b%2Fc")
+    }
+
     @Test func keysAreSnakeCaseButDictionaryKeysAreKept() throws {
         #expect(TemplateValue.templateKey("caseTitle") == "case_title")
         #expect(TemplateValue.templateKey("canonicalURL") == "canonical_url")

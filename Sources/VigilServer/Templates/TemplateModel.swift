@@ -45,6 +45,32 @@ extension TemplateValue {
     /// `canonicalURL` → `canonical_url`, `pdfURLForPrint` → `pdf_url_for_print`). A key already in
     /// snake_case is unchanged.
     public static func templateKey(_ key: String) -> String {
+        // Property names are ASCII: converted byte by byte. By `Character`, with Unicode's
+        // properties, the conversion was 4% of a search page's CPU (every key of every card).
+        let utf8 = key.utf8
+        guard utf8.allSatisfy({ $0 < 0x80 }) else { return templateKeyOfCharacters(key) }
+        func upper(_ b: UInt8) -> Bool { b >= UInt8(ascii: "A") && b <= UInt8(ascii: "Z") }
+        func lower(_ b: UInt8) -> Bool { b >= UInt8(ascii: "a") && b <= UInt8(ascii: "z") }
+        func digit(_ b: UInt8) -> Bool { b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") }
+        guard utf8.contains(where: upper) else { return key }
+        let b = Array(utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(b.count + 4)
+        for i in b.indices {
+            let c = b[i]
+            if upper(c), i > 0 {
+                let previous = b[i - 1], next: UInt8? = i + 1 < b.count ? b[i + 1] : nil
+                if lower(previous) || digit(previous) || (upper(previous) && next.map(lower) == true) {
+                    if out.last != UInt8(ascii: "_") { out.append(UInt8(ascii: "_")) }
+                }
+            }
+            out.append(upper(c) ? c + 32 : c)
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// `templateKey` by `Character`: any key (the same as `templateKey` on ASCII, tested).
+    static func templateKeyOfCharacters(_ key: String) -> String {
         guard key.contains(where: \.isUppercase) else { return key }
         let chars = Array(key)
         var out = ""
