@@ -32,23 +32,14 @@ struct SiteData {
     /// documents (`Store.documents`), their actions with the cases and the cases' countries, and
     /// the closed actions' outcomes. In plain statements: as Fluent models (four queries, each row
     /// decoded by reflection) they cost more than the page around them (about 4 ms for 20 cards).
-    /// On PostgreSQL the three are sent at once, each on a connection of its own: one after the
-    /// other, a search page's cards waited for 7 round trips of about 0.8 ms each. SQLite has no
-    /// round trips (and one connection per event loop, which they would queue for anyway).
+    /// On PostgreSQL the three are sent at once (`Database.reading`): one after the other, a
+    /// search page's cards waited for 7 round trips of about 0.8 ms each.
     func documents(ids: [String], today: String = ActionClock.current.today()) async throws -> [DocumentRow] {
         guard !ids.isEmpty else { return [] }
         let keys = Array(Set(ids)).sorted()
-        let docs: [Store.StoredDocument], actions: [String: CardAction], outcomes: [String: OutcomeRow]
-        if db.isSQLite {
-            docs = try await Store(db: db).documents(ids: ids)
-            actions = try await cardActions(documentIDs: keys)
-            outcomes = try await closedOutcomes(documentIDs: keys)
-        } else {
-            async let d = Store(db: db).documents(ids: ids)
-            async let a = cardActions(documentIDs: keys)
-            async let o = closedOutcomes(documentIDs: keys)
-            (docs, actions, outcomes) = try await (d, a, o)
-        }
+        let (docs, (actions, outcomes)) = try await db.reading({ try await Store(db: db).documents(ids: ids) }, {
+            try await db.reading({ try await cardActions(documentIDs: keys) }, { try await closedOutcomes(documentIDs: keys) })
+        })
         let byID = Dictionary(uniqueKeysWithValues: docs.map { ($0.document.id, $0) })
         return ids.compactMap { id in
             guard let d = byID[id], let ua = actions[d.uaID], let number = UANumber(ua.number) else { return nil }
@@ -162,11 +153,8 @@ struct SiteData {
     func pageOfDocuments(_ f: CatalogueQuery, pageLanguage: String?, page: Int, size: Int, today: String = ActionClock.current.today())
         async throws -> (rows: [DocumentRow], total: Int, snippets: [String: String], capped: Bool) {
         let p = try await pageEntries(f, pageLanguage: pageLanguage, page: page, size: size)
-        guard !p.missing.isEmpty else { return (try await documents(ids: p.ids, today: today), p.total, p.snippets, p.capped) }
-        async let rows = documents(ids: p.ids, today: today)
-        async let made = headlines(f, p.missing)
-        let (r, m) = try await (rows, made)
-        return (r, p.total, p.snippets.merging(m) { kept, _ in kept }, p.capped)
+        let (rows, made) = try await db.reading({ try await documents(ids: p.ids, today: today) }, { try await headlines(f, p.missing) })
+        return (rows, p.total, p.snippets.merging(made) { kept, _ in kept }, p.capped)
     }
 
     /// `page`, with the ids whose snippets are still to be made (`headlines`) apart.
@@ -295,7 +283,7 @@ struct SiteData {
             return (past, try count?.decode(column: "total", as: Int.self) ?? 0)
         }
         var entries = none
-        if translated != nil { entries.inLanguage = [:] }
+        entries.inLanguage = translated.map { _ in [:] }
         for row in rows {
             let id = try row.decode(column: "id", as: String.self), g = try row.decode(column: "g", as: String.self)
             entries.keys.append(g)
@@ -315,25 +303,33 @@ struct SiteData {
         var ids = keys
         var matched = keys
         if listed.grouped, let pageLanguage {
-            let sql = db as! any SQLDatabase
-            var inLanguage: [String: String] = listed.inLanguage ?? [:]
-            for chunk in listed.inLanguage == nil ? keys.chunks(of: 500).map(Array.init) : [] {
-                let rows = try await sql.raw("""
-                    SELECT id, translation_of FROM documents WHERE language = \(bind: pageLanguage) AND translation_of IN (\(binds: chunk))
-                    """).all()
-                for r in rows { inLanguage[try r.decode(column: "translation_of", as: String.self)] = try r.decode(column: "id", as: String.self) }
-            }
+            let inLanguage: [String: String]
+            if let known = listed.inLanguage { inLanguage = known } else { inLanguage = try await translations(of: keys, into: pageLanguage) }
             ids = keys.map { inLanguage[$0] ?? $0 }
             matched = zip(keys, ids).filter { listed.first[$0] == $1 }.map(\.1)
         }
         guard f.hasSearch, listed.wantsSnippets, !matched.isEmpty else { return (ids, [:], []) }
         var snippets: [String: String] = [:]
         for id in matched { snippets[id] = listed.snippets[id] }
-        // On SQLite the snippets came with the hits; PostgreSQL makes them for these alone.
-        return (ids, snippets, db.isSQLite ? [] : matched.filter { snippets[$0] == nil })
+        return (ids, snippets, matched.filter { snippets[$0] == nil })
     }
 
-    /// The snippets of a search `shown` left to make, by id (`SearchIndex.snippets`).
+    /// The translations of these documents into `language`, by the original's id.
+    private func translations(of originals: [String], into language: String) async throws -> [String: String] {
+        let sql = db as! any SQLDatabase
+        var inLanguage: [String: String] = [:]
+        for chunk in originals.chunks(of: 500).map(Array.init) {
+            for r in try await sql.raw("""
+                SELECT id, translation_of FROM documents WHERE language = \(bind: language) AND translation_of IN (\(binds: chunk))
+                """).all() {
+                inLanguage[try r.decode(column: "translation_of", as: String.self)] = try r.decode(column: "id", as: String.self)
+            }
+        }
+        return inLanguage
+    }
+
+    /// The snippets of a search `shown` left to make, by id (`SearchIndex.snippets`: PostgreSQL
+    /// makes them for the entries shown alone; on SQLite they came with the hits).
     private func headlines(_ f: CatalogueQuery, _ missing: [String]) async throws -> [String: String] {
         var snippets: [String: String] = [:]
         for chunk in missing.chunks(of: 500).map(Array.init) {

@@ -104,16 +104,15 @@ struct Store: Sendable {
     /// In plain statements, 500 keys at a time: read as Fluent models (each row decoded by
     /// reflection, the withdrawn actions' ids read first, each document's targets as models) they
     /// took 5.4 ms of a search page's 20 cards at 10,000 documents. Read by ids on PostgreSQL, the
-    /// documents and their officials are asked for at once (two round trips overlapped).
+    /// documents and their officials are asked for at once (`Database.reading`).
     func documents(urgentActionIDs: [String]? = nil, ids: [String]? = nil) async throws -> [StoredDocument] {
         if let urgentActionIDs, urgentActionIDs.isEmpty { return [] }
         if let ids, ids.isEmpty { return [] }
         let rows: [DocumentModel], targets: [String: [String]]
-        if let ids, !db.isSQLite {
+        if let ids {
             let keys = Array(Set(ids)).sorted()
-            async let r = documentRows(urgentActionIDs: urgentActionIDs, ids: keys)
-            async let t = documentTargets(keys)
-            (rows, targets) = try await (r, t)
+            (rows, targets) = try await db.reading({ try await documentRows(urgentActionIDs: urgentActionIDs, ids: keys) },
+                                                   { try await documentTargets(keys) })
         } else {
             rows = try await documentRows(urgentActionIDs: urgentActionIDs, ids: ids)
             targets = try await documentTargets(rows.compactMap(\.id))
