@@ -3,6 +3,7 @@ import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import PostgresNIO
 import SQLKit
 import Testing
 import Vapor
@@ -169,6 +170,34 @@ struct ConnectionLossTests {
             try await db.writeTransaction { tx in try await (tx as! any SQLDatabase).raw("INSERT INTO lost_writes (id) VALUES (3)").run() }
             let after = try await pool.raw("SELECT COUNT(*) AS n FROM lost_writes").first()!.decode(column: "n", as: Int.self)
             #expect(after == 1)
+        }
+    }
+
+    /// A PostgreSQL server that allows no more connections (SQLSTATE 53300: its `max_connections`,
+    /// or a role's limit, reached) refuses the request for now, 503 with Retry-After, as a
+    /// server that cannot be reached does: another process may close one a moment later.
+    @Test func aServerWithNoConnectionLeftIsAnswered503() async throws {
+        guard TestStorage.available.contains(.postgres) else { return }
+        try await withApp(.postgres) { app in
+            let sql = app.db as! any SQLDatabase
+            let role = "full_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+            try await sql.raw("CREATE ROLE \(ident: role) LOGIN CONNECTION LIMIT 0").run()
+            defer { Task { try? await sql.raw("DROP ROLE \(ident: role)").run() } }
+            let url = URLComponents(string: try postgresURL())!
+            let config = PostgresConnection.Configuration(host: url.host!, port: url.port ?? 5432, username: role, password: nil,
+                                                          database: String(url.path.dropFirst()), tls: .disable)
+            let refused: any Error
+            do {
+                let c = try await PostgresConnection.connect(on: app.eventLoopGroup.next(), configuration: config, id: 1, logger: app.logger)
+                try await c.close()
+                Issue.record("a role allowed no connection connected")
+                return
+            } catch { refused = error }
+            #expect((refused as? PSQLError)?.serverInfo?[.sqlState] == "53300")
+            let page = Request(application: app, method: .GET, url: "/en/urgent-actions", on: app.eventLoopGroup.next())
+            let res = VigilErrorMiddleware.response(for: refused, request: page)
+            #expect(res.status == .serviceUnavailable)
+            #expect(res.headers.first(name: .retryAfter) == "2")
         }
     }
 }

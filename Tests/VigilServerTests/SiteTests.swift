@@ -152,7 +152,9 @@ struct SiteTests {
             try await loadDemo(app)
             // 7 entries (11 documents, 4 of them translations), 20 a page: 15 more make a second page.
             try await publishUpdatesToLiWei(app, 15) { "More news \($0)." }
-            let first = try await html(app, "/urgent-actions").body
+            let page = try await html(app, "/urgent-actions")
+            try #require(page.status == .ok, "\(page.body.prefix(2000))")
+            let first = page.body
             #expect(first.contains("22 documents") && first.contains("rel=\"next\" href=\"/en/urgent-actions?page=2\""))
             let second = try await html(app, "/urgent-actions?page=2").body
             #expect(second.contains("rel=\"prev\" href=\"/en/urgent-actions\"") && !second.contains("rel=\"next\""))

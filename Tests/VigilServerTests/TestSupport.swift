@@ -86,6 +86,9 @@ private func run(_ config: VigilConfiguration, migrate: Bool, _ body: @Sendable 
     // rate-limit tests count on a minute being a minute of requests, not of hashing.
     config.passwordCost = 4
     config.databasePoolTimeoutSeconds = 180
+    // Hundreds of applications at once against one PostgreSQL server (`scripts/with-postgres.sh`
+    // allows 1,000 connections): at 4 a loop the suite reached 438 at once.
+    config.postgresConnectionsPerEventLoop = 2
     let app = try await Application.make(.testing)
     let schema = config.postgresSearchPath?.first
     do {

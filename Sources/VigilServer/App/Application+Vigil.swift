@@ -66,7 +66,7 @@ func configureDatabase(_ app: Application, _ configuration: VigilConfiguration) 
         config.searchPath = configuration.postgresSearchPath
         // Several connections per event loop: a transaction holds its connection for its whole
         // length, and a burst of writes should queue in PostgreSQL, not time out in the pool.
-        app.databases.use(.postgres(configuration: config, maxConnectionsPerEventLoop: 4,
+        app.databases.use(.postgres(configuration: config, maxConnectionsPerEventLoop: configuration.postgresConnectionsPerEventLoop,
                                     connectionPoolTimeout: .seconds(configuration.databasePoolTimeoutSeconds),
                                     sqlLogLevel: .trace), as: .psql)
     }

@@ -40,7 +40,8 @@ struct VigilErrorMiddleware: AsyncMiddleware {
     /// Errors that say the database could not be reached or went away under the request, not
     /// that the request or Vigil was wrong: the pool found no connection in time, a connection
     /// closed or was refused, PostgreSQL is shutting down, restarting or recovering (SQLSTATE
-    /// class 08, 57P01–57P03).
+    /// class 08, 57P01–57P03), or has as many connections as it allows (53300: a moment later
+    /// another process's may have closed).
     static func databaseUnreachable(_ error: any Error) -> Bool {
         switch error {
         case is ConnectionLost, is ConnectionPoolTimeoutError, is NIOConnectionError: return true
@@ -51,7 +52,7 @@ struct VigilErrorMiddleware: AsyncMiddleware {
                 return true
             }
             guard e.code == .server, let state = e.serverInfo?[.sqlState] else { return false }
-            return state.hasPrefix("08") || ["57P01", "57P02", "57P03"].contains(state)
+            return state.hasPrefix("08") || ["57P01", "57P02", "57P03", "53300"].contains(state)
         default: return false
         }
     }
