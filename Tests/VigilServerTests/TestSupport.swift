@@ -86,8 +86,9 @@ private func run(_ config: VigilConfiguration, migrate: Bool, _ body: @Sendable 
     // rate-limit tests count on a minute being a minute of requests, not of hashing.
     config.passwordCost = 4
     config.databasePoolTimeoutSeconds = 180
-    // Hundreds of applications at once against one PostgreSQL server (`scripts/with-postgres.sh`
-    // allows 1,000 connections): at 4 a loop the suite reached 438 at once.
+    // Hundreds of applications at once against one PostgreSQL server: the suite peaked at 438
+    // connections at 4 a loop, 425 at 2 (`scripts/with-postgres.sh` allows 1,000). At 2 a page's
+    // reads, which run at once, also queue for the pool.
     config.postgresConnectionsPerEventLoop = 2
     let app = try await Application.make(.testing)
     let schema = config.postgresSearchPath?.first
