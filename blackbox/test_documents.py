@@ -381,3 +381,7 @@ def test_vigil_render_letter_makes_the_letter_the_form_makes(server, tmp_path):
     assert p.returncode != 0 and b"--name" in p.stderr and not out.exists()
     p = cli.run("render", "ua-77-26-0-ar", "--name", "Ana", "-o", str(out), check=False)
     assert p.returncode != 0 and b"--name is for --letter" in p.stderr and not out.exists()
+    p = cli.run("render", "ua-77-26-0-ar", "--letter", "--language", "fr", "-o", str(out), check=False)
+    assert p.returncode != 0 and b"--language is one of the languages of the model letter" in p.stderr and not out.exists()
+    p = cli.run("render", "ua-77-26-0-ar", "--language", "ar", "-o", str(out), check=False)
+    assert p.returncode != 0 and b"--language is for --letter" in p.stderr and not out.exists()

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import VaporTesting
 import ZIPFoundation
+import VigilDocuments
 @testable import VigilCore
 @testable import VigilServer
 
@@ -40,8 +41,10 @@ struct LetterLanguageTests {
         return try await send(app, .POST, path, json: body, contentType: "application/x-www-form-urlencoded")
     }
 
-    static func documentXML(_ res: TestingHTTPResponse) throws -> String {
-        let archive = try Archive(data: Data(buffer: res.body), accessMode: .read)
+    static func documentXML(_ res: TestingHTTPResponse) throws -> String { try documentXML(Data(buffer: res.body)) }
+
+    static func documentXML(_ docx: Data) throws -> String {
+        let archive = try Archive(data: docx, accessMode: .read)
         var out = Data()
         _ = try archive.extract(try #require(archive["word/document.xml"])) { out.append($0) }
         return String(decoding: out, as: UTF8.self)
@@ -93,6 +96,24 @@ struct LetterLanguageTests {
             let pdf = try await Self.post(app, "/urgent-actions/126-19/initial/ru/letter", ["language": "en"])
             #expect(pdf.status == .ok && pdf.headers.first(name: .contentType) == "application/pdf")
             #expect(pdf.headers.first(name: "Content-Language") == "en")
+        }
+    }
+
+    /// `vigil render --letter` (the letter benchmark's renderer) chooses as the form does: the
+    /// English document's letter to the Russian official is in Russian unless asked otherwise.
+    @Test(arguments: TestStorage.available)
+    func theRenderCommandChoosesTheLanguageAsTheFormDoes(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
+            try await publish(app, try Self.openDemo(upTo: 0))
+            let stored = try #require(try await DocumentData.load(id: "ua-126-19-0-en", on: app.db))
+            let byDefault = try RenderCommand.letter(stored, name: "Maria Eriksson", baseURL: "http://vigil.test")
+            #expect(byDefault.language == "ru" && byDefault.target.id == "ru-prosecutor-general")
+            let site = try await Self.post(app, "/urgent-actions/126-19/initial/letter", ["name": "Maria Eriksson", "format": "docx"])
+            #expect(site.headers.first(name: "Content-Language") == byDefault.language)
+            #expect(try Self.documentXML(DOCXRenderer.render(letter: byDefault)).contains("Уважаемый господин Генеральный прокурор"))
+            let english = try RenderCommand.letter(stored, name: nil, language: "en", baseURL: "http://vigil.test")
+            #expect(english.language == "en" && english.document.id == "ua-126-19-0-en")
+            #expect(throws: CommandProblem.self) { try RenderCommand.letter(stored, name: nil, language: "fr", baseURL: "http://vigil.test") }
         }
     }
 

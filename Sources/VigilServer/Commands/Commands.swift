@@ -291,10 +291,12 @@ struct RenderCommand: AsyncCommand {
         var output: String?
         @Option(name: "repeat", help: "Render this many times and print the median and spread in milliseconds.")
         var repeatCount: Int?
-        @Flag(name: "letter", help: "Render the document's appeal letter instead: to its first official, in the document's own language, as the site's letter form makes it.")
+        @Flag(name: "letter", help: "Render the document's appeal letter instead: to its first official, in the language the site's letter form chooses (the official's, when the model letter is translated into it), as that form makes it.")
         var letter: Bool
         @Option(name: "name", help: "With --letter: the name the letter is signed with (default: unsigned).")
         var name: String?
+        @Option(name: "language", help: "With --letter: the letter's language, one the model letter is translated into (default: as the site's form chooses).")
+        var language: String?
     }
     var help: String {
         "Renders a stored document, or with --letter its appeal letter, as PDF or DOCX to a file; with --repeat N, times the rendering (used by bench/)."
@@ -314,10 +316,11 @@ struct RenderCommand: AsyncCommand {
         }
         let render: () throws -> Data
         if signature.letter {
-            let letter = try Self.letter(stored, name: signature.name, baseURL: app.vigil.baseURL)
+            let letter = try Self.letter(stored, name: signature.name, language: signature.language, baseURL: app.vigil.baseURL)
             render = { format == "pdf" ? try PDFRenderer.render(letter: letter, options: .init(paper: paper)) : try DOCXRenderer.render(letter: letter) }
         } else {
             guard signature.name == nil else { throw CommandProblem(description: "--name is for --letter.") }
+            guard signature.language == nil else { throw CommandProblem(description: "--language is for --letter (a document's translation has an id of its own).") }
             let printable = stored.printable(baseURL: app.vigil.baseURL, catalogue: app.vigilServices.catalogue)
             render = { format == "pdf" ? try PDFRenderer.render(printable, options: .init(paper: paper)) : try DOCXRenderer.render(printable) }
         }
@@ -340,9 +343,10 @@ struct RenderCommand: AsyncCommand {
         }
     }
 
-    /// The letter the site's form makes with no choices: to the document's first official (or
-    /// whoever holds the office today), in the document's language, dated today.
-    static func letter(_ stored: DocumentData, name: String?, baseURL: String) throws -> AppealLetter {
+    /// The letter the site's form makes with no choices but the name and language: to the
+    /// document's first official (or whoever holds the office today), in `language` or the one
+    /// the form chooses for that official, dated today.
+    static func letter(_ stored: DocumentData, name: String?, language: String? = nil, baseURL: String) throws -> AppealLetter {
         guard let target = stored.addressees(today: ActionClock.current.today()).first?.writeTo else {
             throw CommandProblem(description: "The document \"\(stored.document.id)\" asks for no letters: it names no officials.")
         }
@@ -351,7 +355,11 @@ struct RenderCommand: AsyncCommand {
             guard name.count <= 80 else { throw CommandProblem(description: "--name is at most 80 characters, as on the site's letter form.") }
             if let problem = DisplayName.problem(name) { throw CommandProblem(description: "--name \(problem).") }
         }
-        return AppealLetter(number: stored.number, document: stored.document, target: target, senderName: name?.isEmpty == false ? name : nil,
+        guard let version = LetterLanguage.version(of: stored.document, in: stored.chain, for: target, asked: language) else {
+            let offered = LetterLanguage.versions(of: stored.document, in: stored.chain).map(\.language).joined(separator: ", ")
+            throw CommandProblem(description: "--language is one of the languages of the model letter: \(offered).")
+        }
+        return AppealLetter(number: stored.number, document: version, target: target, senderName: name?.isEmpty == false ? name : nil,
                             senderTown: nil, initialsOnly: false, date: PartialDate(Date()), url: baseURL + stored.path)
     }
 }

@@ -128,18 +128,11 @@ struct DownloadController: UsesServices {
         }
         // The model letter in the language asked for, or by default in the target's preferred
         // language when a translation exists (the document page says which, and why).
-        let versions = LetterLanguage.versions(of: doc, in: all)
-        let chosen: String
-        if let asked = form.language?.trimmingCharacters(in: .whitespaces), !asked.isEmpty {
-            guard let version = versions.first(where: { $0.language == asked }) else {
-                let offered = versions.map(\.language).joined(separator: ", ")
-                throw Refusal(.badRequest, "refusal_language_must_one_languages_letter", ["languages": "\(offered)"])
-            }
-            chosen = version.language
-        } else {
-            chosen = LetterLanguage.choose(for: target, available: versions.map(\.language), documentLanguage: doc.language).language
+        let asked = form.language?.trimmingCharacters(in: .whitespaces)
+        guard let letterDoc = LetterLanguage.version(of: doc, in: all, for: target, asked: asked?.isEmpty == false ? asked : nil) else {
+            let offered = LetterLanguage.versions(of: doc, in: all).map(\.language).joined(separator: ", ")
+            throw Refusal(.badRequest, "refusal_language_must_one_languages_letter", ["languages": "\(offered)"])
         }
-        let letterDoc = versions.first(where: { $0.language == chosen }) ?? doc
         guard let paper = PaperSize(rawValue: (form.paper ?? "a4").lowercased()) else { throw Refusal(.badRequest, "refusal_paper_a4_letter") }
         // Each letter is a render of its own (never cached): a client may make a few a minute.
         let ip = clientRateAddress(req, trustedProxies: req.application.vigil.trustedProxies)
