@@ -33,9 +33,16 @@ enum JobRuns {
         return !won.isEmpty
     }
 
-    /// This process, as `job_runs.holder` names it: host and process id.
-    static let holder: String = {
-        let host = ProcessInfo.processInfo.hostName.prefix(64)
-        return "\(host):\(ProcessInfo.processInfo.processIdentifier)"
-    }()
+    /// This process, as `job_runs.holder` names it: host and process id. The kernel's host name
+    /// (`gethostname`), not Foundation's `hostName`, which on Linux looks the machine's
+    /// addresses up by name (reverse DNS, seconds when the resolver does not answer) on the
+    /// first job's run.
+    static let holder: String = "\(hostName().prefix(64)):\(ProcessInfo.processInfo.processIdentifier)"
+
+    static func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
+        let name = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return name.isEmpty ? "localhost" : name
+    }
 }

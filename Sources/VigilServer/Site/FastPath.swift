@@ -110,7 +110,7 @@ final class FastPathTable: @unchecked Sendable {
     /// Forgets every learned answer (an invalidation: an address may now show another entry).
     func clear() { lock.withLock { memos.removeAll(); epoch += 1 } }
 
-    /// Now's epoch (the day checked first).
+    /// Now's epoch (the day checked first): what `lookup` gives, without a request (tests).
     var currentEpoch: UInt64 { lock.withLock { _ = clockLocked(); return epoch } }
 
     /// The mark `PageCache` puts on an answer: counts, route, key (base64: a key may hold any text).
@@ -167,14 +167,14 @@ final class FastPathTable: @unchecked Sendable {
     }
 
     private func lookupLocked(_ target: String, language: String) -> Lookup {
-        let clock = clockLocked()
+        let date = clockLocked()
         let key = "\(target)\n\(language)"
-        return Lookup(key: key, epoch: epoch, memo: enabledFlag ? memos[key] : nil, date: clock.date)
+        return Lookup(key: key, epoch: epoch, memo: enabledFlag ? memos[key] : nil, date: date)
     }
 
-    /// Today (the organisation's day, as page keys name it) and the `date` header, made once a
-    /// second. A new day forgets every learned answer.
-    private func clockLocked() -> (day: String, date: String) {
+    /// The `date` header, made once a second; and once a second, today (the organisation's day,
+    /// as page keys name it) looked at: a new day forgets every learned answer.
+    private func clockLocked() -> String {
         let now = Int(Date().timeIntervalSince1970)
         if now != second {
             second = now
@@ -182,7 +182,7 @@ final class FastPathTable: @unchecked Sendable {
             if today != day { memos.removeAll(); day = today; epoch += 1 }
             date = MalformedRequestAnswerer.httpDate(Date(timeIntervalSince1970: TimeInterval(now)))
         }
-        return (day, date)
+        return date
     }
 
     /// The slot of each of an answer's headers.
