@@ -20,7 +20,7 @@ cleanup() {
 trap cleanup EXIT
 "${RUN[@]}" "$PGBIN/initdb" -D "$DIR/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
 # max_connections: the Swift suite runs a few hundred applications at once, each with its own
-# pool; it peaked at 425-438 connections (2-4 a loop), and a refused one fails a test.
+# pool; it peaked at 425-438 connections, and a refused one fails a test.
 "${RUN[@]}" "$PGBIN/pg_ctl" -D "$DIR/data" -l "$DIR/log" -w \
   -o "-c listen_addresses=127.0.0.1 -p $PORT -k $DIR -c fsync=on -c max_connections=1000" start >/dev/null
 "${RUN[@]}" "$PGBIN/createdb" -h 127.0.0.1 -p "$PORT" -U postgres vigil_test

@@ -175,29 +175,47 @@ struct ConnectionLossTests {
 
     /// A PostgreSQL server that allows no more connections (SQLSTATE 53300: its `max_connections`,
     /// or a role's limit, reached) refuses the request for now, 503 with Retry-After, as a
-    /// server that cannot be reached does: another process may close one a moment later.
+    /// server that cannot be reached does: another process may close one a moment later. Here a
+    /// role allowed none: a page and an API list asked for by a server that connects as it.
     @Test func aServerWithNoConnectionLeftIsAnswered503() async throws {
         guard TestStorage.available.contains(.postgres) else { return }
-        try await withApp(.postgres) { app in
-            let sql = app.db as! any SQLDatabase
-            let role = "full_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-            try await sql.raw("CREATE ROLE \(ident: role) LOGIN CONNECTION LIMIT 0").run()
-            defer { Task { try? await sql.raw("DROP ROLE \(ident: role)").run() } }
-            let url = URLComponents(string: try postgresURL())!
-            let config = PostgresConnection.Configuration(host: url.host!, port: url.port ?? 5432, username: role, password: nil,
+        let url = URLComponents(string: try postgresURL())!
+        func connect(as user: String) async throws -> PostgresConnection {
+            let config = PostgresConnection.Configuration(host: url.host!, port: url.port ?? 5432, username: user, password: nil,
                                                           database: String(url.path.dropFirst()), tls: .disable)
-            let refused: any Error
-            do {
-                let c = try await PostgresConnection.connect(on: app.eventLoopGroup.next(), configuration: config, id: 1, logger: app.logger)
-                try await c.close()
-                Issue.record("a role allowed no connection connected")
-                return
-            } catch { refused = error }
-            #expect((refused as? PSQLError)?.serverInfo?[.sqlState] == "53300")
-            let page = Request(application: app, method: .GET, url: "/en/urgent-actions", on: app.eventLoopGroup.next())
-            let res = VigilErrorMiddleware.response(for: refused, request: page)
-            #expect(res.status == .serviceUnavailable)
-            #expect(res.headers.first(name: .retryAfter) == "2")
+            return try await PostgresConnection.connect(on: MultiThreadedEventLoopGroup.singleton.next(), configuration: config,
+                                                        id: 1, logger: Logger(label: "test"))
         }
+        let role = "full_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        let admin = try await connect(as: url.user ?? "postgres")
+        try await admin.query(PostgresQuery(unsafeSQL: "CREATE ROLE \(role) LOGIN CONNECTION LIMIT 0"), logger: Logger(label: "test"))
+        do {
+            // What PostgreSQL answers such a role.
+            do {
+                try await connect(as: role).close()
+                Issue.record("a role allowed no connection connected")
+            } catch {
+                #expect((error as? PSQLError)?.serverInfo?[.sqlState] == "53300")
+            }
+            var limitedURL = url
+            limitedURL.user = role
+            let limited = limitedURL.string!
+            try await withApp(.postgres, migrate: false, configure: {
+                $0.storage = .postgres(url: limited)
+                $0.postgresSearchPath = nil
+            }) { app in
+                for path in ["/en/urgent-actions", "/api/v1/urgent-actions"] {
+                    let res = try await send(app, .GET, path)
+                    #expect(res.status == .serviceUnavailable, "\(path)")
+                    #expect(res.headers.first(name: .retryAfter) == "2", "\(path)")
+                }
+            }
+        } catch {
+            try? await admin.query(PostgresQuery(unsafeSQL: "DROP ROLE \(role)"), logger: Logger(label: "test"))
+            try? await admin.close()
+            throw error
+        }
+        try await admin.query(PostgresQuery(unsafeSQL: "DROP ROLE \(role)"), logger: Logger(label: "test"))
+        try await admin.close()
     }
 }

@@ -117,12 +117,14 @@ struct OperationsTests {
         #expect(EmailFollows.verifyData(data, secret: rotated) == follow)
     }
 
+    #if os(Linux)
     /// A job's holder names the host as the kernel does (no lookup by name), and the process.
     @Test func aJobsHolderIsTheKernelsHostNameAndTheProcess() throws {
         let kernel = try String(contentsOfFile: "/proc/sys/kernel/hostname", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(!kernel.isEmpty && JobRuns.hostName() == kernel)
         #expect(JobRuns.holder == "\(kernel.prefix(64)):\(ProcessInfo.processInfo.processIdentifier)")
     }
+    #endif
 
     /// Several processes find a job due at once: one conditional update lets exactly one run it
     /// in each interval, on both databases.

@@ -56,7 +56,7 @@ func withApp(_ storage: TestStorage = .sqlite, sqlitePath: String? = nil, migrat
 }
 
 /// Runs `body` with an application configured like `config`, on SQLite or PostgreSQL as given.
-func withApp(_ storage: TestStorage, configure adjust: @Sendable (inout VigilConfiguration) -> Void,
+func withApp(_ storage: TestStorage, migrate: Bool = true, configure adjust: @Sendable (inout VigilConfiguration) -> Void,
              _ body: @Sendable (Application) async throws -> Void) async throws {
     switch storage {
     case .sqlite:
@@ -66,12 +66,12 @@ func withApp(_ storage: TestStorage, configure adjust: @Sendable (inout VigilCon
         }
         var config = VigilConfiguration(storage: .sqlite(path: path))
         adjust(&config)
-        try await run(config, migrate: true, body)
+        try await run(config, migrate: migrate, body)
     case .postgres:
         var config = VigilConfiguration(storage: .postgres(url: try postgresURL()))
         config.postgresSearchPath = ["t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")]
         adjust(&config)
-        try await run(config, migrate: true, body)
+        try await run(config, migrate: migrate, body)
     }
 }
 
@@ -86,10 +86,6 @@ private func run(_ config: VigilConfiguration, migrate: Bool, _ body: @Sendable 
     // rate-limit tests count on a minute being a minute of requests, not of hashing.
     config.passwordCost = 4
     config.databasePoolTimeoutSeconds = 180
-    // Hundreds of applications at once against one PostgreSQL server: the suite peaked at 438
-    // connections at 4 a loop, 425 at 2 (`scripts/with-postgres.sh` allows 1,000). At 2 a page's
-    // reads, which run at once, also queue for the pool.
-    config.postgresConnectionsPerEventLoop = 2
     let app = try await Application.make(.testing)
     let schema = config.postgresSearchPath?.first
     do {

@@ -65,8 +65,9 @@ func configureDatabase(_ app: Application, _ configuration: VigilConfiguration) 
         var config = try SQLPostgresConfiguration(url: url)
         config.searchPath = configuration.postgresSearchPath
         // Several connections per event loop: a transaction holds its connection for its whole
-        // length, and a burst of writes should queue in PostgreSQL, not time out in the pool.
-        app.databases.use(.postgres(configuration: config, maxConnectionsPerEventLoop: configuration.postgresConnectionsPerEventLoop,
+        // length, a burst of writes should queue in PostgreSQL, not time out in the pool, and a
+        // page's independent reads run at once (`Database.reading`). At most 4 × cores a process.
+        app.databases.use(.postgres(configuration: config, maxConnectionsPerEventLoop: 4,
                                     connectionPoolTimeout: .seconds(configuration.databasePoolTimeoutSeconds),
                                     sqlLogLevel: .trace), as: .psql)
     }

@@ -82,11 +82,6 @@ public struct VigilConfiguration: Sendable {
     /// How long a request waits for a PostgreSQL connection before it fails. 30 s when served;
     /// the test suite, which runs hundreds of applications at once on two cores, waits longer.
     public var databasePoolTimeoutSeconds: Int64 = 30
-    /// PostgreSQL connections each event loop's pool may open (one loop per core): 4 when served,
-    /// so one process holds at most 4 × cores. A page's independent reads run at once, each on a
-    /// connection of its own (`Database.reading`). The test suite, which runs hundreds of
-    /// applications at once against one server, opens fewer.
-    public var postgresConnectionsPerEventLoop = 4
     /// Where `vigil serve` answers `GET /metrics` (`VIGIL_METRICS_ADDRESS`, `host:port`); nil: nowhere.
     public var metricsAddress: MetricsAddress?
     /// `text` (the console's lines) or `json` (one JSON object a line), `VIGIL_LOG_FORMAT`.

@@ -357,7 +357,8 @@ struct RenderCommand: AsyncCommand {
         }
         guard let version = LetterLanguage.version(of: stored.document, in: stored.chain, for: target, asked: language) else {
             let offered = LetterLanguage.versions(of: stored.document, in: stored.chain).map(\.language).joined(separator: ", ")
-            throw CommandProblem(description: "--language is one of the languages of the model letter: \(offered).")
+            throw CommandProblem(description: offered.isEmpty ? "--language: the document has no model letter to choose a language of."
+                                                              : "--language is one of the languages of the model letter: \(offered).")
         }
         return AppealLetter(number: stored.number, document: version, target: target, senderName: name?.isEmpty == false ? name : nil,
                             senderTown: nil, initialsOnly: false, date: PartialDate(Date()), url: baseURL + stored.path)

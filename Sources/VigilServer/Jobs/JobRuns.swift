@@ -34,8 +34,8 @@ enum JobRuns {
     }
 
     /// This process, as `job_runs.holder` names it: host and process id. The kernel's host name
-    /// (`gethostname`), not Foundation's `hostName`, which on Linux looks the machine's
-    /// addresses up by name (reverse DNS, seconds when the resolver does not answer) on the
+    /// (`gethostname`), not Foundation's `hostName`, which on Linux looks up the names of the
+    /// machine's addresses (reverse DNS: seconds when the resolver does not answer) on the
     /// first job's run.
     static let holder: String = "\(hostName().prefix(64)):\(ProcessInfo.processInfo.processIdentifier)"
 

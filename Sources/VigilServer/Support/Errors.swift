@@ -40,8 +40,10 @@ struct VigilErrorMiddleware: AsyncMiddleware {
     /// Errors that say the database could not be reached or went away under the request, not
     /// that the request or Vigil was wrong: the pool found no connection in time, a connection
     /// closed or was refused, PostgreSQL is shutting down, restarting or recovering (SQLSTATE
-    /// class 08, 57P01–57P03), or has as many connections as it allows (53300: a moment later
-    /// another process's may have closed).
+    /// class 08, 57P01–57P03), or has as many connections as it allows (53300: `max_connections`,
+    /// when a moment later another process's may have closed; or a role's or database's
+    /// `CONNECTION LIMIT`, which lasts until the operator changes it: the warning logged with
+    /// each such answer names the SQLSTATE).
     static func databaseUnreachable(_ error: any Error) -> Bool {
         switch error {
         case is ConnectionLost, is ConnectionPoolTimeoutError, is NIOConnectionError: return true

@@ -87,11 +87,12 @@ struct HeapTrimmer: LifecycleHandler {
                 try? await Task.sleep(for: interval)
                 let last = baseline
                 guard !Task.isCancelled, let next = try? await pool.runIfActive({ () -> (Int, String)? in
-                    guard let slack = Heap.slackBytes, Self.shouldTrim(slack: slack, baseline: last, threshold: threshold) else { return nil }
-                    let before = Heap.residentBytes ?? 0
+                    // One read of statm to look, one more after a trim.
+                    guard let before = Heap.residentBytes,
+                          Self.shouldTrim(slack: before - Heap.usedBytes, baseline: last, threshold: threshold) else { return nil }
                     Heap.trim()
                     let after = Heap.residentBytes ?? before
-                    return (Heap.slackBytes ?? slack, "\(before >> 20) MB resident before, \(after >> 20) MB after")
+                    return (after - Heap.usedBytes, "\(before >> 20) MB resident before, \(after >> 20) MB after")
                 }) else { continue }
                 baseline = next.0
                 logger.debug("Gave free heap pages back to the system: \(next.1)")
