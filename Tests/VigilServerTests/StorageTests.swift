@@ -104,6 +104,36 @@ struct StorageTests {
         }
     }
 
+    /// An import's staging tables, dropped, give their pages back: the connection's temporary
+    /// file does not keep the size of the largest import it staged (a server's connections live
+    /// as long as it does).
+    @Test func droppedStagingTablesGiveTheirPagesBack() async throws {
+        try await withApp(.sqlite) { app in
+            try await app.db.withConnection { conn in
+                let sql = conn as! any SQLDatabase
+                func pages() async throws -> (count: Int, free: Int) {
+                    (try await sql.raw("PRAGMA temp.page_count").first()!.decode(column: "page_count", as: Int.self),
+                     try await sql.raw("PRAGMA temp.freelist_count").first()!.decode(column: "freelist_count", as: Int.self))
+                }
+                for round in 1...2 {
+                    try await ImportStaging.create(on: conn)
+                    let body = String(repeating: "Appeals for the release of a prisoner of conscience. ", count: 40)
+                    try await ImportStaging.stage((0..<3_000).map {
+                        let doc = DocumentModel()
+                        doc.id = "d\(round)-\($0)"; doc.title = "Title \($0)"; doc.summary = nil; doc.body = body
+                        doc.letter = nil; doc.additionalInformation = nil; doc.quoteText = nil
+                        return SearchIndex.Entry(document: doc, people: "", targets: "")
+                    }, on: conn)
+                    let staged = try await pages()
+                    #expect(staged.count > 1_000, "about 6 MB staged")
+                    try await ImportStaging.drop(on: conn)
+                    let dropped = try await pages()
+                    #expect(dropped.count <= 2 && dropped.free == 0, "round \(round): \(staged) pages staged, \(dropped) after the drop")
+                }
+            }
+        }
+    }
+
     /// An archive's import writes new cases, actions and documents in multi-row statements and
     /// decides a new action's status and deadline before its row is written; the rows must be the
     /// ones the one-at-a-time path (each case written as if it might be stored) leaves.
