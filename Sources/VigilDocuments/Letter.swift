@@ -146,11 +146,11 @@ public struct LetterLanguage: Sendable, Equatable {
             .sorted { ($0.translationOf == nil ? 0 : 1, $0.language) < ($1.translationOf == nil ? 0 : 1, $1.language) }
     }
 
-    /// The version of `doc` a letter to `target` is made from: the one in the language `asked`
-    /// (nil when the model letter is not translated into it), or without one, in the language
-    /// `choose` gives. The site's letter form and `vigil render --letter` both ask this.
-    public static func version(of doc: Document, in chain: [Document], for target: Target, asked: String?) -> Document? {
-        let versions = versions(of: doc, in: chain)
+    /// Of `versions` (`versions(of:in:)`), the one a letter to `target` is made from: the one in
+    /// the language `asked` (nil when the model letter is not translated into it), or without
+    /// one, in the language `choose` gives (else `doc`). The site's letter form and `vigil render
+    /// --letter` both ask this, and name `versions`' languages when it answers nil.
+    public static func version(of doc: Document, among versions: [Document], for target: Target, asked: String?) -> Document? {
         if let asked { return versions.first { $0.language == asked } }
         let chosen = choose(for: target, available: versions.map(\.language), documentLanguage: doc.language).language
         return versions.first { $0.language == chosen } ?? doc

@@ -355,8 +355,9 @@ struct RenderCommand: AsyncCommand {
             guard name.count <= 80 else { throw CommandProblem(description: "--name is at most 80 characters, as on the site's letter form.") }
             if let problem = DisplayName.problem(name) { throw CommandProblem(description: "--name \(problem).") }
         }
-        guard let version = LetterLanguage.version(of: stored.document, in: stored.chain, for: target, asked: language) else {
-            let offered = LetterLanguage.versions(of: stored.document, in: stored.chain).map(\.language).joined(separator: ", ")
+        let versions = LetterLanguage.versions(of: stored.document, in: stored.chain)
+        guard let version = LetterLanguage.version(of: stored.document, among: versions, for: target, asked: language) else {
+            let offered = versions.map(\.language).joined(separator: ", ")
             throw CommandProblem(description: offered.isEmpty ? "--language: the document has no model letter to choose a language of."
                                                               : "--language is one of the languages of the model letter: \(offered).")
         }

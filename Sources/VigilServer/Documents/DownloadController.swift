@@ -128,9 +128,9 @@ struct DownloadController: UsesServices {
         }
         // The model letter in the language asked for, or by default in the target's preferred
         // language when a translation exists (the document page says which, and why).
-        let asked = form.language?.trimmingCharacters(in: .whitespaces)
-        guard let letterDoc = LetterLanguage.version(of: doc, in: all, for: target, asked: asked?.isEmpty == false ? asked : nil) else {
-            let offered = LetterLanguage.versions(of: doc, in: all).map(\.language).joined(separator: ", ")
+        let asked = form.language?.trimmingCharacters(in: .whitespaces), versions = LetterLanguage.versions(of: doc, in: all)
+        guard let letterDoc = LetterLanguage.version(of: doc, among: versions, for: target, asked: asked?.isEmpty == false ? asked : nil) else {
+            let offered = versions.map(\.language).joined(separator: ", ")
             throw Refusal(.badRequest, "refusal_language_must_one_languages_letter", ["languages": "\(offered)"])
         }
         guard let paper = PaperSize(rawValue: (form.paper ?? "a4").lowercased()) else { throw Refusal(.badRequest, "refusal_paper_a4_letter") }
