@@ -202,14 +202,17 @@ public struct ObjectReader {
             return []
         }
         if items.count > maxCount {
-            diagnostics.add(child(key), Message("issue_too_many_items", "has too many items ({count}; at most {max})", texts: ["count": String(items.count), "max": String(maxCount)]))
+            diagnostics.add(child(key), IssueText.tooManyItems(items.count, max: maxCount))
             return []
         }
         return items.enumerated().compactMap { i, item in each(item, "\(child(key))[\(i)]") }
     }
 
+    /// The most elements `locatedArray` reads (a bundle's targets and cases).
+    public static let maxLocatedItems = 100_000
+
     /// Like `array`, keeping each element's path beside it.
-    public mutating func locatedArray<T>(_ key: String, maxCount: Int = 100_000, _ each: (JSONValue, String) -> T?) -> [(T, String)] {
+    public mutating func locatedArray<T>(_ key: String, maxCount: Int = maxLocatedItems, _ each: (JSONValue, String) -> T?) -> [(T, String)] {
         array(key, maxCount: maxCount) { item, path in each(item, path).map { ($0, path) } }
     }
 
@@ -291,5 +294,8 @@ public enum IssueText {
     public static let notEmpty = Message("issue_not_empty", "must not be empty")
     public static func nonEmptyString(_ value: JSONValue) -> Message {
         Message("issue_must_be_nonempty_string", "must be a non-empty string, not {type}", ["type": value.typeTerm])
+    }
+    public static func tooManyItems(_ count: Int, max: Int) -> Message {
+        Message("issue_too_many_items", "has too many items ({count}; at most {max})", texts: ["count": String(count), "max": String(max)])
     }
 }

@@ -75,11 +75,11 @@ struct FollowTests {
             try await AccountTests().signUpAndVerify(app, b, email: "cli@example.org")
             _ = try await b.post("/login", ["email": "cli@example.org", "password": AccountTests().password], csrfFrom: "/login")
             _ = try await b.post("/follow", ["case": "demo-li-wei"], csrfFrom: "/follow?case=demo-li-wei")
-            func bundle(_ id: String, _ sequence: Int, _ title: String) throws -> JSONValue {
+            func bundle(_ id: String, _ sequence: Int, _ title: String) throws -> Data {
                 var kase = try demoBundle().cases.first { $0.id == "demo-li-wei" }!
                 kase.urgentActions[0].documents = [Document(id: id, sequence: sequence, kind: .update, language: "en",
                                                             published: PartialDate("2026-11-2\(sequence)")!, title: title, body: "News.")]
-                return VigilBundle(targets: [], cases: [kase]).json
+                return VigilBundle(targets: [], cases: [kase]).json.data()
             }
             let (silent, none) = try await ImportCommand.importBundle(try bundle("ua-88-26-1-en", 1, "Back-filled"), alerts: false, app: app)
             #expect(silent.created == 1 && none == 0)

@@ -391,7 +391,8 @@ struct APIController: UsesServices {
     // MARK: - Bundles
 
     func importBundle(req: Request) async throws -> Response {
-        let body = try jsonBody(req)
+        // Read a case at a time by the publisher, not parsed whole here.
+        let body = try jsonBodyText(req)
         return jsonResponse(try await publish(req, .bundle(body)).summary.json)
     }
 

@@ -23,13 +23,18 @@ func page(_ items: [JSONValue], limit: Int, next: [String]?) -> JSONValue {
 
 /// Reads a JSON request body: only `application/json`, and only valid JSON.
 func jsonBody(_ req: Request) throws -> JSONValue {
+    try JSONValue.parse(jsonBodyText(req))
+}
+
+/// A JSON request body's text, not parsed yet: only `application/json`, and not empty.
+func jsonBodyText(_ req: Request) throws -> Data {
     guard let type = req.headers.contentType, type.type == "application", type.subType == "json" else {
         throw Refusal(.unsupportedMediaType, "refusal_send_body_as_application_json")
     }
     guard let buffer = req.body.data, buffer.readableBytes > 0 else {
         throw Refusal(.badRequest, "refusal_request_body_empty_send_json")
     }
-    return try JSONValue.parse(Data(buffer: buffer))
+    return Data(buffer: buffer)
 }
 
 /// API tokens: `Authorization: Bearer vgl_…`. Only a SHA-256 of each token is stored.

@@ -54,8 +54,8 @@ struct ImportCommand: AsyncCommand {
     }
 
     /// Imports in one transaction; returns the summary and the number of alert e-mails queued.
-    static func importBundle(_ value: JSONValue, alerts: Bool, app: Application) async throws -> (WriteSummary, Int) {
-        let result = try await app.vigilServices.publisher.publish(.bundle(value), by: .commandLine, alerts: alerts, on: app.db)
+    static func importBundle(_ text: Data, alerts: Bool, app: Application) async throws -> (WriteSummary, Int) {
+        let result = try await app.vigilServices.publisher.publish(.bundle(text), by: .commandLine, alerts: alerts, on: app.db)
         return (result.summary, result.alertsQueued)
     }
 
@@ -64,14 +64,15 @@ struct ImportCommand: AsyncCommand {
         if signature.file == "-" || signature.file == Self.standardInput {
             data = FileHandle.standardInput.readDataToEndOfFile()
         } else {
-            guard let d = FileManager.default.contents(atPath: signature.file) else {
+            // Mapped, not copied: the file's pages are the kernel's to drop and read again, and
+            // the bundle is read a case at a time (`VigilBundle.readLocated(json:diagnostics:)`).
+            guard let d = try? Data(contentsOf: URL(fileURLWithPath: signature.file), options: .alwaysMapped) else {
                 throw CommandProblem(description: "Cannot read \(signature.file): no such file, or not readable.")
             }
             data = d
         }
         do {
-            let value = try JSONValue.parse(data)
-            let (summary, queued) = try await Self.importBundle(value, alerts: !signature.noAlerts, app: context.application)
+            let (summary, queued) = try await Self.importBundle(data, alerts: !signature.noAlerts, app: context.application)
             context.console.print("Imported: \(summary.created) created, \(summary.updated) updated, \(summary.unchanged) unchanged.")
             if queued > 0 { context.console.print("Queued \(queued) alert e-mail\(queued == 1 ? "" : "s") to followers.") }
         } catch let e as ValidationError {

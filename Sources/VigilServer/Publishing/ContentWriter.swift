@@ -102,18 +102,19 @@ struct ContentWriter: Sendable {
         return summary
     }
 
-    /// Reads, checks and imports a bundle's JSON: every problem, of form or of reference, is
+    /// Reads, checks and imports a bundle's JSON text: every problem, of form or of reference, is
     /// reported together, and nothing is written unless there are none.
-    func importBundle(json value: JSONValue) async throws -> WriteSummary {
-        let read = try Self.located(json: value)
+    func importBundle(json text: Data) async throws -> WriteSummary {
+        let read = try Self.located(json: text)
         return try await importBundle(read.bundle, paths: read.paths, earlierIssues: read.issues)
     }
 
-    /// A bundle's JSON as read, with where each target and case sits and the problems of form
-    /// found (reported with those of reference); throws if it is not a bundle at all.
-    static func located(json value: JSONValue) throws -> (bundle: VigilBundle, paths: (targets: [String], cases: [String]), issues: [ValidationIssue]) {
+    /// A bundle's JSON text as read (a case at a time), with where each target and case sits and
+    /// the problems of form found (reported with those of reference); throws if it is not JSON,
+    /// or not a bundle at all.
+    static func located(json text: Data) throws -> (bundle: VigilBundle, paths: (targets: [String], cases: [String]), issues: [ValidationIssue]) {
         let d = Diagnostics()
-        guard let located = VigilBundle.readLocated(value, diagnostics: d) else {
+        guard let located = try VigilBundle.readLocated(json: text, diagnostics: d) else {
             try d.throwIfAny()
             return (VigilBundle(targets: [], cases: []), ([], []), [])
         }
@@ -205,8 +206,8 @@ struct ContentWriter: Sendable {
     /// that will write it: checks the bundle and builds its new cases' rows into staging tables
     /// (`ImportStaging`), 2,000 documents at a time. Nothing another connection sees changes, and
     /// no lock on the database is held.
-    func stageImport(json value: JSONValue) async throws -> StagedImport {
-        let read = try Self.located(json: value)
+    func stageImport(json text: Data) async throws -> StagedImport {
+        let read = try Self.located(json: text)
         return try await stageImport(read.bundle, paths: read.paths, earlierIssues: read.issues)
     }
 

@@ -38,8 +38,9 @@ struct Publisher: Sendable {
     var clock: @Sendable () -> ActionClock = { ActionClock.current }
 
     enum Change: Sendable {
-        /// A `vigil.bundle/1` document (`vigil import`, `POST /api/v1/bundles`): all or nothing.
-        case bundle(JSONValue)
+        /// A `vigil.bundle/1` document's JSON text (`vigil import`, `POST /api/v1/bundles`): all
+        /// or nothing. Read a case at a time (`VigilBundle.readLocated(json:diagnostics:)`).
+        case bundle(Data)
         /// A bundle already read (the demo).
         case bundleValue(VigilBundle)
         case createCase(Case)
@@ -126,7 +127,7 @@ struct Publisher: Sendable {
     private func stage(_ change: Change, on db: any Database) async throws -> ContentWriter.StagedImport? {
         let store = ContentWriter(db: db, now: now)
         switch change {
-        case .bundle(let json): return try await store.stageImport(json: json)
+        case .bundle(let text): return try await store.stageImport(json: text)
         case .bundleValue(let bundle): return try await store.stageImport(bundle)
         default: return nil
         }
@@ -163,8 +164,8 @@ struct Publisher: Sendable {
         let store = ContentWriter(db: db, now: now)
         if let staged { return (try await store.importStaged(staged), false) }
         switch change {
-        case .bundle(let json):
-            return (try await store.importBundle(json: json), false)
+        case .bundle(let text):
+            return (try await store.importBundle(json: text), false)
         case .bundleValue(let bundle):
             return (try await store.importBundle(bundle), false)
         case .createCase(let kase):

@@ -1,0 +1,240 @@
+import Foundation
+
+/// A bundle read from its JSON text one target and one case at a time.
+///
+/// Parsed whole, an archive's bundle became a JSON tree several times the size of its text (a
+/// bundle of 48 MB: about 290 MB at the import's peak). Here the bundle's object is split by
+/// `JSONSpans` without being parsed: its `targets` and `cases` arrays are read an element at a
+/// time (each element's text parsed on its own, then read at once), so one case's tree is held at
+/// a time, and the rest of the object (its format, anything else) is parsed as before, with those
+/// arrays left empty. Every byte is still checked as JSON: the splitter checks the object's and
+/// the arrays' punctuation, the parser everything else.
+extension VigilBundle {
+    /// The keys whose arrays are read an element at a time.
+    static let streamedArrays = ["targets", "cases"]
+
+    /// Like `readLocated(_:diagnostics:)` on the parsed text, with the same problems at the same
+    /// paths; throws `JSONParseError` when the text is not JSON.
+    public static func readLocated(json data: Data, diagnostics d: Diagnostics) throws -> Located? {
+        let found = try data.withUnsafeBytes { bytes -> (rest: Data, arrays: [String: Range<Int>])? in
+            guard let members = try JSONSpans.members(of: bytes) else { return nil }
+            // The first of a key counts, as it does for Foundation's parser.
+            var seen = Set<String>(), arrays: [String: Range<Int>] = [:]
+            for (key, span) in members {
+                guard let key, seen.insert(key).inserted else { continue }
+                if streamedArrays.contains(key), bytes[span.lowerBound] == UInt8(ascii: "[") { arrays[key] = span }
+            }
+            // The rest of the object (its format, and anything else it holds) is parsed as before,
+            // each array read an element at a time left empty there, with its line breaks so that
+            // a problem's line is still the text's.
+            var rest = Data(), at = 0
+            for span in arrays.values.sorted(by: { $0.lowerBound < $1.lowerBound }) {
+                rest.append(contentsOf: bytes[at..<span.lowerBound])
+                rest.append(contentsOf: Array("[]".utf8) + Array(repeating: 0x0A, count: bytes[span].count { $0 == 0x0A }))
+                at = span.upperBound
+            }
+            rest.append(contentsOf: bytes[at...])
+            return (rest, arrays)
+        }
+        guard let found else {
+            // Not an object (or not JSON): read as before, which says what it is instead.
+            return readLocated(try JSONValue.parse(data), diagnostics: d)
+        }
+        guard var r = ObjectReader(try JSONValue.parse(found.rest), path: "$", diagnostics: d) else { return nil }
+        defer { r.finish() }
+        if let f = r.string("format", required: true), f != format {
+            d.add("$.format", Message("issue_bundle_format", "must be \"{format}\", not \"{value}\"", texts: ["format": "\(format)", "value": "\(f)"]))
+        }
+        func read<T>(_ key: String, _ each: (JSONValue, String) -> T?) throws -> [(T, String)] {
+            guard let span = found.arrays[key] else { return r.locatedArray(key, each) }
+            _ = r.raw(key)
+            let elements = try data.withUnsafeBytes { try JSONSpans.elements(of: $0, in: span) }
+            let tooMany = elements.count > ObjectReader.maxLocatedItems
+            let read = try elements.enumerated().compactMap { i, element -> (T, String)? in
+                let path = "$.\(key)[\(i)]"
+                let value = try JSONSpans.parse(data, element, path: path)
+                // Too many are each still checked as JSON, as they were when parsed whole.
+                return tooMany ? nil : each(value, path).map { ($0, path) }
+            }
+            if tooMany { d.add("$.\(key)", IssueText.tooManyItems(elements.count, max: ObjectReader.maxLocatedItems)) }
+            return read
+        }
+        let targets = try read("targets") { Target.read($0, path: $1, diagnostics: d) }
+        let cases = try read("cases") { Case.read($0, path: $1, diagnostics: d) }
+        return Located(bundle: VigilBundle(targets: targets.map(\.0), cases: cases.map(\.0)),
+                       targetPaths: targets.map(\.1), casePaths: cases.map(\.1))
+    }
+}
+
+/// Where the members of a JSON object, and the elements of an array, lie in its text, found
+/// without parsing them: strings are skipped (with their escapes) and brackets matched.
+/// Offsets are from the start of the buffer. What Foundation's parser lets pass (a comma before
+/// a closing bracket) passes here too, so that a bundle reads as it did when it was parsed whole.
+enum JSONSpans {
+    /// The members of the object the text is, in order: each key when it is ASCII (else nil;
+    /// the keys looked for are), and where its value lies. Nil when the text does not begin with
+    /// `{` (after white space). Throws when the object's own punctuation is wrong, or anything
+    /// follows it.
+    static func members(of bytes: UnsafeRawBufferPointer) throws -> [(String?, Range<Int>)]? {
+        var s = Scanner(bytes: bytes)
+        s.skipSpace()
+        guard s.peek == UInt8(ascii: "{") else { return nil }
+        s.i += 1
+        var members: [(String?, Range<Int>)] = []
+        s.skipSpace()
+        if s.peek == UInt8(ascii: "}") {
+            s.i += 1
+        } else {
+            while true {
+                s.skipSpace()
+                guard s.peek == UInt8(ascii: "\"") else { throw s.error("expected a key in quotes") }
+                let keyStart = s.i
+                try s.skipString()
+                let key = asciiKey(bytes[(keyStart + 1)..<(s.i - 1)])
+                s.skipSpace()
+                guard s.peek == UInt8(ascii: ":") else { throw s.error("expected ':' after a key") }
+                s.i += 1
+                s.skipSpace()
+                members.append((key, try s.skipValue()))
+                s.skipSpace()
+                if s.peek == UInt8(ascii: ",") {
+                    s.i += 1
+                    s.skipSpace()
+                    // A comma before the end is let pass, as Foundation's parser lets it.
+                    if s.peek == UInt8(ascii: "}") { s.i += 1; break }
+                    continue
+                }
+                if s.peek == UInt8(ascii: "}") { s.i += 1; break }
+                throw s.error("expected ',' or '}' after a value")
+            }
+        }
+        s.skipSpace()
+        guard s.i == bytes.count else { throw s.error("unexpected text after the bundle's object") }
+        return members
+    }
+
+    /// A key's text (between its quotes) with its escapes read, when it is all ASCII; nil when
+    /// it is not, or an escape is wrong (the parser of the rest says so).
+    static func asciiKey(_ raw: Slice<UnsafeRawBufferPointer>) -> String? {
+        var out = ""
+        var i = raw.startIndex
+        while i < raw.endIndex {
+            let b = raw[i]
+            i += 1
+            guard b == UInt8(ascii: "\\") else {
+                guard b >= 0x20, b < 0x80 else { return nil }
+                out.unicodeScalars.append(UnicodeScalar(b))
+                continue
+            }
+            guard i < raw.endIndex else { return nil }
+            let e = raw[i]
+            i += 1
+            switch e {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.unicodeScalars.append(UnicodeScalar(e))
+            case UInt8(ascii: "b"): out += "\u{08}"
+            case UInt8(ascii: "f"): out += "\u{0C}"
+            case UInt8(ascii: "n"): out += "\n"
+            case UInt8(ascii: "r"): out += "\r"
+            case UInt8(ascii: "t"): out += "\t"
+            case UInt8(ascii: "u"):
+                guard i + 4 <= raw.endIndex, let v = UInt32(String(decoding: raw[i..<(i + 4)], as: UTF8.self), radix: 16), v < 0x80 else { return nil }
+                i += 4
+                out.unicodeScalars.append(UnicodeScalar(UInt8(v)))
+            default: return nil
+            }
+        }
+        return out
+    }
+
+    /// The elements of the array at `span` (which begins with `[`).
+    static func elements(of bytes: UnsafeRawBufferPointer, in span: Range<Int>) throws -> [Range<Int>] {
+        var s = Scanner(bytes: UnsafeRawBufferPointer(rebasing: bytes[..<span.upperBound]))
+        s.i = span.lowerBound + 1
+        var elements: [Range<Int>] = []
+        s.skipSpace()
+        if s.peek == UInt8(ascii: "]") { return [] }
+        while true {
+            s.skipSpace()
+            elements.append(try s.skipValue())
+            s.skipSpace()
+            if s.peek == UInt8(ascii: ",") {
+                s.i += 1
+                s.skipSpace()
+                if s.peek == UInt8(ascii: "]") { break }
+                continue
+            }
+            if s.peek == UInt8(ascii: "]") { break }
+            throw s.error("expected ',' or ']' after an element")
+        }
+        return elements
+    }
+
+    /// The JSON value at `span`, parsed on its own; its problem, if any, names `path` and its line.
+    static func parse(_ data: Data, _ span: Range<Int>, path: String) throws -> JSONValue {
+        let start = data.startIndex
+        do {
+            return try JSONValue.parse(Data(data[(start + span.lowerBound)..<(start + span.upperBound)]))
+        } catch let e as JSONParseError {
+            let line = data[start..<(start + span.lowerBound)].reduce(1) { $1 == 0x0A ? $0 + 1 : $0 }
+            let prefix = "not valid JSON: "
+            let detail = e.reason.hasPrefix(prefix) ? String(e.reason.dropFirst(prefix.count)) : e.reason
+            throw JSONParseError(reason: "\(prefix)in \(path), which begins on line \(line): \(detail)")
+        }
+    }
+
+    struct Scanner {
+        let bytes: UnsafeRawBufferPointer
+        var i = 0
+
+        var peek: UInt8? { i < bytes.count ? bytes[i] : nil }
+
+        func error(_ what: String) -> JSONParseError {
+            let line = bytes[..<min(i, bytes.count)].reduce(1) { $1 == 0x0A ? $0 + 1 : $0 }
+            return JSONParseError(reason: "not valid JSON: \(what), on line \(line)")
+        }
+
+        mutating func skipSpace() {
+            while let b = peek, b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09 { i += 1 }
+        }
+
+        /// From an opening quote to past its closing one.
+        mutating func skipString() throws {
+            i += 1
+            while let b = peek {
+                i += 1
+                if b == UInt8(ascii: "\"") { return }
+                if b == UInt8(ascii: "\\") { i += 1 }
+            }
+            throw error("a string is not closed")
+        }
+
+        /// Past one value, whose span it returns: a string, an object or array with everything in
+        /// it, or a bare word or number (checked when it is parsed).
+        mutating func skipValue() throws -> Range<Int> {
+            let start = i
+            switch peek {
+            case UInt8(ascii: "\""):
+                try skipString()
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                var open: [UInt8] = []
+                repeat {
+                    guard let b = peek else { throw error("an object or array is not closed") }
+                    switch b {
+                    case UInt8(ascii: "\""): try skipString(); continue
+                    case UInt8(ascii: "{"): open.append(UInt8(ascii: "}"))
+                    case UInt8(ascii: "["): open.append(UInt8(ascii: "]"))
+                    case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                        guard open.popLast() == b else { throw error("'\(Character(UnicodeScalar(b)))' does not close what is open") }
+                    default: break
+                    }
+                    i += 1
+                } while !open.isEmpty
+            default:
+                while let b = peek, !(b == UInt8(ascii: ",") || b == UInt8(ascii: "}") || b == UInt8(ascii: "]")
+                                      || b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09) { i += 1 }
+                guard i > start else { throw error("expected a value") }
+            }
+            return start..<i
+        }
+    }
+}

@@ -1,0 +1,144 @@
+import Foundation
+import Testing
+@testable import VigilCore
+
+/// A bundle's text read a case at a time (`VigilBundle.readLocated(json:diagnostics:)`) must read
+/// exactly as the whole tree did: the same targets and cases at the same paths, the same problems,
+/// and JSON refused where it was refused.
+@Suite("Interchange format: read a case at a time")
+struct BundleTextTests {
+    struct Reading: Equatable {
+        var bundle: VigilBundle?
+        var targetPaths: [String] = []
+        var casePaths: [String] = []
+        var issues: [ValidationIssue]
+    }
+
+    /// Parsed whole, then read (as before); nil when the text is not JSON.
+    func whole(_ text: Data) -> Reading? {
+        guard let value = try? JSONValue.parse(text) else { return nil }
+        let d = Diagnostics()
+        let located = VigilBundle.readLocated(value, diagnostics: d)
+        return Reading(bundle: located?.bundle, targetPaths: located?.targetPaths ?? [], casePaths: located?.casePaths ?? [], issues: d.issues)
+    }
+
+    /// Read a case at a time; nil when the text is refused as not JSON.
+    func streamed(_ text: Data) -> Reading? {
+        let d = Diagnostics()
+        let located: VigilBundle.Located?
+        do { located = try VigilBundle.readLocated(json: text, diagnostics: d) } catch { return nil }
+        return Reading(bundle: located?.bundle, targetPaths: located?.targetPaths ?? [], casePaths: located?.casePaths ?? [], issues: d.issues)
+    }
+
+    static func text(_ object: Any, pretty: Bool = false) -> Data {
+        try! JSONSerialization.data(withJSONObject: object, options: pretty ? [.prettyPrinted, .sortedKeys] : [.sortedKeys])
+    }
+
+    static var demoText: Data {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Resources/Data/demo.json")
+        return try! Data(contentsOf: url)
+    }
+
+    /// Valid bundles, bundles with problems of form, and JSON that is no bundle.
+    static var readable: [Data] {
+        var out = [demoText, text(sampleBundleJSON()), text(sampleBundleJSON(), pretty: true)]
+        func changed(_ change: (inout [String: Any]) -> Void) -> Data {
+            var b = sampleBundleJSON()
+            change(&b)
+            return text(b)
+        }
+        out.append(changed { $0["format"] = "vigil.bundle/2" })
+        out.append(changed { $0["format"] = nil })
+        out.append(changed { $0["extra"] = ["a": [1, 2]] })
+        out.append(changed { $0["targets"] = ["id": "t1"] })
+        out.append(changed { $0["cases"] = NSNull() })
+        out.append(changed { $0["cases"] = "none" })
+        out.append(changed { $0["targets"] = [] })
+        out.append(changed { $0["cases"] = [[:], 3, "x", NSNull()] })
+        out.append(changed {
+            var c = ($0["cases"] as! [[String: Any]])[0]
+            c["id"] = "Not A Slug"
+            $0["cases"] = [c, c]
+        })
+        out += ["{}", " { } ", "[]", "\"bundle\"", "12", "null",
+                "\n{ \"cases\" : [ ] ,\r\n\t\"format\":\"vigil.bundle/1\" ,\"targets\":[]}\n",
+                "{\"format\":\"vigil.bundle/1\",\"cases\":[{\"id\":\"a\\\"]}\"}]}",
+                "{\"for\\u006dat\":\"vigil.bundle/1\"}",
+                // The first of a key counts, as it does for Foundation's parser, however spelled.
+                "{\"cases\":[{}],\"cases\":[{\"id\":\"x\"}]}", "{\"cases\":\"none\",\"cases\":[{}]}",
+                "{\"c\\u0061ses\":[{}],\"cases\":\"none\",\"\\u0074argets\":[[]]}", "{\"a\":1,\"a\":2,\"é\":[],\"\\u00e9\":{}}",
+                // Foundation's parser lets a comma before a closing bracket pass.
+                "{\"format\":\"vigil.bundle/1\",\"cases\":[{},],}"].map { Data($0.utf8) }
+        // More cases than a bundle may hold: refused as too many, none read.
+        out.append(Data(("{\"format\":\"vigil.bundle/1\",\"cases\":[" + Array(repeating: "{}", count: ObjectReader.maxLocatedItems + 1).joined(separator: ",") + "]}").utf8))
+        return out
+    }
+
+    @Test func aBundleReadsAsTheWholeTreeDid() throws {
+        for t in Self.readable {
+            let before = try #require(whole(t), "\(String(decoding: t.prefix(200), as: UTF8.self))")
+            let after = streamed(t)
+            #expect(after == before, "\(String(decoding: t.prefix(200), as: UTF8.self))")
+        }
+        // And the demo bundle's cases are all there, at their paths.
+        let demo = try #require(streamed(Self.demoText))
+        #expect(demo.issues.isEmpty && demo.bundle?.cases.count ?? 0 > 3)
+        #expect(demo.casePaths == demo.bundle?.cases.indices.map { "$.cases[\($0)]" })
+    }
+
+    @Test func textThatIsNotJSONIsRefusedAndItsPlaceNamed() throws {
+        let broken = [
+            "", "   ", "{", "{\"format\"", "{\"format\":", "{\"format\":\"vigil.bundle/1\"",
+            "{\"format\" \"vigil.bundle/1\"}", "{format:\"vigil.bundle/1\"}", "{\"format\":\"vigil.bundle/1\"} x", "{} {}",
+            "{\"cases\":[}", "{\"cases\":[{]}", "{\"cases\":[{}]]}", "{\"cases\":[{} {}]}", "{\"cases\":[,]}",
+            "{\"cases\":[{\"id\":\"a}]}", "{\"cases\":[{\"id\":tru}]}", "{\"cases\":[{\"id\":\"\\q\"}]}", "{\"cases\":[\"\u{01}\"]}",
+            "{\"targets\":[[}]}", "{\"format\":01}",
+        ]
+        for t in broken {
+            #expect(streamed(Data(t.utf8)) == nil, "\(t)")
+        }
+        // More cases than a bundle may hold, one of them not JSON: refused as not JSON, as before.
+        let many = Array(repeating: "{}", count: ObjectReader.maxLocatedItems) + ["{\"id\":tru}"]
+        #expect(streamed(Data(("{\"cases\":[" + many.joined(separator: ",") + "]}").utf8)) == nil)
+        // Not UTF-8 inside a case.
+        #expect(streamed(Data("{\"cases\":[{\"id\":\"".utf8) + Data([0xFF]) + Data("\"}]}".utf8)) == nil)
+        // A problem inside a case names the case and the line it begins on.
+        let text = "{\"format\": \"vigil.bundle/1\",\n\"cases\": [\n{},\n{\"id\": nope}\n]}"
+        let error = #expect(throws: JSONParseError.self) { try VigilBundle.readLocated(json: Data(text.utf8), diagnostics: Diagnostics()) }
+        #expect(error?.reason.hasPrefix("not valid JSON: in $.cases[1], which begins on line 4: ") == true, "\(error?.reason ?? "")")
+    }
+
+    /// Every byte of two small bundles' text (nested, with escapes, one spaced out) deleted, or
+    /// replaced by each of JSON's punctuation marks and a few others: the text read a case at a
+    /// time reads as the whole tree did, or both refuse it.
+    @Test func damagedTextIsReadAlikeOrRefusedAlike() {
+        let marks: [UInt8] = Array("{}[],:\"\\ x0-\n".utf8)
+        let compact = #"{"format":"vigil.bundle/1","targets":[{"id":"t1","address":["a\"b]",[]],"x":{}}],"cases":[{"id":"c1","people":[{"id":"p1","n":-1.5e3}]},{"id":"c2"},null]}"#
+        let spaced = "\n{ \"cases\" : [ { \"id\" : \"c\\\\1\" , \"t\" : [ true , false ] } ,\r\n\t{ } ] , \"format\" : \"vigil.bundle/1\" , \"targets\" : [ ] }\n"
+        var compared = 0, readable = 0
+        for original in [compact, spaced] {
+            let bytes = Array(original.utf8)
+            for i in bytes.indices {
+                var variants = [Array(bytes[..<i] + bytes[(i + 1)...])]
+                for m in marks where m != bytes[i] {
+                    var v = bytes
+                    v[i] = m
+                    variants.append(v)
+                }
+                for v in variants {
+                    let t = Data(v)
+                    let before = whole(t), after = streamed(t)
+                    compared += 1
+                    if before != nil { readable += 1 }
+                    if before != after {
+                        Issue.record("byte \(i) of \(bytes.count): \(String(decoding: v, as: UTF8.self)): whole \(before.map { "\($0.issues)" } ?? "refused"), streamed \(after.map { "\($0.issues)" } ?? "refused")")
+                        return
+                    }
+                }
+            }
+        }
+        // Both kinds were met: texts still JSON (with problems of form) and texts that are not.
+        #expect(compared > 3_000 && readable > 500 && compared - readable > 1_000, "\(compared), \(readable)")
+    }
+}
