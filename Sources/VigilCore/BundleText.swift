@@ -8,7 +8,9 @@ import Foundation
 /// time (each element's text parsed on its own, then read at once), so one case's tree is held at
 /// a time, and the rest of the object (its format, anything else) is parsed as before, with those
 /// arrays left empty. Every byte is still checked as JSON: the splitter checks the object's and
-/// the arrays' punctuation, the parser everything else.
+/// the arrays' punctuation, the characters of bare words and how deep the elements nest (the
+/// parser of one element alone would take a byte-order mark before a bare word, and two levels
+/// more), the parser everything else. Text in UTF-16 or UTF-32 is parsed whole, as before.
 extension VigilBundle {
     /// The keys whose arrays are read an element at a time.
     static let streamedArrays = ["targets", "cases"]
@@ -17,7 +19,9 @@ extension VigilBundle {
     /// paths; throws `JSONParseError` when the text is not JSON.
     public static func readLocated(json data: Data, diagnostics d: Diagnostics) throws -> Located? {
         let found = try data.withUnsafeBytes { bytes -> (rest: Data, arrays: [String: Range<Int>])? in
-            guard let members = try JSONSpans.members(of: bytes) else { return nil }
+            // Text in UTF-16 or UTF-32 (zero bytes among the first four, as Foundation's parser tells
+        // them apart) is parsed whole, as before.
+        guard !bytes.prefix(4).contains(0), let members = try JSONSpans.members(of: bytes) else { return nil }
             // The first of a key counts, as it does for Foundation's parser.
             var seen = Set<String>(), arrays: [String: Range<Int>] = [:]
             for (key, span) in members {
@@ -95,7 +99,7 @@ enum JSONSpans {
                 guard s.peek == UInt8(ascii: ":") else { throw s.error("expected ':' after a key") }
                 s.i += 1
                 s.skipSpace()
-                members.append((key, try s.skipValue()))
+                members.append((key, try s.skipValue(depth: maxDepth - 1)))
                 s.skipSpace()
                 if s.peek == UInt8(ascii: ",") {
                     s.i += 1
@@ -148,6 +152,8 @@ enum JSONSpans {
 
     /// The elements of the array at `span` (which begins with `[`).
     static func elements(of bytes: UnsafeRawBufferPointer, in span: Range<Int>) throws -> [Range<Int>] {
+        // An element is nested in the bundle's object and its array.
+        let depth = maxDepth - 2
         var s = Scanner(bytes: UnsafeRawBufferPointer(rebasing: bytes[..<span.upperBound]))
         s.i = span.lowerBound + 1
         var elements: [Range<Int>] = []
@@ -155,7 +161,7 @@ enum JSONSpans {
         if s.peek == UInt8(ascii: "]") { return [] }
         while true {
             s.skipSpace()
-            elements.append(try s.skipValue())
+            elements.append(try s.skipValue(depth: depth))
             s.skipSpace()
             if s.peek == UInt8(ascii: ",") {
                 s.i += 1
@@ -177,10 +183,14 @@ enum JSONSpans {
         } catch let e as JSONParseError {
             let line = data[start..<(start + span.lowerBound)].reduce(1) { $1 == 0x0A ? $0 + 1 : $0 }
             let prefix = "not valid JSON: "
-            let detail = e.reason.hasPrefix(prefix) ? String(e.reason.dropFirst(prefix.count)) : e.reason
-            throw JSONParseError(reason: "\(prefix)in \(path), which begins on line \(line): \(detail)")
+            let place = "\(prefix)in \(path), which begins on line \(line)"
+            guard e.reason.hasPrefix(prefix) else { throw JSONParseError(reason: place) }
+            throw JSONParseError(reason: place + ": " + e.reason.dropFirst(prefix.count))
         }
     }
+
+    /// The deepest nesting Foundation's parser takes (arrays and objects in one another).
+    static let maxDepth = 512
 
     struct Scanner {
         let bytes: UnsafeRawBufferPointer
@@ -189,8 +199,11 @@ enum JSONSpans {
         var peek: UInt8? { i < bytes.count ? bytes[i] : nil }
 
         func error(_ what: String) -> JSONParseError {
-            let line = bytes[..<min(i, bytes.count)].reduce(1) { $1 == 0x0A ? $0 + 1 : $0 }
-            return JSONParseError(reason: "not valid JSON: \(what), on line \(line)")
+            JSONParseError(reason: "not valid JSON: \(what), on line \(line(at: i))")
+        }
+
+        func line(at offset: Int) -> Int {
+            bytes[..<min(offset, bytes.count)].reduce(1) { $1 == 0x0A ? $0 + 1 : $0 }
         }
 
         mutating func skipSpace() {
@@ -199,18 +212,20 @@ enum JSONSpans {
 
         /// From an opening quote to past its closing one.
         mutating func skipString() throws {
+            let start = i
             i += 1
             while let b = peek {
                 i += 1
                 if b == UInt8(ascii: "\"") { return }
                 if b == UInt8(ascii: "\\") { i += 1 }
             }
-            throw error("a string is not closed")
+            throw JSONParseError(reason: "not valid JSON: a string that begins on line \(line(at: start)) is not closed")
         }
 
         /// Past one value, whose span it returns: a string, an object or array with everything in
-        /// it, or a bare word or number (checked when it is parsed).
-        mutating func skipValue() throws -> Range<Int> {
+        /// it (no deeper than `depth`), or a bare word or number of the characters they may have
+        /// (checked when it is parsed).
+        mutating func skipValue(depth: Int) throws -> Range<Int> {
             let start = i
             switch peek {
             case UInt8(ascii: "\""):
@@ -218,11 +233,14 @@ enum JSONSpans {
             case UInt8(ascii: "{"), UInt8(ascii: "["):
                 var open: [UInt8] = []
                 repeat {
-                    guard let b = peek else { throw error("an object or array is not closed") }
+                    guard let b = peek else {
+                        throw JSONParseError(reason: "not valid JSON: an object or array that begins on line \(line(at: start)) is not closed")
+                    }
                     switch b {
                     case UInt8(ascii: "\""): try skipString(); continue
-                    case UInt8(ascii: "{"): open.append(UInt8(ascii: "}"))
-                    case UInt8(ascii: "["): open.append(UInt8(ascii: "]"))
+                    case UInt8(ascii: "{"), UInt8(ascii: "["):
+                        guard open.count < depth else { throw error("objects and arrays are nested too deeply") }
+                        open.append(b == UInt8(ascii: "{") ? UInt8(ascii: "}") : UInt8(ascii: "]"))
                     case UInt8(ascii: "}"), UInt8(ascii: "]"):
                         guard open.popLast() == b else { throw error("'\(Character(UnicodeScalar(b)))' does not close what is open") }
                     default: break
@@ -230,8 +248,10 @@ enum JSONSpans {
                     i += 1
                 } while !open.isEmpty
             default:
-                while let b = peek, !(b == UInt8(ascii: ",") || b == UInt8(ascii: "}") || b == UInt8(ascii: "]")
-                                      || b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09) { i += 1 }
+                // true, false, null, or a number: nothing else (a byte-order mark, another
+                // encoding) that the parser of this value alone would take.
+                while let b = peek, (b >= UInt8(ascii: "a") && b <= UInt8(ascii: "z")) || (b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9"))
+                                    || b == UInt8(ascii: "-") || b == UInt8(ascii: "+") || b == UInt8(ascii: ".") || b == UInt8(ascii: "E") { i += 1 }
                 guard i > start else { throw error("expected a value") }
             }
             return start..<i

@@ -70,6 +70,12 @@ struct BundleTextTests {
                 "{\"c\\u0061ses\":[{}],\"cases\":\"none\",\"\\u0074argets\":[[]]}", "{\"a\":1,\"a\":2,\"é\":[],\"\\u00e9\":{}}",
                 // Foundation's parser lets a comma before a closing bracket pass.
                 "{\"format\":\"vigil.bundle/1\",\"cases\":[{},],}"].map { Data($0.utf8) }
+        // Text in UTF-16 or UTF-32 without a byte-order mark, which Foundation's parser reads.
+        let compact = String(decoding: text(sampleBundleJSON()), as: UTF8.self)
+        out.append(compact.data(using: .utf16LittleEndian)!)
+        out.append(compact.data(using: .utf32LittleEndian)!)
+        // Nested as deep as the parser takes.
+        out.append(Data(("{\"format\":\"vigil.bundle/1\",\"cases\":[" + String(repeating: "[", count: 510) + String(repeating: "]", count: 510) + "]}").utf8))
         // More cases than a bundle may hold: refused as too many, none read.
         out.append(Data(("{\"format\":\"vigil.bundle/1\",\"cases\":[" + Array(repeating: "{}", count: ObjectReader.maxLocatedItems + 1).joined(separator: ",") + "]}").utf8))
         return out
@@ -95,8 +101,16 @@ struct BundleTextTests {
             "{\"cases\":[{\"id\":\"a}]}", "{\"cases\":[{\"id\":tru}]}", "{\"cases\":[{\"id\":\"\\q\"}]}", "{\"cases\":[\"\u{01}\"]}",
             "{\"targets\":[[}]}", "{\"format\":01}",
         ]
-        for t in broken {
-            #expect(streamed(Data(t.utf8)) == nil, "\(t)")
+        var texts = broken.map { Data($0.utf8) }
+        // Nested deeper than the parser takes, inside a case.
+        texts.append(Data(("{\"format\":\"vigil.bundle/1\",\"cases\":[" + String(repeating: "[", count: 511) + String(repeating: "]", count: 511) + "]}").utf8))
+        // A byte-order mark, or another encoding, inside the array: the parser of one element
+        // alone would take either.
+        texts.append(Data("{\"cases\":[".utf8) + Data([0xEF, 0xBB, 0xBF]) + Data("true]}".utf8))
+        texts.append(Data("{\"cases\":[".utf8) + "true".data(using: .utf16LittleEndian)! + Data("]}".utf8))
+        for t in texts {
+            #expect(whole(t) == nil, "\(String(decoding: t.prefix(80), as: UTF8.self))")
+            #expect(streamed(t) == nil, "\(String(decoding: t.prefix(80), as: UTF8.self))")
         }
         // More cases than a bundle may hold, one of them not JSON: refused as not JSON, as before.
         let many = Array(repeating: "{}", count: ObjectReader.maxLocatedItems) + ["{\"id\":tru}"]
@@ -106,7 +120,11 @@ struct BundleTextTests {
         // A problem inside a case names the case and the line it begins on.
         let text = "{\"format\": \"vigil.bundle/1\",\n\"cases\": [\n{},\n{\"id\": nope}\n]}"
         let error = #expect(throws: JSONParseError.self) { try VigilBundle.readLocated(json: Data(text.utf8), diagnostics: Diagnostics()) }
-        #expect(error?.reason.hasPrefix("not valid JSON: in $.cases[1], which begins on line 4: ") == true, "\(error?.reason ?? "")")
+        #expect(error?.reason.hasPrefix("not valid JSON: in $.cases[1], which begins on line 4") == true, "\(error?.reason ?? "")")
+        // A string or array not closed is named where it begins.
+        let open = "{\"format\": \"vigil.bundle/1\",\n\"cases\": [\n{\"id\": \"abc}\n]\n}\n\n\n"
+        let unclosed = #expect(throws: JSONParseError.self) { try VigilBundle.readLocated(json: Data(open.utf8), diagnostics: Diagnostics()) }
+        #expect(unclosed?.reason == "not valid JSON: a string that begins on line 3 is not closed", "\(unclosed?.reason ?? "")")
     }
 
     /// Every byte of two small bundles' text (nested, with escapes, one spaced out) deleted, or

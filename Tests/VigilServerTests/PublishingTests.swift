@@ -47,7 +47,7 @@ struct PublishingTests {
             var broken = try demoBundle()
             broken.cases[0].title = "Changed"
             broken.cases[0].people[0].id = "Not A Slug"
-            let json = broken.json.data()
+            let json = try ContentWriter.read(json: broken.json.data())
             await #expect(throws: ValidationError.self) {
                 try await app.vigilServices.publisher.publish(.bundle(json), by: .commandLine, on: app.db)
             }

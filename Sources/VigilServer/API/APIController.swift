@@ -391,9 +391,9 @@ struct APIController: UsesServices {
     // MARK: - Bundles
 
     func importBundle(req: Request) async throws -> Response {
-        // Read a case at a time by the publisher, not parsed whole here.
-        let body = try jsonBodyText(req)
-        return jsonResponse(try await publish(req, .bundle(body)).summary.json)
+        // Read a case at a time, not parsed whole, before the publisher takes the write gate.
+        let read = try ContentWriter.read(json: try jsonBodyText(req))
+        return jsonResponse(try await publish(req, .bundle(read)).summary.json)
     }
 
     func exportBundle(req: Request) async throws -> Response {

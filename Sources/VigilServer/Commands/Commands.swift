@@ -55,7 +55,8 @@ struct ImportCommand: AsyncCommand {
 
     /// Imports in one transaction; returns the summary and the number of alert e-mails queued.
     static func importBundle(_ text: Data, alerts: Bool, app: Application) async throws -> (WriteSummary, Int) {
-        let result = try await app.vigilServices.publisher.publish(.bundle(text), by: .commandLine, alerts: alerts, on: app.db)
+        let read = try ContentWriter.read(json: text)
+        let result = try await app.vigilServices.publisher.publish(.bundle(read), by: .commandLine, alerts: alerts, on: app.db)
         return (result.summary, result.alertsQueued)
     }
 
@@ -64,9 +65,9 @@ struct ImportCommand: AsyncCommand {
         if signature.file == "-" || signature.file == Self.standardInput {
             data = FileHandle.standardInput.readDataToEndOfFile()
         } else {
-            // Mapped, not copied: the file's pages are the kernel's to drop and read again, and
-            // the bundle is read a case at a time (`VigilBundle.readLocated(json:diagnostics:)`).
-            guard let d = try? Data(contentsOf: URL(fileURLWithPath: signature.file), options: .alwaysMapped) else {
+            // Copied, not mapped: a file cut short while it is read would stop the process (SIGBUS).
+            // The bundle is then read a case at a time (`VigilBundle.readLocated(json:diagnostics:)`).
+            guard let d = FileManager.default.contents(atPath: signature.file) else {
                 throw CommandProblem(description: "Cannot read \(signature.file): no such file, or not readable.")
             }
             data = d

@@ -102,23 +102,23 @@ struct ContentWriter: Sendable {
         return summary
     }
 
-    /// Reads, checks and imports a bundle's JSON text: every problem, of form or of reference, is
-    /// reported together, and nothing is written unless there are none.
-    func importBundle(json text: Data) async throws -> WriteSummary {
-        let read = try Self.located(json: text)
-        return try await importBundle(read.bundle, paths: read.paths, earlierIssues: read.issues)
+    /// A bundle's JSON text as read (a case at a time), with where each target and case sits and
+    /// the problems of form found, reported with those of reference when it is imported.
+    struct ReadBundle: Sendable {
+        var bundle: VigilBundle
+        var paths: (targets: [String], cases: [String])
+        var issues: [ValidationIssue]
     }
 
-    /// A bundle's JSON text as read (a case at a time), with where each target and case sits and
-    /// the problems of form found (reported with those of reference); throws if it is not JSON,
-    /// or not a bundle at all.
-    static func located(json text: Data) throws -> (bundle: VigilBundle, paths: (targets: [String], cases: [String]), issues: [ValidationIssue]) {
+    /// Reads a bundle's JSON text; throws if it is not JSON, or not a bundle at all. Done before
+    /// the import takes the write gate, so that no writer waits for the reading.
+    static func read(json text: Data) throws -> ReadBundle {
         let d = Diagnostics()
         guard let located = try VigilBundle.readLocated(json: text, diagnostics: d) else {
             try d.throwIfAny()
-            return (VigilBundle(targets: [], cases: []), ([], []), [])
+            return ReadBundle(bundle: VigilBundle(targets: [], cases: []), paths: ([], []), issues: [])
         }
-        return (located.bundle, (located.targetPaths, located.casePaths), d.issues)
+        return ReadBundle(bundle: located.bundle, paths: (located.targetPaths, located.casePaths), issues: d.issues)
     }
 
     /// The bundle's cases in order: those none of whose rows is stored are gathered into
@@ -206,11 +206,6 @@ struct ContentWriter: Sendable {
     /// that will write it: checks the bundle and builds its new cases' rows into staging tables
     /// (`ImportStaging`), 2,000 documents at a time. Nothing another connection sees changes, and
     /// no lock on the database is held.
-    func stageImport(json text: Data) async throws -> StagedImport {
-        let read = try Self.located(json: text)
-        return try await stageImport(read.bundle, paths: read.paths, earlierIssues: read.issues)
-    }
-
     func stageImport(_ bundle: VigilBundle, paths: (targets: [String], cases: [String])? = nil,
                      earlierIssues: [ValidationIssue] = []) async throws -> StagedImport {
         let head = try await PublishingLog.head(on: db)

@@ -38,9 +38,9 @@ struct Publisher: Sendable {
     var clock: @Sendable () -> ActionClock = { ActionClock.current }
 
     enum Change: Sendable {
-        /// A `vigil.bundle/1` document's JSON text (`vigil import`, `POST /api/v1/bundles`): all
-        /// or nothing. Read a case at a time (`VigilBundle.readLocated(json:diagnostics:)`).
-        case bundle(Data)
+        /// A `vigil.bundle/1` document (`vigil import`, `POST /api/v1/bundles`) as read, with the
+        /// problems of form found (`ContentWriter.read(json:)`, before the write gate): all or nothing.
+        case bundle(ContentWriter.ReadBundle)
         /// A bundle already read (the demo).
         case bundleValue(VigilBundle)
         case createCase(Case)
@@ -127,7 +127,7 @@ struct Publisher: Sendable {
     private func stage(_ change: Change, on db: any Database) async throws -> ContentWriter.StagedImport? {
         let store = ContentWriter(db: db, now: now)
         switch change {
-        case .bundle(let text): return try await store.stageImport(json: text)
+        case .bundle(let read): return try await store.stageImport(read.bundle, paths: read.paths, earlierIssues: read.issues)
         case .bundleValue(let bundle): return try await store.stageImport(bundle)
         default: return nil
         }
@@ -164,8 +164,8 @@ struct Publisher: Sendable {
         let store = ContentWriter(db: db, now: now)
         if let staged { return (try await store.importStaged(staged), false) }
         switch change {
-        case .bundle(let text):
-            return (try await store.importBundle(json: text), false)
+        case .bundle(let read):
+            return (try await store.importBundle(read.bundle, paths: read.paths, earlierIssues: read.issues), false)
         case .bundleValue(let bundle):
             return (try await store.importBundle(bundle), false)
         case .createCase(let kase):
