@@ -54,6 +54,7 @@ def test_cached_page_under_reports_runs_end_to_end(tmp_path):
 def test_archive_pages_runs_end_to_end(tmp_path):
     out = run_bench(tmp_path, "archive_pages.py", "--cases", "12")
     assert "Atom feed" in out and "sitemap" in out
+    assert re.search(r"^deep pages: the list has [0-9,]+ pages, the feed [0-9,]+$", out, re.M), out
 
 
 def test_pages_vs_nginx_runs_end_to_end(tmp_path):

@@ -161,6 +161,47 @@ struct SiteTests {
         }
     }
 
+    /// A deep page of a list without a search is read by one statement that orders and groups the
+    /// whole list (`SiteData.windowEntries`), a shallow one with the rows before it: every page of
+    /// several lists, in several page sizes and page languages, is the same read either way.
+    @Test(arguments: TestStorage.available) func deepPagesAreTheSameReadEitherWay(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
+            try await loadDemo(app)
+            // Updates two a day (equal dates are ordered by id), some translated into Russian the
+            // same day, some days later (which moves their entry up the list).
+            var kase = try demoBundle().cases.first { $0.id == "demo-li-wei" }!
+            func day(_ d: Int) -> PartialDate { PartialDate("2026-09-\(String(format: "%02d", d))")! }
+            for i in 1...12 {
+                kase.urgentActions[0].documents.append(Document(id: "extra-\(i)", sequence: i, kind: .update, language: "en",
+                                                                published: day(i / 2 + 1), title: "Update \(i)", body: "News \(i)."))
+                if i % 3 == 0 {
+                    kase.urgentActions[0].documents.append(Document(id: "extra-\(i)-ru", sequence: i, kind: .update, language: "ru",
+                                                                    translationOf: "extra-\(i)", published: day(i / 2 + 1 + (i % 2 == 0 ? 9 : 0)),
+                                                                    title: "Новости \(i)", body: "Новости \(i)."))
+                }
+            }
+            try await publish(app, VigilBundle(cases: [kase]))
+            let data = SiteData(db: app.db)
+            var pages = 0, grouped = 0
+            for raw in ["", "language=ru", "language=en", "kind=update", "status=closed"] {
+                let f = try CatalogueQuery(raw, allowed: CatalogueQuery.siteKeys)
+                for pageLanguage in ["en", "ru", nil] as [String?] {
+                    for size in [1, 3, 7] {
+                        for page in 1... {
+                            let shallow = try await data.page(f, pageLanguage: pageLanguage, page: page, size: size, deepFrom: .max)
+                            let deep = try await data.page(f, pageLanguage: pageLanguage, page: page, size: size, deepFrom: 0)
+                            #expect(deep.ids == shallow.ids && deep.total == shallow.total, "\(raw) \(pageLanguage ?? "-") \(size) page \(page)")
+                            pages += 1
+                            if shallow.ids.contains(where: { $0.hasSuffix("-ru") }) && pageLanguage == "ru" && f.language == nil { grouped += 1 }
+                            if shallow.ids.isEmpty { break }
+                        }
+                    }
+                }
+            }
+            #expect(pages > 150 && grouped > 5, "\(pages), \(grouped)")
+        }
+    }
+
     /// A search reads all its hits to order and count them, but snippets only for the page it
     /// shows: every card of every page has its own, with the words marked.
     @Test(arguments: TestStorage.available) func searchPagesGiveEachCardItsSnippet(storage: TestStorage) async throws {
