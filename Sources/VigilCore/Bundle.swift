@@ -30,18 +30,27 @@ public struct VigilBundle: Hashable, Sendable {
         public var bundle: VigilBundle
         public var targetPaths: [String]
         public var casePaths: [String]
+
+        /// The targets and cases read, each with its path.
+        public init(targets: [(Target, String)], cases: [(Case, String)]) {
+            bundle = VigilBundle(targets: targets.map(\.0), cases: cases.map(\.0))
+            targetPaths = targets.map(\.1); casePaths = cases.map(\.1)
+        }
     }
 
     public static func readLocated(_ value: JSONValue, diagnostics d: Diagnostics) -> Located? {
         guard var r = ObjectReader(value, path: "$", diagnostics: d) else { return nil }
         defer { r.finish() }
+        checkFormat(&r, diagnostics: d)
+        return Located(targets: r.locatedArray("targets") { Target.read($0, path: $1, diagnostics: d) },
+                       cases: r.locatedArray("cases") { Case.read($0, path: $1, diagnostics: d) })
+    }
+
+    /// Reads the bundle's `format`, which must be this one.
+    static func checkFormat(_ r: inout ObjectReader, diagnostics d: Diagnostics) {
         if let f = r.string("format", required: true), f != format {
             d.add("$.format", Message("issue_bundle_format", "must be \"{format}\", not \"{value}\"", texts: ["format": "\(format)", "value": "\(f)"]))
         }
-        let targets = r.locatedArray("targets") { Target.read($0, path: $1, diagnostics: d) }
-        let cases = r.locatedArray("cases") { Case.read($0, path: $1, diagnostics: d) }
-        return Located(bundle: VigilBundle(targets: targets.map(\.0), cases: cases.map(\.0)),
-                       targetPaths: targets.map(\.1), casePaths: cases.map(\.1))
     }
 
     public var json: JSONValue {

@@ -20,8 +20,8 @@ extension VigilBundle {
     public static func readLocated(json data: Data, diagnostics d: Diagnostics) throws -> Located? {
         let found = try data.withUnsafeBytes { bytes -> (rest: Data, arrays: [String: Range<Int>])? in
             // Text in UTF-16 or UTF-32 (zero bytes among the first four, as Foundation's parser tells
-        // them apart) is parsed whole, as before.
-        guard !bytes.prefix(4).contains(0), let members = try JSONSpans.members(of: bytes) else { return nil }
+            // them apart) is parsed whole, as before.
+            guard !bytes.prefix(4).contains(0), let members = try JSONSpans.members(of: bytes) else { return nil }
             // The first of a key counts, as it does for Foundation's parser.
             var seen = Set<String>(), arrays: [String: Range<Int>] = [:]
             for (key, span) in members {
@@ -46,9 +46,7 @@ extension VigilBundle {
         }
         guard var r = ObjectReader(try JSONValue.parse(found.rest), path: "$", diagnostics: d) else { return nil }
         defer { r.finish() }
-        if let f = r.string("format", required: true), f != format {
-            d.add("$.format", Message("issue_bundle_format", "must be \"{format}\", not \"{value}\"", texts: ["format": "\(format)", "value": "\(f)"]))
-        }
+        checkFormat(&r, diagnostics: d)
         func read<T>(_ key: String, _ each: (JSONValue, String) -> T?) throws -> [(T, String)] {
             guard let span = found.arrays[key] else { return r.locatedArray(key, each) }
             _ = r.raw(key)
@@ -63,10 +61,8 @@ extension VigilBundle {
             if tooMany { d.add("$.\(key)", IssueText.tooManyItems(elements.count, max: ObjectReader.maxLocatedItems)) }
             return read
         }
-        let targets = try read("targets") { Target.read($0, path: $1, diagnostics: d) }
-        let cases = try read("cases") { Case.read($0, path: $1, diagnostics: d) }
-        return Located(bundle: VigilBundle(targets: targets.map(\.0), cases: cases.map(\.0)),
-                       targetPaths: targets.map(\.1), casePaths: cases.map(\.1))
+        return Located(targets: try read("targets") { Target.read($0, path: $1, diagnostics: d) },
+                       cases: try read("cases") { Case.read($0, path: $1, diagnostics: d) })
     }
 }
 

@@ -642,4 +642,39 @@ extension SiteTests {
             #expect(cache.buildCount == builds + 3)
         }
     }
+
+    /// Counting a list reads every entry of it: each list is counted once per content version,
+    /// shared by its pages (and the feed of the same entries), and counted again when anything
+    /// is published.
+    @Test(arguments: TestStorage.available) func eachListIsCountedOncePerContentVersion(storage: TestStorage) async throws {
+        try await withApp(storage) { app in
+            try await loadDemo(app)
+            try await publishUpdatesToLiWei(app, 15, day: { $0 % 28 + 1 }) { "More news \($0)." }
+            let cache = app.vigilServices.cache
+            #expect(try await html(app, "/en/urgent-actions").body.contains("22 documents"))
+            let builds = cache.buildCount
+            let second = try await html(app, "/en/urgent-actions?page=2")
+            #expect(second.body.contains("22 documents") && second.body.contains("Page 2 / 2"))
+            #expect(cache.buildCount == builds + 1, "the second page renders itself, and counts no more")
+            // Another list is counted on its own.
+            let china = try await html(app, "/en/urgent-actions?country=CN").body
+            #expect(!china.contains("22 documents") && cache.buildCount == builds + 3)
+            // Something published: the next page rendered counts again, with the new entries.
+            try await publishUpdatesToLiWei(app, 35, day: { $0 % 28 + 1 }) { "More news \($0)." }
+            let after = try await html(app, "/en/urgent-actions?page=3")
+            #expect(after.status == .ok && after.body.contains("42 documents") && after.body.contains("Page 3 / 3"), "\(after.body.prefix(3000))")
+        }
+    }
+
+    /// A query's cache key names it alone: no two queries' values join to one key.
+    @Test func aQuerysKeyNamesItAlone() {
+        var a = CatalogueQuery(), b = CatalogueQuery()
+        a.q = "a|"; a.country = "b"
+        b.q = "a"; b.country = "|b"
+        #expect(a.canonicalKey != b.canonicalKey)
+        var c = CatalogueQuery(), d = CatalogueQuery()
+        c.q = "x%7C"; d.q = "x|"
+        #expect(c.canonicalKey != d.canonicalKey)
+        #expect(CatalogueQuery().canonicalKey == CatalogueQuery().canonicalKey)
+    }
 }

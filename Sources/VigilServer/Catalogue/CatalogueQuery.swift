@@ -162,7 +162,10 @@ struct CatalogueQuery: Sendable, Equatable {
                      outcome?.rawValue ?? "", language ?? "", caseID ?? "", updatedSince.map { String($0.timeIntervalSince1970) } ?? "",
                      String(page), String(limit), view.rawValue]
         parts += cursor ?? []
-        return parts.map { $0.replacingOccurrences(of: "|", with: "||") }.joined(separator: "|")
+        // Each part's `%` and `|` escaped, so that no two queries' parts join to one key (with
+        // `|` written `||`, ["a|", "b"] and ["a", "|b"] both made `a|||b`).
+        return parts.map { $0.replacingOccurrences(of: "%", with: "%25").replacingOccurrences(of: "|", with: "%7C") }
+            .joined(separator: "|")
     }
 
     // MARK: - SQL

@@ -105,9 +105,10 @@ struct ContentWriter: Sendable {
     /// A bundle's JSON text as read (a case at a time), with where each target and case sits and
     /// the problems of form found, reported with those of reference when it is imported.
     struct ReadBundle: Sendable {
-        var bundle: VigilBundle
-        var paths: (targets: [String], cases: [String])
+        var located: VigilBundle.Located
         var issues: [ValidationIssue]
+        var bundle: VigilBundle { located.bundle }
+        var paths: (targets: [String], cases: [String]) { (located.targetPaths, located.casePaths) }
     }
 
     /// Reads a bundle's JSON text; throws if it is not JSON, or not a bundle at all. Done before
@@ -116,9 +117,9 @@ struct ContentWriter: Sendable {
         let d = Diagnostics()
         guard let located = try VigilBundle.readLocated(json: text, diagnostics: d) else {
             try d.throwIfAny()
-            return ReadBundle(bundle: VigilBundle(targets: [], cases: []), paths: ([], []), issues: [])
+            return ReadBundle(located: .init(targets: [], cases: []), issues: [])
         }
-        return ReadBundle(bundle: located.bundle, paths: (located.targetPaths, located.casePaths), issues: d.issues)
+        return ReadBundle(located: located, issues: d.issues)
     }
 
     /// The bundle's cases in order: those none of whose rows is stored are gathered into

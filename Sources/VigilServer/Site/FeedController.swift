@@ -92,7 +92,7 @@ struct FeedController: UsesServices {
         return try await cache.respond(to: req, key: key + "|" + language + "|" + String(page), contentType: "application/atom+xml; charset=utf-8",
                                        cacheControl: "public, max-age=300", renderedFrom: mark, fastPath: fastPath) {
           try await Localized.$current.withValue(strings) {
-            let data = SiteData(db: req.db)
+            let data = SiteData(db: req.db, cache: cache)
             let (slice, total, _, _) = try await data.page(filters, pageLanguage: language, page: page, size: Self.entriesPerPage)
             let pages = max(1, (total + Self.entriesPerPage - 1) / Self.entriesPerPage)
             guard page <= pages else { throw Refusal(.notFound, "refusal_there_no_page_these_results", ["page": "\(page)"]) }
