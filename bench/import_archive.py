@@ -15,8 +15,14 @@ it was refused is how long the server's writers would have waited (they give up 
     python3 bench/import_archive.py [--cases N] [--binary PATH] [--baseline PATH] [--bundle FILE]
 
 --baseline: another vigil binary (an older build) to import the same bundle, side by side.
+
+--api: the bundle is also posted to `POST /api/v1/bundles` of a running server (each binary's),
+while a client of that server tries a log-in every 100 ms (a write: its rate-limit rows, through
+the server's write gate) and a search every 100 ms (a read, never cached: a new word each time),
+each on its own connection: the longest of each while the import runs, beside the median of the
+same before it, is how long the server's own writers and readers waited for the import.
 """
-import argparse, json, os, sqlite3, subprocess, sys, tempfile, threading, time, urllib.request
+import argparse, http.client, json, os, re, sqlite3, statistics, subprocess, sys, tempfile, threading, time, urllib.parse, urllib.request
 
 from common import ROOT, Serve, archive_env, load_archive, rss_mb, scratch_dir
 
@@ -84,11 +90,96 @@ def import_into(binary, bundle, work, name):
     return env, seconds, peak, out, locked
 
 
+class RequestProbe(threading.Thread):
+    """Sends `request(conn, n)` every 100 ms on one keep-alive connection until stopped, keeping
+    each answer's time; a failed request is counted and the connection made again."""
+
+    def __init__(self, port, request):
+        super().__init__(daemon=True)
+        self.port, self.request = port, request
+        self.done, self.times, self.failed, self.mark = threading.Event(), [], 0, None
+
+    def run(self):
+        conn, n = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120), 0
+        while not self.done.is_set():
+            n += 1
+            t = time.perf_counter()
+            try:
+                self.request(conn, n)
+                self.times.append((t, time.perf_counter() - t))
+            except (OSError, http.client.HTTPException, ValueError):
+                self.failed += 1
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+            self.done.wait(0.1)
+
+    def split(self, at, until):
+        """(median before `at`, longest from `at` to `until`), in ms."""
+        before = [d for t, d in self.times if t < at]
+        during = [d for t, d in self.times if at <= t <= until] + [d for t, d in self.times if t < at and t + d > at]
+        return (statistics.median(before) * 1000 if before else float("nan")), (max(during) * 1000 if during else float("nan"))
+
+
+def api_import(binary, bundle, work, name):
+    """Posts the bundle to a server's API while a log-in probe and a search probe run; returns the
+    import's seconds, and for the log-ins and the searches (median before, longest during) in ms,
+    and how many probe requests failed."""
+    env = archive_env(work, name, log="warning")
+    env.update(VIGIL_MAX_BODY_BYTES=str(os.path.getsize(bundle) + (1 << 20)), VIGIL_TRUSTED_PROXIES="127.0.0.1")
+    cwd = os.path.dirname(env["VIGIL_DATABASE_PATH"])
+    subprocess.run([binary, "migrate", "--yes"], env=env, check=True, capture_output=True, cwd=cwd)
+    out = subprocess.run([binary, "token", "create", "--role", "publisher", "--scope", "import", "--label", "bench"],
+                         env=env, check=True, capture_output=True, cwd=cwd).stdout.decode()
+    token = re.search(r"\bvgl_\S+", out).group(0)
+    with Serve(binary, env, cwd=cwd) as server:
+        with urllib.request.urlopen(server.base + "/en/login") as r:
+            page = r.read().decode()
+            cookie = "; ".join(c.split(";")[0] for c in r.headers.get_all("Set-Cookie"))
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+
+        def login(conn, n):
+            body = urllib.parse.urlencode({"csrf": csrf, "email": f"probe-{n}@example.org", "password": "not the password"})
+            conn.request("POST", "/login", body, {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie,
+                                                  "X-Forwarded-For": f"10.9.{n >> 8 & 255}.{n & 255}"})
+            r = conn.getresponse()
+            r.read()
+            if r.status != 401:
+                raise ValueError(f"log-in answered {r.status}")
+
+        def search(conn, n):
+            conn.request("GET", f"/en/urgent-actions?q=probe{n}")
+            r = conn.getresponse()
+            r.read()
+            if r.status != 200:
+                raise ValueError(f"search answered {r.status}")
+
+        probes = [RequestProbe(server.port, login), RequestProbe(server.port, search)]
+        for p in probes:
+            p.start()
+        time.sleep(3)
+        with open(bundle, "rb") as f:
+            data = f.read()
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=1200)
+        start = time.perf_counter()
+        conn.request("POST", "/api/v1/bundles", data, {"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+        r = conn.getresponse()
+        answer = r.read()
+        end = time.perf_counter()
+        time.sleep(1)
+        for p in probes:
+            p.done.set()
+            p.join()
+        if r.status != 200:
+            sys.exit(f"the API answered {r.status}: {answer[:2000]!r}")
+        return end - start, probes[0].split(start, end), probes[1].split(start, end), sum(p.failed for p in probes)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cases", type=int, default=2000)
     ap.add_argument("--binary", default=os.path.join(ROOT, ".build", "release", "vigil"))
     ap.add_argument("--baseline", help="an older vigil binary to import the same bundle")
+    ap.add_argument("--api", action="store_true", help="also post the bundle to a server's API, with log-ins and searches beside it")
     ap.add_argument("--bundle", help="keep the exported archive in this file, and use it if it is there already "
                                      "(making 10,000 cases takes minutes; --cases must say how many it holds)")
     a = ap.parse_args()
@@ -113,6 +204,12 @@ def main():
               f"{base_locked:>17.1f} s   {base_out}")
         print(f"ratio: this build imports {base_seconds / seconds:.1f}x as fast as the baseline")
     print(f"database after import: {os.path.getsize(env['VIGIL_DATABASE_PATH']) / 1e6:.0f} MB")
+    if a.api:
+        print(f"{'posted to the API':<34} {'seconds':>9} {'log-in ms: before, longest during':>36} {'search ms: before, longest during':>36}")
+        for label, binary in [("this build", a.binary)] + ([("baseline", a.baseline)] if a.baseline else []):
+            seconds, (login_before, login_during), (search_before, search_during), failed = api_import(binary, bundle, work, "api-" + label)
+            print(f"{'POST /api/v1/bundles (' + label + ')':<34} {seconds:>9.1f} {login_before:>17.0f} {login_during:>18.0f} "
+                  f"{search_before:>17.0f} {search_during:>18.0f}" + (f"   ({failed} probe requests failed)" if failed else ""))
 
     with Serve(a.binary, env, ready=None, cwd=work) as server:
         base, proc, started = server.base, server.proc, server.started

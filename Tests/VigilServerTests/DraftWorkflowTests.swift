@@ -31,7 +31,7 @@ struct DraftWorkflowTests {
     /// Drafts and a publisher on the app's database and services, both reading `clock`.
     static func drafts(_ app: Application, _ clock: MovableClock) -> Drafts {
         let p = app.vigilServices.publisher
-        let publisher = Publisher(cache: p.cache, alerts: p.alerts, now: { clock.now }, clock: p.clock)
+        let publisher = Publisher(cache: p.cache, alerts: p.alerts, now: { clock.now }, stagingDatabase: p.stagingDatabase, clock: p.clock)
         return Drafts(publisher: publisher, now: { clock.now })
     }
 

@@ -1,5 +1,6 @@
 import Fluent
 import Foundation
+import NIOConcurrencyHelpers
 import SQLKit
 import Testing
 import VaporTesting
@@ -295,6 +296,65 @@ struct StorageTests {
                 + (try await CaseModel.query(on: app.db).all().flatMap { [$0.createdAt, $0.updatedAt] })
                 + (try await UrgentActionModel.query(on: app.db).all().flatMap { [$0.createdAt, $0.updatedAt] })
             #expect(dates.count > 20 && Set(dates) == [writing])
+        }
+    }
+
+    /// An archive's import in the server is checked and staged on a connection of a pool of its
+    /// own, outside the write gate: the server's writers go on meanwhile, on every event loop
+    /// (they wait for the copy only), and content published meanwhile makes the import stage
+    /// again, up to `Publisher.stagingAttempts` times, then check and write under the lock.
+    @Test("An import in the server stages aside: writers go on meanwhile, and content published meanwhile makes it stage again",
+          arguments: [1, Publisher.stagingAttempts])
+    func anImportInTheServerStagesAside(publishedMeanwhile: Int) async throws {
+        let bundle = try demoBundle()
+        try #require(bundle.targets.count >= Publisher.stagingAttempts)
+        try await withApp(.sqlite) { app in
+            actor Stagings { var count = 0; func next() -> Int { count += 1; return count } }
+            let stagings = Stagings()
+            /// Runs `write` beside the staging import: false if it has not finished in 60 s (a
+            /// writer waiting for the import's connection or its write gate, which would wait until
+            /// the import ends).
+            @Sendable func finishes(_ write: @escaping @Sendable () async throws -> Void) async throws -> Bool {
+                let done = NIOLockedValueBox<Result<Void, any Error>?>(nil)
+                Task {
+                    do { try await write(); done.withLockedValue { $0 = .success(()) } } catch { done.withLockedValue { $0 = .failure(error) } }
+                }
+                for _ in 0..<600 {
+                    if let result = done.withLockedValue({ $0 }) { try result.get(); return true }
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+                return false
+            }
+            var publisher = app.vigilServices.publisher
+            publisher.afterStaging = {
+                let n = await stagings.next()
+                // A writer of the server on each event loop's connection of the main pool.
+                for loop in app.eventLoopGroup.makeIterator() {
+                    let db = app.databases.database(logger: app.logger, on: loop)!
+                    let wrote = try await finishes { _ = try await db.writeTransaction { db in
+                        try await (db as! any SQLDatabase).raw("SELECT 1").run()
+                    } }
+                    #expect(wrote, "a writer of the server waited for the staging import")
+                }
+                // Content published meanwhile: another of the bundle's targets each time.
+                if n <= publishedMeanwhile {
+                    let published = try await finishes {
+                        _ = try await app.vigilServices.publisher.publish(.replaceTarget(bundle.targets[n - 1]), by: .commandLine, on: app.db)
+                    }
+                    #expect(published, "a publication waited for the staging import")
+                }
+            }
+            let result = try await publisher.publish(.bundleValue(bundle), by: .commandLine, alerts: false, on: app.db)
+            // Staged once more for each publication meanwhile, at most `stagingAttempts` times in
+            // all; the last time written under the lock.
+            #expect(await stagings.count == min(publishedMeanwhile + 1, Publisher.stagingAttempts))
+            // Checked against what was published meanwhile (copied as first staged, those targets
+            // would be created twice): they are unchanged, everything else created once.
+            func documents(_ c: Case) -> Int { c.urgentActions.reduce(0) { $0 + $1.documents.count } }
+            #expect(result.summary.unchanged == publishedMeanwhile)
+            #expect(result.summary.created == bundle.targets.count - publishedMeanwhile + bundle.cases.reduce(0) { $0 + 1 + documents($1) })
+            #expect(try await CaseModel.query(on: app.db).count() == bundle.cases.count)
+            #expect(try await SearchIndex.search("Kuku", on: app.db).isEmpty == false)
         }
     }
 

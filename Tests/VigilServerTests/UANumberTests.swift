@@ -158,7 +158,7 @@ struct UANumberTests {
             // The year of publication follows the configured time zone.
             let p = app.vigilServices.publisher
             let instant = Date(timeIntervalSince1970: 1_798_729_200) // 2026-12-31T15:00:00Z, 2027-01-01 00:00 in Tokyo
-            let tokyo = Publisher(cache: p.cache, alerts: p.alerts, now: { instant },
+            let tokyo = Publisher(cache: p.cache, alerts: p.alerts, now: { instant }, stagingDatabase: p.stagingDatabase,
                                   clock: { ActionClock(timeZone: ActionClock.zone(named: "Asia/Tokyo")!) })
             #expect(try await Self.create(app, publisher: tokyo).description == "3/27")
             #expect(UANumbers.year(of: ActionClock(timeZone: ActionClock.zone(named: "America/Bogota")!).today(instant)) == 26)

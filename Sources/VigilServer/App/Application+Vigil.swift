@@ -60,6 +60,11 @@ func configureDatabase(_ app: Application, _ configuration: VigilConfiguration) 
         // No SQL logging: SQLKit logs bound values (password hashes, e-mail addresses, tokens).
         // (On PostgreSQL the driver insists on a level; `RedactingLogHandler` drops the values.)
         app.databases.use(.sqlite(.file(path), sqlLogLevel: nil), as: .sqlite)
+        // A pool of its own for an archive's import (`Publisher.publish`): SQLite's pools hold one
+        // connection an event loop, and an import stages its rows on its connection for as long
+        // as it takes to read and check the bundle (15 s at 10,000 cases). On the main pool that
+        // connection's requests would wait for it, and give up after 10 s.
+        app.databases.use(.sqlite(.file(path), sqlLogLevel: nil), as: .staging, isDefault: false)
         app.lifecycle.use(SQLiteJournal())
     case .postgres(let url):
         var config = try SQLPostgresConfiguration(url: url)

@@ -1,4 +1,5 @@
 import Foundation
+import Fluent
 import Vapor
 
 /// The configured services, built once at start (`configure`) and handed to every controller,
@@ -64,11 +65,24 @@ struct VigilServices: Sendable {
         return VigilServices(configuration: configuration, views: site.views, catalogue: site.catalogue, languages: languages,
                         cache: cache, secret: secret,
                         auth: Auth(secret: secret, tls: configuration.tls), passwords: Passwords(secret: secret, cost: configuration.passwordCost), alerts: alerts,
-                        publisher: Publisher(cache: cache, alerts: alerts, now: now), now: now,
+                        publisher: Publisher(cache: cache, alerts: alerts, now: now, stagingDatabase: Self.stagingDatabase(app)), now: now,
                         reportBatcher: ReportBatcher(db: app.db, metrics: metrics), renderPool: RenderPool(metrics: metrics),
                         pageRenderer: pageRenderer,
                         securityLog: securityLog, metrics: metrics)
     }
+}
+
+extension VigilServices {
+    /// A connection of the staging pool (`DatabaseID.staging`), on SQLite; nil on PostgreSQL.
+    static func stagingDatabase(_ app: Application) -> @Sendable () -> (any Database)? {
+        let databases = app.databases, group = app.eventLoopGroup, logger = app.logger
+        return { databases.database(.staging, logger: logger, on: group.any()) }
+    }
+}
+
+extension DatabaseID {
+    /// SQLite's pool for an archive's import, beside the main one (`configureDatabase`).
+    static let staging = DatabaseID(string: "vigil-staging")
 }
 
 extension Application {

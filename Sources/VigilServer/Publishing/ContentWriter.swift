@@ -217,12 +217,18 @@ struct ContentWriter: Sendable {
         return StagedImport(plan: plan, logHead: head, summary: summary, others: others)
     }
 
+    /// Thrown by `importStaged` when content was published since the bundle was checked, and it
+    /// is to be staged again.
+    struct StaleStaging: Error {}
+
     /// The second step, in the write transaction on the staging connection: the targets, the
     /// staged rows copied in, then the cases with stored rows. If any content was published
-    /// since the checks began, they no longer hold: the bundle is checked and written again here.
-    func importStaged(_ staged: StagedImport) async throws -> WriteSummary {
+    /// since the checks began, they no longer hold: with `restage`, throws `StaleStaging` (the
+    /// transaction has written nothing); without, the bundle is checked and written again here.
+    func importStaged(_ staged: StagedImport, restage: Bool = false) async throws -> WriteSummary {
         let plan = staged.plan
         guard try await PublishingLog.head(on: db) == staged.logHead else {
+            if restage { throw StaleStaging() }
             db.logger.notice("Content was published while the import was checked: checking and writing it again, holding the write lock.")
             return try await importBundle(plan.bundle, paths: plan.paths, earlierIssues: plan.earlierIssues)
         }

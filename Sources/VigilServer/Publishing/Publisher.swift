@@ -34,8 +34,14 @@ struct Publisher: Sendable {
     let cache: PageCache
     let alerts: Alerts
     let now: @Sendable () -> Date
+    /// Where an archive's import is staged and written on SQLite: a connection of a pool of its
+    /// own (`DatabaseID.staging`), so that no request waits for the connection while the bundle
+    /// is checked. Nil (PostgreSQL): imported in an ordinary transaction.
+    let stagingDatabase: @Sendable () -> (any Database)?
     /// The organisation's calendar: the year of a newly numbered urgent action (`UANumbers`).
     var clock: @Sendable () -> ActionClock = { ActionClock.current }
+    /// Called after a bundle is staged, before its write transaction (tests).
+    var afterStaging: (@Sendable () async throws -> Void)? = nil
 
     enum Change: Sendable {
         /// A `vigil.bundle/1` document (`vigil import`, `POST /api/v1/bundles`) as read, with the
@@ -103,17 +109,35 @@ struct Publisher: Sendable {
                  before: (@Sendable (any Database) async throws -> Void)? = nil,
                  after: (@Sendable (any Database, ChangeSet) async throws -> Void)? = nil) async throws -> Result {
         let result: Result
-        if db.isSQLite, change.isBundle {
-            // A bundle (an archive's import) is checked and its new rows built on one connection
-            // before the write transaction (`ImportStaging`): other processes' writers wait for
-            // the copy only.
-            result = try await db.preparedWriteTransaction(prepare: { conn in try await self.stage(change, on: conn) },
-                                                           cleanUp: { conn in try? await ImportStaging.drop(on: conn) }) { db, staged in
-                try await self.write(change, staged: staged, by: author, alerts: sendAlerts, on: db, before: before, after: after)
+        if db.isSQLite, change.isBundle, let staging = stagingDatabase() {
+            // A bundle (an archive's import) is checked and its new rows built on a connection of
+            // its own before the write transaction (`ImportStaging`): writers, here and in other
+            // processes, wait for the copy only. If content was published meanwhile, the checks no
+            // longer hold: the bundle is staged again, and after `stagingAttempts` checked and
+            // written in the transaction.
+            result = try await WriteGate.staging.withLock {
+                var attempt = 1
+                while true {
+                    let restage = attempt < Self.stagingAttempts
+                    do {
+                        let result = try await staging.preparedWriteTransaction(prepare: { conn in
+                            let staged = try await self.stage(change, on: conn)
+                            try await self.afterStaging?()
+                            return staged
+                        }, cleanUp: { conn in try? await ImportStaging.drop(on: conn) }) { db, staged in
+                            try await self.write(change, staged: staged, restage: restage, by: author, alerts: sendAlerts, on: db,
+                                                 before: before, after: after)
+                        }
+                        return result
+                    } catch is ContentWriter.StaleStaging {
+                        db.logger.notice("Content was published while the import was checked: checking it again (attempt \(attempt + 1)).")
+                        attempt += 1
+                    }
+                }
             }
         } else {
             result = try await db.writeTransaction { db in
-                try await self.write(change, staged: nil, by: author, alerts: sendAlerts, on: db, before: before, after: after)
+                try await self.write(change, staged: nil, restage: false, by: author, alerts: sendAlerts, on: db, before: before, after: after)
             }
         }
         cache.invalidate(tags: result.changes.cacheTags, logEntry: result.logEntry)
@@ -134,11 +158,11 @@ struct Publisher: Sendable {
     }
 
     /// Inside the change's write transaction: the rows, the alerts, the publishing log and the audit log.
-    private func write(_ change: Change, staged: ContentWriter.StagedImport?, by author: Author, alerts sendAlerts: Bool,
+    private func write(_ change: Change, staged: ContentWriter.StagedImport?, restage: Bool, by author: Author, alerts sendAlerts: Bool,
                        on db: any Database, before: (@Sendable (any Database) async throws -> Void)?,
                        after: (@Sendable (any Database, ChangeSet) async throws -> Void)?) async throws -> Result {
         try await before?(db)
-        let (summary, createdSubject) = try await write(change, staged: staged, on: db)
+        let (summary, createdSubject) = try await write(change, staged: staged, restage: restage, on: db)
         var changes = ChangeSet(cases: summary.changedCases, targets: summary.changedTargets,
                                 urgentActions: summary.changedUrgentActions, documents: summary.changedDocuments)
         // A document written on its own changes its case's pages too.
@@ -157,12 +181,16 @@ struct Publisher: Sendable {
         return Result(summary: summary, changes: changes, alertsQueued: queued, logEntry: entry, createdSubject: createdSubject)
     }
 
+    /// How many times a bundle is staged before content published meanwhile makes its
+    /// transaction check and write it under the lock.
+    static let stagingAttempts = 3
+
     /// Rows created by one change after which the tables' statistics are measured again.
     static let manyRows = 500
 
-    private func write(_ change: Change, staged: ContentWriter.StagedImport?, on db: any Database) async throws -> (WriteSummary, Bool) {
+    private func write(_ change: Change, staged: ContentWriter.StagedImport?, restage: Bool, on db: any Database) async throws -> (WriteSummary, Bool) {
         let store = ContentWriter(db: db, now: now)
-        if let staged { return (try await store.importStaged(staged), false) }
+        if let staged { return (try await store.importStaged(staged, restage: restage), false) }
         switch change {
         case .bundle(let read):
             return (try await store.importBundle(read.bundle, paths: read.paths, earlierIssues: read.issues), false)

@@ -36,6 +36,9 @@ actor AsyncLock {
 
 enum WriteGate {
     static let sqlite = AsyncLock()
+    /// One archive's import at a time stages on the staging pool (`Publisher.publish`): a second
+    /// waits here, not for a connection of the pool (which gives up after 10 s).
+    static let staging = AsyncLock()
 }
 
 extension Database {
@@ -72,28 +75,29 @@ extension Database {
     /// A write on SQLite prepared first on the connection that will write it, outside any
     /// transaction (an archive's import builds its rows in that connection's temporary tables:
     /// `ImportStaging`), then written by `body` in a write transaction; `cleanUp` runs last on that
-    /// connection, whatever happened. Other processes are locked out only while `body` runs. This
-    /// process's write gate is held throughout, taken before the connection as every writer takes
-    /// them: a connection held while waiting for the gate would stall the writers of its event loop
-    /// (its only connection), which wait for it holding the gate.
+    /// connection, whatever happened. Writers, in this process and others, are locked out only while
+    /// `body` runs: this process's write gate is taken after `prepare`, holding the connection.
+    /// So the database must be a pool that no writer holding the gate waits for (every other
+    /// writer takes the gate first, then a connection of its event loop, the only one of the main
+    /// pool): the staging pool (`DatabaseID.staging`), used by nothing else.
     func preparedWriteTransaction<P: Sendable, T: Sendable>(
         prepare: @escaping @Sendable (any Database) async throws -> P,
         cleanUp: @escaping @Sendable (any Database) async -> Void,
         _ body: @escaping @Sendable (any Database, P) async throws -> T
     ) async throws -> T {
         precondition(isSQLite, "a prepared write is for SQLite")
-        return try await WriteGate.sqlite.withLock {
-            try await self.withConnection { conn in
-                do {
-                    try await Self.sqliteWriteSettings(conn)
-                    let prepared = try await prepare(conn)
-                    let result = try await Self.transaction(on: conn as! any SQLDatabase, begin: "BEGIN IMMEDIATE") { try await body(conn, prepared) }
-                    await cleanUp(conn)
-                    return result
-                } catch {
-                    await cleanUp(conn)
-                    throw error
+        return try await self.withConnection { conn in
+            do {
+                try await Self.sqliteWriteSettings(conn)
+                let prepared = try await prepare(conn)
+                let result = try await WriteGate.sqlite.withLock {
+                    try await Self.transaction(on: conn as! any SQLDatabase, begin: "BEGIN IMMEDIATE") { try await body(conn, prepared) }
                 }
+                await cleanUp(conn)
+                return result
+            } catch {
+                await cleanUp(conn)
+                throw error
             }
         }
     }
