@@ -114,6 +114,10 @@ struct SecurityTests {
                 let typed = try await send(app, .GET, "/en/urgent-actions?region=zq\(i)")
                 #expect(typed.status == .ok)
                 stored += typed.body.readableBytes
+                // And the feed of a theme none has.
+                let feed = try await send(app, .GET, "/themes/zq\(i)/feed.atom")
+                #expect(feed.status == .ok)
+                stored += feed.body.readableBytes
                 #expect(cache.storedBytes(.queries) <= cache.budget(.queries))
             }
             // An empty list has one page, not ten thousand to keep.

@@ -6,8 +6,10 @@ import VigilCore
 /// Everything the public pages show, read in a fixed number of queries per page.
 struct SiteData {
     let db: any Database
-    /// Where the counts of lists are kept per content version (nil: counted each time).
+    /// Where the counts of lists are kept per content version (nil: counted each time), and on
+    /// which shelf (that of the page that shows the list).
     var cache: PageCache? = nil
+    var countShelf: PageCache.Shelf = .pages
 
     struct DocumentRow: Sendable {
         var document: Document
@@ -395,7 +397,7 @@ struct SiteData {
         var conditions = f
         conditions.page = 1; conditions.limit = 20; conditions.cursor = nil; conditions.view = .summary; conditions.paper = nil
         let db = self.db, counted = conditions
-        return try await cache.shared("count|\(grouped)|" + counted.canonicalKey, tags: [CacheTag.listing]) {
+        return try await cache.shared("count|\(grouped)|" + counted.canonicalKey, tags: [CacheTag.listing], shelf: countShelf) {
             try await SiteData(db: db).count(counted, grouped: grouped)
         }
     }

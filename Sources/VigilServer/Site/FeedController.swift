@@ -62,8 +62,11 @@ struct FeedController: UsesServices {
         guard problem(value) == nil else { throw Abort(.notFound, reason: strings["error_no_\(kind)"]) }
         var f = CatalogueQuery()
         filter(&f, value)
+        // A country or theme none of the site's choices offers is a word a visitor typed: its
+        // feed is kept on the cache's shelf for queries, as such a list is.
+        let facets = try await SitePageInputs(db: req.db, strings: strings, baseURL: baseURL, today: SitePageInputs.today(), cache: cache).facets()
         return try await feed(req, key: "feed|\(kind)|\(value)", title: { "\($0["site_name"]): \(label(value, $0))" },
-                              endpoint: endpoint(value), filters: f)
+                              endpoint: endpoint(value), filters: f, shelf: facets.offers(f) ? .pages : .queries)
     }
 
     /// Entries in one page of a feed.
@@ -75,7 +78,7 @@ struct FeedController: UsesServices {
     /// older ones on further pages (`?page=2`), linked as an RFC 5005 paged feed (`first`,
     /// `previous`, `next`, `last`), so that a feed stays small however large the archive.
     func feed(_ req: Request, key: String, title: @escaping @Sendable (Strings) -> String, endpoint: Endpoint, filters: CatalogueQuery,
-              renderedFrom mark: UInt64? = nil, fastPath: Bool = true) async throws -> Response {
+              renderedFrom mark: UInt64? = nil, fastPath: Bool = true, shelf: PageCache.Shelf = .pages) async throws -> Response {
         let languages = services.languages
         let asked = req.endpoint.query["lang"]
         if let asked, !languages.offers(asked) { throw Abort(.notFound, reason: strings["language_not_offered"]) }
@@ -90,9 +93,9 @@ struct FeedController: UsesServices {
         }
         let title = title(strings)
         return try await cache.respond(to: req, key: key + "|" + language + "|" + String(page), contentType: "application/atom+xml; charset=utf-8",
-                                       cacheControl: "public, max-age=300", renderedFrom: mark, fastPath: fastPath) {
+                                       cacheControl: "public, max-age=300", renderedFrom: mark, fastPath: fastPath, shelf: shelf) {
           try await Localized.$current.withValue(strings) {
-            let data = SiteData(db: req.db, cache: cache)
+            let data = SiteData(db: req.db, cache: cache, countShelf: shelf)
             let (slice, total, _, _) = try await data.page(filters, pageLanguage: language, page: page, size: Self.entriesPerPage)
             let pages = max(1, (total + Self.entriesPerPage - 1) / Self.entriesPerPage)
             guard page <= pages else { throw Refusal(.notFound, "refusal_there_no_page_these_results", ["page": "\(page)"]) }

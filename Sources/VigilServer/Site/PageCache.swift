@@ -355,8 +355,9 @@ final class PageCache: @unchecked Sendable {
     /// A value many pages share, derived from published content (the list's filter choices): kept
     /// and dropped with its tags as pages are, built once by however many ask at once, and
     /// handed out as built; the size of its JSON form is what it costs of the budget.
-    func shared<T: Encodable & Sendable>(_ key: String, tags: Set<String>, build: @escaping @Sendable () async throws -> T) async throws -> T {
-        let (e, _) = try await entry(key: "shared|" + key, counts: nil, mark: nil, shelf: .pages) {
+    func shared<T: Encodable & Sendable>(_ key: String, tags: Set<String>, shelf: Shelf = .pages,
+                                         build: @escaping @Sendable () async throws -> T) async throws -> T {
+        let (e, _) = try await entry(key: "shared|" + key, counts: nil, mark: nil, shelf: shelf) {
             let value = try await build()
             return Built(data: Data(), tags: tags, value: value, valueBytes: try JSONEncoder().encode(value).count)
         }

@@ -51,7 +51,7 @@ struct SiteController: UsesServices {
     /// (within a second).
     func render<Content: TemplateModel>(_ req: Request, template: String, key: String, counts: Bool = false, shelf: PageCache.Shelf = .pages,
                                         _ build: @escaping @Sendable (SitePageInputs) async throws -> (PageFrame, Content, Set<String>)) async throws -> Response {
-        let inputs = SitePageInputs(db: req.db, strings: strings, baseURL: baseURL, today: SitePageInputs.today(), cache: cache)
+        let inputs = SitePageInputs(db: req.db, strings: strings, baseURL: baseURL, today: SitePageInputs.today(), cache: cache, shelf: shelf)
         let key = strings.language + "|" + key
         // A page that shows counts is revalidated on every visit (its ETag changes with them), so
         // that a supporter who has just reported sees the action counted; others may be reused

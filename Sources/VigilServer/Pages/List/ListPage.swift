@@ -41,7 +41,7 @@ struct ListPage: TemplateModel {
         pagination: Pagination(label: "Page 1 / 2", prev: "/urgent-actions", next: "/urgent-actions?page=2"))
 
     static func load(_ f: CatalogueQuery, _ inputs: SitePageInputs) async throws -> (PageFrame, ListPage) {
-        let data = SiteData(db: inputs.db, cache: inputs.cache), strings = inputs.strings
+        let data = SiteData(db: inputs.db, cache: inputs.cache, countShelf: inputs.shelf), strings = inputs.strings
         let (rows, total, snippets, capped) = try await data.pageOfDocuments(f, pageLanguage: strings.language, page: f.page, size: pageSize)
         let pages = max(1, (total + pageSize - 1) / pageSize)
         // (An empty list has one page: a crawler's `page=2…10000` of it are not so many pages to keep.)

@@ -23,7 +23,7 @@ struct OutcomesPage: TemplateModel {
                                                      moreHref: "/en/urgent-actions?kind=outcome&outcome=good-news")])
 
     static func load(_ inputs: SitePageInputs) async throws -> (PageFrame, OutcomesPage) {
-        let data = SiteData(db: inputs.db, cache: inputs.cache), strings = inputs.strings
+        let data = SiteData(db: inputs.db, cache: inputs.cache, countShelf: inputs.shelf), strings = inputs.strings
         var groups: [Group] = []
         for result in OutcomeResult.allCases {
             var query = CatalogueQuery(kind: .outcome)

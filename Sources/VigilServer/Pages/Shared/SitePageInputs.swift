@@ -11,6 +11,9 @@ struct SitePageInputs: Sendable {
     let today: String
     /// Where values many pages share are kept (nil: read each time).
     var cache: PageCache? = nil
+    /// The cache's shelf the page is kept on: what it keeps for itself (a list's count) goes
+    /// there too, so that lists a visitor words freely fill the shelf of queries, not of pages.
+    var shelf: PageCache.Shelf = .pages
 
     /// Today in the organisation's time zone (`VIGIL_TIME_ZONE`).
     static func today() -> String { ActionClock.current.today() }
