@@ -76,7 +76,7 @@ bench: deps release
 	python3 bench/cached_page_under_reports.py
 	python3 bench/markdown_adversarial.py
 	python3 bench/archive_pages.py --cases 2000
-	python3 bench/import_archive.py --cases 2000
+	python3 bench/import_archive.py --cases 2000 --api
 	python3 bench/search_vs_direct.py --cases 2400
 	scripts/with-postgres.sh sh -c 'python3 bench/search_vs_direct.py --cases 2400 --postgres "$$VIGIL_TEST_POSTGRES_URL"'
 	python3 bench/uncached_documents.py --cases 10000

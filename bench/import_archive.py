@@ -117,7 +117,8 @@ class RequestProbe(threading.Thread):
         """(median before `at`, longest from `at` to `until`), in ms."""
         before = [d for t, d in self.times if t < at]
         during = [d for t, d in self.times if at <= t <= until] + [d for t, d in self.times if t < at and t + d > at]
-        return (statistics.median(before) * 1000 if before else float("nan")), (max(during) * 1000 if during else float("nan"))
+        # "none": no request was sent or answered while the import ran (a toy archive).
+        return (f"{statistics.median(before) * 1000:.0f}" if before else "none"), (f"{max(during) * 1000:.0f}" if during else "none")
 
 
 def api_import(binary, bundle, work, name):
@@ -208,8 +209,8 @@ def main():
         print(f"{'posted to the API':<34} {'seconds':>9} {'log-in ms: before, longest during':>36} {'search ms: before, longest during':>36}")
         for label, binary in [("this build", a.binary)] + ([("baseline", a.baseline)] if a.baseline else []):
             seconds, (login_before, login_during), (search_before, search_during), failed = api_import(binary, bundle, work, "api-" + label)
-            print(f"{'POST /api/v1/bundles (' + label + ')':<34} {seconds:>9.1f} {login_before:>17.0f} {login_during:>18.0f} "
-                  f"{search_before:>17.0f} {search_during:>18.0f}" + (f"   ({failed} probe requests failed)" if failed else ""))
+            print(f"{'POST /api/v1/bundles (' + label + ')':<34} {seconds:>9.1f} {login_before:>17} {login_during:>18} "
+                  f"{search_before:>17} {search_during:>18}" + (f"   ({failed} probe requests failed)" if failed else ""))
 
     with Serve(a.binary, env, ready=None, cwd=work) as server:
         base, proc, started = server.base, server.proc, server.started
