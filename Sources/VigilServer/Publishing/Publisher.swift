@@ -113,14 +113,15 @@ struct Publisher: Sendable {
             // A bundle (an archive's import) is checked and its new rows built on a connection of
             // its own before the write transaction (`ImportStaging`): writers, here and in other
             // processes, wait for the copy only. If content was published meanwhile, the checks no
-            // longer hold: the bundle is staged again, and after `stagingAttempts` checked and
-            // written in the transaction.
+            // longer hold: the bundle is staged again. The last try holds this process's write
+            // gate from the start, so that only another process can make it stale, and then it is
+            // checked and written in the transaction.
             result = try await WriteGate.staging.withLock {
                 var attempt = 1
                 while true {
                     let restage = attempt < Self.stagingAttempts
                     do {
-                        let result = try await staging.preparedWriteTransaction(prepare: { conn in
+                        let result = try await staging.preparedWriteTransaction(gateFirst: !restage, prepare: { conn in
                             let staged = try await self.stage(change, on: conn)
                             try await self.afterStaging?()
                             return staged
@@ -181,8 +182,11 @@ struct Publisher: Sendable {
         return Result(summary: summary, changes: changes, alertsQueued: queued, logEntry: entry, createdSubject: createdSubject)
     }
 
-    /// How many times a bundle is staged before content published meanwhile makes its
-    /// transaction check and write it under the lock.
+    /// How many times a bundle is staged: the last time holding this process's write gate
+    /// throughout (its writers wait for the whole import, as they did for every import before
+    /// the staging pool), so that a server publishing more often than a staging takes cannot
+    /// keep it stale; if another process makes that one stale, it is checked and written under
+    /// the lock.
     static let stagingAttempts = 3
 
     /// Rows created by one change after which the tables' statistics are measured again.

@@ -12,6 +12,9 @@ actor AsyncLock {
     private var locked = false
     private var waiters: [CheckedContinuation<Void, Never>] = []
 
+    /// Whether someone holds the lock now (tests).
+    var isHeld: Bool { locked }
+
     func lock() async {
         if !locked { locked = true; return }
         await withCheckedContinuation { waiters.append($0) }
@@ -80,26 +83,35 @@ extension Database {
     /// So the database must be a pool that no writer holding the gate waits for (every other
     /// writer takes the gate first, then a connection of its event loop, the only one of the main
     /// pool): the staging pool (`DatabaseID.staging`), used by nothing else.
+    ///
+    /// `gateFirst`: the gate is taken before `prepare` and held throughout, so that no writer of
+    /// this process can change what `prepare` checked (the last try of an import that content
+    /// published meanwhile has made stale: `Publisher.stagingAttempts`).
     func preparedWriteTransaction<P: Sendable, T: Sendable>(
+        gateFirst: Bool = false,
         prepare: @escaping @Sendable (any Database) async throws -> P,
         cleanUp: @escaping @Sendable (any Database) async -> Void,
         _ body: @escaping @Sendable (any Database, P) async throws -> T
     ) async throws -> T {
         precondition(isSQLite, "a prepared write is for SQLite")
-        return try await self.withConnection { conn in
-            do {
-                try await Self.sqliteWriteSettings(conn)
-                let prepared = try await prepare(conn)
-                let result = try await WriteGate.sqlite.withLock {
-                    try await Self.transaction(on: conn as! any SQLDatabase, begin: "BEGIN IMMEDIATE") { try await body(conn, prepared) }
+        @Sendable func write() async throws -> T {
+            try await self.withConnection { conn in
+                do {
+                    try await Self.sqliteWriteSettings(conn)
+                    let prepared = try await prepare(conn)
+                    @Sendable func transaction() async throws -> T {
+                        try await Self.transaction(on: conn as! any SQLDatabase, begin: "BEGIN IMMEDIATE") { try await body(conn, prepared) }
+                    }
+                    let result = gateFirst ? try await transaction() : try await WriteGate.sqlite.withLock(transaction)
+                    await cleanUp(conn)
+                    return result
+                } catch {
+                    await cleanUp(conn)
+                    throw error
                 }
-                await cleanUp(conn)
-                return result
-            } catch {
-                await cleanUp(conn)
-                throw error
             }
         }
+        return gateFirst ? try await WriteGate.sqlite.withLock(write) : try await write()
     }
 
     private static func sqliteWriteSettings(_ conn: any Database) async throws {
