@@ -103,6 +103,19 @@ struct SecurityTests {
             let pageBytes = cache.storedBytes(.pages)
             #expect(pageBytes > 0 && cache.storedBytes(.queries) == 0)
             var stored = 0
+            // Combinations of filters the site offers, which a crawler walks.
+            let facets = try await SiteData(db: app.db).facets()
+            var combinations: [String] = []
+            for language in facets.languages {
+                for country in facets.countries {
+                    for status in ActionStanding.allCases {
+                        for kind in DocumentKind.allCases {
+                            combinations.append("/en/urgent-actions?country=\(country)&status=\(status.rawValue)&kind=\(kind.rawValue)&language=\(language)")
+                        }
+                    }
+                }
+            }
+            try #require(combinations.count >= 150)
             for i in 0..<150 {
                 let search = try await send(app, .GET, "/en/urgent-actions?q=zq\(i)")
                 #expect(search.status == .ok)
@@ -114,6 +127,9 @@ struct SecurityTests {
                 let typed = try await send(app, .GET, "/en/urgent-actions?region=zq\(i)")
                 #expect(typed.status == .ok)
                 stored += typed.body.readableBytes
+                let combined = try await send(app, .GET, combinations[i])
+                #expect(combined.status == .ok)
+                stored += combined.body.readableBytes
                 // And the feed of a theme none has.
                 let feed = try await send(app, .GET, "/themes/zq\(i)/feed.atom")
                 #expect(feed.status == .ok)

@@ -152,6 +152,13 @@ struct CatalogueQuery: Sendable, Equatable {
 
     var hasSearch: Bool { !q.trimmingCharacters(in: .whitespaces).isEmpty }
 
+    /// How many of the site list's filters are set (a kind and an outcome count as one: the
+    /// outcomes page links to both together). The site links to lists of one filter; more are
+    /// combinations a visitor makes, of which there are millions.
+    var filterCount: Int {
+        [country, region, theme, status?.rawValue, language].count { $0 != nil } + (kind != nil || outcome != nil ? 1 : 0)
+    }
+
     /// Whether any filter but the search words is set: whether a list of documents has conditions.
     var hasFilters: Bool { filters(.documents).any }
 

@@ -83,10 +83,12 @@ struct SiteController: UsesServices {
         // out): its alternates and switcher name those too, not the first visitor's raw query.
         let checked = Endpoint.urgentActions(f.siteValues)
         req.storage[EndpointKey.self] = req.endpoint.language.map { checked.in($0) } ?? checked
-        // A search, or a filter by a value none of the site's choices offers, is kept on the
-        // cache's shelf for queries: its words are whatever a visitor types.
+        // A search, a filter by a value none of the site's choices offers, or filters combined
+        // (country and status and kind and language…) is kept on the cache's shelf for queries:
+        // its words, or its combination, are whatever a visitor makes. The site's own links
+        // name one filter at most.
         let facets = try await SitePageInputs(db: req.db, strings: strings, baseURL: baseURL, today: SitePageInputs.today(), cache: cache).facets()
-        let shelf: PageCache.Shelf = !f.hasSearch && facets.offers(f) ? .pages : .queries
+        let shelf: PageCache.Shelf = !f.hasSearch && f.filterCount <= 1 && facets.offers(f) ? .pages : .queries
         return try await render(req, template: "list", key: key, shelf: shelf) { inputs in
             let (frame, page) = try await ListPage.load(f, inputs)
             return (frame, page, [CacheTag.listing])
