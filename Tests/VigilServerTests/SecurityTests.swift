@@ -116,6 +116,8 @@ struct SecurityTests {
                 }
             }
             try #require(combinations.count >= 150)
+            // And a document's page for each reader's country (the embassy among its copies).
+            let countries = CountryCode.all.sorted()
             for i in 0..<150 {
                 let search = try await send(app, .GET, "/en/urgent-actions?q=zq\(i)")
                 #expect(search.status == .ok)
@@ -130,6 +132,9 @@ struct SecurityTests {
                 let combined = try await send(app, .GET, combinations[i])
                 #expect(combined.status == .ok)
                 stored += combined.body.readableBytes
+                let embassy = try await send(app, .GET, "/en/urgent-actions/126-19/initial?country=\(countries[i])")
+                #expect(embassy.status == .ok)
+                stored += embassy.body.readableBytes
                 // And the feed of a theme none has.
                 let feed = try await send(app, .GET, "/themes/zq\(i)/feed.atom")
                 #expect(feed.status == .ok)
@@ -142,6 +147,10 @@ struct SecurityTests {
             #expect(stored > 2 * cache.budget(.queries) && cache.storedBytes(.queries) > cache.budget(.queries) / 2)
             #expect(try await send(app, .GET, "/en/urgent-actions?q=zq149").headers.first(name: "X-Cache") == "HIT")
             for p in pages { #expect(try await send(app, .GET, p).headers.first(name: "X-Cache") == "HIT", "\(p)") }
+            #expect(cache.storedBytes(.pages) == pageBytes)
+            // A pack of a filtered list is kept with the queries too.
+            let pack = try await send(app, .GET, "/pack.pdf?status=open")
+            #expect(pack.status == .ok, "\(pack.status) \(String(buffer: pack.body).prefix(300))")
             #expect(cache.storedBytes(.pages) == pageBytes)
             // A list by a country the site offers is a page like the others.
             #expect(try await send(app, .GET, "/en/urgent-actions?country=RU").status == .ok)

@@ -184,9 +184,10 @@ struct DownloadController: UsesServices {
         let chosen = matched.sorted(by: >).compactMap { n in latest[n.slug].map { (n, $0) } }
         let key = "pack|\(strings.language)|\(paper.rawValue)|" + chosen.map(\.1.id).joined(separator: ",")
         let (baseURL, catalogue) = (self.baseURL, self.catalogue)
-        // Keyed by what it holds, but a search reaches many such sets: the shelf for queries.
+        // Keyed by what it holds, but a search or the filters' combinations reach many such sets
+        // (no link names a filtered pack): the shelf for queries.
         let response = try await cache.respondBytes(to: req, key: key, contentType: "application/pdf", cacheControl: "public, max-age=300",
-                                                    fastPath: false, shelf: filters.hasSearch ? .queries : .pages) {
+                                                    fastPath: false, shelf: filters.hasSearch || filters.filterCount > 0 ? .queries : .pages) {
             var docs: [PrintableDocument] = []
             for (_, doc) in chosen {
                 guard let data = try await DocumentData.load(id: doc.id, on: req.db) else { continue }

@@ -132,11 +132,12 @@ struct SiteController: UsesServices {
             return req.redirect(to: to.path + query, redirectType: .permanent)
         }
         // `?country=GB`: the reader's country, for the embassy among the copies (the page's GET
-        // form). Only a real country code is kept, so the cache holds a bounded number of variants.
+        // form). Only a real country code is kept, so the cache holds a bounded number of variants,
+        // on the shelf for queries: a reader's choice, some 250 a page, which no link names.
         let country = (try? req.query.get(String.self, at: "country")).flatMap { $0.isEmpty || CountryCode.problem($0) != nil ? nil : $0 }
         let pageLanguage = strings.language
         let key = "doc|\(SitePageInputs.today())|\(number.slug)|\(part)|\(language ?? "")|\(country ?? "")"
-        return try await render(req, template: "document", key: key, counts: true) { inputs in
+        return try await render(req, template: "document", key: key, counts: true, shelf: country == nil ? .pages : .queries) { inputs in
             let data = try await DocumentData.load(number: number, part: part, language: language,
                                                    pageLanguage: language == nil ? pageLanguage : nil, on: inputs.db)
             let (frame, page) = try await DocumentPage.load(data, inputs, country: country)
