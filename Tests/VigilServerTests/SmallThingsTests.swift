@@ -401,4 +401,29 @@ struct SmallThingsTests {
             #expect(try await send(app, .GET, "/en/urgent-actions", headers: ["If-Modified-Since": "yesterday"]).status == .ok)
         }
     }
+
+    /// `updated_since` is read by formatters made once and used one thread at a time (making
+    /// them cost about 250 µs a request): the same instants from many tasks at once, and what is
+    /// not an ISO 8601 date or date-time refused.
+    @Test func updatedSinceIsReadByKeptFormatters() async throws {
+        let expected: [String: Double] = ["2026-01-31T12:00:00Z": 1_769_860_800, "2026-01-31T12:00:00.250Z": 1_769_860_800.25,
+                                          "2026-01-31": 1_769_817_600]
+        let wrong = await withTaskGroup(of: Int.self) { group in
+            for t in 0..<16 {
+                group.addTask {
+                    var bad = 0
+                    for i in 0..<200 {
+                        let (text, seconds) = expected.sorted { $0.key < $1.key }[(i + t) % 3]
+                        if (try? CatalogueQuery.date(text))?.timeIntervalSince1970 != seconds { bad += 1 }
+                    }
+                    return bad
+                }
+            }
+            return await group.reduce(0, +)
+        }
+        #expect(wrong == 0)
+        for bad in ["yesterday", "2026-01-31T12:00", "2026-1-31", ""] {
+            #expect(throws: Refusal.self, "\(bad)") { try CatalogueQuery.date(bad) }
+        }
+    }
 }

@@ -1,5 +1,6 @@
 import Fluent
 import Foundation
+import Synchronization
 import SQLKit
 import Vapor
 import VigilCore
@@ -129,16 +130,25 @@ struct CatalogueQuery: Sendable, Equatable {
 
     /// `updated_since`: an ISO 8601 date (`2026-01-31`) or date-time (`2026-01-31T12:00:00Z`).
     static func date(_ v: String) throws -> Date {
-        let full = ISO8601DateFormatter()
-        if let d = full.date(from: v) { return d }
-        let frac = ISO8601DateFormatter()
-        frac.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let d = frac.date(from: v) { return d }
-        let day = ISO8601DateFormatter()
-        day.formatOptions = [.withFullDate]
-        if v.count == 10, let d = day.date(from: v) { return d }
-        throw Refusal(.badRequest, "refusal_updated_since_must_iso_8601")
+        let parsed = isoFormatters.withLock { f -> Date? in
+            if let d = f.full.date(from: v) { return d }
+            if let d = f.fractional.date(from: v) { return d }
+            if v.count == 10, let d = f.day.date(from: v) { return d }
+            return nil
+        }
+        guard let parsed else { throw Refusal(.badRequest, "refusal_updated_since_must_iso_8601") }
+        return parsed
     }
+
+    /// The formatters `date` reads with, made once: making the three cost about 250 µs, on
+    /// every API request that names `updated_since` (a client keeping in step asks that way),
+    /// even one answered from the cache. Used under the lock, one thread at a time.
+    private static let isoFormatters = Mutex<(full: ISO8601DateFormatter, fractional: ISO8601DateFormatter, day: ISO8601DateFormatter)>({
+        let fractional = ISO8601DateFormatter(), day = ISO8601DateFormatter()
+        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        day.formatOptions = [.withFullDate]
+        return (ISO8601DateFormatter(), fractional, day)
+    }())
 
     /// The site's list filters as query values (for links: `Endpoint.urgentActions`).
     var siteValues: [String: String] {
