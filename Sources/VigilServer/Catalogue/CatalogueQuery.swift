@@ -175,14 +175,22 @@ struct CatalogueQuery: Sendable, Equatable {
     /// The query as checked, in one spelling: a cache key for the API's lists, so that `&&`,
     /// percent-encoded names, `limit=0100` or another order name the same entry, not new ones.
     var canonicalKey: String {
-        var parts = [today, q, country ?? "", region ?? "", theme ?? "", status?.rawValue ?? "", kind?.rawValue ?? "",
-                     outcome?.rawValue ?? "", language ?? "", caseID ?? "", updatedSince.map { String($0.timeIntervalSince1970) } ?? "",
-                     String(page), String(limit), view.rawValue]
-        parts += cursor ?? []
-        // Each part's `%` and `|` escaped, so that no two queries' parts join to one key (with
-        // `|` written `||`, ["a|", "b"] and ["a", "|b"] both made `a|||b`).
-        return parts.map { $0.replacingOccurrences(of: "%", with: "%25").replacingOccurrences(of: "|", with: "%7C") }
-            .joined(separator: "|")
+        Self.key(conditionParts + [String(page), String(limit), view.rawValue] + (cursor ?? []))
+    }
+
+    /// The list's conditions alone, in one spelling (not which page, how many, or how shown): a
+    /// cache key for what all the list's pages share, such as how many entries it has.
+    var conditionsKey: String { Self.key(conditionParts) }
+
+    private var conditionParts: [String] {
+        [today, q, country ?? "", region ?? "", theme ?? "", status?.rawValue ?? "", kind?.rawValue ?? "",
+         outcome?.rawValue ?? "", language ?? "", caseID ?? "", updatedSince.map { String($0.timeIntervalSince1970) } ?? ""]
+    }
+
+    /// Each part's `%` and `|` escaped, so that no two queries' parts join to one key (with `|`
+    /// written `||`, ["a|", "b"] and ["a", "|b"] both made `a|||b`).
+    private static func key(_ parts: [String]) -> String {
+        parts.map { $0.replacingOccurrences(of: "%", with: "%25").replacingOccurrences(of: "|", with: "%7C") }.joined(separator: "|")
     }
 
     // MARK: - SQL

@@ -394,11 +394,9 @@ struct SiteData {
         let grouped = pageLanguage != nil && f.language == nil
         guard let cache else { return try await count(f, grouped: grouped) }
         // The list's conditions in one spelling: the same count for each of its pages and views.
-        var conditions = f
-        conditions.page = 1; conditions.limit = 20; conditions.cursor = nil; conditions.view = .summary; conditions.paper = nil
-        let db = self.db, counted = conditions
-        return try await cache.shared("count|\(grouped)|" + counted.canonicalKey, tags: [CacheTag.listing], shelf: countShelf) {
-            try await SiteData(db: db).count(counted, grouped: grouped)
+        let db = self.db
+        return try await cache.shared("count|\(grouped)|" + f.conditionsKey, tags: [CacheTag.listing], shelf: countShelf) {
+            try await SiteData(db: db).count(f, grouped: grouped)
         }
     }
 

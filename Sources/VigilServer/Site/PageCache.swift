@@ -491,9 +491,8 @@ final class PageCache: @unchecked Sendable {
         }
         func number(_ r: Range<Int>) -> Int { r.reduce(0) { $0 * 10 + Int(u[$1] - UInt8(ascii: "0")) } }
         let (hour, minute, second) = (number(17..<19), number(20..<22), number(23..<25))
-        let ymd = String(decoding: u[12..<16], as: UTF8.self) + "-" + (month < 9 ? "0" : "") + String(month + 1) + "-"
-            + String(decoding: u[5..<7], as: UTF8.self)
-        guard hour < 24, minute < 60, second < 61, let day = Format.dayNumber(ymd) else { return nil }
+        guard hour < 24, minute < 60, second < 61,
+              let day = Format.dayNumber(year: number(12..<16), month: month + 1, day: number(5..<7)) else { return nil }
         return Date(timeIntervalSince1970: TimeInterval(((day * 24 + hour) * 60 + minute) * 60 + min(second, 59)))
     }
 

@@ -166,7 +166,14 @@ enum Format {
             }
             return n
         }
-        guard let y = number(0..<4), let m = number(5..<7), let d = number(8..<10), (1...12).contains(m) else { return nil }
+        guard let y = number(0..<4), let m = number(5..<7), let d = number(8..<10) else { return nil }
+        return dayNumber(year: y, month: m, day: d)
+    }
+
+    /// The days from 1970-01-01 to a day of the Gregorian calendar (years 1 to 9999: the count
+    /// below divides by 400 toward zero, wrong before the year 0 ends); nil when there is no such day.
+    static func dayNumber(year y: Int, month m: Int, day d: Int) -> Int? {
+        guard (1...9999).contains(y), (1...12).contains(m) else { return nil }
         let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)
         let lengths = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
         guard (1...lengths[m - 1]).contains(d) else { return nil }
