@@ -105,6 +105,48 @@ public struct ExistingState: Sendable {
     public static let empty = ExistingState()
 }
 
+/// What the reference rules read of a case: its id, its people's ids, and of each urgent action its
+/// number and status and, of each document, where it sits in the chain and whom it names. An
+/// archive's import keeps these for every case of the bundle while it checks them, and reads each
+/// case whole again when it writes it (`VigilBundle.Indexed`): about a tenth of the case's size.
+public struct CaseReferences: Hashable, Sendable {
+    public struct DocumentReferences: Hashable, Sendable {
+        public var id: String
+        public var sequence: Int
+        public var language: String
+        public var kind: DocumentKind
+        public var translationOf: String?
+        /// The targets `take_action` asks supporters to write to, in order.
+        public var targets: [String]
+        /// The targets its copies go to (nil: a copy to someone not in the directory).
+        public var copiesTo: [String?]
+    }
+    public struct UrgentActionReferences: Hashable, Sendable {
+        public var number: UANumber
+        public var status: UrgentActionStatus
+        public var documents: [DocumentReferences]
+    }
+    public var id: String
+    public var people: [String]
+    public var urgentActions: [UrgentActionReferences]
+
+    public init(_ c: Case) {
+        id = c.id
+        people = c.people.map(\.id)
+        urgentActions = c.urgentActions.map { ua in
+            UrgentActionReferences(number: ua.number, status: ua.status, documents: ua.documents.map { d in
+                DocumentReferences(id: d.id, sequence: d.sequence, language: d.language, kind: d.kind, translationOf: d.translationOf,
+                                   targets: d.takeAction?.targets.map(\.target) ?? [], copiesTo: d.takeAction?.copiesTo.map(\.target) ?? [])
+            })
+        }
+    }
+
+    /// Every target a document names, to write to or in a copy.
+    public var namedTargets: Set<String> {
+        Set(urgentActions.flatMap { $0.documents.flatMap { $0.targets + $0.copiesTo.compactMap { $0 } } })
+    }
+}
+
 /// Checks of the rules that span entities: references to targets, urgent actions that belong
 /// to one case, unique (sequence, language) per urgent action, translations, outcomes that close.
 public enum ReferenceRules {
@@ -115,6 +157,10 @@ public enum ReferenceRules {
     }
 
     public static func check(targets: [Located<Target>], cases: [Located<Case>], existing: ExistingState) -> [ValidationIssue] {
+        check(targets: targets, cases: cases.map { .init(CaseReferences($0.value), path: $0.path) }, existing: existing)
+    }
+
+    public static func check(targets: [Located<Target>], cases: [Located<CaseReferences>], existing: ExistingState) -> [ValidationIssue] {
         var issues: [ValidationIssue] = []
         func add(_ p: String, _ m: Message) { issues.append(ValidationIssue(path: p, m)) }
 
@@ -134,13 +180,13 @@ public enum ReferenceRules {
             if !seenCases.insert(kase.id).inserted { add("\(c.path).id", Message("issue_case_appears_twice", "case \"{id}\" appears twice", texts: ["id": "\(kase.id)"])) }
             for (pi, person) in kase.people.enumerated() {
                 let pp = "\(c.path).people[\(pi)].id"
-                if let owner = existing.personCases[person.id], owner != kase.id {
-                    add(pp, Message("issue_person_already_belongs_case", "person \"{id}\" already belongs to case \"{owner}\"", texts: ["id": "\(person.id)", "owner": "\(owner)"]))
+                if let owner = existing.personCases[person], owner != kase.id {
+                    add(pp, Message("issue_person_already_belongs_case", "person \"{id}\" already belongs to case \"{owner}\"", texts: ["id": "\(person)", "owner": "\(owner)"]))
                 }
-                if let other = seenPeople[person.id], other != kase.id {
-                    add(pp, Message("issue_person_also_appears_case", "person \"{id}\" also appears in case \"{other}\"", texts: ["id": "\(person.id)", "other": "\(other)"]))
+                if let other = seenPeople[person], other != kase.id {
+                    add(pp, Message("issue_person_also_appears_case", "person \"{id}\" also appears in case \"{other}\"", texts: ["id": "\(person)", "other": "\(other)"]))
                 }
-                seenPeople[person.id] = kase.id
+                seenPeople[person] = kase.id
             }
             for (ui, ua) in kase.urgentActions.enumerated() {
                 let uaPath = "\(c.path).urgent_actions[\(ui)]"
@@ -208,7 +254,7 @@ public enum ReferenceRules {
         return issues
     }
 
-    static func checkDocuments(of ua: UrgentAction, path: String, targetIDs: Set<String>, existing: ExistingState,
+    static func checkDocuments(of ua: CaseReferences.UrgentActionReferences, path: String, targetIDs: Set<String>, existing: ExistingState,
                                seenDocIDs: inout [String: String]) -> [ValidationIssue] {
         var issues: [ValidationIssue] = []
         func add(_ p: String, _ m: Message) { issues.append(ValidationIssue(path: p, m)) }
@@ -229,14 +275,12 @@ public enum ReferenceRules {
             }
             seenDocIDs[doc.id] = p
             merged[doc.id] = Entry(id: doc.id, sequence: doc.sequence, language: doc.language, kind: doc.kind, translationOf: doc.translationOf, path: p)
-            if let ta = doc.takeAction {
-                for (ti, ref) in ta.targets.enumerated() where !targetIDs.contains(ref.target) {
-                    add("\(p).take_action.targets[\(ti)].target", Message("issue_target_not_bundle_directory", "target \"{target}\" is not in the bundle or the directory", texts: ["target": "\(ref.target)"]))
-                }
-                for (ci, copy) in ta.copiesTo.enumerated() {
-                    if let t = copy.target, !targetIDs.contains(t) {
-                        add("\(p).take_action.copies_to[\(ci)].target", Message("issue_target_not_bundle_directory", "target \"{target}\" is not in the bundle or the directory", texts: ["target": "\(t)"]))
-                    }
+            for (ti, target) in doc.targets.enumerated() where !targetIDs.contains(target) {
+                add("\(p).take_action.targets[\(ti)].target", Message("issue_target_not_bundle_directory", "target \"{target}\" is not in the bundle or the directory", texts: ["target": "\(target)"]))
+            }
+            for (ci, copy) in doc.copiesTo.enumerated() {
+                if let t = copy, !targetIDs.contains(t) {
+                    add("\(p).take_action.copies_to[\(ci)].target", Message("issue_target_not_bundle_directory", "target \"{target}\" is not in the bundle or the directory", texts: ["target": "\(t)"]))
                 }
             }
         }

@@ -18,6 +18,78 @@ extension VigilBundle {
     /// Like `readLocated(_:diagnostics:)` on the parsed text, with the same problems at the same
     /// paths; throws `JSONParseError` when the text is not JSON.
     public static func readLocated(json data: Data, diagnostics d: Diagnostics) throws -> Located? {
+        try scan(json: data, diagnostics: d) { c, _ in c }.map { Located(targets: $0.targets, cases: $0.cases) }
+    }
+
+    /// Like `readLocated(json:diagnostics:)`, with the same problems, but keeping of each case only
+    /// what the reference rules read (`CaseReferences`) and where its text lies, to be read whole
+    /// again when it is written (`Indexed.readCase`): an archive's import holds one case at a time.
+    public static func readIndexed(json data: Data, diagnostics d: Diagnostics) throws -> Indexed? {
+        guard let found = try scan(json: data, diagnostics: d, keep: { c, span in
+            (CaseReferences(c), span.map(Indexed.Entry.text) ?? .value(c))
+        }) else { return nil }
+        return Indexed(targets: found.targets.map(\.0), targetPaths: found.targets.map(\.1),
+                       cases: found.cases.map(\.0.0), casePaths: found.cases.map(\.1),
+                       text: data, entries: found.cases.map(\.0.1))
+    }
+
+    /// A bundle as an import reads it: its targets (few), and of each case read its references and
+    /// path, and its text (or the case itself, when the bundle was not read from text a case at a
+    /// time), read again when the case is written.
+    public struct Indexed: Sendable {
+        public var targets: [Target]
+        public var targetPaths: [String]
+        public var cases: [CaseReferences]
+        public var casePaths: [String]
+        enum Entry: Sendable {
+            case value(Case)
+            /// Where the case's text lies in `text`.
+            case text(Range<Int>)
+        }
+        let text: Data
+        let entries: [Entry]
+
+        init(targets: [Target], targetPaths: [String], cases: [CaseReferences], casePaths: [String], text: Data, entries: [Entry]) {
+            self.targets = targets; self.targetPaths = targetPaths; self.cases = cases; self.casePaths = casePaths
+            self.text = text; self.entries = entries
+        }
+
+        /// A bundle held whole (the demo, the API's single case), its parts at `$.targets[i]` and
+        /// `$.cases[i]` unless given.
+        public init(_ bundle: VigilBundle, targetPaths: [String]? = nil, casePaths: [String]? = nil) {
+            self.init(targets: bundle.targets, targetPaths: targetPaths ?? bundle.targets.indices.map { "$.targets[\($0)]" },
+                      cases: bundle.cases.map(CaseReferences.init), casePaths: casePaths ?? bundle.cases.indices.map { "$.cases[\($0)]" },
+                      text: Data(), entries: bundle.cases.map(Entry.value))
+        }
+
+        /// The `i`th case read, whole: read again from its text. Throws if it no longer reads
+        /// without a problem, or to other references (it did when the bundle was read, and an
+        /// import writes only a bundle without problems; the text is a copy, not the file mapped).
+        public func readCase(_ i: Int) throws -> Case {
+            switch entries[i] {
+            case .value(let c): return c
+            case .text(let span):
+                let d = Diagnostics()
+                guard let c = Case.read(try JSONSpans.parse(text, span, path: casePaths[i]), path: casePaths[i], diagnostics: d),
+                      d.issues.isEmpty, CaseReferences(c) == cases[i] else {
+                    throw ReadAgainError(path: casePaths[i])
+                }
+                return c
+            }
+        }
+    }
+
+    /// A case of a bundle being imported read differently the second time: a fault of the program
+    /// (or of the memory it runs in), not of the bundle.
+    public struct ReadAgainError: Error, CustomStringConvertible {
+        public var path: String
+        public var description: String { "\(path) read differently the second time it was read; nothing was imported" }
+    }
+
+    /// The bundle's targets and cases read from its text, each case as `keep` makes it of the case
+    /// and where its text lies (nil when it was read from the parsed text instead).
+    private static func scan<C>(json data: Data, diagnostics d: Diagnostics,
+                                keep: (Case, Range<Int>?) -> C) throws -> (targets: [(Target, String)], cases: [(C, String)])? {
         let found = try data.withUnsafeBytes { bytes -> (rest: Data, arrays: [String: Range<Int>])? in
             // Text in UTF-16 or UTF-32 (zero bytes among the first four, as Foundation's parser tells
             // them apart) is parsed whole, as before.
@@ -42,13 +114,15 @@ extension VigilBundle {
         }
         guard let found else {
             // Not an object (or not JSON): read as before, which says what it is instead.
-            return readLocated(try JSONValue.parse(data), diagnostics: d)
+            guard let located = readLocated(try JSONValue.parse(data), diagnostics: d) else { return nil }
+            return (Array(zip(located.bundle.targets, located.targetPaths)),
+                    Array(zip(located.bundle.cases.map { keep($0, nil) }, located.casePaths)))
         }
         guard var r = ObjectReader(try JSONValue.parse(found.rest), path: "$", diagnostics: d) else { return nil }
         defer { r.finish() }
         checkFormat(&r, diagnostics: d)
-        func read<T>(_ key: String, _ each: (JSONValue, String) -> T?) throws -> [(T, String)] {
-            guard let span = found.arrays[key] else { return r.locatedArray(key, each) }
+        func read<T>(_ key: String, _ each: (JSONValue, String, Range<Int>?) -> T?) throws -> [(T, String)] {
+            guard let span = found.arrays[key] else { return r.locatedArray(key) { each($0, $1, nil) } }
             _ = r.raw(key)
             let elements = try data.withUnsafeBytes { try JSONSpans.elements(of: $0, in: span) }
             let tooMany = elements.count > ObjectReader.maxLocatedItems
@@ -56,13 +130,13 @@ extension VigilBundle {
                 let path = "$.\(key)[\(i)]"
                 let value = try JSONSpans.parse(data, element, path: path)
                 // Too many are each still checked as JSON, as they were when parsed whole.
-                return tooMany ? nil : each(value, path).map { ($0, path) }
+                return tooMany ? nil : each(value, path, element).map { ($0, path) }
             }
             if tooMany { d.add("$.\(key)", IssueText.tooManyItems(elements.count, max: ObjectReader.maxLocatedItems)) }
             return read
         }
-        return Located(targets: try read("targets") { Target.read($0, path: $1, diagnostics: d) },
-                       cases: try read("cases") { Case.read($0, path: $1, diagnostics: d) })
+        return (try read("targets") { v, p, _ in Target.read(v, path: p, diagnostics: d) },
+                try read("cases") { v, p, span in Case.read(v, path: p, diagnostics: d).map { keep($0, span) } })
     }
 }
 

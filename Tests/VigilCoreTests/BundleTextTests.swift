@@ -30,6 +30,28 @@ struct BundleTextTests {
         return Reading(bundle: located?.bundle, targetPaths: located?.targetPaths ?? [], casePaths: located?.casePaths ?? [], issues: d.issues)
     }
 
+    /// Read for an import (`readIndexed`): nil when it agrees with `reading` (the same targets,
+    /// paths and problems, each case's references, and each case read again from its text as it
+    /// was read the first time, whenever the bundle read without a problem), else what differs.
+    func indexedDisagrees(_ text: Data, with reading: Reading?) -> String? {
+        let d = Diagnostics()
+        let indexed: VigilBundle.Indexed?
+        do { indexed = try VigilBundle.readIndexed(json: text, diagnostics: d) } catch { return reading == nil ? nil : "refused: \(error)" }
+        guard let reading else { return "read, refused a case at a time" }
+        guard let indexed else { return reading.bundle == nil && d.issues == reading.issues ? nil : "not read" }
+        let cases = reading.bundle?.cases ?? []
+        if indexed.targets != reading.bundle?.targets ?? [] || indexed.targetPaths != reading.targetPaths { return "targets" }
+        if indexed.casePaths != reading.casePaths || d.issues != reading.issues { return "paths or problems" }
+        if indexed.cases != cases.map(CaseReferences.init) { return "references" }
+        for (i, c) in cases.enumerated() {
+            switch Result(catching: { try indexed.readCase(i) }) {
+            case .success(let again): if again != c { return "case \(i) read again differs" }
+            case .failure(let e): if reading.issues.isEmpty { return "case \(i) not read again: \(e)" }
+            }
+        }
+        return nil
+    }
+
     static func text(_ object: Any, pretty: Bool = false) -> Data {
         try! JSONSerialization.data(withJSONObject: object, options: pretty ? [.prettyPrinted, .sortedKeys] : [.sortedKeys])
     }
@@ -86,11 +108,35 @@ struct BundleTextTests {
             let before = try #require(whole(t), "\(String(decoding: t.prefix(200), as: UTF8.self))")
             let after = streamed(t)
             #expect(after == before, "\(String(decoding: t.prefix(200), as: UTF8.self))")
+            #expect(indexedDisagrees(t, with: after) == nil, "\(String(decoding: t.prefix(200), as: UTF8.self))")
         }
         // And the demo bundle's cases are all there, at their paths.
         let demo = try #require(streamed(Self.demoText))
         #expect(demo.issues.isEmpty && demo.bundle?.cases.count ?? 0 > 3)
         #expect(demo.casePaths == demo.bundle?.cases.indices.map { "$.cases[\($0)]" })
+    }
+
+    /// Read for an import, a bundle's cases are held as where their text lies, not as cases: one
+    /// case at a time is held while an archive is written. Text in UTF-16 is parsed whole, and its
+    /// cases are held.
+    @Test func anImportHoldsTheCasesAsText() throws {
+        let d = Diagnostics()
+        let demo = try #require(try VigilBundle.readIndexed(json: Self.demoText, diagnostics: d))
+        #expect(d.issues.isEmpty && demo.cases.count > 3)
+        #expect(demo.entries.allSatisfy { if case .text = $0 { true } else { false } })
+        let wide = String(decoding: Self.demoText, as: UTF8.self).data(using: .utf16LittleEndian)!
+        let read = try #require(try VigilBundle.readIndexed(json: wide, diagnostics: Diagnostics()))
+        #expect(read.entries.allSatisfy { if case .value = $0 { true } else { false } })
+        #expect(try read.cases.indices.map(read.readCase) == demo.cases.indices.map(demo.readCase))
+        // What the reference rules read of a case: every document's place and the targets it names.
+        let c = try demo.readCase(0)
+        let refs = demo.cases[0]
+        #expect(refs.id == c.id && refs.people == c.people.map(\.id))
+        #expect(refs.urgentActions.map(\.number) == c.urgentActions.map(\.number))
+        #expect(refs.urgentActions.flatMap(\.documents).map(\.id) == c.urgentActions.flatMap(\.documents).map(\.id))
+        #expect(!refs.namedTargets.isEmpty && refs.namedTargets == Set(c.urgentActions.flatMap(\.documents).flatMap {
+            ($0.takeAction?.targets.map(\.target) ?? []) + ($0.takeAction?.copiesTo.compactMap(\.target) ?? [])
+        }))
     }
 
     @Test func textThatIsNotJSONIsRefusedAndItsPlaceNamed() throws {
@@ -151,6 +197,10 @@ struct BundleTextTests {
                     if before != nil { readable += 1 }
                     if before != after {
                         Issue.record("byte \(i) of \(bytes.count): \(String(decoding: v, as: UTF8.self)): whole \(before.map { "\($0.issues)" } ?? "refused"), streamed \(after.map { "\($0.issues)" } ?? "refused")")
+                        return
+                    }
+                    if let differs = indexedDisagrees(t, with: after) {
+                        Issue.record("byte \(i) of \(bytes.count): \(String(decoding: v, as: UTF8.self)): read for an import: \(differs)")
                         return
                     }
                 }

@@ -141,6 +141,16 @@ struct StorageTests {
     @Test("Importing new rows in bulk stores what writing them one at a time stores", arguments: TestStorage.available)
     func bulkImportMatchesOneAtATime(storage: TestStorage) async throws {
         let bundle = try demoBundle()
+        // The bundle as its text, in its order, read as an import reads it: each case held as
+        // where its text lies, and read again when it is written.
+        let text = Data(JSONValue.object(["format": .string(VigilBundle.format), "targets": .array(bundle.targets.map(\.json)),
+                                          "cases": .array(bundle.cases.map(\.json))]).serialized().utf8)
+        @Sendable func read() throws -> VigilBundle.Indexed {
+            let read = try ContentWriter.read(json: text)
+            #expect(read.issues.isEmpty && read.indexed.cases.count == bundle.cases.count)
+            #expect(read.indexed.entries.allSatisfy { if case .text = $0 { true } else { false } })
+            return read.indexed
+        }
         let bulk = LockedBox<[String]>(), single = LockedBox<[String]>()
         @Sendable func snapshot(_ db: any Database) async throws -> [String] {
             var lines = try await UrgentActionModel.query(on: db).sort(\.$id).all().map {
@@ -195,8 +205,9 @@ struct StorageTests {
         #expect(bulk.value!.count > 40)
         #expect(bulk.value! == single.value!, "\(Set(bulk.value!).symmetricDifference(single.value!).sorted().map { String($0.prefix(400)) })")
         #expect(bulkSummary.value! == singleSummary.value!)
-        // Every other case stored before, and a few documents gathered a write: stored cases are
-        // written on their own between the gathered ones, which must reach storage first.
+        // Every other case stored before, a few documents gathered a write, and the cases read
+        // again from the text two at a time: stored cases are written on their own between the
+        // gathered ones, which must reach storage first.
         try await withApp(storage) { app in
             _ = try await app.db.writeTransaction { db in
                 let w = ContentWriter(db: db)
@@ -206,7 +217,8 @@ struct StorageTests {
             let summary = try await app.db.writeTransaction { db in
                 var w = ContentWriter(db: db)
                 w.newDocumentsPerWrite = 3
-                return try await w.importBundle(bundle)
+                w.casesPerRead = 2
+                return try await w.importBundle(try read())
             }
             #expect(summary.unchanged == bundle.targets.count + bundle.cases.indices.filter { $0 % 2 == 1 }.count
                 + bundle.cases.enumerated().filter { $0.offset % 2 == 1 }.reduce(0) { $0 + $1.element.urgentActions.reduce(0) { $0 + $1.documents.count } })
@@ -237,7 +249,8 @@ struct StorageTests {
             let summary = try await app.db.withConnection { conn in
                 var w = ContentWriter(db: conn)
                 w.newDocumentsPerWrite = 3
-                let staged = try await w.stageImport(bundle)
+                w.casesPerRead = 2
+                let staged = try await w.stageImport(try read())
                 #expect(staged.others.count == bundle.cases.count / 2)
                 return try await conn.writeTransaction { db in try await ContentWriter(db: db).importStaged(staged) }
             }

@@ -66,7 +66,8 @@ struct ImportCommand: AsyncCommand {
             data = FileHandle.standardInput.readDataToEndOfFile()
         } else {
             // Copied, not mapped: a file cut short while it is read would stop the process (SIGBUS).
-            // The bundle is then read a case at a time (`VigilBundle.readLocated(json:diagnostics:)`).
+            // The bundle is then read a case at a time, and each case read again when it is
+            // written (`VigilBundle.readIndexed(json:diagnostics:)`).
             guard let d = FileManager.default.contents(atPath: signature.file) else {
                 throw CommandProblem(description: "Cannot read \(signature.file): no such file, or not readable.")
             }

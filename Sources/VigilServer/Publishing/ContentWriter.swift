@@ -10,6 +10,8 @@ struct ContentWriter: Sendable {
     var now: @Sendable () -> Date = { Date() }
     /// How many new documents an import gathers before writing them (`NewCaseRows`).
     var newDocumentsPerWrite = 2_000
+    /// How many cases an import reads again from the bundle's text at a time (`gather`).
+    var casesPerRead = 200
 
     init(db: any Database, now: @escaping @Sendable () -> Date = { Date() }) {
         self.db = db
@@ -18,16 +20,13 @@ struct ContentWriter: Sendable {
 
     /// What storage holds that the reference rules need to see for these cases and targets.
     func existingState(cases: [Case], targets: [Target]) async throws -> ExistingState {
+        try await existingState(cases: cases.map(CaseReferences.init), targets: targets)
+    }
+
+    func existingState(cases: [CaseReferences], targets: [Target]) async throws -> ExistingState {
         var state = ExistingState()
         var refs: Set<String> = Set(targets.map(\.id)).union(targets.compactMap(\.successorOf))
-        for c in cases {
-            for ua in c.urgentActions {
-                for d in ua.documents {
-                    for t in d.takeAction?.targets ?? [] { refs.insert(t.target) }
-                    for ct in d.takeAction?.copiesTo ?? [] { if let t = ct.target { refs.insert(t) } }
-                }
-            }
-        }
+        for c in cases { refs.formUnion(c.namedTargets) }
         if !refs.isEmpty {
             state.targetIDs = Set(try await inChunks(refs.sorted()) { try await TargetModel.query(on: db).filter(\.$id ~~ $0).all() }.compactMap(\.id))
         }
@@ -52,7 +51,7 @@ struct ContentWriter: Sendable {
             guard let n = UANumber(slug: d.urgentActionID), let k = DocumentKind(rawValue: d.kind) else { return nil }
             return .init(id: d.id!, uaNumber: n, sequence: d.sequence, language: d.language, kind: k, translationOf: d.translationOf)
         }
-        let personIDs = cases.flatMap { $0.people.map(\.id) }
+        let personIDs = cases.flatMap(\.people)
         if !personIDs.isEmpty {
             for p in try await inChunks(personIDs, { try await PersonModel.query(on: db).filter(\.$id ~~ $0).all() }) { state.personCases[p.id!] = p.caseID }
         }
@@ -83,8 +82,8 @@ struct ContentWriter: Sendable {
 
     /// The reference rules for one target written on its own (the API's `POST`/`PUT /targets`).
     func checkReferences(target: Target) async throws {
-        let state = try await existingState(cases: [], targets: [target])
-        let issues = ReferenceRules.check(targets: [.init(target, path: "$")], cases: [], existing: state)
+        let state = try await existingState(cases: [] as [CaseReferences], targets: [target])
+        let issues = ReferenceRules.check(targets: [.init(target, path: "$")], cases: [] as [ReferenceRules.Located<CaseReferences>], existing: state)
         if !issues.isEmpty { throw ValidationError(issues) }
     }
 
@@ -93,9 +92,13 @@ struct ContentWriter: Sendable {
     /// Checks a bundle against storage and writes it, or throws `ValidationError` having written nothing.
     /// Targets and cases are created or replaced; documents not in the bundle are kept, since a
     /// bundle may carry only part of an urgent action's chain.
-    func importBundle(_ bundle: VigilBundle, paths: (targets: [String], cases: [String])? = nil,
-                      earlierIssues: [ValidationIssue] = []) async throws -> WriteSummary {
-        let plan = try await checked(bundle, paths: paths, earlierIssues: earlierIssues)
+    func importBundle(_ bundle: VigilBundle, paths: (targets: [String], cases: [String])? = nil) async throws -> WriteSummary {
+        try await importBundle(VigilBundle.Indexed(bundle, targetPaths: paths?.targets, casePaths: paths?.cases))
+    }
+
+    /// The same for a bundle as read, each case read whole again when it is written.
+    func importBundle(_ bundle: VigilBundle.Indexed, earlierIssues: [ValidationIssue] = []) async throws -> WriteSummary {
+        let plan = try await checked(bundle, earlierIssues: earlierIssues)
         var summary = WriteSummary()
         for t in bundle.targets { summary += try await write(target: t) }
         summary += try await gather(plan, staged: false) { try await write(stored: $0, plan) }
@@ -103,39 +106,59 @@ struct ContentWriter: Sendable {
     }
 
     /// A bundle's JSON text as read (a case at a time), with where each target and case sits and
-    /// the problems of form found, reported with those of reference when it is imported.
+    /// the problems of form found, reported with those of reference when it is imported. Of each
+    /// case only its references are held, and where its text lies: an archive's import reads it
+    /// whole again when it writes it, so that it holds one case at a time, not the archive.
     struct ReadBundle: Sendable {
-        var located: VigilBundle.Located
+        var indexed: VigilBundle.Indexed
         var issues: [ValidationIssue]
-        var bundle: VigilBundle { located.bundle }
-        var paths: (targets: [String], cases: [String]) { (located.targetPaths, located.casePaths) }
     }
 
     /// Reads a bundle's JSON text; throws if it is not JSON, or not a bundle at all. Done before
     /// the import takes the write gate, so that no writer waits for the reading.
     static func read(json text: Data) throws -> ReadBundle {
         let d = Diagnostics()
-        guard let located = try VigilBundle.readLocated(json: text, diagnostics: d) else {
+        guard let indexed = try VigilBundle.readIndexed(json: text, diagnostics: d) else {
             try d.throwIfAny()
-            return ReadBundle(located: .init(targets: [], cases: []), issues: [])
+            return ReadBundle(indexed: .init(VigilBundle()), issues: [])
         }
-        return ReadBundle(located: located, issues: d.issues)
+        return ReadBundle(indexed: indexed, issues: d.issues)
     }
 
     /// The bundle's cases in order: those none of whose rows is stored are gathered into
     /// `NewCaseRows` and written `newDocumentsPerWrite` documents at a time, into their tables or
-    /// into the staging tables; each of the others goes to `stored`, after (when writing directly)
-    /// what was gathered before it.
-    private func gather(_ plan: ImportPlan, staged: Bool, stored: (Case) async throws -> WriteSummary) async throws -> WriteSummary {
+    /// into the staging tables; each of the others goes to `stored` (given its place in the
+    /// bundle), after (when writing directly) what was gathered before it.
+    ///
+    /// The new cases are read again from the bundle's text `casesPerRead` at a time, the next
+    /// batch on another thread while this one's rows are built and written: two batches are held
+    /// at a time, and the reading (about half a millisecond a case) is not added to the writing.
+    private func gather(_ plan: ImportPlan, staged: Bool, stored: (Int) async throws -> WriteSummary) async throws -> WriteSummary {
         var newRows = NewCaseRows(targets: plan.targets, documentsPerWrite: newDocumentsPerWrite)
         var summary = WriteSummary()
-        for c in plan.bundle.cases {
-            if plan.isAllNew(c) {
-                summary += newRows.add(c, time: now())
-                if newRows.isFull { try await newRows.flush(on: db, staged: staged) }
-            } else {
-                if !staged { try await newRows.flush(on: db) }
-                summary += try await stored(c)
+        let count = plan.bundle.cases.count, batch = max(1, casesPerRead)
+        func read(_ range: Range<Int>) -> Task<(Range<Int>, [Int: Case]), any Error> {
+            Task.detached {
+                var read: [Int: Case] = [:]
+                for i in range where plan.isAllNew(plan.bundle.cases[i]) { read[i] = try plan.bundle.readCase(i) }
+                return (range, read)
+            }
+        }
+        var next = read(0..<min(batch, count))
+        defer { next.cancel() }
+        for start in stride(from: 0, to: count, by: batch) {
+            let (range, cases) = try await next.value
+            let end = min(start + batch, count)
+            precondition(range == start..<end, "cases \(start)..<\(end) to write, \(range) read")
+            next = read(end..<min(end + batch, count))
+            for i in start..<end {
+                if let c = cases[i] {
+                    summary += newRows.add(c, time: now())
+                    if newRows.isFull { try await newRows.flush(on: db, staged: staged) }
+                } else {
+                    if !staged { try await newRows.flush(on: db) }
+                    summary += try await stored(i)
+                }
             }
         }
         try await newRows.flush(on: db, staged: staged)
@@ -145,8 +168,7 @@ struct ContentWriter: Sendable {
     /// What an import's checks found, for writing it: the stored rows the bundle's cases meet, and
     /// the targets its documents name (as the bundle gives them, else as stored).
     struct ImportPlan: Sendable {
-        var bundle: VigilBundle
-        var paths: (targets: [String], cases: [String])
+        var bundle: VigilBundle.Indexed
         var earlierIssues: [ValidationIssue]
         var existing: ExistingState
         var storedCases: Set<String>
@@ -155,38 +177,38 @@ struct ContentWriter: Sendable {
 
         /// A case none of whose rows is stored (an archive's import: all of them): gathered with
         /// others and written many at a time (`NewCaseRows`).
-        func isAllNew(_ c: Case) -> Bool {
+        func isAllNew(_ c: CaseReferences) -> Bool {
             !storedCases.contains(c.id) && newUrgentActions(c).count == c.urgentActions.count
                 && !c.urgentActions.contains { $0.documents.contains { storedDocuments.contains($0.id) } }
         }
 
-        func newUrgentActions(_ c: Case) -> Set<UANumber> {
+        func newUrgentActions(_ c: CaseReferences) -> Set<UANumber> {
             Set(c.urgentActions.map(\.number).filter { existing.urgentActionCases[$0] == nil })
         }
     }
 
     /// Checks a bundle against storage: throws `ValidationError` with every problem, else says how
     /// to write it. Reads only.
-    func checked(_ bundle: VigilBundle, paths: (targets: [String], cases: [String])?, earlierIssues: [ValidationIssue]) async throws -> ImportPlan {
-        let paths = paths ?? (bundle.targets.indices.map { "$.targets[\($0)]" }, bundle.cases.indices.map { "$.cases[\($0)]" })
+    func checked(_ bundle: VigilBundle.Indexed, earlierIssues: [ValidationIssue]) async throws -> ImportPlan {
         let existing = try await existingState(cases: bundle.cases, targets: bundle.targets)
         let issues = earlierIssues + ReferenceRules.check(
-            targets: zip(bundle.targets, paths.targets).map { .init($0, path: $1) },
-            cases: zip(bundle.cases, paths.cases).map { .init($0, path: $1) },
-            existing: existing) + (try await heldNumbers(bundle, casePaths: paths.cases))
+            targets: zip(bundle.targets, bundle.targetPaths).map { .init($0, path: $1) },
+            cases: zip(bundle.cases, bundle.casePaths).map { .init($0, path: $1) },
+            existing: existing) + (try await heldNumbers(bundle.cases, casePaths: bundle.casePaths))
         if !issues.isEmpty { throw ValidationError(issues) }
         // What is not stored yet is created without being looked for first (an archive's import
         // is mostly new rows): the lookups `existingState` made already say so.
-        return ImportPlan(bundle: bundle, paths: paths, earlierIssues: earlierIssues, existing: existing,
+        return ImportPlan(bundle: bundle, earlierIssues: earlierIssues, existing: existing,
                           storedCases: try await storedIDs(CaseModel.self, bundle.cases.map(\.id)),
                           storedDocuments: Set(existing.documents.map(\.id)),
                           targets: try await targetRows(named: bundle.cases, given: bundle.targets))
     }
 
-    /// A case some of whose rows are stored, written on its own.
-    private func write(stored c: Case, _ plan: ImportPlan) async throws -> WriteSummary {
-        try await write(case: c, isNew: !plan.storedCases.contains(c.id), newUrgentActions: plan.newUrgentActions(c),
-                        storedDocuments: plan.storedDocuments)
+    /// The bundle's `i`th case, some of whose rows are stored, written on its own.
+    private func write(stored i: Int, _ plan: ImportPlan) async throws -> WriteSummary {
+        let c = plan.bundle.cases[i]
+        return try await write(case: try plan.bundle.readCase(i), isNew: !plan.storedCases.contains(c.id),
+                               newUrgentActions: plan.newUrgentActions(c), storedDocuments: plan.storedDocuments)
     }
 
     // MARK: - An import staged before its transaction (SQLite)
@@ -199,20 +221,23 @@ struct ContentWriter: Sendable {
         var logHead: Int?
         /// What the staged rows change.
         var summary: WriteSummary
-        /// The cases with stored rows, written in the transaction.
-        var others: [Case]
+        /// The cases with stored rows (their places in the bundle), written in the transaction.
+        var others: [Int]
     }
 
     /// An archive's import, first step, on SQLite, outside any transaction and on the connection
     /// that will write it: checks the bundle and builds its new cases' rows into staging tables
     /// (`ImportStaging`), 2,000 documents at a time. Nothing another connection sees changes, and
     /// no lock on the database is held.
-    func stageImport(_ bundle: VigilBundle, paths: (targets: [String], cases: [String])? = nil,
-                     earlierIssues: [ValidationIssue] = []) async throws -> StagedImport {
+    func stageImport(_ bundle: VigilBundle) async throws -> StagedImport {
+        try await stageImport(VigilBundle.Indexed(bundle))
+    }
+
+    func stageImport(_ bundle: VigilBundle.Indexed, earlierIssues: [ValidationIssue] = []) async throws -> StagedImport {
         let head = try await PublishingLog.head(on: db)
-        let plan = try await checked(bundle, paths: paths, earlierIssues: earlierIssues)
+        let plan = try await checked(bundle, earlierIssues: earlierIssues)
         try await ImportStaging.create(on: db)
-        var others: [Case] = []
+        var others: [Int] = []
         let summary = try await gather(plan, staged: true) { others.append($0); return WriteSummary() }
         return StagedImport(plan: plan, logHead: head, summary: summary, others: others)
     }
@@ -230,23 +255,23 @@ struct ContentWriter: Sendable {
         guard try await PublishingLog.head(on: db) == staged.logHead else {
             if restage { throw StaleStaging() }
             db.logger.notice("Content was published while the import was checked: checking and writing it again, holding the write lock.")
-            return try await importBundle(plan.bundle, paths: plan.paths, earlierIssues: plan.earlierIssues)
+            return try await importBundle(plan.bundle, earlierIssues: plan.earlierIssues)
         }
         // Newsroom items are not content: one scheduled since may hold a number.
-        let held = try await heldNumbers(plan.bundle, casePaths: plan.paths.cases)
+        let held = try await heldNumbers(plan.bundle.cases, casePaths: plan.bundle.casePaths)
         if !held.isEmpty { throw ValidationError(held) }
         var summary = WriteSummary()
         for t in plan.bundle.targets { summary += try await write(target: t) }
         try await ImportStaging.copy(on: db, time: now())
         summary += staged.summary
-        for c in staged.others { summary += try await write(stored: c, plan) }
+        for i in staged.others { summary += try await write(stored: i, plan) }
         return summary
     }
 
     /// The targets the cases' documents ask supporters to write to, by id: as `given` (the
     /// bundle's, as they will be stored), else as stored.
-    private func targetRows(named cases: [Case], given: [Target]) async throws -> [String: TargetModel] {
-        let ids = Set(cases.flatMap { $0.urgentActions.flatMap { $0.documents.flatMap { ($0.takeAction?.targets ?? []).map(\.target) } } })
+    private func targetRows(named cases: [CaseReferences], given: [Target]) async throws -> [String: TargetModel] {
+        let ids = Set(cases.flatMap { $0.urgentActions.flatMap { $0.documents.flatMap(\.targets) } })
         let rows = try await inChunks(ids.sorted()) { try await TargetModel.query(on: db).filter(\.$id ~~ $0).all() }
         var byID = Dictionary(rows.map { ($0.id!, $0) }, uniquingKeysWith: { a, _ in a })
         for t in given where ids.contains(t.id) {
@@ -273,8 +298,8 @@ struct ContentWriter: Sendable {
     /// New urgent actions of a bundle whose number a newsroom item not yet published holds (typed
     /// in, or given when it was scheduled): importing one would make that item's publication fail
     /// when it is due, so the bundle is refused instead.
-    func heldNumbers(_ bundle: VigilBundle, casePaths: [String]) async throws -> [ValidationIssue] {
-        let numbers = zip(bundle.cases, casePaths).flatMap { c, path in
+    func heldNumbers(_ cases: [CaseReferences], casePaths: [String]) async throws -> [ValidationIssue] {
+        let numbers = zip(cases, casePaths).flatMap { c, path in
             c.urgentActions.enumerated().map { (path: "\(path).urgent_actions[\($0)].number", number: $1.number) }
         }
         var issues: [ValidationIssue] = []

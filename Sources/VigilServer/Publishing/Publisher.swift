@@ -152,7 +152,7 @@ struct Publisher: Sendable {
     private func stage(_ change: Change, on db: any Database) async throws -> ContentWriter.StagedImport? {
         let store = ContentWriter(db: db, now: now)
         switch change {
-        case .bundle(let read): return try await store.stageImport(read.bundle, paths: read.paths, earlierIssues: read.issues)
+        case .bundle(let read): return try await store.stageImport(read.indexed, earlierIssues: read.issues)
         case .bundleValue(let bundle): return try await store.stageImport(bundle)
         default: return nil
         }
@@ -197,7 +197,7 @@ struct Publisher: Sendable {
         if let staged { return (try await store.importStaged(staged, restage: restage), false) }
         switch change {
         case .bundle(let read):
-            return (try await store.importBundle(read.bundle, paths: read.paths, earlierIssues: read.issues), false)
+            return (try await store.importBundle(read.indexed, earlierIssues: read.issues), false)
         case .bundleValue(let bundle):
             return (try await store.importBundle(bundle), false)
         case .createCase(let kase):
