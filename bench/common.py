@@ -60,11 +60,11 @@ def load_archive(binary, env, cases=None, bundle=None):
     return (lines[-1] if lines else ""), time.perf_counter() - t
 
 
-def rss_mb(pid):
-    """The resident memory of process `pid` (VmRSS), in MB."""
+def rss_mb(pid, field="VmRSS"):
+    """The resident memory of process `pid` (VmRSS; VmHWM: its peak so far), in MB."""
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return 0.0
 

@@ -123,8 +123,8 @@ class RequestProbe(threading.Thread):
 
 def api_import(binary, bundle, work, name):
     """Posts the bundle to a server's API while a log-in probe and a search probe run; returns the
-    import's seconds, and for the log-ins and the searches (median before, longest during) in ms,
-    and how many probe requests failed."""
+    import's seconds, for the log-ins and the searches (median before, longest during) in ms, how
+    many probe requests failed, and the server's peak RSS (MB) before and after the import."""
     env = archive_env(work, name, log="warning")
     env.update(VIGIL_MAX_BODY_BYTES=str(os.path.getsize(bundle) + (1 << 20)), VIGIL_TRUSTED_PROXIES="127.0.0.1")
     cwd = os.path.dirname(env["VIGIL_DATABASE_PATH"])
@@ -158,6 +158,7 @@ def api_import(binary, bundle, work, name):
         for p in probes:
             p.start()
         time.sleep(3)
+        peak_before = rss_mb(server.proc.pid, "VmHWM")
         with open(bundle, "rb") as f:
             data = f.read()
         conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=1200)
@@ -166,13 +167,14 @@ def api_import(binary, bundle, work, name):
         r = conn.getresponse()
         answer = r.read()
         end = time.perf_counter()
+        peak_after = rss_mb(server.proc.pid, "VmHWM")
         time.sleep(1)
         for p in probes:
             p.done.set()
             p.join()
         if r.status != 200:
             sys.exit(f"the API answered {r.status}: {answer[:2000]!r}")
-        return end - start, probes[0].split(start, end), probes[1].split(start, end), sum(p.failed for p in probes)
+        return end - start, probes[0].split(start, end), probes[1].split(start, end), sum(p.failed for p in probes), (peak_before, peak_after)
 
 
 def main():
@@ -208,9 +210,10 @@ def main():
     if a.api:
         print(f"{'posted to the API':<34} {'seconds':>9} {'log-in ms: before, longest during':>36} {'search ms: before, longest during':>36}")
         for label, binary in [("this build", a.binary)] + ([("baseline", a.baseline)] if a.baseline else []):
-            seconds, (login_before, login_during), (search_before, search_during), failed = api_import(binary, bundle, work, "api-" + label)
+            seconds, (login_before, login_during), (search_before, search_during), failed, peaks = api_import(binary, bundle, work, "api-" + label)
             print(f"{'POST /api/v1/bundles (' + label + ')':<34} {seconds:>9.1f} {login_before:>17} {login_during:>18} "
-                  f"{search_before:>17} {search_during:>18}" + (f"   ({failed} probe requests failed)" if failed else ""))
+                  f"{search_before:>17} {search_during:>18}   server peak RSS {peaks[0]:.0f} -> {peaks[1]:.0f} MB"
+                  + (f"   ({failed} probe requests failed)" if failed else ""))
 
     with Serve(a.binary, env, ready=None, cwd=work) as server:
         base, proc, started = server.base, server.proc, server.started

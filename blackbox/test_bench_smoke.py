@@ -19,8 +19,9 @@ def run_bench(tmp, script, *args):
 def test_import_archive_runs_end_to_end(tmp_path):
     out = run_bench(tmp_path, "import_archive.py", "--cases", "12", "--baseline", str(BIN), "--api")
     assert "vigil import (this build)" in out and "vigil import (baseline)" in out
-    # Posted to each server's API, with a log-in and a search beside it: both answered.
-    posted = re.findall(r"^POST /api/v1/bundles \((this build|baseline)\)\s+[0-9.]+(\s+(\d+|none)){4}$", out, re.M)
+    # Posted to each server's API, with a log-in and a search beside it: both answered; and the
+    # server's peak RSS before and after.
+    posted = re.findall(r"^POST /api/v1/bundles \((this build|baseline)\)\s+[0-9.]+(\s+(\d+|none)){4}\s+server peak RSS \d+ -> \d+ MB$", out, re.M)
     assert len(posted) == 2, out
     assert "start to the first home page" in out and "server RSS" in out
     # The longest stretch a writer beside each import was locked out, in seconds.

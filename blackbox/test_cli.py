@@ -1,4 +1,4 @@
-import copy, json, pathlib, re, subprocess
+import copy, json, os, pathlib, re, subprocess, threading
 
 import jsonschema
 
@@ -90,6 +90,21 @@ def test_import_reads_standard_input(sqlite_vigil):
     sqlite_vigil.run("migrate", "--yes")
     sqlite_vigil.run("import", "-", input=PARTNER.read_bytes())
     assert len(sqlite_vigil.export()["cases"]) == 2
+
+
+def test_import_reads_a_pipe_by_its_name(sqlite_vigil, tmp_path):
+    """A file is read a window at a time and its cases read from it again; a path that is no
+    regular file (a named pipe, a shell's `<(…)`) is read whole instead, and a directory refused."""
+    sqlite_vigil.run("migrate", "--yes")
+    fifo = tmp_path / "bundle.fifo"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_bytes(PARTNER.read_bytes()), daemon=True)
+    writer.start()
+    sqlite_vigil.run("import", str(fifo))
+    writer.join(timeout=60)
+    assert len(sqlite_vigil.export()["cases"]) == 2
+    p = sqlite_vigil.run("import", str(tmp_path), check=False)
+    assert p.returncode != 0 and b"Cannot read" in p.stderr
 
 
 def test_export_of_one_case_carries_the_targets_it_names(sqlite_vigil, tmp_path):

@@ -52,6 +52,28 @@ struct BundleTextTests {
         return nil
     }
 
+    /// Read from a file a few bytes at a time (`readIndexed(file:)`): nil when it reads as the
+    /// text in memory does (the same targets, paths, problems and references, each case read
+    /// again alike, or the same refusal), else what differs.
+    func fileDisagrees(_ text: Data, window: Int = 7) -> String? {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-bundle-\(UUID().uuidString).json")
+        defer { try? FileManager.default.removeItem(at: url) }
+        guard (try? text.write(to: url)) != nil, let file = BundleFile(path: url.path) else { return "not written" }
+        func read(_ f: (Diagnostics) throws -> VigilBundle.Indexed?) -> (VigilBundle.Indexed?, [ValidationIssue], String?) {
+            let d = Diagnostics()
+            do { return (try f(d), d.issues, nil) } catch { return (nil, d.issues, "\(error)") }
+        }
+        let memory = read { try VigilBundle.readIndexed(json: text, diagnostics: $0) }
+        let fromFile = read { try VigilBundle.readIndexed(file: file, diagnostics: $0, window: window) }
+        if memory.2 != fromFile.2 { return "refused: \(memory.2 ?? "no") / \(fromFile.2 ?? "no")" }
+        if memory.1 != fromFile.1 { return "problems" }
+        guard let m = memory.0, let f = fromFile.0 else { return (memory.0 == nil) == (fromFile.0 == nil) ? nil : "read / not read" }
+        if m.targets != f.targets || m.targetPaths != f.targetPaths { return "targets" }
+        if m.casePaths != f.casePaths || m.cases != f.cases { return "cases" }
+        for i in m.cases.indices where (try? m.readCase(i)) != (try? f.readCase(i)) { return "case \(i) read again" }
+        return nil
+    }
+
     static func text(_ object: Any, pretty: Bool = false) -> Data {
         try! JSONSerialization.data(withJSONObject: object, options: pretty ? [.prettyPrinted, .sortedKeys] : [.sortedKeys])
     }
@@ -109,11 +131,54 @@ struct BundleTextTests {
             let after = streamed(t)
             #expect(after == before, "\(String(decoding: t.prefix(200), as: UTF8.self))")
             #expect(indexedDisagrees(t, with: after) == nil, "\(String(decoding: t.prefix(200), as: UTF8.self))")
+            #expect(fileDisagrees(t) == nil, "\(String(decoding: t.prefix(200), as: UTF8.self))")
         }
+        #expect(fileDisagrees(Self.demoText, window: 1 << 20) == nil)
         // And the demo bundle's cases are all there, at their paths.
         let demo = try #require(streamed(Self.demoText))
         #expect(demo.issues.isEmpty && demo.bundle?.cases.count ?? 0 > 3)
         #expect(demo.casePaths == demo.bundle?.cases.indices.map { "$.cases[\($0)]" })
+    }
+
+    /// Read from its file, a bundle's text is not held: each case is read from the file again when
+    /// it is written, and refused if its text changed meanwhile, or the file was cut short.
+    @Test func anImportReadsItsFileAgainAndNoticesAChange() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-bundle-\(UUID().uuidString).json")
+        defer { try? FileManager.default.removeItem(at: url) }
+        try Self.demoText.write(to: url)
+        let file = try #require(BundleFile(path: url.path))
+        let read = try #require(try VigilBundle.readIndexed(file: file, diagnostics: Diagnostics()))
+        guard case .file = read.source else { Issue.record("not read from the file"); return }
+        let first = try read.readCase(0)
+        // The same length, one letter of the first case's title changed, and nothing else.
+        let title = Data(first.title.utf8)
+        var changed = Self.demoText
+        let at = try #require(changed.range(of: title))
+        changed[at.lowerBound] ^= 0x20
+        // Written over in place (the file open is the one changed, not replaced by another).
+        func overwrite(_ data: Data) throws {
+            let h = try FileHandle(forWritingTo: url)
+            try h.write(contentsOf: data)
+            try h.truncate(atOffset: UInt64(data.count))
+            try h.close()
+        }
+        try overwrite(changed)
+        #expect(throws: VigilBundle.ReadAgainError.self) { try read.readCase(0) }
+        #expect(try read.readCase(1) == (try VigilBundle.readIndexed(json: Self.demoText, diagnostics: Diagnostics())?.readCase(1)))
+        // Cut short: the cases beyond its end are refused.
+        try overwrite(Self.demoText.prefix(Self.demoText.count / 2))
+        #expect(throws: VigilBundle.ReadAgainError.self) { try read.readCase(read.cases.count - 1) }
+        // Changed after it was opened, before it is split: written over in place at the same
+        // size, or cut short (to half, or to nothing): refused as changed, not read as two versions.
+        for version in [changed, Self.demoText.prefix(Self.demoText.count / 2), Data()] {
+            try overwrite(Self.demoText)
+            let opened = try #require(BundleFile(path: url.path))
+            try overwrite(version)
+            #expect(throws: BundleFile.Changed.self) { try VigilBundle.readIndexed(file: opened, diagnostics: Diagnostics(), window: 1 << 10) }
+        }
+        // A path that is no regular file is not opened as one (the command reads it whole).
+        #expect(BundleFile(path: FileManager.default.temporaryDirectory.path) == nil)
+        #expect(BundleFile(path: url.path + ".none") == nil)
     }
 
     /// Read for an import, a bundle's cases are held as where their text lies, not as cases: one
@@ -157,6 +222,8 @@ struct BundleTextTests {
         for t in texts {
             #expect(whole(t) == nil, "\(String(decoding: t.prefix(80), as: UTF8.self))")
             #expect(streamed(t) == nil, "\(String(decoding: t.prefix(80), as: UTF8.self))")
+            // Read from a file, refused with the same words.
+            #expect(fileDisagrees(t) == nil, "\(String(decoding: t.prefix(80), as: UTF8.self))")
         }
         // More cases than a bundle may hold, one of them not JSON: refused as not JSON, as before.
         let many = Array(repeating: "{}", count: ObjectReader.maxLocatedItems) + ["{\"id\":tru}"]
@@ -199,7 +266,7 @@ struct BundleTextTests {
                         Issue.record("byte \(i) of \(bytes.count): \(String(decoding: v, as: UTF8.self)): whole \(before.map { "\($0.issues)" } ?? "refused"), streamed \(after.map { "\($0.issues)" } ?? "refused")")
                         return
                     }
-                    if let differs = indexedDisagrees(t, with: after) {
+                    if let differs = indexedDisagrees(t, with: after) ?? fileDisagrees(t, window: 1 + i % 5) {
                         Issue.record("byte \(i) of \(bytes.count): \(String(decoding: v, as: UTF8.self)): read for an import: \(differs)")
                         return
                     }

@@ -55,32 +55,42 @@ struct ImportCommand: AsyncCommand {
 
     /// Imports in one transaction; returns the summary and the number of alert e-mails queued.
     static func importBundle(_ text: Data, alerts: Bool, app: Application) async throws -> (WriteSummary, Int) {
-        let read = try ContentWriter.read(json: text)
+        try await importBundle(try ContentWriter.read(json: text), alerts: alerts, app: app)
+    }
+
+    static func importBundle(_ read: ContentWriter.ReadBundle, alerts: Bool, app: Application) async throws -> (WriteSummary, Int) {
         let result = try await app.vigilServices.publisher.publish(.bundle(read), by: .commandLine, alerts: alerts, on: app.db)
         return (result.summary, result.alertsQueued)
     }
 
     func run(using context: CommandContext, signature: Signature) async throws {
-        let data: Data
-        if signature.file == "-" || signature.file == Self.standardInput {
-            data = FileHandle.standardInput.readDataToEndOfFile()
-        } else {
-            // Copied, not mapped: a file cut short while it is read would stop the process (SIGBUS).
-            // The bundle is then read a case at a time, and each case read again when it is
-            // written (`VigilBundle.readIndexed(json:diagnostics:)`).
-            guard let d = FileManager.default.contents(atPath: signature.file) else {
-                throw CommandProblem(description: "Cannot read \(signature.file): no such file, or not readable.")
-            }
-            data = d
-        }
         do {
-            let (summary, queued) = try await Self.importBundle(data, alerts: !signature.noAlerts, app: context.application)
+            let read: ContentWriter.ReadBundle
+            if signature.file == "-" || signature.file == Self.standardInput {
+                read = try ContentWriter.read(json: FileHandle.standardInput.readDataToEndOfFile())
+            } else if let file = BundleFile(path: signature.file) {
+                // Read a window at a time (not mapped: a file cut short while it is read would stop
+                // the process, SIGBUS), and each case read from the file again when it is written:
+                // the import holds neither the file's text nor its cases.
+                read = try ContentWriter.read(file: file)
+            } else {
+                // Not a regular file (a pipe, `<(…)`): read whole.
+                guard let handle = FileHandle(forReadingAtPath: signature.file), let data = try? handle.readToEnd() ?? Data() else {
+                    throw CommandProblem(description: "Cannot read \(signature.file): no such file, or not readable.")
+                }
+                read = try ContentWriter.read(json: data)
+            }
+            let (summary, queued) = try await Self.importBundle(read, alerts: !signature.noAlerts, app: context.application)
             context.console.print("Imported: \(summary.created) created, \(summary.updated) updated, \(summary.unchanged) unchanged.")
             if queued > 0 { context.console.print("Queued \(queued) alert e-mail\(queued == 1 ? "" : "s") to followers.") }
         } catch let e as ValidationError {
             throw CommandProblem(description: describe(e))
         } catch let e as JSONParseError {
             throw CommandProblem(description: "Import refused, nothing was written: " + describe(e))
+        } catch let e as BundleFile.Changed {
+            throw CommandProblem(description: "Import refused, nothing was written: \(e)")
+        } catch let e as VigilBundle.ReadAgainError {
+            throw CommandProblem(description: "Import refused, nothing was written: \(e)")
         }
     }
 }

@@ -117,8 +117,18 @@ struct ContentWriter: Sendable {
     /// Reads a bundle's JSON text; throws if it is not JSON, or not a bundle at all. Done before
     /// the import takes the write gate, so that no writer waits for the reading.
     static func read(json text: Data) throws -> ReadBundle {
+        try read { try VigilBundle.readIndexed(json: text, diagnostics: $0) }
+    }
+
+    /// The same, of a file read a window at a time, whose cases are read from it again when they
+    /// are written: the import holds neither its text nor its cases.
+    static func read(file: BundleFile) throws -> ReadBundle {
+        try read { try VigilBundle.readIndexed(file: file, diagnostics: $0) }
+    }
+
+    private static func read(_ indexed: (Diagnostics) throws -> VigilBundle.Indexed?) throws -> ReadBundle {
         let d = Diagnostics()
-        guard let indexed = try VigilBundle.readIndexed(json: text, diagnostics: d) else {
+        guard let indexed = try indexed(d) else {
             try d.throwIfAny()
             return ReadBundle(indexed: .init(VigilBundle()), issues: [])
         }
