@@ -139,7 +139,7 @@ extension VigilBundle {
     public struct ReadAgainError: Error, CustomStringConvertible {
         public var path: String
         public var description: String {
-            "\(path) read differently the second time it was read (was the bundle's file changed while it was imported?); nothing was imported"
+            "\(path) read differently the second time it was read (was the bundle's file changed while it was imported?)"
         }
     }
 
@@ -207,7 +207,7 @@ public final class BundleFile: Sendable {
     /// The file was cut short while it was read.
     public struct Changed: Error, CustomStringConvertible {
         public init() {}
-        public var description: String { "the bundle's file changed while it was read; nothing was imported" }
+        public var description: String { "the bundle's file changed while it was read" }
     }
 
     public init?(path: String) {
