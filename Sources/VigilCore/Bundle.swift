@@ -156,10 +156,6 @@ public enum ReferenceRules {
         public init(_ value: T, path: String) { self.value = value; self.path = path }
     }
 
-    public static func check(targets: [Located<Target>], cases: [Located<Case>], existing: ExistingState) -> [ValidationIssue] {
-        check(targets: targets, cases: cases.map { .init(CaseReferences($0.value), path: $0.path) }, existing: existing)
-    }
-
     public static func check(targets: [Located<Target>], cases: [Located<CaseReferences>], existing: ExistingState) -> [ValidationIssue] {
         var issues: [ValidationIssue] = []
         func add(_ p: String, _ m: Message) { issues.append(ValidationIssue(path: p, m)) }
@@ -175,6 +171,10 @@ public enum ReferenceRules {
         var seenUAs: [UANumber: String] = [:]
         var seenDocIDs: [String: String] = [:]
         var seenPeople: [String: String] = [:]
+        // Stored documents by action and by id, once: an archive imported again meets tens of
+        // thousands, and each action looked them all over (quadratic).
+        let storedByAction = Dictionary(grouping: existing.documents, by: \.uaNumber)
+        let storedByID = Dictionary(existing.documents.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         for c in cases {
             let kase = c.value
             if !seenCases.insert(kase.id).inserted { add("\(c.path).id", Message("issue_case_appears_twice", "case \"{id}\" appears twice", texts: ["id": "\(kase.id)"])) }
@@ -197,7 +197,8 @@ public enum ReferenceRules {
                     add("\(uaPath).number", Message("issue_also_appears_case", "{ua} also appears in case \"{other}\"", texts: ["ua": "\(ua.number.label)", "other": "\(other)"]))
                 }
                 seenUAs[ua.number] = kase.id
-                issues += checkDocuments(of: ua, path: uaPath, targetIDs: targetIDs, existing: existing, seenDocIDs: &seenDocIDs)
+                issues += checkDocuments(of: ua, path: uaPath, targetIDs: targetIDs, stored: storedByAction[ua.number] ?? [],
+                                         storedByID: storedByID, seenDocIDs: &seenDocIDs)
             }
         }
         return issues
@@ -254,7 +255,10 @@ public enum ReferenceRules {
         return issues
     }
 
-    static func checkDocuments(of ua: CaseReferences.UrgentActionReferences, path: String, targetIDs: Set<String>, existing: ExistingState,
+    /// `stored`: the stored documents of this action; `storedByID`: every stored document the
+    /// checks met, by id.
+    static func checkDocuments(of ua: CaseReferences.UrgentActionReferences, path: String, targetIDs: Set<String>,
+                               stored: [ExistingState.StoredDocument], storedByID: [String: ExistingState.StoredDocument],
                                seenDocIDs: inout [String: String]) -> [ValidationIssue] {
         var issues: [ValidationIssue] = []
         func add(_ p: String, _ m: Message) { issues.append(ValidationIssue(path: p, m)) }
@@ -262,12 +266,12 @@ public enum ReferenceRules {
         // Documents of this UA after the write: stored ones, replaced by those given here.
         struct Entry { var id: String; var sequence: Int; var language: String; var kind: DocumentKind; var translationOf: String?; var path: String? }
         var merged: [String: Entry] = [:]
-        for d in existing.documents where d.uaNumber == ua.number {
+        for d in stored {
             merged[d.id] = Entry(id: d.id, sequence: d.sequence, language: d.language, kind: d.kind, translationOf: d.translationOf, path: nil)
         }
         for (di, doc) in ua.documents.enumerated() {
             let p = "\(path).documents[\(di)]"
-            if let stored = existing.documents.first(where: { $0.id == doc.id }), stored.uaNumber != ua.number {
+            if let stored = storedByID[doc.id], stored.uaNumber != ua.number {
                 add("\(p).id", Message("issue_document_already_belongs", "document \"{id}\" already belongs to {ua}", texts: ["id": "\(doc.id)", "ua": "\(stored.uaNumber.label)"]))
             }
             if let other = seenDocIDs[doc.id] {

@@ -162,19 +162,24 @@ extension VigilBundle {
             if streamedArrays.contains(key), bytes[span.lowerBound] == UInt8(ascii: "[") { arrays[key] = span }
         }
         // The rest of the object (its format, and anything else it holds) is parsed as before,
-        // each array read an element at a time left empty there, with its line breaks so that
-        // a problem's line is still the text's.
+        // each array read an element at a time left empty there. Its values are first parsed one
+        // by one, so that one that is not JSON is named with the line it begins on (the parser of
+        // the whole says only that something is wrong).
+        let streamed = Set(arrays.values.map(\.lowerBound))
+        for (key, span) in members where !streamed.contains(span.lowerBound) {
+            _ = try JSONSpans.parse(bytes.data(span), at: span.lowerBound, in: bytes, path: key.map { "$.\($0)" } ?? "$")
+        }
         var rest = Data(), at = 0
         for span in arrays.values.sorted(by: { $0.lowerBound < $1.lowerBound }) {
             rest.append(bytes.data(at..<span.lowerBound))
-            rest.append(contentsOf: Array("[]".utf8) + Array(repeating: 0x0A, count: bytes.lineFeeds(in: span)))
+            rest.append(contentsOf: Array("[]".utf8))
             at = span.upperBound
         }
         rest.append(bytes.data(at..<bytes.count))
         guard var r = ObjectReader(try JSONValue.parse(rest), path: "$", diagnostics: d) else { return nil }
         defer { r.finish() }
         checkFormat(&r, diagnostics: d)
-        func read<T>(_ key: String, _ each: (JSONValue, String, (span: Range<Int>, digest: Int)?) -> T?) throws -> [(T, String)] {
+        func read<T>(_ key: String, _ each: (JSONValue, String, (span: Range<Int>, text: Data)?) -> T?) throws -> [(T, String)] {
             guard let span = arrays[key] else { return r.locatedArray(key) { each($0, $1, nil) } }
             _ = r.raw(key)
             let elements = try JSONSpans.elements(of: bytes, in: span)
@@ -184,13 +189,15 @@ extension VigilBundle {
                 let text = bytes.data(element)
                 let value = try JSONSpans.parse(text, at: element.lowerBound, in: bytes, path: path)
                 // Too many are each still checked as JSON, as they were when parsed whole.
-                return tooMany ? nil : each(value, path, (element, JSONSpans.digest(text))).map { ($0, path) }
+                return tooMany ? nil : each(value, path, (element, text)).map { ($0, path) }
             }
             if tooMany { d.add("$.\(key)", IssueText.tooManyItems(elements.count, max: ObjectReader.maxLocatedItems)) }
             return read
         }
         return (try read("targets") { v, p, _ in Target.read(v, path: p, diagnostics: d) },
-                try read("cases") { v, p, element in Case.read(v, path: p, diagnostics: d).map { keep($0, element) } })
+                try read("cases") { v, p, element in
+                    Case.read(v, path: p, diagnostics: d).map { keep($0, element.map { ($0.span, JSONSpans.digest($0.text)) }) }
+                })
     }
 }
 

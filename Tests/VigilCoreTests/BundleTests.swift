@@ -39,7 +39,7 @@ func issues(_ object: [String: Any], existing: ExistingState = .empty) -> [Valid
     guard let located = VigilBundle.readLocated(try! JSONValue.parse(data), diagnostics: d) else { return d.issues }
     return d.issues + ReferenceRules.check(
         targets: zip(located.bundle.targets, located.targetPaths).map { .init($0, path: $1) },
-        cases: zip(located.bundle.cases, located.casePaths).map { .init($0, path: $1) }, existing: existing)
+        cases: zip(located.bundle.cases, located.casePaths).map { .init(CaseReferences($0), path: $1) }, existing: existing)
 }
 
 func mutate(_ change: (inout [String: Any], inout [String: Any], inout [[String: Any]]) -> Void) -> [String: Any] {
@@ -185,6 +185,17 @@ struct BundleTests {
         let existing = ExistingState(documents: [.init(id: "other", uaNumber: UANumber("126/19")!, sequence: 2, language: "en",
                                                        kind: .outcome, translationOf: nil)])
         #expect(issues(sampleBundleJSON(), existing: existing).contains { $0.message.contains("sequence 2 in \"en\"") })
+    }
+
+    @Test func aStoredDocumentStaysWithItsAction() {
+        // Storage holds "d2" under another action: a bundle may not give it under this one.
+        let existing = ExistingState(documents: [
+            .init(id: "d2", uaNumber: UANumber("5/20")!, sequence: 0, language: "en", kind: .initial, translationOf: nil),
+            .init(id: "d0", uaNumber: UANumber("126/19")!, sequence: 0, language: "en", kind: .initial, translationOf: nil),
+        ])
+        let found = issues(sampleBundleJSON(), existing: existing)
+        #expect(found.count == 1, "\(found)")
+        #expect(found.first.map { $0.path.hasSuffix(".id") && $0.description.contains("\"d2\" already belongs to UA 5/20") } == true, "\(found)")
     }
 
     @Test func timelinePeopleMustBeInTheCase() {

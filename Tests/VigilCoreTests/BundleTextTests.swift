@@ -234,6 +234,12 @@ struct BundleTextTests {
         let text = "{\"format\": \"vigil.bundle/1\",\n\"cases\": [\n{},\n{\"id\": nope}\n]}"
         let error = #expect(throws: JSONParseError.self) { try VigilBundle.readLocated(json: Data(text.utf8), diagnostics: Diagnostics()) }
         #expect(error?.reason.hasPrefix("not valid JSON: in $.cases[1], which begins on line 4") == true, "\(error?.reason ?? "")")
+        // A problem after the arrays, in the rest of the object, is named with its member and
+        // the line it begins on (the parser of the whole text says only that something is wrong).
+        let after = "{\"cases\": [\n  {\"id\": \"a\",\n   \"people\": [\n\n   ]},\r\n  {}\n],\n\"targets\" : [ {\n} ],\n\"format\":\n  tru\n}"
+        let afterError = #expect(throws: JSONParseError.self) { try VigilBundle.readLocated(json: Data(after.utf8), diagnostics: Diagnostics()) }
+        #expect(afterError?.reason.hasPrefix("not valid JSON: in $.format, which begins on line 11") == true, "\(afterError?.reason ?? "")")
+        #expect(fileDisagrees(Data(after.utf8), window: 3) == nil)
         // A string or array not closed is named where it begins.
         let open = "{\"format\": \"vigil.bundle/1\",\n\"cases\": [\n{\"id\": \"abc}\n]\n}\n\n\n"
         let unclosed = #expect(throws: JSONParseError.self) { try VigilBundle.readLocated(json: Data(open.utf8), diagnostics: Diagnostics()) }

@@ -19,10 +19,6 @@ struct ContentWriter: Sendable {
     }
 
     /// What storage holds that the reference rules need to see for these cases and targets.
-    func existingState(cases: [Case], targets: [Target]) async throws -> ExistingState {
-        try await existingState(cases: cases.map(CaseReferences.init), targets: targets)
-    }
-
     func existingState(cases: [CaseReferences], targets: [Target]) async throws -> ExistingState {
         var state = ExistingState()
         var refs: Set<String> = Set(targets.map(\.id)).union(targets.compactMap(\.successorOf))
@@ -39,24 +35,39 @@ struct ContentWriter: Sendable {
                 uaIDs.append(ua.id!)
             }
         }
+        // Only the columns the rules read, in plain statements: an archive imported again meets
+        // every one of its documents, whose whole rows (their texts) came to hundreds of megabytes.
         let docIDs = cases.flatMap { $0.urgentActions.flatMap { $0.documents.map(\.id) } }
-        var docRows: [String: DocumentModel] = [:]
-        if !uaIDs.isEmpty {
-            for d in try await inChunks(uaIDs, { try await DocumentModel.query(on: db).filter(\.$urgentActionID ~~ $0).all() }) { docRows[d.id!] = d }
+        var docRows: [String: ExistingState.StoredDocument] = [:]
+        func storedDocuments(where column: String, in values: [String]) async throws {
+            for chunk in values.chunks(of: 500) {
+                let rows = try await sql.raw("""
+                    SELECT id, urgent_action_id, sequence, language, kind, translation_of FROM documents \
+                    WHERE \(ident: column) IN (\(binds: Array(chunk)))
+                    """).all()
+                for row in rows {
+                    guard let n = UANumber(slug: try row.decode(column: "urgent_action_id", as: String.self)),
+                          let k = DocumentKind(rawValue: try row.decode(column: "kind", as: String.self)) else { continue }
+                    let id = try row.decode(column: "id", as: String.self)
+                    docRows[id] = .init(id: id, uaNumber: n, sequence: try row.decode(column: "sequence", as: Int.self),
+                                        language: try row.decode(column: "language", as: String.self), kind: k,
+                                        translationOf: try row.decode(column: "translation_of", as: String?.self))
+                }
+            }
         }
-        if !docIDs.isEmpty {
-            for d in try await inChunks(docIDs, { try await DocumentModel.query(on: db).filter(\.$id ~~ $0).all() }) { docRows[d.id!] = d }
-        }
-        state.documents = docRows.values.compactMap { d in
-            guard let n = UANumber(slug: d.urgentActionID), let k = DocumentKind(rawValue: d.kind) else { return nil }
-            return .init(id: d.id!, uaNumber: n, sequence: d.sequence, language: d.language, kind: k, translationOf: d.translationOf)
-        }
-        let personIDs = cases.flatMap(\.people)
-        if !personIDs.isEmpty {
-            for p in try await inChunks(personIDs, { try await PersonModel.query(on: db).filter(\.$id ~~ $0).all() }) { state.personCases[p.id!] = p.caseID }
+        try await storedDocuments(where: "urgent_action_id", in: uaIDs)
+        try await storedDocuments(where: "id", in: docIDs)
+        state.documents = Array(docRows.values)
+        for chunk in cases.flatMap(\.people).chunks(of: 500) {
+            for row in try await sql.raw("SELECT id, case_id FROM people WHERE id IN (\(binds: Array(chunk)))").all() {
+                state.personCases[try row.decode(column: "id", as: String.self)] = try row.decode(column: "case_id", as: String.self)
+            }
         }
         return state
     }
+
+    /// Vigil's databases (SQLite and PostgreSQL) both take SQL.
+    private var sql: any SQLDatabase { db as! any SQLDatabase }
 
     /// The stored targets the successor rules need for `targets`: the chains their `successor_of`
     /// leads along, and the targets that already replaced one of them or their predecessors.
@@ -82,8 +93,8 @@ struct ContentWriter: Sendable {
 
     /// The reference rules for one target written on its own (the API's `POST`/`PUT /targets`).
     func checkReferences(target: Target) async throws {
-        let state = try await existingState(cases: [] as [CaseReferences], targets: [target])
-        let issues = ReferenceRules.check(targets: [.init(target, path: "$")], cases: [] as [ReferenceRules.Located<CaseReferences>], existing: state)
+        let state = try await existingState(cases: [], targets: [target])
+        let issues = ReferenceRules.check(targets: [.init(target, path: "$")], cases: [], existing: state)
         if !issues.isEmpty { throw ValidationError(issues) }
     }
 
@@ -101,7 +112,7 @@ struct ContentWriter: Sendable {
         let plan = try await checked(bundle, earlierIssues: earlierIssues)
         var summary = WriteSummary()
         for t in bundle.targets { summary += try await write(target: t) }
-        summary += try await gather(plan, staged: false) { try await write(stored: $0, plan) }
+        summary += try await gather(plan, staged: false) { try await write(stored: $1, plan) }
         return summary
     }
 
@@ -137,37 +148,38 @@ struct ContentWriter: Sendable {
 
     /// The bundle's cases in order: those none of whose rows is stored are gathered into
     /// `NewCaseRows` and written `newDocumentsPerWrite` documents at a time, into their tables or
-    /// into the staging tables; each of the others goes to `stored` (given its place in the
-    /// bundle), after (when writing directly) what was gathered before it.
+    /// into the staging tables; those whose rows already hold all they give are counted as
+    /// unchanged (`unchangedCases`); each of the others goes to `stored` (given its place in the
+    /// bundle and the case), after (when writing directly) what was gathered before it.
     ///
-    /// The new cases are read again from the bundle's text `casesPerRead` at a time, the next
-    /// batch on another thread while this one's rows are built and written: two batches are held
-    /// at a time, and the reading (about half a millisecond a case) is not added to the writing.
-    private func gather(_ plan: ImportPlan, staged: Bool, stored: (Int) async throws -> WriteSummary) async throws -> WriteSummary {
+    /// The cases are read again from the bundle's text `casesPerRead` at a time, the next batch
+    /// on another thread while this one's rows are built and written: two batches are held at a
+    /// time, and the reading (about half a millisecond a case) is not added to the writing.
+    private func gather(_ plan: ImportPlan, staged: Bool, stored: (Int, Case) async throws -> WriteSummary) async throws -> WriteSummary {
         var newRows = NewCaseRows(targets: plan.targets, documentsPerWrite: newDocumentsPerWrite)
         var summary = WriteSummary()
         let count = plan.bundle.cases.count, batch = max(1, casesPerRead)
-        func read(_ range: Range<Int>) -> Task<(Range<Int>, [Int: Case]), any Error> {
-            Task.detached {
-                var read: [Int: Case] = [:]
-                for i in range where plan.isAllNew(plan.bundle.cases[i]) { read[i] = try plan.bundle.readCase(i) }
-                return (range, read)
-            }
+        func read(_ range: Range<Int>) -> Task<(range: Range<Int>, cases: [Case]), any Error> {
+            Task.detached { (range, try range.map { try plan.bundle.readCase($0) }) }
         }
         var next = read(0..<min(batch, count))
         defer { next.cancel() }
         for start in stride(from: 0, to: count, by: batch) {
-            let (range, cases) = try await next.value
+            let got = try await next.value
             let end = min(start + batch, count)
-            precondition(range == start..<end, "cases \(start)..<\(end) to write, \(range) read")
+            precondition(got.range == start..<end, "cases \(start)..<\(end) to write, \(got.range) read")
             next = read(end..<min(end + batch, count))
-            for i in start..<end {
-                if let c = cases[i] {
+            let isNew = got.range.map { plan.isAllNew(plan.bundle.cases[$0]) }
+            let unchanged = try await unchangedCases(zip(isNew, got.cases).filter { !$0.0 }.map(\.1))
+            for ((i, c), new) in zip(zip(got.range, got.cases), isNew) {
+                if new {
                     summary += newRows.add(c, time: now())
                     if newRows.isFull { try await newRows.flush(on: db, staged: staged) }
+                } else if unchanged.contains(c.id) {
+                    summary += WriteSummary(unchanged: 1 + c.urgentActions.reduce(0) { $0 + $1.documents.count })
                 } else {
                     if !staged { try await newRows.flush(on: db) }
-                    summary += try await stored(i)
+                    summary += try await stored(i, c)
                 }
             }
         }
@@ -214,11 +226,62 @@ struct ContentWriter: Sendable {
                           targets: try await targetRows(named: bundle.cases, given: bundle.targets))
     }
 
-    /// The bundle's `i`th case, some of whose rows are stored, written on its own.
-    private func write(stored i: Int, _ plan: ImportPlan) async throws -> WriteSummary {
-        let c = plan.bundle.cases[i]
-        return try await write(case: try plan.bundle.readCase(i), isNew: !plan.storedCases.contains(c.id),
-                               newUrgentActions: plan.newUrgentActions(c), storedDocuments: plan.storedDocuments)
+    /// A case of the bundle some of whose rows are stored, written on its own.
+    private func write(stored c: Case, _ plan: ImportPlan) async throws -> WriteSummary {
+        let references = CaseReferences(c)
+        return try await write(case: c, isNew: !plan.storedCases.contains(c.id),
+                               newUrgentActions: plan.newUrgentActions(references), storedDocuments: plan.storedDocuments)
+    }
+
+    /// Of `cases` (each with rows stored), those whose rows already hold all they give, so that
+    /// writing them (`write(case:)`, about 25 statements a case) would change nothing: the case's
+    /// own content hash; each urgent action under this case, with its status, and with the
+    /// deadline in force that writing it would decide again from its stored documents; each
+    /// document under its action with its content hash. An archive imported again is all such
+    /// cases: three statements for 500 values instead.
+    func unchangedCases(_ cases: [Case]) async throws -> Set<String> {
+        guard !cases.isEmpty else { return [] }
+        var caseHashes: [String: String] = [:]
+        for chunk in cases.map(\.id).chunks(of: 500) {
+            for row in try await sql.raw("SELECT id, content_hash FROM cases WHERE id IN (\(binds: Array(chunk)))").all() {
+                caseHashes[try row.decode(column: "id", as: String.self)] = try row.decode(column: "content_hash", as: String.self)
+            }
+        }
+        struct ActionRow { var caseID: String; var status: String; var deadline: String? }
+        struct DocumentRow { var id: String; var contentHash: String; var sequence: Int; var deadline: String?; var isTranslation: Bool }
+        var actions: [String: ActionRow] = [:], documents: [String: [DocumentRow]] = [:]
+        for chunk in cases.flatMap({ $0.urgentActions.map(\.number.slug) }).chunks(of: 500) {
+            for row in try await sql.raw("SELECT id, case_id, status, deadline FROM urgent_actions WHERE id IN (\(binds: Array(chunk)))").all() {
+                actions[try row.decode(column: "id", as: String.self)] = ActionRow(
+                    caseID: try row.decode(column: "case_id", as: String.self), status: try row.decode(column: "status", as: String.self),
+                    deadline: try row.decode(column: "deadline", as: String?.self))
+            }
+            let rows = try await sql.raw("""
+                SELECT id, urgent_action_id, content_hash, sequence, deadline, translation_of FROM documents \
+                WHERE urgent_action_id IN (\(binds: Array(chunk)))
+                """).all()
+            for row in rows {
+                documents[try row.decode(column: "urgent_action_id", as: String.self), default: []].append(DocumentRow(
+                    id: try row.decode(column: "id", as: String.self), contentHash: try row.decode(column: "content_hash", as: String.self),
+                    sequence: try row.decode(column: "sequence", as: Int.self),
+                    deadline: try row.decode(column: "deadline", as: String?.self),
+                    isTranslation: try row.decode(column: "translation_of", as: String?.self) != nil))
+            }
+        }
+        return Set(cases.filter { c in
+            guard caseHashes[c.id] == contentHash(c.withoutUrgentActions.json) else { return false }
+            return c.urgentActions.allSatisfy { ua in
+                guard let row = actions[ua.number.slug], row.caseID == c.id, row.status == ua.status.rawValue else { return false }
+                let stored = documents[ua.number.slug] ?? []
+                let hashes = Dictionary(stored.map { ($0.id, $0.contentHash) }, uniquingKeysWith: { a, _ in a })
+                guard ua.documents.allSatisfy({ hashes[$0.id] == contentHash($0.json) }) else { return false }
+                // The deadline in force, which `write(urgentAction:)` decides again from the stored
+                // documents. (The status it decides is the one given: the reference rules take an
+                // action with an outcome only as closed.)
+                let deadline = UrgentAction.deadline(ofRows: stored.map { ($0.sequence, $0.deadline.flatMap(PartialDate.init), $0.isTranslation) })
+                return deadline?.description == row.deadline
+            }
+        }.map(\.id))
     }
 
     // MARK: - An import staged before its transaction (SQLite)
@@ -248,7 +311,7 @@ struct ContentWriter: Sendable {
         let plan = try await checked(bundle, earlierIssues: earlierIssues)
         try await ImportStaging.create(on: db)
         var others: [Int] = []
-        let summary = try await gather(plan, staged: true) { others.append($0); return WriteSummary() }
+        let summary = try await gather(plan, staged: true) { i, _ in others.append(i); return WriteSummary() }
         return StagedImport(plan: plan, logHead: head, summary: summary, others: others)
     }
 
@@ -274,7 +337,7 @@ struct ContentWriter: Sendable {
         for t in plan.bundle.targets { summary += try await write(target: t) }
         try await ImportStaging.copy(on: db, time: now())
         summary += staged.summary
-        for i in staged.others { summary += try await write(stored: i, plan) }
+        for i in staged.others { summary += try await write(stored: try plan.bundle.readCase(i), plan) }
         return summary
     }
 

@@ -248,7 +248,7 @@ struct Publisher: Sendable {
         // The domain's rule: an outcome closes its urgent action.
         let status = UrgentAction.status(UrgentActionStatus(rawValue: ua.status) ?? .open, documentKinds: [doc.kind])
         let action = UrgentAction(number: number, status: status, documents: [doc])
-        let stub = Case(id: ua.caseID, title: "-", countries: [], urgentActions: [action])
+        let stub = CaseReferences(Case(id: ua.caseID, title: "-", countries: [], urgentActions: [action]))
         let state = try await store.existingState(cases: [stub], targets: [])
         let issues = ReferenceRules.check(targets: [], cases: [.init(stub, path: "$")], existing: state)
             .map { $0.at($0.path.replacingOccurrences(of: "$.urgent_actions[0].documents[0]", with: "$")

@@ -193,7 +193,7 @@ extension Publisher {
         let docs = new.documents(numbered: number)
         let status = new.status ?? UrgentAction.status(.open, documentKinds: docs.map(\.kind))
         let action = UrgentAction(number: number, status: status, documents: docs)
-        let stub = Case(id: new.caseID, title: "-", countries: [], urgentActions: [action])
+        let stub = CaseReferences(Case(id: new.caseID, title: "-", countries: [], urgentActions: [action]))
         let state = try await store.existingState(cases: [stub], targets: [])
         let issues = ReferenceRules.check(targets: [], cases: [.init(stub, path: "$")], existing: state)
             .map { $0.at($0.path.replacingOccurrences(of: "$.urgent_actions[0]", with: "$")) }
