@@ -149,12 +149,14 @@ public struct ObjectReader {
             diagnostics.add(child(key), Message("issue_must_be_string", "must be a string, not {type}", ["type": value.typeTerm]))
             return nil
         }
-        let trimmed = s.trimmingCharacters(in: .whitespacesAndNewlines)
-        if trimmed.isEmpty && !allowEmpty {
+        // Empty once trimmed: white space alone (looked at until the first other character,
+        // not trimmed into a copy). Too long: counted in characters only when its UTF-8 bytes,
+        // never fewer, are more than the limit (a document's body is read in every import).
+        if !allowEmpty && s.unicodeScalars.allSatisfy({ CharacterSet.whitespacesAndNewlines.contains($0) }) {
             diagnostics.add(child(key), IssueText.notEmpty)
             return nil
         }
-        if s.count > maxLength {
+        if s.utf8.count > maxLength && s.count > maxLength {
             diagnostics.add(child(key), Message("issue_too_long", "is too long ({count} characters; at most {max})", texts: ["count": String(s.count), "max": String(maxLength)]))
             return nil
         }

@@ -355,6 +355,10 @@ struct BundleExtensionTests {
                 == ["\(p).name_original_language: \"russian!\" is not a BCP 47 language tag (like \"en\", \"ru\", \"zh-Hans\" or \"crh\")"])
         #expect(found { $0["name_original"] = String(repeating: "й", count: 301); $0["name_original_language"] = "ru" }
                 == ["\(p).name_original: is too long (301 characters; at most 300)"])
+        // At the limit in characters, though more in bytes (two each, or a letter and its accent).
+        #expect(found { $0["name_original"] = String(repeating: "й", count: 300); $0["name_original_language"] = "ru" }.isEmpty)
+        #expect(found { $0["name_original"] = String(repeating: "e\u{301}", count: 300); $0["name_original_language"] = "fr" }.isEmpty)
+        #expect(found { $0["name_original"] = " \u{3000}\n"; $0["name_original_language"] = "ru" } == ["\(p).name_original: must not be empty"])
         #expect(found { $0["name_original"] = 7; $0["name_original_language"] = "ru" }
                 == ["\(p).name_original: must be a string, not a number"])
         #expect(found { $0["name_original"] = "نور حسن"; $0["name_original_language"] = "ar" }.isEmpty)
