@@ -81,13 +81,19 @@ def import_into(binary, bundle, work, name):
     the longest time writers were locked out meanwhile."""
     env = archive_env(work, name, log="warning")
     subprocess.run([binary, "migrate", "--yes"], env=env, check=True, capture_output=True, cwd=os.path.dirname(env["VIGIL_DATABASE_PATH"]))
+    return (env,) + import_again(binary, bundle, env)
+
+
+def import_again(binary, bundle, env):
+    """Imports the bundle into the database of `env` as it is: the import's seconds, its peak RSS,
+    its last line of output, and the longest time writers were locked out meanwhile."""
     probe = LockProbe(env["VIGIL_DATABASE_PATH"])
     probe.start()
     try:
         seconds, peak, out = run_measured([binary, "import", "--no-alerts", bundle], env)
     finally:
         locked = probe.stop()
-    return env, seconds, peak, out, locked
+    return seconds, peak, out, locked
 
 
 class RequestProbe(threading.Thread):
@@ -206,6 +212,16 @@ def main():
         print(f"{'vigil import (baseline)':<34} {base_seconds:>9.1f} {a.cases / base_seconds:>9.0f} {base_peak:>7.0f} MB "
               f"{base_locked:>17.1f} s   {base_out}")
         print(f"ratio: this build imports {base_seconds / seconds:.1f}x as fast as the baseline")
+    # The same bundle again into the database it was imported into (an operator finishing a split
+    # import, or loading an archive twice): every case is stored, none changes.
+    again_seconds, again_peak, again_out, again_locked = import_again(a.binary, bundle, env)
+    print(f"{'imported again (this build)':<34} {again_seconds:>9.1f} {a.cases / again_seconds:>9.0f} {again_peak:>7.0f} MB "
+          f"{again_locked:>17.1f} s   {again_out}")
+    if a.baseline:
+        base_env = archive_env(work, "baseline", log="warning")
+        b_seconds, b_peak, b_out, b_locked = import_again(a.baseline, bundle, base_env)
+        print(f"{'imported again (baseline)':<34} {b_seconds:>9.1f} {a.cases / b_seconds:>9.0f} {b_peak:>7.0f} MB {b_locked:>17.1f} s   {b_out}")
+        print(f"ratio: this build imports an archive again {b_seconds / again_seconds:.1f}x as fast as the baseline")
     print(f"database after import: {os.path.getsize(env['VIGIL_DATABASE_PATH']) / 1e6:.0f} MB")
     if a.api:
         print(f"{'posted to the API':<34} {'seconds':>9} {'log-in ms: before, longest during':>36} {'search ms: before, longest during':>36}")

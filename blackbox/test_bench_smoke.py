@@ -25,10 +25,13 @@ def test_import_archive_runs_end_to_end(tmp_path):
     assert len(posted) == 2, out
     assert "start to the first home page" in out and "server RSS" in out
     # The longest stretch a writer beside each import was locked out, in seconds.
-    assert len(re.findall(r"MB\s+[0-9.]+ s\s+Imported:", out)) == 2, out
-    # Every record of the archive was created, by both binaries.
-    created = [line for line in out.splitlines() if "Imported:" in line]
-    assert len(created) == 2 and all("0 updated, 0 unchanged" in line for line in created)
+    assert len(re.findall(r"MB\s+[0-9.]+ s\s+Imported:", out)) == 4, out
+    # Every record of the archive was created, by both binaries; imported again, none changed.
+    first = [line for line in out.splitlines() if line.startswith("vigil import (") and "Imported:" in line]
+    assert len(first) == 2 and all("0 updated, 0 unchanged" in line for line in first), out
+    again = [line for line in out.splitlines() if line.startswith("imported again (") and "Imported:" in line]
+    assert len(again) == 2 and all("Imported: 0 created, 0 updated, " in line and " 0 unchanged" not in line for line in again), out
+    assert "imports an archive again" in out
 
 
 def test_report_burst_runs_end_to_end(tmp_path):
