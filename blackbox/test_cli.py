@@ -1,8 +1,8 @@
-import copy, json, os, pathlib, re, subprocess, threading
+import copy, json, os, pathlib, re, sqlite3, subprocess, threading, time
 
 import jsonschema
 
-from conftest import ROOT, BIN, normalise
+from conftest import ROOT, BIN, Vigil, normalise
 
 SCHEMA = json.loads((ROOT / "docs/vigil.bundle.schema.json").read_text())
 PARTNER = ROOT / "blackbox/fixtures/partner-bundle.json"
@@ -105,6 +105,72 @@ def test_import_reads_a_pipe_by_its_name(sqlite_vigil, tmp_path):
     assert len(sqlite_vigil.export()["cases"]) == 2
     p = sqlite_vigil.run("import", str(tmp_path), check=False)
     assert p.returncode != 0 and b"Cannot read" in p.stderr
+
+
+def test_a_file_written_over_while_it_is_imported_writes_nothing(sqlite_vigil, tmp_path):
+    """`vigil import FILE` reads the file a window at a time, then each case from it again when
+    it writes it, 200 at a time. A file written over in place while it is imported (one letter of
+    a title near its end, the size unchanged) refuses the import and nothing is written, whether
+    the change comes while the file is first read or after (before that case is read again); a
+    change after the import has read everything can no longer matter, and the import is whole."""
+    source = Vigil({**sqlite_vigil.env, "VIGIL_DATABASE_PATH": str(tmp_path / "source.sqlite")})
+    source.run("migrate", "--yes")
+    source.run("demo", "--synthetic", "450")
+    text = source.run("export").stdout
+    # A title in the last cases, which are read again last (after 400 others are written),
+    # beginning with a Latin letter: the file stays JSON, in UTF-8.
+    at = len(text) * 19 // 20
+    while True:
+        at = text.index(b'"title": "', at) + len(b'"title": "')
+        if text[at:at + 1].isalpha() and text[at] < 0x80:
+            break
+    changed = text[:at] + (b"Q" if text[at:at + 1] != b"Q" else b"R") + text[at + 1:]
+    json.loads(changed)
+
+    def bytes_read(pid):
+        with open(f"/proc/{pid}/io") as f:
+            return int(next(line for line in f if line.startswith("rchar:")).split()[1])
+
+    def import_changing(name, when):
+        bundle = tmp_path / f"{name}.json"
+        bundle.write_bytes(text)
+        target = Vigil({**sqlite_vigil.env, "VIGIL_DATABASE_PATH": str(tmp_path / f"{name}.sqlite")})
+        target.run("migrate", "--yes")
+        proc = subprocess.Popen([BIN, "import", "--no-alerts", str(bundle)], env=target.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        # The command has the file open (looked for among its descriptors): what it has read so
+        # far is the baseline.
+        fds, deadline, base = pathlib.Path(f"/proc/{proc.pid}/fd"), time.monotonic() + 60, None
+        while proc.poll() is None and time.monotonic() < deadline and base is None:
+            try:
+                if any(os.path.realpath(fd) == str(bundle) for fd in fds.iterdir()):
+                    base = bytes_read(proc.pid)
+            except OSError:
+                pass
+            time.sleep(0.0005)
+        assert base is not None, "the import never opened its file"
+        if when == "first reading done":
+            # The first pass reads the file three times over (the object's windows, the array's
+            # windows again, then each case's text); the cases are then read again 200 at a time,
+            # the last 50 (with the change) after the first 400: changed a tenth into that.
+            while proc.poll() is None and bytes_read(proc.pid) - base < 3 * len(text) + len(text) // 10:
+                time.sleep(0.0005)
+            assert proc.poll() is None, "the import ended before the change"
+        elif when == "after":
+            proc.wait(timeout=300)
+        with open(bundle, "r+b") as f:
+            f.write(changed)
+        out, err = proc.communicate(timeout=300)
+        with sqlite3.connect(str(tmp_path / f"{name}.sqlite")) as db:
+            counts = [db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("cases", "urgent_actions", "documents", "targets")]
+        return proc.returncode, out, err, counts, target
+
+    for when in ["at once", "first reading done"]:
+        code, out, err, counts, _ = import_changing(when.replace(" ", "-"), when)
+        assert code != 0 and counts == [0, 0, 0, 0], (when, counts, out, err)
+        assert b"nothing was written" in err and b"changed" in err, (when, err)
+    code, out, err, counts, target = import_changing("after", "after")
+    assert code == 0 and counts[0] == 450, (out, err)
+    assert json.loads(target.run("export").stdout) == json.loads(text)
 
 
 def test_export_of_one_case_carries_the_targets_it_names(sqlite_vigil, tmp_path):

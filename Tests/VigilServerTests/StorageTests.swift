@@ -273,6 +273,26 @@ struct StorageTests {
                 #expect(try await SearchIndex.search("Kuku", on: app.db).isEmpty == false)
             }
         }
+        // Stored already, the bundle staged changes nothing (every case left as it is). A case
+        // retitled meanwhile by the other process is no longer as the staging found it: the
+        // bundle is checked and written again, and its title is back.
+        let stored = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-staged-\(UUID().uuidString).sqlite").path
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: stored + suffix) } }
+        try await withApp(.sqlite, sqlitePath: stored) { app in
+            _ = try await app.vigilServices.publisher.publish(.bundleValue(bundle), by: .commandLine, on: app.db)
+            try await withApp(.sqlite, sqlitePath: stored, migrate: false) { other in
+                let summary = try await app.db.withConnection { conn in
+                    let staged = try await ContentWriter(db: conn).stageImport(bundle)
+                    #expect(staged.others.isEmpty && !staged.summary.changedAnything && staged.summary.unchanged > bundle.cases.count)
+                    var retitled = bundle.cases[0]
+                    retitled.title = "Retitled meanwhile"
+                    _ = try await other.vigilServices.publisher.publish(.bundleValue(VigilBundle(cases: [retitled])), by: .commandLine, on: other.db)
+                    return try await conn.writeTransaction { db in try await ContentWriter(db: db).importStaged(staged) }
+                }
+                #expect(summary.updated == 1 && summary.changedCases == [bundle.cases[0].id])
+                #expect(try await CaseModel.find(bundle.cases[0].id, on: app.db)?.title == bundle.cases[0].title)
+            }
+        }
         // Staged rows are dated when they are written, not when they were staged: a weekly digest
         // sent in between lists what was created after it last ran.
         try await withApp(.sqlite) { app in
