@@ -375,6 +375,41 @@ struct SmallThingsTests {
         }
     }
 
+    /// The newsroom's times are counted from the clock (`ClockText`), not written by a formatter
+    /// made for each: the same text as the formatters gave, in zones east and west, with half
+    /// and three-quarter hours, on both sides of their summer time changes, from 1901 to 2200.
+    @Test func newsroomTimesReadAsTheFormattersWroteThem() {
+        let zones = ["UTC", "GMT", "Europe/Madrid", "Europe/London", "America/New_York", "America/St_Johns", "Asia/Kolkata",
+                     "Asia/Kathmandu", "Australia/Lord_Howe", "Pacific/Chatham", "Pacific/Kiritimati", "Pacific/Pago_Pago"]
+            .map { TimeZone(identifier: $0)! }
+        let iso = ISO8601DateFormatter()
+        var checked = 0
+        for zone in zones {
+            let f = DateFormatter()
+            f.locale = Locale(identifier: "en_US_POSIX")
+            f.calendar = Calendar(identifier: .gregorian)
+            f.timeZone = zone
+            f.dateFormat = "yyyy-MM-dd HH:mm"
+            // Every 7,777,777.7 s (about 90 days, at every hour and fraction of a second), and each
+            // minute around 2026's changes of the clocks.
+            var instants = stride(from: -2_170_000_000.0, to: 7_258_118_400, by: 7_777_777.7).map { Date(timeIntervalSince1970: $0) }
+            for change in [1_774_746_000.0, 1_792_890_000, 1_772_953_200, 1_793_512_800, 1_775_314_800, 1_791_043_200] {
+                instants += stride(from: change - 5_400, to: change + 5_400, by: 60.5).map { Date(timeIntervalSince1970: $0) }
+            }
+            for date in instants {
+                #expect(ClockText.minute(date, zone: zone) == f.string(from: date), "\(date) \(zone.identifier)")
+                checked += 1
+            }
+        }
+        for t in stride(from: -2_170_000_000.0, to: 7_258_118_400, by: 1_234_567.89) {
+            let date = Date(timeIntervalSince1970: t)
+            #expect(ClockText.iso(date) == iso.string(from: date), "\(date)")
+        }
+        #expect(checked > 5_000)
+        #expect(Moment(Date(timeIntervalSince1970: 1_796_288_400), zone: TimeZone(identifier: "Europe/Madrid")!)
+                == Moment(iso: "2026-12-03T09:00:00Z", text: "2026-12-03 10:00 Europe/Madrid"))
+    }
+
     /// HTTP dates are read by `strptime`, written by `gmtime_r` (a `DateFormatter` made for
     /// each conditional request cost 400 µs): the same instants both ways, nothing else read as
     /// one, and `If-Modified-Since` answered 304 from the page's own `Last-Modified`.

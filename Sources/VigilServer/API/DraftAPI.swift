@@ -357,11 +357,7 @@ extension APIController {
     }
 
     /// `2026-12-01T08:00:00Z`: whole seconds, in UTC.
-    static func timestamp(_ date: Date) -> String {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime]
-        return f.string(from: date)
-    }
+    static func timestamp(_ date: Date) -> String { ClockText.iso(date) }
 
     /// An RFC 3339 date-time with its offset, with or without fractions of a second.
     static func parseTimestamp(_ s: String) -> Date? {

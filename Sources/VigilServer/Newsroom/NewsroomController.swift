@@ -318,5 +318,5 @@ struct NewsroomController: UsesServices {
         return try await renderAccounts(req, me, notice: strings["accounts_second_factor_reset"])
     }
 
-    static func iso(_ d: Date) -> String { ISO8601DateFormatter().string(from: d) }
+    static func iso(_ d: Date) -> String { ClockText.iso(d) }
 }

@@ -660,11 +660,7 @@ struct NewsroomDraftsController: UsesServices {
     /// A time shown in the zone it was given in, the zone named: "2026-12-03 09:00 (Europe/London)".
     static func local(_ date: Date, zone: String?) -> String {
         let tz = zone.flatMap(ActionClock.zone(named:)) ?? ActionClock.current.timeZone
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = tz
-        f.dateFormat = "yyyy-MM-dd HH:mm"
-        return "\(f.string(from: date)) (\(tz.identifier))"
+        return "\(ClockText.minute(date, zone: tz)) (\(tz.identifier))"
     }
 
     /// `2026-12-03T09:00` in `zone` (what `<input type="datetime-local">` sends).
