@@ -317,6 +317,4 @@ struct NewsroomController: UsesServices {
         }
         return try await renderAccounts(req, me, notice: strings["accounts_second_factor_reset"])
     }
-
-    static func iso(_ d: Date) -> String { ClockText.iso(d) }
 }
