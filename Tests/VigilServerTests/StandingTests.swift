@@ -113,6 +113,36 @@ struct StandingTests {
         }
     }
 
+    /// A card links the outcome that closed its action, read with the action in one statement:
+    /// for every document of the demo, the original outcome (its sequence and result) when the
+    /// action is closed, none when it is open, and none for an action closed without an outcome.
+    @Test(arguments: TestStorage.available) func cardsLinkTheOutcomeThatClosedTheirAction(storage: TestStorage) async throws {
+        var bundle = try demoBundle()
+        let c = try #require(bundle.cases.indices.first { i in
+            bundle.cases[i].urgentActions.contains { $0.status == .open && !$0.documents.contains { $0.kind == .outcome } }
+        })
+        let u = bundle.cases[c].urgentActions.firstIndex { $0.status == .open && !$0.documents.contains { $0.kind == .outcome } }!
+        bundle.cases[c].urgentActions[u].status = .closed
+        let closedWithout = bundle.cases[c].urgentActions[u].number
+        let actions = bundle.cases.flatMap(\.urgentActions), published = bundle
+        try await withApp(storage) { app in
+            try await publish(app, published)
+            let ids = actions.flatMap { $0.documents.map(\.id) }
+            let rows = try await SiteData(db: app.db).documents(ids: ids, today: "2026-11-30")
+            #expect(rows.count > 10)
+            for row in rows {
+                let ua = try #require(actions.first { $0.number == row.number })
+                let closing = ua.status == .closed
+                    ? ua.documents.filter { $0.kind == .outcome && $0.translationOf == nil }.max { $0.sequence < $1.sequence } : nil
+                #expect(row.outcome?.href == closing.map { Endpoint.document(ua.number, kind: .outcome, sequence: $0.sequence).path },
+                        "\(row.document.id)")
+                #expect(row.outcome?.result == closing?.outcome, "\(row.document.id)")
+            }
+            #expect(rows.filter { $0.outcome != nil }.count >= 2, "closed actions with outcomes, their translations too")
+            #expect(rows.contains { $0.number == closedWithout && $0.outcome == nil && $0.standing == .closed })
+        }
+    }
+
     @Test(arguments: TestStorage.available) func pagesWithCountsAreRevalidatedSoAReportShowsAtOnce(storage: TestStorage) async throws {
         try await withApp(storage) { app in
             try await loadDemo(app)

@@ -32,23 +32,22 @@ struct SiteData {
     /// Documents with their urgent action and case, in the order of `ids`; `today` reads the
     /// deadlines.
     ///
-    /// Three reads, each keyed by the documents' ids (so none waits for another's answer): the
-    /// documents (`Store.documents`), their actions with the cases and the cases' countries, and
-    /// the closed actions' outcomes. In plain statements: as Fluent models (four queries, each row
-    /// decoded by reflection) they cost more than the page around them (about 4 ms for 20 cards).
-    /// On PostgreSQL the three are sent at once (`Database.reading`): one after the other, a
-    /// search page's cards waited for 7 round trips of about 0.8 ms each.
+    /// Two reads, each keyed by the documents' ids (so neither waits for the other's answer): the
+    /// documents with the officials they name (`Store.documents`), and their actions with the
+    /// cases, the cases' countries and the outcomes that closed them. In plain statements: as
+    /// Fluent models (four queries, each row decoded by reflection) they cost more than the page
+    /// around them (about 4 ms for 20 cards). On PostgreSQL the two are sent at once
+    /// (`Database.reading`): one after the other, a search page's cards waited for 7 round trips
+    /// of about 0.8 ms each.
     func documents(ids: [String], today: String = ActionClock.current.today()) async throws -> [DocumentRow] {
         guard !ids.isEmpty else { return [] }
         let keys = Array(Set(ids)).sorted()
-        let (docs, (actions, outcomes)) = try await db.reading({ try await Store(db: db).documents(ids: ids) }, {
-            try await db.reading({ try await cardActions(documentIDs: keys) }, { try await closedOutcomes(documentIDs: keys) })
-        })
+        let (docs, actions) = try await db.reading({ try await Store(db: db).documents(ids: ids) }, { try await cardActions(documentIDs: keys) })
         let byID = Dictionary(uniqueKeysWithValues: docs.map { ($0.document.id, $0) })
         return ids.compactMap { id in
             guard let d = byID[id], let ua = actions[d.uaID], let number = UANumber(ua.number) else { return nil }
             let deadline = ua.deadline.flatMap(PartialDate.init)
-            let outcome = outcomes[d.uaID].map {
+            let outcome = ua.outcome.map {
                 OutcomeLink(href: Endpoint.document(number, kind: .outcome, sequence: $0.sequence).path, result: $0.result)
             }
             return DocumentRow(document: d.document, number: number,
@@ -62,18 +61,32 @@ struct SiteData {
     private struct CardAction: Sendable {
         var number: String, status: String, deadline: String?, caseID: String, caseTitle: String
         var countries: [String] = []
+        /// The outcome that closed it (the latest original, if there are more), for a closed action.
+        var outcome: OutcomeRow?
     }
 
+    private struct OutcomeRow: Sendable { var sequence: Int, result: OutcomeResult? }
+
     /// The urgent actions of these documents, by action id, with their cases' titles and
-    /// countries (in the case's order): one row per document and country.
+    /// countries (in the case's order), and for a closed action the outcome its cards link to:
+    /// one row per document and country.
     private func cardActions(documentIDs: [String]) async throws -> [String: CardAction] {
         let sql = db as! any SQLDatabase
+        let closed = UrgentActionStatus.closed.rawValue, outcome = DocumentKind.outcome.rawValue
+        func latestOutcome(_ column: String) -> SQLQueryString {
+            """
+            CASE WHEN u.status = \(bind: closed) THEN (SELECT o.\(unsafeRaw: column) FROM documents o
+                WHERE o.urgent_action_id = u.id AND o.kind = \(bind: outcome) AND o.translation_of IS NULL
+                ORDER BY o.sequence DESC, o.id DESC LIMIT 1) END
+            """
+        }
         var actions: [String: CardAction] = [:]
         for chunk in documentIDs.chunks(of: 500).map(Array.init) {
             // An action whose documents span two chunks was read whole with the first.
             let read = Set(actions.keys)
             for row in try await sql.raw("""
-                SELECT DISTINCT u.id, u.number, u.status, u.deadline, u.case_id, c.title, cc.country, cc.position
+                SELECT DISTINCT u.id, u.number, u.status, u.deadline, u.case_id, c.title, cc.country, cc.position,
+                    \(latestOutcome("sequence")) AS outcome_sequence, \(latestOutcome("outcome")) AS outcome_result
                 FROM documents d JOIN urgent_actions u ON u.id = d.urgent_action_id JOIN cases c ON c.id = u.case_id
                 LEFT JOIN case_countries cc ON cc.case_id = u.case_id
                 WHERE d.id IN (\(binds: chunk)) ORDER BY u.id, cc.position
@@ -84,35 +97,15 @@ struct SiteData {
                     actions[id] = CardAction(
                         number: try row.decode(column: "number", as: String.self), status: try row.decode(column: "status", as: String.self),
                         deadline: try row.decode(column: "deadline", as: String?.self), caseID: try row.decode(column: "case_id", as: String.self),
-                        caseTitle: try row.decode(column: "title", as: String.self))
+                        caseTitle: try row.decode(column: "title", as: String.self),
+                        outcome: try row.decode(column: "outcome_sequence", as: Int?.self).map {
+                            OutcomeRow(sequence: $0, result: try row.decode(column: "outcome_result", as: String?.self).flatMap(OutcomeResult.init(rawValue:)))
+                        })
                 }
                 if let country = try row.decode(column: "country", as: String?.self) { actions[id]?.countries.append(country) }
             }
         }
         return actions
-    }
-
-    private struct OutcomeRow: Sendable { var sequence: Int, result: OutcomeResult? }
-
-    /// The outcome that closed each closed urgent action of these documents, by action id (the
-    /// latest, if there are more): what its cards link to.
-    private func closedOutcomes(documentIDs: [String]) async throws -> [String: OutcomeRow] {
-        let sql = db as! any SQLDatabase
-        var outcomes: [String: OutcomeRow] = [:]
-        for chunk in documentIDs.chunks(of: 500).map(Array.init) {
-            for row in try await sql.raw("""
-                SELECT o.urgent_action_id, o.sequence, o.outcome FROM documents o
-                WHERE o.kind = \(bind: DocumentKind.outcome.rawValue) AND o.translation_of IS NULL AND o.urgent_action_id IN (
-                    SELECT d.urgent_action_id FROM documents d JOIN urgent_actions u ON u.id = d.urgent_action_id
-                    WHERE d.id IN (\(binds: chunk)) AND u.status = \(bind: UrgentActionStatus.closed.rawValue))
-                ORDER BY o.urgent_action_id, o.sequence
-                """).all() {
-                outcomes[try row.decode(column: "urgent_action_id", as: String.self)] = OutcomeRow(
-                    sequence: try row.decode(column: "sequence", as: Int.self),
-                    result: try row.decode(column: "outcome", as: String?.self).flatMap(OutcomeResult.init(rawValue:)))
-            }
-        }
-        return outcomes
     }
 
     /// Ids of the documents that match, ranked by relevance when there is a query, else newest
