@@ -410,6 +410,78 @@ struct SmallThingsTests {
                 == Moment(iso: "2026-12-03T09:00:00Z", text: "2026-12-03 10:00 Europe/Madrid"))
     }
 
+    /// Stored JSON columns in their usual shapes are read without Foundation's decoder, with the
+    /// same value as it gives: for every array of strings `JSONText` writes (quotes, escapes,
+    /// control characters, other scripts), and for text written otherwise, which goes to the
+    /// decoder (or is null, as before, when it is not JSON).
+    @Test func storedJSONColumnsReadAsTheDecoderReadsThem() throws {
+        func decoded(_ s: String) -> JSONValue { (try? JSONValue.parse(Data(s.utf8))) ?? .null }
+        var rng = SystemRandomNumberGenerator()
+        let pieces = ["en", "fr", "ar", "zh-Hant", "a b", "\"", "\\", "\n", "\u{1}", "\u{1F}", "\u{7F}", "é", "Ольга", "李伟", "🕊️", "/", ",", "[", "]", "{", "}", ":", ""]
+        var fast = 0
+        for _ in 0..<5_000 {
+            let items = (0..<Int.random(in: 0...4, using: &rng)).map { _ in
+                (0..<Int.random(in: 0...3, using: &rng)).map { _ in pieces.randomElement(using: &rng)! }.joined()
+            }
+            let text = JSONText.strings(items)
+            #expect(JSONText.parse(text).arrayValue?.map { Array(($0.stringValue ?? "\u{0}").utf8) } == items.map { Array($0.utf8) }, "\(text)")
+            #expect(JSONText.parse(text) == decoded(text), "\(text)")
+            #expect(JSONText.strings(from: text) == items)
+            if JSONText.plainStrings(text) != nil { fast += 1 }
+        }
+        // Most arrays were read the fast way (the test reads both ways).
+        #expect(fast > 1_000)
+        #expect(JSONText.plainStrings("[\"en\",\"fr\"]") == .array([.string("en"), .string("fr")]))
+        #expect(JSONText.plainStrings("{}") == .object([:]))
+        for other in ["[ \"a\"]", "[\"a\" ]", "[\"a\",]", "[\"a\",\"b\"", "[\"a\"]x", "[1]", "[\"\\u0041\"]", "[\"a\\\"b\"]",
+                      "{\"a\":\"b\"}", " []", "[] ", "\"a\"", "[\"a\"", "[\"]", "[", "]", "", "null", "[\"a\",[\"b\"]]", "[null]",
+                      "[\"a\u{0}\"]", "[\"tab\there\"]", "{\"text\":\"x\",\"target\":null}"] {
+            #expect(JSONText.parse(other) == decoded(other), "\(other)")
+        }
+        // Those with an escape, a space, a number or an object went to the decoder.
+        for general in ["[ \"a\"]", "[\"\\u0041\"]", "[1]", "{\"a\":\"b\"}", "[\"a\\\"b\"]"] {
+            #expect(JSONText.plainStrings(general) == nil, "\(general)")
+            #expect(JSONText.parse(general) != .null, "\(general)")
+        }
+    }
+
+    /// HTML escaping reads UTF-8 bytes: the same text as escaping scalar by scalar (as it did)
+    /// for any text, and a search snippet the same as when it was escaped and its markers and line
+    /// feeds replaced one after the other by Foundation.
+    @Test func escapingByBytesWritesWhatEscapingByScalarsWrote() {
+        func scalars(_ s: String) -> String {
+            var out = ""
+            for scalar in s.unicodeScalars {
+                switch scalar {
+                case "&": out += "&amp;"
+                case "<": out += "&lt;"
+                case ">": out += "&gt;"
+                case "\"": out += "&quot;"
+                case "'": out += "&#39;"
+                case "\u{0}": out += "\u{FFFD}"
+                default: out.unicodeScalars.append(scalar)
+                }
+            }
+            return out
+        }
+        var rng = SystemRandomNumberGenerator()
+        let pieces = ["a", "Z", " ", "&", "<", ">", "\"", "'", "\u{0}", "\n", "\r\n", "\r", "\u{2}", "\u{3}", "é", "e\u{301}", "Ольга",
+                      "حقوق", "李伟", "🕊️", "👩🏽‍⚖️", "&amp;", "\u{FFFD}", "\t"]
+        var changed = 0
+        for _ in 0..<5_000 {
+            let text = (0..<Int.random(in: 0...12, using: &rng)).map { _ in pieces.randomElement(using: &rng)! }.joined()
+            // Compared as bytes: String's == would take another normalization as equal.
+            #expect(Array(HTML.escape(text).utf8) == Array(scalars(text).utf8), "\(text.debugDescription)")
+            let old = scalars(text.replacingOccurrences(of: "\n", with: " "))
+                .replacingOccurrences(of: SearchIndex.start, with: "<mark>").replacingOccurrences(of: SearchIndex.stop, with: "</mark>")
+            #expect(Array(SearchIndex.snippetHTML(text).html.utf8) == Array(old.utf8), "\(text.debugDescription)")
+            if HTML.escape(text) != text { changed += 1 }
+        }
+        #expect(changed > 1_000)
+        #expect(HTML.escape("Ольга \"Olga\" <b>&") == "Ольга &quot;Olga&quot; &lt;b&gt;&amp;")
+        #expect(SearchIndex.snippetHTML("a\u{2}Petrova\u{3}\n<b>").html == "a<mark>Petrova</mark> &lt;b&gt;")
+    }
+
     /// HTTP dates are read by `strptime`, written by `gmtime_r` (a `DateFormatter` made for
     /// each conditional request cost 400 µs): the same instants both ways, nothing else read as
     /// one, and `If-Modified-Since` answered 304 from the page's own `Last-Modified`.

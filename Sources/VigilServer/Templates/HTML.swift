@@ -11,24 +11,35 @@ public struct TrustedHTML: Hashable, Sendable {
 }
 
 public enum HTML {
-    /// Escapes text for element content and quoted attribute values. Works on Unicode scalars,
-    /// not Characters, so that a quote followed by a combining mark (`"\u{301}`, one Character)
-    /// is still escaped — the bug that broke several Swift template engines.
+    /// Escapes text for element content and quoted attribute values. Works on UTF-8 bytes (every
+    /// character it changes is ASCII), not Characters, so that a quote followed by a combining
+    /// mark (`"\u{301}`, one Character) is still escaped — the bug that broke several Swift
+    /// template engines.
     public static func escape(_ s: String) -> String {
-        var out = ""
-        out.unicodeScalars.reserveCapacity(s.unicodeScalars.count)
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            case "\u{0}": out += "\u{FFFD}"
-            default: out.unicodeScalars.append(scalar)
-            }
+        // Every character it changes is ASCII, so the UTF-8 bytes are read, not the scalars: text
+        // with nothing to escape (most of it) is given back as it is, the rest written byte by byte.
+        guard s.utf8.contains(where: needsEscape) else { return s }
+        var out: [UInt8] = []
+        out.reserveCapacity(s.utf8.count + 32)
+        for byte in s.utf8 { appendEscaped(byte, to: &out) }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    @inline(__always) static func needsEscape(_ byte: UInt8) -> Bool {
+        byte == 0x26 || byte == 0x3C || byte == 0x3E || byte == 0x22 || byte == 0x27 || byte == 0
+    }
+
+    /// One byte of UTF-8 text, escaped: `&<>"'` as entities, U+0000 as U+FFFD.
+    @inline(__always) static func appendEscaped(_ byte: UInt8, to out: inout [UInt8]) {
+        switch byte {
+        case 0x26: out.append(contentsOf: "&amp;".utf8)
+        case 0x3C: out.append(contentsOf: "&lt;".utf8)
+        case 0x3E: out.append(contentsOf: "&gt;".utf8)
+        case 0x22: out.append(contentsOf: "&quot;".utf8)
+        case 0x27: out.append(contentsOf: "&#39;".utf8)
+        case 0: out.append(contentsOf: [0xEF, 0xBF, 0xBD])
+        default: out.append(byte)
         }
-        return out
     }
 
     public static func text(_ s: String) -> TrustedHTML { TrustedHTML(unchecked: escape(s)) }
