@@ -1,5 +1,6 @@
 import Fluent
 import Foundation
+import SQLKit
 import Testing
 import VaporTesting
 import VigilCore
@@ -104,7 +105,7 @@ struct ReportTests {
             try await app.db.writeTransaction { db in
                 try await ReportBatcher.writeBatch([ReportRequest(reports: [PendingReport(documentID: "ua-77-26-0-ar", targetID: "eg-public-prosecutor",
                                                                                            channel: .letter, key: "stored", supporterID: nil)])],
-                                                   on: db, now: now)
+                                                   on: db as! any SQLDatabase, now: now)
             }
             func report(_ key: String, _ doc: String = "ua-77-26-0-ar", _ channel: ActionChannel = .email, rule: RateLimit.Rule?) -> ReportRequest {
                 ReportRequest(reports: [PendingReport(documentID: doc, targetID: "eg-public-prosecutor", channel: channel, key: key, supporterID: nil)],
@@ -122,7 +123,12 @@ struct ReportTests {
                                               PendingReport(documentID: "ua-77-26-0-ar", targetID: "eg-public-prosecutor", channel: .fax, key: "multi-new", supporterID: nil)])]
             batch += [report("contested", "ua-77-26-0-en", .letter, rule: busy), report("contested", "ua-77-26-0-en", .letter, rule: quiet)]
             let requests = batch
-            let outcomes = try await app.db.writeTransaction { db in try await ReportBatcher.writeBatch(requests, on: db, now: now) }
+            // As the server writes it: on SQLite by the report writer (`SQLiteWriter`), on
+            // PostgreSQL through the pool.
+            @Sendable func writeAll(_ sql: any SQLDatabase) async throws -> [ReportOutcome] { try await ReportBatcher.writeBatch(requests, on: sql, now: now) }
+            let writer = app.vigilServices.reportBatcher.writer
+            #expect((writer != nil) == (storage == .sqlite))
+            let outcomes = if let writer { try await writer.transaction(writeAll) } else { try await app.db.writeTransaction { try await writeAll($0 as! any SQLDatabase) } }
             #expect(outcomes.count == batch.count)
             #expect(outcomes[0..<115].allSatisfy { $0 == .recorded(new: true) })
             #expect(outcomes[115..<130].allSatisfy { $0 == .limited(retryAfter: 40) }, "\(Set(outcomes[115..<130].map { "\($0)" }))")

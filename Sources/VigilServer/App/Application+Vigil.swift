@@ -42,6 +42,7 @@ public func configure(_ app: Application, _ configuration: VigilConfiguration) a
                                                 securityLog: SecurityLog(keep: app.environment == .testing))
     app.lifecycle.use(RenderPoolLifecycle())
     app.lifecycle.use(PageRenderExecutorLifecycle(executor: app.vigilServices.pageRenderer))
+    app.lifecycle.use(ReportWriterLifecycle())
     configureMiddleware(app, configuration)
     // Vapor's server, answering the requests it would drop (overlong, malformed): `RequestGuard.swift`.
     app.servers.use { app in VigilHTTPServer(app: app) }

@@ -66,13 +66,19 @@ struct VigilServices: Sendable {
                         cache: cache, secret: secret,
                         auth: Auth(secret: secret, tls: configuration.tls), passwords: Passwords(secret: secret, cost: configuration.passwordCost), alerts: alerts,
                         publisher: Publisher(cache: cache, alerts: alerts, now: now, stagingDatabase: Self.stagingDatabase(app)), now: now,
-                        reportBatcher: ReportBatcher(db: app.db, metrics: metrics), renderPool: RenderPool(metrics: metrics),
+                        reportBatcher: ReportBatcher(db: app.db, writer: Self.reportWriter(configuration), metrics: metrics), renderPool: RenderPool(metrics: metrics),
                         pageRenderer: pageRenderer,
                         securityLog: securityLog, metrics: metrics)
     }
 }
 
 extension VigilServices {
+    /// On SQLite, the thread and connection that write the action reports' batches.
+    static func reportWriter(_ configuration: VigilConfiguration) -> SQLiteWriter? {
+        guard case .sqlite(let path) = configuration.storage else { return nil }
+        return SQLiteWriter.forFile(path)
+    }
+
     /// A connection of the staging pool (`DatabaseID.staging`), on SQLite; nil on PostgreSQL.
     static func stagingDatabase(_ app: Application) -> @Sendable () -> (any Database)? {
         let databases = app.databases, group = app.eventLoopGroup, logger = app.logger

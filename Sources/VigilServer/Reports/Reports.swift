@@ -35,19 +35,27 @@ actor ReportBatcher {
     private var pending: [(ReportRequest, CheckedContinuation<ReportOutcome, any Error>)] = []
     private var flushing = false
     private let db: any Database
+    /// On SQLite, the connection and thread each batch is written on, in one piece
+    /// (`SQLiteWriter`); nil on PostgreSQL, where batches go through the pool.
+    nonisolated let writer: SQLiteWriter?
     private(set) var batches = 0
     let maxBatch = 500
     /// Batch sizes and times (`vigil_report_batch_*`).
     private let metrics: VigilMetrics?
 
-    init(db: any Database, metrics: VigilMetrics? = nil) { self.db = db; self.metrics = metrics }
+    init(db: any Database, writer: SQLiteWriter? = nil, metrics: VigilMetrics? = nil) {
+        self.db = db
+        self.writer = writer
+        self.metrics = metrics
+    }
 
     func submit(_ request: ReportRequest) async throws -> ReportOutcome {
         try await withCheckedThrowingContinuation { continuation in
             pending.append((request, continuation))
             if !flushing {
                 flushing = true
-                Task { await self.flushLoop() }
+                // With a writer, the batches are written on its thread from the loop's first line.
+                Task(executorPreference: writer?.executor) { await self.flushLoop() }
             }
         }
     }
@@ -85,14 +93,20 @@ actor ReportBatcher {
         flushing = false
     }
 
-    private func write(_ requests: [ReportRequest]) async throws -> [ReportOutcome] {
+    /// (Not on the actor: submissions join the next batch while this one is written.)
+    private nonisolated func write(_ requests: [ReportRequest]) async throws -> [ReportOutcome] {
         // Timed: the wait for the transaction to begin (this process's writer lock, a connection
         // from the pool, BEGIN), and its COMMIT.
         let asked = DispatchTime.now().uptimeNanoseconds
-        let (results, began, bodyEnded) = try await db.writeTransaction { db -> ([ReportOutcome], UInt64, UInt64) in
+        @Sendable func body(_ sql: any SQLDatabase) async throws -> ([ReportOutcome], UInt64, UInt64) {
             let began = DispatchTime.now().uptimeNanoseconds
-            let results = try await Self.writeBatch(requests, on: db)
+            let results = try await Self.writeBatch(requests, on: sql)
             return (results, began, DispatchTime.now().uptimeNanoseconds)
+        }
+        let (results, began, bodyEnded) = if let writer {
+            try await writer.transaction(body)
+        } else {
+            try await db.writeTransaction { try await body($0 as! any SQLDatabase) }
         }
         let done = DispatchTime.now().uptimeNanoseconds
         metrics?.reportBatchAcquire.observe(Double(began &- asked) / 1e9)
@@ -106,9 +120,8 @@ actor ReportBatcher {
     /// insert that skips keys already stored and returns the keys it wrote), and the counters of
     /// what was written (one multi-row upsert). Rows are sorted, so that two processes writing
     /// batches that share rows take their locks in the same order.
-    static func writeBatch(_ requests: [ReportRequest], on db: any Database, now: Date = Date()) async throws -> [ReportOutcome] {
-        let sql = db as! any SQLDatabase
-        let waits = try await RateLimit.hits(requests.map { $0.rateRule.map { [$0] } ?? [] }, inTransaction: db, now: now)
+    static func writeBatch(_ requests: [ReportRequest], on sql: any SQLDatabase, now: Date = Date()) async throws -> [ReportOutcome] {
+        let waits = try await RateLimit.hits(requests.map { $0.rateRule.map { [$0] } ?? [] }, inTransaction: sql, now: now)
         // Each key is written for the first request that carries it: a later one in the same
         // batch (a double submit) is answered as seen.
         var rows: [String: PendingReport] = [:]

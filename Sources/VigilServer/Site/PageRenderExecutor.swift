@@ -10,12 +10,18 @@ import Vapor
 /// whatever executor the rest of the server's tasks run on: with Swift's tasks on the event loops
 /// (`VIGIL_TASKS_ON_EVENT_LOOPS=1`), a burst of searches or a feed rendering no longer stands in
 /// the way of the cached pages those loops answer.
-/// Its threads start with the first render, so that commands which render nothing start none.
-final class PageRenderExecutor: TaskExecutor, @unchecked Sendable {
+typealias PageRenderExecutor = ThreadPoolExecutor
+
+/// A task executor (SE-0417) on threads of its own, which start with the first job, so that
+/// commands that use none start none: the page renders' (`PageRenderExecutor`) and the report
+/// writer's (`SQLiteWriter`).
+final class ThreadPoolExecutor: TaskExecutor, @unchecked Sendable {
     let threads: Int
     private let lock = NSLock()
     private var pool: NIOThreadPool?
     private var stopped = false
+    /// The threads that have run a job.
+    private var running: [pthread_t] = []
 
     init(threads: Int = System.coreCount) {
         self.threads = max(1, threads)
@@ -38,12 +44,19 @@ final class PageRenderExecutor: TaskExecutor, @unchecked Sendable {
             DispatchQueue.global().async { job.runSynchronously(on: executor) }
             return
         }
-        pool.submit { state in
+        pool.submit { [self] state in
             switch state {
-            case .active: job.runSynchronously(on: executor)
+            case .active:
+                lock.withLock { if !running.contains(where: { pthread_equal($0, pthread_self()) != 0 }) { running.append(pthread_self()) } }
+                job.runSynchronously(on: executor)
             case .cancelled: DispatchQueue.global().async { job.runSynchronously(on: executor) }
             }
         }
+    }
+
+    /// Whether the calling thread is one of this executor's.
+    var isCurrent: Bool {
+        lock.withLock { running.contains { pthread_equal($0, pthread_self()) != 0 } }
     }
 
     func shutdown() async {

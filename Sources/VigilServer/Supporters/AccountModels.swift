@@ -88,6 +88,11 @@ enum RateLimit {
     /// counted). Two statements whatever the number of requests (one read per distinct window,
     /// one multi-row insert): the report batcher admits a whole batch so.
     static func hits(_ requests: [[Rule]], inTransaction db: any Database, now: Date = Date()) async throws -> [Int?] {
+        try await hits(requests, inTransaction: db as! any SQLDatabase, now: now)
+    }
+
+    /// The same on any SQL connection (the report batches' writer on SQLite: `SQLiteWriter`).
+    static func hits(_ requests: [[Rule]], inTransaction db: any SQLDatabase, now: Date = Date()) async throws -> [Int?] {
         let nowMS = Int64(now.timeIntervalSince1970 * 1000)
         let stored = try await windows(requests.flatMap { $0 }, on: db, nowMS: nowMS)
         // The batch's own hits, by key: each falls in every window of its key (it is made now).
@@ -108,13 +113,16 @@ enum RateLimit {
     /// Whether every rule allows one more hit; nil when they do, else the longest wait. Writes nothing.
     static func check(_ rules: [Rule], on db: any Database, now: Date = Date()) async throws -> Int? {
         let nowMS = Int64(now.timeIntervalSince1970 * 1000)
-        return longestWait(rules, try await windows(rules, on: db, nowMS: nowMS), added: [:], nowMS: nowMS)
+        return longestWait(rules, try await windows(rules, on: db as! any SQLDatabase, nowMS: nowMS), added: [:], nowMS: nowMS)
     }
 
     /// Counts one hit of each rule (call after `check` allowed it, in the same transaction).
     static func record(_ rules: [Rule], on db: any Database, now: Date = Date()) async throws {
+        try await record(rules, on: db as! any SQLDatabase, now: now)
+    }
+
+    static func record(_ rules: [Rule], on sql: any SQLDatabase, now: Date = Date()) async throws {
         guard !rules.isEmpty else { return }
-        let sql = db as! any SQLDatabase
         let nowMS = Int64(now.timeIntervalSince1970 * 1000)
         for chunk in rules.chunks(of: 200) {
             var insert = sql.insert(into: "rate_limits").columns("id", "key", "at_ms", "expires_ms")
@@ -135,8 +143,7 @@ enum RateLimit {
     private struct Window { var hits: Int; var oldest: Int64 }
 
     /// The hits of each rule's key within its window (keys without hits are absent).
-    private static func windows(_ rules: [Rule], on db: any Database, nowMS: Int64) async throws -> [WindowKey: Window] {
-        let sql = db as! any SQLDatabase
+    private static func windows(_ rules: [Rule], on sql: any SQLDatabase, nowMS: Int64) async throws -> [WindowKey: Window] {
         var out: [WindowKey: Window] = [:]
         for (window, sameWindow) in Dictionary(grouping: rules, by: \.window) {
             let from = nowMS - Int64(window) * 1000
