@@ -6,15 +6,15 @@ import Vapor
 /// plain file name. Vapor's middleware stats whatever address it is given and answers 500 when
 /// the file system refuses the name: a segment longer than 255 bytes (ENAMETOOLONG), a segment
 /// under a file (`/css/site.css/..`, ENOTDIR). Every other address goes on to the routes.
-struct PublicFilesMiddleware: AsyncMiddleware {
+struct PublicFilesMiddleware: Middleware {
     let files: FileMiddleware
     let publicNames: Set<String>
 
-    func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
+    func respond(to request: Request, chainingTo next: any Responder) -> EventLoopFuture<Response> {
         guard let path = request.url.path.removingPercentEncoding, Self.mayName(path, publicNames: publicNames) else {
-            return try await next.respond(to: request)
+            return next.respond(to: request)
         }
-        return try await files.respond(to: request, chainingTo: next)
+        return files.respond(to: request, chainingTo: next)
     }
 
     static func mayName(_ path: String, publicNames: Set<String>) -> Bool {

@@ -88,7 +88,8 @@ final class Router {
                 let strings = catalogue.strings(for: language)
                 let handler = entry.handler
                 let limit = entry.maxBody ?? defaultMaxBody
-                let responder = entry.middleware.makeResponder(chainingTo: AsyncBasicResponder { req in
+                let middleware = entry.middleware
+                @Sendable func answer(_ req: Request) async throws -> Response {
                     var strings = strings
                     if streams {
                         let body = try await req.body.collect(max: limit).get()
@@ -105,7 +106,11 @@ final class Router {
                     return try await Localized.$offered.withValue(languages.offered) {
                         try await Localized.$current.withValue(strings) { try await handler(req) }
                     }
-                })
+                }
+                // No middleware of its own (most routes): answered in this task. A responder made
+                // of middleware would start another task and wait for it on a future.
+                if middleware.isEmpty { return try await answer(req) }
+                let responder = middleware.makeResponder(chainingTo: AsyncBasicResponder(closure: answer))
                 return try await Localized.$offered.withValue(languages.offered) {
                     try await Localized.$current.withValue(strings) { try await responder.respond(to: req).get() }
                 }

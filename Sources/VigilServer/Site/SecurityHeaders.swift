@@ -3,7 +3,10 @@ import Vapor
 /// Headers on every response: a CSP with no inline script and no framing, no MIME sniffing,
 /// a strict referrer policy, no powerful features, and HSTS when served over TLS; `no-store` on
 /// every 303, 401 and 403. (`RouteHeadersTests` walks every route to check them.)
-struct SecurityHeadersMiddleware: AsyncMiddleware {
+/// (A future-based middleware, as are the error, public files' and session middlewares when no
+/// session cookie is sent: an `AsyncMiddleware` starts a task of its own for every request and
+/// waits on a future for the next, two switches between threads each: `SQLiteWriter`'s note.)
+struct SecurityHeadersMiddleware: Middleware {
     let tls: Bool
     private let fields: [(String, String)]
 
@@ -32,8 +35,11 @@ struct SecurityHeadersMiddleware: AsyncMiddleware {
         return fields
     }
 
-    func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
-        let response = try await next.respond(to: request)
+    func respond(to request: Request, chainingTo next: any Responder) -> EventLoopFuture<Response> {
+        next.respond(to: request).map { self.secured($0) }
+    }
+
+    private func secured(_ response: Response) -> Response {
         var headers = response.headers
         for (name, value) in fields { headers.replaceOrAdd(name: name, value: value) }
         // A redirect after a form or to the log-in page (303) and a refusal (401, 403) depend on

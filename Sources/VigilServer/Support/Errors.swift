@@ -5,14 +5,14 @@ import VigilCore
 /// Renders every error as `{ "error": true, "reason": "…" }` (plus `issues` for validation
 /// errors) with the right status. Internals never reach the client: unexpected errors are
 /// logged and answered with a plain 500.
-struct VigilErrorMiddleware: AsyncMiddleware {
+struct VigilErrorMiddleware: Middleware {
     let environment: Environment
 
-    func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
-        do {
-            return try await next.respond(to: request)
-        } catch {
-            return Self.response(for: error, request: request)
+    func respond(to request: Request, chainingTo next: any Responder) -> EventLoopFuture<Response> {
+        // The error's answer (a page rendered from the templates, perhaps) is made off the event
+        // loop, which answers the cached pages.
+        next.respond(to: request).flatMapError { error in
+            request.eventLoop.makeFutureWithTask { Self.response(for: error, request: request) }
         }
     }
 

@@ -119,12 +119,32 @@ extension Request {
 }
 
 /// Finds the session of the cookie, if it is valid: known, not expired, not idle too long.
-struct SessionMiddleware: AsyncMiddleware {
+struct SessionMiddleware: Middleware {
     let auth: Auth
 
-    func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
-        if let cookie = request.cookies[auth.sessionCookie], case let token = cookie.string, !token.isEmpty, token.count < 200,
-           let session = try await SessionModel.query(on: request.db).filter(\.$tokenHash == Auth.hash(token)).first() {
+    func respond(to request: Request, chainingTo next: any Responder) -> EventLoopFuture<Response> {
+        // Without a session cookie there is nothing to look up: no task, no hop.
+        guard let cookie = request.cookies[auth.sessionCookie], case let token = cookie.string, !token.isEmpty, token.count < 200 else {
+            return next.respond(to: request).map { Self.marked($0, request) }
+        }
+        let promise = request.eventLoop.makePromise(of: Response.self)
+        promise.completeWithTask {
+            try await self.find(token, request)
+            return Self.marked(try await next.respond(to: request).get(), request)
+        }
+        return promise.futureResult
+    }
+
+    /// A logged-in person's answers are kept by no cache.
+    private static func marked(_ response: Response, _ request: Request) -> Response {
+        if request.currentSession != nil {
+            response.headers.replaceOrAdd(name: .cacheControl, value: "no-store")
+        }
+        return response
+    }
+
+    private func find(_ token: String, _ request: Request) async throws {
+        if let session = try await SessionModel.query(on: request.db).filter(\.$tokenHash == Auth.hash(token)).first() {
             let now = Date()
             let supporter = try await SupporterModel.find(session.supporterID, on: request.db)
             // An editor's session is held to the editors' idle limit whatever it was started with.
@@ -140,11 +160,6 @@ struct SessionMiddleware: AsyncMiddleware {
                 try await request.db.writeTransaction { db in try await session.delete(on: db) }
             }
         }
-        let response = try await next.respond(to: request)
-        if request.currentSession != nil {
-            response.headers.replaceOrAdd(name: .cacheControl, value: "no-store")
-        }
-        return response
     }
 }
 
