@@ -192,6 +192,41 @@ import VigilCore
         }
     }
 
+    /// The database a transaction hands out runs statements only inside it: kept and used after
+    /// (or by a task of its own), it is refused, not raced with the next batch.
+    @Test func aTransactionsDatabaseKeptAfterItIsRefused() async throws {
+        try await withApp(.sqlite) { app in
+            try await loadDemo(app)
+            let writer = try #require(app.reportBatcher.writer)
+            let kept = try await writer.transaction { sql in sql }
+            do {
+                try await kept.raw("INSERT INTO report_counters (document_id, channel, count) VALUES ('ua-77-26-0-en', 'fax', 5)").run()
+                Issue.record("a statement ran outside the transaction")
+            } catch let error as SQLiteWriterError {
+                #expect(error.description.contains("outside the writer's transaction"))
+            }
+            #expect(try await ReportTotals.of(documents: ["ua-77-26-0-en"], on: app.db).total == 0)
+            try await writer.transaction { sql in try await ReportTotals.add([.init(document: "ua-77-26-0-en", channel: "fax"): 1], on: sql) }
+            #expect(try await ReportTotals.of(documents: ["ua-77-26-0-en"], on: app.db).byChannel == ["fax": 1])
+        }
+    }
+
+    /// Stopped (the application shutting down), it writes nothing more and opens no connection.
+    @Test func aStoppedWriterRefusesLaterBatches() async throws {
+        try await withApp(.sqlite) { app in
+            try await loadDemo(app)
+            let writer = try #require(app.reportBatcher.writer)
+            try await writer.transaction { sql in try await ReportTotals.add([.init(document: "ua-77-26-0-en", channel: "fax"): 1], on: sql) }
+            await writer.shutdown()
+            let before = writer.counts.statements
+            await #expect(throws: SQLiteWriterError.self) {
+                try await writer.transaction { sql in try await ReportTotals.add([.init(document: "ua-77-26-0-en", channel: "fax"): 1], on: sql) }
+            }
+            #expect(writer.counts.statements == before + 1, "only the BEGIN, refused")
+            #expect(try await ReportTotals.of(documents: ["ua-77-26-0-en"], on: app.db).byChannel == ["fax": 1])
+        }
+    }
+
     @Test func noWriterForADatabaseInMemoryOrOnPostgreSQL() {
         #expect(SQLiteWriter.forFile(":memory:") == nil)
         #expect(SQLiteWriter.forFile("file::memory:?cache=shared") == nil)

@@ -20,8 +20,9 @@ final class ThreadPoolExecutor: TaskExecutor, @unchecked Sendable {
     private let lock = NSLock()
     private var pool: NIOThreadPool?
     private var stopped = false
-    /// The threads that have run a job.
-    private var running: [pthread_t] = []
+    /// The executor whose thread this is, on each of its threads.
+    private final class Owner { weak var executor: ThreadPoolExecutor?; init(_ e: ThreadPoolExecutor) { executor = e } }
+    nonisolated(unsafe) private static let owner = ThreadSpecificVariable<Owner>()
 
     init(threads: Int = System.coreCount) {
         self.threads = max(1, threads)
@@ -47,7 +48,7 @@ final class ThreadPoolExecutor: TaskExecutor, @unchecked Sendable {
         pool.submit { [self] state in
             switch state {
             case .active:
-                lock.withLock { if !running.contains(where: { pthread_equal($0, pthread_self()) != 0 }) { running.append(pthread_self()) } }
+                if Self.owner.currentValue == nil { Self.owner.currentValue = Owner(self) }
                 job.runSynchronously(on: executor)
             case .cancelled: DispatchQueue.global().async { job.runSynchronously(on: executor) }
             }
@@ -55,9 +56,7 @@ final class ThreadPoolExecutor: TaskExecutor, @unchecked Sendable {
     }
 
     /// Whether the calling thread is one of this executor's.
-    var isCurrent: Bool {
-        lock.withLock { running.contains { pthread_equal($0, pthread_self()) != 0 } }
-    }
+    var isCurrent: Bool { Self.owner.currentValue?.executor === self }
 
     func shutdown() async {
         let pool = lock.withLock { () -> NIOThreadPool? in

@@ -39,7 +39,12 @@ final class SQLiteWriter: @unchecked Sendable {
 
     // Used only by the transaction that holds the write gate.
     private var handle: OpaquePointer?
-    private var statements: [String: OpaquePointer] = [:]
+    private var statements: [String: (statement: OpaquePointer, used: UInt64)] = [:]
+    private var uses: UInt64 = 0
+    /// Between BEGIN and the end of a transaction: the only time statements may run.
+    private var inTransaction = false
+    /// Set by `shutdown`: a batch that comes later fails, and opens no connection again.
+    private var shutDown = false
 
     struct Counts: Sendable, Equatable {
         /// Statements run.
@@ -70,6 +75,7 @@ final class SQLiteWriter: @unchecked Sendable {
     func shutdown() async {
         await WriteGate.sqlite.lock()
         closeConnection()
+        shutDown = true
         await WriteGate.sqlite.unlock()
         await executor.shutdown()
     }
@@ -84,10 +90,10 @@ final class SQLiteWriter: @unchecked Sendable {
     func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         try await withTaskExecutorPreference(executor, isolation: nil) {
             try await WriteGate.sqlite.withLock {
-                let db = WriterDatabase(writer: self)
-                try self.run("BEGIN IMMEDIATE", [], nil)
+                try self.begin()
+                defer { self.inTransaction = false }
                 do {
-                    let result = try await body(db)
+                    let result = try await body(WriterDatabase(writer: self))
                     try self.run("COMMIT", [], nil)
                     return result
                 } catch {
@@ -100,8 +106,23 @@ final class SQLiteWriter: @unchecked Sendable {
 
     // MARK: The connection
 
+    /// BEGIN IMMEDIATE, on a connection that is in no transaction: one left open (a ROLLBACK that
+    /// failed) is closed, which rolls it back, and opened again, rather than refusing every batch
+    /// after it while it holds the database's write lock.
+    private func begin() throws {
+        if let handle, sqlite_nio_sqlite3_get_autocommit(handle) == 0 { closeConnection() }
+        inTransaction = true
+        do {
+            try run("BEGIN IMMEDIATE", [], nil)
+        } catch {
+            inTransaction = false
+            throw error
+        }
+    }
+
     private func connection() throws -> OpaquePointer {
         if let handle { return handle }
+        guard !shutDown else { throw SQLiteWriterError(code: SQLITE_MISUSE, message: "the report writer has stopped") }
         var opened: OpaquePointer?
         let flags = SQLITE_OPEN_CREATE | SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_URI | SQLITE_OPEN_EXRESCODE
         let ret = sqlite_nio_sqlite3_open_v2(path, &opened, flags, nil)
@@ -127,7 +148,7 @@ final class SQLiteWriter: @unchecked Sendable {
     }
 
     private func closeConnection() {
-        for statement in statements.values { sqlite_nio_sqlite3_finalize(statement) }
+        for kept in statements.values { sqlite_nio_sqlite3_finalize(kept.statement) }
         statements = [:]
         if let handle { sqlite_nio_sqlite3_close(handle) }
         handle = nil
@@ -136,6 +157,8 @@ final class SQLiteWriter: @unchecked Sendable {
     private func rollBackIfOpen() {
         guard let handle, sqlite_nio_sqlite3_get_autocommit(handle) == 0 else { return }
         try? run("ROLLBACK", [], nil)
+        // Still open (an I/O error): closing the connection rolls it back.
+        if let handle = self.handle, sqlite_nio_sqlite3_get_autocommit(handle) == 0 { closeConnection() }
     }
 
     private func check(_ ret: Int32, _ db: OpaquePointer) throws {
@@ -145,21 +168,31 @@ final class SQLiteWriter: @unchecked Sendable {
     }
 
     private func statement(_ sql: String, _ db: OpaquePointer) throws -> OpaquePointer {
-        if let kept = statements[sql] { return kept }
-        if statements.count >= Self.maxStatements {
-            for statement in statements.values { sqlite_nio_sqlite3_finalize(statement) }
-            statements = [:]
+        uses += 1
+        if let kept = statements[sql] {
+            statements[sql]?.used = uses
+            return kept.statement
+        }
+        if statements.count >= Self.maxStatements, let oldest = statements.min(by: { $0.value.used < $1.value.used }) {
+            // The least recently used goes (BEGIN and COMMIT, used by every batch, stay).
+            sqlite_nio_sqlite3_finalize(oldest.value.statement)
+            statements[oldest.key] = nil
         }
         var prepared: OpaquePointer?
         try check(sqlite_nio_sqlite3_prepare_v3(db, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &prepared, nil), db)
         guard let prepared else { throw SQLiteWriterError(code: SQLITE_MISUSE, message: "no statement in \(sql.prefix(80))") }
-        statements[sql] = prepared
+        statements[sql] = (prepared, uses)
         counted.withLockedValue { $0.prepared += 1 }
         return prepared
     }
 
     /// Runs one statement with `binds`, giving each row to `onRow`.
     fileprivate func run(_ sql: String, _ binds: [SQLiteData], _ onRow: ((WriterRow) -> Void)?) throws {
+        // Statements run only inside `transaction` (which holds the write gate): a database handed
+        // out by it and kept, or used by a task of its own, is refused, not raced.
+        guard inTransaction else {
+            throw SQLiteWriterError(code: SQLITE_MISUSE, message: "a statement outside the writer's transaction")
+        }
         let offThread = !onWriterThread
         counted.withLockedValue { $0.statements += 1; if offThread { $0.offThread += 1 } }
         let db = try connection()
@@ -265,6 +298,7 @@ struct MissingWriterColumn: Error, CustomStringConvertible {
 /// (on the writer's thread), no future and no hop.
 struct WriterDatabase: SQLDatabase {
     let writer: SQLiteWriter
+    fileprivate init(writer: SQLiteWriter) { self.writer = writer }
     var logger: Logger { Logger(label: "vigil.sqlite-writer") }
     var eventLoop: any EventLoop { MultiThreadedEventLoopGroup.singleton.any() }
     var version: (any SQLDatabaseReportedVersion)? { nil }
