@@ -583,6 +583,8 @@ struct SecurityTests {
                 statuses.append(try await b.post("/urgent-actions/126-19/initial/letter", ["format": "docx", "target": "ru-prosecutor-general"]).0.status)
             }
             #expect(statuses == [.ok, .tooManyRequests])
+            // Counted by the SQLite writer (`Request.hitRateLimit`), against the hits written through the pool.
+            #expect((app.reportBatcher.writer?.counts.statements ?? 0) >= 8, "two hits, each BEGIN, read, (insert,) COMMIT")
         }
     }
 

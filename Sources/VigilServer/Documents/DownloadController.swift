@@ -136,8 +136,8 @@ struct DownloadController: UsesServices {
         guard let paper = PaperSize(rawValue: (form.paper ?? "a4").lowercased()) else { throw Refusal(.badRequest, "refusal_paper_a4_letter") }
         // Each letter is a render of its own (never cached): a client may make a few a minute.
         let ip = clientRateAddress(req, trustedProxies: req.application.vigil.trustedProxies)
-        if let wait = try await RateLimit.hit([req.rateRule("letter:ip:\(ip)", limit: 20, window: 60),
-                                               req.rateRule("letter:ip-h:\(ip)", limit: 200, window: 3600)], on: req.db) {
+        if let wait = try await req.hitRateLimit([req.rateRule("letter:ip:\(ip)", limit: 20, window: 60),
+                                                  req.rateRule("letter:ip-h:\(ip)", limit: 200, window: 3600)]) {
             throw RateLimit.refusal(wait: wait, key: "refusal_many_letters")
         }
         let letter = AppealLetter(number: number, document: letterDoc, target: target, senderName: name, senderTown: town,

@@ -188,9 +188,9 @@ struct NewsroomController: UsesServices {
         }
         // Only someone who knew the password gets here: these limits cannot lock out anyone else.
         let id = pending.id.uuidString
-        if let wait = try await RateLimit.hit([req.rateRule("code:\(id)", limit: 5, window: 300),
-                                               req.rateRule("code-h:\(id)", limit: 20, window: 3600),
-                                               req.rateRule("code-d:\(id)", limit: 40, window: 86_400)], on: req.db) {
+        if let wait = try await req.hitRateLimit([req.rateRule("code:\(id)", limit: 5, window: 300),
+                                                  req.rateRule("code-h:\(id)", limit: 20, window: 3600),
+                                                  req.rateRule("code-d:\(id)", limit: 40, window: 86_400)]) {
             req.securityLog.record("second-factor.limited", account: pending.id)
             throw RateLimit.refusal(wait: wait)
         }

@@ -45,7 +45,7 @@ struct AccountController: UsesServices {
 
     /// Counts the attempt against every rule, in one commit; 429 when one of them refuses it (then nothing is written).
     func limited(_ req: Request, _ rules: [RateLimit.Rule]) async throws {
-        if let wait = try await RateLimit.hit(rules, on: req.db) { throw RateLimit.refusal(wait: wait) }
+        if let wait = try await req.hitRateLimit(rules) { throw RateLimit.refusal(wait: wait) }
     }
 
     /// A page with one button that posts `token` to `action`: links in e-mail only show this, so

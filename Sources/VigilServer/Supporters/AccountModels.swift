@@ -77,6 +77,13 @@ enum RateLimit {
         try await db.writeTransaction { db in try await hit(rules, inTransaction: db) }
     }
 
+    /// The same, by the SQLite writer when there is one (`SQLiteWriter`: its thread, a statement
+    /// after another, no hop between them), else on `db`.
+    static func hit(_ rules: [Rule], on db: any Database, writer: SQLiteWriter?) async throws -> Int? {
+        guard let writer else { return try await hit(rules, on: db) }
+        return try await writer.transaction { sql in try await hits([rules], inTransaction: sql)[0] }
+    }
+
     /// The same, inside a write transaction the caller holds (so the hits commit with the caller's writes).
     static func hit(_ rules: [Rule], inTransaction db: any Database, now: Date = Date()) async throws -> Int? {
         try await hits([rules], inTransaction: db, now: now)[0]
@@ -194,5 +201,11 @@ extension Request {
     /// A rate-limit rule on `raw`, hashed with this server's secret.
     func rateRule(_ raw: String, limit: Int, window: Int) -> RateLimit.Rule {
         RateLimit.Rule(raw, limit: limit, window: window, secret: application.vigilServices.secret)
+    }
+
+    /// Counts one hit of each rule in a commit of its own (`RateLimit.hit`), by the SQLite writer
+    /// when there is one: nil when all allow it, else the seconds to wait.
+    func hitRateLimit(_ rules: [RateLimit.Rule]) async throws -> Int? {
+        try await RateLimit.hit(rules, on: db, writer: application.vigilServices.reportBatcher.writer)
     }
 }

@@ -169,8 +169,8 @@ extension Passwords {
     /// password check of a logged-in person goes through here.
     func reauthenticate(_ req: Request, _ me: CurrentSession, _ password: String?) async throws -> Bool {
         let id = me.supporter.id!.uuidString
-        if let wait = try await RateLimit.hit([req.rateRule("reauth:\(id)", limit: 5, window: 60),
-                                               req.rateRule("reauth-h:\(id)", limit: 20, window: 3600)], on: req.db) {
+        if let wait = try await req.hitRateLimit([req.rateRule("reauth:\(id)", limit: 5, window: 60),
+                                                  req.rateRule("reauth-h:\(id)", limit: 20, window: 3600)]) {
             req.securityLog.record("reauth.limited", account: me.supporter.id)
             throw RateLimit.refusal(wait: wait)
         }
