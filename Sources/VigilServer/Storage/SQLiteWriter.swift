@@ -20,10 +20,10 @@ import VaporCSQLite
 /// Why: through the pooled connections each statement is a job on SQLiteNIO's thread pool, and
 /// each row it gives back a task posted to an event loop, then a hop back to the Swift task
 /// that waits for it. A report at a time cost about 60 thread switches (measured with `perf
-/// stat`), most of its CPU (BENCHMARKS.md, "Action reports: a burst"). Here the batch's task prefers this executor
-/// (SE-0417), so the batcher, the rate limit's and the batch's code and every statement run on
-/// this one thread, statement after statement, with no hop between them; each statement is
-/// prepared once and kept (`maxStatements`).
+/// stat`), most of its CPU (BENCHMARKS.md, "Action reports: a burst"). Here the batch's task
+/// prefers this executor (SE-0417), so the batcher, the rate limit's and the batch's code and
+/// every statement run on this one thread, statement after statement, with no hop between
+/// them; each statement is prepared once and kept (`maxStatements`).
 ///
 /// The connection is this process's like any other: writes take the process's write gate
 /// (`WriteGate.sqlite`) as every other writer does, wait up to 10 s for writers in other
