@@ -45,6 +45,10 @@ final class SQLiteWriter: @unchecked Sendable {
     private var inTransaction = false
     /// Set by `shutdown`: a batch that comes later fails, and opens no connection again.
     private var shutDown = false
+    /// How values are bound and read, as SQLiteKit's connections do: one of each for the writer,
+    /// not one (and its Foundation JSON coder) per statement and per column.
+    fileprivate let encoder = SQLiteDataEncoder()
+    fileprivate let decoder = SQLiteDataDecoder()
 
     struct Counts: Sendable, Equatable {
         /// Statements run.
@@ -222,7 +226,7 @@ final class SQLiteWriter: @unchecked Sendable {
             guard let onRow else { continue }
             let names = columns ?? WriterRow.Columns(statement)
             columns = names
-            onRow(WriterRow(columns: names, values: (0..<Int32(names.names.count)).map { value(statement, $0) }))
+            onRow(WriterRow(columns: names, values: (0..<Int32(names.names.count)).map { value(statement, $0) }, decoder: decoder))
         }
     }
 
@@ -278,13 +282,14 @@ struct WriterRow: SQLRow {
     }
     let columns: Columns
     let values: [SQLiteData]
+    let decoder: SQLiteDataDecoder
 
     var allColumns: [String] { columns.names }
     func contains(column: String) -> Bool { columns.index[column] != nil }
     func decodeNil(column: String) throws -> Bool { columns.index[column].map { values[$0] == .null } ?? true }
     func decode<D: Decodable>(column: String, as: D.Type) throws -> D {
         guard let i = columns.index[column] else { throw MissingWriterColumn(column: column) }
-        return try SQLiteDataDecoder().decode(D.self, from: values[i])
+        return try decoder.decode(D.self, from: values[i])
     }
 }
 
@@ -299,7 +304,8 @@ struct MissingWriterColumn: Error, CustomStringConvertible {
 struct WriterDatabase: SQLDatabase {
     let writer: SQLiteWriter
     fileprivate init(writer: SQLiteWriter) { self.writer = writer }
-    var logger: Logger { Logger(label: "vigil.sqlite-writer") }
+    private static let logger = Logger(label: "vigil.sqlite-writer")
+    var logger: Logger { Self.logger }
     var eventLoop: any EventLoop { MultiThreadedEventLoopGroup.singleton.any() }
     var version: (any SQLDatabaseReportedVersion)? { nil }
     var dialect: any SQLDialect { SQLiteDialect() }
@@ -322,7 +328,6 @@ struct WriterDatabase: SQLDatabase {
 
     private func run(_ query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> ()) throws {
         let (sql, binds) = serialize(query)
-        let encoder = SQLiteDataEncoder()
-        try writer.run(sql, try binds.map { try encoder.encode($0) }) { onRow($0) }
+        try writer.run(sql, try binds.map { try writer.encoder.encode($0) }) { onRow($0) }
     }
 }
