@@ -5,10 +5,20 @@ import Testing
 
 /// The sendmail transport against small programs that behave like sendmail in its various moods.
 @Suite("Mail through a sendmail-compatible program")
-struct SendmailTests {
+final class SendmailTests: Sendable {
+    /// This test's scripts and what they write, removed when it ends.
+    let directory: URL
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-sendmail-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: false)
+    }
+
+    deinit { try? FileManager.default.removeItem(at: directory) }
+
     /// Writes an executable shell script and returns its path.
     func script(_ body: String) throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("sendmail-\(UUID().uuidString).sh").path
+        let path = directory.appendingPathComponent("sendmail-\(UUID().uuidString).sh").path
         try "#!/bin/sh\n\(body)\n".write(toFile: path, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
         return path
@@ -20,7 +30,7 @@ struct SendmailTests {
     }
 
     @Test func pipesTheMessageWithTheEnvelopeAsArguments() async throws {
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("sendmail-\(UUID().uuidString)").path
+        let out = directory.appendingPathComponent("out").path
         let path = try script("echo \"$@\" > \(out).args\ncat > \(out).eml")
         let m = message()
         try await SendmailTransport(path: path).send(m)
