@@ -239,7 +239,7 @@ enum SearchIndex {
             let needle = words.joined(separator: "")
             let text: SQLQueryString = want == .none ? "NULL" : "\(unsafeRaw: column)"
             return Hits(query: """
-                (SELECT \(unsafeRaw: table).document_id AS document_id, CAST(1 AS REAL) AS rank, \(text) AS snip\(listing(db))
+                (SELECT \(unsafeRaw: table).document_id AS document_id, CAST(1 AS REAL) AS rank, \(text) AS snip
                 FROM \(unsafeRaw: table)\(join) WHERE \(unsafeRaw: column) LIKE \(bind: "%" + needle + "%")\(conditions) LIMIT \(literal: limit))
                 """, substring: needle)
         }
@@ -254,17 +254,10 @@ enum SearchIndex {
         let tsquery = tsQuery(words)
         let snippet: SQLQueryString = want == .all ? headline(tsquery) : "NULL"
         return Hits(query: """
-            (SELECT document_search.document_id AS document_id, ts_rank(document_search.tsv, to_tsquery('simple', \(bind: tsquery))) AS rank, \(snippet) AS snip\(listing(db))
+            (SELECT document_search.document_id AS document_id, ts_rank(document_search.tsv, to_tsquery('simple', \(bind: tsquery))) AS rank, \(snippet) AS snip
             FROM document_search\(join) WHERE document_search.tsv @@ to_tsquery('simple', \(bind: tsquery))\(conditions)
             ORDER BY rank DESC LIMIT \(literal: limit))
             """)
-    }
-
-    /// On PostgreSQL, the columns each hit carries of its document (`CopyListingColumnsToSearchRows`):
-    /// its action, original and publication date, for a page to order, group and leave out
-    /// withdrawn actions without looking the hits up.
-    private static func listing(_ db: any Database) -> SQLQueryString {
-        db.isSQLite ? "" : ", document_search.urgent_action_id, document_search.translation_of, document_search.published"
     }
 
     /// Whether the full-text index matches `q` at all (what decides a search by substring).

@@ -3,8 +3,7 @@ import SQLKit
 
 // One migration per change, each with a real revert, each in its own file in Migrations/. Tables and plain indexes are
 // made with Fluent's schema builder and SQLKit's dialect-neutral index builder, so SQLite and PostgreSQL get the same
-// schema (but for the search index, and the listing columns PostgreSQL's search rows copy from their documents by
-// triggers: CopyListingColumnsToSearchRows). Raw SQL is used where no builder reaches, in statements both databases read alike: the search index (FTS5 on
+// schema. Raw SQL is used where no builder reaches, in statements both databases read alike: the search index (FTS5 on
 // SQLite, a tsvector table on PostgreSQL: CreateSearchIndex, KeySearchRows), partial indexes (`CREATE INDEX IF NOT
 // EXISTS … WHERE …`: IndexTranslations, IndexWithdrawnActionsOnly) and data moved by a migration (AddSecondFactor,
 // AddUrgentActionDeadline).
@@ -28,7 +27,6 @@ enum Migrations {
         KeySearchRows(),
         IndexTranslations(),
         IndexWithdrawnActionsOnly(),
-        CopyListingColumnsToSearchRows(),
     ]
 }
 
