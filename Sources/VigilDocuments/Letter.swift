@@ -87,34 +87,12 @@ public enum Mailto {
     /// Percent-encodes everything but RFC 3986 unreserved characters (and the ASCII characters of
     /// `extra`); line breaks become CRLF (a lone LF gains its CR; CRLF and a lone CR stay).
     ///
-    /// Byte by byte: a document page makes a link for each official it names, each from the whole
-    /// letter and again for each paragraph it leaves out to fit, and in Cyrillic, Arabic or
-    /// Chinese every byte of the letter is encoded.
+    /// Byte by byte (`PercentEncoding`): a document page makes a link for each official it names,
+    /// each from the whole letter and again for each paragraph it leaves out to fit, and in
+    /// Cyrillic, Arabic or Chinese every byte of the letter is encoded.
     public static func encode(_ s: String, keeping extra: String = "") -> String {
-        var kept = unreserved
-        for byte in extra.utf8 where byte < 0x80 { kept[Int(byte)] = true }
-        var out: [UInt8] = []
-        out.reserveCapacity(s.utf8.count * 3)
-        var previous: UInt8 = 0
-        func percent(_ byte: UInt8) {
-            out.append(UInt8(ascii: "%"))
-            out.append(hexDigits[Int(byte >> 4)])
-            out.append(hexDigits[Int(byte & 0x0F)])
-        }
-        for byte in s.utf8 {
-            if byte == 0x0A && previous != 0x0D { percent(0x0D) }
-            if byte < 0x80 && kept[Int(byte)] { out.append(byte) } else { percent(byte) }
-            previous = byte
-        }
-        return String(decoding: out, as: UTF8.self)
+        PercentEncoding.encode(s, keeping: extra, lineBreaksAsCRLF: true)
     }
-
-    /// RFC 3986's unreserved characters, by ASCII code: letters, digits, `-`, `.`, `_`, `~`.
-    private static let unreserved: [Bool] = (0..<128).map { code in
-        let c = UInt8(code)
-        return (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || (c >= 0x30 && c <= 0x39) || "-._~".utf8.contains(c)
-    }
-    private static let hexDigits = Array("0123456789ABCDEF".utf8)
 
     /// The link, and whether the body had to be shortened to fit.
     public static func link(to address: String, subject: String, body: String, fullTextURL: String) -> (url: String, shortened: Bool) {

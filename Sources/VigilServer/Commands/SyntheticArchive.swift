@@ -10,19 +10,8 @@ import VigilCore
 /// initial action, a translation of it, updates, and an outcome when the case is closed. One
 /// official per ten cases. Actions run from 2000 to `today`'s year; the newest forty are open.
 enum SyntheticArchive {
-    /// SplitMix64: a small, fast, well-mixed generator whose sequence is fixed by its seed.
-    struct Random {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-        mutating func pick<T>(_ items: [T]) -> T { items[below(items.count)] }
-    }
+    /// The archive's draws: the same archive for the same seed.
+    typealias Random = SeededRandom
 
     struct Person { let name: String, original: String?, language: String? }
     static let people: [Person] = [
@@ -195,4 +184,9 @@ enum SyntheticArchive {
         }
         return plan.count
     }
+}
+
+extension SeededRandom {
+    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
+    mutating func pick<T>(_ items: [T]) -> T { items[below(items.count)] }
 }

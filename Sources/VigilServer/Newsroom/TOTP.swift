@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import VigilCore
 
 /// Base32 of RFC 4648 §6, the alphabet authenticator apps expect for TOTP secrets.
 enum Base32 {
@@ -114,21 +115,7 @@ struct TOTP {
     }
 
     /// RFC 3986: everything but the unreserved characters, as UTF-8 with upper-case hex.
-    static func percentEncoded(_ s: String) -> String {
-        var out = ""
-        for byte in s.utf8 {
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."),
-                UInt8(ascii: "_"), UInt8(ascii: "~"):
-                out.unicodeScalars.append(Unicode.Scalar(byte))
-            default:
-                let hex = String(byte, radix: 16, uppercase: true)
-                out += "%" + (hex.count == 1 ? "0" : "") + hex
-            }
-        }
-        return out
-    }
+    static func percentEncoded(_ s: String) -> String { PercentEncoding.encode(s) }
 }
 
 /// One-time codes for when the authenticator is lost.
